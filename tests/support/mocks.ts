@@ -10,13 +10,19 @@
 import * as pulumi from "@pulumi/pulumi";
 // The mock monitor drops dependency information before calling `newResource`; wrapping its `registerResource`
 // is the only way to observe `dependsOn` and input-derived dependencies under mocks.
-import { getMonitor, waitForRPCs } from "@pulumi/pulumi/runtime/settings";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+
+// Internal to the SDK (present at run time, absent from its typings): drains queued resource registrations.
+const { getMonitor, waitForRPCs } = settings as typeof settings & { waitForRPCs(): Promise<void> };
 
 export interface RecordedResource {
     urn: string;
     type: string;
     name: string;
-    /** Inputs as the provider would receive them (Outputs resolved, secrets unwrapped). */
+    /**
+     * Inputs as the provider would receive them: Outputs resolved, secrets kept in their wire form
+     * `{ [specialSigKey]: specialSecretSig, value }` so tests can assert secrecy (see `isSecret`, `reveal`).
+     */
     inputs: Record<string, any>;
     custom: boolean;
     parent: string;
@@ -165,6 +171,20 @@ export function dependsOn(from: RecordedResource, on: RecordedResource): boolean
         }
     }
     return false;
+}
+
+/** True when a recorded input value was marked secret. */
+export function isSecret(value: unknown): boolean {
+    return (
+        typeof value === "object" &&
+        value !== null &&
+        (value as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig
+    );
+}
+
+/** The plain value of a recorded input, secret or not. */
+export function reveal<T = unknown>(value: unknown): T {
+    return (isSecret(value) ? (value as { value: T }).value : value) as T;
 }
 
 /** Wait until every resource registration started so far has reached the (mock) engine. */

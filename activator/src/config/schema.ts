@@ -1,0 +1,233 @@
+/**
+ * The activator's configuration: one zod schema, shared with the Pulumi components that generate the ConfigMap
+ * (they import this file from the repository root), so whatever they generate is provably accepted here.
+ * Pure: no Node runtime imports, no side effects.
+ */
+import { z } from "zod";
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+const PATH_PREFIX = /^\/([^?#\s]*[^/?#\s])?$/;
+
+const dnsLabel = z.string().regex(DNS_LABEL, "must be a DNS-1123 label (lowercase letters, digits and '-', at most 63)");
+
+/** An exact host name or a wildcard `*.example.com` (matching any name ending in `.example.com`). */
+const hostPattern = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((h) => DNS_NAME.test(h.startsWith("*.") ? h.slice(2) : h), "must be a host name or *.domain, without a port");
+
+/** Base URL of a model's Service: http(s), an origin only (no path, query or credentials). */
+const backendUrl = z.string().superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `not a URL: "${value}"` });
+    return;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    ctx.addIssue({ code: "custom", message: `must be http:// or https://, got "${url.protocol}"` });
+  } else if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({ code: "custom", message: "must be an origin only (scheme://host[:port]), without path, query or credentials" });
+  }
+});
+
+const seconds = z.number().positive();
+
+function listener(port: number) {
+  return z
+    .strictObject({
+      /** Address to bind. */
+      host: z.string().min(1).default("0.0.0.0"),
+      /** TCP port; 0 picks a free port (the bound port is logged at start). */
+      port: z.int().min(0).max(65535).default(port),
+    })
+    .prefault({});
+}
+
+export const modelSchema = z.strictObject({
+  /** Model name, a DNS-1123 label; with `namespace` it forms the model key `<namespace>/<name>`. */
+  name: dnsLabel,
+  /** Kubernetes namespace of the model. */
+  namespace: dnsLabel,
+  /** Base URL of the model's Service, e.g. `http://iris-predictor.models.svc.cluster.local`. */
+  backend: backendUrl,
+  /** Service whose EndpointSlices readiness watches (mode `kubernetes`); default: first DNS label of the backend host. */
+  serviceName: dnsLabel.optional(),
+  /** Path probed on the backend (mode `probe`), e.g. `/health` or `/v2/health/ready`. */
+  readinessPath: z.string().startsWith("/", "must start with /"),
+  /** Host names routed to this model: exact names or `*.domain` wildcards; an exact name beats a wildcard. */
+  hosts: z.array(hostPattern).default([]),
+  /** Path prefix routed to this model (whole segments; the longest prefix wins). Forwarded unchanged. */
+  pathPrefix: z.string().regex(PATH_PREFIX, "must start with / and have no trailing /, ? or #").optional(),
+  /** Values of the OpenAI `model` field routed to this model, listed by `GET /v1/models`. */
+  openaiModels: z.array(z.string().min(1)).default([]),
+  /** Requests held for this model at most; more get 503 with Retry-After. */
+  maxPending: z.int().positive().default(1000),
+  /** How long a held request waits for a ready replica before 504. */
+  coldStartTimeoutSeconds: seconds.default(300),
+  /** How long the backend may take to send response headers, and at most between two body chunks, before 504/abort. */
+  requestTimeoutSeconds: seconds.default(300),
+  /** Concurrent requests one replica should get: the KEDA metric target (GetMetricSpec). */
+  targetConcurrency: z.int().positive().default(10),
+  /** Optional cap on requests in flight per ready replica; held requests are released as slots free. Off when unset. */
+  maxConcurrencyPerReplica: z.int().positive().optional(),
+});
+
+export const activatorConfigSchema = z
+  .strictObject({
+    listeners: z
+      .strictObject({
+        /** HTTP proxy listener (client traffic). */
+        proxy: listener(8080),
+        /** KEDA external scaler gRPC listener. */
+        scaler: listener(9090),
+        /** Admin HTTP listener: /healthz, /readyz, /metrics, /queue. */
+        admin: listener(9091),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        /** Requests held across all models at most; more get 503. */
+        maxPendingTotal: z.int().positive().default(10_000),
+        /** Largest request body accepted; larger gets 413. */
+        maxBodyBytes: z.int().positive().default(10 * 1024 * 1024),
+        /** Time a client has to send the request headers. */
+        headersTimeoutSeconds: seconds.default(30),
+        /**
+         * Time a client has to send its whole request. A held request whose body is not yet read counts its
+         * hold against this, so it must exceed every coldStartTimeoutSeconds; default max(300, longest + 60).
+         */
+        requestTimeoutSeconds: seconds.optional(),
+      })
+      .prefault({}),
+    readiness: z
+      .strictObject({
+        /** `kubernetes`: watch the model Service's EndpointSlices; `probe`: poll backend + readinessPath. */
+        mode: z.enum(["kubernetes", "probe"]).default("kubernetes"),
+      })
+      .prefault({}),
+    activation: z
+      .strictObject({
+        /** While a model has held or in-flight requests, StreamIsActive repeats `true` this often. */
+        heartbeatSeconds: seconds.default(5),
+      })
+      .prefault({}),
+    /** On SIGTERM, held and in-flight requests get this long to finish before the process exits. */
+    shutdownGraceSeconds: z.number().min(0).default(30),
+    /** pino log level. */
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+    /** The models behind the activator. */
+    models: z.array(modelSchema),
+  })
+  .superRefine(crossCheck)
+  .transform((config) => {
+    const longestColdStart = Math.max(0, ...config.models.map((m) => m.coldStartTimeoutSeconds));
+    const requestTimeoutSeconds = config.limits.requestTimeoutSeconds ?? Math.max(300, longestColdStart + 60);
+    return { ...config, limits: { ...config.limits, requestTimeoutSeconds } };
+  });
+
+/** Validated configuration with every default filled in. */
+export type ActivatorConfig = z.output<typeof activatorConfigSchema>;
+/** What a configuration file may contain (defaults optional): what the Pulumi components generate. */
+export type ActivatorConfigInput = z.input<typeof activatorConfigSchema>;
+export type ModelConfig = ActivatorConfig["models"][number];
+
+/** `<namespace>/<name>`: how KEDA (trigger metadata `model`), metrics and logs name a model. */
+export function modelKey(model: { namespace: string; name: string }): string {
+  return `${model.namespace}/${model.name}`;
+}
+
+/** The Kubernetes Service readiness watches: `serviceName`, or the first DNS label of the backend host. */
+export function serviceNameOf(model: { backend: string; serviceName?: string }): string {
+  return model.serviceName ?? new URL(model.backend).hostname.split(".")[0]!;
+}
+
+type RawConfig = {
+  listeners: Record<"proxy" | "scaler" | "admin", { host: string; port: number }>;
+  limits: { headersTimeoutSeconds: number; requestTimeoutSeconds?: number | undefined };
+  models: z.output<typeof modelSchema>[];
+};
+
+/** Checks across keys: unique models and routes, a routing key per model, coherent timeouts and ports. */
+function crossCheck(config: RawConfig, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  const seenKeys = new Map<string, number>();
+  const seenOpenai = new Map<string, number>();
+  const seenRoutes = new Map<string, number>();
+  config.models.forEach((model, i) => {
+    const key = modelKey(model);
+    const first = seenKeys.get(key);
+    if (first !== undefined) issue(["models", i, "name"], `duplicate model "${key}" (also models[${first}])`);
+    else seenKeys.set(key, i);
+
+    if (model.hosts.length === 0 && model.pathPrefix === undefined && model.openaiModels.length === 0) {
+      issue(["models", i], "no routing key: set hosts, pathPrefix or openaiModels");
+    }
+    model.openaiModels.forEach((id, k) => {
+      const owner = seenOpenai.get(id);
+      if (owner === undefined) seenOpenai.set(id, i);
+      else issue(["models", i, "openaiModels", k], `OpenAI model "${id}" is already routed to models[${owner}]`);
+    });
+    if (model.hosts.length > 0 || model.pathPrefix !== undefined) {
+      const prefix = model.pathPrefix ?? "/";
+      const hosts = model.hosts.length > 0 ? model.hosts : ["*"];
+      hosts.forEach((host, k) => {
+        const route = `${host}${prefix}`;
+        const owner = seenRoutes.get(route);
+        if (owner === undefined) seenRoutes.set(route, i);
+        else {
+          const path = model.hosts.length > 0 ? ["models", i, "hosts", k] : ["models", i, "pathPrefix"];
+          const where = host === "*" ? "any host" : `host "${host}"`;
+          issue(path, `${where} with path prefix "${prefix}" is already routed to models[${owner}]`);
+        }
+      });
+    }
+    if (config.limits.requestTimeoutSeconds !== undefined && model.coldStartTimeoutSeconds >= config.limits.requestTimeoutSeconds) {
+      issue(["models", i, "coldStartTimeoutSeconds"], `must be below limits.requestTimeoutSeconds (${config.limits.requestTimeoutSeconds}), which also bounds holding`);
+    }
+  });
+  const { headersTimeoutSeconds, requestTimeoutSeconds } = config.limits;
+  if (requestTimeoutSeconds !== undefined && headersTimeoutSeconds > requestTimeoutSeconds) {
+    issue(["limits", "headersTimeoutSeconds"], `must not exceed limits.requestTimeoutSeconds (${requestTimeoutSeconds})`);
+  }
+  const ports = new Map<number, string>();
+  for (const name of ["proxy", "scaler", "admin"] as const) {
+    const { port } = config.listeners[name];
+    if (port === 0) continue;
+    const other = ports.get(port);
+    if (other) issue(["listeners", name, "port"], `port ${port} is already used by listeners.${other}`);
+    else ports.set(port, name);
+  }
+}
+
+/** `["models", 1, "backend"]` → `models[1].backend`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || "(root)";
+}
+
+export type ParseResult = { ok: true; config: ActivatorConfig } | { ok: false; errors: string[] };
+
+/** Validates parsed YAML/JSON data; every error is `key.path: message`, unknown keys included. */
+export function parseActivatorConfig(data: unknown): ParseResult {
+  const result = activatorConfigSchema.safeParse(data, {
+    error: (iss) => (iss.code === "invalid_type" && iss.input === undefined ? "required" : undefined),
+  });
+  if (result.success) return { ok: true, config: result.data };
+  const errors: string[] = [];
+  for (const iss of result.error.issues) {
+    if (iss.code === "unrecognized_keys") {
+      for (const key of iss.keys) errors.push(`${formatPath([...iss.path, key])}: unknown key`);
+    } else {
+      errors.push(`${formatPath(iss.path)}: ${iss.message}`);
+    }
+  }
+  return { ok: false, errors };
+}

@@ -1,0 +1,49 @@
+import type { ServerResponse } from "node:http";
+
+/**
+ * Every error the activator answers with, defined once: its code, HTTP status and the `reason` label it is
+ * counted under in `activator_rejections_total`. The body is always
+ * `{ "error": { "code", "message", ...details } }`.
+ */
+export const ERRORS = {
+  no_route: { status: 404, reason: "no_route" },
+  unknown_model: { status: 404, reason: "unknown_model" },
+  invalid_json: { status: 400, reason: "bad_request" },
+  missing_model: { status: 400, reason: "bad_request" },
+  body_too_large: { status: 413, reason: "body_too_large" },
+  model_queue_full: { status: 503, reason: "model_queue_full" },
+  global_queue_full: { status: 503, reason: "global_queue_full" },
+  shutting_down: { status: 503, reason: "shutting_down" },
+  model_removed: { status: 503, reason: "model_removed" },
+  cold_start_timeout: { status: 504, reason: "cold_start_timeout" },
+  request_timeout: { status: 504, reason: "request_timeout" },
+  upstream_unavailable: { status: 502, reason: "upstream_unavailable" },
+} as const satisfies Record<string, { status: number; reason: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Seconds a client should wait before retrying a 503 from the activator. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** JSON body of an activator error. */
+export function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>): string {
+  return JSON.stringify({ error: { code, message, ...details } });
+}
+
+/**
+ * Answers `res` with the error. Returns false when that is no longer possible (headers already sent or the
+ * client is gone), in which case the caller destroys the response instead.
+ */
+export function sendError(res: ServerResponse, code: ErrorCode, message: string, details?: Record<string, unknown>): boolean {
+  if (res.headersSent || res.destroyed) return false;
+  const { status } = ERRORS[code];
+  const body = errorBody(code, message, details);
+  const headers: Record<string, string | number> = {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+  };
+  if (status === 503) headers["retry-after"] = RETRY_AFTER_SECONDS;
+  res.writeHead(status, headers);
+  res.end(body);
+  return true;
+}

@@ -1,0 +1,179 @@
+import type { Logger } from "pino";
+import type { Pool } from "undici";
+import type { ModelConfig } from "../config/schema";
+import type { Metrics } from "../metrics";
+import { Phase, type Exchange } from "../proxy/exchange";
+import type { Readiness } from "../readiness/index";
+import { Fifo } from "./fifo";
+
+/** Counts across all models (the global pending bound, shutdown draining). */
+export interface Totals {
+  held: number;
+  inFlight: number;
+}
+
+/** What every model's state shares: wired once by the registry. */
+export interface HoldingShared {
+  readonly totals: Totals;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Next step of the chain for a released request: forward it. */
+  release(x: Exchange): void;
+}
+
+/** Readiness watches that count ready replicas (EndpointSlices) expose it; others count as one replica. */
+type CountingReadiness = Readiness & { readonly readyReplicas?: number };
+
+/**
+ * One model's live state: its held queue (FIFO), in-flight count, readiness watch and backend pool.
+ * Survives configuration reloads that keep the model, so held requests are not lost.
+ */
+export class ModelState {
+  held = 0;
+  inFlight = 0;
+  readonly queue = new Fifo<Exchange>();
+  /** performance.now() when the first request was held for lack of a ready replica; -1 when not cold. */
+  coldSince = -1;
+  removed = false;
+
+  config!: ModelConfig;
+  readiness!: CountingReadiness;
+  pool!: Pool;
+  coldStartTimeoutMs = 0;
+  requestTimeoutMs = 0;
+  /** In-flight cap per ready replica; 0 = no cap. */
+  capPerReplica = 0;
+
+  // Metric children, resolved once per model.
+  readonly coldStartWait;
+  readonly proxyLatency;
+
+  private readonly requestCounters = new Map<number, { inc(): void }>();
+  private waitingFor: Readiness | null = null;
+  private draining = false;
+
+  constructor(
+    readonly key: string,
+    private readonly shared: HoldingShared,
+  ) {
+    this.coldStartWait = shared.metrics.coldStartWait.labels({ model: key });
+    this.proxyLatency = shared.metrics.proxyLatency.labels({ model: key });
+  }
+
+  /** Counts an answered request under its status (children cached: no label hashing per request). */
+  countRequest(status: number): void {
+    let counter = this.requestCounters.get(status);
+    if (!counter) {
+      counter = this.shared.metrics.requests.labels({ model: this.key, status });
+      this.requestCounters.set(status, counter);
+    }
+    counter.inc();
+  }
+
+  /** Applies a (new) configuration; `readiness`/`pool` are given only when they changed. */
+  configure(config: ModelConfig, readiness?: Readiness, pool?: Pool): void {
+    this.config = config;
+    this.coldStartTimeoutMs = config.coldStartTimeoutSeconds * 1000;
+    this.requestTimeoutMs = config.requestTimeoutSeconds * 1000;
+    this.capPerReplica = config.maxConcurrencyPerReplica ?? 0;
+    if (pool) this.pool = pool;
+    if (readiness) {
+      this.readiness = readiness;
+      this.waitingFor = null;
+    }
+    this.drain();
+  }
+
+  /** Warm path test: nothing queued ahead, a ready replica, a free slot. */
+  canForwardNow(): boolean {
+    return this.queue.size === 0 && this.readiness.ready && this.hasSlot();
+  }
+
+  private hasSlot(): boolean {
+    return this.capPerReplica === 0 || this.inFlight < this.capPerReplica * (this.readiness.readyReplicas ?? 1);
+  }
+
+  startFlight(x: Exchange): void {
+    x.phase = Phase.InFlight;
+    this.inFlight++;
+    this.shared.totals.inFlight++;
+  }
+
+  endFlight(x: Exchange): void {
+    x.phase = Phase.Done;
+    this.inFlight--;
+    this.shared.totals.inFlight--;
+    if (this.queue.size > 0) this.drain();
+  }
+
+  /** Counts `x` as held and queues it; `front` puts it back ahead of the others (a retried request). */
+  hold(x: Exchange, front: boolean): void {
+    x.phase = Phase.Held;
+    if (front) this.queue.unshift(x);
+    else this.queue.push(x);
+    this.held++;
+    this.shared.totals.held++;
+    if (!this.readiness.ready) {
+      x.cold = true;
+      if (this.coldSince < 0) this.coldSince = x.arrivedAt;
+      this.waitForReady();
+    }
+  }
+
+  /** Takes `x` out of the queue (timeout, client gone, model removed). */
+  unhold(x: Exchange): void {
+    if (x.holdTimer) clearTimeout(x.holdTimer);
+    x.holdTimer = null;
+    x.phase = Phase.Done;
+    this.queue.remove(x);
+    this.held--;
+    this.shared.totals.held--;
+  }
+
+  /** Releases held requests in arrival order while a replica is ready and slots are free. */
+  drain(): void {
+    if (this.draining || this.removed) return;
+    this.draining = true;
+    try {
+      const now = performance.now();
+      let x: Exchange | null;
+      while ((x = this.queue.head) && this.readiness.ready && this.hasSlot()) {
+        this.unhold(x);
+        x.waitMs = now - x.arrivedAt;
+        this.coldStartWait.observe(x.waitMs / 1000);
+        this.startFlight(x);
+        this.shared.release(x);
+      }
+      if (this.queue.size > 0 && !this.readiness.ready) this.waitForReady();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** One shared wait per model: subscribes to the readiness promise once, however many requests are held. */
+  private waitForReady(): void {
+    const readiness = this.readiness;
+    if (this.waitingFor === readiness) return;
+    this.waitingFor = readiness;
+    readiness.whenReady().then(
+      () => {
+        if (this.waitingFor !== readiness) return; // replaced by a reload meanwhile
+        this.waitingFor = null;
+        this.onReady();
+      },
+      () => {
+        if (this.waitingFor === readiness) this.waitingFor = null;
+      },
+    );
+  }
+
+  private onReady(): void {
+    if (this.coldSince >= 0) {
+      const durationMs = performance.now() - this.coldSince;
+      this.coldSince = -1;
+      this.shared.metrics.coldStarts.inc({ model: this.key });
+      this.shared.logger.info({ model: this.key, durationMs: Math.round(durationMs), held: this.held }, "cold start");
+    }
+    this.drain();
+  }
+}

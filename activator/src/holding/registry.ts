@@ -1,0 +1,139 @@
+import type { Logger } from "pino";
+import { Pool } from "undici";
+import { modelKey, serviceNameOf, type ActivatorConfig, type ModelConfig } from "../config/schema";
+import type { Metrics, QueueSnapshot } from "../metrics";
+import type { Exchange } from "../proxy/exchange";
+import type { Readiness, ReadinessTarget } from "../readiness/index";
+import type { ModelActivity } from "../scaler/activity";
+import { ModelState, type HoldingShared, type Totals } from "./modelState";
+
+export type ReadinessFactory = (mode: ActivatorConfig["readiness"]["mode"], target: ReadinessTarget) => Readiness;
+
+type ActivationListener = (modelKey: string, arrivedAt: number) => void;
+
+/** Connection reuse to backends: idle sockets kept long enough to span gaps between requests. */
+const POOL_OPTIONS: Pool.Options = {
+  keepAliveTimeout: 30_000,
+  keepAliveMaxTimeout: 600_000,
+  connect: { timeout: 10_000 },
+};
+
+/**
+ * All models' states, keyed `<namespace>/<name>`. It is what the KEDA scaler reads (ModelActivity) and what
+ * metrics and `/queue` snapshot. `apply` brings it to a new configuration without dropping held requests of
+ * models that stay.
+ */
+export class ModelRegistry implements ModelActivity, QueueSnapshot {
+  readonly totals: Totals = { held: 0, inFlight: 0 };
+  private readonly models = new Map<string, ModelState>();
+  private readonly listeners = new Set<ActivationListener>();
+  private readonly shared: HoldingShared;
+  private readinessMode: ActivatorConfig["readiness"]["mode"] | undefined;
+
+  constructor(
+    private readonly deps: {
+      logger: Logger;
+      metrics: Metrics;
+      createReadiness: ReadinessFactory;
+      release(x: Exchange): void;
+      /** Answers a request that will never be released: its model was removed, or the activator is stopping. */
+      rejectHeld(x: Exchange, model: ModelState, code: "model_removed" | "shutting_down"): void;
+    },
+  ) {
+    this.shared = { totals: this.totals, logger: deps.logger, metrics: deps.metrics, release: deps.release };
+  }
+
+  get(key: string): ModelState | undefined {
+    return this.models.get(key);
+  }
+
+  /** Adds, updates and removes model states; readiness watches and pools are replaced only when their target changed. */
+  apply(config: ActivatorConfig): void {
+    const modeChanged = this.readinessMode !== config.readiness.mode;
+    this.readinessMode = config.readiness.mode;
+    const keep = new Set<string>();
+    for (const model of config.models) {
+      const key = modelKey(model);
+      keep.add(key);
+      let state = this.models.get(key);
+      if (!state) {
+        state = new ModelState(key, this.shared);
+        this.models.set(key, state);
+        state.configure(model, this.createReadiness(key, model), new Pool(model.backend, POOL_OPTIONS));
+        continue;
+      }
+      const old = state.config;
+      const readinessChanged =
+        modeChanged || old.backend !== model.backend || old.readinessPath !== model.readinessPath || serviceNameOf(old) !== serviceNameOf(model);
+      const oldReadiness = state.readiness;
+      const oldPool = state.pool;
+      const pool = old.backend !== model.backend ? new Pool(model.backend, POOL_OPTIONS) : undefined;
+      state.configure(model, readinessChanged ? this.createReadiness(key, model) : undefined, pool);
+      if (readinessChanged) oldReadiness.close();
+      if (pool) void oldPool.close(); // graceful: in-flight requests on the old backend finish
+    }
+    for (const [key, state] of this.models) {
+      if (keep.has(key)) continue;
+      this.models.delete(key);
+      state.removed = true;
+      this.rejectHeld(state, "model_removed");
+      state.readiness.close();
+      void state.pool.close();
+    }
+  }
+
+  private createReadiness(key: string, model: ModelConfig): Readiness {
+    return this.deps.createReadiness(this.readinessMode!, {
+      modelKey: key,
+      namespace: model.namespace,
+      serviceName: serviceNameOf(model),
+      backend: model.backend,
+      readinessPath: model.readinessPath,
+    });
+  }
+
+  /** Tells the scaler that a request arrived for a model with no ready replica. */
+  activationNeeded(model: ModelState, arrivedAt: number): void {
+    model.readiness.wake();
+    for (const listener of this.listeners) listener(model.key, arrivedAt);
+  }
+
+  // ModelActivity (read by the KEDA external scaler)
+  has(key: string): boolean {
+    return this.models.has(key);
+  }
+  demand(key: string): number {
+    const state = this.models.get(key);
+    return state ? state.held + state.inFlight : 0;
+  }
+  targetConcurrency(key: string): number {
+    return this.models.get(key)?.config.targetConcurrency ?? 1;
+  }
+  onActivationNeeded(listener: ActivationListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // QueueSnapshot (metrics gauges, /queue)
+  forEachModel(visit: (model: string, held: number, inFlight: number) => void): void {
+    for (const [key, state] of this.models) visit(key, state.held, state.inFlight);
+  }
+
+  private rejectHeld(state: ModelState, code: "model_removed" | "shutting_down"): void {
+    for (let x = state.queue.head; x; x = state.queue.head) {
+      state.unhold(x);
+      this.deps.rejectHeld(x, state, code);
+    }
+  }
+
+  /** Answers every request still held with 503 (shutdown grace period over). */
+  rejectAllHeld(): void {
+    for (const state of this.models.values()) this.rejectHeld(state, "shutting_down");
+  }
+
+  /** Stops every readiness watch and closes the backend pools (shutdown). */
+  async close(): Promise<void> {
+    for (const state of this.models.values()) state.readiness.close();
+    await Promise.all([...this.models.values()].map((s) => s.pool.destroy()));
+  }
+}

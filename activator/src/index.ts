@@ -1,0 +1,19 @@
+/**
+ * What the rest of the repository imports from the activator: the config schema and its types (the Pulumi
+ * components generate the activator's ConfigMap with them), the routing table (to check that a generated
+ * config routes every model), and the trigger metadata key KEDA must send. Importing it starts nothing.
+ */
+export {
+  activatorConfigSchema,
+  modelSchema,
+  parseActivatorConfig,
+  formatPath,
+  modelKey,
+  serviceNameOf,
+  type ActivatorConfig,
+  type ActivatorConfigInput,
+  type ModelConfig,
+  type ParseResult,
+} from "./config/schema";
+export { buildRouteTable, matchHostPath, hostOf, OPENAI_BODY_PATHS, type RouteKeys, type RouteTable } from "./routing/table";
+export { MODEL_METADATA_KEY } from "./scaler/server";

@@ -1,0 +1,153 @@
+/**
+ * Entry point: wires config → watchers → state → servers → staged shutdown. No logic of its own.
+ *
+ *   node dist/main.js --config FILE
+ */
+import type { AddressInfo, Server } from "node:net";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { createAdminServer, type AdminState } from "./admin";
+import { loadConfigFile } from "./config/load";
+import type { ActivatorConfig } from "./config/schema";
+import { watchConfigFile } from "./config/watch";
+import { ModelRegistry } from "./holding/registry";
+import { createMetrics } from "./metrics";
+import type { ProxyContext } from "./proxy/context";
+import { forward } from "./proxy/forward";
+import { reject } from "./proxy/respond";
+import { buildRoutes } from "./proxy/route";
+import { applyClientLimits, createProxyServer } from "./proxy/server";
+import { createReadiness } from "./readiness/index";
+import { startScalerServer } from "./scaler/server";
+
+const USAGE = "usage: node dist/main.js --config FILE   (YAML or JSON; see activator/README.md)";
+
+async function main(): Promise<void> {
+  const logger = pino({ base: { service: "activator" } }, pino.destination({ dest: 1, sync: true }));
+  process.on("uncaughtException", (err) => logger.error({ err }, "uncaught exception (kept running)"));
+  process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection (kept running)"));
+
+  const { values } = parseArgs({ options: { config: { type: "string" }, help: { type: "boolean" } } });
+  if (values.help || !values.config) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(values.help ? 0 : 2);
+  }
+  // `npm run activator -- --config FILE` runs in the activator folder; a relative FILE means the caller's folder.
+  const file = path.resolve(process.env["INIT_CWD"] ?? process.cwd(), values.config);
+
+  // Config
+  let loaded: { config: ActivatorConfig; text: string };
+  try {
+    loaded = await loadConfigFile(file);
+  } catch (err) {
+    logger.fatal({ errors: (err as { errors?: string[] }).errors }, (err as Error).message);
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let config = loaded.config;
+  logger.level = config.logLevel;
+
+  // State
+  const metrics = createMetrics({ forEachModel: (visit) => registry.forEachModel(visit) });
+  const registry: ModelRegistry = new ModelRegistry({
+    logger,
+    metrics,
+    createReadiness: (mode, target) => createReadiness(mode, target, { logger }),
+    release: forward,
+    rejectHeld: (x, model, code) => {
+      const why = code === "model_removed" ? "was removed from the configuration" : "had no ready replica before the activator stopped";
+      reject(ctx, x, code, `model ${model.key} ${why}`, { model: model.key });
+    },
+  });
+  registry.apply(config);
+  const ctx: ProxyContext = {
+    routes: buildRoutes(config, registry),
+    limits: { maxBodyBytes: config.limits.maxBodyBytes, maxPendingTotal: config.limits.maxPendingTotal },
+    draining: false,
+    registry,
+    metrics,
+    logger,
+  };
+
+  // Servers
+  const { listeners } = config;
+  const proxy = createProxyServer(ctx, config.limits);
+  const adminState: AdminState = { accepting: true };
+  const admin = createAdminServer(adminState, registry, metrics);
+  const proxyPort = await listen(proxy, listeners.proxy, "proxy");
+  const scaler = await startScalerServer({
+    host: listeners.scaler.host,
+    port: listeners.scaler.port,
+    activity: registry,
+    logger,
+    heartbeatMs: config.activation.heartbeatSeconds * 1000,
+    observePushLatency: (model, seconds) => metrics.activationPush.observe({ model }, seconds),
+  });
+  const adminPort = await listen(admin, listeners.admin, "admin");
+  logger.info({ proxyPort, scalerPort: scaler.port, adminPort, models: config.models.length }, "activator listening");
+
+  // Watchers
+  const watcher = watchConfigFile(file, loaded.text, {
+    onChange(next) {
+      if (JSON.stringify(next.listeners) !== JSON.stringify(config.listeners) || next.activation.heartbeatSeconds !== config.activation.heartbeatSeconds) {
+        logger.warn("listeners and activation.heartbeatSeconds change only on restart; the rest of the new config is applied");
+      }
+      registry.apply(next);
+      ctx.routes = buildRoutes(next, registry);
+      ctx.limits = { maxBodyBytes: next.limits.maxBodyBytes, maxPendingTotal: next.limits.maxPendingTotal };
+      applyClientLimits(proxy, next.limits);
+      logger.level = next.logLevel;
+      config = next;
+      metrics.configReloads.inc({ result: "applied" });
+      logger.info({ models: next.models.length }, "config reloaded");
+    },
+    onError(err) {
+      metrics.configReloads.inc({ result: "rejected" });
+      logger.error({ errors: (err as { errors?: string[] }).errors }, `config change refused, old config kept: ${(err as Error).message}`);
+    },
+  });
+
+  // Staged shutdown
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    const graceMs = config.shutdownGraceSeconds * 1000;
+    const deadline = performance.now() + graceMs;
+    logger.info({ signal, held: registry.totals.held, inFlight: registry.totals.inFlight, graceMs }, "shutting down: draining");
+    adminState.accepting = false;
+    ctx.draining = true;
+    watcher.close();
+    proxy.close();
+    proxy.closeIdleConnections();
+    while (registry.totals.held + registry.totals.inFlight > 0 && performance.now() < deadline) await sleep(20);
+    const { held, inFlight } = registry.totals;
+    if (held + inFlight > 0) logger.warn({ held, inFlight }, "grace period over: held requests answered 503, in-flight ones cut");
+    registry.rejectAllHeld();
+    await new Promise((resolve) => setImmediate(resolve)); // let those answers reach the sockets before cutting them
+    proxy.closeAllConnections();
+    await scaler.close(Math.max(0, deadline - performance.now()));
+    await registry.close();
+    admin.close();
+    admin.closeAllConnections();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+function listen(server: Server, at: { host: string; port: number }, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (err) => reject(new Error(`${name} listener could not bind ${at.host}:${at.port}: ${err.message}`)));
+    server.listen(at.port, at.host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+main().catch((err: Error) => {
+  process.stderr.write(`activator failed to start: ${err.message}\n`);
+  process.exit(1);
+});

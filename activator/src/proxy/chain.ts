@@ -1,0 +1,63 @@
+/**
+ * The request chain, in one place. Every request goes through the same steps, each in its own file:
+ *
+ *   0. head      readRequestHead      headers read once: host, body framing, upstream headers  (headers.ts)
+ *   1. route     routeByHostPath      host (exact > wildcard) + longest path prefix            (route.ts)
+ *                routeByBody          OpenAI endpoints: the JSON body's `model` field          (route.ts)
+ *   2. admit     admit                counted as pending now; forwarded, held or rejected      (../holding/admit.ts)
+ *   3. forward   forward              streamed to the model's backend pool                     (forward.ts)
+ *   4. finish    finishExchange       on response close: uncounted, outcome recorded
+ *
+ * Held requests re-enter at step 3 when their model's state releases them (`ModelState.drain`).
+ */
+import { abandonHeld, admit } from "../holding/admit";
+import type { ModelState } from "../holding/modelState";
+import type { ProxyContext } from "./context";
+import { Exchange, Phase, type ProxyRequest, type ProxyResponse } from "./exchange";
+import { forward } from "./forward";
+import { readRequestHead } from "./headers";
+import { reject } from "./respond";
+import { answerUnrouted, needsBodyRouting, routeByBody, routeByHostPath } from "./route";
+
+export function createRequestHandler(ctx: ProxyContext): (req: ProxyRequest, res: ProxyResponse) => void {
+  function proceed(x: Exchange, model: ModelState): void {
+    x.model = model;
+    if (admit(ctx, x)) forward(x);
+  }
+
+  return function handleRequest(req: ProxyRequest, res: ProxyResponse): void {
+    const x = new Exchange(ctx, req, res, performance.now());
+    req.exchange = x;
+    res.exchange = x;
+    res.on("close", finishExchange);
+    if (ctx.draining) res.shouldKeepAlive = false;
+
+    readRequestHead(x);
+    if (x.contentLength > ctx.limits.maxBodyBytes) {
+      reject(ctx, x, "body_too_large", `request body of ${x.contentLength} bytes exceeds ${ctx.limits.maxBodyBytes}`, {
+        limit: ctx.limits.maxBodyBytes,
+      });
+      return;
+    }
+    const model = routeByHostPath(ctx, x);
+    if (model) proceed(x, model);
+    else if (needsBodyRouting(ctx, x)) routeByBody(x, proceed);
+    else answerUnrouted(ctx, x);
+  };
+}
+
+/** Step 4, for every exchange however it ended: stop counting it, abort its upstream request if the client left. */
+function finishExchange(this: ProxyResponse): void {
+  const x = this.exchange!;
+  const model = x.model;
+  if (x.phase === Phase.Held) abandonHeld(x);
+  else if (x.phase === Phase.InFlight) {
+    model!.endFlight(x);
+    if (!this.writableFinished) x.controller?.abort(new Error("client closed the connection"));
+  }
+  const status = this.writableFinished ? this.statusCode : 499;
+  if (model) model.countRequest(status);
+  else x.ctx.metrics.requests.inc({ model: "", status });
+  x.req.exchange = null;
+  this.exchange = null;
+}

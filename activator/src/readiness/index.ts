@@ -1,0 +1,44 @@
+/**
+ * Readiness of a model's backend: one watcher per model (never one per waiting request), a synchronous
+ * `ready` for the warm path, and one shared promise that releases every held request at once.
+ *
+ * - mode "probe" (local runs, tests): HTTP GET backend + readinessPath, fast while not ready (./probe).
+ * - mode "kubernetes": list + watch of the Service's EndpointSlices (./kubernetes).
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { ProbeReadiness } from "./probe";
+
+export interface Readiness {
+  readonly ready: boolean;            // synchronous fast path
+  whenReady(): Promise<void>;         // one shared promise per backend, resolves when a ready replica is seen
+  readonly lastObserved: string;      // human text of the last observation, for the 504 error
+  wake(): void;                       // demand appeared: probe fast again
+  markUnready(reason: string): void;  // e.g. connection refused to a replica that went away
+  close(): void;
+}
+
+export interface ReadinessTarget {
+  /** "<namespace>/<name>", for logs. */
+  modelKey: string;
+  namespace: string;
+  /** Kubernetes Service whose EndpointSlices are watched (mode "kubernetes"). */
+  serviceName: string;
+  /** Base URL of the model's Service (mode "probe"). */
+  backend: string;
+  /** Path probed on the backend (mode "probe"). */
+  readinessPath: string;
+}
+
+export interface ReadinessDeps {
+  logger: Logger;
+  /** Mode "kubernetes" only; default: loaded from the environment (in-cluster service account or ~/.kube/config). */
+  kubeConfig?: KubeConfig;
+}
+
+export function createReadiness(mode: "probe" | "kubernetes", target: ReadinessTarget, deps: ReadinessDeps): Readiness {
+  if (mode === "probe") return new ProbeReadiness(target, deps.logger);
+  // Loaded on first use: @kubernetes/client-node takes ~0.5 s to load, which probe-mode runs never need.
+  const { EndpointSliceReadiness } = require("./kubernetes") as typeof import("./kubernetes");
+  return new EndpointSliceReadiness(target, deps.logger, deps.kubeConfig);
+}

@@ -1,0 +1,130 @@
+/**
+ * The routing table: computed once per configuration, then read by plain functions on every request.
+ * Pure (no I/O); generic over what a route leads to so it can be tested with plain values.
+ */
+
+/** Routing keys of one model, as in the configuration. */
+export interface RouteKeys {
+  hosts: readonly string[];
+  pathPrefix?: string | undefined;
+  openaiModels: readonly string[];
+}
+
+interface PrefixRoute<T> {
+  readonly prefix: string;
+  readonly target: T;
+}
+
+interface WildcardRoutes<T> {
+  /** `.example.com` for the pattern `*.example.com`. */
+  readonly suffix: string;
+  readonly routes: PrefixRoute<T>[];
+}
+
+export interface RouteTable<T> {
+  /** Routes of exact host names, each list longest prefix first. */
+  readonly exact: ReadonlyMap<string, PrefixRoute<T>[]>;
+  /** Wildcard hosts, most specific (longest suffix) first. */
+  readonly wildcard: readonly WildcardRoutes<T>[];
+  /** Routes without hosts (path prefix only), longest prefix first. */
+  readonly anyHost: readonly PrefixRoute<T>[];
+  /** OpenAI `model` field value → target. */
+  readonly openai: ReadonlyMap<string, T>;
+  /** OpenAI model ids in configuration order, for `GET /v1/models` and error messages. */
+  readonly openaiIds: readonly string[];
+}
+
+/** OpenAI-style endpoints whose JSON body names the model. */
+export const OPENAI_BODY_PATHS: ReadonlySet<string> = new Set([
+  "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/embeddings",
+  "/v1/responses",
+  "/v1/moderations",
+  "/v1/rerank",
+  "/v1/score",
+]);
+
+export const OPENAI_MODELS_PATH = "/v1/models";
+
+const byLongestPrefix = <T>(a: PrefixRoute<T>, b: PrefixRoute<T>) => b.prefix.length - a.prefix.length;
+
+export function buildRouteTable<T>(entries: readonly { keys: RouteKeys; target: T }[]): RouteTable<T> {
+  const exact = new Map<string, PrefixRoute<T>[]>();
+  const wildcards = new Map<string, PrefixRoute<T>[]>();
+  const anyHost: PrefixRoute<T>[] = [];
+  const openai = new Map<string, T>();
+  const openaiIds: string[] = [];
+  const add = (map: Map<string, PrefixRoute<T>[]>, key: string, route: PrefixRoute<T>) => {
+    const list = map.get(key);
+    if (list) list.push(route);
+    else map.set(key, [route]);
+  };
+  for (const { keys, target } of entries) {
+    for (const id of keys.openaiModels) {
+      if (!openai.has(id)) openaiIds.push(id);
+      openai.set(id, target);
+    }
+    if (keys.hosts.length === 0 && keys.pathPrefix === undefined) continue;
+    const route = { prefix: keys.pathPrefix ?? "/", target };
+    if (keys.hosts.length === 0) anyHost.push(route);
+    for (const host of keys.hosts) {
+      if (host.startsWith("*.")) add(wildcards, host.slice(1), route);
+      else add(exact, host, route);
+    }
+  }
+  for (const list of exact.values()) list.sort(byLongestPrefix);
+  anyHost.sort(byLongestPrefix);
+  const wildcard = [...wildcards].map(([suffix, routes]) => ({ suffix, routes: routes.sort(byLongestPrefix) }));
+  wildcard.sort((a, b) => b.suffix.length - a.suffix.length);
+  return { exact, wildcard, anyHost, openai, openaiIds };
+}
+
+/** The host of a `Host` header: lowercased, port removed (`[::1]:80` → `[::1]`). */
+export function hostOf(header: string | undefined): string {
+  if (!header) return "";
+  const end = header.charCodeAt(0) === 91 /* [ */ ? header.indexOf("]") + 1 : header.indexOf(":");
+  return (end > 0 ? header.slice(0, end) : header).toLowerCase();
+}
+
+/** True when `url` (path + query) starts with `prefix` on a segment boundary. */
+function prefixMatches(url: string, prefix: string): boolean {
+  if (prefix.length === 1) return true; // "/"
+  if (!url.startsWith(prefix)) return false;
+  if (url.length === prefix.length) return true;
+  const next = url.charCodeAt(prefix.length);
+  return next === 47 /* / */ || next === 63 /* ? */;
+}
+
+function firstPrefixMatch<T>(routes: readonly PrefixRoute<T>[], url: string): T | undefined {
+  for (let i = 0; i < routes.length; i++) {
+    if (prefixMatches(url, routes[i]!.prefix)) return routes[i]!.target;
+  }
+  return undefined;
+}
+
+/**
+ * Route by host and path: the exact host's routes first, then wildcard hosts from the most specific, then
+ * routes without hosts; within each, the longest matching path prefix.
+ */
+export function matchHostPath<T>(table: RouteTable<T>, host: string, url: string): T | undefined {
+  const exactRoutes = table.exact.get(host);
+  if (exactRoutes) {
+    const target = firstPrefixMatch(exactRoutes, url);
+    if (target !== undefined) return target;
+  }
+  for (let i = 0; i < table.wildcard.length; i++) {
+    const w = table.wildcard[i]!;
+    if (host.length > w.suffix.length && host.endsWith(w.suffix)) {
+      const target = firstPrefixMatch(w.routes, url);
+      if (target !== undefined) return target;
+    }
+  }
+  return firstPrefixMatch(table.anyHost, url);
+}
+
+/** The path of `url` without its query string. */
+export function pathOf(url: string): string {
+  const q = url.indexOf("?");
+  return q === -1 ? url : url.slice(0, q);
+}

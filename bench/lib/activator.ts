@@ -1,0 +1,95 @@
+/**
+ * The built activator as the benches run it: the tests' ActivatorProcess (child process, free ports, start log),
+ * pinned to the proxy core, plus what the benches read from its admin port.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import type { ActivatorConfigInput } from "../../activator/src/config/schema";
+import { ActivatorProcess } from "../../tests/activator/testing/activatorProcess";
+import type { FakeKubeApi } from "../../tests/activator/testing/fakeKubeApi";
+import { sendJson } from "../../tests/activator/testing/http";
+import { pin, track } from "./processes";
+import { deadline, sleep } from "./report";
+
+export interface QueueState {
+  held: number;
+  inFlight: number;
+  models: Record<string, { held: number; inFlight: number; ready: boolean }>;
+}
+
+export interface BenchActivator {
+  readonly process: ActivatorProcess;
+  readonly pid: number;
+  readonly proxyUrl: string;
+  queue(): Promise<QueueState>;
+  /** Polls /queue every 2 ms until `check` holds (at most timeoutMs). */
+  waitQueue(check: (q: QueueState) => boolean, what: string, timeoutMs?: number): Promise<QueueState>;
+  /** Warning and error log lines so far, counted by message (and error text): what went wrong, if anything. */
+  problems(): Record<string, number>;
+  /** The activator's own Prometheus text. */
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the activator with `config`, pinned to `cpuList`. With `kubeApi`, readiness mode `kubernetes` talks to
+ * that fake API server through a generated kubeconfig (KUBECONFIG in the child's environment).
+ */
+export async function startActivator(config: ActivatorConfigInput, cpuList: string | undefined, kubeApi?: FakeKubeApi): Promise<BenchActivator> {
+  let kubeDir: string | undefined;
+  const savedKubeconfig = process.env.KUBECONFIG;
+  if (kubeApi) {
+    kubeDir = mkdtempSync(path.join(tmpdir(), "bench-kubeconfig-"));
+    const file = path.join(kubeDir, "config");
+    writeFileSync(file, kubeApi.kubeConfig().exportConfig());
+    process.env.KUBECONFIG = file;
+  }
+  let act: ActivatorProcess;
+  try {
+    act = await ActivatorProcess.start(config as Record<string, unknown>);
+  } finally {
+    if (kubeApi) {
+      if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = savedKubeconfig;
+    }
+  }
+  track(act.child);
+  const pid = act.child.pid!;
+  pin(pid, cpuList);
+  const queue = async () => (await sendJson<QueueState>(`${act.adminUrl}/queue`)).json;
+  return {
+    process: act,
+    pid,
+    proxyUrl: act.proxyUrl,
+    queue,
+    async waitQueue(check, what, timeoutMs = 10_000) {
+      const overdue = deadline(timeoutMs, `waiting for the activator: ${what}`);
+      for (;;) {
+        const q = await queue();
+        if (check(q)) return q;
+        overdue();
+        await sleep(2);
+      }
+    },
+    problems() {
+      const counts: Record<string, number> = {};
+      for (const line of act.logs) {
+        if (line.level < 40) continue;
+        const err = line["err"];
+        const detail = typeof err === "string" ? err : ((err as { message?: string } | undefined)?.message ?? "");
+        const key = detail ? `${line.msg}: ${detail.replace(/\d+/g, "N")}` : line.msg;
+        counts[key] = (counts[key] ?? 0) + 1;
+      }
+      return counts;
+    },
+    async metrics() {
+      const res = await fetch(`${act.adminUrl}/metrics`);
+      return res.text();
+    },
+    async stop() {
+      await act.stop();
+      if (kubeDir) rmSync(kubeDir, { recursive: true, force: true });
+    },
+  };
+}

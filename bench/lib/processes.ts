@@ -1,0 +1,161 @@
+/**
+ * Child processes of a bench run, and how the machine's cores are shared between them.
+ *
+ * Every child is registered here and killed when its bench ends (`stopAll`), when the run fails, and, as a last
+ * resort, when the bench process itself exits (a synchronous SIGKILL from the `exit` handler), so no nginx, wrk,
+ * activator or client is ever left running.
+ */
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import * as path from "node:path";
+
+/**
+ * Where each role runs. With 2 cores: the proxy under test (nginx worker or activator) alone on core 1; load
+ * generator, backend and the bench process itself share core 0. With more cores the proxy still gets core 1 and
+ * the others share the rest. With one core or no `taskset`, nothing is pinned.
+ */
+export interface CoreLayout {
+  /** taskset CPU list for the proxy under test, or undefined when not pinned. */
+  proxy: string | undefined;
+  /** taskset CPU list for everything else (load generator, backend, clients, this process). */
+  others: string | undefined;
+  /** Human description for the reports. */
+  description: string;
+}
+
+const TASKSET = findBinary("taskset");
+
+export function coreLayout(): CoreLayout {
+  const count = cpus().length;
+  if (count < 2 || !TASKSET) {
+    return { proxy: undefined, others: undefined, description: `${count} core(s), nothing pinned${TASKSET ? "" : " (no taskset)"}` };
+  }
+  const others = count === 2 ? "0" : `0,2-${count - 1}`;
+  return {
+    proxy: "1",
+    others,
+    description: `${count} cores: proxy under test (nginx worker or activator) pinned to core 1; load generator, backend, clients and the bench driver pinned to core(s) ${others}`,
+  };
+}
+
+/** Pins every thread of a running process (`taskset -a -p`); a no-op without a CPU list. */
+export function pin(pid: number, cpuList: string | undefined): void {
+  if (!cpuList || !TASKSET) return;
+  execFileSync(TASKSET, ["-a", "-p", "-c", cpuList, String(pid)], { stdio: "ignore" });
+}
+
+/** Absolute path of an executable on PATH or in the sbin directories (nginx lives in /usr/sbin). */
+export function findBinary(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(path.delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin"];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+const live = new Set<ChildProcess>();
+process.on("exit", killAllNow);
+
+function killAllNow(): void {
+  for (const child of live) child.kill("SIGKILL");
+}
+
+/** Registers a child spawned elsewhere (the activator's ActivatorProcess) so stopAll and exit kill it too. */
+export function track(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+}
+
+/** For the bench entry point: on SIGINT/SIGTERM, kill every child and exit (Node skips `exit` handlers on signals). */
+export function stopChildrenOnSignals(): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      killAllNow();
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    });
+  }
+}
+
+export interface Spawned {
+  readonly child: ChildProcess;
+  /** stdout and stderr as received so far (bounded to the last 64 KiB each). */
+  stdout(): string;
+  stderr(): string;
+  /** Exit code, or the signal name. */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM, then SIGKILL after graceMs if still running; resolves once exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const KEEP_OUTPUT = 64 * 1024;
+
+/** Spawns a registered child, pinned to `cpuList` through taskset when given. */
+export function spawnChild(command: string, args: string[], opts: SpawnOptions & { cpuList?: string | undefined } = {}): Spawned {
+  const { cpuList, ...spawnOptions } = opts;
+  const [file, argv] = cpuList && TASKSET ? [TASKSET, ["-c", cpuList, command, ...args]] : [command, args];
+  const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], ...spawnOptions });
+  live.add(child);
+  let out = "";
+  let err = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => (out = (out + d).slice(-KEEP_OUTPUT)));
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => (err = (err + d).slice(-KEEP_OUTPUT)));
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("error", (e) => {
+      err += `\nspawn failed: ${e.message}`;
+      live.delete(child);
+      resolve("spawn-error");
+    });
+    child.once("exit", (code, signal) => {
+      live.delete(child);
+      resolve(code ?? signal ?? "unknown");
+    });
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop(graceMs = 2000) {
+      if (child.exitCode !== null || child.signalCode !== null || !live.has(child)) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Kills every child still registered (end of a bench, failure). */
+export async function stopAll(): Promise<void> {
+  const children = [...live];
+  for (const child of children) child.kill("SIGKILL");
+  await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once("exit", r)))));
+}
+
+/** Resident set size of a process in bytes (Linux /proc), current and peak (VmHWM). */
+export function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (USER_HZ = 100 on Linux). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after "(comm)" start at field 3 (state); utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Child process ids of a process (nginx master → its worker). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}

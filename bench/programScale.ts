@@ -1,0 +1,118 @@
+/**
+ * Program scale: the Pulumi program (index.ts, dev stack config) evaluated under the test suite's mocks with 1, 10,
+ * 50 and 100 generated models (half vLLM on an A100, half CPU sklearn), each in a fresh process. Wall time of the
+ * process (what `pulumi preview` pays before talking to any cloud, ts-node included), its split into loading the
+ * SDKs and evaluating the program, and the resources registered. Growth must be linear: a constant number of
+ * resources per model, and evaluation time fitting a straight line.
+ */
+import * as path from "node:path";
+import { spawnChild } from "./lib/processes";
+import { fixed, type Bench, type BenchContext, type BenchResult } from "./lib/report";
+
+const CHILD = path.join(__dirname, "lib", "programChild.ts");
+
+interface Evaluation {
+  models: number;
+  loadMs: number;
+  evalMs: number;
+  resources: number;
+  byType: Record<string, number>;
+  wallMs: number;
+}
+
+async function evaluate(models: number, cpuList: string | undefined): Promise<Evaluation> {
+  const started = performance.now();
+  const proc = spawnChild(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), CHILD, String(models)], { cpuList });
+  const timer = setTimeout(() => void proc.stop(), 120_000);
+  const code = await proc.exited;
+  clearTimeout(timer);
+  const wallMs = performance.now() - started;
+  const line = /^PROGRAM_JSON (.*)$/m.exec(proc.stdout());
+  if (code !== 0 || !line) throw new Error(`program with ${models} models failed (exit ${code}):\n${proc.stderr()}`);
+  return { ...(JSON.parse(line[1]!) as Omit<Evaluation, "wallMs">), wallMs };
+}
+
+/** Least-squares line y = a + b·x and its R². */
+export function linearFit(xs: number[], ys: number[]): { intercept: number; slope: number; r2: number } {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+    syy += (ys[i]! - my) ** 2;
+  }
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  return { intercept: my - slope * mx, slope, r2: syy === 0 ? 1 : (sxy * sxy) / (sxx * syy) };
+}
+
+const medianBy = (runs: Evaluation[], key: "wallMs" | "evalMs" | "loadMs"): number => {
+  const sorted = runs.map((r) => r[key]).sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
+};
+
+export const programScale: Bench = {
+  name: "program-scale",
+  description: "Pulumi program under mocks with 1, 10, 50, 100 models: wall time and resources",
+  async run(ctx: BenchContext): Promise<BenchResult> {
+    const sizes = ctx.smoke ? [1, 4] : [1, 10, 50, 100];
+    const repeats = ctx.smoke ? 1 : 3;
+    const rows: { models: number; wallMs: number; loadMs: number; evalMs: number; resources: number; byType: Record<string, number> }[] = [];
+    for (const models of sizes) {
+      const runs: Evaluation[] = [];
+      for (let r = 0; r < repeats; r++) runs.push(await evaluate(models, ctx.cores.others));
+      if (new Set(runs.map((x) => x.resources)).size !== 1) throw new Error(`program with ${models} models registered a varying number of resources`);
+      rows.push({ models, wallMs: medianBy(runs, "wallMs"), loadMs: medianBy(runs, "loadMs"), evalMs: medianBy(runs, "evalMs"), resources: runs[0]!.resources, byType: runs[0]!.byType });
+      ctx.log(`program-scale: ${models} models → ${runs[0]!.resources} resources, ${(medianBy(runs, "wallMs") / 1000).toFixed(2)} s`);
+    }
+    const xs = rows.map((r) => r.models);
+    const resourcesFit = linearFit(xs, rows.map((r) => r.resources));
+    const evalFit = linearFit(xs, rows.map((r) => r.evalMs));
+    const perModel = (rows.at(-1)!.resources - rows[0]!.resources) / (rows.at(-1)!.models - rows[0]!.models);
+    const resourcesLinear = rows.every((r) => r.resources === rows[0]!.resources + perModel * (r.models - rows[0]!.models));
+    const largest = rows.at(-1)!;
+    const targets: BenchResult["targets"] = [
+      { what: "resources per model constant (exactly linear)", target: "R² = 1", value: resourcesFit.r2, unit: "", met: resourcesLinear },
+      { what: "evaluation time linear in models", target: "R² ≥ 0.95", value: evalFit.r2, unit: "", met: evalFit.r2 >= 0.95 },
+    ];
+    if (largest.models === 100) {
+      targets.push({ what: "wall time at 100 models", target: "≤ 10 s", value: largest.wallMs / 1000, unit: "s", met: largest.wallMs <= 10_000 });
+    }
+    return {
+      name: "program-scale",
+      method: {
+        program: "index.ts with the dev stack config (Pulumi.yaml defaults + Pulumi.dev.yaml), models replaced by N generated ones",
+        models: "alternately vllm on one A100 (OpenAI-routed) and sklearn on CPU (path-routed), namespace models",
+        mocks: "tests/support/mocks.ts (pulumi.runtime.setMocks, every registration recorded)",
+        process: "one fresh node process per evaluation, ts-node transpile-only",
+        repeats,
+        statistic: "median over repeats",
+      },
+      figures: {
+        sizes: rows,
+        resourcesPerModel: perModel,
+        resourcesFit,
+        evalMsFit: evalFit,
+      },
+      tables: [
+        {
+          title: `Program scale: index.ts under mocks (median of ${repeats} fresh processes each; seconds)`,
+          columns: ["models", "resources", "wall", "load SDKs", "evaluate", "evaluate/model ms"],
+          rows: rows.map((r) => [r.models, r.resources, fixed(r.wallMs / 1000), fixed(r.loadMs / 1000), fixed(r.evalMs / 1000), fixed(r.evalMs / r.models, 1)]),
+        },
+        {
+          title: "Program scale: linear fits over the sizes",
+          columns: ["measure", "intercept", "per model", "R²"],
+          rows: [
+            ["resources", fixed(resourcesFit.intercept, 1), fixed(resourcesFit.slope, 2), fixed(resourcesFit.r2, 4)],
+            ["evaluate ms", fixed(evalFit.intercept, 0), fixed(evalFit.slope, 1), fixed(evalFit.r2, 4)],
+          ],
+        },
+      ],
+      targets,
+    };
+  },
+};

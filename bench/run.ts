@@ -1,0 +1,95 @@
+/**
+ * Runs the benchmarks: `npm run bench` (all, full length), `npm run bench -- --smoke` (each briefly, to prove it
+ * works), `--only warm-path,streaming` (a subset), `--out DIR` (where the JSON results go; default bench/results,
+ * or bench/results/smoke with --smoke so a smoke run never overwrites real figures).
+ *
+ * Needs nginx and wrk (Debian: apt-get install nginx-light wrk) and the built activator (npm run build).
+ * Each bench prints its table and targets and writes `<out>/<name>.json`; the process exits 1 if a bench failed
+ * (a missed target is reported, not a failure).
+ */
+import { cpus, loadavg, totalmem } from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { spawnSync } from "node:child_process";
+import { activationPush } from "./activationPush";
+import { coldPath } from "./coldPath";
+import { heldCapacity } from "./heldCapacity";
+import { NGINX } from "./lib/nginx";
+import { missingPrerequisites } from "./lib/prerequisites";
+import { coreLayout, pin, stopAll, stopChildrenOnSignals } from "./lib/processes";
+import { formatTable, formatTargets, writeResult, type Bench, type BenchContext } from "./lib/report";
+import { WRK } from "./lib/wrk";
+import { programScale } from "./programScale";
+import { streaming } from "./streaming";
+import { warmPath } from "./warmPath";
+
+export const BENCHES: Bench[] = [warmPath, streaming, activationPush, coldPath, heldCapacity, programScale];
+
+function machine(): Record<string, unknown> {
+  const version = (file: string | undefined, args: string[]) => {
+    if (!file) return "missing";
+    const out = spawnSync(file, args, { encoding: "utf8" });
+    return `${out.stdout ?? ""}${out.stderr ?? ""}`.trim().split("\n")[0] ?? "unknown";
+  };
+  return {
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    /** 1-minute load average when the run started: other work on the machine skews every figure. */
+    loadAverageAtStart: Number(loadavg()[0]!.toFixed(2)),
+    nginx: version(NGINX, ["-v"]),
+    wrk: version(WRK, ["-v"]),
+  };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { smoke: { type: "boolean", default: false }, only: { type: "string" }, out: { type: "string" } } });
+  const smoke = values.smoke!;
+  const outDir = path.resolve(values.out ?? path.join(__dirname, "results", smoke ? "smoke" : ""));
+  const only = values.only?.split(",").map((s) => s.trim());
+  const unknown = only?.filter((name) => !BENCHES.some((b) => b.name === name)) ?? [];
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown bench(es): ${unknown.join(", ")}; known: ${BENCHES.map((b) => b.name).join(", ")}\n`);
+    return 2;
+  }
+  const missing = missingPrerequisites();
+  if (missing.length > 0) {
+    process.stderr.write(`cannot run the benches:\n${missing.map((m) => `  - ${m}`).join("\n")}\n`);
+    return 2;
+  }
+
+  stopChildrenOnSignals();
+  const cores = coreLayout();
+  pin(process.pid, cores.others); // the driver hosts backends, fake APIs and clients: keep it off the proxy's core
+  const ctx: BenchContext = { smoke, cores, log: (m) => process.stderr.write(`[bench] ${m}\n`) };
+  const info = { machine: machine(), cores: cores.description, smoke, startedAt: new Date().toISOString() };
+  process.stdout.write(`${smoke ? "SMOKE run (figures not meaningful)" : "Benchmark run"}: ${JSON.stringify(info.machine)}\n${cores.description}\n\n`);
+
+  const failed: string[] = [];
+  for (const bench of BENCHES.filter((b) => !only || only.includes(b.name))) {
+    ctx.log(`${bench.name}: ${bench.description}`);
+    const started = performance.now();
+    try {
+      const result = await bench.run(ctx);
+      const file = writeResult(outDir, result, { ...info, seconds: (performance.now() - started) / 1000 });
+      process.stdout.write(`${result.tables.map(formatTable).join("\n\n")}\n${formatTargets(result.targets)}\n  → ${path.relative(process.cwd(), file)}\n\n`);
+    } catch (err) {
+      failed.push(bench.name);
+      process.stdout.write(`${bench.name} FAILED: ${(err as Error).stack ?? String(err)}\n\n`);
+    } finally {
+      await stopAll();
+    }
+  }
+  if (failed.length > 0) process.stdout.write(`failed: ${failed.join(", ")}\n`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err: Error) => {
+    process.stderr.write(`bench run failed: ${err.stack ?? err.message}\n`);
+    await stopAll();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,224 @@
+/**
+ * The activator in the cluster: one endpoint in front of every model.
+ *
+ * Creates its namespace and the model namespaces, a ServiceAccount with read-only access to EndpointSlices and Pods
+ * in each model namespace, the config file generated from the models (a ConfigMap the activator hot-reloads), the
+ * Deployment (spread across system nodes, PodDisruptionBudget, restricted security context), the proxy NLB, the
+ * scaler gRPC and admin Services, and a ServiceMonitor. The image is built from `./activator` and pushed to an ECR
+ * repository created here, unless `activator.image` names one.
+ *
+ * The manifests come from the pure builders in `./activatorManifests/`; this file only turns them into resources.
+ */
+import * as path from "node:path";
+import * as aws from "@pulumi/aws";
+import * as dockerBuild from "@pulumi/docker-build";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { ActivatorStackConfig, ModelConfig } from "./config/models";
+import { activatorConfig, activatorConfigFile, configFileName, nlbIdleTimeoutSeconds } from "./activatorManifests/config";
+import { contextTag } from "./activatorManifests/image";
+import {
+    activatorServiceMonitorManifest,
+    adminServiceManifest,
+    proxyServiceManifest,
+    proxyServicePort,
+    scalerAddress,
+    scalerServiceManifest,
+    serviceNames,
+} from "./activatorManifests/services";
+import {
+    activatorName,
+    activatorNamespaceManifest,
+    activatorPodLabels,
+    deploymentManifest,
+    modelNamespaceManifest,
+    modelNamespaceRules,
+    podDisruptionBudgetManifest,
+} from "./activatorManifests/workload";
+import { childName } from "./naming";
+import { checkNodeSelector } from "./values/scheduling";
+
+/** The image build context: the activator folder with its Dockerfile and lock file. */
+const activatorDir = path.resolve(__dirname, "..", "activator");
+
+export interface ActivatorArgs {
+    /** `gpu-serverless:activator`, as parsed (defaults filled in). */
+    config: ActivatorStackConfig;
+    /** Every model served (`gpu-serverless:models`); each gets a route, and its namespace is created here. */
+    models: readonly ModelConfig[];
+    /** Kubernetes provider of the cluster. */
+    provider: k8s.Provider;
+    /** AWS provider for the ECR repository; required unless `config.image` is set. Default none. */
+    awsProvider?: aws.Provider;
+    /** Node labels of the system node group (platform.systemNodeSelector). */
+    systemNodeSelector: Record<string, string>;
+    /** What must exist first: the monitoring release that installs the ServiceMonitor CRD. */
+    dependencies: { monitoring: pulumi.Resource };
+}
+
+function argsError(name: string, field: string, detail: string): Error {
+    return new Error(`Activator "${name}" args.${field}: ${detail}`);
+}
+
+export class Activator extends pulumi.ComponentResource {
+    /** Namespace of the activator. */
+    readonly namespace: string;
+    /** Labels of the activator pods (model NetworkPolicies admit these). */
+    readonly podLabels: Record<string, string>;
+    /** `<scaler service>.<namespace>.svc.cluster.local:9090`, the `scalerAddress` of every `external-push` trigger. */
+    readonly scalerAddress: pulumi.Output<string>;
+    /** `http://<NLB host name>`: where clients send requests (in-cluster Service URL until the NLB has an address). */
+    readonly endpoint: pulumi.Output<string>;
+    /** Image the Deployment runs (`repository:tag@digest` when built here). */
+    readonly image: pulumi.Output<string>;
+    /** The model namespaces by name; each ServerlessModel depends on its own. */
+    readonly modelNamespaces: Record<string, k8s.core.v1.Namespace>;
+    /** The generated activator config file (JSON). */
+    readonly configFile: string;
+
+    constructor(name: string, args: ActivatorArgs, opts?: pulumi.ComponentResourceOptions) {
+        const { config, models } = args;
+        const namespace = config.namespace;
+        const modelNamespaceNames = [...new Set(models.map((m) => m.namespace))];
+        if (modelNamespaceNames.includes(namespace)) {
+            throw argsError(name, "models", `a model uses the activator's namespace "${namespace}"; models need a namespace of their own`);
+        }
+        if (config.image === undefined && args.awsProvider === undefined) {
+            throw argsError(name, "awsProvider", "required to create the ECR repository when config.image is not set");
+        }
+        checkNodeSelector(`Activator "${name}"`, "systemNodeSelector", args.systemNodeSelector, true);
+        // Validated against the activator's own schema before any resource exists.
+        const activatorConfigInput = activatorConfig(models, config);
+        const configFile = activatorConfigFile(activatorConfigInput);
+        super("gpu-serverless:activator:Activator", name, {}, opts);
+        this.configFile = configFile;
+
+        const k8sOpts = (dependsOn: pulumi.Resource[] = []): pulumi.CustomResourceOptions => ({ parent: this, provider: args.provider, dependsOn });
+
+        const ns = new k8s.core.v1.Namespace(childName(name, "namespace"), activatorNamespaceManifest(namespace), k8sOpts());
+        const inNamespace = (more: pulumi.Resource[] = []) => k8sOpts([ns, ...more]);
+
+        const serviceAccount = new k8s.core.v1.ServiceAccount(
+            childName(name, "service-account"),
+            // The readiness watch talks to the API server with this account's token.
+            { metadata: { name: activatorName, namespace, labels: activatorPodLabels }, automountServiceAccountToken: true },
+            inNamespace(),
+        );
+
+        this.modelNamespaces = {};
+        const bindings: pulumi.Resource[] = [];
+        for (const modelNamespace of modelNamespaceNames) {
+            const created = new k8s.core.v1.Namespace(childName(name, `model-namespace-${modelNamespace}`), modelNamespaceManifest(modelNamespace), k8sOpts());
+            this.modelNamespaces[modelNamespace] = created;
+            const meta = { name: `${activatorName}-reader`, namespace: modelNamespace, labels: activatorPodLabels };
+            const role = new k8s.rbac.v1.Role(childName(name, `reader-${modelNamespace}`), { metadata: meta, rules: modelNamespaceRules }, k8sOpts([created]));
+            bindings.push(
+                new k8s.rbac.v1.RoleBinding(
+                    childName(name, `reader-binding-${modelNamespace}`),
+                    {
+                        metadata: meta,
+                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: meta.name },
+                        subjects: [{ kind: "ServiceAccount", name: activatorName, namespace }],
+                    },
+                    k8sOpts([created, role, serviceAccount]),
+                ),
+            );
+        }
+
+        const configMapName = `${activatorName}-config`;
+        const configMap = new k8s.core.v1.ConfigMap(
+            childName(name, "config"),
+            { metadata: { name: configMapName, namespace, labels: activatorPodLabels }, data: { [configFileName]: this.configFile } },
+            inNamespace(),
+        );
+
+        this.image = config.image !== undefined ? pulumi.output(config.image) : this.buildImage(name, args.awsProvider!);
+
+        const workload = this.image.apply((image) =>
+            deploymentManifest(config, { namespace, image, configMapName, systemNodeSelector: args.systemNodeSelector }),
+        );
+        const deployment = new k8s.apps.v1.Deployment(
+            childName(name, "deployment"),
+            { metadata: workload.metadata, spec: workload.spec },
+            inNamespace([serviceAccount, configMap, ...bindings]),
+        );
+        new k8s.policy.v1.PodDisruptionBudget(childName(name, "disruption-budget"), podDisruptionBudgetManifest(namespace), inNamespace());
+
+        const proxy = new k8s.core.v1.Service(
+            childName(name, "proxy"),
+            proxyServiceManifest(config, { namespace, idleTimeoutSeconds: nlbIdleTimeoutSeconds(activatorConfigInput) }),
+            inNamespace([deployment]),
+        );
+        const scaler = new k8s.core.v1.Service(childName(name, "scaler"), scalerServiceManifest(namespace), inNamespace());
+        const admin = new k8s.core.v1.Service(childName(name, "admin"), adminServiceManifest(namespace), inNamespace());
+        const serviceMonitor = activatorServiceMonitorManifest(namespace);
+        new k8s.apiextensions.CustomResource(childName(name, "service-monitor"), serviceMonitor, inNamespace([args.dependencies.monitoring, admin]));
+
+        this.namespace = namespace;
+        this.podLabels = activatorPodLabels;
+        // Read through the Service so every trigger that uses the address waits for the Service to exist.
+        this.scalerAddress = scaler.metadata.apply(() => scalerAddress(namespace));
+        this.endpoint = proxy.status.apply((status) => {
+            const ingress = status?.loadBalancer?.ingress?.[0];
+            const host = ingress?.hostname ?? ingress?.ip ?? `${serviceNames.proxy}.${namespace}.svc.cluster.local`;
+            return `http://${host}:${proxyServicePort}`;
+        });
+        this.registerOutputs({
+            namespace: this.namespace,
+            podLabels: this.podLabels,
+            scalerAddress: this.scalerAddress,
+            endpoint: this.endpoint,
+            image: this.image,
+            modelNamespaces: this.modelNamespaces,
+            configFile: this.configFile,
+        });
+    }
+
+    /** ECR repository (immutable tags, scan on push) and the image built from the activator sources, pushed there. */
+    private buildImage(name: string, awsProvider: aws.Provider): pulumi.Output<string> {
+        const awsOpts = { parent: this, provider: awsProvider };
+        const repository = new aws.ecr.Repository(
+            childName(name, "repository"),
+            {
+                imageTagMutability: "IMMUTABLE",
+                imageScanningConfiguration: { scanOnPush: true },
+                encryptionConfigurations: [{ encryptionType: "AES256" }],
+            },
+            awsOpts,
+        );
+        new aws.ecr.LifecyclePolicy(
+            childName(name, "repository-lifecycle"),
+            {
+                repository: repository.name,
+                policy: JSON.stringify({
+                    rules: [
+                        {
+                            rulePriority: 1,
+                            description: "keep the 30 most recent images",
+                            selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 30 },
+                            action: { type: "expire" },
+                        },
+                    ],
+                }),
+            },
+            awsOpts,
+        );
+        const token = aws.ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, { provider: awsProvider });
+        const image = new dockerBuild.Image(
+            childName(name, "image"),
+            {
+                context: { location: activatorDir },
+                dockerfile: { location: path.join(activatorDir, "Dockerfile") },
+                // The system node group runs x86_64 instances.
+                platforms: ["linux/amd64"],
+                push: true,
+                tags: [pulumi.interpolate`${repository.repositoryUrl}:${contextTag(activatorDir, ["."])}`],
+                registries: [
+                    { address: repository.repositoryUrl, username: token.userName, password: token.password },
+                ],
+            },
+            { parent: this },
+        );
+        return image.ref;
+    }
+}

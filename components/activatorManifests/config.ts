@@ -1,0 +1,60 @@
+/**
+ * The activator's own configuration file, generated from the models, as plain data. The Activator component mounts
+ * it from a ConfigMap; the activator validates it with the same schema (`activatorConfigSchema`) and reloads it
+ * when the ConfigMap changes, so adding a model needs no restart.
+ */
+import { activatorConfigSchema, parseActivatorConfig, type ActivatorConfigInput } from "../../activator/src/config/schema";
+import type { ActivatorStackConfig, ModelConfig } from "../config/models";
+import { backendUrl, predictorName, readinessPath } from "../models/predictor";
+
+/** The activator's three listeners (container ports). */
+export const activatorPorts = { proxy: 8080, scaler: 9090, admin: 9091 } as const;
+
+/**
+ * Where the ConfigMap is mounted and the file the activator reads: the path the image's default command passes to
+ * `--config` (activator/Dockerfile), so the Deployment need not override the command. The content is JSON, which
+ * YAML parsers read as it is.
+ */
+export const configDir = "/etc/activator";
+export const configFileName = "config.yaml";
+
+export function activatorConfig(models: readonly ModelConfig[], stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds">): ActivatorConfigInput {
+    return {
+        listeners: {
+            proxy: { host: "0.0.0.0", port: activatorPorts.proxy },
+            scaler: { host: "0.0.0.0", port: activatorPorts.scaler },
+            admin: { host: "0.0.0.0", port: activatorPorts.admin },
+        },
+        // In the cluster, readiness comes from the predictor Service's EndpointSlices, not from polling.
+        readiness: { mode: "kubernetes" },
+        shutdownGraceSeconds: stack.shutdownGraceSeconds,
+        models: models.map((model) => ({
+            name: model.name,
+            namespace: model.namespace,
+            backend: backendUrl(model),
+            serviceName: predictorName(model),
+            readinessPath,
+            hosts: model.routing.hosts,
+            ...(model.routing.pathPrefix !== undefined ? { pathPrefix: model.routing.pathPrefix } : {}),
+            openaiModels: model.routing.openaiModels,
+            coldStartTimeoutSeconds: model.coldStartTimeoutSeconds,
+            targetConcurrency: model.targetConcurrency,
+        })),
+    };
+}
+
+/** The ConfigMap file content: JSON, checked against the activator's schema so a bad file never reaches the cluster. */
+export function activatorConfigFile(config: ActivatorConfigInput): string {
+    const result = parseActivatorConfig(config);
+    if (!result.ok) throw new Error(`generated activator config is invalid:\n  ${result.errors.join("\n  ")}`);
+    return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/**
+ * TCP idle timeout for the NLB listener: a held request sends no byte until its model is ready, so the load balancer
+ * must not cut it before the activator's own request timeout (which bounds holding). NLBs accept 60..6000 s.
+ */
+export function nlbIdleTimeoutSeconds(config: ActivatorConfigInput): number {
+    const { limits } = activatorConfigSchema.parse(config);
+    return Math.min(6000, Math.max(60, Math.ceil(limits.requestTimeoutSeconds) + 30));
+}

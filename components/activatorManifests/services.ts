@@ -1,0 +1,98 @@
+/**
+ * The activator's Services and ServiceMonitor, as plain data.
+ *
+ * The proxy is an AWS Network Load Balancer. Annotations are understood by both the AWS Load Balancer Controller and
+ * the in-tree AWS cloud provider, so the Service works with either: internal by default; internet-facing only with
+ * `exposure: public`, and then only for `allowedCidrs` (`loadBalancerSourceRanges`).
+ */
+import type { ActivatorStackConfig } from "../config/models";
+import { activatorPorts } from "./config";
+import { activatorName, activatorPodLabels } from "./workload";
+
+/** In-cluster names of the three Services. */
+export const serviceNames = {
+    proxy: `${activatorName}-proxy`,
+    scaler: `${activatorName}-scaler`,
+    admin: `${activatorName}-admin`,
+} as const;
+
+/** Port the NLB listens on (plain HTTP; put TLS in front, or terminate it at the NLB with a certificate). */
+export const proxyServicePort = 80;
+
+/** `<service>.<namespace>.svc.cluster.local:<port>`: how KEDA reaches the activator's external scaler. */
+export function scalerAddress(namespace: string): string {
+    return `${serviceNames.scaler}.${namespace}.svc.cluster.local:${activatorPorts.scaler}`;
+}
+
+const serviceLabels = (component: string) => ({ ...activatorPodLabels, "app.kubernetes.io/component": component });
+
+export interface ProxyServiceOptions {
+    namespace: string;
+    /** NLB listener TCP idle timeout (see nlbIdleTimeoutSeconds). */
+    idleTimeoutSeconds: number;
+}
+
+export function proxyServiceManifest(stack: ActivatorStackConfig, options: ProxyServiceOptions) {
+    const internal = stack.exposure === "internal";
+    const lb = "service.beta.kubernetes.io/aws-load-balancer";
+    return {
+        metadata: {
+            name: serviceNames.proxy,
+            namespace: options.namespace,
+            labels: serviceLabels("proxy"),
+            annotations: {
+                [`${lb}-type`]: "nlb",
+                // AWS Load Balancer Controller reads `scheme`, the in-tree provider reads `internal`.
+                [`${lb}-scheme`]: internal ? "internal" : "internet-facing",
+                ...(internal ? { [`${lb}-internal`]: "true" } : {}),
+                [`${lb}-cross-zone-load-balancing-enabled`]: "true",
+                [`${lb}-listener-attributes.TCP-${proxyServicePort}`]: `tcp.idle_timeout.seconds=${options.idleTimeoutSeconds}`,
+                // Draining replicas keep their connections for the whole shutdown grace.
+                [`${lb}-target-group-attributes`]: `deregistration_delay.timeout_seconds=${stack.shutdownGraceSeconds}`,
+            },
+        },
+        spec: {
+            type: "LoadBalancer",
+            selector: activatorPodLabels,
+            ports: [{ name: "http", port: proxyServicePort, targetPort: "proxy", protocol: "TCP" }],
+            ...(stack.allowedCidrs.length > 0 ? { loadBalancerSourceRanges: stack.allowedCidrs } : {}),
+        },
+    };
+}
+
+/** KEDA's gRPC connection to the external scaler (`external-push` triggers). */
+export function scalerServiceManifest(namespace: string) {
+    return {
+        metadata: { name: serviceNames.scaler, namespace, labels: serviceLabels("scaler") },
+        spec: {
+            type: "ClusterIP",
+            selector: activatorPodLabels,
+            ports: [{ name: "grpc", port: activatorPorts.scaler, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" }],
+        },
+    };
+}
+
+/** Health, queue state and Prometheus metrics; inside the cluster only. */
+export function adminServiceManifest(namespace: string) {
+    return {
+        metadata: { name: serviceNames.admin, namespace, labels: serviceLabels("admin") },
+        spec: {
+            type: "ClusterIP",
+            selector: activatorPodLabels,
+            ports: [{ name: "admin", port: activatorPorts.admin, targetPort: "admin", protocol: "TCP" }],
+        },
+    };
+}
+
+export function activatorServiceMonitorManifest(namespace: string) {
+    return {
+        apiVersion: "monitoring.coreos.com/v1",
+        kind: "ServiceMonitor",
+        metadata: { name: activatorName, namespace, labels: activatorPodLabels },
+        spec: {
+            selector: { matchLabels: serviceLabels("admin") },
+            namespaceSelector: { matchNames: [namespace] },
+            endpoints: [{ port: "admin", path: "/metrics", scheme: "http", interval: "15s" }],
+        },
+    };
+}

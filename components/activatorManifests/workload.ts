@@ -1,0 +1,142 @@
+/**
+ * The activator's workload and its access to the cluster, as plain data: namespaces, RBAC rules, Deployment and
+ * PodDisruptionBudget. The Activator component turns these into resources.
+ */
+import type { ActivatorStackConfig } from "../config/models";
+import { activatorPorts, configDir } from "./config";
+
+/** In-cluster name of the Deployment and ServiceAccount; Services and the ConfigMap derive theirs from it. */
+export const activatorName = "activator";
+
+/** Labels selecting the activator pods (NetworkPolicies of the models admit exactly these). */
+export const activatorPodLabels = { "app.kubernetes.io/name": "activator", "app.kubernetes.io/part-of": "gpu-serverless" };
+
+/** The activator's namespace: Pod Security `restricted` enforced, which the Deployment below satisfies. */
+export function activatorNamespaceManifest(namespace: string) {
+    return {
+        metadata: {
+            name: namespace,
+            labels: {
+                "app.kubernetes.io/part-of": "gpu-serverless",
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    };
+}
+
+/**
+ * A model namespace. Pod Security `baseline` is enforced and `restricted` only warned about: KServe injects its
+ * storage-initializer init container, whose security context the chart, not we, controls.
+ */
+export function modelNamespaceManifest(namespace: string) {
+    return {
+        metadata: {
+            name: namespace,
+            labels: {
+                "app.kubernetes.io/part-of": "gpu-serverless",
+                "pod-security.kubernetes.io/enforce": "baseline",
+                "pod-security.kubernetes.io/warn": "restricted",
+            },
+        },
+    };
+}
+
+/** What the activator may do in a model namespace: watch readiness (EndpointSlices) and replicas (Pods). Read-only. */
+export const modelNamespaceRules = [
+    { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
+    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+];
+
+// Load balancers and kube-proxy take a few seconds to stop sending to a terminating pod; SIGTERM waits for that.
+const PRE_STOP_SECONDS = 5;
+
+/** Seconds Kubernetes waits after SIGTERM: the activator's drain grace plus the pre-stop pause and a margin. */
+export function terminationGraceSeconds(stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds">): number {
+    return stack.shutdownGraceSeconds + PRE_STOP_SECONDS + 5;
+}
+// The image's unprivileged user (distroless `nonroot`); set here too so runAsNonRoot holds for any image.
+const RUN_AS = 65532;
+
+export interface DeploymentOptions {
+    namespace: string;
+    image: string;
+    configMapName: string;
+    systemNodeSelector: Record<string, string>;
+}
+
+export function deploymentManifest(stack: ActivatorStackConfig, options: DeploymentOptions) {
+    const quantities = { cpu: stack.cpu, memory: stack.memory };
+    const spread = (topologyKey: string, whenUnsatisfiable: string) => ({
+        maxSkew: 1,
+        topologyKey,
+        whenUnsatisfiable,
+        labelSelector: { matchLabels: activatorPodLabels },
+    });
+    const httpGet = (path: string) => ({ path, port: "admin" });
+    return {
+        metadata: { name: activatorName, namespace: options.namespace, labels: activatorPodLabels },
+        spec: {
+            replicas: stack.replicas,
+            selector: { matchLabels: activatorPodLabels },
+            // Never below the configured capacity during a rollout: held requests live in the old pods until drained.
+            strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+            template: {
+                metadata: { labels: activatorPodLabels },
+                spec: {
+                    serviceAccountName: activatorName,
+                    nodeSelector: options.systemNodeSelector,
+                    topologySpreadConstraints: [
+                        spread("kubernetes.io/hostname", "DoNotSchedule"),
+                        spread("topology.kubernetes.io/zone", "ScheduleAnyway"),
+                    ],
+                    terminationGracePeriodSeconds: terminationGraceSeconds(stack),
+                    securityContext: {
+                        runAsNonRoot: true,
+                        runAsUser: RUN_AS,
+                        runAsGroup: RUN_AS,
+                        fsGroup: RUN_AS,
+                        seccompProfile: { type: "RuntimeDefault" },
+                    },
+                    containers: [
+                        {
+                            name: "activator",
+                            image: options.image,
+                            ports: [
+                                { name: "proxy", containerPort: activatorPorts.proxy, protocol: "TCP" },
+                                { name: "grpc", containerPort: activatorPorts.scaler, protocol: "TCP" },
+                                { name: "admin", containerPort: activatorPorts.admin, protocol: "TCP" },
+                            ],
+                            resources: { requests: quantities, limits: { ...quantities } },
+                            readinessProbe: { httpGet: httpGet("/readyz"), periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 2 },
+                            livenessProbe: { httpGet: httpGet("/healthz"), periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
+                            lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
+                            securityContext: {
+                                allowPrivilegeEscalation: false,
+                                readOnlyRootFilesystem: true,
+                                runAsNonRoot: true,
+                                capabilities: { drop: ["ALL"] },
+                            },
+                            volumeMounts: [
+                                { name: "config", mountPath: configDir, readOnly: true },
+                                { name: "tmp", mountPath: "/tmp" },
+                            ],
+                        },
+                    ],
+                    volumes: [
+                        { name: "config", configMap: { name: options.configMapName } },
+                        { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+                    ],
+                },
+            },
+        },
+    };
+}
+
+/** Voluntary disruptions (node drains, upgrades) take at most one activator replica at a time. */
+export function podDisruptionBudgetManifest(namespace: string) {
+    return {
+        metadata: { name: activatorName, namespace, labels: activatorPodLabels },
+        spec: { maxUnavailable: 1, selector: { matchLabels: activatorPodLabels } },
+    };
+}

@@ -1,0 +1,311 @@
+/**
+ * Stack config for the models and the activator: `gpu-serverless:models` and `gpu-serverless:activator`.
+ *
+ * `modelStackKeys` is a zod shape the top-level stack schema spreads into its own object; `checkModels` holds the
+ * checks that need the rest of the stack config (GPU node groups) and the checks across models (duplicate names and
+ * routes). Every error carries a path, so it reads `gpu-serverless:models[1].gpus: ...`.
+ *
+ * Routing keys reuse the activator's own field schemas, so a host or path prefix accepted here is accepted there.
+ */
+import { z } from "zod";
+import { modelSchema as activatorModelSchema } from "../../activator/src/config/schema";
+
+/** LLM formats: served by KServe's Hugging Face runtime, which exports vLLM's queue and KV-cache metrics. */
+export const llmFormats = ["vllm", "huggingface"] as const;
+/** Formats whose KServe runtimes cannot use a GPU. */
+export const cpuOnlyFormats = ["sklearn", "xgboost", "lightgbm", "pmml", "paddle", "mlflow"] as const;
+/** Formats whose runtimes need a GPU: `gpus: 0` is refused. */
+export const gpuOnlyFormats = ["vllm", "tensorrt"] as const;
+/** Every model format we deploy: the names KServe v0.20 serving runtimes declare (`vllm` is our alias, see below). */
+export const modelFormats = [...llmFormats, ...cpuOnlyFormats, "pytorch", "tensorflow", "onnx", "triton", "tensorrt"] as const;
+export type ModelFormat = (typeof modelFormats)[number];
+
+export const isLlmFormat = (format: ModelFormat): boolean => (llmFormats as readonly string[]).includes(format);
+const isCpuOnlyFormat = (format: ModelFormat): boolean => (cpuOnlyFormats as readonly string[]).includes(format);
+const isGpuOnlyFormat = (format: ModelFormat): boolean => (gpuOnlyFormats as readonly string[]).includes(format);
+
+/** GPUs on one p4d/p4de node: a replica cannot ask for more. */
+export const gpusPerNode = 8;
+
+// KServe names the predictor Deployment and Service `<name>-predictor` and labels pods `app: isvc.<name>-predictor`;
+// Service names must start with a letter and a label value fits in 63 characters, hence 63 - 15 = 48.
+const MODEL_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const MODEL_NAME_MAX = 48;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+const modelName = z
+    .string()
+    .max(MODEL_NAME_MAX, `must be at most ${MODEL_NAME_MAX} characters (KServe appends "-predictor" and labels pods "isvc.<name>-predictor")`)
+    .regex(MODEL_NAME, "must be a DNS-1123 label starting with a letter (lowercase letters, digits and '-')");
+const namespaceName = z.string().regex(DNS_LABEL, "must be a namespace name (DNS-1123 label: lowercase letters, digits and '-', at most 63)");
+
+/** CPU as a Kubernetes quantity: `2`, `0.5` or `500m`. Numbers from YAML are accepted and kept as strings. */
+const cpuQuantity = z
+    .union([z.string(), z.number()])
+    .transform(String)
+    .refine((v) => /^(\d+(\.\d{1,3})?|\d+m)$/.test(v) && parseFloat(v) > 0, 'must be a positive CPU quantity such as "4", "0.5" or "500m"');
+/** Memory as a binary Kubernetes quantity: `512Mi`, `16Gi`. */
+const memoryQuantity = z.string().regex(/^[1-9]\d*(Mi|Gi|Ti)$/, 'must be a memory quantity such as "512Mi" or "16Gi"');
+
+const COMMIT = /^[0-9a-f]{40}$/;
+const HF_URI = /^hf:\/\/([A-Za-z0-9][\w.-]*)\/([A-Za-z0-9][\w.-]*)(?::(.*))?$/;
+const OBJECT_URI = /^(s3|gs):\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(\S+)$/;
+/** Path segments that name a version: `v1.2.3`, `1.0`, `v3`, `2024-05-01`, `1.2.3-rc.1`, or a content digest. */
+const VERSION_SEGMENT = /^(v?\d+(\.\d+)*([-+][0-9A-Za-z.-]+)?|[0-9a-f]{12,64})$/;
+/** Names that move: pointing at them makes `pulumi up` deploy whatever was uploaded last. */
+export const movingTags = ["latest", "main", "master", "head", "stable", "current", "live", "dev", "nightly", "snapshot", "prod", "production"];
+
+/**
+ * Why `uri` is not a pinned model location, or undefined when it is. Pinned means:
+ * - `hf://<org>/<model>:<commit>` with the full 40-hex commit SHA (KServe's storage initializer downloads that
+ *   revision; a branch or tag name can move, so only a commit counts);
+ * - `s3://<bucket>/<path>` or `gs://<bucket>/<path>` whose path has a version segment (`v1.2.3`, `1.0`, a date or a
+ *   digest) and no moving name such as `latest`.
+ */
+export function storageUriProblem(uri: string): string | undefined {
+    const hf = HF_URI.exec(uri);
+    if (hf) {
+        const [, org, model, revision] = hf;
+        if (revision === undefined || revision === "") {
+            return `"${uri}" is not pinned: add the commit, e.g. hf://${org}/${model}:<40-hex commit SHA>`;
+        }
+        if (!COMMIT.test(revision)) {
+            return `"${uri}" is not pinned: revision "${revision}" is not a full 40-hex commit SHA (branches and tags can move)`;
+        }
+        return undefined;
+    }
+    if (uri.startsWith("hf://")) return `"${uri}" is not a Hugging Face location; use hf://<org>/<model>:<commit>`;
+    const object = OBJECT_URI.exec(uri);
+    if (!object) {
+        return `"${uri}" is not a supported model location; use hf://<org>/<model>:<commit>, s3://<bucket>/<path>/<version> or gs://<bucket>/<path>/<version>`;
+    }
+    const segments = object[3].split("/").filter((s) => s !== "");
+    const moving = segments.find((s) => movingTags.includes(s.toLowerCase()));
+    if (moving) return `"${uri}" is not pinned: "${moving}" is a moving name; point at an immutable version such as ${object[1]}://${object[2]}/<path>/v1.2.3`;
+    if (!segments.some((s) => VERSION_SEGMENT.test(s))) {
+        return `"${uri}" is not pinned: no version in the path; point at an immutable version such as ${object[1]}://${object[2]}/<path>/v1.2.3`;
+    }
+    return undefined;
+}
+
+const storageUri = z.string().superRefine((uri, ctx) => {
+    const problem = storageUriProblem(uri);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const routingSchema = z
+    .strictObject({
+        /** Host names routed to this model (exact or `*.domain`). Default: none. */
+        hosts: activatorModelSchema.shape.hosts,
+        /** Path prefix routed to this model (whole segments, longest wins). Default: `/v2/models/<name>` for non-LLM models without routing. */
+        pathPrefix: activatorModelSchema.shape.pathPrefix,
+        /** OpenAI `model` values routed to this model; LLM formats only, at most one. Default: `[<name>]` for LLMs without routing. */
+        openaiModels: activatorModelSchema.shape.openaiModels,
+    })
+    .prefault({});
+
+const vllmTargetsSchema = z.strictObject({
+    /** Requests waiting in vLLM's queue per replica before KEDA adds one (`vllm:num_requests_waiting`). Default 5. */
+    waitingRequestsPerReplica: z.number().positive().default(5),
+    /** Average KV-cache usage (0..1] across replicas before KEDA adds one (`vllm:kv_cache_usage_perc`). Default 0.8. */
+    kvCacheUsage: z.number().gt(0).max(1).default(0.8),
+});
+
+/** vLLM targets when a model leaves them out (LLM formats only). */
+export const defaultVllmTargets = vllmTargetsSchema.parse({});
+
+const PULUMI_KEY = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+export const modelSchema = z
+    .strictObject({
+        /** InferenceService name, unique across models: a DNS-1123 label starting with a letter, at most 48 characters. */
+        name: modelName,
+        /** Namespace of the model's resources (created by the Activator component). Default `models`. */
+        namespace: namespaceName.default("models"),
+        /**
+         * Model format: `vllm` (KServe's Hugging Face runtime with the vLLM backend, needs a GPU), `huggingface`
+         * (same runtime, backend chosen by the runtime), or another KServe format: sklearn, xgboost, lightgbm, pmml,
+         * paddle, mlflow (CPU only), pytorch, tensorflow, onnx, triton, tensorrt (GPU only).
+         */
+        format: z.enum(modelFormats),
+        /** Pinned model location: `hf://org/model:<commit>`, or `s3://`/`gs://` with a version in the path (see storageUriProblem). */
+        storageUri,
+        /** Extra arguments for the model server, appended after ours. Default none. */
+        runtimeArgs: z.array(z.string().min(1)).default([]),
+        /** NVIDIA GPUs per replica (requests = limits); > 0 schedules on an A100 node group. Default 0. */
+        gpus: z.int().min(0).max(gpusPerNode, `at most ${gpusPerNode} (GPUs on one p4d/p4de node)`).default(0),
+        /** CPU per replica (requests = limits). Default "1". */
+        cpu: cpuQuantity.default("1"),
+        /** Memory per replica (requests = limits). Default "4Gi". */
+        memory: memoryQuantity.default("4Gi"),
+        /** Replicas kept when idle; 0 scales to zero. Default 0. */
+        minReplicas: z.int().min(0).default(0),
+        /** Replicas at most. Default 1. */
+        maxReplicas: z.int().min(1).default(1),
+        /** Seconds without activity before KEDA scales to zero (ScaledObject cooldownPeriod). Default 300. */
+        cooldownSeconds: z.int().min(0).default(300),
+        /** Seconds between KEDA's checks of the triggers (ScaledObject pollingInterval). Default 15. */
+        pollingSeconds: z.int().min(1).default(15),
+        /** Concurrent requests per replica the activator's KEDA metric targets. Default 10. */
+        targetConcurrency: z.int().positive().default(10),
+        /** vLLM queue targets for the Prometheus triggers; LLM formats only. Default { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8 }. */
+        vllm: vllmTargetsSchema.optional(),
+        /** How the activator routes to this model. */
+        routing: routingSchema,
+        /** How long the activator holds a request for a replica to become ready: GPU node boot plus weight loading. Default 900. */
+        coldStartTimeoutSeconds: z.int().positive().max(5400, "at most 5400 (the activator NLB idles out connections after 6000 s)").default(900),
+        /** Name of a secret Pulumi config key (`gpu-serverless:<name>`) holding a Hugging Face token. Default none. */
+        hfTokenSecret: z.string().regex(PULUMI_KEY, "must be a config key name such as hfToken").optional(),
+        /** A100 node group (a `gpuNodeGroups[].name`) for GPU models. Default: the first group. */
+        gpuNodeGroup: z.string().min(1).optional(),
+    })
+    .superRefine((m, ctx) => {
+        const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+        if (m.minReplicas > m.maxReplicas) issue(["minReplicas"], `must not exceed maxReplicas (${m.maxReplicas})`);
+        if (m.gpus > 0 && isCpuOnlyFormat(m.format)) issue(["gpus"], `must be 0: the ${m.format} runtime runs on CPU only`);
+        if (m.gpus === 0 && isGpuOnlyFormat(m.format)) issue(["gpus"], `must be at least 1: the ${m.format} runtime needs a GPU`);
+        if (m.vllm !== undefined && !isLlmFormat(m.format)) issue(["vllm"], `only for ${llmFormats.join("/")} models, not ${m.format}`);
+        if (m.routing.openaiModels.length > 0 && !isLlmFormat(m.format)) {
+            issue(["routing", "openaiModels"], `only for ${llmFormats.join("/")} models: ${m.format} does not serve the OpenAI API`);
+        }
+        if (m.routing.openaiModels.length > 1) {
+            issue(["routing", "openaiModels"], "at most one: the model server answers to a single served model name");
+        }
+    })
+    .transform((m) => {
+        const llm = isLlmFormat(m.format);
+        const routed = m.routing.hosts.length > 0 || m.routing.pathPrefix !== undefined || m.routing.openaiModels.length > 0;
+        const routing = routed ? m.routing : llm ? { ...m.routing, openaiModels: [m.name] } : { ...m.routing, pathPrefix: `/v2/models/${m.name}` };
+        return { ...m, routing, vllm: llm ? (m.vllm ?? defaultVllmTargets) : undefined };
+    });
+
+/** One model, validated, defaults filled in (routing always has a key; `vllm` set exactly for LLM formats). */
+export type ModelConfig = z.output<typeof modelSchema>;
+
+const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)\/(3[0-2]|[12]?\d)$/;
+// registry[:port]/path[:tag][@sha256:digest]; a port only before a "/", so `repo:12` reads as a tag.
+const IMAGE_REF =
+    /^[a-z0-9][a-z0-9._-]*(?::\d+(?=\/))?(?:\/[a-z0-9][a-z0-9._-]*)*(?::(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?<digest>sha256:[0-9a-f]{64}))?$/;
+
+/** Why `ref` is not a pinned image reference, or undefined when it is (a version tag or a digest, never `latest` alone). */
+export function imageRefProblem(ref: string): string | undefined {
+    const match = IMAGE_REF.exec(ref);
+    if (!match) return `"${ref}" is not an image reference such as 123456789012.dkr.ecr.us-west-2.amazonaws.com/activator:0.1.0`;
+    const { tag, digest } = match.groups!;
+    if (tag === undefined && digest === undefined) return `"${ref}" has neither a tag nor a digest; pin a version tag or @sha256: digest`;
+    if (tag === "latest" && digest === undefined) return `"${ref}" uses the moving tag latest; pin a version tag or @sha256: digest`;
+    return undefined;
+}
+
+export const activatorStackSchema = z
+    .strictObject({
+        /** Namespace of the activator. Default `activator`. */
+        namespace: namespaceName.default("activator"),
+        /** Activator replicas, spread across nodes; a PodDisruptionBudget keeps all but one up. Default 2. */
+        replicas: z.int().min(1).default(2),
+        /** Prebuilt image (`registry/repo:tag` or `@sha256:` digest, not `latest`). Default: built from ./activator and pushed to ECR. */
+        image: z
+            .string()
+            .superRefine((ref, ctx) => {
+                const problem = imageRefProblem(ref);
+                if (problem) ctx.addIssue({ code: "custom", message: problem });
+            })
+            .optional(),
+        /** `internal`: NLB reachable inside the VPC only. `public`: internet-facing, limited to `allowedCidrs`. Default `internal`. */
+        exposure: z.enum(["internal", "public"]).default("internal"),
+        /** Client CIDRs the NLB accepts (Service `loadBalancerSourceRanges`); required for `public`. Default none (the VPC). */
+        allowedCidrs: z.array(z.string().regex(IPV4_CIDR, "must be an IPv4 CIDR such as 203.0.113.0/24")).default([]),
+        /** On SIGTERM, held and in-flight requests get this long to finish. Default 30. */
+        shutdownGraceSeconds: z.int().min(0).max(3600).default(30),
+        /** CPU per replica (requests = limits). Default "1". */
+        cpu: cpuQuantity.default("1"),
+        /** Memory per replica (requests = limits). Default "512Mi". */
+        memory: memoryQuantity.default("512Mi"),
+    })
+    .superRefine((a, ctx) => {
+        if (a.exposure === "public" && a.allowedCidrs.length === 0) {
+            ctx.addIssue({ code: "custom", path: ["allowedCidrs"], message: "required with exposure public: list the client CIDRs allowed to reach the NLB" });
+        }
+        a.allowedCidrs.forEach((cidr, i) => {
+            if (a.exposure === "public" && cidr.endsWith("/0")) {
+                ctx.addIssue({ code: "custom", path: ["allowedCidrs", i], message: `${cidr} opens the activator to the whole internet; it has no authentication of its own` });
+            }
+        });
+    });
+
+export type ActivatorStackConfig = z.output<typeof activatorStackSchema>;
+
+/** The shape the top-level stack schema spreads in: stack keys `gpu-serverless:models` and `gpu-serverless:activator`. */
+export const modelStackKeys = {
+    /** Models served behind the activator. Default none. */
+    models: z.array(modelSchema).default([]),
+    /** The activator deployment. */
+    activator: activatorStackSchema.prefault({}),
+};
+
+/** What `checkModels` reads from the parsed stack config. */
+export interface ModelsStackView {
+    models: readonly ModelConfig[];
+    activator: ActivatorStackConfig;
+    /** The A100 node groups (`gpu-serverless:gpuNodeGroups`), in config order. */
+    gpuNodeGroups?: readonly { name: string }[];
+}
+
+const reservedNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/** The A100 node group a GPU model runs on: its `gpuNodeGroup`, or the first group. */
+export function gpuNodeGroupOf(model: Pick<ModelConfig, "gpuNodeGroup">, groupNames: readonly string[]): string | undefined {
+    return model.gpuNodeGroup ?? groupNames[0];
+}
+
+/**
+ * Checks that need the rest of the stack config or span several models; call from the top-level schema's
+ * `superRefine`. Paths are relative to the stack config root (`["models", 1, "gpus"]`).
+ */
+export function checkModels(config: ModelsStackView, ctx: z.RefinementCtx): void {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    const groups = (config.gpuNodeGroups ?? []).map((g) => g.name);
+    const names = new Map<string, number>();
+    const openai = new Map<string, number>();
+    const routes = new Map<string, number>();
+    config.models.forEach((model, i) => {
+        const at = (...rest: (string | number)[]) => ["models", i, ...rest];
+        const first = names.get(model.name);
+        if (first !== undefined) issue(at("name"), `duplicate model name "${model.name}" (also models[${first}])`);
+        else names.set(model.name, i);
+
+        if (model.namespace === config.activator.namespace) {
+            issue(at("namespace"), `must differ from the activator's namespace "${config.activator.namespace}"`);
+        } else if (reservedNamespaces.includes(model.namespace)) {
+            issue(at("namespace"), `"${model.namespace}" is reserved; use a namespace of its own such as "models"`);
+        }
+
+        if (model.gpus > 0 && groups.length === 0) {
+            issue(at("gpus"), "needs an A100 node group, but gpu-serverless:gpuNodeGroups is empty; add one or set gpus: 0");
+        } else if (model.gpuNodeGroup !== undefined && model.gpus === 0) {
+            issue(at("gpuNodeGroup"), "only for GPU models (gpus > 0)");
+        } else if (model.gpuNodeGroup !== undefined && !groups.includes(model.gpuNodeGroup)) {
+            issue(at("gpuNodeGroup"), `"${model.gpuNodeGroup}" is not a GPU node group; known: ${groups.join(", ")}`);
+        }
+
+        model.routing.openaiModels.forEach((id, k) => {
+            const owner = openai.get(id);
+            if (owner !== undefined) issue(at("routing", "openaiModels", k), `OpenAI model "${id}" is already routed to models[${owner}]`);
+            else openai.set(id, i);
+        });
+        if (model.routing.hosts.length > 0 || model.routing.pathPrefix !== undefined) {
+            const prefix = model.routing.pathPrefix ?? "/";
+            const hosts = model.routing.hosts.length > 0 ? model.routing.hosts : ["*"];
+            hosts.forEach((host, k) => {
+                const route = `${host}${prefix}`;
+                const owner = routes.get(route);
+                if (owner === undefined) routes.set(route, i);
+                else {
+                    const where = host === "*" ? "any host" : `host "${host}"`;
+                    const path = model.routing.hosts.length > 0 ? at("routing", "hosts", k) : at("routing", "pathPrefix");
+                    issue(path, `${where} with path prefix "${prefix}" is already routed to models[${owner}]`);
+                }
+            });
+        }
+    });
+}

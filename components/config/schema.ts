@@ -1,0 +1,330 @@
+/**
+ * The platform's stack config keys (`gpu-serverless:<key>`) as zod schemas, defaults written out.
+ *
+ * Each key validates on its own; `checkPlatform` holds the checks across keys (availability zones against the region
+ * and the VPC). Messages say what is wrong and what is allowed; the loader (`./stack.ts`) prefixes the key path.
+ * `Pulumi.yaml` declares the same keys with the same defaults (a test holds them together).
+ */
+import { z } from "zod";
+import { a100InstanceTypeNames, reservedLabelKeys, systemGroupName } from "../nodeGroups";
+import { formatCidr, parseCidr, vpcPrefixRange, zoneCountRange } from "../networkLayout";
+import { checkChartVersionOverrides } from "../versions";
+import { checkPrometheusDuration, checkStorageSize } from "../values/checks";
+
+const quote = (v: unknown): string => JSON.stringify(v);
+
+/** A strict object whose unknown-key message lists the keys it knows. */
+function section<S extends z.ZodRawShape>(shape: S) {
+    const known = Object.keys(shape).join(", ");
+    return z.strictObject(shape, {
+        error: (iss) => (iss.code === "unrecognized_keys" ? `unknown key; known keys: ${known}` : undefined),
+    });
+}
+
+/** An integer in `[min, max]` with a message that says so. */
+const int = (min: number, max: number, why = "") =>
+    z.number({ error: (iss) => `${quote(iss.input)} is not a number; use an integer from ${min} to ${max}` }).check((ctx) => {
+        const v = ctx.value;
+        if (!Number.isInteger(v) || v < min || v > max) {
+            ctx.issues.push({ code: "custom", input: v, message: `${quote(v)} is not an integer from ${min} to ${max}${why}` });
+        }
+    });
+
+/** Runs one of the add-on argument checks (which throw `<owner> args.<field>: <detail>`) as a zod check. */
+function viaArgsCheck(check: (owner: string, field: string, value: string) => void) {
+    return (ctx: z.core.ParsePayload<string>) => {
+        try {
+            check("config", "value", ctx.value);
+        } catch (e) {
+            ctx.issues.push({ code: "custom", input: ctx.value, message: (e as Error).message.replace(/^config args\.value: /, "") });
+        }
+    };
+}
+
+const regionPattern = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const zonePattern = /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/;
+
+const cidrBlock = z.string().check((ctx) => {
+    const parsed = parseCidr(ctx.value);
+    if ("error" in parsed) ctx.issues.push({ code: "custom", input: ctx.value, message: parsed.error });
+});
+
+const zoneName = z.string().regex(zonePattern, { error: (iss) => `${quote(iss.input)} is not an availability zone name like us-west-2a` });
+
+const awsId = (prefix: string, example: string) =>
+    z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8}([0-9a-f]{9})?$`), { error: (iss) => `${quote(iss.input)} is not a ${prefix}- id like ${example}` });
+
+const distinct = (values: readonly string[], ctx: z.core.ParsePayload<unknown>, path: PropertyKey[]) => {
+    values.forEach((v, i) => {
+        if (values.indexOf(v) !== i) ctx.issues.push({ code: "custom", input: v, path: [...path, i], message: `${quote(v)} is listed twice` });
+    });
+};
+
+/** Defaults of a VPC the program creates. */
+export const vpcDefaults = { cidrBlock: "10.0.0.0/16", availabilityZoneCount: 3, natGateways: "perAz" } as const;
+
+const createOnly = ["cidrBlock", "availabilityZoneCount", "availabilityZones", "natGateways"] as const;
+
+const vpc = section({
+    /** Create: the VPC's CIDR block, /16 to /20. Default 10.0.0.0/16. */
+    cidrBlock: cidrBlock.optional(),
+    /** Create: how many availability zones to spread subnets over (the region's first N). Default 3. */
+    availabilityZoneCount: int(zoneCountRange.min, zoneCountRange.max).optional(),
+    /** Create: exact availability zones instead of the first N (pin zones where p4d/p4de capacity is). */
+    availabilityZones: z.array(zoneName).optional(),
+    /** Create: one NAT gateway per zone (`perAz`, survives a zone outage) or one for all (`single`, cheaper). Default perAz. */
+    natGateways: z.enum(["perAz", "single"], { error: (iss) => `${quote(iss.input)} is not perAz or single` }).optional(),
+    /** Adopt: id of an existing VPC; then the subnet ids below are required and nothing above applies. */
+    id: awsId("vpc", "vpc-0123456789abcdef0").optional(),
+    /** Adopt: private subnets for nodes, in at least two zones, with NAT egress. */
+    privateSubnetIds: z.array(awsId("subnet", "subnet-0123456789abcdef0")).optional(),
+    /** Adopt: public subnets for internet-facing load balancers (may be empty). */
+    publicSubnetIds: z.array(awsId("subnet", "subnet-0123456789abcdef0")).optional(),
+})
+    .check((ctx) => {
+        const v = ctx.value;
+        const issue = (path: string, message: string) => ctx.issues.push({ code: "custom", input: v, path: [path], message });
+        if (v.id !== undefined) {
+            for (const key of createOnly) {
+                if (v[key] !== undefined) issue(key, "only applies to a VPC this program creates; remove it, or remove vpc.id");
+            }
+            if ((v.privateSubnetIds ?? []).length < 2) {
+                issue("privateSubnetIds", "list at least two private subnets (in different zones) of the existing VPC; EKS needs two zones");
+            }
+            distinct(v.privateSubnetIds ?? [], ctx, ["privateSubnetIds"]);
+            distinct(v.publicSubnetIds ?? [], ctx, ["publicSubnetIds"]);
+            return;
+        }
+        for (const key of ["privateSubnetIds", "publicSubnetIds"] as const) {
+            if (v[key] !== undefined) issue(key, "only applies to an existing VPC; set vpc.id as well, or remove it");
+        }
+        const parsed = v.cidrBlock === undefined ? undefined : parseCidr(v.cidrBlock);
+        if (parsed && !("error" in parsed) && (parsed.prefix < vpcPrefixRange.min || parsed.prefix > vpcPrefixRange.max)) {
+            issue("cidrBlock", `${formatCidr(parsed)} must be a /${vpcPrefixRange.min} to /${vpcPrefixRange.max} network (room for pod addresses)`);
+        }
+        const zones = v.availabilityZones;
+        if (zones !== undefined) {
+            if (zones.length < zoneCountRange.min || zones.length > zoneCountRange.max) {
+                issue("availabilityZones", `list ${zoneCountRange.min} to ${zoneCountRange.max} zones, not ${zones.length}`);
+            }
+            if (v.availabilityZoneCount !== undefined && v.availabilityZoneCount !== zones.length) {
+                issue("availabilityZoneCount", `is ${v.availabilityZoneCount} but availabilityZones lists ${zones.length}; set one of them`);
+            }
+            distinct(zones, ctx, ["availabilityZones"]);
+        }
+    })
+    .transform((v) =>
+        v.id !== undefined
+            ? { kind: "existing" as const, id: v.id, privateSubnetIds: v.privateSubnetIds ?? [], publicSubnetIds: v.publicSubnetIds ?? [] }
+            : {
+                  kind: "create" as const,
+                  cidrBlock: v.cidrBlock ?? vpcDefaults.cidrBlock,
+                  availabilityZoneCount: v.availabilityZones?.length ?? v.availabilityZoneCount ?? vpcDefaults.availabilityZoneCount,
+                  availabilityZones: v.availabilityZones,
+                  natGateways: v.natGateways ?? vpcDefaults.natGateways,
+              },
+    );
+
+const apiEndpoint = section({
+    /** `private`: the API server is reachable only from inside the VPC. `public`: also from `publicAccessCidrs`. Default private. */
+    access: z.enum(["private", "public"], { error: (iss) => `${quote(iss.input)} is not private or public` }).default("private"),
+    /** Client CIDRs allowed to reach the public endpoint; required with `access: public`. Default none. */
+    publicAccessCidrs: z.array(cidrBlock).default([]),
+}).check((ctx) => {
+    const { access, publicAccessCidrs } = ctx.value;
+    const issue = (path: PropertyKey[], message: string) => ctx.issues.push({ code: "custom", input: ctx.value, path, message });
+    if (access === "public" && publicAccessCidrs.length === 0) {
+        issue(["publicAccessCidrs"], "required with access public: list the CIDRs of the networks that run pulumi and kubectl");
+    }
+    if (access === "private" && publicAccessCidrs.length > 0) {
+        issue(["publicAccessCidrs"], "only used with access public; remove it, or set access: public");
+    }
+    publicAccessCidrs.forEach((c, i) => {
+        if (c.endsWith("/0")) issue(["publicAccessCidrs", i], `${c} opens the Kubernetes API to the whole internet; list your own networks`);
+    });
+    distinct(publicAccessCidrs, ctx, ["publicAccessCidrs"]);
+});
+
+const instanceTypePattern = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+
+const systemNodeGroup = section({
+    /** EC2 instance type of the CPU nodes that run controllers, Prometheus and the activator. Default m6i.xlarge. */
+    instanceType: z
+        .string()
+        .check((ctx) => {
+            const t = ctx.value;
+            if (!instanceTypePattern.test(t)) {
+                ctx.issues.push({ code: "custom", input: t, message: `${quote(t)} is not an EC2 instance type like m6i.xlarge` });
+            } else if (/^(p|g|inf|trn|dl)\d/.test(t)) {
+                ctx.issues.push({ code: "custom", input: t, message: `${quote(t)} is an accelerated instance type; the system group runs CPU controllers, use e.g. m6i.xlarge` });
+            }
+        })
+        .default("m6i.xlarge"),
+    /** Nodes at least; two, so controllers survive losing one. Default 2. */
+    minSize: int(2, 20, " (controllers need two nodes to survive losing one)").default(2),
+    /** Nodes at most (cluster-autoscaler adds them under load). Default 4. */
+    maxSize: int(2, 20).default(4),
+    /** Root volume size in GiB (gp3, encrypted). Default 50. */
+    rootVolumeSizeGiB: int(20, 1000).default(50),
+}).check((ctx) => {
+    const g = ctx.value;
+    if (g.minSize > g.maxSize) ctx.issues.push({ code: "custom", input: g, path: ["minSize"], message: `${g.minSize} exceeds maxSize ${g.maxSize}` });
+});
+
+const labelName = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Why `key` cannot be a node label key of ours, or undefined. */
+function labelKeyProblem(key: string): string | undefined {
+    const slash = key.lastIndexOf("/");
+    const prefix = slash < 0 ? undefined : key.slice(0, slash);
+    if (!labelName.test(slash < 0 ? key : key.slice(slash + 1)) || (prefix !== undefined && (prefix.length > 253 || !dnsSubdomain.test(prefix)))) {
+        return "is not a valid label key ([dns-prefix/]name, name at most 63 characters)";
+    }
+    if (reservedLabelKeys.includes(key)) return "is set by the program itself; choose another key";
+    if (prefix !== undefined && /(^|\.)(kubernetes\.io|k8s\.io)$/.test(prefix)) {
+        return "uses a Kubernetes-reserved prefix (kubernetes.io, k8s.io) that EKS refuses for node labels";
+    }
+    return undefined;
+}
+
+const labels = z.record(z.string(), z.string()).check((ctx) => {
+    for (const [key, value] of Object.entries(ctx.value)) {
+        const problem = labelKeyProblem(key);
+        if (problem) ctx.issues.push({ code: "custom", input: key, path: [key], message: problem });
+        else if (value !== "" && !labelName.test(value)) {
+            ctx.issues.push({ code: "custom", input: value, path: [key], message: `${quote(value)} is not a valid label value (at most 63 of A-Z a-z 0-9 - _ .)` });
+        }
+    }
+});
+
+const capacityTypes = ["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"] as const;
+
+const gpuNodeGroup = section({
+    /** Group name: a DNS label of at most 20 characters, unique; pods select the group by it. */
+    name: z
+        .string({ error: "required: a DNS label such as a100" })
+        .regex(/^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$/, { error: (iss) => `${quote(iss.input)} is not a DNS label of at most 20 characters (a-z, 0-9, -)` })
+        .refine((n) => n !== systemGroupName, { error: `"${systemGroupName}" names the system node group; choose another name` }),
+    /** p4d.24xlarge (8 x A100 40 GiB) or p4de.24xlarge (8 x A100 80 GiB). */
+    instanceType: z.enum(a100InstanceTypeNames, {
+        error: (iss) =>
+            iss.input === undefined
+                ? `required; use ${a100InstanceTypeNames.join(" or ")}`
+                : `${quote(iss.input)} is not an A100 instance type; use ${a100InstanceTypeNames.join(" or ")}`,
+    }),
+    /** Nodes kept when idle. Default 0: the group scales from zero. */
+    minSize: int(0, 100).default(0),
+    /** Nodes at most. Default 1. */
+    maxSize: int(1, 100).default(1),
+    /** ON_DEMAND, SPOT or CAPACITY_BLOCK (an EC2 Capacity Block for ML). Default ON_DEMAND. */
+    capacityType: z.enum(capacityTypes, { error: (iss) => `${quote(iss.input)} is not one of ${capacityTypes.join(", ")}` }).default("ON_DEMAND"),
+    /** Capacity reservation (cr-...) to launch into: required for CAPACITY_BLOCK, optional for ON_DEMAND. */
+    capacityReservationId: awsId("cr", "cr-0123456789abcdef0").optional(),
+    /** Zone to launch in (required for CAPACITY_BLOCK: the block lives in one zone). Default: every private subnet's zone. */
+    availabilityZone: zoneName.optional(),
+    /** Root volume size in GiB (gp3, encrypted): holds images and model weights. Default 500. */
+    rootVolumeSizeGiB: int(100, 16384).default(500),
+    /** Extra node labels. Default none. */
+    labels: labels.default({}),
+}).check((ctx) => {
+    const g = ctx.value;
+    const issue = (path: string, message: string) => ctx.issues.push({ code: "custom", input: g, path: [path], message });
+    if (g.minSize > g.maxSize) issue("minSize", `${g.minSize} exceeds maxSize ${g.maxSize}`);
+    if (g.capacityType === "CAPACITY_BLOCK") {
+        if (g.capacityReservationId === undefined) issue("capacityReservationId", "required with capacityType CAPACITY_BLOCK: the id of the Capacity Block (cr-...)");
+        if (g.availabilityZone === undefined) issue("availabilityZone", "required with capacityType CAPACITY_BLOCK: the zone the Capacity Block is in");
+    }
+    if (g.capacityType === "SPOT" && g.capacityReservationId !== undefined) {
+        issue("capacityReservationId", "does not apply to SPOT capacity; remove it or use ON_DEMAND/CAPACITY_BLOCK");
+    }
+});
+
+const goDuration = z.string().check((ctx) => {
+    if (!/^(\d+h)?(\d+m)?(\d+s)?$/.test(ctx.value) || ctx.value === "" || /^(0+[hms])+$/.test(ctx.value)) {
+        ctx.issues.push({ code: "custom", input: ctx.value, message: `${quote(ctx.value)} is not a positive duration like 10m or 1h30m` });
+    }
+});
+
+/** The platform's stack keys (the models' keys live in `./models.ts`). */
+export const platformKeys = {
+    /** AWS region of everything the stack creates. Default us-west-2. */
+    region: z.string().regex(regionPattern, { error: (iss) => `${quote(iss.input)} is not an AWS region name like us-west-2` }).default("us-west-2"),
+    /** Kubernetes version of the EKS control plane and nodes, `1.<minor>`, 1.30 or later. Default 1.33. */
+    kubernetesVersion: z
+        .string()
+        .check((ctx) => {
+            const m = /^1\.(\d+)$/.exec(ctx.value);
+            if (!m || +m[1] < 30) ctx.issues.push({ code: "custom", input: ctx.value, message: `${quote(ctx.value)} is not a Kubernetes version 1.30 or later, written like "1.33"` });
+        })
+        .default("1.33"),
+    /** The VPC: created (default) or adopted with `id` and subnet ids. */
+    vpc: vpc.prefault({}),
+    /** Who can reach the Kubernetes API server. */
+    apiEndpoint: apiEndpoint.prefault({}),
+    /** The CPU node group for controllers. */
+    systemNodeGroup: systemNodeGroup.prefault({}),
+    /** A100 node groups, each scaling between minSize and maxSize. Default: one p4d.24xlarge group "a100", 0 to 1 nodes. */
+    gpuNodeGroups: z
+        .array(gpuNodeGroup)
+        .check((ctx) => {
+            const names = ctx.value.map((g) => g.name);
+            names.forEach((n, i) => {
+                if (names.indexOf(n) !== i) ctx.issues.push({ code: "custom", input: n, path: [i, "name"], message: `${quote(n)} is already the name of gpuNodeGroups[${names.indexOf(n)}]` });
+            });
+        })
+        .prefault([{ name: "a100", instanceType: "p4d.24xlarge" }]),
+    /** Prometheus retention and persistent volume. */
+    prometheus: section({
+        /** How long samples are kept (Prometheus duration). Default 15d. */
+        retention: z.string().check(viaArgsCheck(checkPrometheusDuration)).default("15d"),
+        /** Size of Prometheus' gp3 volume. Default 50Gi. */
+        storageSize: z.string().check(viaArgsCheck(checkStorageSize)).default("50Gi"),
+    }).prefault({}),
+    /** Chart version overrides by chart key (see components/versions.ts). Default none. */
+    chartVersions: z
+        .record(z.string(), z.unknown())
+        .check((ctx) => {
+            for (const [chart, version] of Object.entries(ctx.value)) {
+                try {
+                    checkChartVersionOverrides({ [chart]: version });
+                } catch (e) {
+                    ctx.issues.push({ code: "custom", input: version, path: [chart], message: (e as Error).message.replace(/^chartVersions\.[^:]*: /, "") });
+                }
+            }
+        })
+        .transform((v) => v as Record<string, string>)
+        .default({}),
+    /** cluster-autoscaler behaviour. */
+    clusterAutoscaler: section({
+        /** How long a node must be unneeded before it is removed (idle GPU nodes cost ~$30/hour). Default 10m. */
+        scaleDownUnneededTime: goDuration.default("10m"),
+    }).prefault({}),
+    /** Protect the EKS cluster and its secrets key from deletion (`pulumi destroy` refuses until turned off). Default false. */
+    protect: z.boolean({ error: (iss) => `${quote(iss.input)} is not true or false` }).default(false),
+};
+
+const platformSchema = z.strictObject(platformKeys);
+export type PlatformConfig = z.output<typeof platformSchema>;
+export type VpcConfig = PlatformConfig["vpc"];
+export type ApiEndpointConfig = PlatformConfig["apiEndpoint"];
+export type SystemNodeGroupConfig = PlatformConfig["systemNodeGroup"];
+export type GpuNodeGroupConfig = PlatformConfig["gpuNodeGroups"][number];
+
+/** Checks across platform keys: every zone named must be in the region (and in the VPC's zones when those are listed). */
+export function checkPlatform(config: PlatformConfig, ctx: z.RefinementCtx): void {
+    const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    const inRegion = (zone: string) => zone.startsWith(config.region) && zone.length === config.region.length + 1;
+    const vpcZones = config.vpc.kind === "create" ? config.vpc.availabilityZones : undefined;
+    vpcZones?.forEach((zone, i) => {
+        if (!inRegion(zone)) issue(["vpc", "availabilityZones", i], `${quote(zone)} is not a zone of region ${config.region}`);
+    });
+    config.gpuNodeGroups.forEach((g, i) => {
+        if (g.availabilityZone === undefined) return;
+        if (!inRegion(g.availabilityZone)) {
+            issue(["gpuNodeGroups", i, "availabilityZone"], `${quote(g.availabilityZone)} is not a zone of region ${config.region}`);
+        } else if (vpcZones && !vpcZones.includes(g.availabilityZone)) {
+            issue(["gpuNodeGroups", i, "availabilityZone"], `${quote(g.availabilityZone)} is not one of vpc.availabilityZones (${vpcZones.join(", ")})`);
+        }
+    });
+}

@@ -1,0 +1,111 @@
+/**
+ * IAM policy documents and managed policy names, as plain data. Least privilege: nodes get what the kubelet, the VPC
+ * CNI and image pulls need; controllers that call AWS (cluster-autoscaler, the EBS CSI driver) get roles of their
+ * own through IRSA, each trusted only by its one service account.
+ */
+
+export interface PolicyStatement {
+    Effect: "Allow" | "Deny";
+    Action: string | string[];
+    Resource?: string | string[];
+    Principal?: Record<string, string>;
+    Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface PolicyDocument {
+    Version: "2012-10-17";
+    Statement: PolicyStatement[];
+}
+
+const document = (...statements: PolicyStatement[]): PolicyDocument => ({ Version: "2012-10-17", Statement: statements });
+
+/** AWS managed policies of the node role: join the cluster, run the VPC CNI, pull images from ECR (pull only). */
+export const nodeManagedPolicies = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly"] as const;
+
+/** AWS managed policy of the EBS CSI driver's role. */
+export const ebsCsiManagedPolicy = "service-role/AmazonEBSCSIDriverPolicy";
+
+/** ARN of an AWS managed policy in `partition` (`aws`, `aws-cn`, `aws-us-gov`). */
+export function managedPolicyArn(partition: string, name: string): string {
+    return `arn:${partition}:iam::aws:policy/${name}`;
+}
+
+/** Trust policy letting EC2 instances (our nodes) assume the role. */
+export function ec2TrustPolicy(): PolicyDocument {
+    return document({ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" });
+}
+
+/** Where an IRSA role may be assumed from: one service account of one cluster's OIDC provider. */
+export interface ServiceAccountTrust {
+    /** ARN of the cluster's IAM OIDC provider. */
+    oidcProviderArn: string;
+    /** Issuer host and path without `https://`, e.g. `oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE`. */
+    oidcIssuer: string;
+    namespace: string;
+    serviceAccount: string;
+}
+
+/** Trust policy for IRSA: web identity from the cluster's OIDC provider, for exactly this service account. */
+export function serviceAccountTrustPolicy(t: ServiceAccountTrust): PolicyDocument {
+    return document({
+        Effect: "Allow",
+        Principal: { Federated: t.oidcProviderArn },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: {
+            StringEquals: {
+                [`${t.oidcIssuer}:sub`]: `system:serviceaccount:${t.namespace}:${t.serviceAccount}`,
+                [`${t.oidcIssuer}:aud`]: "sts.amazonaws.com",
+            },
+        },
+    });
+}
+
+/** Where the cluster lives, for ARNs. */
+export interface ClusterLocation {
+    partition: string;
+    region: string;
+    accountId: string;
+    clusterName: string;
+}
+
+/** The tag EKS puts on the Auto Scaling groups of a cluster's managed node groups. */
+export function clusterOwnershipTag(clusterName: string): string {
+    return `k8s.io/cluster-autoscaler/${clusterName}`;
+}
+
+/**
+ * cluster-autoscaler's permissions: read what it must to discover groups and build node templates; change the
+ * size of, and terminate instances in, only the Auto Scaling groups tagged as this cluster's.
+ */
+export function clusterAutoscalerPolicy(c: ClusterLocation): PolicyDocument {
+    return document(
+        {
+            Effect: "Allow",
+            Action: ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+            Resource: "*",
+            Condition: { StringEquals: { [`aws:ResourceTag/${clusterOwnershipTag(c.clusterName)}`]: "owned" } },
+        },
+        {
+            // Describe calls support no resource-level permissions.
+            Effect: "Allow",
+            Action: [
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:DescribeAutoScalingInstances",
+                "autoscaling:DescribeLaunchConfigurations",
+                "autoscaling:DescribeScalingActivities",
+                "autoscaling:DescribeTags",
+                "ec2:DescribeImages",
+                "ec2:DescribeInstanceTypes",
+                "ec2:DescribeLaunchTemplateVersions",
+                "ec2:GetInstanceTypesFromInstanceRequirements",
+            ],
+            Resource: "*",
+        },
+        {
+            // Labels and taints of managed node groups, for templates of groups at zero.
+            Effect: "Allow",
+            Action: "eks:DescribeNodegroup",
+            Resource: `arn:${c.partition}:eks:${c.region}:${c.accountId}:nodegroup/${c.clusterName}/*`,
+        },
+    );
+}

@@ -1,0 +1,111 @@
+/**
+ * The KServe InferenceService of one model, as plain data.
+ *
+ * Standard mode (raw Deployment + Service, no Knative) with `autoscalerClass: external`: KServe then writes no HPA
+ * and no ScaledObject and leaves the Deployment's replica count to the ScaledObject we create, which is what lets
+ * the model sit at zero replicas until the activator asks for one.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import { isLlmFormat, type ModelConfig } from "../config/models";
+import type { GpuScheduling } from "../platform";
+import { livenessPath, modelLabels, modelServerPort, readinessPath, servedModelName } from "./predictor";
+
+export interface InferenceServiceOptions {
+    /** ServiceAccount of the predictor pods (carries the HF token Secret for KServe's storage initializer). */
+    serviceAccountName: string;
+    /** Scheduling on the model's A100 group; required when `gpus > 0`, ignored otherwise. */
+    gpuScheduling?: GpuScheduling;
+    /** Secret with key `HF_TOKEN`, when the model has `hfTokenSecret`. */
+    hfTokenSecretName?: string;
+}
+
+/** The KServe runtime's model format: `vllm` is KServe's Hugging Face runtime with its vLLM backend forced. */
+export function kserveModelFormat(model: Pick<ModelConfig, "format">): string {
+    return model.format === "vllm" ? "huggingface" : model.format;
+}
+
+/** Model server arguments: ours first, then `runtimeArgs` (argparse keeps the last value of a repeated flag). */
+export function modelServerArgs(model: ModelConfig): string[] {
+    const args: string[] = [];
+    if (isLlmFormat(model.format)) {
+        // The OpenAI `model` field must match the served name, or the server answers 404.
+        args.push(`--model_name=${servedModelName(model)}`);
+        if (model.format === "vllm") args.push("--backend=vllm");
+        if (model.gpus > 1) args.push(`--tensor-parallel-size=${model.gpus}`);
+    }
+    return [...args, ...model.runtimeArgs];
+}
+
+/** Size of the in-memory `/dev/shm` vLLM uses for inter-process tensors: 2Gi per GPU, at least 2Gi. */
+export function sharedMemorySize(model: Pick<ModelConfig, "gpus">): string {
+    return `${2 * Math.max(1, model.gpus)}Gi`;
+}
+
+const PROBE_PERIOD_SECONDS = 10;
+
+/** Startup probe failures allowed: enough periods to cover `coldStartTimeoutSeconds` of weight loading. */
+export function startupFailureThreshold(model: Pick<ModelConfig, "coldStartTimeoutSeconds">): number {
+    return Math.ceil(model.coldStartTimeoutSeconds / PROBE_PERIOD_SECONDS);
+}
+
+export function inferenceServiceManifest(model: ModelConfig, options: InferenceServiceOptions) {
+    const llm = isLlmFormat(model.format);
+    const gpu = model.gpus > 0;
+    if (gpu && !options.gpuScheduling) throw new Error(`model ${model.name}: gpus > 0 needs GPU scheduling (node selector and toleration)`);
+
+    const quantities: Record<string, string> = { cpu: model.cpu, memory: model.memory };
+    if (gpu) quantities["nvidia.com/gpu"] = String(model.gpus);
+
+    const env: k8s.types.input.core.v1.EnvVar[] = [];
+    if (llm) {
+        // KServe serves the OpenAI API under /openai by default; the activator forwards /v1/... unchanged.
+        env.push({ name: "KSERVE_OPENAI_ROUTE_PREFIX", value: "" });
+    }
+    if (options.hfTokenSecretName) {
+        env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: options.hfTokenSecretName, key: "HF_TOKEN" } } });
+    }
+    const args = modelServerArgs(model);
+    const httpGet = (path: string) => ({ path, port: modelServerPort, scheme: "HTTP" });
+
+    return {
+        apiVersion: "serving.kserve.io/v1beta1",
+        kind: "InferenceService",
+        metadata: {
+            name: model.name,
+            namespace: model.namespace,
+            labels: modelLabels(model),
+            annotations: {
+                "serving.kserve.io/deploymentMode": "Standard",
+                "serving.kserve.io/autoscalerClass": "external",
+            },
+        },
+        spec: {
+            predictor: {
+                // Bounds only: with the external autoscaler class the ScaledObject owns the replica count.
+                minReplicas: model.minReplicas,
+                maxReplicas: model.maxReplicas,
+                serviceAccountName: options.serviceAccountName,
+                ...(gpu ? { nodeSelector: options.gpuScheduling!.nodeSelector, tolerations: options.gpuScheduling!.tolerations } : {}),
+                ...(llm ? { volumes: [{ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: sharedMemorySize(model) } }] } : {}),
+                model: {
+                    modelFormat: { name: kserveModelFormat(model) },
+                    storageUri: model.storageUri,
+                    ...(args.length > 0 ? { args } : {}),
+                    ...(env.length > 0 ? { env } : {}),
+                    resources: { requests: quantities, limits: { ...quantities } },
+                    ...(llm ? { volumeMounts: [{ name: "dshm", mountPath: "/dev/shm" }] } : {}),
+                    // Weights load before the server answers: the startup probe gives it the whole cold-start
+                    // budget, then readiness and liveness take over at their usual pace.
+                    startupProbe: {
+                        httpGet: httpGet(readinessPath),
+                        periodSeconds: PROBE_PERIOD_SECONDS,
+                        timeoutSeconds: 5,
+                        failureThreshold: startupFailureThreshold(model),
+                    },
+                    readinessProbe: { httpGet: httpGet(readinessPath), periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 },
+                    livenessProbe: { httpGet: httpGet(livenessPath), periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
+                },
+            },
+        },
+    };
+}

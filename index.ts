@@ -1,0 +1,47 @@
+/**
+ * gpu-serverless: stack config → validated config → platform → activator and models → stack outputs.
+ * An invalid config stops here, before any resource is registered, with every problem listed.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { loadStackConfig, ServerlessGpuPlatform } from "./components";
+import { Activator } from "./components/activator";
+import { gpuNodeGroupOf } from "./components/config/models";
+import { ServerlessModel } from "./components/serverlessModel";
+
+const config = loadStackConfig();
+
+const platform = new ServerlessGpuPlatform("gpu", { config });
+
+// One endpoint in front of every model: routes, holds requests while a model is at zero, wakes it through KEDA.
+const activator = new Activator("activator", {
+    config: config.activator,
+    models: config.models,
+    provider: platform.provider,
+    awsProvider: platform.awsProvider,
+    systemNodeSelector: platform.systemNodeSelector,
+    dependencies: { monitoring: platform.crdReleases.monitoring },
+});
+
+const secrets = new pulumi.Config();
+const gpuGroupNames = config.gpuNodeGroups.map((group) => group.name);
+for (const model of config.models) {
+    new ServerlessModel(model.name, {
+        model,
+        provider: platform.provider,
+        scalerAddress: activator.scalerAddress,
+        prometheusUrl: platform.prometheusUrl,
+        activator: { namespace: activator.namespace, podLabels: activator.podLabels },
+        monitoringNamespace: platform.namespaces.monitoring,
+        gpuScheduling: model.gpus > 0 ? platform.gpuScheduling[gpuNodeGroupOf(model, gpuGroupNames)!] : undefined,
+        hfToken: model.hfTokenSecret !== undefined ? secrets.requireSecret(model.hfTokenSecret) : undefined,
+        dependencies: { ...platform.crdReleases, namespace: activator.modelNamespaces[model.namespace] },
+    });
+}
+
+export const clusterName = platform.clusterName;
+export const kubeconfig = platform.kubeconfig;
+export const gpuNodeGroupNames = platform.gpuNodeGroupNames;
+export const prometheusUrl = platform.prometheusUrl;
+export const grafanaAdminPassword = platform.grafanaAdminPassword;
+/** Where clients send requests: `http://<activator NLB>:80` (OpenAI API at /v1/..., other models by host or path). */
+export const activatorEndpoint = activator.endpoint;

@@ -1,0 +1,172 @@
+/**
+ * Runs the built activator (`activator/dist/main.js`) as a child process on free ports, the way it runs in a pod.
+ *
+ *   const act = await ActivatorProcess.start(config);   // writes config.yaml to a temp dir, waits for "activator listening"
+ *   act.proxyUrl / act.adminUrl / act.scalerAddress
+ *   await act.writeConfig(next)                          // rewrites the file as a ConfigMap update does (..data swap)
+ *   await act.waitForLog((l) => l.msg === "config reloaded")
+ *   act.kill("SIGTERM"); await act.exited                // exit code
+ *
+ * Listener ports in the given config are replaced by 0 unless set; the bound ports come from the start log line.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import * as YAML from "yaml";
+
+export const ACTIVATOR_MAIN = path.resolve(__dirname, "../../../activator/dist/main.js");
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+type Config = Record<string, unknown> & { listeners?: Record<string, unknown> };
+
+/** Fills listeners with port 0 on 127.0.0.1 (keeping any given). */
+function withFreePorts(config: Config): Config {
+  const listeners = { ...(config.listeners ?? {}) } as Record<string, Record<string, unknown>>;
+  for (const name of ["proxy", "scaler", "admin"]) listeners[name] = { host: "127.0.0.1", port: 0, ...(listeners[name] ?? {}) };
+  return { ...config, listeners };
+}
+
+/**
+ * Lays out `file` as the kubelet does for a ConfigMap volume: `..vN/<name>`, a `..data` symlink to it swapped
+ * atomically, and `<name>` → `..data/<name>`.
+ */
+function writeConfigVersion(file: string, version: number, text: string): void {
+  const dir = path.dirname(file);
+  const name = path.basename(file);
+  mkdirSync(path.join(dir, `..v${version}`));
+  writeFileSync(path.join(dir, `..v${version}`, name), text);
+  const tmpLink = path.join(dir, "..data_tmp");
+  symlinkSync(`..v${version}`, tmpLink);
+  renameSync(tmpLink, path.join(dir, "..data"));
+  if (version === 1) symlinkSync(path.join("..data", name), file);
+}
+
+export class ActivatorProcess {
+  readonly logs: LogLine[] = [];
+  /** stdout lines that are not JSON, and all of stderr. */
+  readonly text: string[] = [];
+  readonly exited: Promise<number | null>;
+  proxyPort = 0;
+  scalerPort = 0;
+  adminPort = 0;
+  private version = 1;
+  private readonly logWaiters = new Set<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
+
+  private constructor(
+    readonly dir: string,
+    readonly configFile: string,
+    readonly child: ChildProcess,
+  ) {
+    this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    let buffered = "";
+    child.stdout!.setEncoding("utf8").on("data", (data: string) => {
+      buffered += data;
+      let nl: number;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        this.onLine(line);
+      }
+    });
+    child.stderr!.setEncoding("utf8").on("data", (data: string) => this.text.push(data));
+  }
+
+  /**
+   * Starts the activator with `config` written as YAML, or, given a string, that exact file text (named
+   * `config.<ext>`). With `waitListening: false` it returns at once (for configs that must be refused).
+   */
+  static async start(config: Config | string, opts: { ext?: string; waitListening?: boolean } = {}): Promise<ActivatorProcess> {
+    const dir = mkdtempSync(path.join(tmpdir(), "activator-test-"));
+    const file = path.join(dir, `config.${opts.ext ?? "yaml"}`);
+    writeConfigVersion(file, 1, typeof config === "string" ? config : YAML.stringify(withFreePorts(config)));
+    const act = new ActivatorProcess(dir, file, spawn(process.execPath, [ACTIVATOR_MAIN, "--config", file], { stdio: ["ignore", "pipe", "pipe"] }));
+    if (opts.waitListening === false) return act;
+    const listening = await Promise.race([act.waitForLog((l) => l.msg === "activator listening", 15_000), act.exited.then((code) => code)]);
+    if (typeof listening !== "object" || listening === null) {
+      throw new Error(`activator exited (${String(listening)}) before listening:\n${act.output()}`);
+    }
+    act.proxyPort = listening["proxyPort"] as number;
+    act.scalerPort = listening["scalerPort"] as number;
+    act.adminPort = listening["adminPort"] as number;
+    return act;
+  }
+
+  get proxyUrl(): string {
+    return `http://127.0.0.1:${this.proxyPort}`;
+  }
+  get adminUrl(): string {
+    return `http://127.0.0.1:${this.adminPort}`;
+  }
+  get scalerAddress(): string {
+    return `127.0.0.1:${this.scalerPort}`;
+  }
+
+  /** Replaces the config the way the kubelet updates a mounted ConfigMap: new dir, `..data` symlink swapped. */
+  writeConfig(config: Config): void {
+    const listeners = { proxy: { host: "127.0.0.1", port: this.proxyPort }, scaler: { host: "127.0.0.1", port: this.scalerPort }, admin: { host: "127.0.0.1", port: this.adminPort } };
+    this.writeFileAtomically(YAML.stringify({ ...config, listeners }));
+  }
+
+  /** Writes raw text as the config file (through the `..data` symlink swap). */
+  writeFileAtomically(text: string): void {
+    writeConfigVersion(this.configFile, ++this.version, text);
+  }
+
+  waitForLog(match: (l: LogLine) => boolean, timeoutMs = 5000): Promise<LogLine> {
+    const found = this.logs.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (l: LogLine) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.logWaiters.delete(waiter);
+        reject(new Error(`no matching log line within ${timeoutMs} ms:\n${this.output()}`));
+      }, timeoutMs);
+      this.logWaiters.add(waiter);
+    });
+  }
+
+  /** Everything the process printed, for failure messages. */
+  output(): string {
+    return [...this.logs.map((l) => JSON.stringify(l)), ...this.text].join("\n");
+  }
+
+  kill(signal: NodeJS.Signals = "SIGTERM"): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  /** Kills (if still running) and removes the temp dir. */
+  async stop(): Promise<void> {
+    this.kill("SIGKILL");
+    await this.exited;
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private onLine(line: string): void {
+    let parsed: LogLine;
+    try {
+      parsed = JSON.parse(line) as LogLine;
+    } catch {
+      this.text.push(line);
+      return;
+    }
+    this.logs.push(parsed);
+    for (const waiter of this.logWaiters) {
+      if (waiter.match(parsed)) {
+        this.logWaiters.delete(waiter);
+        waiter.resolve(parsed);
+      }
+    }
+  }
+}

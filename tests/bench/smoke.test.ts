@@ -1,0 +1,135 @@
+/**
+ * The benchmarks in smoke mode (`npm run bench -- --smoke`): every bench runs briefly against the real activator,
+ * nginx and wrk, and must produce its figures. The figures of a smoke run mean nothing (seconds on a busy CI box);
+ * this checks they exist and are sane, with nothing lost — not the performance targets.
+ */
+import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { missingPrerequisites } from "../../bench/lib/prerequisites";
+
+const RUNNER = path.resolve(__dirname, "../../bench/run.ts");
+
+type Json = Record<string, any>;
+
+const positive = (value: unknown, what: string) => assert.ok(typeof value === "number" && Number.isFinite(value) && value > 0, `${what}: ${String(value)}`);
+/** A latency in ms: positive and below `maxMs` (a bound no working run comes near, even on a loaded machine). */
+const latency = (value: unknown, what: string, maxMs = 10_000) => {
+  positive(value, what);
+  assert.ok((value as number) < maxMs, `${what}: ${String(value)} ms`);
+};
+
+describe("benchmarks (smoke mode)", function () {
+  this.timeout(180_000);
+  const outDir = mkdtempSync(path.join(tmpdir(), "bench-smoke-"));
+  const results: Record<string, Json> = {};
+  let output = "";
+
+  before(async function () {
+    const missing = missingPrerequisites();
+    assert.deepEqual(missing, [], `the benches cannot run here:\n${missing.join("\n")}`);
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", RUNNER, "--smoke", "--out", outDir], {
+        cwd: path.resolve(__dirname, "../.."),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (output += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (output += d));
+      // Past the time bound: SIGTERM lets the runner kill its own children (nginx, wrk, activator) first.
+      const timer = setTimeout(() => {
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+      }, 165_000);
+      child.once("error", reject);
+      child.once("exit", (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0, `npm run bench -- --smoke failed:\n${output}`);
+    for (const name of ["warm-path", "streaming", "activation-push", "cold-path", "held-capacity", "program-scale"]) {
+      results[name] = JSON.parse(readFileSync(path.join(outDir, `${name}.json`), "utf8")) as Json;
+    }
+  });
+  after(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it("every result names the machine, prints a table and states its targets", () => {
+    for (const [name, r] of Object.entries(results)) {
+      assert.equal(r.name, name);
+      assert.equal(r.smoke, true);
+      positive(r.machine.cores, `${name}: machine cores`);
+      assert.ok(r.tables.length > 0 && r.tables.every((t: Json) => t.rows.length > 0), `${name}: a table with rows`);
+      assert.ok(r.targets.length > 0 && r.targets.every((t: Json) => typeof t.met === "boolean" && Number.isFinite(t.value)), `${name}: targets`);
+      assert.ok(output.includes(r.tables[0].title), `${name}: table printed`);
+    }
+  });
+
+  it("warm path: direct, nginx and activator all answered under wrk, without errors", () => {
+    const f = results["warm-path"]!.figures;
+    for (const p of ["direct", "nginx", "activator"]) {
+      positive(f[p].c64.rps, `${p} rps at 64 connections`);
+      positive(f[p].c1.rps, `${p} rps at 1 connection`);
+      for (const k of ["p50Ms", "p99Ms", "p999Ms"]) {
+        latency(f[p].c64[k], `${p} ${k} at 64 connections`);
+        latency(f[p].c1[k], `${p} ${k} at 1 connection`);
+      }
+      assert.ok(f[p].c64.p50Ms <= f[p].c64.p99Ms && f[p].c64.p99Ms <= f[p].c64.p999Ms, `${p}: percentiles ordered`);
+      assert.equal(f[p].errors, 0, `${p}: wrk errors`);
+    }
+    positive(f.activatorOverNginxThroughput, "activator ÷ nginx");
+    assert.ok(Number.isFinite(f.activatorMinusDirectP99Ms));
+  });
+
+  it("streaming: every SSE event arrived on every path, with its latency", () => {
+    const f = results["streaming"]!.figures;
+    for (const p of ["direct", "nginx", "activator"]) {
+      assert.equal(f[p].lost, 0, `${p}: events lost`);
+      assert.equal(f[p].count, 4 * 20, `${p}: 4 streams × 20 events`);
+      latency(f[p].p99, `${p} p99`);
+    }
+  });
+
+  it("activation push: one true on StreamIsActive per cold start, measured by the client and the activator", () => {
+    const f = results["activation-push"]!.figures;
+    assert.equal(f.pushMs.count, 30);
+    latency(f.pushMs.p50, "push p50");
+    latency(f.pushMs.p99, "push p99");
+    assert.ok(f.activatorOwnHistogram.count >= 30, "the activator observed every push");
+    latency(f.activatorOwnHistogram.meanMs, "activator's own mean");
+  });
+
+  it("cold path: first byte after the backend turned ready, in both readiness modes", () => {
+    const f = results["cold-path"]!.figures;
+    assert.equal(f.kubernetes.count, 10);
+    assert.equal(f.probe.count, 5);
+    for (const mode of ["kubernetes", "probe"]) {
+      latency(f[mode].p50, `${mode} p50`);
+      latency(f[mode].p99, `${mode} p99`);
+    }
+  });
+
+  it("held capacity: every held request released and answered correctly, none lost, RSS measured", () => {
+    const f = results["held-capacity"]!.figures;
+    assert.equal(f.heldMax, f.requests, "all held at once");
+    assert.equal(f.answered, f.requests);
+    assert.equal(f.lost, 0);
+    assert.deepEqual(f.failures, {});
+    assert.deepEqual(f.queueAfter, { held: 0, inFlight: 0 });
+    positive(f.rssHeldMiB, "RSS while held");
+    assert.ok(f.rssHeldMiB < 4096 && f.rssPeakMiB >= f.rssHeldMiB, "RSS sane, peak ≥ held");
+  });
+
+  it("program scale: the program evaluated under mocks, resources growing by a constant number per model", () => {
+    const f = results["program-scale"]!.figures;
+    assert.equal(f.sizes.length, 2);
+    const [small, large] = f.sizes;
+    assert.ok(large.resources > small.resources, "more models, more resources");
+    assert.ok(Number.isInteger(f.resourcesPerModel) && f.resourcesPerModel > 0, `resources per model ${f.resourcesPerModel}`);
+    for (const s of f.sizes) {
+      positive(s.wallMs, `wall time at ${s.models} models`);
+      positive(s.evalMs, `evaluation at ${s.models} models`);
+    }
+  });
+});

@@ -1,0 +1,140 @@
+import * as assert from "node:assert/strict";
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import { modelKey, parseActivatorConfig } from "../../activator/src/config/schema";
+import { buildRouteTable } from "../../activator/src/routing/table";
+import { Activator } from "../../components/activator";
+import { configFileName } from "../../components/activatorManifests/config";
+import { crdErrors } from "../support/crds";
+import { allResources, dependsOn, resetRecorded, resourceNamed, resourcesOfType, settled, setupMocks, unwrap } from "../support/mocks";
+import { cpuModel, llmModel, stackWith } from "./models/fixtures";
+
+const Namespace = "kubernetes:core/v1:Namespace";
+const Deployment = "kubernetes:apps/v1:Deployment";
+const Service = "kubernetes:core/v1:Service";
+const systemNodeSelector = { "gpu-serverless/node-group": "system" };
+
+describe("Activator (mocks)", () => {
+    let provider: k8s.Provider;
+    let awsProvider: aws.Provider;
+    let monitoring: k8s.helm.v3.Release;
+    before(() => {
+        setupMocks();
+        provider = new k8s.Provider("act-test-k8s", { kubeconfig: "{}" });
+        awsProvider = new aws.Provider("act-test-aws", { region: "us-west-2" });
+    });
+    beforeEach(() => {
+        resetRecorded();
+        monitoring = new k8s.helm.v3.Release("act-test-monitoring", { chart: "kube-prometheus-stack" }, { provider });
+    });
+
+    const twoNamespaces = [llmModel, cpuModel, { ...cpuModel, name: "fraud", format: "xgboost", namespace: "risk", storageUri: "s3://models/fraud/v3" }];
+
+    function activator(name: string, rawModels: object[], settings: object = { image: "example.com/activator:1.0.0" }) {
+        const stack = stackWith(rawModels, settings);
+        const component = new Activator(name, { config: stack.activator, models: stack.models, provider, awsProvider, systemNodeSelector, dependencies: { monitoring } });
+        return { stack, component };
+    }
+
+    it("mounts a config that the activator's own schema accepts and that routes every model", async () => {
+        const { stack } = activator("act-a", twoNamespaces);
+        await settled();
+        const configMap = resourceNamed("kubernetes:core/v1:ConfigMap", "act-a-config");
+        const parsed = parseActivatorConfig(JSON.parse(configMap.inputs.data[configFileName]));
+        assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("\n"));
+        const table = buildRouteTable(parsed.config.models.map((m) => ({ keys: m, target: modelKey(m) })));
+        const routed = new Set([...table.openai.values(), ...table.anyHost.map((r) => r.target)]);
+        assert.deepEqual([...routed].sort(), stack.models.map(modelKey).sort());
+
+        const deployment = resourceNamed(Deployment, "act-a-deployment");
+        const volume = deployment.inputs.spec.template.spec.volumes.find((v: any) => v.configMap);
+        assert.equal(volume.configMap.name, configMap.inputs.metadata.name);
+        assert.ok(dependsOn(deployment, configMap));
+    });
+
+    it("creates its namespace and each model namespace once, and may only read EndpointSlices and Pods there", async () => {
+        activator("act-b", twoNamespaces);
+        await settled();
+        const namespaces = resourcesOfType(Namespace).filter((n) => n.name.startsWith("act-b-"));
+        assert.deepEqual(namespaces.map((n) => n.inputs.metadata.name).sort(), ["activator", "models", "risk"]);
+        assert.equal(resourceNamed(Namespace, "act-b-namespace").inputs.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
+
+        const roles = resourcesOfType("kubernetes:rbac.authorization.k8s.io/v1:Role").filter((r) => r.name.startsWith("act-b-"));
+        assert.deepEqual(roles.map((r) => r.inputs.metadata.namespace).sort(), ["models", "risk"]);
+        for (const role of roles) {
+            assert.deepEqual(role.inputs.rules.flatMap((rule: any) => rule.verbs).sort(), ["get", "get", "list", "list", "watch", "watch"]);
+        }
+        assert.equal(resourcesOfType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
+        const binding = resourceNamed("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "act-b-reader-binding-risk");
+        assert.deepEqual(binding.inputs.subjects, [{ kind: "ServiceAccount", name: "activator", namespace: "activator" }]);
+        assert.ok(dependsOn(binding, resourceNamed(Namespace, "act-b-model-namespace-risk")));
+    });
+
+    it("runs the configured image on system nodes with the configured replicas and a disruption budget", async () => {
+        const { component } = activator("act-c", [cpuModel], { image: "example.com/activator:1.0.0", replicas: 3 });
+        await settled();
+        const spec = resourceNamed(Deployment, "act-c-deployment").inputs.spec;
+        assert.equal(spec.replicas, 3);
+        assert.equal(spec.template.spec.containers[0].image, "example.com/activator:1.0.0");
+        assert.deepEqual(spec.template.spec.nodeSelector, systemNodeSelector);
+        assert.equal(resourceNamed("kubernetes:policy/v1:PodDisruptionBudget", "act-c-disruption-budget").inputs.spec.maxUnavailable, 1);
+        assert.equal(await unwrap(component.image), "example.com/activator:1.0.0");
+        assert.equal(resourcesOfType("aws:ecr/repository:Repository").length, 0, "a prebuilt image needs no repository");
+        assert.equal(resourcesOfType("docker-build:index:Image").length, 0);
+    });
+
+    it("exposes an internal NLB, a ClusterIP scaler at the address KEDA dials, an admin Service and a ServiceMonitor", async () => {
+        const { component } = activator("act-d", [cpuModel]);
+        await settled();
+        const proxy = resourceNamed(Service, "act-d-proxy");
+        assert.equal(proxy.inputs.spec.type, "LoadBalancer");
+        assert.equal(proxy.inputs.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"], "internal");
+        const scaler = resourceNamed(Service, "act-d-scaler");
+        assert.equal(scaler.inputs.spec.type, "ClusterIP");
+        assert.equal(await unwrap(component.scalerAddress), `${scaler.inputs.metadata.name}.activator.svc.cluster.local:9090`);
+        assert.equal(resourceNamed(Service, "act-d-admin").inputs.spec.type, "ClusterIP");
+        const monitor = resourceNamed("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "act-d-service-monitor");
+        assert.deepEqual(crdErrors(monitor.inputs as any), []);
+        assert.ok(dependsOn(monitor, resourceNamed("kubernetes:helm.sh/v3:Release", "act-test-monitoring")), "the ServiceMonitor waits for the monitoring CRDs");
+        // No load balancer address under mocks: the endpoint falls back to the in-cluster name.
+        assert.equal(await unwrap(component.endpoint), "http://activator-proxy.activator.svc.cluster.local:80");
+    });
+
+    it("opens a public NLB only to the allowed CIDRs", async () => {
+        activator("act-e", [cpuModel], { image: "example.com/activator:1.0.0", exposure: "public", allowedCidrs: ["203.0.113.0/24"] });
+        await settled();
+        const proxy = resourceNamed(Service, "act-e-proxy");
+        assert.equal(proxy.inputs.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"], "internet-facing");
+        assert.deepEqual(proxy.inputs.spec.loadBalancerSourceRanges, ["203.0.113.0/24"]);
+    });
+
+    it("without an image, builds ./activator and pushes it to an ECR repository with immutable tags and scan on push", async () => {
+        activator("act-f", [cpuModel], {});
+        await settled();
+        const repository = resourceNamed("aws:ecr/repository:Repository", "act-f-repository");
+        assert.equal(repository.inputs.imageTagMutability, "IMMUTABLE");
+        assert.deepEqual(repository.inputs.imageScanningConfiguration, { scanOnPush: true });
+        const image = resourceNamed("docker-build:index:Image", "act-f-image");
+        assert.equal(image.inputs.push, true);
+        assert.deepEqual(image.inputs.platforms, ["linux/amd64"]);
+        assert.match(image.inputs.context.location, /\/activator$/);
+        assert.match(image.inputs.dockerfile.location, /\/activator\/Dockerfile$/);
+        assert.match(image.inputs.tags[0], /:src-[0-9a-f]{16}$/, "one content, one tag: the repository refuses to move a tag");
+        assert.ok(dependsOn(image, repository));
+        const deployment = resourceNamed(Deployment, "act-f-deployment");
+        assert.ok(dependsOn(deployment, image), "the Deployment runs the image just pushed");
+    });
+
+    it("refuses bad arguments before creating anything", async () => {
+        const stack = stackWith([cpuModel]);
+        const base = { config: stack.activator, models: stack.models, provider, systemNodeSelector, dependencies: { monitoring } };
+        assert.throws(() => new Activator("act-bad-aws", base), { message: /^Activator "act-bad-aws" args\.awsProvider: required to create the ECR repository/ });
+        const inActivatorNamespace = [{ ...stack.models[0], namespace: "activator" }];
+        assert.throws(() => new Activator("act-bad-ns", { ...base, awsProvider, models: inActivatorNamespace }), {
+            message: /^Activator "act-bad-ns" args\.models: a model uses the activator's namespace "activator"/,
+        });
+        assert.throws(() => new Activator("act-bad-nodes", { ...base, awsProvider, systemNodeSelector: {} }), { message: /args\.systemNodeSelector: must name at least one node label/ });
+        await settled();
+        assert.deepEqual(allResources().filter((r) => r.name.startsWith("act-bad")).map((r) => r.name), []);
+    });
+});

@@ -1,0 +1,66 @@
+import * as assert from "node:assert/strict";
+import { modelKey, parseActivatorConfig } from "../../../activator/src/config/schema";
+import { buildRouteTable, matchHostPath } from "../../../activator/src/routing/table";
+import { activatorConfig, activatorConfigFile, activatorPorts, nlbIdleTimeoutSeconds } from "../../../components/activatorManifests/config";
+import { cpuModel, llmModel, stackWith } from "../models/fixtures";
+
+describe("activator config generated from the models", () => {
+    const stack = stackWith(
+        [
+            llmModel,
+            cpuModel,
+            { ...cpuModel, name: "fraud", format: "xgboost", storageUri: "s3://models/fraud/v3", namespace: "risk", routing: { hosts: ["fraud.example.com", "*.fraud.example.com"] } },
+            { ...llmModel, name: "coder", routing: { openaiModels: ["qwen-coder"], pathPrefix: "/coder" }, coldStartTimeoutSeconds: 1200 },
+        ],
+        { shutdownGraceSeconds: 45 },
+    );
+    const input = activatorConfig(stack.models, stack.activator);
+    const parsed = parseActivatorConfig(JSON.parse(activatorConfigFile(input)));
+
+    it("passes the activator's own schema", () => {
+        assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("\n"));
+    });
+
+    it("routes every model: OpenAI names, path prefixes and hosts each reach their model", () => {
+        assert.ok(parsed.ok);
+        const table = buildRouteTable(parsed.config.models.map((m) => ({ keys: m, target: modelKey(m) })));
+        assert.equal(table.openai.get("qwen"), "models/qwen");
+        assert.equal(table.openai.get("qwen-coder"), "models/coder");
+        assert.equal(matchHostPath(table, "gateway.internal", "/v2/models/iris/infer"), "models/iris");
+        assert.equal(matchHostPath(table, "gateway.internal", "/coder/v1/chat/completions"), "models/coder");
+        assert.equal(matchHostPath(table, "fraud.example.com", "/v1/models/fraud:predict"), "risk/fraud");
+        assert.equal(matchHostPath(table, "eu.fraud.example.com", "/v2/models/fraud/infer"), "risk/fraud");
+        const routed = new Set([...table.openai.values(), ...table.anyHost.map((r) => r.target), ...[...table.exact.values()].flat().map((r) => r.target)]);
+        assert.deepEqual([...routed].sort(), stack.models.map((m) => `${m.namespace}/${m.name}`).sort());
+    });
+
+    it("points each model at its predictor Service and watches that Service's EndpointSlices", () => {
+        assert.ok(parsed.ok);
+        const [qwen, iris, fraud] = parsed.config.models;
+        assert.equal(parsed.config.readiness.mode, "kubernetes");
+        assert.deepEqual([qwen.backend, qwen.serviceName], ["http://qwen-predictor.models.svc.cluster.local", "qwen-predictor"]);
+        assert.deepEqual([fraud.backend, fraud.serviceName], ["http://fraud-predictor.risk.svc.cluster.local", "fraud-predictor"]);
+        assert.deepEqual([iris.coldStartTimeoutSeconds, iris.targetConcurrency], [900, 10]);
+    });
+
+    it("listens where the Deployment's ports are and drains for the configured grace", () => {
+        assert.ok(parsed.ok);
+        const { listeners, shutdownGraceSeconds } = parsed.config;
+        assert.deepEqual([listeners.proxy.port, listeners.scaler.port, listeners.admin.port], [activatorPorts.proxy, activatorPorts.scaler, activatorPorts.admin]);
+        assert.equal(shutdownGraceSeconds, 45);
+    });
+
+    it("keeps the NLB from cutting a held request: idle timeout above the longest hold", () => {
+        assert.ok(parsed.ok);
+        const idle = nlbIdleTimeoutSeconds(input);
+        assert.ok(idle > parsed.config.limits.requestTimeoutSeconds, `${idle}`);
+        assert.ok(idle > 1200 && idle <= 6000);
+        const small = stackWith([{ ...cpuModel, coldStartTimeoutSeconds: 10 }]);
+        assert.equal(nlbIdleTimeoutSeconds(activatorConfig(small.models, small.activator)), 330);
+    });
+
+    it("refuses to write a config the activator would refuse", () => {
+        const bad = { ...input, models: [{ ...input.models[0], backend: "not a url" }] };
+        assert.throws(() => activatorConfigFile(bad), /generated activator config is invalid:\n {2}models\[0\]\.backend: not a URL/);
+    });
+});

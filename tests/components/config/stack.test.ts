@@ -1,0 +1,212 @@
+import * as assert from "node:assert/strict";
+import { parseStackConfig, StackConfig, StackConfigError, stackKeyNames } from "../../../components/config/stack";
+import { asConfigString, projectConfigDeclarations, stackConfig, stackFileValues } from "./stackFiles";
+
+/** The problems `parseStackConfig` reports for `config`, or fails the test when it accepts it. */
+function problemsOf(config: Record<string, string>): readonly string[] {
+    try {
+        parseStackConfig(config);
+    } catch (e) {
+        assert.ok(e instanceof StackConfigError, `expected a StackConfigError, got ${e}`);
+        return e.problems;
+    }
+    assert.fail("the config was accepted");
+}
+
+const dev = (overrides: Record<string, unknown> = {}) => stackConfig("dev", overrides);
+const devGpuGroup = (stackFileValues("dev")["gpu-serverless:gpuNodeGroups"] as object[])[0];
+const gpuGroup = (fields: Record<string, unknown>) => ({ gpuNodeGroups: [{ ...devGpuGroup, ...fields }] });
+
+describe("stack config", () => {
+    it("fills in every default when the stack sets nothing", () => {
+        const expected: Omit<StackConfig, "models" | "activator"> = {
+            region: "us-west-2",
+            kubernetesVersion: "1.33",
+            vpc: { kind: "create", cidrBlock: "10.0.0.0/16", availabilityZoneCount: 3, availabilityZones: undefined, natGateways: "perAz" },
+            apiEndpoint: { access: "private", publicAccessCidrs: [] },
+            systemNodeGroup: { instanceType: "m6i.xlarge", minSize: 2, maxSize: 4, rootVolumeSizeGiB: 50 },
+            gpuNodeGroups: [{ name: "a100", instanceType: "p4d.24xlarge", minSize: 0, maxSize: 1, capacityType: "ON_DEMAND", rootVolumeSizeGiB: 500, labels: {} }],
+            prometheus: { retention: "15d", storageSize: "50Gi" },
+            chartVersions: {},
+            clusterAutoscaler: { scaleDownUnneededTime: "10m" },
+            protect: false,
+        };
+        const { models: _m, activator: _a, ...platform } = parseStackConfig({});
+        assert.deepEqual(platform, expected);
+    });
+
+    describe("Pulumi.yaml", () => {
+        const declared = projectConfigDeclarations();
+
+        it("declares every key the program reads, with a description and a default, and nothing else", () => {
+            assert.deepEqual(Object.keys(declared).sort(), stackKeyNames.map((k) => `gpu-serverless:${k}`).sort());
+            for (const [key, decl] of Object.entries(declared)) {
+                assert.ok(decl.description && decl.description.length > 10, `${key} has no description`);
+                assert.notEqual(decl.default, undefined, `${key} has no default`);
+            }
+        });
+
+        it("uses only the types Pulumi's project config supports, matching the defaults", () => {
+            const jsType = { string: "string", boolean: "boolean", integer: "number" } as Record<string, string>;
+            for (const [key, decl] of Object.entries(declared)) {
+                if (decl.type === undefined) continue;
+                assert.ok(["string", "integer", "boolean", "array"].includes(decl.type), `${key}: type ${decl.type}`);
+                if (decl.type === "array") assert.ok(decl.items, `${key}: arrays need items`);
+                else assert.equal(typeof decl.default, jsType[decl.type], `${key}: default does not match type ${decl.type}`);
+            }
+        });
+
+        it("declares the same defaults as the program", () => {
+            const programDefaults = parseStackConfig({}) as Record<string, unknown>;
+            for (const [key, decl] of Object.entries(declared)) {
+                const short = key.slice("gpu-serverless:".length);
+                const fromYaml = parseStackConfig({ [key]: asConfigString(decl.default) }) as Record<string, unknown>;
+                assert.deepEqual(fromYaml[short], programDefaults[short], `${key}: Pulumi.yaml default differs from the program's`);
+            }
+        });
+    });
+
+    describe("stack files", () => {
+        const devConfig = parseStackConfig(dev());
+        const prodConfig = parseStackConfig(stackConfig("prod"));
+
+        it("dev: one p4d.24xlarge group from 0 to 1, a small system group, public API limited to listed CIDRs", () => {
+            assert.deepEqual(
+                devConfig.gpuNodeGroups.map((g) => [g.name, g.instanceType, g.minSize, g.maxSize, g.capacityType]),
+                [["a100", "p4d.24xlarge", 0, 1, "ON_DEMAND"]],
+            );
+            assert.equal(devConfig.systemNodeGroup.instanceType, "m6i.large");
+            assert.deepEqual([devConfig.systemNodeGroup.minSize, devConfig.systemNodeGroup.maxSize], [2, 3]);
+            assert.equal(devConfig.apiEndpoint.access, "public");
+            assert.ok(devConfig.apiEndpoint.publicAccessCidrs.length > 0);
+            assert.ok(devConfig.apiEndpoint.publicAccessCidrs.every((c) => !c.endsWith("/0")));
+            assert.equal(devConfig.protect, false);
+        });
+
+        it("prod: p4de.24xlarge with a larger max, private API endpoint, protected cluster", () => {
+            assert.deepEqual(prodConfig.gpuNodeGroups.map((g) => g.instanceType), ["p4de.24xlarge"]);
+            assert.ok(prodConfig.gpuNodeGroups[0].maxSize > devConfig.gpuNodeGroups[0].maxSize);
+            assert.deepEqual(prodConfig.apiEndpoint, { access: "private", publicAccessCidrs: [] });
+            assert.equal(prodConfig.protect, true);
+            assert.ok(prodConfig.systemNodeGroup.minSize >= devConfig.systemNodeGroup.minSize);
+        });
+
+        it("prod keeps a NAT gateway per zone where dev shares one", () => {
+            assert.equal(devConfig.vpc.kind === "create" && devConfig.vpc.natGateways, "single");
+            assert.equal(prodConfig.vpc.kind === "create" && prodConfig.vpc.natGateways, "perAz");
+        });
+    });
+
+    describe("decoding", () => {
+        it("keeps string keys as strings even when they look like numbers", () => {
+            assert.equal(parseStackConfig({ "gpu-serverless:kubernetesVersion": "1.30" }).kubernetesVersion, "1.30");
+        });
+
+        it("decodes booleans and structured values", () => {
+            const config = parseStackConfig({ "gpu-serverless:protect": "true", "gpu-serverless:chartVersions": '{"keda":"2.20.1"}' });
+            assert.equal(config.protect, true);
+            assert.deepEqual(config.chartVersions, { keda: "2.20.1" });
+        });
+
+        it("adopts an existing VPC", () => {
+            const vpc = { id: "vpc-0123456789abcdef0", privateSubnetIds: ["subnet-01234567", "subnet-89abcdef"], publicSubnetIds: [] };
+            assert.deepEqual(parseStackConfig(dev({ vpc })).vpc, { kind: "existing", ...vpc });
+        });
+
+        describe("secret keys named by models", () => {
+            const model = { name: "qwen", format: "vllm", gpus: 1, storageUri: `hf://Qwen/Qwen2.5-0.5B-Instruct:${"0123456789abcdef".repeat(2)}01234567`, hfTokenSecret: "hfToken" };
+
+            it("accepts the key a model names as its hfTokenSecret", () => {
+                const config = parseStackConfig(dev({ models: [model], hfToken: "hf_secret" }));
+                assert.equal(config.models[0].hfTokenSecret, "hfToken");
+            });
+
+            it("refuses a model whose token key is not set, naming the model's field", () => {
+                const problems = problemsOf(dev({ models: [model] }));
+                assert.deepEqual(problems, ["gpu-serverless:models[0].hfTokenSecret: gpu-serverless:hfToken is not set; run pulumi config set --secret hfToken <token>"]);
+            });
+
+            it("still refuses the same key when no model names it", () => {
+                assert.match(problemsOf(dev({ hfToken: "hf_secret" })).join("\n"), /^gpu-serverless:hfToken: unknown key/);
+            });
+        });
+
+        it("ignores keys of other namespaces", () => {
+            assert.equal(parseStackConfig({ "aws:region": "eu-west-1", "gpu-serverless:region": "us-east-1" }).region, "us-east-1");
+        });
+    });
+
+    describe("invalid values fail naming the key", () => {
+        const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
+            ["a GPU instance type that is not an A100", gpuGroup({ instanceType: "p4d.24xl" }), "gpuNodeGroups[0].instanceType",
+                /^"p4d\.24xl" is not an A100 instance type; use p4d\.24xlarge or p4de\.24xlarge$/],
+            ["a non-A100 GPU", gpuGroup({ instanceType: "g5.48xlarge" }), "gpuNodeGroups[0].instanceType", /not an A100 instance type/],
+            ["minSize above maxSize", gpuGroup({ minSize: 2, maxSize: 1 }), "gpuNodeGroups[0].minSize", /2 exceeds maxSize 1/],
+            ["maxSize 0", gpuGroup({ maxSize: 0 }), "gpuNodeGroups[0].maxSize", /0 is not an integer from 1 to 100/],
+            ["a fractional size", gpuGroup({ maxSize: 1.5 }), "gpuNodeGroups[0].maxSize", /1\.5 is not an integer/],
+            ["an unknown capacity type", gpuGroup({ capacityType: "RESERVED" }), "gpuNodeGroups[0].capacityType", /"RESERVED" is not one of ON_DEMAND, SPOT, CAPACITY_BLOCK/],
+            ["a capacity block without reservation", gpuGroup({ capacityType: "CAPACITY_BLOCK", availabilityZone: "us-west-2a" }),
+                "gpuNodeGroups[0].capacityReservationId", /required with capacityType CAPACITY_BLOCK/],
+            ["a capacity block without zone", gpuGroup({ capacityType: "CAPACITY_BLOCK", capacityReservationId: "cr-0123456789abcdef0" }),
+                "gpuNodeGroups[0].availabilityZone", /required with capacityType CAPACITY_BLOCK/],
+            ["a reservation on spot capacity", gpuGroup({ capacityType: "SPOT", capacityReservationId: "cr-0123456789abcdef0" }),
+                "gpuNodeGroups[0].capacityReservationId", /does not apply to SPOT/],
+            ["a malformed reservation id", gpuGroup({ capacityReservationId: "reservation-1" }), "gpuNodeGroups[0].capacityReservationId", /not a cr- id/],
+            ["a zone outside the region", gpuGroup({ availabilityZone: "us-east-1a" }), "gpuNodeGroups[0].availabilityZone", /not a zone of region us-west-2/],
+            ["a tiny root volume", gpuGroup({ rootVolumeSizeGiB: 20 }), "gpuNodeGroups[0].rootVolumeSizeGiB", /20 is not an integer from 100/],
+            ["a group named system", gpuGroup({ name: "system" }), "gpuNodeGroups[0].name", /names the system node group/],
+            ["an invalid group name", gpuGroup({ name: "A100_big" }), "gpuNodeGroups[0].name", /not a DNS label/],
+            ["duplicate group names", { gpuNodeGroups: [devGpuGroup, devGpuGroup] }, "gpuNodeGroups[1].name", /already the name of gpuNodeGroups\[0\]/],
+            ["a label we set ourselves", gpuGroup({ labels: { "gpu-serverless.io/node-group": "x" } }),
+                'gpuNodeGroups[0].labels["gpu-serverless.io/node-group"]', /set by the program itself/],
+            ["a label under kubernetes.io", gpuGroup({ labels: { "node.kubernetes.io/x": "y" } }),
+                'gpuNodeGroups[0].labels["node.kubernetes.io/x"]', /Kubernetes-reserved prefix/],
+            ["an invalid label value", gpuGroup({ labels: { team: "ml platform" } }), "gpuNodeGroups[0].labels.team", /not a valid label value/],
+            ["an unknown key in a GPU group", gpuGroup({ instanceTypes: ["p4d.24xlarge"] }), "gpuNodeGroups[0].instanceTypes", /unknown key; known keys: name, instanceType/],
+            ["a malformed region", { region: "us-west" }, "region", /not an AWS region name/],
+            ["an old Kubernetes version", { kubernetesVersion: "1.29" }, "kubernetesVersion", /1\.30 or later/],
+            ["a VPC too large", { vpc: { cidrBlock: "10.0.0.0/8" } }, "vpc.cidrBlock", /must be a \/16 to \/20 network/],
+            ["a VPC CIDR with host bits", { vpc: { cidrBlock: "10.0.0.1/16" } }, "vpc.cidrBlock", /did you mean 10\.0\.0\.0\/16/],
+            ["an unknown NAT mode", { vpc: { natGateways: "none" } }, "vpc.natGateways", /"none" is not perAz or single/],
+            ["one zone", { vpc: { availabilityZoneCount: 1 } }, "vpc.availabilityZoneCount", /1 is not an integer from 2 to 6/],
+            ["an existing VPC with one subnet", { vpc: { id: "vpc-0123456789abcdef0", privateSubnetIds: ["subnet-01234567"] } },
+                "vpc.privateSubnetIds", /at least two private subnets/],
+            ["subnets without a VPC id", { vpc: { privateSubnetIds: ["subnet-01234567", "subnet-89abcdef"] } }, "vpc.privateSubnetIds", /set vpc\.id/],
+            ["a public endpoint without CIDRs", { apiEndpoint: { access: "public" } }, "apiEndpoint.publicAccessCidrs", /required with access public/],
+            ["a public endpoint open to the internet", { apiEndpoint: { access: "public", publicAccessCidrs: ["0.0.0.0/0"] } },
+                "apiEndpoint.publicAccessCidrs[0]", /whole internet/],
+            ["CIDRs on a private endpoint", { apiEndpoint: { access: "private", publicAccessCidrs: ["203.0.113.0/24"] } },
+                "apiEndpoint.publicAccessCidrs", /only used with access public/],
+            ["a one-node system group", { systemNodeGroup: { minSize: 1 } }, "systemNodeGroup.minSize", /two nodes/],
+            ["a GPU system group", { systemNodeGroup: { instanceType: "p4d.24xlarge" } }, "systemNodeGroup.instanceType", /accelerated instance type/],
+            ["a retention Prometheus cannot read", { prometheus: { retention: "forever" } }, "prometheus.retention", /not a Prometheus duration/],
+            ["a decimal storage size", { prometheus: { storageSize: "50GB" } }, "prometheus.storageSize", /not a storage size/],
+            ["a version for a chart we do not install", { chartVersions: { karpenter: "1.0.0" } }, "chartVersions.karpenter", /unknown chart/],
+            ["a version range", { chartVersions: { keda: "^2.20.0" } }, "chartVersions.keda", /not an exact chart version/],
+            ["a scale-down time in words", { clusterAutoscaler: { scaleDownUnneededTime: "ten minutes" } }, "clusterAutoscaler.scaleDownUnneededTime", /not a positive duration/],
+            ["a protect flag that is not a boolean", { protect: "yes" }, "protect", /"yes" is not true or false/],
+            ["a misspelt top-level key", { gpuNodeGroup: [] }, "gpuNodeGroup", /unknown key; known keys: region, kubernetesVersion/],
+        ];
+        for (const [what, overrides, key, message] of cases) {
+            it(`${what} (gpu-serverless:${key})`, () => {
+                const prefix = `gpu-serverless:${key}: `;
+                const problems = problemsOf(dev(overrides));
+                const line = problems.find((p) => p.startsWith(prefix));
+                assert.ok(line, `no problem names ${prefix}; got:\n${problems.join("\n")}`);
+                assert.match(line.slice(prefix.length), message);
+            });
+        }
+
+        it("reports every problem at once", () => {
+            const problems = problemsOf(dev({ region: "nowhere", protect: "maybe", ...gpuGroup({ instanceType: "p3.16xlarge" }) }));
+            assert.deepEqual(
+                problems.map((p) => p.split(": ")[0]).sort(),
+                ["gpu-serverless:gpuNodeGroups[0].instanceType", "gpu-serverless:protect", "gpu-serverless:region"],
+            );
+        });
+
+        it("says so in the error message, one line per problem", () => {
+            assert.throws(() => parseStackConfig(dev({ region: "nowhere" })), /invalid stack config \(1 problem\):\n {2}gpu-serverless:region: "nowhere"/);
+        });
+    });
+});

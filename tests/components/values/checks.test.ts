@@ -1,0 +1,42 @@
+import * as assert from "node:assert/strict";
+import { checkDnsLabel, checkPrometheusDuration, checkStorageSize } from "../../../components/values/checks";
+
+describe("values/checks", () => {
+    const cases: Array<[string, (o: string, f: string, v: string) => void, string[], unknown[], RegExp]> = [
+        [
+            "names",
+            checkDnsLabel,
+            ["monitoring", "gp3", "a", "x".repeat(63)],
+            ["", "Monitoring", "kube_system", "-a", "a-", "x".repeat(64), 3],
+            /is not a valid name/,
+        ],
+        [
+            "Prometheus durations",
+            checkPrometheusDuration,
+            ["15d", "12h", "1y2w", "90m", "1d12h"],
+            ["", "0", "15 days", "15D", "h", "12h1d", 15],
+            /is not a Prometheus duration; use e\.g\. "15d"/,
+        ],
+        [
+            "storage sizes",
+            checkStorageSize,
+            ["50Gi", "1Ti", "512Mi"],
+            ["", "50", "50GB", "0Gi", "-5Gi", "1.5Ti", 50],
+            /is not a storage size; use e\.g\. "50Gi"/,
+        ],
+    ];
+    for (const [what, check, good, bad, message] of cases) {
+        it(`accepts valid ${what}`, () => {
+            for (const value of good) assert.doesNotThrow(() => check("Owner", "field", value), value);
+        });
+        it(`refuses invalid ${what}, naming owner, field and value`, () => {
+            for (const value of bad) {
+                assert.throws(() => check("Owner \"x\"", "field", value as string), (err: Error) => {
+                    assert.ok(err.message.startsWith(`Owner "x" args.field: ${JSON.stringify(value)} `), err.message);
+                    assert.match(err.message, message);
+                    return true;
+                });
+            }
+        });
+    }
+});

@@ -1,0 +1,90 @@
+/**
+ * The program as `pulumi up -s dev` runs it: index.ts under mocks with the dev stack's config (Pulumi.yaml defaults
+ * overlaid with Pulumi.dev.yaml). Prints the resources of the dev stack by type.
+ */
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { isCustomKind } from "./support/crds";
+import { allResources, dependsOn, kubernetesObjects, resetRecorded, resourceNamed, setupMocks, settled, unwrap } from "./support/mocks";
+import { stackConfig } from "./components/config/stackFiles";
+
+describe("program (index.ts, dev stack, mocks)", () => {
+    let program: Record<string, pulumi.Output<unknown>>;
+    let counts: Record<string, number>;
+
+    before(async () => {
+        setupMocks({ project: "gpu-serverless", stack: "dev", config: stackConfig("dev") });
+        resetRecorded();
+        // Loaded here, not imported at the top: the program reads its config and registers resources on load.
+        program = require("../index");
+        await settled();
+        counts = {};
+        for (const r of allResources()) counts[r.type] = (counts[r.type] ?? 0) + 1;
+        const width = Math.max(...Object.keys(counts).map((t) => t.length));
+        const total = Object.values(counts).reduce((a, b) => a + b, 0);
+        const lines = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)).map(([t, n]) => `      ${t.padEnd(width)}  ${n}`);
+        console.log(`    dev stack resources by type (${total} in all):\n${lines.join("\n")}`);
+    });
+    after(() => pulumi.runtime.setAllConfig({}));
+
+    it("exports the cluster name, GPU node group names and the in-cluster Prometheus URL", async () => {
+        assert.equal(await unwrap(program.clusterName), "gpu-cluster-eks-eks");
+        assert.deepEqual(await unwrap(program.gpuNodeGroupNames), ["gpu-cluster-gpu-a100"]);
+        assert.equal(await unwrap(program.prometheusUrl), "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090");
+    });
+
+    it("exports the kubeconfig and the Grafana password as secrets", async () => {
+        for (const name of ["kubeconfig", "grafanaAdminPassword"]) {
+            assert.equal(await pulumi.isSecret(program[name]), true, `${name} must be secret`);
+        }
+        assert.equal(JSON.parse(String(await unwrap(program.kubeconfig))).kind, "Config");
+    });
+
+    it("names the EKS cluster after project and stack", () => {
+        const cluster = allResources().find((r) => r.type === "eks:index:Cluster");
+        assert.equal(cluster?.inputs.name, "gpu-serverless-dev");
+    });
+
+    it("creates every custom resource after the release that installs its CRD", () => {
+        const crdRelease: Record<string, string> = {
+            "keda.sh": "gpu-keda-release",
+            "monitoring.coreos.com": "gpu-monitoring-kube-prometheus-stack",
+            "serving.kserve.io": "gpu-kserve-crds",
+        };
+        const customResources = kubernetesObjects().filter((r) => isCustomKind(r.inputs.apiVersion, r.inputs.kind));
+        assert.ok(customResources.length > 0, "the dev stack has custom resources to check");
+        for (const cr of customResources) {
+            const release = resourceNamed("kubernetes:helm.sh/v3:Release", crdRelease[cr.inputs.apiVersion.split("/")[0]]);
+            assert.ok(dependsOn(cr, release), `${cr.inputs.kind} ${cr.name} does not wait for ${release.name}`);
+        }
+    });
+
+    it("builds the dev stack: one A100 group, one shared NAT gateway, the platform's releases", () => {
+        assert.equal(counts["aws:eks/nodeGroup:NodeGroup"], 2);
+        assert.equal(counts["aws:ec2/launchTemplate:LaunchTemplate"], 2);
+        assert.equal(counts["aws:ec2/natGateway:NatGateway"], 1);
+        assert.equal(counts["aws:ec2/subnet:Subnet"], 6);
+        assert.equal(counts["eks:index:Cluster"], 1);
+        assert.equal(counts["aws:autoscaling/tag:Tag"], 6);
+        assert.ok(counts["kubernetes:helm.sh/v3:Release"] >= 8);
+    });
+});
+
+describe("program (index.ts) with an invalid stack config", () => {
+    after(() => pulumi.runtime.setAllConfig({}));
+
+    it("stops before registering any resource, listing every problem", async () => {
+        setupMocks({ project: "gpu-serverless", stack: "dev", config: stackConfig("dev", { region: "mars-1", gpuNodeGroups: [{ name: "a100", instanceType: "p4d.24xl" }] }) });
+        resetRecorded();
+        delete require.cache[require.resolve("../index")];
+        assert.throws(
+            () => require("../index"),
+            (e: Error) =>
+                e.name === "StackConfigError" &&
+                e.message.includes('gpu-serverless:region: "mars-1" is not an AWS region name') &&
+                e.message.includes('gpu-serverless:gpuNodeGroups[0].instanceType: "p4d.24xl" is not an A100 instance type; use p4d.24xlarge or p4de.24xlarge'),
+        );
+        await settled();
+        assert.deepEqual(allResources(), []);
+    });
+});
