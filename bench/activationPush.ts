@@ -66,7 +66,7 @@ export const activationPush: Bench = {
           })),
         },
         ctx.cores.proxy,
-        api,
+        { kubeApi: api },
       );
       await act.waitQueue((q) => Object.keys(q.models).length === modelCount, "models configured");
       keda = new KedaClient(act.process.scalerAddress);

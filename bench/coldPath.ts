@@ -42,7 +42,7 @@ async function kubernetesMode(ctx: BenchContext, count: number, agent: http.Agen
         models: [{ name: "cold", namespace: "bench", backend: backend.url, serviceName: "cold", readinessPath: "/health", hosts: [HOST] }],
       },
       ctx.cores.proxy,
-      api,
+      { kubeApi: api },
     );
     const overheads: number[] = [];
     const overdue = deadline(30_000 + count * 200, "cold-path kubernetes");

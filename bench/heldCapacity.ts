@@ -100,7 +100,7 @@ async function holdAndRelease(ctx: BenchContext, variant: string, total: number,
         ],
       },
       ctx.cores.proxy,
-      api,
+      { kubeApi: api },
     );
     await act.waitQueue((q) => q.models["bench/held"]?.ready === false, "model at zero");
     const idle = rssOf(act.pid);

@@ -1,19 +1,22 @@
 /**
  * Warm path: the same fast backend (nginx `return 200`, a 11-byte JSON body) reached (a) directly, (b) through nginx
- * `proxy_pass` with a keep-alive upstream and one worker, (c) through the activator, one process. wrk with one
+ * `proxy_pass` with a keep-alive upstream and one worker, (c) through the activator, one process; and, as a reference
+ * for what Node.js itself costs, (d) `node-floor`: a bare node:http + undici proxy (lib/nodeProxy.ts). wrk with one
  * thread: 64 connections for throughput, 1 connection for the unloaded cost of the hop. Paths are measured in
  * rotating order, several rounds; each figure is the median over the rounds.
  */
+import * as path from "node:path";
 import { freePort } from "../tests/activator/testing/backend";
 import { send } from "../tests/activator/testing/http";
 import { startActivator, type BenchActivator } from "./lib/activator";
-import { BACKEND_BODY, startNginx, type Nginx } from "./lib/nginx";
-import { childPids, cpuSecondsOf } from "./lib/processes";
+import { BACKEND_BODY, startNginx, waitForPort, type Nginx } from "./lib/nginx";
+import { childPids, cpuSecondsOf, spawnChild, type Spawned } from "./lib/processes";
 import { fixed, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 import { errorCount, rps, runWrk, type WrkResult } from "./lib/wrk";
 
 const HOST = "fast.bench";
-const PATHS = ["direct", "nginx", "activator"] as const;
+const NODE_PROXY = path.join(__dirname, "lib", "nodeProxy.ts");
+const PATHS = ["direct", "nginx", "node-floor", "activator"] as const;
 type PathName = (typeof PATHS)[number];
 
 interface Measured {
@@ -41,6 +44,7 @@ export const warmPath: Bench = {
     let backend: Nginx | undefined;
     let proxy: Nginx | undefined;
     let act: BenchActivator | undefined;
+    let floor: Spawned | undefined;
     try {
       backend = await startNginx(await freePort(), { role: "backend" }, ctx.cores.others);
       proxy = await startNginx(await freePort(), { role: "proxy", upstreamPort: backend.port }, ctx.cores.proxy);
@@ -52,11 +56,17 @@ export const warmPath: Bench = {
         ctx.cores.proxy,
       );
       await act.waitQueue((q) => q.models["bench/fast"]?.ready === true, "model bench/fast ready");
+      const floorPort = await freePort();
+      floor = spawnChild(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), NODE_PROXY, String(floorPort), String(backend.port)], {
+        cpuList: ctx.cores.proxy,
+      });
+      await waitForPort(floorPort, 10_000, () => floor!.child.exitCode !== null);
 
       const nginxWorker = childPids(proxy.process.child.pid!)[0] ?? proxy.process.child.pid!;
       const targets: Record<PathName, { url: string; pid: number | undefined }> = {
         direct: { url: `http://127.0.0.1:${backend.port}/`, pid: undefined },
         nginx: { url: `http://127.0.0.1:${proxy.port}/`, pid: nginxWorker },
+        "node-floor": { url: `http://127.0.0.1:${floorPort}/`, pid: floor.child.pid },
         activator: { url: `${act.proxyUrl}/`, pid: act.pid },
       };
       for (const name of PATHS) await checkAnswer(name, targets[name].url);
@@ -67,7 +77,7 @@ export const warmPath: Bench = {
       ctx.log(`warm-path: warming up each path ${warmupSeconds} s`);
       for (const name of PATHS) await wrk(name, 64, warmupSeconds);
 
-      const runs: Record<PathName, Measured[]> = { direct: [], nginx: [], activator: [] };
+      const runs: Record<PathName, Measured[]> = { direct: [], nginx: [], "node-floor": [], activator: [] };
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < PATHS.length; k++) {
           const name = PATHS[(k + round) % PATHS.length]!;
@@ -84,10 +94,16 @@ export const warmPath: Bench = {
         }
       }
 
-      const figures = { direct: pathFigures(runs.direct), nginx: pathFigures(runs.nginx), activator: pathFigures(runs.activator) };
+      const figures = {
+        direct: pathFigures(runs.direct),
+        nginx: pathFigures(runs.nginx),
+        "node-floor": pathFigures(runs["node-floor"]),
+        activator: pathFigures(runs.activator),
+      };
       const ratio = figures.activator.c64.rps / figures.nginx.c64.rps;
       const addedP99 = figures.activator.c1.p99Ms - figures.direct.c1.p99Ms;
       const nginxAddedP99 = figures.nginx.c1.p99Ms - figures.direct.c1.p99Ms;
+      const overFloor = figures.activator.c64.rps / figures["node-floor"].c64.rps;
       return {
         name: "warm-path",
         method: {
@@ -98,9 +114,16 @@ export const warmPath: Bench = {
           warmupSeconds,
           statistic: "median over rounds",
           activatorReadiness: "probe (backend ready throughout)",
-          routing: `activator routes by Host ${HOST}; nginx and direct ignore it`,
+          routing: `activator routes by Host ${HOST}; the other paths ignore it`,
+          nodeFloor: "bench/lib/nodeProxy.ts: node:http server + undici Pool.dispatch, nothing else (reference for Node's own cost)",
         },
-        figures: { ...figures, activatorOverNginxThroughput: ratio, activatorMinusDirectP99Ms: addedP99, nginxMinusDirectP99Ms: nginxAddedP99 },
+        figures: {
+          ...figures,
+          activatorOverNginxThroughput: ratio,
+          activatorOverNodeFloorThroughput: overFloor,
+          activatorMinusDirectP99Ms: addedP99,
+          nginxMinusDirectP99Ms: nginxAddedP99,
+        },
         tables: [
           {
             title: `Warm path (${rounds} × ${seconds} s per path and concurrency, medians; latencies in ms)`,
@@ -128,6 +151,7 @@ export const warmPath: Bench = {
         ],
       };
     } finally {
+      await floor?.stop();
       await act?.stop();
       await proxy?.stop();
       await backend?.stop();

@@ -4,25 +4,24 @@
  * Creates its namespace and the model namespaces, a ServiceAccount with read-only access to EndpointSlices and Pods
  * in each model namespace, the config file generated from the models (a ConfigMap the activator hot-reloads), the
  * Deployment (spread across system nodes, PodDisruptionBudget, restricted security context), the proxy NLB, the
- * scaler gRPC and admin Services, and a ServiceMonitor. The image is built from `./activator` and pushed to an ECR
- * repository created here, unless `activator.image` names one.
+ * scaler gRPC and admin Services, and a ServiceMonitor. The image is built from `activator/Dockerfile` (the
+ * repository root as context) and pushed to an ECR repository created here, unless `activator.image` names one.
  *
  * The manifests come from the pure builders in `./activatorManifests/`; this file only turns them into resources.
  */
-import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ActivatorStackConfig, ModelConfig } from "./config/models";
 import { activatorConfig, activatorConfigFile, configFileName, nlbIdleTimeoutSeconds } from "./activatorManifests/config";
-import { contextTag } from "./activatorManifests/image";
+import { contextTag, imageContextDir, imageContextPaths, imageDockerfile } from "./activatorManifests/image";
 import {
     activatorServiceMonitorManifest,
     adminServiceManifest,
     proxyServiceManifest,
     proxyServicePort,
-    scalerAddress,
+    scalerAddress as scalerServiceAddress,
     scalerServiceManifest,
     serviceNames,
 } from "./activatorManifests/services";
@@ -37,9 +36,6 @@ import {
 } from "./activatorManifests/workload";
 import { childName } from "./naming";
 import { checkNodeSelector } from "./values/scheduling";
-
-/** The image build context: the activator folder with its Dockerfile and lock file. */
-const activatorDir = path.resolve(__dirname, "..", "activator");
 
 export interface ActivatorArgs {
     /** `gpu-serverless:activator`, as parsed (defaults filled in). */
@@ -157,7 +153,7 @@ export class Activator extends pulumi.ComponentResource {
         this.namespace = namespace;
         this.podLabels = activatorPodLabels;
         // Read through the Service so every trigger that uses the address waits for the Service to exist.
-        this.scalerAddress = scaler.metadata.apply(() => scalerAddress(namespace));
+        this.scalerAddress = scaler.metadata.apply(() => scalerServiceAddress(namespace));
         this.endpoint = proxy.status.apply((status) => {
             const ingress = status?.loadBalancer?.ingress?.[0];
             const host = ingress?.hostname ?? ingress?.ip ?? `${serviceNames.proxy}.${namespace}.svc.cluster.local`;
@@ -207,12 +203,12 @@ export class Activator extends pulumi.ComponentResource {
         const image = new dockerBuild.Image(
             childName(name, "image"),
             {
-                context: { location: activatorDir },
-                dockerfile: { location: path.join(activatorDir, "Dockerfile") },
+                context: { location: imageContextDir },
+                dockerfile: { location: imageDockerfile },
                 // The system node group runs x86_64 instances.
                 platforms: ["linux/amd64"],
                 push: true,
-                tags: [pulumi.interpolate`${repository.repositoryUrl}:${contextTag(activatorDir, ["."])}`],
+                tags: [pulumi.interpolate`${repository.repositoryUrl}:${contextTag(imageContextDir, imageContextPaths())}`],
                 registries: [
                     { address: repository.repositoryUrl, username: token.userName, password: token.password },
                 ],

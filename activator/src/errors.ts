@@ -26,7 +26,7 @@ export type ErrorCode = keyof typeof ERRORS;
 export const RETRY_AFTER_SECONDS = 1;
 
 /** JSON body of an activator error. */
-export function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>): string {
+function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>): string {
   return JSON.stringify({ error: { code, message, ...details } });
 }
 

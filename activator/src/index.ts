@@ -16,4 +16,4 @@ export {
   type ParseResult,
 } from "./config/schema";
 export { buildRouteTable, matchHostPath, hostOf, OPENAI_BODY_PATHS, type RouteKeys, type RouteTable } from "./routing/table";
-export { MODEL_METADATA_KEY } from "./scaler/server";
+export { MODEL_METADATA_KEY } from "./scaler/activity";

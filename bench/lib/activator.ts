@@ -32,26 +32,32 @@ export interface BenchActivator {
   stop(): Promise<void>;
 }
 
+export interface ActivatorOptions {
+  /** Readiness mode `kubernetes` talks to this fake API server through a generated kubeconfig (KUBECONFIG). */
+  kubeApi?: FakeKubeApi;
+}
+
 /**
- * Starts the activator with `config`, pinned to `cpuList`. With `kubeApi`, readiness mode `kubernetes` talks to
- * that fake API server through a generated kubeconfig (KUBECONFIG in the child's environment).
+ * Starts the activator with `config`, pinned to `cpuList`. ActivatorProcess spawns it with this process's
+ * environment, so KUBECONFIG is set here for the moment of the spawn only.
  */
-export async function startActivator(config: ActivatorConfigInput, cpuList: string | undefined, kubeApi?: FakeKubeApi): Promise<BenchActivator> {
+export async function startActivator(config: ActivatorConfigInput, cpuList: string | undefined, opts: ActivatorOptions = {}): Promise<BenchActivator> {
   let kubeDir: string | undefined;
-  const savedKubeconfig = process.env.KUBECONFIG;
-  if (kubeApi) {
+  const env: Record<string, string> = {};
+  if (opts.kubeApi) {
     kubeDir = mkdtempSync(path.join(tmpdir(), "bench-kubeconfig-"));
-    const file = path.join(kubeDir, "config");
-    writeFileSync(file, kubeApi.kubeConfig().exportConfig());
-    process.env.KUBECONFIG = file;
+    env.KUBECONFIG = path.join(kubeDir, "config");
+    writeFileSync(env.KUBECONFIG, opts.kubeApi.kubeConfig().exportConfig());
   }
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
   let act: ActivatorProcess;
   try {
     act = await ActivatorProcess.start(config as Record<string, unknown>);
   } finally {
-    if (kubeApi) {
-      if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
-      else process.env.KUBECONFIG = savedKubeconfig;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
     }
   }
   track(act.child);

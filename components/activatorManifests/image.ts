@@ -1,5 +1,8 @@
 /**
- * The activator image tag: a digest of the build context's files. The ECR repository has immutable tags, so a tag
+ * What the activator image is built from, and its tag.
+ *
+ * The build context is the repository root (the workspace lock file lives there); `.dockerignore` allows only the
+ * paths the build needs, and that same list is what the tag digests. The ECR repository has immutable tags, so a tag
  * must name one content: a changed source gets a new tag (and a new rollout), an unchanged one keeps its tag and
  * Pulumi sees no diff.
  */
@@ -7,18 +10,28 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-/** Never part of the image context (see activator/.dockerignore): build output, dependencies, VCS data. */
-const excluded = new Set(["node_modules", "dist", ".git"]);
+/** Repository root: the image's build context. */
+export const imageContextDir = path.resolve(__dirname, "..", "..");
+
+/** The activator's Dockerfile, built with the repository root as context. */
+export const imageDockerfile = path.join(imageContextDir, "activator", "Dockerfile");
+
+/** The `!path` lines of the context's `.dockerignore` (which ignores everything else). */
+export function imageContextPaths(root: string = imageContextDir): string[] {
+    return fs
+        .readFileSync(path.join(root, ".dockerignore"), "utf8")
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line.startsWith("!"))
+        .map((line) => line.slice(1));
+}
 
 function files(dir: string, root: string): string[] {
-    return fs
-        .readdirSync(dir, { withFileTypes: true })
-        .filter((entry) => !excluded.has(entry.name))
-        .flatMap((entry) => {
-            const full = path.join(dir, entry.name);
-            if (entry.isDirectory()) return files(full, root);
-            return entry.isFile() ? [path.relative(root, full).split(path.sep).join("/")] : [];
-        });
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) return files(full, root);
+        return entry.isFile() ? [path.relative(root, full).split(path.sep).join("/")] : [];
+    });
 }
 
 /** `src-<16 hex>`: SHA-256 over the relative paths and contents of the files under `paths` (relative to `root`). */

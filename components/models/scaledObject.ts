@@ -8,11 +8,10 @@
  * - HPA behaviour: scale up at once, scale down one replica a minute after five quiet minutes.
  */
 import { modelKey } from "../../activator/src/config/schema";
+import { MODEL_METADATA_KEY } from "../../activator/src/scaler/activity";
 import type { ModelConfig } from "../config/models";
 import { modelLabels, predictorName } from "./predictor";
 
-/** The trigger metadata key the activator reads to name the model (`scalerMetadata["model"]`). */
-export const modelMetadataKey = "model";
 
 /** apiVersion and kind, known before the manifest's Output inputs resolve. */
 export const scaledObjectType = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject" } as const;
@@ -35,7 +34,7 @@ export function scaledObjectManifest(model: ModelConfig, options: ScaledObjectOp
             type: "external-push",
             name: "activator",
             metricType: "AverageValue",
-            metadata: { scalerAddress: options.scalerAddress, [modelMetadataKey]: modelKey(model) },
+            metadata: { scalerAddress: options.scalerAddress, [MODEL_METADATA_KEY]: modelKey(model) },
         },
     ];
     if (model.vllm) {

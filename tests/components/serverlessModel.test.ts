@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as k8s from "@pulumi/kubernetes";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { MODEL_METADATA_KEY } from "../../activator/src/scaler/server";
+import { MODEL_METADATA_KEY } from "../../activator/src/scaler/activity";
 import { Activator } from "../../components/activator";
 import type { ModelConfig } from "../../components/config/models";
 import { ServerlessModel } from "../../components/serverlessModel";

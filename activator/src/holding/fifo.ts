@@ -5,7 +5,7 @@ export interface FifoNode<T extends FifoNode<T>> {
   queued: boolean;
 }
 
-/** Intrusive doubly linked FIFO: O(1) push, shift, unshift and removal from anywhere (a client that left). */
+/** Intrusive doubly linked FIFO: O(1) push, unshift and removal from anywhere (a client that left). */
 export class Fifo<T extends FifoNode<T>> {
   head: T | null = null;
   private tail: T | null = null;
@@ -30,12 +30,6 @@ export class Fifo<T extends FifoNode<T>> {
     this.head = node;
     node.queued = true;
     this.size++;
-  }
-
-  shift(): T | null {
-    const node = this.head;
-    if (node) this.remove(node);
-    return node;
   }
 
   remove(node: T): void {

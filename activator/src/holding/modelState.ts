@@ -21,8 +21,6 @@ export interface HoldingShared {
   release(x: Exchange): void;
 }
 
-/** Readiness watches that count ready replicas (EndpointSlices) expose it; others count as one replica. */
-type CountingReadiness = Readiness & { readonly readyReplicas?: number };
 
 /**
  * One model's live state: its held queue (FIFO), in-flight count, readiness watch and backend pool.
@@ -37,7 +35,7 @@ export class ModelState {
   removed = false;
 
   config!: ModelConfig;
-  readiness!: CountingReadiness;
+  readiness!: Readiness;
   pool!: Pool;
   coldStartTimeoutMs = 0;
   requestTimeoutMs = 0;
@@ -90,7 +88,7 @@ export class ModelState {
   }
 
   private hasSlot(): boolean {
-    return this.capPerReplica === 0 || this.inFlight < this.capPerReplica * (this.readiness.readyReplicas ?? 1);
+    return this.capPerReplica === 0 || this.inFlight < this.capPerReplica * this.readiness.readyReplicas;
   }
 
   startFlight(x: Exchange): void {

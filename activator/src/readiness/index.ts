@@ -13,6 +13,7 @@ export interface Readiness {
   readonly ready: boolean;            // synchronous fast path
   whenReady(): Promise<void>;         // one shared promise per backend, resolves when a ready replica is seen
   readonly lastObserved: string;      // human text of the last observation, for the 504 error
+  readonly readyReplicas: number;     // ready replicas seen (probe mode sees one Service: 1 when ready), for the per-replica cap
   wake(): void;                       // demand appeared: probe fast again
   markUnready(reason: string): void;  // e.g. connection refused to a replica that went away
   close(): void;

@@ -59,7 +59,7 @@ export class EndpointSliceReadiness extends ReadinessState {
   }
 
   /** Ready endpoints across the Service's slices (the holding module meters per-replica concurrency with it). */
-  get readyReplicas(): number {
+  override get readyReplicas(): number {
     return this.endpoints;
   }
 

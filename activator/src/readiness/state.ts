@@ -22,6 +22,11 @@ export abstract class ReadinessState implements Readiness {
     return this.isReady;
   }
 
+  /** A probe sees the Service, not its replicas: count it as one when ready. Watches that count replicas override this. */
+  get readyReplicas(): number {
+    return this.isReady ? 1 : 0;
+  }
+
   get lastObserved(): string {
     return this.observed;
   }

@@ -12,7 +12,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import type { ModelActivity } from "./activity";
+import { MODEL_METADATA_KEY, type ModelActivity } from "./activity";
 import {
   externalScalerService,
   type GetMetricSpecResponse,
@@ -30,8 +30,6 @@ export const DEFAULT_HEARTBEAT_MS = 1000;
  * this long ago skips the event: KEDA already has it.
  */
 export const ACTIVATION_COALESCE_MS = 20;
-/** The trigger metadata key naming the model. */
-export const MODEL_METADATA_KEY = "model";
 
 export interface ScalerServerOptions {
   /** Interface to bind; default "0.0.0.0". */

@@ -85,7 +85,7 @@ describe("activator readiness: kubernetes mode (EndpointSlices)", () => {
     api.apply(slice("llama-b", [null]));
     await until(() => r.ready, 1000, "ready from slice b");
     api.apply(slice("llama-a", [true]));
-    await until(() => (r as Readiness & { readyReplicas: number }).readyReplicas === 2, 1000, "two ready replicas");
+    await until(() => r.readyReplicas === 2, 1000, "two ready replicas");
     api.remove("models", "llama-b");
     await until(() => /after DELETED llama-b/.test(r.lastObserved), 1000, "the delete");
     assert.equal(r.ready, true, "slice a is still ready");

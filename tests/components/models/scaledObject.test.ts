@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
-import { MODEL_METADATA_KEY } from "../../../activator/src/scaler/server";
-import { modelMetadataKey, scaledObjectManifest } from "../../../components/models/scaledObject";
+import { MODEL_METADATA_KEY } from "../../../activator/src/scaler/activity";
+import { scaledObjectManifest } from "../../../components/models/scaledObject";
 import { crdErrors } from "../../support/crds";
 import { cpuModel, llmModel, parseModels } from "./fixtures";
 
@@ -26,7 +26,6 @@ describe("ScaledObject manifest", () => {
     });
 
     it("is activated by the activator over external-push, naming the model under the key the activator reads", () => {
-        assert.equal(modelMetadataKey, MODEL_METADATA_KEY);
         for (const [so, key] of [[llmScaled, "models/qwen"], [cpuScaled, "models/iris"]] as const) {
             const push = trigger(so, "activator");
             assert.equal(push?.type, "external-push");
