@@ -15,6 +15,7 @@ import { activationPush } from "./activationPush";
 import { coldPath } from "./coldPath";
 import { heldCapacity } from "./heldCapacity";
 import { NGINX } from "./lib/nginx";
+import { foreignLoad, waitForQuiet } from "./lib/machineLoad";
 import { missingPrerequisites } from "./lib/prerequisites";
 import { coreLayout, pin, stopAll, stopChildrenOnSignals } from "./lib/processes";
 import { formatTable, formatTargets, writeResult, type Bench, type BenchContext } from "./lib/report";
@@ -23,7 +24,10 @@ import { programScale } from "./programScale";
 import { streaming } from "./streaming";
 import { warmPath } from "./warmPath";
 
-export const BENCHES: Bench[] = [warmPath, streaming, activationPush, coldPath, heldCapacity, programScale];
+const BENCHES: Bench[] = [warmPath, streaming, activationPush, coldPath, heldCapacity, programScale];
+
+/** A full run waits this long at most for the machine to be quiet before each bench (then runs and says so). */
+const QUIET_WAIT_MS = 120_000;
 
 function machine(): Record<string, unknown> {
   const version = (file: string | undefined, args: string[]) => {
@@ -69,11 +73,17 @@ async function main(): Promise<number> {
   const failed: string[] = [];
   for (const bench of BENCHES.filter((b) => !only || only.includes(b.name))) {
     ctx.log(`${bench.name}: ${bench.description}`);
+    const quietBefore = smoke ? undefined : await waitForQuiet(QUIET_WAIT_MS, ctx.log);
     const started = performance.now();
+    const foreign = foreignLoad();
     try {
       const result = await bench.run(ctx);
-      const file = writeResult(outDir, result, { ...info, seconds: (performance.now() - started) / 1000 });
-      process.stdout.write(`${result.tables.map(formatTable).join("\n\n")}\n${formatTargets(result.targets)}\n  → ${path.relative(process.cwd(), file)}\n\n`);
+      const machineLoad = { otherProcessesCoresBefore: quietBefore, otherProcessesCoresDuring: foreign() };
+      const file = writeResult(outDir, result, { ...info, seconds: (performance.now() - started) / 1000, machineLoad });
+      process.stdout.write(
+        `${result.tables.map(formatTable).join("\n\n")}\n${formatTargets(result.targets)}\n` +
+          `  other processes used ${machineLoad.otherProcessesCoresDuring.toFixed(2)} cores on average meanwhile\n  → ${path.relative(process.cwd(), file)}\n\n`,
+      );
     } catch (err) {
       failed.push(bench.name);
       process.stdout.write(`${bench.name} FAILED: ${(err as Error).stack ?? String(err)}\n\n`);

@@ -35,6 +35,7 @@ import {
     podDisruptionBudgetManifest,
 } from "./activatorManifests/workload";
 import { childName } from "./naming";
+import { argsError } from "./values/checks";
 import { checkNodeSelector } from "./values/scheduling";
 
 export interface ActivatorArgs {
@@ -50,10 +51,6 @@ export interface ActivatorArgs {
     systemNodeSelector: Record<string, string>;
     /** What must exist first: the monitoring release that installs the ServiceMonitor CRD. */
     dependencies: { monitoring: pulumi.Resource };
-}
-
-function argsError(name: string, field: string, detail: string): Error {
-    return new Error(`Activator "${name}" args.${field}: ${detail}`);
 }
 
 export class Activator extends pulumi.ComponentResource {
@@ -74,15 +71,16 @@ export class Activator extends pulumi.ComponentResource {
 
     constructor(name: string, args: ActivatorArgs, opts?: pulumi.ComponentResourceOptions) {
         const { config, models } = args;
+        const owner = `Activator "${name}"`;
         const namespace = config.namespace;
         const modelNamespaceNames = [...new Set(models.map((m) => m.namespace))];
         if (modelNamespaceNames.includes(namespace)) {
-            throw argsError(name, "models", `a model uses the activator's namespace "${namespace}"; models need a namespace of their own`);
+            throw argsError(owner, "models", `a model uses the activator's namespace "${namespace}"; models need a namespace of their own`);
         }
         if (config.image === undefined && args.awsProvider === undefined) {
-            throw argsError(name, "awsProvider", "required to create the ECR repository when config.image is not set");
+            throw argsError(owner, "awsProvider", "required to create the ECR repository when config.image is not set");
         }
-        checkNodeSelector(`Activator "${name}"`, "systemNodeSelector", args.systemNodeSelector, true);
+        checkNodeSelector(owner, "systemNodeSelector", args.systemNodeSelector, true);
         // Validated against the activator's own schema before any resource exists.
         const activatorConfigInput = activatorConfig(models, config);
         const configFile = activatorConfigFile(activatorConfigInput);

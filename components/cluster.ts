@@ -114,6 +114,10 @@ export class GpuCluster extends pulumi.ComponentResource {
                 // covers them, so pulumi-eks' self-managed-node security groups would go unused.
                 skipDefaultNodeGroup: true,
                 skipDefaultSecurityGroups: true,
+                // The VPC CNI as an EKS add-on with its network policy agent on: without it, NetworkPolicies (the
+                // models' "activator and Prometheus only") are stored but never enforced.
+                useDefaultVpcCni: false,
+                vpcCniOptions: { enableNetworkPolicy: true },
                 deletionProtection: args.protect ?? false,
             },
             { parent: this, providers: { aws: args.awsProvider }, protect: args.protect },
@@ -133,7 +137,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         );
         const nodeGroupOpts = { ...awsOpts, dependsOn: [...nodePolicies, ...(args.networkReady ?? [])], ignoreChanges: ["scalingConfig.desiredSize"] };
 
-        const launchTemplate = (role: string, data: object) =>
+        const launchTemplate = (role: string, data: aws.ec2.LaunchTemplateArgs) =>
             new aws.ec2.LaunchTemplate(
                 childName(name, `${role}-launch-template`),
                 {

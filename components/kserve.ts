@@ -64,6 +64,7 @@ export class KServe extends pulumi.ComponentResource {
             { metadata: { name: certManagerNamespaceName } },
             k8sOpts,
         );
+        // Ours to create: kserve-resources v0.20.0 ships no Namespace (kserve/kserve#4148 removed its template).
         const namespace = new k8s.core.v1.Namespace(childName(name, "namespace"), { metadata: { name: namespaceName } }, k8sOpts);
 
         this.certManager = new k8s.helm.v3.Release(

@@ -3,6 +3,7 @@
  * land on them, launch template settings, and the Auto Scaling group tags cluster-autoscaler reads to scale a group up
  * from zero nodes (with no node to look at, it builds a template node from these tags).
  */
+import type * as aws from "@pulumi/aws";
 import type { GpuNodeGroupConfig, SystemNodeGroupConfig } from "./config/schema";
 
 /** The A100 instance types we run, with what a node offers. Both carry eight A100s (40 GiB resp. 80 GiB each). */
@@ -21,6 +22,12 @@ export const acceleratorLabel = "gpu-serverless.io/accelerator";
 export const acceleratorValue = "nvidia-a100";
 /** The label NVIDIA's charts look for (normally set by node-feature-discovery, which we do not run). */
 export const gpuPresentLabel = "nvidia.com/gpu.present";
+/**
+ * The label cluster-autoscaler's AWS provider reads to know a node has GPUs (value: one of its known GPU types). A new
+ * GPU node whose device plugin has not yet advertised `nvidia.com/gpu` then counts as still starting, instead of as a
+ * node the pending pod does not fit, which would make cluster-autoscaler add another one.
+ */
+export const autoscalerGpuLabel = { key: "k8s.amazonaws.com/accelerator", value: "nvidia-tesla-a100" } as const;
 /** Name of the system node group in {@link nodeGroupLabel}; not available to GPU groups. */
 export const systemGroupName = "system";
 
@@ -28,14 +35,20 @@ export const systemGroupName = "system";
 export const gpuTaint = { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" } as const;
 
 /** Label keys we set on nodes ourselves; config labels may not override them. */
-export const reservedLabelKeys: readonly string[] = [nodeGroupLabel, acceleratorLabel, gpuPresentLabel];
+export const reservedLabelKeys: readonly string[] = [nodeGroupLabel, acceleratorLabel, gpuPresentLabel, autoscalerGpuLabel.key];
 
 /** Labels of the system nodes, and the node selector of every controller. */
 export const systemNodeLabels: Record<string, string> = { [nodeGroupLabel]: systemGroupName };
 
 /** Labels of the nodes of one GPU group: the user's plus ours (ours win; config validation refuses clashes). */
 export function gpuNodeLabels(group: Pick<GpuNodeGroupConfig, "name" | "labels">): Record<string, string> {
-    return { ...group.labels, [nodeGroupLabel]: group.name, [acceleratorLabel]: acceleratorValue, [gpuPresentLabel]: "true" };
+    return {
+        ...group.labels,
+        [nodeGroupLabel]: group.name,
+        [acceleratorLabel]: acceleratorValue,
+        [gpuPresentLabel]: "true",
+        [autoscalerGpuLabel.key]: autoscalerGpuLabel.value,
+    };
 }
 
 /** Labels shared by every GPU node of every group, for DaemonSets (device plugin, DCGM exporter). */
@@ -73,7 +86,7 @@ function launchTemplateBase(instanceType: string, rootVolumeSizeGiB: number, per
             },
         ],
         updateDefaultVersion: true,
-    };
+    } satisfies aws.ec2.LaunchTemplateArgs;
 }
 
 export function systemLaunchTemplateData(group: SystemNodeGroupConfig) {
@@ -87,11 +100,14 @@ export function gpuLaunchTemplateData(group: GpuNodeGroupConfig) {
             ...base,
             instanceMarketOptions: { marketType: "capacity-block" },
             capacityReservationSpecification: { capacityReservationTarget: { capacityReservationId: group.capacityReservationId } },
-        };
+        } satisfies aws.ec2.LaunchTemplateArgs;
     }
     if (group.capacityReservationId !== undefined) {
         // An on-demand capacity reservation, targeted so the group only launches into it.
-        return { ...base, capacityReservationSpecification: { capacityReservationTarget: { capacityReservationId: group.capacityReservationId } } };
+        return {
+            ...base,
+            capacityReservationSpecification: { capacityReservationTarget: { capacityReservationId: group.capacityReservationId } },
+        } satisfies aws.ec2.LaunchTemplateArgs;
     }
     return base;
 }

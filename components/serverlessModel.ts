@@ -16,6 +16,7 @@ import { scaledObjectManifest, scaledObjectType } from "./models/scaledObject";
 import { networkPolicyManifest, serviceMonitorManifest } from "./models/traffic";
 import { childName } from "./naming";
 import type { GpuScheduling } from "./platform";
+import { argsError } from "./values/checks";
 
 export interface ServerlessModelArgs {
     /** The model, as parsed from `gpu-serverless:models` (defaults filled in). */
@@ -38,10 +39,6 @@ export interface ServerlessModelArgs {
     dependencies: { kserve: pulumi.Resource; keda: pulumi.Resource; monitoring: pulumi.Resource; namespace: pulumi.Resource };
 }
 
-function argsError(name: string, field: string, detail: string): Error {
-    return new Error(`ServerlessModel "${name}" args.${field}: ${detail}`);
-}
-
 export class ServerlessModel extends pulumi.ComponentResource {
     /** `<namespace>/<name>`, how the activator, KEDA and metrics name the model. */
     readonly modelKey: string;
@@ -54,11 +51,12 @@ export class ServerlessModel extends pulumi.ComponentResource {
 
     constructor(name: string, args: ServerlessModelArgs, opts?: pulumi.ComponentResourceOptions) {
         const { model } = args;
+        const owner = `ServerlessModel "${name}"`;
         if (model.gpus > 0 && (!args.gpuScheduling || args.gpuScheduling.tolerations.length === 0)) {
-            throw argsError(name, "gpuScheduling", `model "${model.name}" asks for ${model.gpus} GPU(s): pass the A100 group's node selector and GPU toleration`);
+            throw argsError(owner, "gpuScheduling", `model "${model.name}" asks for ${model.gpus} GPU(s): pass the A100 group's node selector and GPU toleration`);
         }
         if (model.hfTokenSecret !== undefined && args.hfToken === undefined) {
-            throw argsError(name, "hfToken", `model "${model.name}" names hfTokenSecret "${model.hfTokenSecret}": pass its value`);
+            throw argsError(owner, "hfToken", `model "${model.name}" names hfTokenSecret "${model.hfTokenSecret}": pass its value`);
         }
         super("gpu-serverless:models:ServerlessModel", name, {}, opts);
 

@@ -47,16 +47,20 @@ export type ChartVersionOverrides = Partial<Record<ChartName, string>>;
 // Helm chart versions are SemVer 2; some projects prefix a `v` (cert-manager, KServe).
 const exactVersion = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
 
-/** Throws naming the chart when an override targets a chart we do not install or is not an exact version. */
+/** What is wrong with overriding `chart` to `version` (a chart we do not install, not an exact version), if anything. */
+export function chartVersionOverrideProblem(chart: string, version: unknown): string | undefined {
+    if (!(chart in charts)) return `unknown chart; known charts: ${chartNames.join(", ")}`;
+    if (typeof version !== "string" || !exactVersion.test(version)) {
+        return `${JSON.stringify(version)} is not an exact chart version; use e.g. ${JSON.stringify(charts[chart as ChartName].version)}`;
+    }
+    return undefined;
+}
+
+/** Throws `chartVersions.<chart>: <problem>` for the first override that has one. */
 export function checkChartVersionOverrides(overrides: Record<string, unknown> | undefined): void {
     for (const [chart, version] of Object.entries(overrides ?? {})) {
-        if (!(chart in charts)) {
-            throw new Error(`chartVersions.${chart}: unknown chart; known charts: ${chartNames.join(", ")}`);
-        }
-        if (typeof version !== "string" || !exactVersion.test(version)) {
-            const example = JSON.stringify(charts[chart as ChartName].version);
-            throw new Error(`chartVersions.${chart}: ${JSON.stringify(version)} is not an exact chart version; use e.g. ${example}`);
-        }
+        const problem = chartVersionOverrideProblem(chart, version);
+        if (problem !== undefined) throw new Error(`chartVersions.${chart}: ${problem}`);
     }
 }
 

@@ -65,7 +65,7 @@ describe("program (index.ts, dev stack, mocks)", () => {
         assert.equal(counts["aws:ec2/natGateway:NatGateway"], 1);
         assert.equal(counts["aws:ec2/subnet:Subnet"], 6);
         assert.equal(counts["eks:index:Cluster"], 1);
-        assert.equal(counts["aws:autoscaling/tag:Tag"], 6);
+        assert.equal(counts["aws:autoscaling/tag:Tag"], 7);
         assert.ok(counts["kubernetes:helm.sh/v3:Release"] >= 8);
     });
 });

@@ -1,4 +1,4 @@
-import type { ServerResponse } from "node:http";
+import { STATUS_CODES, type ServerResponse } from "node:http";
 
 /**
  * Every error the activator answers with, defined once: its code, HTTP status and the `reason` label it is
@@ -6,6 +6,10 @@ import type { ServerResponse } from "node:http";
  * `{ "error": { "code", "message", ...details } }`.
  */
 export const ERRORS = {
+  malformed_request: { status: 400, reason: "bad_request" },
+  invalid_request: { status: 400, reason: "bad_request" },
+  headers_too_large: { status: 431, reason: "bad_request" },
+  client_timeout: { status: 408, reason: "client_timeout" },
   no_route: { status: 404, reason: "no_route" },
   unknown_model: { status: 404, reason: "unknown_model" },
   invalid_json: { status: 400, reason: "bad_request" },
@@ -46,4 +50,14 @@ export function sendError(res: ServerResponse, code: ErrorCode, message: string,
   res.writeHead(status, headers);
   res.end(body);
   return true;
+}
+
+/** The error as a whole HTTP/1.1 response, for a connection Node's parser gave up on (it is closed after). */
+export function rawErrorResponse(code: ErrorCode, message: string): string {
+  const { status } = ERRORS[code];
+  const body = errorBody(code, message);
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  );
 }

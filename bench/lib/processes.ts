@@ -3,7 +3,8 @@
  *
  * Every child is registered here and killed when its bench ends (`stopAll`), when the run fails, and, as a last
  * resort, when the bench process itself exits (a synchronous SIGKILL from the `exit` handler), so no nginx, wrk,
- * activator or client is ever left running.
+ * activator or client is ever left running. Children spawned here lead their own process group, and are killed
+ * as a group: nginx's worker would otherwise outlive a killed master.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -59,8 +60,20 @@ export function findBinary(name: string): string | undefined {
 const live = new Set<ChildProcess>();
 process.on("exit", killAllNow);
 
+/** SIGKILL to a child's process group when it leads one (spawned here), else to the child alone. */
+function kill(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (groupLeaders.has(child)) process.kill(-child.pid!, signal);
+    else child.kill(signal);
+  } catch {
+    // already gone
+  }
+}
+
+const groupLeaders = new WeakSet<ChildProcess>();
+
 function killAllNow(): void {
-  for (const child of live) child.kill("SIGKILL");
+  for (const child of live) kill(child, "SIGKILL");
 }
 
 /** Registers a child spawned elsewhere (the activator's ActivatorProcess) so stopAll and exit kill it too. */
@@ -97,8 +110,9 @@ const KEEP_OUTPUT = 64 * 1024;
 export function spawnChild(command: string, args: string[], opts: SpawnOptions & { cpuList?: string | undefined } = {}): Spawned {
   const { cpuList, ...spawnOptions } = opts;
   const [file, argv] = cpuList && TASKSET ? [TASKSET, ["-c", cpuList, command, ...args]] : [command, args];
-  const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], ...spawnOptions });
+  const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], detached: true, ...spawnOptions });
   live.add(child);
+  groupLeaders.add(child);
   let out = "";
   let err = "";
   child.stdout?.setEncoding("utf8").on("data", (d: string) => (out = (out + d).slice(-KEEP_OUTPUT)));
@@ -121,10 +135,11 @@ export function spawnChild(command: string, args: string[], opts: SpawnOptions &
     exited,
     async stop(graceMs = 2000) {
       if (child.exitCode !== null || child.signalCode !== null || !live.has(child)) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      child.kill("SIGTERM"); // the leader only: nginx's master stops its worker itself
+      const timer = setTimeout(() => kill(child, "SIGKILL"), graceMs);
       await exited;
       clearTimeout(timer);
+      kill(child, "SIGKILL"); // anything the leader left behind in its group
     },
   };
 }
@@ -132,7 +147,7 @@ export function spawnChild(command: string, args: string[], opts: SpawnOptions &
 /** Kills every child still registered (end of a bench, failure). */
 export async function stopAll(): Promise<void> {
   const children = [...live];
-  for (const child of children) child.kill("SIGKILL");
+  for (const child of children) kill(child, "SIGKILL");
   await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once("exit", r)))));
 }
 

@@ -1,9 +1,11 @@
 /**
  * The activator's Services and ServiceMonitor, as plain data.
  *
- * The proxy is an AWS Network Load Balancer. Annotations are understood by both the AWS Load Balancer Controller and
- * the in-tree AWS cloud provider, so the Service works with either: internal by default; internet-facing only with
- * `exposure: public`, and then only for `allowedCidrs` (`loadBalancerSourceRanges`).
+ * The proxy is an AWS Network Load Balancer: internal by default; internet-facing only with `exposure: public`, and
+ * then only for `allowedCidrs` (`loadBalancerSourceRanges`). This stack installs no AWS Load Balancer Controller, so
+ * the in-tree AWS cloud provider makes the NLB from `-type: nlb`, `-internal` and the source ranges. The `-scheme`,
+ * listener and target-group attribute annotations are the Load Balancer Controller's, there for clusters that run it;
+ * the in-tree NLB keeps AWS's fixed 350 s idle timeout and its default deregistration delay.
  */
 import type { ActivatorStackConfig } from "../config/models";
 import { activatorPorts } from "./config";

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { modelSchema as activatorModelSchema } from "../../activator/src/config/schema";
+import { parseCidr } from "../networkLayout";
 
 /** LLM formats: served by KServe's Hugging Face runtime, which exports vLLM's queue and KV-cache metrics. */
 export const llmFormats = ["vllm", "huggingface"] as const;
@@ -16,8 +17,13 @@ export const llmFormats = ["vllm", "huggingface"] as const;
 export const cpuOnlyFormats = ["sklearn", "xgboost", "lightgbm", "pmml", "paddle", "mlflow"] as const;
 /** Formats whose runtimes need a GPU: `gpus: 0` is refused. */
 export const gpuOnlyFormats = ["vllm", "tensorrt"] as const;
-/** Every model format we deploy: the names KServe v0.20 serving runtimes declare (`vllm` is our alias, see below). */
-export const modelFormats = [...llmFormats, ...cpuOnlyFormats, "pytorch", "tensorflow", "onnx", "triton", "tensorrt"] as const;
+/**
+ * Every model format we deploy: the names KServe v0.20 serving runtimes declare (`vllm` is our alias, see below), each
+ * served by a runtime that answers the Open Inference Protocol's `/v2/health/ready` our probes use. `tensorflow` is
+ * left out: KServe serves it with TensorFlow Serving, which speaks only the v1 REST API (`/v1/models/<name>:predict`);
+ * serve TensorFlow models through `triton` instead.
+ */
+export const modelFormats = [...llmFormats, ...cpuOnlyFormats, "pytorch", "onnx", "triton", "tensorrt"] as const;
 export type ModelFormat = (typeof modelFormats)[number];
 
 export const isLlmFormat = (format: ModelFormat): boolean => (llmFormats as readonly string[]).includes(format);
@@ -125,7 +131,7 @@ export const modelSchema = z
         /**
          * Model format: `vllm` (KServe's Hugging Face runtime with the vLLM backend, needs a GPU), `huggingface`
          * (same runtime, backend chosen by the runtime), or another KServe format: sklearn, xgboost, lightgbm, pmml,
-         * paddle, mlflow (CPU only), pytorch, tensorflow, onnx, triton, tensorrt (GPU only).
+         * paddle, mlflow (CPU only), pytorch, onnx, triton, tensorrt (GPU only). Not tensorflow (see modelFormats).
          */
         format: z.enum(modelFormats),
         /** Pinned model location: `hf://org/model:<commit>`, or `s3://`/`gs://` with a version in the path (see storageUriProblem). */
@@ -153,7 +159,7 @@ export const modelSchema = z
         /** How the activator routes to this model. */
         routing: routingSchema,
         /** How long the activator holds a request for a replica to become ready: GPU node boot plus weight loading. Default 900. */
-        coldStartTimeoutSeconds: z.int().positive().max(5400, "at most 5400 (the activator NLB idles out connections after 6000 s)").default(900),
+        coldStartTimeoutSeconds: z.int().positive().max(5400, "at most 5400 (90 minutes; an NLB listener's idle timeout tops out at 6000 s)").default(900),
         /** Name of a secret Pulumi config key (`gpu-serverless:<name>`) holding a Hugging Face token. Default none. */
         hfTokenSecret: z.string().regex(PULUMI_KEY, "must be a config key name such as hfToken").optional(),
         /** A100 node group (a `gpuNodeGroups[].name`) for GPU models. Default: the first group. */
@@ -182,7 +188,6 @@ export const modelSchema = z
 /** One model, validated, defaults filled in (routing always has a key; `vllm` set exactly for LLM formats). */
 export type ModelConfig = z.output<typeof modelSchema>;
 
-const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)\/(3[0-2]|[12]?\d)$/;
 // registry[:port]/path[:tag][@sha256:digest]; a port only before a "/", so `repo:12` reads as a tag.
 const IMAGE_REF =
     /^[a-z0-9][a-z0-9._-]*(?::\d+(?=\/))?(?:\/[a-z0-9][a-z0-9._-]*)*(?::(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?<digest>sha256:[0-9a-f]{64}))?$/;
@@ -214,7 +219,14 @@ export const activatorStackSchema = z
         /** `internal`: NLB reachable inside the VPC only. `public`: internet-facing, limited to `allowedCidrs`. Default `internal`. */
         exposure: z.enum(["internal", "public"]).default("internal"),
         /** Client CIDRs the NLB accepts (Service `loadBalancerSourceRanges`); required for `public`. Default none (the VPC). */
-        allowedCidrs: z.array(z.string().regex(IPV4_CIDR, "must be an IPv4 CIDR such as 203.0.113.0/24")).default([]),
+        allowedCidrs: z
+            .array(
+                z.string().superRefine((cidr, ctx) => {
+                    const parsed = parseCidr(cidr);
+                    if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
+                }),
+            )
+            .default([]),
         /** On SIGTERM, held and in-flight requests get this long to finish. Default 30. */
         shutdownGraceSeconds: z.int().min(0).max(3600).default(30),
         /** CPU per replica (requests = limits). Default "1". */

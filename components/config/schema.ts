@@ -8,8 +8,8 @@
 import { z } from "zod";
 import { a100InstanceTypeNames, reservedLabelKeys, systemGroupName } from "../nodeGroups";
 import { formatCidr, parseCidr, vpcPrefixRange, zoneCountRange } from "../networkLayout";
-import { checkChartVersionOverrides } from "../versions";
-import { checkPrometheusDuration, checkStorageSize } from "../values/checks";
+import { chartVersionOverrideProblem } from "../versions";
+import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../values/checks";
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
@@ -30,16 +30,13 @@ const int = (min: number, max: number, why = "") =>
         }
     });
 
-/** Runs one of the add-on argument checks (which throw `<owner> args.<field>: <detail>`) as a zod check. */
-function viaArgsCheck(check: (owner: string, field: string, value: string) => void) {
-    return (ctx: z.core.ParsePayload<string>) => {
-        try {
-            check("config", "value", ctx.value);
-        } catch (e) {
-            ctx.issues.push({ code: "custom", input: ctx.value, message: (e as Error).message.replace(/^config args\.value: /, "") });
-        }
+/** A zod check that reports what `problem` finds in the value (the checks components run on their arguments). */
+const satisfies =
+    <T>(problem: Problem<T>) =>
+    (ctx: z.core.ParsePayload<T>) => {
+        const found = problem(ctx.value);
+        if (found !== undefined) ctx.issues.push({ code: "custom", input: ctx.value, message: found });
     };
-}
 
 const regionPattern = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const zonePattern = /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/;
@@ -171,18 +168,13 @@ const systemNodeGroup = section({
     if (g.minSize > g.maxSize) ctx.issues.push({ code: "custom", input: g, path: ["minSize"], message: `${g.minSize} exceeds maxSize ${g.maxSize}` });
 });
 
-const labelName = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** Why `key` cannot be a node label key of ours, or undefined. */
-function labelKeyProblem(key: string): string | undefined {
-    const slash = key.lastIndexOf("/");
-    const prefix = slash < 0 ? undefined : key.slice(0, slash);
-    if (!labelName.test(slash < 0 ? key : key.slice(slash + 1)) || (prefix !== undefined && (prefix.length > 253 || !dnsSubdomain.test(prefix)))) {
-        return "is not a valid label key ([dns-prefix/]name, name at most 63 characters)";
-    }
+/** Why `key` cannot be a node label key of ours (invalid, ours, or reserved by Kubernetes), or undefined. */
+function nodeLabelKeyProblem(key: string): string | undefined {
+    const invalid = labelKeyProblem(key);
+    if (invalid !== undefined) return invalid;
     if (reservedLabelKeys.includes(key)) return "is set by the program itself; choose another key";
-    if (prefix !== undefined && /(^|\.)(kubernetes\.io|k8s\.io)$/.test(prefix)) {
+    const prefix = key.includes("/") ? key.slice(0, key.indexOf("/")) : "";
+    if (/(^|\.)(kubernetes\.io|k8s\.io)$/.test(prefix)) {
         return "uses a Kubernetes-reserved prefix (kubernetes.io, k8s.io) that EKS refuses for node labels";
     }
     return undefined;
@@ -190,11 +182,8 @@ function labelKeyProblem(key: string): string | undefined {
 
 const labels = z.record(z.string(), z.string()).check((ctx) => {
     for (const [key, value] of Object.entries(ctx.value)) {
-        const problem = labelKeyProblem(key);
+        const problem = nodeLabelKeyProblem(key) ?? labelValueProblem(value);
         if (problem) ctx.issues.push({ code: "custom", input: key, path: [key], message: problem });
-        else if (value !== "" && !labelName.test(value)) {
-            ctx.issues.push({ code: "custom", input: value, path: [key], message: `${quote(value)} is not a valid label value (at most 63 of A-Z a-z 0-9 - _ .)` });
-        }
     }
 });
 
@@ -277,20 +266,17 @@ export const platformKeys = {
     /** Prometheus retention and persistent volume. */
     prometheus: section({
         /** How long samples are kept (Prometheus duration). Default 15d. */
-        retention: z.string().check(viaArgsCheck(checkPrometheusDuration)).default("15d"),
+        retention: z.string().check(satisfies(prometheusDurationProblem)).default("15d"),
         /** Size of Prometheus' gp3 volume. Default 50Gi. */
-        storageSize: z.string().check(viaArgsCheck(checkStorageSize)).default("50Gi"),
+        storageSize: z.string().check(satisfies(storageSizeProblem)).default("50Gi"),
     }).prefault({}),
     /** Chart version overrides by chart key (see components/versions.ts). Default none. */
     chartVersions: z
         .record(z.string(), z.unknown())
         .check((ctx) => {
             for (const [chart, version] of Object.entries(ctx.value)) {
-                try {
-                    checkChartVersionOverrides({ [chart]: version });
-                } catch (e) {
-                    ctx.issues.push({ code: "custom", input: version, path: [chart], message: (e as Error).message.replace(/^chartVersions\.[^:]*: /, "") });
-                }
+                const problem = chartVersionOverrideProblem(chart, version);
+                if (problem !== undefined) ctx.issues.push({ code: "custom", input: version, path: [chart], message: problem });
             }
         })
         .transform((v) => v as Record<string, string>)

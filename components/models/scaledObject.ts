@@ -12,7 +12,6 @@ import { MODEL_METADATA_KEY } from "../../activator/src/scaler/activity";
 import type { ModelConfig } from "../config/models";
 import { modelLabels, predictorName } from "./predictor";
 
-
 /** apiVersion and kind, known before the manifest's Output inputs resolve. */
 export const scaledObjectType = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject" } as const;
 
@@ -64,6 +63,8 @@ export function scaledObjectManifest(model: ModelConfig, options: ScaledObjectOp
     }
     return {
         ...scaledObjectType,
+        // Named after the model, not `<name>-predictor`: that name belongs to the ScaledObject KServe's own KEDA
+        // integration (autoscaler class keda) creates, updates and deletes.
         metadata: { name: model.name, namespace: model.namespace, labels: modelLabels(model) },
         spec: {
             scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: predictorName(model) },

@@ -2,7 +2,7 @@
  * Where add-on pods run: controllers on the system node group, GPU daemons on the A100 node groups (which carry the
  * `nvidia.com/gpu=true:NoSchedule` taint so nothing else lands there). Plain data shared by the values builders.
  */
-import { ArgsOwner, argsError } from "./checks";
+import { ArgsOwner, argsError, labelKeyProblem, labelValueProblem } from "./checks";
 
 /** Node labels a pod requires, all of them (Kubernetes `nodeSelector`). */
 export type NodeSelector = Readonly<Record<string, string>>;
@@ -34,16 +34,6 @@ export function requiredNodeAffinity(selector: NodeSelector) {
     };
 }
 
-const labelName = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function isLabelKey(key: string): boolean {
-    const slash = key.lastIndexOf("/");
-    const name = slash < 0 ? key : key.slice(slash + 1);
-    const prefix = slash < 0 ? undefined : key.slice(0, slash);
-    return labelName.test(name) && (prefix === undefined || (prefix.length <= 253 && dnsSubdomain.test(prefix)));
-}
-
 /** Where a GPU daemon runs: our A100 nodes, through their taint. */
 export interface GpuPlacement {
     /** Labels of our GPU nodes. */
@@ -68,13 +58,8 @@ export function checkNodeSelector(owner: ArgsOwner, field: string, selector: Nod
         throw argsError(owner, field, `must name at least one node label, e.g. {"gpu-serverless.io/accelerator": "nvidia-a100"}`);
     }
     for (const [key, value] of entries) {
-        if (!isLabelKey(key)) {
-            const detail = "is not a valid label key ([prefix/]name, name at most 63 characters)";
-            throw argsError(owner, `${field}[${JSON.stringify(key)}]`, detail);
-        }
-        if (typeof value !== "string" || (value !== "" && !labelName.test(value))) {
-            throw argsError(owner, `${field}[${JSON.stringify(key)}]`, `${JSON.stringify(value)} is not a valid label value`);
-        }
+        const problem = labelKeyProblem(key) ?? labelValueProblem(value);
+        if (problem !== undefined) throw argsError(owner, `${field}[${JSON.stringify(key)}]`, problem);
     }
 }
 
@@ -87,8 +72,8 @@ export function checkTolerations(owner: ArgsOwner, field: string, tolerations: r
     }
     tolerations.forEach((t, i) => {
         const at = `${field}[${i}]`;
-        if (!t.key || !isLabelKey(t.key)) throw argsError(owner, at, `key ${JSON.stringify(t.key)} is not a valid taint key`);
-        if (t.operator === "Equal" && (t.value === undefined || !labelName.test(t.value))) {
+        if (!t.key || labelKeyProblem(t.key) !== undefined) throw argsError(owner, at, `key ${JSON.stringify(t.key)} is not a valid taint key`);
+        if (t.operator === "Equal" && (!t.value || labelValueProblem(t.value) !== undefined)) {
             throw argsError(owner, at, `operator Equal needs a valid value, got ${JSON.stringify(t.value)}`);
         }
         if (t.operator === "Exists" && t.value !== undefined) throw argsError(owner, at, "operator Exists takes no value");

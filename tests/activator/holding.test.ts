@@ -3,11 +3,12 @@
  * timeout (504 naming what was observed), a client leaving while held, and the per-replica concurrency cap.
  */
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
 import type { ClientRequest } from "node:http";
 import { ActivatorProcess } from "./testing/activatorProcess";
 import { TestBackend } from "./testing/backend";
 import { config, model } from "./testing/config";
-import { eventually, keepAliveAgent, send, sendJson, type HttpResult } from "./testing/http";
+import { eventually, keepAliveAgent, send, sendJson, sendRaw, type HttpResult } from "./testing/http";
 import { KedaClient } from "./testing/kedaClient";
 
 type ErrorBody = { error: { code: string; message: string; model?: string; lastObserved?: string } };
@@ -19,10 +20,12 @@ describe("activator: holding", function () {
   let act: ActivatorProcess;
   let keda: KedaClient;
   let down: TestBackend; // never started: every model behind it stays cold
+  let late: TestBackend; // started only after its model's requests gave up
   let warm: TestBackend;
 
   before(async () => {
     down = await TestBackend.create();
+    late = await TestBackend.create();
     warm = await TestBackend.create();
     await warm.start();
     act = await ActivatorProcess.start(
@@ -30,7 +33,7 @@ describe("activator: holding", function () {
         [
           model("full", down.url, { maxPending: 2, coldStartTimeoutSeconds: 1.5 }),
           model("other", down.url, { coldStartTimeoutSeconds: 1.5 }),
-          model("never", down.url, { coldStartTimeoutSeconds: 0.3 }),
+          model("never", late.url, { coldStartTimeoutSeconds: 0.3 }),
           model("gone", down.url, { coldStartTimeoutSeconds: 30 }),
           model("warm", warm.url),
           model("capped", warm.url, { maxConcurrencyPerReplica: 2 }),
@@ -44,7 +47,7 @@ describe("activator: holding", function () {
     keda.close();
     agent.destroy();
     await act.stop();
-    await warm.stop();
+    await Promise.all([warm.stop(), late.stop()]);
   });
 
   const get = (name: string, extra: { onRequest?: (req: ClientRequest) => void; headers?: Record<string, string> } = {}) =>
@@ -93,6 +96,12 @@ describe("activator: holding", function () {
     assert.match(error.message, /test\/never had no ready replica within 0\.3s/);
     assert.match(error.lastObserved ?? "", /GET http:\/\/127\.0\.0\.1:\d+\/health failed: ECONNREFUSED/);
     assert.ok(waited >= 290 && waited < 2000, `held for the cold-start timeout (${waited.toFixed(0)} ms)`);
+
+    // The replica comes up after everyone gave up: no cold start is recorded for a wait nobody is in.
+    await late.start();
+    await eventually(async () => (await queue()).models["test/never"]!.ready, "test/never to become ready");
+    assert.ok(!act.logs.some((l) => l.msg === "cold start" && l["model"] === "test/never"), "no cold start logged");
+    assert.doesNotMatch((await send(`${act.adminUrl}/metrics`)).body, /activator_cold_starts_total\{model="test\/never"\}/);
   });
 
   it("stops counting a held request the moment its client disconnects", async () => {
@@ -112,6 +121,43 @@ describe("activator: holding", function () {
     assert.match(metrics, /activator_held_requests\{model="test\/gone"\} 0/);
     assert.match(metrics, /activator_requests_total\{model="test\/gone",status="499"\} 1/);
     console.log(`      held slot freed ${freedMs.toFixed(1)} ms after the client left`);
+  });
+
+  it("keeps a held client's connection alive at the TCP level, so a load balancer's idle timeout does not cut it", async () => {
+    let request: ClientRequest | undefined;
+    const pending = get("gone", { onRequest: (req) => (request = req) }).catch((err: Error) => err);
+    await eventually(async () => (await queue()).models["test/gone"]!.held === 1, "the request to be held");
+    try {
+      // ss shows the kernel's keepalive timer on the activator's side of the held connection.
+      const sockets = execFileSync("ss", ["-tnoH", "state", "established", `( sport = :${act.proxyPort} )`], { encoding: "utf8" });
+      assert.match(sockets, /timer:\(keepalive,/, `no keepalive timer on the proxy's sockets:\n${sockets}`);
+    } finally {
+      request!.destroy();
+      await pending;
+      await eventually(async () => (await queue()).models["test/gone"]!.held === 0, "the held count to drop", 1000);
+    }
+  });
+
+  it("stops counting pipelined requests, held or in flight, the moment their connection closes", async () => {
+    // Three requests pipelined on one connection: the first in flight, the second queued behind it (its response
+    // has no socket yet, so Node never reports its close), the third held for a cold model.
+    const pipelined = [
+      "GET /1 HTTP/1.1\r\nHost: warm.test\r\nx-backend-delay: 400\r\n\r\n",
+      "GET /2 HTTP/1.1\r\nHost: warm.test\r\nx-backend-delay: 400\r\n\r\n",
+      "GET /3 HTTP/1.1\r\nHost: gone.test\r\n\r\n",
+    ].join("");
+    const closing = sendRaw(act.proxyPort, pipelined, { closeAfterMs: 100 });
+    await eventually(async () => {
+      const q = await queue();
+      return q.models["test/warm"]!.inFlight === 2 && q.models["test/gone"]!.held === 1;
+    }, "2 in flight and 1 held");
+    await closing;
+    await eventually(async () => {
+      const q = await queue();
+      return q.held === 0 && q.inFlight === 0;
+    }, "nothing counted any more", 300);
+    assert.equal(await keda.isActive("test/warm"), false, "KEDA may scale the model down");
+    assert.equal(await keda.isActive("test/gone"), false);
   });
 
   it("meters release with the per-replica concurrency cap, in arrival order", async () => {

@@ -8,7 +8,7 @@ import net from "node:net";
 import { ActivatorProcess } from "./testing/activatorProcess";
 import { TestBackend } from "./testing/backend";
 import { config, model } from "./testing/config";
-import { keepAliveAgent, send, sendJson, sseData } from "./testing/http";
+import { eventually, keepAliveAgent, send, sendJson, sendRaw, sseData } from "./testing/http";
 import { KedaClient } from "./testing/kedaClient";
 
 type Echo = { method: string; url: string; headers: Record<string, string>; body: string; bodyBytes: number; port: number };
@@ -47,7 +47,7 @@ describe("activator: routing and forwarding", function () {
     await Promise.all(Object.values(b).map((backend) => backend.stop()));
   });
 
-  const echo = async (path: string, host: string, opts: { method?: string; body?: string; headers?: Record<string, string> } = {}) => {
+  const echo = async (path: string, host: string, opts: { method?: string; body?: string; headers?: Record<string, string | string[]> } = {}) => {
     const res = await sendJson<Echo>(`${act.proxyUrl}${path}`, { ...opts, headers: { host, ...opts.headers }, agent });
     assert.equal(res.status, 200, res.body);
     return res;
@@ -94,6 +94,9 @@ describe("activator: routing and forwarding", function () {
       models.json.data.map((m) => m.id),
       ["llm-a", "llm-b"],
     );
+    const head = await send(`${act.proxyUrl}/v1/models`, { method: "HEAD", agent });
+    assert.equal(head.status, 200, "HEAD answers like GET");
+    assert.equal(head.headers["content-length"], models.headers["content-length"]);
   });
 
   it("answers bad JSON 400, a missing model 400 and an unknown model 404 listing the names served", async () => {
@@ -129,8 +132,9 @@ describe("activator: routing and forwarding", function () {
   it("drops hop-by-hop headers, sets X-Forwarded-*, marks warm responses", async () => {
     const res = await echo("/h", "api.example.com", {
       headers: {
-        connection: "keep-alive, x-private",
+        connection: ["keep-alive, x-private", "X-Other"], // every Connection header counts
         "x-private": "secret",
+        "x-other": "secret too",
         "keep-alive": "timeout=5",
         "proxy-authorization": "Basic abc",
         te: "trailers",
@@ -139,7 +143,7 @@ describe("activator: routing and forwarding", function () {
       },
     });
     const h = res.json.headers;
-    for (const dropped of ["x-private", "keep-alive", "proxy-authorization", "te"]) assert.equal(h[dropped], undefined, dropped);
+    for (const dropped of ["x-private", "x-other", "keep-alive", "proxy-authorization", "te"]) assert.equal(h[dropped], undefined, dropped);
     assert.equal(h["x-custom"], "kept");
     assert.equal(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
     assert.equal(h["x-forwarded-proto"], "http");
@@ -226,6 +230,64 @@ describe("activator: routing and forwarding", function () {
     await new Promise<void>((resolve) => socket.on("close", () => resolve()));
     const closedAfter = performance.now() - started;
     assert.match(received, /^HTTP\/1\.1 408/);
+    assert.match(received, /\r\n\r\n\{"error":\{"code":"client_timeout"/);
     assert.ok(closedAfter >= 400 && closedAfter < 3000, `closed after ${closedAfter.toFixed(0)} ms`);
+  });
+
+  it("answers malformed requests with a JSON error and the right status, and keeps serving", async () => {
+    const cases: [what: string, request: string, status: number, code: string][] = [
+      ["garbage", "\x00\x01garbage\r\n\r\n", 400, "malformed_request"],
+      ["a control character in Host", "GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n", 400, "malformed_request"],
+      ["a bad Content-Length", "POST / HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 1x\r\n\r\n", 400, "malformed_request"],
+      ["Content-Length with chunked", "POST / HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "malformed_request"],
+      ["headers over Node's limit", `GET / HTTP/1.1\r\nHost: api.example.com\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, 431, "headers_too_large"],
+      ["two Host headers", "GET / HTTP/1.1\r\nHost: api.example.com\r\nHost: flaky.test\r\nConnection: close\r\n\r\n", 400, "invalid_request"],
+      ["no Host in HTTP/1.1", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 400, "invalid_request"],
+      ["an asterisk target", "OPTIONS * HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n", 400, "invalid_request"],
+    ];
+    const warnings = () => act.logs.filter((l) => l.level >= 40).length;
+    const warningsBefore = warnings();
+    for (const [what, request, status, code] of cases) {
+      const { received, closedByServer } = await sendRaw(act.proxyPort, request);
+      assert.match(received, new RegExp(`^HTTP/1\\.1 ${status} `), what);
+      assert.match(received, /\r\ncontent-type: application\/json\r\n/i, what);
+      const body = JSON.parse(received.slice(received.indexOf("\r\n\r\n") + 4)) as ErrorBody;
+      assert.equal(body.error.code, code, what);
+      assert.ok(closedByServer, `${what}: connection closed`);
+    }
+    assert.equal((await echo("/after", "api.example.com")).status, 200, "still serving");
+    assert.equal(warnings(), warningsBefore, "client mistakes are not logged as warnings");
+  });
+
+  it("forgets clients that leave mid-body, and honours Expect: 100-continue", async () => {
+    const partial = [
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"model":"llm-a"',
+      "POST /upload HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 500\r\n\r\nhalf a body",
+      "POST /upload HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    ];
+    for (const request of partial) await sendRaw(act.proxyPort, request, { closeAfterMs: 50 });
+    await eventually(async () => {
+      const queue = (await sendJson<{ held: number; inFlight: number }>(`${act.adminUrl}/queue`)).json;
+      return queue.held === 0 && queue.inFlight === 0;
+    }, "nothing counted for the clients that left", 1000);
+
+    const body = '{"model":"llm-b","x":1}';
+    const { received } = await sendRaw(
+      act.proxyPort,
+      `POST /v1/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    assert.match(received, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    const echoed = JSON.parse(received.slice(received.lastIndexOf("\r\n\r\n") + 4)) as Echo;
+    assert.equal(echoed.body, body);
+    assert.equal(echoed.headers["expect"], undefined, "Expect is the activator's business, not the backend's");
+  });
+
+  it("routes an absolute-form request target by its authority and forwards it in origin-form", async () => {
+    const { received } = await sendRaw(act.proxyPort, "GET http://API.example.com:80/special/x?q=1 HTTP/1.1\r\nHost: ignored.test\r\nConnection: close\r\n\r\n");
+    assert.match(received, /^HTTP\/1\.1 200 /);
+    const echoed = JSON.parse(received.slice(received.indexOf("\r\n\r\n") + 4)) as Echo;
+    assert.equal(echoed.port, b.special.port, "routed by the target's host and path, not the Host header");
+    assert.equal(echoed.url, "/special/x?q=1");
+    assert.equal(echoed.headers["x-forwarded-host"], "API.example.com:80");
   });
 });

@@ -54,6 +54,7 @@ describe("A100 node-template tags", () => {
             "k8s.io/cluster-autoscaler/node-template/label/gpu-serverless.io/node-group": "a100",
             "k8s.io/cluster-autoscaler/node-template/label/gpu-serverless.io/accelerator": "nvidia-a100",
             "k8s.io/cluster-autoscaler/node-template/label/nvidia.com/gpu.present": "true",
+            "k8s.io/cluster-autoscaler/node-template/label/k8s.amazonaws.com/accelerator": "nvidia-tesla-a100",
         });
     });
 });
@@ -143,7 +144,7 @@ describe("ClusterAutoscaler (mocks)", () => {
             assert.equal(byKey["k8s.io/cluster-autoscaler/node-template/label/gpu-serverless.io/node-group"], group);
             assert.ok(ofGroup.every((t) => t.inputs.tag.propagateAtLaunch === false));
         }
-        assert.equal(tags.length, 2 * 6);
+        assert.equal(tags.length, 2 * 7);
     });
 
     it("creates a ServiceMonitor only with the monitoring release, and then waits for it", async () => {

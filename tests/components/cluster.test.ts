@@ -34,7 +34,7 @@ describe("GpuCluster (mocks)", () => {
         };
     };
 
-    it("creates an EKS cluster with API auth, no default node group, KMS-encrypted secrets and control-plane logs", async () => {
+    it("creates an EKS cluster with API auth, no default node group, KMS-encrypted secrets, control-plane logs and enforced NetworkPolicies", async () => {
         const cluster = new GpuCluster("cl-a", argsFor());
         await settled();
         const eks = resourceNamed("eks:index:Cluster", "cl-a-eks").inputs;
@@ -48,6 +48,9 @@ describe("GpuCluster (mocks)", () => {
         assert.equal(key.inputs.enableKeyRotation, true);
         assert.deepEqual(eks.enabledClusterLogTypes, ["api", "audit", "authenticator", "controllerManager", "scheduler"]);
         assert.equal(eks.createOidcProvider, true);
+        // The models' NetworkPolicies only take effect with the VPC CNI's network policy agent on.
+        assert.equal(eks.useDefaultVpcCni, false);
+        assert.equal(eks.vpcCniOptions.enableNetworkPolicy, true);
         assert.deepEqual(eks.privateSubnetIds, ["subnet-a", "subnet-b", "subnet-c"]);
         // dev: public endpoint for the listed CIDRs only, private endpoint on for nodes.
         assert.equal(eks.endpointPublicAccess, true);
@@ -93,6 +96,7 @@ describe("GpuCluster (mocks)", () => {
             "gpu-serverless.io/node-group": "a100",
             "gpu-serverless.io/accelerator": "nvidia-a100",
             "nvidia.com/gpu.present": "true",
+            "k8s.amazonaws.com/accelerator": "nvidia-tesla-a100",
         });
         assert.deepEqual(a100.inputs.scalingConfig, { minSize: 0, maxSize: 2, desiredSize: 0 });
         assert.equal(a100.inputs.capacityType, "ON_DEMAND");

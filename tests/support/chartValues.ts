@@ -47,6 +47,12 @@ export function chartVersion(chart: string): string {
     return String(YAML.parse(fs.readFileSync(file, "utf8")).version);
 }
 
+/** Names of the subcharts a chart depends on (Chart.yaml `dependencies`): Helm hands `<name>.*` values to them. */
+export function subchartNames(chart: string): string[] {
+    const file = path.join(upstreamDir, "charts", chart, "Chart.yaml");
+    return ((YAML.parse(fs.readFileSync(file, "utf8")).dependencies ?? []) as Array<{ name: string }>).map((d) => d.name);
+}
+
 /** Key paths in `values` that the chart does not declare, e.g. `["controller.replicaCount"]`; empty when all exist. */
 export function unknownValuePaths(chart: string, values: Record<string, unknown>): string[] {
     const unknown: string[] = [];

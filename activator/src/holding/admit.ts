@@ -11,14 +11,14 @@ import type { ModelState } from "./modelState";
 /** True when `x` may be forwarded now (it is then counted in flight); false when it was held or rejected. */
 export function admit(ctx: ProxyContext, x: Exchange): boolean {
   const model = x.model!;
+  if (model.removed) {
+    // Routed by the previous config while its body was read; that model (and its pool) has just been removed.
+    reject(ctx, x, "model_removed", `model ${model.key} was removed from the configuration`, { model: model.key });
+    return false;
+  }
   if (model.canForwardNow()) {
     model.startFlight(x);
     return true;
-  }
-  if (model.removed) {
-    // Routed by the previous config while its body was read; that model has just been removed.
-    reject(ctx, x, "model_removed", `model ${model.key} was removed from the configuration`, { model: model.key });
-    return false;
   }
   if (model.held >= model.config.maxPending) {
     reject(ctx, x, "model_queue_full", `model ${model.key} already holds ${model.held} requests (maxPending)`, { model: model.key });

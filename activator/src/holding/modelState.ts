@@ -21,7 +21,6 @@ export interface HoldingShared {
   release(x: Exchange): void;
 }
 
-
 /**
  * One model's live state: its held queue (FIFO), in-flight count, readiness watch and backend pool.
  * Survives configuration reloads that keep the model, so held requests are not lost.
@@ -118,7 +117,7 @@ export class ModelState {
     }
   }
 
-  /** Takes `x` out of the queue (timeout, client gone, model removed). */
+  /** Takes `x` out of the queue (released, timed out, client gone, model removed). */
   unhold(x: Exchange): void {
     if (x.holdTimer) clearTimeout(x.holdTimer);
     x.holdTimer = null;
@@ -126,6 +125,8 @@ export class ModelState {
     this.queue.remove(x);
     this.held--;
     this.shared.totals.held--;
+    // Every request held for this cold start gave up: it is over; the next one held starts another.
+    if (this.held === 0 && !this.readiness.ready) this.coldSince = -1;
   }
 
   /** Releases held requests in arrival order while a replica is ready and slots are free. */

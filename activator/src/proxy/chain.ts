@@ -2,6 +2,7 @@
  * The request chain, in one place. Every request goes through the same steps, each in its own file:
  *
  *   0. head      readRequestHead      headers read once: host, body framing, upstream headers  (headers.ts)
+ *                                     (malformed heads Node's parser refuses are answered in server.ts)
  *   1. route     routeByHostPath      host (exact > wildcard) + longest path prefix            (route.ts)
  *                routeByBody          OpenAI endpoints: the JSON body's `model` field          (route.ts)
  *   2. admit     admit                counted as pending now; forwarded, held or rejected      (../holding/admit.ts)
@@ -10,6 +11,7 @@
  *
  * Held requests re-enter at step 3 when their model's state releases them (`ModelState.drain`).
  */
+import type { Socket } from "node:net";
 import { abandonHeld, admit } from "../holding/admit";
 import type { ModelState } from "../holding/modelState";
 import type { ProxyContext } from "./context";
@@ -30,9 +32,14 @@ export function createRequestHandler(ctx: ProxyContext): (req: ProxyRequest, res
     req.exchange = x;
     res.exchange = x;
     res.on("close", finishExchange);
+    if (res.socket === null) trackPipelined(x);
     if (ctx.draining) res.shouldKeepAlive = false;
 
-    readRequestHead(x);
+    const invalid = readRequestHead(x);
+    if (invalid !== null) {
+      reject(ctx, x, "invalid_request", invalid);
+      return;
+    }
     if (x.contentLength > ctx.limits.maxBodyBytes) {
       reject(ctx, x, "body_too_large", `request body of ${x.contentLength} bytes exceeds ${ctx.limits.maxBodyBytes}`, {
         limit: ctx.limits.maxBodyBytes,
@@ -48,8 +55,10 @@ export function createRequestHandler(ctx: ProxyContext): (req: ProxyRequest, res
 
 /** Step 4, for every exchange however it ended: stop counting it, abort its upstream request if the client left. */
 function finishExchange(this: ProxyResponse): void {
-  const x = this.exchange!;
+  const x = this.exchange;
+  if (!x) return; // a pipelined exchange already finished by its connection's close
   const model = x.model;
+  if (x.pipelined) (x.req.socket as PipelinedSocket)[PIPELINED]!.delete(x);
   if (x.phase === Phase.Held) abandonHeld(x);
   else if (x.phase === Phase.InFlight) {
     model!.endFlight(x);
@@ -60,4 +69,27 @@ function finishExchange(this: ProxyResponse): void {
   else x.ctx.metrics.requests.inc({ model: "", status });
   x.req.exchange = null;
   this.exchange = null;
+}
+
+/**
+ * A pipelined request's response waits, without a socket, for the responses ahead of it: if the client leaves,
+ * Node never emits that response's "close", so the exchange would stay counted (held, or in flight for KEDA)
+ * forever. The connection's own "close" finishes them. Only pipelining clients pay for this.
+ */
+const PIPELINED = Symbol("pipelined exchanges");
+type PipelinedSocket = Socket & { [PIPELINED]?: Set<Exchange> };
+
+function trackPipelined(x: Exchange): void {
+  const socket = x.req.socket as PipelinedSocket;
+  let waiting = socket[PIPELINED];
+  if (!waiting) {
+    waiting = socket[PIPELINED] = new Set();
+    socket.once("close", finishPipelined);
+  }
+  x.pipelined = true;
+  waiting.add(x);
+}
+
+function finishPipelined(this: PipelinedSocket): void {
+  for (const x of this[PIPELINED]!) finishExchange.call(x.res);
 }

@@ -47,6 +47,8 @@ export class Exchange implements FifoNode<Exchange>, Dispatcher.DispatchHandler 
   retried = false;
   controller: Dispatcher.DispatchController | null = null;
   forwardedAt = 0;
+  /** Arrived pipelined behind another request of its connection (its response had no socket yet). */
+  pipelined = false;
 
   prev: Exchange | null = null;
   next: Exchange | null = null;

@@ -38,8 +38,11 @@ const RESPONSE_DROPPED = new Set([
 const INTERESTING_LENGTH: boolean[] = [];
 for (const name of [...REQUEST_DROPPED, "content-length"]) INTERESTING_LENGTH[name.length] = true;
 
-/** Reads the request head once: routing host, body framing, and the header list to send upstream. */
-export function readRequestHead(x: Exchange): void {
+/**
+ * Reads the request head once: routing host, body framing, and the header list to send upstream. Returns why
+ * the head cannot be served (the caller answers 400), or null.
+ */
+export function readRequestHead(x: Exchange): string | null {
   const raw = x.req.rawHeaders;
   const out = x.upstreamHeaders;
   let host = "";
@@ -47,6 +50,7 @@ export function readRequestHead(x: Exchange): void {
   let forwardedProto = "";
   let forwardedHost = "";
   let connection = "";
+  let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
@@ -65,9 +69,10 @@ export function readRequestHead(x: Exchange): void {
         break;
       case "host":
         host = value;
+        hosts++;
         break;
       case "connection":
-        connection = value;
+        connection = connection ? `${connection},${value}` : value;
         break;
       case "x-forwarded-for":
         forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
@@ -80,6 +85,15 @@ export function readRequestHead(x: Exchange): void {
         break;
     }
   }
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one (which could route one way and be
+  // served another), is a 400.
+  if (hosts > 1) return "more than one Host header";
+  if (hosts === 0 && x.req.httpVersionMinor === 1) return "no Host header";
+  if (x.req.url!.charCodeAt(0) !== 47 /* / */) {
+    const authority = toOriginForm(x);
+    if (authority === null) return `request target "${x.req.url}" names no path`;
+    host = authority;
+  }
   if (connection) dropConnectionListed(out, connection);
   const client = x.req.socket.remoteAddress ?? "";
   out.push(
@@ -91,6 +105,22 @@ export function readRequestHead(x: Exchange): void {
     forwardedHost || host,
   );
   x.host = host;
+  return null;
+}
+
+const ABSOLUTE_FORM = /^https?:\/\/(?:[^/?#@]*@)?([^/?#]*)(.*)$/is;
+
+/**
+ * A target in absolute-form (`GET http://host/path`, as sent to a proxy) names the host itself, which then
+ * replaces Host (RFC 9112 §3.2.2): the request is routed by that authority and forwarded in origin-form, path
+ * bytes unchanged. Returns the authority, or null for a target that names no path (`*`, authority-form).
+ */
+function toOriginForm(x: Exchange): string | null {
+  const match = ABSOLUTE_FORM.exec(x.req.url!);
+  if (!match || match[1] === "") return null;
+  const rest = match[2]!;
+  x.req.url = rest === "" ? "/" : rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest;
+  return match[1]!;
 }
 
 /** `Connection: keep-alive` / `close` name no other header: the common case, checked without allocating. */

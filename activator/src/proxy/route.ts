@@ -94,7 +94,7 @@ function onBodyEnd(this: ProxyRequest): void {
 /** A request no route took: `GET /v1/models`, else 404. */
 export function answerUnrouted(ctx: ProxyContext, x: Exchange): void {
   const { req, res } = x;
-  if (req.method === "GET" && pathOf(req.url!) === OPENAI_MODELS_PATH) {
+  if ((req.method === "GET" || req.method === "HEAD") && pathOf(req.url!) === OPENAI_MODELS_PATH) {
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(ctx.routes.modelsList) });
     res.end(ctx.routes.modelsList);
     return;

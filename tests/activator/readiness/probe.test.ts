@@ -3,17 +3,11 @@ import pino from "pino";
 import { createReadiness, type Readiness } from "../../../activator/src/readiness";
 import { notReadyProbeDelay, probeUrl } from "../../../activator/src/readiness/probe";
 import { TestBackend } from "../testing/backend";
+import { eventually, sleep } from "../testing/http";
 
 const logger = pino({ level: "silent" });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
+/** Polls every 2 ms: these tests time readiness to the millisecond. */
+const until = (condition: () => boolean, timeoutMs: number, what: string) => eventually(condition, what, timeoutMs, 2);
 
 describe("activator readiness: probe mode", () => {
   let backend: TestBackend;

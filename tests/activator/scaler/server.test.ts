@@ -3,6 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import pino from "pino";
 import type { ModelActivity } from "../../../activator/src/scaler/activity";
 import { ACTIVATION_COALESCE_MS, metricNameFor, startScalerServer, type ScalerServer } from "../../../activator/src/scaler/server";
+import { percentile, sleep } from "../testing/http";
 import { KedaClient } from "../testing/kedaClient";
 
 /** ModelActivity whose demand the test sets by hand; arrive() fires an activation event as holding would. */
@@ -45,12 +46,6 @@ class FakeActivity implements ModelActivity {
 const logger = pino({ level: "silent" });
 const LLAMA = "default/llama";
 const MISTRAL = "team-a/mistral";
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 async function grpcError(promise: Promise<unknown>): Promise<grpc.ServiceError> {
   try {

@@ -3,6 +3,7 @@
  * times (SSE), and the instant the response head arrived (first byte).
  */
 import http from "node:http";
+import net from "node:net";
 
 export interface Chunk {
   /** performance.now() at receipt. */
@@ -84,14 +85,42 @@ export function sseData(body: string): string[] {
     .map((event) => event.slice("data: ".length));
 }
 
-/** Polls `check` every 10 ms until it returns true, failing after timeoutMs with `what`. */
-export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 3000): Promise<void> {
+/**
+ * Writes `text` as is on a fresh connection to 127.0.0.1:port (malformed or pipelined requests no client
+ * library sends) and resolves with everything received once the server closes the connection, or after
+ * `waitMs`. `closeAfterMs` destroys the connection from the client side that long after writing.
+ */
+export function sendRaw(port: number, text: string, opts: { waitMs?: number; closeAfterMs?: number } = {}): Promise<{ received: string; closedByServer: boolean }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => {
+      socket.write(text);
+      if (opts.closeAfterMs !== undefined) setTimeout(() => socket.destroy(), opts.closeAfterMs);
+    });
+    let received = "";
+    let closedByServer = true;
+    socket.on("data", (d: Buffer) => (received += d.toString("latin1")));
+    socket.on("error", () => undefined);
+    const timer = setTimeout(() => {
+      closedByServer = false;
+      socket.destroy();
+    }, opts.waitMs ?? 2000);
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ received, closedByServer: closedByServer && opts.closeAfterMs === undefined });
+    });
+  });
+}
+
+/** Polls `check` every `intervalMs` until it returns true, failing after timeoutMs with `what`. */
+export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 3000, intervalMs = 10): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Percentile (0–100) of numbers, nearest rank. */
 export function percentile(values: readonly number[], p: number): number {

@@ -50,7 +50,7 @@ describe("activator config generated from the models", () => {
         assert.equal(shutdownGraceSeconds, 45);
     });
 
-    it("keeps the NLB from cutting a held request: idle timeout above the longest hold", () => {
+    it("asks the NLB (through the Load Balancer Controller's annotation) for an idle timeout above the longest hold", () => {
         assert.ok(parsed.ok);
         const idle = nlbIdleTimeoutSeconds(input);
         assert.ok(idle > parsed.config.limits.requestTimeoutSeconds, `${idle}`);

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { imageRefProblem, movingTags, storageUriProblem } from "../../../components/config/models";
-import { parseStackConfig, StackConfigError } from "../../../components/config/stack";
-import { stackConfig } from "./stackFiles";
+import { parseStackConfig } from "../../../components/config/stack";
+import { asConfigString, problemsOf, stackConfig } from "./stackFiles";
 
 const qwen = "hf://Qwen/Qwen2.5-0.5B-Instruct:7ae557604adf67be50417f59c2c2f167def9a775";
 const iris = "gs://kfserving-examples/models/sklearn/1.0/model";
@@ -15,17 +15,7 @@ function raw(models: object[], extra: Record<string, unknown> = {}): Record<stri
         models,
         ...extra,
     };
-    return Object.fromEntries(Object.entries(values).map(([k, v]) => [`gpu-serverless:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
-}
-
-function problemsOf(config: Record<string, string>): readonly string[] {
-    try {
-        parseStackConfig(config);
-    } catch (e) {
-        assert.ok(e instanceof StackConfigError, `expected a StackConfigError, got ${e}`);
-        return e.problems;
-    }
-    assert.fail("the config was accepted");
+    return Object.fromEntries(Object.entries(values).map(([k, v]) => [`gpu-serverless:${k}`, asConfigString(v)]));
 }
 
 describe("stack config: models and activator", () => {
@@ -107,6 +97,7 @@ describe("stack config: models and activator", () => {
         ["an S3 path without a version", [{ ...cpu, storageUri: "s3://models/iris/model" }], {}, /models\[0\]\.storageUri: .*no version in the path/],
         ["an unsupported storage scheme", [{ ...cpu, storageUri: "https://example.com/iris/v1" }], {}, /models\[0\]\.storageUri: .*not a supported model location/],
         ["an unknown format", [{ ...cpu, format: "keras" }], {}, /models\[0\]\.format: /],
+        ["TensorFlow Serving, which answers no /v2 health check or route", [{ ...cpu, format: "tensorflow" }], {}, /models\[0\]\.format: /],
         ["an unknown model key", [{ ...cpu, replicas: 2 }], {}, /models\[0\]\.replicas: /],
         ["a duplicate name", [cpu, { ...cpu, namespace: "other" }], {}, /models\[1\]\.name: duplicate model name "iris" \(also models\[0\]\)/],
         ["a duplicate OpenAI model", [llm, { ...llm, name: "qwen-2", routing: { openaiModels: ["qwen"] } }], {}, /models\[1\]\.routing\.openaiModels\[0\]: OpenAI model "qwen" is already routed to models\[0\]/],

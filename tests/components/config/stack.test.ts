@@ -1,17 +1,6 @@
 import * as assert from "node:assert/strict";
-import { parseStackConfig, StackConfig, StackConfigError, stackKeyNames } from "../../../components/config/stack";
-import { asConfigString, projectConfigDeclarations, stackConfig, stackFileValues } from "./stackFiles";
-
-/** The problems `parseStackConfig` reports for `config`, or fails the test when it accepts it. */
-function problemsOf(config: Record<string, string>): readonly string[] {
-    try {
-        parseStackConfig(config);
-    } catch (e) {
-        assert.ok(e instanceof StackConfigError, `expected a StackConfigError, got ${e}`);
-        return e.problems;
-    }
-    assert.fail("the config was accepted");
-}
+import { parseStackConfig, StackConfig, stackKeyNames } from "../../../components/config/stack";
+import { asConfigString, problemsOf, projectConfigDeclarations, stackConfig, stackFileValues } from "./stackFiles";
 
 const dev = (overrides: Record<string, unknown> = {}) => stackConfig("dev", overrides);
 const devGpuGroup = (stackFileValues("dev")["gpu-serverless:gpuNodeGroups"] as object[])[0];

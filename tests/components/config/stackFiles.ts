@@ -2,10 +2,11 @@
  * Stack config as the Pulumi CLI hands it to the program, built from the files in the repository: the defaults
  * declared in `Pulumi.yaml`, overlaid with `Pulumi.<stack>.yaml`, every value a string (structured values as JSON).
  */
+import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { configNamespace } from "../../../components/config/stack";
+import { configNamespace, parseStackConfig, StackConfigError } from "../../../components/config/stack";
 
 export const repoRoot = path.resolve(__dirname, "../../..");
 
@@ -47,4 +48,15 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
         config[key] = secure ? `test-secret-${key}` : asConfigString(value);
     }
     return config;
+}
+
+/** The problems `parseStackConfig` reports for `config`, or fails the test when it accepts it. */
+export function problemsOf(config: Record<string, string>): readonly string[] {
+    try {
+        parseStackConfig(config);
+    } catch (e) {
+        assert.ok(e instanceof StackConfigError, `expected a StackConfigError, got ${e}`);
+        return e.problems;
+    }
+    assert.fail("the config was accepted");
 }

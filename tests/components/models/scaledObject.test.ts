@@ -22,6 +22,7 @@ describe("ScaledObject manifest", () => {
             [llmScaled.spec.minReplicaCount, llmScaled.spec.maxReplicaCount, llmScaled.spec.cooldownPeriod, llmScaled.spec.pollingInterval],
             [0, 3, 600, 15],
         );
+        // Not the predictor's name, which KServe's own KEDA integration manages.
         assert.deepEqual([llmScaled.metadata.name, llmScaled.metadata.namespace], ["qwen", "models"]);
     });
 

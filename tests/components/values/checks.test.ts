@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { checkDnsLabel, checkPrometheusDuration, checkStorageSize } from "../../../components/values/checks";
+import { checkDnsLabel, checkPrometheusDuration, checkStorageSize, labelKeyProblem, labelValueProblem } from "../../../components/values/checks";
 
 describe("values/checks", () => {
     const cases: Array<[string, (o: string, f: string, v: string) => void, string[], unknown[], RegExp]> = [
@@ -39,4 +39,17 @@ describe("values/checks", () => {
             }
         });
     }
+
+    it("accepts label keys and values Kubernetes accepts, refusing the rest with the rule", () => {
+        for (const key of ["team", "gpu-serverless.io/node-group", "k8s.amazonaws.com/accelerator", "a.b-c/X_y.z", "x".repeat(63)]) {
+            assert.equal(labelKeyProblem(key), undefined, key);
+        }
+        for (const key of ["", "bad key", "Example.COM/a", "/a", "a/", "a/b/c", "-a", "x".repeat(64), `${"p".repeat(254)}/a`]) {
+            assert.match(labelKeyProblem(key) ?? "", /is not a valid label key \(\[dns-prefix\/\]name, name at most 63 characters\)/, key);
+        }
+        for (const value of ["", "ml", "nvidia-a100", "A.b_c-1", "v".repeat(63)]) assert.equal(labelValueProblem(value), undefined, value);
+        for (const value of ["ml platform", "-a", "a-", "v".repeat(64), 1]) {
+            assert.match(labelValueProblem(value as string) ?? "", /is not a valid label value \(at most 63 of A-Z a-z 0-9 - _ \./, String(value));
+        }
+    });
 });

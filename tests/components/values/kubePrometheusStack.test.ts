@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
-import { chartDefaults, unknownValuePaths } from "../../support/chartValues";
+import { chartDefaults, subchartNames, unknownValuePaths } from "../../support/chartValues";
 import {
     grafanaAdminKeys,
     kubePrometheusStackFullname,
@@ -67,8 +67,10 @@ describe("values/kubePrometheusStack", () => {
     });
 
     it("sets only keys the chart declares, apart from the grafana subchart's nodeSelector", () => {
-        // grafana is a subchart (grafana-community/grafana); its own values.yaml declares nodeSelector, the parent's does not.
+        // Helm hands `grafana.*` to the grafana subchart (grafana-community/grafana), whose own values.yaml declares
+        // nodeSelector; the parent's lists only the keys it overrides, and we hold no copy of the subchart's.
         assert.deepEqual(unknownValuePaths("kube-prometheus-stack", values), ["grafana.nodeSelector"]);
+        assert.ok(subchartNames("kube-prometheus-stack").includes("grafana"));
     });
 });
 

@@ -39,8 +39,8 @@ describe("values/scheduling", () => {
         ["empty where a label is needed", {}, true, /^X args\.sel: must name at least one node label/],
         ["a key with spaces", { "bad key": "a" }, false, /^X args\.sel\["bad key"\]: is not a valid label key/],
         ["an upper-case prefix", { "Example.COM/a": "b" }, false, /^X args\.sel\["Example\.COM\/a"\]: is not a valid label key/],
-        ["a value too long", { a: "v".repeat(64) }, false, /^X args\.sel\["a"\]: "v{64}" is not a valid label value$/],
-        ["a non-string value", { a: 1 }, false, /^X args\.sel\["a"\]: 1 is not a valid label value$/],
+        ["a value too long", { a: "v".repeat(64) }, false, /^X args\.sel\["a"\]: "v{64}" is not a valid label value \(at most 63/],
+        ["a non-string value", { a: 1 }, false, /^X args\.sel\["a"\]: 1 is not a valid label value \(/],
     ];
     for (const [what, selector, nonEmpty, message] of badSelectors) {
         it(`refuses a selector that is ${what}, naming it`, () => {
