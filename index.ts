@@ -12,17 +12,19 @@ const config = loadStackConfig();
 
 const platform = new ServerlessGpuPlatform("gpu", { config });
 
+const secrets = new pulumi.Config();
+
 // One endpoint in front of every model: routes, holds requests while a model is at zero, wakes it through KEDA.
 const activator = new Activator("activator", {
     config: config.activator,
     models: config.models,
+    apiKeys: config.activator.apiKeySecrets.map((name) => secrets.requireSecret(name)),
     provider: platform.provider,
     awsProvider: platform.awsProvider,
     systemNodeSelector: platform.systemNodeSelector,
     dependencies: { monitoring: platform.crdReleases.monitoring },
 });
 
-const secrets = new pulumi.Config();
 const gpuGroupNames = config.gpuNodeGroups.map((group) => group.name);
 for (const model of config.models) {
     new ServerlessModel(model.name, {

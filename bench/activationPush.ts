@@ -42,6 +42,7 @@ export function histogramMeanMs(metrics: string, name: string): { count: number;
 
 export const activationPush: Bench = {
   name: "activation-push",
+  repeatWhenDisturbed: true,
   description: "request arrival at a cold model → true on StreamIsActive",
   async run(ctx: BenchContext): Promise<BenchResult> {
     const coldStarts = ctx.smoke ? 30 : 1000;

@@ -101,6 +101,7 @@ async function probeMode(ctx: BenchContext, count: number, agent: http.Agent): P
 
 export const coldPath: Bench = {
   name: "cold-path",
+  repeatWhenDisturbed: true,
   description: "backend ready at a known instant → first byte at the client",
   async run(ctx: BenchContext): Promise<BenchResult> {
     const kubeCount = ctx.smoke ? 10 : 300;

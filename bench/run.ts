@@ -15,10 +15,10 @@ import { activationPush } from "./activationPush";
 import { coldPath } from "./coldPath";
 import { heldCapacity } from "./heldCapacity";
 import { NGINX } from "./lib/nginx";
-import { foreignLoad, waitForQuiet } from "./lib/machineLoad";
+import { foreignLoad, QUIET_CORES, waitForQuiet } from "./lib/machineLoad";
 import { missingPrerequisites } from "./lib/prerequisites";
 import { coreLayout, pin, stopAll, stopChildrenOnSignals } from "./lib/processes";
-import { formatTable, formatTargets, writeResult, type Bench, type BenchContext } from "./lib/report";
+import { formatTable, formatTargets, writeResult, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 import { WRK } from "./lib/wrk";
 import { programScale } from "./programScale";
 import { streaming } from "./streaming";
@@ -28,6 +28,14 @@ const BENCHES: Bench[] = [warmPath, streaming, activationPush, coldPath, heldCap
 
 /** A full run waits this long at most for the machine to be quiet before each bench (then runs and says so). */
 const QUIET_WAIT_MS = 120_000;
+/** Runs of a bench marked repeatWhenDisturbed, at most. */
+const MAX_ATTEMPTS = 3;
+
+interface MachineLoad {
+  otherProcessesCoresBefore: number | undefined;
+  otherProcessesCoresDuring: number;
+  attempt: number;
+}
 
 function machine(): Record<string, unknown> {
   const version = (file: string | undefined, args: string[]) => {
@@ -73,13 +81,25 @@ async function main(): Promise<number> {
   const failed: string[] = [];
   for (const bench of BENCHES.filter((b) => !only || only.includes(b.name))) {
     ctx.log(`${bench.name}: ${bench.description}`);
-    const quietBefore = smoke ? undefined : await waitForQuiet(QUIET_WAIT_MS, ctx.log);
-    const started = performance.now();
-    const foreign = foreignLoad();
     try {
-      const result = await bench.run(ctx);
-      const machineLoad = { otherProcessesCoresBefore: quietBefore, otherProcessesCoresDuring: foreign() };
-      const file = writeResult(outDir, result, { ...info, seconds: (performance.now() - started) / 1000, machineLoad });
+      // Short latency benches are repeated when other processes disturbed them; the least disturbed run is kept.
+      const attempts = smoke || !bench.repeatWhenDisturbed ? 1 : MAX_ATTEMPTS;
+      let kept: { result: BenchResult; seconds: number; machineLoad: MachineLoad } | undefined;
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        const quietBefore = smoke ? undefined : await waitForQuiet(QUIET_WAIT_MS, ctx.log);
+        const started = performance.now();
+        const foreign = foreignLoad();
+        const result = await bench.run(ctx);
+        await stopAll();
+        const machineLoad = { otherProcessesCoresBefore: quietBefore, otherProcessesCoresDuring: foreign(), attempt };
+        if (!kept || machineLoad.otherProcessesCoresDuring < kept.machineLoad.otherProcessesCoresDuring) {
+          kept = { result, seconds: (performance.now() - started) / 1000, machineLoad };
+        }
+        if (machineLoad.otherProcessesCoresDuring < QUIET_CORES || attempt === attempts) break;
+        ctx.log(`${bench.name}: disturbed (other processes used ${machineLoad.otherProcessesCoresDuring.toFixed(2)} cores), attempt ${attempt}/${attempts}`);
+      }
+      const { result, seconds, machineLoad } = kept!;
+      const file = writeResult(outDir, result, { ...info, seconds, machineLoad });
       process.stdout.write(
         `${result.tables.map(formatTable).join("\n\n")}\n${formatTargets(result.targets)}\n` +
           `  other processes used ${machineLoad.otherProcessesCoresDuring.toFixed(2)} cores on average meanwhile\n  → ${path.relative(process.cwd(), file)}\n\n`,

@@ -2,7 +2,8 @@
  * The activator in the cluster: one endpoint in front of every model.
  *
  * Creates its namespace and the model namespaces, a ServiceAccount with read-only access to EndpointSlices and Pods
- * in each model namespace, the config file generated from the models (a ConfigMap the activator hot-reloads), the
+ * in each model namespace, the config file generated from the models (a ConfigMap the activator hot-reloads), with
+ * API keys a Secret holding their SHA-256 digests (never the keys; the activator hot-reloads it too), the
  * Deployment (spread across system nodes, PodDisruptionBudget, restricted security context), the proxy NLB, the
  * scaler gRPC and admin Services, and a ServiceMonitor. The image is built from `activator/Dockerfile` (the
  * repository root as context) and pushed to an ECR repository created here, unless `activator.image` names one.
@@ -14,7 +15,7 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ActivatorStackConfig, ModelConfig } from "./config/models";
-import { activatorConfig, activatorConfigFile, configFileName, nlbIdleTimeoutSeconds } from "./activatorManifests/config";
+import { activatorConfig, activatorConfigFile, apiKeysSecretData, configFileName, nlbIdleTimeoutSeconds } from "./activatorManifests/config";
 import { contextTag, imageContextDir, imageContextPaths, imageDockerfile } from "./activatorManifests/image";
 import {
     activatorServiceMonitorManifest,
@@ -29,6 +30,7 @@ import {
     activatorName,
     activatorNamespaceManifest,
     activatorPodLabels,
+    apiKeysSecretName,
     deploymentManifest,
     modelNamespaceManifest,
     modelNamespaceRules,
@@ -45,6 +47,11 @@ export interface ActivatorArgs {
     models: readonly ModelConfig[];
     /** Kubernetes provider of the cluster. */
     provider: k8s.Provider;
+    /**
+     * The API keys (Pulumi secrets), one per `config.apiKeySecrets` name, in that order; required when it names any.
+     * Only their SHA-256 digests reach the cluster. Default none.
+     */
+    apiKeys?: pulumi.Input<string>[];
     /** AWS provider for the ECR repository; required unless `config.image` is set. Default none. */
     awsProvider?: aws.Provider;
     /** Node labels of the system node group (platform.systemNodeSelector). */
@@ -81,6 +88,11 @@ export class Activator extends pulumi.ComponentResource {
             throw argsError(owner, "awsProvider", "required to create the ECR repository when config.image is not set");
         }
         checkNodeSelector(owner, "systemNodeSelector", args.systemNodeSelector, true);
+        const apiKeys = args.apiKeys ?? [];
+        if (apiKeys.length !== config.apiKeySecrets.length) {
+            const names = config.apiKeySecrets.join(", ") || "none";
+            throw argsError(owner, "apiKeys", `${apiKeys.length} given for ${config.apiKeySecrets.length} config.apiKeySecrets (${names}): pass one value per name`);
+        }
         // Validated against the activator's own schema before any resource exists.
         const activatorConfigInput = activatorConfig(models, config);
         const configFile = activatorConfigFile(activatorConfigInput);
@@ -126,15 +138,29 @@ export class Activator extends pulumi.ComponentResource {
             inNamespace(),
         );
 
+        // The digests are computed inside the secret Output: neither keys nor digests reach the state in clear.
+        const apiKeysSecret =
+            apiKeys.length === 0
+                ? undefined
+                : new k8s.core.v1.Secret(
+                      childName(name, "api-keys"),
+                      {
+                          metadata: { name: apiKeysSecretName, namespace, labels: activatorPodLabels },
+                          type: "Opaque",
+                          stringData: pulumi.secret(pulumi.all(apiKeys).apply(apiKeysSecretData)),
+                      },
+                      inNamespace(),
+                  );
+
         this.image = config.image !== undefined ? pulumi.output(config.image) : this.buildImage(name, args.awsProvider!);
 
         const workload = this.image.apply((image) =>
-            deploymentManifest(config, { namespace, image, configMapName, systemNodeSelector: args.systemNodeSelector }),
+            deploymentManifest(config, { namespace, image, configMapName, systemNodeSelector: args.systemNodeSelector, apiKeys: apiKeysSecret !== undefined }),
         );
         const deployment = new k8s.apps.v1.Deployment(
             childName(name, "deployment"),
             { metadata: workload.metadata, spec: workload.spec },
-            inNamespace([serviceAccount, configMap, ...bindings]),
+            inNamespace([serviceAccount, configMap, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : [])]),
         );
         new k8s.policy.v1.PodDisruptionBudget(childName(name, "disruption-budget"), podDisruptionBudgetManifest(namespace), inNamespace());
 

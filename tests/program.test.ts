@@ -3,9 +3,10 @@
  * overlaid with Pulumi.dev.yaml). Prints the resources of the dev stack by type.
  */
 import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { isCustomKind } from "./support/crds";
-import { allResources, dependsOn, kubernetesObjects, resetRecorded, resourceNamed, setupMocks, settled, unwrap } from "./support/mocks";
+import { allResources, dependsOn, isSecret, kubernetesObjects, resetRecorded, resourceNamed, reveal, setupMocks, settled, unwrap } from "./support/mocks";
 import { stackConfig } from "./components/config/stackFiles";
 
 describe("program (index.ts, dev stack, mocks)", () => {
@@ -67,6 +68,27 @@ describe("program (index.ts, dev stack, mocks)", () => {
         assert.equal(counts["eks:index:Cluster"], 1);
         assert.equal(counts["aws:autoscaling/tag:Tag"], 7);
         assert.ok(counts["kubernetes:helm.sh/v3:Release"] >= 8);
+    });
+});
+
+describe("program (index.ts) with a public activator and an API key", () => {
+    const apiKey = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    after(() => pulumi.runtime.setAllConfig({}));
+
+    it("turns the secret config key into a Secret of its digest that the activator reads", async () => {
+        const activator = { exposure: "public", allowedCidrs: ["203.0.113.0/24"], apiKeySecrets: ["activatorApiKey"] };
+        setupMocks({ project: "gpu-serverless", stack: "keys", config: stackConfig("dev", { activator, activatorApiKey: apiKey }) });
+        resetRecorded();
+        delete require.cache[require.resolve("../index")];
+        require("../index");
+        await settled();
+        const secret = resourceNamed("kubernetes:core/v1:Secret", "activator-api-keys");
+        assert.ok(isSecret(secret.inputs.stringData));
+        const [text] = Object.values(reveal<Record<string, string>>(secret.inputs.stringData));
+        assert.match(text, new RegExp(`^${createHash("sha256").update(apiKey).digest("hex")}$`, "m"));
+        assert.ok(!text.includes(apiKey));
+        const proxy = resourceNamed("kubernetes:core/v1:Service", "activator-proxy");
+        assert.equal(proxy.inputs.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"], "internet-facing");
     });
 });
 

@@ -9,6 +9,7 @@ export const ERRORS = {
   malformed_request: { status: 400, reason: "bad_request" },
   invalid_request: { status: 400, reason: "bad_request" },
   headers_too_large: { status: 431, reason: "bad_request" },
+  unauthorized: { status: 401, reason: "unauthorized" },
   client_timeout: { status: 408, reason: "client_timeout" },
   no_route: { status: 404, reason: "no_route" },
   unknown_model: { status: 404, reason: "unknown_model" },
@@ -29,6 +30,9 @@ export type ErrorCode = keyof typeof ERRORS;
 /** Seconds a client should wait before retrying a 503 from the activator. */
 export const RETRY_AFTER_SECONDS = 1;
 
+/** The challenge a 401 carries (RFC 6750): the proxy accepts API keys as bearer tokens. */
+export const WWW_AUTHENTICATE = "Bearer";
+
 /** JSON body of an activator error. */
 function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>): string {
   return JSON.stringify({ error: { code, message, ...details } });
@@ -47,6 +51,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, message: string,
     "content-length": Buffer.byteLength(body),
   };
   if (status === 503) headers["retry-after"] = RETRY_AFTER_SECONDS;
+  else if (status === 401) headers["www-authenticate"] = WWW_AUTHENTICATE;
   res.writeHead(status, headers);
   res.end(body);
   return true;

@@ -1,7 +1,8 @@
 /**
  * What the rest of the repository imports from the activator: the config schema and its types (the Pulumi
- * components generate the activator's ConfigMap with them), the routing table (to check that a generated
- * config routes every model), and the trigger metadata key KEDA must send. Importing it starts nothing.
+ * components generate the activator's ConfigMap with them), the API keys file format (they write its Secret), the
+ * routing table (to check that a generated config routes every model), and the trigger metadata key KEDA must
+ * send. Importing it starts nothing.
  */
 export {
   activatorConfigSchema,
@@ -15,5 +16,6 @@ export {
   type ModelConfig,
   type ParseResult,
 } from "./config/schema";
+export { apiKeyDigest, apiKeyDigestsFile, parseApiKeyDigests, type ApiKeysParseResult } from "./config/apiKeys";
 export { buildRouteTable, matchHostPath, hostOf, OPENAI_BODY_PATHS, type RouteKeys, type RouteTable } from "./routing/table";
 export { MODEL_METADATA_KEY } from "./scaler/activity";

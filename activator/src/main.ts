@@ -8,9 +8,8 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { createAdminServer, type AdminState } from "./admin";
-import { loadConfigFile } from "./config/load";
-import type { ActivatorConfig } from "./config/schema";
-import { watchConfigFile } from "./config/watch";
+import { loadApiKeysFile, loadConfigFile, type LoadedApiKeys, type LoadedConfig } from "./config/load";
+import { watchMountedFile, type FileWatcher } from "./config/watch";
 import { ModelRegistry } from "./holding/registry";
 import { createMetrics } from "./metrics";
 import type { ProxyContext } from "./proxy/context";
@@ -37,7 +36,7 @@ async function main(): Promise<void> {
   const file = path.resolve(process.env["INIT_CWD"] ?? process.cwd(), values.config);
 
   // Config
-  let loaded: { config: ActivatorConfig; text: string };
+  let loaded: LoadedConfig;
   try {
     loaded = await loadConfigFile(file);
   } catch (err) {
@@ -64,6 +63,7 @@ async function main(): Promise<void> {
   const ctx: ProxyContext = {
     routes: buildRoutes(config, registry),
     limits: { maxBodyBytes: config.limits.maxBodyBytes, maxPendingTotal: config.limits.maxPendingTotal },
+    apiKeys: loaded.apiKeys?.digests ?? null,
     draining: false,
     registry,
     metrics,
@@ -85,11 +85,25 @@ async function main(): Promise<void> {
     observePushLatency: (model, seconds) => metrics.activationPush.observe({ model }, seconds),
   });
   const adminPort = await listen(admin, listeners.admin, "admin");
-  logger.info({ proxyPort, scalerPort: scaler.port, adminPort, models: config.models.length }, "activator listening");
 
-  // Watchers
-  const watcher = watchConfigFile(file, loaded.text, {
-    onChange(next) {
+  // Watchers: the config file, and the API keys file it names (re-read on its own changes and with every config).
+  const watchApiKeys = (apiKeys: LoadedApiKeys | null): FileWatcher | null =>
+    apiKeys === null
+      ? null
+      : watchMountedFile(apiKeys.file, apiKeys.text, loadApiKeysFile, {
+          onChange(next) {
+            ctx.apiKeys = next.digests;
+            metrics.apiKeysReloads.inc({ result: "applied" });
+            logger.info({ file: next.file, keys: next.digests.size }, "API keys reloaded");
+          },
+          onError(err) {
+            metrics.apiKeysReloads.inc({ result: "rejected" });
+            logger.error({ errors: (err as { errors?: string[] }).errors }, `API keys change refused, old keys kept: ${(err as Error).message}`);
+          },
+        });
+  let keysWatcher = watchApiKeys(loaded.apiKeys);
+  const watcher = watchMountedFile(file, loaded.text, loadConfigFile, {
+    onChange({ config: next, apiKeys }) {
       if (JSON.stringify(next.listeners) !== JSON.stringify(config.listeners) || next.activation.heartbeatSeconds !== config.activation.heartbeatSeconds) {
         logger.warn("listeners and activation.heartbeatSeconds change only on restart; the rest of the new config is applied");
       }
@@ -97,16 +111,22 @@ async function main(): Promise<void> {
       ctx.routes = buildRoutes(next, registry);
       ctx.limits = { maxBodyBytes: next.limits.maxBodyBytes, maxPendingTotal: next.limits.maxPendingTotal };
       applyClientLimits(proxy, next.limits);
+      ctx.apiKeys = apiKeys?.digests ?? null;
+      keysWatcher?.close();
+      keysWatcher = watchApiKeys(apiKeys);
       logger.level = next.logLevel;
       config = next;
       metrics.configReloads.inc({ result: "applied" });
-      logger.info({ models: next.models.length }, "config reloaded");
+      logger.info({ models: next.models.length, auth: apiKeys !== null }, "config reloaded");
     },
     onError(err) {
       metrics.configReloads.inc({ result: "rejected" });
       logger.error({ errors: (err as { errors?: string[] }).errors }, `config change refused, old config kept: ${(err as Error).message}`);
     },
   });
+
+  // Logged once the watchers are in place too: a file changed after this line is seen.
+  logger.info({ proxyPort, scalerPort: scaler.port, adminPort, models: config.models.length, auth: ctx.apiKeys !== null }, "activator listening");
 
   // Staged shutdown
   let stopping = false;
@@ -119,6 +139,7 @@ async function main(): Promise<void> {
     adminState.accepting = false;
     ctx.draining = true;
     watcher.close();
+    keysWatcher?.close();
     proxy.close();
     proxy.closeIdleConnections();
     while (registry.totals.held + registry.totals.inFlight > 0 && performance.now() < deadline) await sleep(20);

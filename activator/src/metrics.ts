@@ -81,6 +81,12 @@ export function createMetrics(queue: QueueSnapshot) {
       labelNames: ["result"] as const,
       registers,
     }),
+    apiKeysReloads: new Counter({
+      name: "activator_api_keys_reloads_total",
+      help: "API keys file changes seen, by result (applied or rejected)",
+      labelNames: ["result"] as const,
+      registers,
+    }),
   };
 }
 

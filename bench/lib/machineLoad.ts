@@ -1,6 +1,6 @@
 /**
  * Other work on the machine skews every figure, and a shared CI box or workstation is rarely idle. This measures
- * it: CPU time the whole machine spent (/proc/stat user + nice + system) minus what this process and its
+ * it: CPU time the whole machine spent (/proc/stat user, nice, system, irq, softirq) minus what this process and its
  * descendants spent (utime + stime + cutime + cstime from /proc/<pid>/stat, so children that exited and were
  * reaped still count), in cores. The benches record it next to their figures, repeat a disturbed measurement,
  * and wait for a quiet machine before starting.
@@ -10,11 +10,14 @@ import { sleep } from "./report";
 
 const USER_HZ = 100;
 
-/** Busy CPU seconds of the whole machine since boot (user, nice, system; not idle, iowait or irq). */
+/**
+ * Busy CPU seconds of the whole machine since boot: user, nice, system, irq and softirq (a process's stime includes
+ * the interrupt work done while it ran, which /proc/stat files under irq/softirq; loopback traffic is mostly that).
+ */
 function machineBusySeconds(): number {
   const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
-  const [user, nice, system] = line.trim().split(/\s+/).slice(1, 4).map(Number);
-  return (user! + nice! + system!) / USER_HZ;
+  const [user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).slice(1, 8).map(Number);
+  return (user! + nice! + system! + irq! + softirq!) / USER_HZ;
 }
 
 interface ProcStat {

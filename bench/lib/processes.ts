@@ -12,9 +12,9 @@ import { cpus } from "node:os";
 import * as path from "node:path";
 
 /**
- * Where each role runs. With 2 cores: the proxy under test (nginx worker or activator) alone on core 1; load
- * generator, backend and the bench process itself share core 0. With more cores the proxy still gets core 1 and
- * the others share the rest. With one core or no `taskset`, nothing is pinned.
+ * Where each role runs, among the CPUs this process may use. With 2: the proxy under test (nginx worker or activator)
+ * alone on the second; load generator, backend and the bench process itself share the first. With more, the proxy
+ * still gets the second and the others share the rest. With one CPU or no `taskset`, nothing is pinned.
  */
 export interface CoreLayout {
   /** taskset CPU list for the proxy under test, or undefined when not pinned. */
@@ -28,16 +28,27 @@ export interface CoreLayout {
 const TASKSET = findBinary("taskset");
 
 export function coreLayout(): CoreLayout {
-  const count = cpus().length;
-  if (count < 2 || !TASKSET) {
-    return { proxy: undefined, others: undefined, description: `${count} core(s), nothing pinned${TASKSET ? "" : " (no taskset)"}` };
+  const allowed = allowedCpus();
+  if (allowed.length < 2 || !TASKSET) {
+    return { proxy: undefined, others: undefined, description: `${allowed.length} core(s) allowed, nothing pinned${TASKSET ? "" : " (no taskset)"}` };
   }
-  const others = count === 2 ? "0" : `0,2-${count - 1}`;
+  const proxy = String(allowed[1]);
+  const others = allowed.filter((_, i) => i !== 1).join(",");
   return {
-    proxy: "1",
+    proxy,
     others,
-    description: `${count} cores: proxy under test (nginx worker or activator) pinned to core 1; load generator, backend, clients and the bench driver pinned to core(s) ${others}`,
+    description: `${allowed.length} cores: proxy under test (nginx worker or activator) pinned to core ${proxy}; load generator, backend, clients and the bench driver pinned to core(s) ${others}`,
   };
+}
+
+/** CPUs this process may run on (its cpuset, e.g. in a container), from /proc/self/status; else all of them. */
+function allowedCpus(): number[] {
+  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+  if (!list) return cpus().map((_, i) => i);
+  return list.split(",").flatMap((range) => {
+    const [from, to = from] = range.split("-").map(Number);
+    return Array.from({ length: to! - from! + 1 }, (_, i) => from! + i);
+  });
 }
 
 /** Pins every thread of a running process (`taskset -a -p`); a no-op without a CPU list. */

@@ -44,6 +44,8 @@ export interface BenchResult {
 export interface Bench {
   name: string;
   description: string;
+  /** A short latency bench: a full run repeats it when other processes disturbed it (warm-path retries per run itself). */
+  repeatWhenDisturbed?: boolean;
   run(ctx: BenchContext): Promise<BenchResult>;
 }
 

@@ -3,6 +3,7 @@
  * it from a ConfigMap; the activator validates it with the same schema (`activatorConfigSchema`) and reloads it
  * when the ConfigMap changes, so adding a model needs no restart.
  */
+import { apiKeyDigestsFile } from "../../activator/src/config/apiKeys";
 import { activatorConfigSchema, parseActivatorConfig, type ActivatorConfigInput } from "../../activator/src/config/schema";
 import type { ActivatorStackConfig, ModelConfig } from "../config/models";
 import { backendUrl, predictorName, readinessPath } from "../models/predictor";
@@ -18,7 +19,22 @@ export const activatorPorts = { proxy: 8080, scaler: 9090, admin: 9091 } as cons
 export const configDir = "/etc/activator";
 export const configFileName = "config.yaml";
 
-export function activatorConfig(models: readonly ModelConfig[], stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds">): ActivatorConfigInput {
+/**
+ * Where the API keys Secret is mounted (a folder of its own: the kubelet swaps each volume's `..data` symlink) and the
+ * file in it, the SHA-256 digests of the keys (`apiKeyDigestsFile`), that `auth.apiKeysFile` names.
+ */
+export const apiKeysDir = "/etc/activator-api-keys";
+export const apiKeysFileName = "digests";
+
+/** The API keys Secret's data: the file of their SHA-256 digests, in the activator's own format. Never the keys. */
+export function apiKeysSecretData(keys: readonly string[]): Record<string, string> {
+    return { [apiKeysFileName]: apiKeyDigestsFile(keys) };
+}
+
+export function activatorConfig(
+    models: readonly ModelConfig[],
+    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets">,
+): ActivatorConfigInput {
     return {
         listeners: {
             proxy: { host: "0.0.0.0", port: activatorPorts.proxy },
@@ -28,6 +44,8 @@ export function activatorConfig(models: readonly ModelConfig[], stack: Pick<Acti
         // In the cluster, readiness comes from the predictor Service's EndpointSlices, not from polling.
         readiness: { mode: "kubernetes" },
         shutdownGraceSeconds: stack.shutdownGraceSeconds,
+        // With API keys, the activator serves no request without one (the Secret holding their digests is mounted here).
+        ...(stack.apiKeySecrets.length > 0 ? { auth: { apiKeysFile: `${apiKeysDir}/${apiKeysFileName}` } } : {}),
         models: models.map((model) => ({
             name: model.name,
             namespace: model.namespace,

@@ -3,10 +3,13 @@
  * PodDisruptionBudget. The Activator component turns these into resources.
  */
 import type { ActivatorStackConfig } from "../config/models";
-import { activatorPorts, configDir } from "./config";
+import { activatorPorts, apiKeysDir, configDir } from "./config";
 
 /** In-cluster name of the Deployment and ServiceAccount; Services and the ConfigMap derive theirs from it. */
 export const activatorName = "activator";
+
+/** The Secret holding the digests of the API keys (only with `apiKeySecrets`). */
+export const apiKeysSecretName = `${activatorName}-api-keys`;
 
 /** Labels selecting the activator pods (NetworkPolicies of the models admit exactly these). */
 export const activatorPodLabels = { "app.kubernetes.io/name": "activator", "app.kubernetes.io/part-of": "gpu-serverless" };
@@ -63,6 +66,8 @@ export interface DeploymentOptions {
     image: string;
     configMapName: string;
     systemNodeSelector: Record<string, string>;
+    /** Mount the API keys Secret (`apiKeysSecretName`) at `apiKeysDir`, where the generated config points. Default false. */
+    apiKeys?: boolean;
 }
 
 export function deploymentManifest(stack: ActivatorStackConfig, options: DeploymentOptions) {
@@ -119,12 +124,16 @@ export function deploymentManifest(stack: ActivatorStackConfig, options: Deploym
                             },
                             volumeMounts: [
                                 { name: "config", mountPath: configDir, readOnly: true },
+                                ...(options.apiKeys ? [{ name: "api-keys", mountPath: apiKeysDir, readOnly: true }] : []),
                                 { name: "tmp", mountPath: "/tmp" },
                             ],
                         },
                     ],
                     volumes: [
                         { name: "config", configMap: { name: options.configMapName } },
+                        // Readable by the activator's group (fsGroup) only. No subPath: the kubelet then updates the file in
+                        // place when the Secret changes, and the activator applies new keys without a restart.
+                        ...(options.apiKeys ? [{ name: "api-keys", secret: { secretName: apiKeysSecretName, defaultMode: 0o440 } }] : []),
                         { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
                     ],
                 },

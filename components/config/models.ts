@@ -216,7 +216,7 @@ export const activatorStackSchema = z
                 if (problem) ctx.addIssue({ code: "custom", message: problem });
             })
             .optional(),
-        /** `internal`: NLB reachable inside the VPC only. `public`: internet-facing, limited to `allowedCidrs`. Default `internal`. */
+        /** `internal`: NLB reachable inside the VPC only. `public`: internet-facing, limited to `allowedCidrs`, API keys required. Default `internal`. */
         exposure: z.enum(["internal", "public"]).default("internal"),
         /** Client CIDRs the NLB accepts (Service `loadBalancerSourceRanges`); required for `public`. Default none (the VPC). */
         allowedCidrs: z
@@ -227,6 +227,12 @@ export const activatorStackSchema = z
                 }),
             )
             .default([]),
+        /**
+         * Names of secret config keys (`pulumi config set --secret gpu-serverless:<name> <key>`), each holding an API key
+         * clients send as `Authorization: Bearer <key>`. With any, the activator serves no request without one of them;
+         * at least one is required with `public`. Default none (no authentication).
+         */
+        apiKeySecrets: z.array(z.string().regex(PULUMI_KEY, "must be a config key name such as activatorApiKey")).default([]),
         /** On SIGTERM, held and in-flight requests get this long to finish. Default 30. */
         shutdownGraceSeconds: z.int().min(0).max(3600).default(30),
         /** CPU per replica (requests = limits). Default "1". */
@@ -240,8 +246,21 @@ export const activatorStackSchema = z
         }
         a.allowedCidrs.forEach((cidr, i) => {
             if (a.exposure === "public" && cidr.endsWith("/0")) {
-                ctx.addIssue({ code: "custom", path: ["allowedCidrs", i], message: `${cidr} opens the activator to the whole internet; it has no authentication of its own` });
+                const message = `${cidr} opens the activator to the whole internet; list your clients' networks (API keys are a second line of defence, not the only one)`;
+                ctx.addIssue({ code: "custom", path: ["allowedCidrs", i], message });
             }
+        });
+        // Nothing public without authentication.
+        if (a.exposure === "public" && a.apiKeySecrets.length === 0) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["apiKeySecrets"],
+                message: "required with exposure public: name at least one secret config key holding an API key (openssl rand -hex 32 | pulumi config set --secret <name>)",
+            });
+        }
+        a.apiKeySecrets.forEach((name, i) => {
+            const first = a.apiKeySecrets.indexOf(name);
+            if (first < i) ctx.addIssue({ code: "custom", path: ["apiKeySecrets", i], message: `"${name}" is already apiKeySecrets[${first}]` });
         });
     });
 

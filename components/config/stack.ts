@@ -4,7 +4,8 @@
  * Pulumi hands the program every `gpu-serverless:*` value as a string (structured values as JSON). `parseStackConfig`
  * decodes them, validates all keys at once with zod (platform keys from `./schema.ts`, model keys from `./models.ts`)
  * and throws one `StackConfigError` listing every problem as `gpu-serverless:<path>: <what is wrong; what is allowed>`.
- * Unknown keys are problems too, except secret keys a model names as its `hfTokenSecret`.
+ * Unknown keys are problems too, except the secret keys the config names: a model's `hfTokenSecret`, the activator's
+ * `apiKeySecrets`.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -66,15 +67,43 @@ function decode(key: string, raw: string): unknown {
     }
 }
 
-/** Secret key names the models reference (`models[i].hfTokenSecret`), read leniently before validation. */
-function referencedSecrets(models: unknown): Map<string, number> {
-    const refs = new Map<string, number>();
-    if (Array.isArray(models)) {
-        models.forEach((m, i) => {
-            const name = (m as { hfTokenSecret?: unknown } | null)?.hfTokenSecret;
-            if (typeof name === "string" && !refs.has(name)) refs.set(name, i);
-        });
+/** A secret config key the config names: where it is named, and how to set it. */
+interface SecretReference {
+    /** The config field that names it, e.g. `["models", 0, "hfTokenSecret"]`. */
+    path: (string | number)[];
+    /** The command that sets it: `pulumi config set --secret <name> <token>`, or with an API key generated on the spot. */
+    set: (name: string) => string;
+    /** Why the value cannot serve, or undefined. */
+    problem?: (value: string) => string | undefined;
+}
+
+// Clients send an API key in an HTTP header: visible ASCII, no spaces; long enough not to be guessed.
+const API_KEY = /^[\x21-\x7e]{16,}$/;
+const apiKeyReference = (j: number): SecretReference => ({
+    path: ["activator", "apiKeySecrets", j],
+    set: (name) => `openssl rand -hex 32 | pulumi config set --secret ${name}`,
+    problem: (value) =>
+        API_KEY.test(value)
+            ? undefined
+            : "must be at least 16 visible ASCII characters without spaces (clients send it in a header); create one with openssl rand -hex 32",
+});
+
+/** Secret key names the config references (`models[i].hfTokenSecret`, `activator.apiKeySecrets[j]`), read leniently before validation. */
+function referencedSecrets(values: Record<string, unknown>): Map<string, SecretReference> {
+    const refs = new Map<string, SecretReference>();
+    const add = (name: unknown, ref: SecretReference) => {
+        if (typeof name === "string" && !refs.has(name)) refs.set(name, ref);
+    };
+    if (Array.isArray(values.models)) {
+        values.models.forEach((m, i) =>
+            add((m as { hfTokenSecret?: unknown } | null)?.hfTokenSecret, {
+                path: ["models", i, "hfTokenSecret"],
+                set: (name) => `pulumi config set --secret ${name} <token>`,
+            }),
+        );
     }
+    const apiKeySecrets = (values.activator as { apiKeySecrets?: unknown } | null | undefined)?.apiKeySecrets;
+    if (Array.isArray(apiKeySecrets)) apiKeySecrets.forEach((name, j) => add(name, apiKeyReference(j)));
     return refs;
 }
 
@@ -94,14 +123,15 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>): StackCo
     }
 
     const problems: string[] = [];
-    const secrets = referencedSecrets(values.models);
+    const secrets = referencedSecrets(values);
     for (const key of unknown) {
         if (!secrets.has(key)) problems.push(`${keyPath([key])}: unknown key; known keys: ${stackKeyNames.join(", ")}`);
     }
-    for (const [name, model] of secrets) {
-        if (!(prefix + name in raw)) {
-            problems.push(`${keyPath(["models", model, "hfTokenSecret"])}: ${prefix}${name} is not set; run pulumi config set --secret ${name} <token>`);
-        }
+    for (const [name, ref] of secrets) {
+        const value = raw[prefix + name];
+        // Never the value in a message: it is a secret.
+        const problem = value === undefined ? `is not set; run ${ref.set(name)}` : ref.problem?.(value);
+        if (problem !== undefined) problems.push(`${keyPath(ref.path)}: ${prefix}${name} ${problem}`);
     }
 
     const result = stackSchema.safeParse(values);

@@ -83,7 +83,7 @@ describe("benchmarks (smoke mode)", function () {
 
   it("streaming: every SSE event arrived on every path, with its latency", () => {
     const f = results["streaming"]!.figures;
-    for (const p of ["direct", "nginx", "activator"]) {
+    for (const p of ["direct", "nginx", "activator", "nginx, one core", "activator, one core"]) {
       assert.equal(f[p].lost, 0, `${p}: events lost`);
       assert.equal(f[p].count, 4 * 20, `${p}: 4 streams × 20 events`);
       latency(f[p].p99, `${p} p99`);

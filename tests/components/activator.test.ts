@@ -1,19 +1,26 @@
 import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
-import { modelKey, parseActivatorConfig } from "../../activator/src/config/schema";
+import * as pulumi from "@pulumi/pulumi";
+import { parseApiKeyDigests } from "../../activator/src/config/apiKeys";
+import { activatorConfigSchema, modelKey, parseActivatorConfig } from "../../activator/src/config/schema";
 import { buildRouteTable } from "../../activator/src/routing/table";
 import { Activator } from "../../components/activator";
 import { configFileName } from "../../components/activatorManifests/config";
 import { crdErrors } from "../support/crds";
-import { allResources, dependsOn, resetRecorded, resourceNamed, resourcesOfType, settled, setupMocks, unwrap } from "../support/mocks";
-import { cpuModel, llmModel, stackWith } from "./models/fixtures";
+import { allResources, dependsOn, isSecret, resetRecorded, resourceNamed, resourcesOfType, reveal, settled, setupMocks, unwrap } from "../support/mocks";
+import { cpuModel, llmModel, stackWith, testApiKey } from "./models/fixtures";
 
 const Namespace = "kubernetes:core/v1:Namespace";
 const Deployment = "kubernetes:apps/v1:Deployment";
 const Service = "kubernetes:core/v1:Service";
+const Secret = "kubernetes:core/v1:Secret";
+const ConfigMap = "kubernetes:core/v1:ConfigMap";
+const image = "example.com/activator:1.0.0";
+const publicWithKeys = { image, exposure: "public", allowedCidrs: ["203.0.113.0/24"], apiKeySecrets: ["activatorApiKey", "ciApiKey"] };
 const systemNodeSelector = { "gpu-serverless/node-group": "system" };
 
 describe("Activator (mocks)", () => {
@@ -32,16 +39,18 @@ describe("Activator (mocks)", () => {
 
     const twoNamespaces = [llmModel, cpuModel, { ...cpuModel, name: "fraud", format: "xgboost", namespace: "risk", storageUri: "s3://models/fraud/v3" }];
 
-    function activator(name: string, rawModels: object[], settings: object = { image: "example.com/activator:1.0.0" }) {
+    /** The component for this stack config; API keys as index.ts passes them: Pulumi secrets, one per name. */
+    function activator(name: string, rawModels: object[], settings: object = { image }) {
         const stack = stackWith(rawModels, settings);
-        const component = new Activator(name, { config: stack.activator, models: stack.models, provider, awsProvider, systemNodeSelector, dependencies: { monitoring } });
+        const apiKeys = stack.activator.apiKeySecrets.map((key) => pulumi.secret(testApiKey(key)));
+        const component = new Activator(name, { config: stack.activator, models: stack.models, apiKeys, provider, awsProvider, systemNodeSelector, dependencies: { monitoring } });
         return { stack, component };
     }
 
     it("mounts a config that the activator's own schema accepts and that routes every model", async () => {
         const { stack } = activator("act-a", twoNamespaces);
         await settled();
-        const configMap = resourceNamed("kubernetes:core/v1:ConfigMap", "act-a-config");
+        const configMap = resourceNamed(ConfigMap, "act-a-config");
         const parsed = parseActivatorConfig(JSON.parse(configMap.inputs.data[configFileName]));
         assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("\n"));
         const table = buildRouteTable(parsed.config.models.map((m) => ({ keys: m, target: modelKey(m) })));
@@ -73,7 +82,7 @@ describe("Activator (mocks)", () => {
     });
 
     it("runs the configured image on system nodes with the configured replicas and a disruption budget", async () => {
-        const { component } = activator("act-c", [cpuModel], { image: "example.com/activator:1.0.0", replicas: 3 });
+        const { component } = activator("act-c", [cpuModel], { image, replicas: 3 });
         await settled();
         const spec = resourceNamed(Deployment, "act-c-deployment").inputs.spec;
         assert.equal(spec.replicas, 3);
@@ -103,11 +112,47 @@ describe("Activator (mocks)", () => {
     });
 
     it("opens a public NLB only to the allowed CIDRs", async () => {
-        activator("act-e", [cpuModel], { image: "example.com/activator:1.0.0", exposure: "public", allowedCidrs: ["203.0.113.0/24"] });
+        activator("act-e", [cpuModel], publicWithKeys);
         await settled();
         const proxy = resourceNamed(Service, "act-e-proxy");
         assert.equal(proxy.inputs.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"], "internet-facing");
         assert.deepEqual(proxy.inputs.spec.loadBalancerSourceRanges, ["203.0.113.0/24"]);
+    });
+
+    it("with API keys, mounts a secret Secret of their digests where the generated config reads them", async () => {
+        activator("act-k", [cpuModel], publicWithKeys);
+        await settled();
+        const secret = resourceNamed(Secret, "act-k-api-keys");
+        assert.equal(secret.inputs.metadata.namespace, "activator");
+        assert.ok(isSecret(secret.inputs.stringData), "a Pulumi secret: not in clear in the state");
+        const files = reveal<Record<string, string>>(secret.inputs.stringData);
+        assert.equal(Object.keys(files).length, 1);
+        const [[fileName, text]] = Object.entries(files);
+        const keys = publicWithKeys.apiKeySecrets.map(testApiKey);
+        const read = parseApiKeyDigests(text);
+        assert.ok(read.ok, read.ok ? "" : read.errors.join("\n"));
+        assert.deepEqual([...read.digests], keys.map((k) => createHash("sha256").update(k).digest("hex")), "the digests of the keys, in order");
+        for (const key of keys) assert.ok(!text.includes(key), "never a key itself");
+
+        // The generated config passes the activator's schema and points at the file where the Secret is mounted.
+        const config = activatorConfigSchema.parse(JSON.parse(resourceNamed(ConfigMap, "act-k-config").inputs.data[configFileName]));
+        const deployment = resourceNamed(Deployment, "act-k-deployment");
+        const pod = deployment.inputs.spec.template.spec;
+        const volume = pod.volumes.find((v: any) => v.secret?.secretName === secret.inputs.metadata.name);
+        assert.ok(volume, "the Secret is a volume of the pod");
+        const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === volume.name);
+        assert.equal(mount.readOnly, true);
+        assert.equal(config.auth?.apiKeysFile, `${mount.mountPath}/${fileName}`);
+        assert.ok(dependsOn(deployment, secret), "pods start once the Secret exists");
+    });
+
+    it("without API keys creates no Secret and leaves authentication off", async () => {
+        activator("act-l", [cpuModel]);
+        await settled();
+        assert.deepEqual(resourcesOfType(Secret).filter((r) => r.name.startsWith("act-l-")), []);
+        const config = activatorConfigSchema.parse(JSON.parse(resourceNamed(ConfigMap, "act-l-config").inputs.data[configFileName]));
+        assert.equal(config.auth, undefined);
+        assert.ok(!resourceNamed(Deployment, "act-l-deployment").inputs.spec.template.spec.volumes.some((v: any) => v.secret));
     });
 
     it("without an image, builds ./activator and pushes it to an ECR repository with immutable tags and scan on push", async () => {
@@ -137,6 +182,10 @@ describe("Activator (mocks)", () => {
             message: /^Activator "act-bad-ns" args\.models: a model uses the activator's namespace "activator"/,
         });
         assert.throws(() => new Activator("act-bad-nodes", { ...base, awsProvider, systemNodeSelector: {} }), { message: /args\.systemNodeSelector: must name at least one node label/ });
+        const keyed = stackWith([cpuModel], { apiKeySecrets: ["activatorApiKey"] });
+        assert.throws(() => new Activator("act-bad-keys", { ...base, awsProvider, config: keyed.activator }), {
+            message: /^Activator "act-bad-keys" args\.apiKeys: 0 given for 1 config\.apiKeySecrets \(activatorApiKey\): pass one value per name/,
+        });
         await settled();
         assert.deepEqual(allResources().filter((r) => r.name.startsWith("act-bad")).map((r) => r.name), []);
     });

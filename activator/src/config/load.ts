@@ -1,14 +1,17 @@
 import { readFile } from "node:fs/promises";
+import * as path from "node:path";
 import * as YAML from "yaml";
+import { parseApiKeyDigests } from "./apiKeys";
 import { parseActivatorConfig, type ActivatorConfig } from "./schema";
 
-/** A configuration file that cannot be used; `errors` are `key.path: message` lines. */
+/** A configuration (or API keys) file that cannot be used; `errors` are `key.path: message` (or `line N: ...`) lines. */
 export class ConfigError extends Error {
   constructor(
     readonly file: string,
     readonly errors: string[],
+    what = "activator config",
   ) {
-    super(`invalid activator config ${file}:\n  ${errors.join("\n  ")}`);
+    super(`invalid ${what} ${file}:\n  ${errors.join("\n  ")}`);
     this.name = "ConfigError";
   }
 }
@@ -26,13 +29,45 @@ export function parseConfigText(file: string, text: string): ActivatorConfig {
   return result.config;
 }
 
-/** Reads and validates a configuration file; throws ConfigError naming each bad key. */
-export async function loadConfigFile(file: string): Promise<{ config: ActivatorConfig; text: string }> {
-  let text: string;
+/** The accepted API keys, as read from `auth.apiKeysFile`. */
+export interface LoadedApiKeys {
+  /** Absolute path of the keys file. */
+  file: string;
+  /** SHA-256 hex digests (lowercase) of the accepted keys. */
+  digests: ReadonlySet<string>;
+  text: string;
+}
+
+export interface LoadedConfig {
+  config: ActivatorConfig;
+  text: string;
+  /** The keys `auth.apiKeysFile` names; null when auth is off. */
+  apiKeys: LoadedApiKeys | null;
+}
+
+/**
+ * Reads and validates a configuration file and the API keys file it names (a relative `auth.apiKeysFile` is taken
+ * from the config file's folder); throws ConfigError naming each bad key, or the keys file and its bad lines.
+ */
+export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+  const text = await readText(file, "activator config");
+  const config = parseConfigText(file, text);
+  const apiKeys = config.auth ? await loadApiKeysFile(path.resolve(path.dirname(file), config.auth.apiKeysFile)) : null;
+  return { config, text, apiKeys };
+}
+
+/** Reads and checks an API keys file; throws ConfigError naming the file and each bad line. */
+export async function loadApiKeysFile(file: string): Promise<LoadedApiKeys> {
+  const text = await readText(file, "API keys file");
+  const result = parseApiKeyDigests(text);
+  if (!result.ok) throw new ConfigError(file, result.errors, "API keys file");
+  return { file, digests: result.digests, text };
+}
+
+async function readText(file: string, what: string): Promise<string> {
   try {
-    text = await readFile(file, "utf8");
+    return await readFile(file, "utf8");
   } catch (err) {
-    throw new ConfigError(file, [`cannot read: ${(err as Error).message}`]);
+    throw new ConfigError(file, [`cannot read: ${(err as Error).message}`], what);
   }
-  return { config: parseConfigText(file, text), text };
 }

@@ -115,6 +115,16 @@ export const activatorConfigSchema = z
         heartbeatSeconds: seconds.default(5),
       })
       .prefault({}),
+    /**
+     * API-key authentication of the proxy listener; off when absent. `apiKeysFile` lists the SHA-256 hex digests of
+     * the accepted keys, one per line (see `./apiKeys.ts`); a relative path is taken from the config file's folder.
+     */
+    auth: z
+      .strictObject({
+        /** File of SHA-256 hex digests of the accepted keys (a mounted Secret); re-read when it changes. */
+        apiKeysFile: z.string().trim().min(1, "must name the file of API key digests"),
+      })
+      .optional(),
     /** On SIGTERM, held and in-flight requests get this long to finish before the process exits. */
     shutdownGraceSeconds: z.number().min(0).default(30),
     /** pino log level. */

@@ -1,24 +1,23 @@
 import { watch, type FSWatcher } from "node:fs";
 import * as path from "node:path";
-import { loadConfigFile } from "./load";
-import type { ActivatorConfig } from "./schema";
 
-export interface ConfigWatcher {
+export interface FileWatcher {
   close(): void;
 }
 
 /**
- * Watches the configuration file's directory, not the file: a mounted ConfigMap is updated by swapping the
- * `..data` symlink, which a watch on the file itself would miss. Events are debounced, and a file whose text did
- * not change is ignored. A valid new file goes to `onChange`, an invalid one to `onError` (the caller keeps the
- * old configuration).
+ * Watches a mounted file (the config ConfigMap, the API keys Secret) through its directory, not the file: the
+ * kubelet updates a ConfigMap or Secret volume by swapping the `..data` symlink, which a watch on the file itself
+ * would miss. Events are debounced, and a file whose text did not change is ignored. `load` reads and validates
+ * the file: what it returns goes to `onChange`, what it throws to `onError` (the caller keeps what it had).
  */
-export function watchConfigFile(
+export function watchMountedFile<T extends { text: string }>(
   file: string,
   initialText: string,
-  handlers: { onChange(config: ActivatorConfig): void; onError(err: unknown): void },
+  load: (file: string) => Promise<T>,
+  handlers: { onChange(loaded: T): void; onError(err: unknown): void },
   debounceMs = 200,
-): ConfigWatcher {
+): FileWatcher {
   let lastText = initialText;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -26,10 +25,10 @@ export function watchConfigFile(
   const reload = async (): Promise<void> => {
     timer = undefined;
     try {
-      const { config, text } = await loadConfigFile(file);
-      if (closed || text === lastText) return;
-      lastText = text;
-      handlers.onChange(config);
+      const loaded = await load(file);
+      if (closed || loaded.text === lastText) return;
+      lastText = loaded.text;
+      handlers.onChange(loaded);
     } catch (err) {
       if (!closed) handlers.onError(err);
     }

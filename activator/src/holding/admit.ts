@@ -1,5 +1,5 @@
 /**
- * Chain step 2, counting and holding: a routed request counts as pending at once. It goes straight on when its
+ * Chain step 3, counting and holding: a routed request counts as pending at once. It goes straight on when its
  * model has a ready replica, nothing queued ahead and a free slot; otherwise it is held (bounded per model and
  * globally), activation is pushed to KEDA, and the model's state releases it in arrival order.
  */

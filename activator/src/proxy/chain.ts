@@ -3,17 +3,22 @@
  *
  *   0. head      readRequestHead      headers read once: host, body framing, upstream headers  (headers.ts)
  *                                     (malformed heads Node's parser refuses are answered in server.ts)
- *   1. route     routeByHostPath      host (exact > wildcard) + longest path prefix            (route.ts)
+ *   1. auth      authenticate         with `auth` configured: bearer API key, else 401         (auth.ts)
+ *   2. route     routeByHostPath      host (exact > wildcard) + longest path prefix            (route.ts)
  *                routeByBody          OpenAI endpoints: the JSON body's `model` field          (route.ts)
- *   2. admit     admit                counted as pending now; forwarded, held or rejected      (../holding/admit.ts)
- *   3. forward   forward              streamed to the model's backend pool                     (forward.ts)
- *   4. finish    finishExchange       on response close: uncounted, outcome recorded
+ *   3. admit     admit                counted as pending now; forwarded, held or rejected      (../holding/admit.ts)
+ *   4. forward   forward              streamed to the model's backend pool                     (forward.ts)
+ *   5. finish    finishExchange       on response close: uncounted, outcome recorded
  *
- * Held requests re-enter at step 3 when their model's state releases them (`ModelState.drain`).
+ * Authentication comes first once the head is parsed (it needs the Authorization header, and the body framing
+ * to answer 401 without reading a body): nothing about models (routes, body limit, holding, activation) is
+ * reached without a key. Whether it runs at all was decided at config load (`ctx.apiKeys` null or not).
+ * Held requests re-enter at step 4 when their model's state releases them (`ModelState.drain`).
  */
 import type { Socket } from "node:net";
 import { abandonHeld, admit } from "../holding/admit";
 import type { ModelState } from "../holding/modelState";
+import { authenticate } from "./auth";
 import type { ProxyContext } from "./context";
 import { Exchange, Phase, type ProxyRequest, type ProxyResponse } from "./exchange";
 import { forward } from "./forward";
@@ -40,6 +45,8 @@ export function createRequestHandler(ctx: ProxyContext): (req: ProxyRequest, res
       reject(ctx, x, "invalid_request", invalid);
       return;
     }
+    const apiKeys = ctx.apiKeys;
+    if (apiKeys !== null && !authenticate(ctx, apiKeys, x)) return;
     if (x.contentLength > ctx.limits.maxBodyBytes) {
       reject(ctx, x, "body_too_large", `request body of ${x.contentLength} bytes exceeds ${ctx.limits.maxBodyBytes}`, {
         limit: ctx.limits.maxBodyBytes,
@@ -53,7 +60,7 @@ export function createRequestHandler(ctx: ProxyContext): (req: ProxyRequest, res
   };
 }
 
-/** Step 4, for every exchange however it ended: stop counting it, abort its upstream request if the client left. */
+/** Step 5, for every exchange however it ended: stop counting it, abort its upstream request if the client left. */
 function finishExchange(this: ProxyResponse): void {
   const x = this.exchange;
   if (!x) return; // a pipelined exchange already finished by its connection's close

@@ -1,5 +1,5 @@
 /**
- * Chain step 3, forwarding: the request goes to the model's undici pool (created once per backend, keep-alive),
+ * Chain step 4, forwarding: the request goes to the model's undici pool (created once per backend, keep-alive),
  * bodies streamed both ways with backpressure, each response chunk written as it arrives (server-sent events
  * included). Callbacks are plain functions of the exchange (it is the dispatch handler): nothing is
  * allocated per chunk.

@@ -1,5 +1,5 @@
 /**
- * Chain step 1, routing: host and path first (no body read), then, for OpenAI-style endpoints, the JSON body's
+ * Chain step 2, routing: host and path first (no body read), then, for OpenAI-style endpoints, the JSON body's
  * `model` field (a read bounded by the body limit; the bytes are forwarded unchanged). `GET /v1/models` lists
  * the OpenAI models served.
  */

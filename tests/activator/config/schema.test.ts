@@ -61,6 +61,13 @@ describe("activator config schema", () => {
     assert.deepEqual(config.models[0]!.hosts, ["api.example.com"]);
   });
 
+  it("leaves authentication off unless auth.apiKeysFile is set", () => {
+    assert.equal(valid(withModels(base)).auth, undefined);
+    assert.deepEqual(valid({ ...withModels(base), auth: { apiKeysFile: " /etc/activator-api-keys/digests " } }).auth, {
+      apiKeysFile: "/etc/activator-api-keys/digests",
+    });
+  });
+
   const errorCases: [what: string, input: unknown, expected: string[]][] = [
     ["missing models", {}, ["models: required"]],
     ["missing name", withModels({ ...base, name: undefined }), ["models[0].name: required"]],
@@ -107,6 +114,10 @@ describe("activator config schema", () => {
       { ...withModels(base), limits: { requestTimeoutSeconds: 100 } },
       ["models[0].coldStartTimeoutSeconds: must be below limits.requestTimeoutSeconds (100), which also bounds holding"],
     ],
+    ["auth without its keys file", { ...withModels(base), auth: {} }, ["auth.apiKeysFile: required"]],
+    ["auth with an empty keys file path", { ...withModels(base), auth: { apiKeysFile: " " } }, ["auth.apiKeysFile: must name the file of API key digests"]],
+    ["auth with keys inline", { ...withModels(base), auth: { apiKeysFile: "/k", keys: ["secret"] } }, ["auth.keys: unknown key"]],
+    ["auth as a bare path", { ...withModels(base), auth: "/k" }, ["auth: Invalid input: expected object, received string"]],
     [
       "headers timeout over request timeout",
       { ...withModels({ ...base, coldStartTimeoutSeconds: 5 }), limits: { requestTimeoutSeconds: 10, headersTimeoutSeconds: 20 } },

@@ -4,6 +4,8 @@
  *   const act = await ActivatorProcess.start(config);   // writes config.yaml to a temp dir, waits for "activator listening"
  *   act.proxyUrl / act.adminUrl / act.scalerAddress
  *   await act.writeConfig(next)                          // rewrites the file as a ConfigMap update does (..data swap)
+ *   ActivatorProcess.start(config, { files: { "keys/digests": text } })   // more mounted files, beside config.yaml
+ *   act.writeMountedFile("keys/digests", text)           // rewrites one as a Secret update does (..data swap)
  *   await act.waitForLog((l) => l.msg === "config reloaded")
  *   act.kill("SIGTERM"); await act.exited                // exit code
  *
@@ -33,18 +35,24 @@ function withFreePorts(config: Config): Config {
 }
 
 /**
- * Lays out `file` as the kubelet does for a ConfigMap volume: `..vN/<name>`, a `..data` symlink to it swapped
- * atomically, and `<name>` → `..data/<name>`.
+ * Lays out `file` as the kubelet does for a ConfigMap or Secret volume: `..vN/<name>`, a `..data` symlink to it
+ * swapped atomically, and `<name>` → `..data/<name>`.
  */
 function writeConfigVersion(file: string, version: number, text: string): void {
   const dir = path.dirname(file);
   const name = path.basename(file);
-  mkdirSync(path.join(dir, `..v${version}`));
+  mkdirSync(path.join(dir, `..v${version}`), { recursive: true });
   writeFileSync(path.join(dir, `..v${version}`, name), text);
   const tmpLink = path.join(dir, "..data_tmp");
   symlinkSync(`..v${version}`, tmpLink);
   renameSync(tmpLink, path.join(dir, "..data"));
   if (version === 1) symlinkSync(path.join("..data", name), file);
+}
+
+/** Where a mounted file named relative to the config's folder lives; refuses the config's own folder. */
+function mountedPath(dir: string, name: string): string {
+  if (path.dirname(name) === ".") throw new Error(`mounted file "${name}" needs a folder of its own, e.g. "keys/${name}"`);
+  return path.join(dir, name);
 }
 
 export class ActivatorProcess {
@@ -56,6 +64,7 @@ export class ActivatorProcess {
   scalerPort = 0;
   adminPort = 0;
   private version = 1;
+  private readonly fileVersions = new Map<string, number>();
   private readonly logWaiters = new Set<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
 
   private constructor(
@@ -80,12 +89,19 @@ export class ActivatorProcess {
   /**
    * Starts the activator with `config` written as YAML, or, given a string, that exact file text (named
    * `config.<ext>`). With `waitListening: false` it returns at once (for configs that must be refused).
+   * `files` are more mounted files, by path relative to the config's folder (a config names them the same way),
+   * each in a folder of its own as volumes are mounted (`keys/digests`): the config's folder has its own `..data`.
    */
-  static async start(config: Config | string, opts: { ext?: string; waitListening?: boolean } = {}): Promise<ActivatorProcess> {
+  static async start(
+    config: Config | string,
+    opts: { ext?: string; waitListening?: boolean; files?: Record<string, string> } = {},
+  ): Promise<ActivatorProcess> {
     const dir = mkdtempSync(path.join(tmpdir(), "activator-test-"));
     const file = path.join(dir, `config.${opts.ext ?? "yaml"}`);
     writeConfigVersion(file, 1, typeof config === "string" ? config : YAML.stringify(withFreePorts(config)));
+    for (const [name, text] of Object.entries(opts.files ?? {})) writeConfigVersion(mountedPath(dir, name), 1, text);
     const act = new ActivatorProcess(dir, file, spawn(process.execPath, [ACTIVATOR_MAIN, "--config", file], { stdio: ["ignore", "pipe", "pipe"] }));
+    for (const name of Object.keys(opts.files ?? {})) act.fileVersions.set(name, 1);
     if (opts.waitListening === false) return act;
     const listening = await Promise.race([act.waitForLog((l) => l.msg === "activator listening", 15_000), act.exited.then((code) => code)]);
     if (typeof listening !== "object" || listening === null) {
@@ -116,6 +132,13 @@ export class ActivatorProcess {
   /** Writes raw text as the config file (through the `..data` symlink swap). */
   writeFileAtomically(text: string): void {
     writeConfigVersion(this.configFile, ++this.version, text);
+  }
+
+  /** Writes (or first creates) a mounted file beside the config, by relative path, through the `..data` swap. */
+  writeMountedFile(name: string, text: string): void {
+    const version = (this.fileVersions.get(name) ?? 0) + 1;
+    this.fileVersions.set(name, version);
+    writeConfigVersion(mountedPath(this.dir, name), version, text);
   }
 
   waitForLog(match: (l: LogLine) => boolean, timeoutMs = 5000): Promise<LogLine> {

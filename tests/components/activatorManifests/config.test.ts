@@ -1,7 +1,17 @@
 import * as assert from "node:assert/strict";
 import { modelKey, parseActivatorConfig } from "../../../activator/src/config/schema";
 import { buildRouteTable, matchHostPath } from "../../../activator/src/routing/table";
-import { activatorConfig, activatorConfigFile, activatorPorts, nlbIdleTimeoutSeconds } from "../../../components/activatorManifests/config";
+import { createHash } from "node:crypto";
+import { parseApiKeyDigests } from "../../../activator/src/config/apiKeys";
+import {
+    activatorConfig,
+    activatorConfigFile,
+    activatorPorts,
+    apiKeysDir,
+    apiKeysFileName,
+    apiKeysSecretData,
+    nlbIdleTimeoutSeconds,
+} from "../../../components/activatorManifests/config";
 import { cpuModel, llmModel, stackWith } from "../models/fixtures";
 
 describe("activator config generated from the models", () => {
@@ -57,6 +67,25 @@ describe("activator config generated from the models", () => {
         assert.ok(idle > 1200 && idle <= 6000);
         const small = stackWith([{ ...cpuModel, coldStartTimeoutSeconds: 10 }]);
         assert.equal(nlbIdleTimeoutSeconds(activatorConfig(small.models, small.activator)), 330);
+    });
+
+    it("turns authentication on, reading the mounted digests file, exactly when the stack names API keys", () => {
+        assert.ok(parsed.ok);
+        assert.equal(parsed.config.auth, undefined, "no API keys: no auth");
+        const keyed = stackWith([cpuModel], { apiKeySecrets: ["activatorApiKey"] });
+        const withKeys = parseActivatorConfig(JSON.parse(activatorConfigFile(activatorConfig(keyed.models, keyed.activator))));
+        assert.ok(withKeys.ok, withKeys.ok ? "" : withKeys.errors.join("\n"));
+        assert.deepEqual(withKeys.config.auth, { apiKeysFile: `${apiKeysDir}/${apiKeysFileName}` });
+    });
+
+    it("writes the API keys Secret as the digests file the activator reads, never the keys", () => {
+        const keys = ["sk-test-0123456789-a", "sk-test-0123456789-b"];
+        const data = apiKeysSecretData(keys);
+        assert.deepEqual(Object.keys(data), [apiKeysFileName]);
+        const read = parseApiKeyDigests(data[apiKeysFileName]);
+        assert.ok(read.ok);
+        assert.deepEqual([...read.digests], keys.map((k) => createHash("sha256").update(k).digest("hex")));
+        assert.doesNotMatch(data[apiKeysFileName], /sk-test/);
     });
 
     it("refuses to write a config the activator would refuse", () => {

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { configFileName } from "../../../components/activatorManifests/config";
+import { apiKeysDir, configFileName } from "../../../components/activatorManifests/config";
 import {
     activatorServiceMonitorManifest,
     adminServiceManifest,
@@ -11,6 +11,7 @@ import {
 } from "../../../components/activatorManifests/services";
 import {
     activatorPodLabels,
+    apiKeysSecretName,
     deploymentManifest,
     modelNamespaceRules,
     podDisruptionBudgetManifest,
@@ -21,7 +22,7 @@ import { stackWith } from "../models/fixtures";
 
 describe("activator workload and Services manifests", () => {
     const internal = stackWith([], { replicas: 3, shutdownGraceSeconds: 40 }).activator;
-    const publicStack = stackWith([], { exposure: "public", allowedCidrs: ["203.0.113.0/24"] }).activator;
+    const publicStack = stackWith([], { exposure: "public", allowedCidrs: ["203.0.113.0/24"], apiKeySecrets: ["activatorApiKey"] }).activator;
     const system = { "gpu-serverless/node-group": "system" };
     const deployment = deploymentManifest(internal, { namespace: "activator", image: "repo/activator:src-1@sha256:" + "0".repeat(64), configMapName: "activator-config", systemNodeSelector: system });
     const pod = deployment.spec.template.spec;
@@ -54,6 +55,16 @@ describe("activator workload and Services manifests", () => {
         assert.deepEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "admin" });
         assert.deepEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "admin" });
         assert.deepEqual(container.ports.map((p) => [p.name, p.containerPort]), [["proxy", 8080], ["grpc", 9090], ["admin", 9091]]);
+    });
+
+    it("mounts the API keys Secret read-only, readable by the activator's group only, when asked", () => {
+        assert.ok(!container.volumeMounts.some((m) => m.name === "api-keys"), "not without API keys");
+        assert.ok(!pod.volumes.some((v) => "secret" in v));
+        const keyed = deploymentManifest(publicStack, { namespace: "activator", image: "repo/activator:1.0.0", configMapName: "activator-config", systemNodeSelector: system, apiKeys: true });
+        const keyedPod = keyed.spec.template.spec;
+        assert.deepEqual(keyedPod.containers[0].volumeMounts.find((m) => m.name === "api-keys"), { name: "api-keys", mountPath: apiKeysDir, readOnly: true });
+        assert.deepEqual(keyedPod.volumes.find((v) => v.name === "api-keys"), { name: "api-keys", secret: { secretName: apiKeysSecretName, defaultMode: 0o440 } });
+        assert.equal(keyedPod.securityContext.fsGroup, keyedPod.securityContext.runAsGroup, "the group that may read it is the activator's");
     });
 
     it("lets Kubernetes wait for the whole drain before killing a pod", () => {

@@ -7,6 +7,8 @@ const qwen = "hf://Qwen/Qwen2.5-0.5B-Instruct:7ae557604adf67be50417f59c2c2f167de
 const iris = "gs://kfserving-examples/models/sklearn/1.0/model";
 const llm = { name: "qwen", format: "vllm", storageUri: qwen, gpus: 1 };
 const cpu = { name: "iris", format: "sklearn", storageUri: iris };
+/** An API key as `openssl rand -hex 32` makes one. */
+const apiKey = "5f0c8e1d9a7b3c2e4f6a8b0c1d3e5f7a9b1c3d5e7f9a0b2c4d6e8f0a1b3c5d7e";
 
 /** Raw stack config as Pulumi hands it over: one A100 group unless `gpuNodeGroups` says otherwise. */
 function raw(models: object[], extra: Record<string, unknown> = {}): Record<string, string> {
@@ -46,6 +48,7 @@ describe("stack config: models and activator", () => {
             replicas: 2,
             exposure: "internal",
             allowedCidrs: [],
+            apiKeySecrets: [],
             shutdownGraceSeconds: 30,
             cpu: "1",
             memory: "512Mi",
@@ -58,11 +61,27 @@ describe("stack config: models and activator", () => {
         assert.equal(model.cpu, "8");
     });
 
-    it("accepts a public activator limited to CIDRs and a pinned prebuilt image", () => {
+    it("accepts a public activator limited to CIDRs, with API keys, and a pinned prebuilt image", () => {
         const image = "123456789012.dkr.ecr.us-west-2.amazonaws.com/activator:0.1.0";
-        const { activator } = parseStackConfig(raw([], { activator: { exposure: "public", allowedCidrs: ["203.0.113.0/24"], image } }));
+        const settings = { exposure: "public", allowedCidrs: ["203.0.113.0/24"], apiKeySecrets: ["activatorApiKey", "ciApiKey"], image };
+        const { activator } = parseStackConfig(raw([], { activator: settings, activatorApiKey: apiKey, ciApiKey: `${apiKey}-ci` }));
         assert.equal(activator.exposure, "public");
+        assert.deepEqual(activator.apiKeySecrets, ["activatorApiKey", "ciApiKey"]);
         assert.equal(activator.image, image);
+    });
+
+    it("accepts API keys on an internal activator too", () => {
+        const { activator } = parseStackConfig(raw([], { activator: { apiKeySecrets: ["activatorApiKey"] }, activatorApiKey: apiKey }));
+        assert.deepEqual([activator.exposure, activator.apiKeySecrets], ["internal", ["activatorApiKey"]]);
+    });
+
+    it("never repeats an API key's value in a problem", () => {
+        const weak = "short key!";
+        const problems = problemsOf(raw([], { activator: { apiKeySecrets: ["activatorApiKey"] }, activatorApiKey: weak }));
+        assert.deepEqual(problems, [
+            "gpu-serverless:activator.apiKeySecrets[0]: gpu-serverless:activatorApiKey must be at least 16 visible ASCII characters without spaces (clients send it in a header); create one with openssl rand -hex 32",
+        ]);
+        assert.ok(!problems.join("\n").includes(weak));
     });
 
     it("dev ships a vLLM model on one A100 and a CPU sklearn model, both pinned and scaled from zero; prod ships none", () => {
@@ -112,6 +131,31 @@ describe("stack config: models and activator", () => {
         ["an invalid memory quantity", [{ ...cpu, memory: "4GB" }], {}, /models\[0\]\.memory: must be a memory quantity/],
         ["an HF token key that is not a config key", [{ ...llm, hfTokenSecret: "hf token" }], {}, /models\[0\]\.hfTokenSecret: must be a config key name/],
         ["public exposure without CIDRs", [], { activator: { exposure: "public" } }, /gpu-serverless:activator\.allowedCidrs: required with exposure public/],
+        [
+            "public exposure without API keys",
+            [],
+            { activator: { exposure: "public", allowedCidrs: ["203.0.113.0/24"] } },
+            /^gpu-serverless:activator\.apiKeySecrets: required with exposure public: name at least one secret config key holding an API key/,
+        ],
+        [
+            "an API key secret that is not set",
+            [],
+            { activator: { apiKeySecrets: ["activatorApiKey"] } },
+            /^gpu-serverless:activator\.apiKeySecrets\[0\]: gpu-serverless:activatorApiKey is not set; run openssl rand -hex 32 \| pulumi config set --secret activatorApiKey$/,
+        ],
+        ["an API key secret name that is not a config key", [], { activator: { apiKeySecrets: ["api key"] } }, /^gpu-serverless:activator\.apiKeySecrets\[0\]: must be a config key name/],
+        [
+            "an API key secret named twice",
+            [],
+            { activator: { apiKeySecrets: ["activatorApiKey", "activatorApiKey"] }, activatorApiKey: apiKey },
+            /^gpu-serverless:activator\.apiKeySecrets\[1\]: "activatorApiKey" is already apiKeySecrets\[0\]$/,
+        ],
+        [
+            "an API key with a space",
+            [],
+            { activator: { apiKeySecrets: ["activatorApiKey"] }, activatorApiKey: `${apiKey} x` },
+            /^gpu-serverless:activator\.apiKeySecrets\[0\]: gpu-serverless:activatorApiKey must be at least 16 visible ASCII characters without spaces/,
+        ],
         ["public exposure to the whole internet", [], { activator: { exposure: "public", allowedCidrs: ["0.0.0.0/0"] } }, /activator\.allowedCidrs\[0\]: 0\.0\.0\.0\/0 opens the activator to the whole internet/],
         ["an activator image on latest", [], { activator: { image: "example.com/activator:latest" } }, /activator\.image: .*moving tag latest/],
         ["an activator image without a tag", [], { activator: { image: "example.com/activator" } }, /activator\.image: .*neither a tag nor a digest/],

@@ -118,6 +118,15 @@ describe("stack config", () => {
             it("still refuses the same key when no model names it", () => {
                 assert.match(problemsOf(dev({ hfToken: "hf_secret" })).join("\n"), /^gpu-serverless:hfToken: unknown key/);
             });
+
+            it("accepts the keys the activator names as apiKeySecrets, and only those", () => {
+                const key = "0123456789abcdef0123456789abcdef";
+                const config = parseStackConfig(dev({ activator: { apiKeySecrets: ["apiKeyA", "apiKeyB"] }, apiKeyA: key, apiKeyB: key }));
+                assert.deepEqual(config.activator.apiKeySecrets, ["apiKeyA", "apiKeyB"]);
+                assert.deepEqual(problemsOf(dev({ activator: { apiKeySecrets: ["apiKeyA"] }, apiKeyA: key, apiKeyB: key })), [
+                    `gpu-serverless:apiKeyB: unknown key; known keys: ${stackKeyNames.join(", ")}`,
+                ]);
+            });
         });
 
         it("ignores keys of other namespaces", () => {

@@ -11,12 +11,20 @@ export const irisUri = "gs://kfserving-examples/models/sklearn/1.0/model";
 export const llmModel = { name: "qwen", format: "vllm", storageUri: qwenUri, gpus: 1, cpu: "8", memory: "48Gi", maxReplicas: 2 };
 export const cpuModel = { name: "iris", format: "sklearn", storageUri: irisUri, cpu: "1", memory: "2Gi" };
 
+/** The value `stackWith` sets for an API key secret named `name`. */
+export const testApiKey = (name: string): string => `sk-test-0123456789-${name}`;
+
 /**
  * The stack config with these models (raw JSON objects) and activator settings, one A100 group "a100"; every
- * `hfTokenSecret` a model names is set (to `test-token-<key>`), as `pulumi config set --secret` would.
+ * `hfTokenSecret` a model names is set (to `test-token-<key>`), and every `apiKeySecrets` name of the activator (to
+ * `testApiKey(name)`), as `pulumi config set --secret` would.
  */
 export function stackWith(models: object[], activator: object = {}): StackConfig {
-    const secrets = models.flatMap((m) => ("hfTokenSecret" in m ? [[`gpu-serverless:${m.hfTokenSecret}`, `test-token-${m.hfTokenSecret}`]] : []));
+    const apiKeySecrets = "apiKeySecrets" in activator && Array.isArray(activator.apiKeySecrets) ? (activator.apiKeySecrets as string[]) : [];
+    const secrets = [
+        ...models.flatMap((m) => ("hfTokenSecret" in m ? [[`gpu-serverless:${m.hfTokenSecret}`, `test-token-${m.hfTokenSecret}`]] : [])),
+        ...apiKeySecrets.map((name) => [`gpu-serverless:${name}`, testApiKey(name)]),
+    ];
     return parseStackConfig({
         "gpu-serverless:gpuNodeGroups": JSON.stringify([{ name: "a100", instanceType: "p4d.24xlarge" }]),
         "gpu-serverless:models": JSON.stringify(models),
