@@ -9,7 +9,7 @@ import type { ActivatorConfigInput } from "../../activator/src/config/schema";
 import { ActivatorProcess } from "../../tests/activator/testing/activatorProcess";
 import type { FakeKubeApi } from "../../tests/activator/testing/fakeKubeApi";
 import { sendJson } from "../../tests/activator/testing/http";
-import { pin, track } from "./processes";
+import { pin, removeOnExit, track } from "./processes";
 import { deadline, sleep } from "./report";
 
 export interface QueueState {
@@ -45,7 +45,7 @@ export async function startActivator(config: ActivatorConfigInput, cpuList: stri
   let kubeDir: string | undefined;
   const env: Record<string, string> = {};
   if (opts.kubeApi) {
-    kubeDir = mkdtempSync(path.join(tmpdir(), "bench-kubeconfig-"));
+    kubeDir = removeOnExit(mkdtempSync(path.join(tmpdir(), "bench-kubeconfig-")));
     env.KUBECONFIG = path.join(kubeDir, "config");
     writeFileSync(env.KUBECONFIG, opts.kubeApi.kubeConfig().exportConfig());
   }

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { findBinary, spawnChild, type Spawned } from "./processes";
+import { findBinary, removeOnExit, spawnChild, type Spawned } from "./processes";
 
 export const BACKEND_BODY = '{"ok":true}';
 
@@ -86,7 +86,7 @@ export const NGINX = findBinary("nginx");
 /** Starts nginx pinned to `cpuList` and waits until it accepts connections (5 s at most). */
 export async function startNginx(port: number, role: NginxRole, cpuList: string | undefined): Promise<Nginx> {
   if (!NGINX) throw new Error("nginx not found: apt-get install nginx-light wrk");
-  const dir = mkdtempSync(path.join(tmpdir(), `bench-nginx-${role.role}-`));
+  const dir = removeOnExit(mkdtempSync(path.join(tmpdir(), `bench-nginx-${role.role}-`)));
   const conf = path.join(dir, "nginx.conf");
   writeFileSync(conf, nginxConfig(dir, port, role, process.getuid?.() === 0));
   const proc = spawnChild(NGINX, ["-p", dir, "-e", path.join(dir, "error.log"), "-c", conf], { cpuList });

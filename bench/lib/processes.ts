@@ -7,7 +7,7 @@
  * as a group: nginx's worker would otherwise outlive a killed master.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import * as path from "node:path";
 
@@ -69,7 +69,17 @@ export function findBinary(name: string): string | undefined {
 }
 
 const live = new Set<ChildProcess>();
-process.on("exit", killAllNow);
+const tempDirs = new Set<string>();
+process.on("exit", () => {
+  killAllNow();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temp dir to remove when the bench process exits, however it exits (benches also remove theirs when done). */
+export function removeOnExit(dir: string): string {
+  tempDirs.add(dir);
+  return dir;
+}
 
 /** SIGKILL to a child's process group when it leads one (spawned here), else to the child alone. */
 function kill(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -41,7 +41,11 @@ export function sharedMemorySize(model: Pick<ModelConfig, "gpus">): string {
     return `${2 * Math.max(1, model.gpus)}Gi`;
 }
 
-const PROBE_PERIOD_SECONDS = 10;
+/**
+ * The startup probe's period bounds how long a loaded model waits to be seen ready (the activator releases held
+ * requests on that event), so it is short; a local HTTP GET a second costs the pod nothing.
+ */
+const PROBE_PERIOD_SECONDS = 1;
 
 /** Startup probe failures allowed: enough periods to cover `coldStartTimeoutSeconds` of weight loading. */
 export function startupFailureThreshold(model: Pick<ModelConfig, "coldStartTimeoutSeconds">): number {
@@ -102,7 +106,7 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
                         timeoutSeconds: 5,
                         failureThreshold: startupFailureThreshold(model),
                     },
-                    readinessProbe: { httpGet: httpGet(readinessPath), periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 },
+                    readinessProbe: { httpGet: httpGet(readinessPath), periodSeconds: 2, timeoutSeconds: 5, failureThreshold: 3 },
                     livenessProbe: { httpGet: httpGet(livenessPath), periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
                 },
             },

@@ -13,6 +13,9 @@ type ActivationListener = (modelKey: string, arrivedAt: number) => void;
 
 /** Connection reuse to backends: idle sockets kept long enough to span gaps between requests. */
 const POOL_OPTIONS: Pool.Options = {
+  // A burst released after a cold start queues in the pool instead of opening a socket per request: 10 000 held
+  // requests would otherwise need 10 000 backend sockets (EMFILE) and overflow the backend's accept backlog.
+  connections: 256,
   keepAliveTimeout: 30_000,
   keepAliveMaxTimeout: 600_000,
   connect: { timeout: 10_000 },
