@@ -30,7 +30,7 @@ for (const model of config.models) {
     new ServerlessModel(model.name, {
         model,
         provider: platform.provider,
-        scalerAddress: activator.scalerAddress,
+        scalerAddresses: activator.scalerAddresses,
         prometheusUrl: platform.prometheusUrl,
         activator: { namespace: activator.namespace, podLabels: activator.podLabels },
         monitoringNamespace: platform.namespaces.monitoring,

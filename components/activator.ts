@@ -4,9 +4,10 @@
  * Creates its namespace and the model namespaces, a ServiceAccount with read-only access to EndpointSlices and Pods
  * in each model namespace, the config file generated from the models (a ConfigMap the activator hot-reloads), with
  * API keys a Secret holding their SHA-256 digests (never the keys; the activator hot-reloads it too), the
- * Deployment (spread across system nodes, PodDisruptionBudget, restricted security context), the proxy NLB, the
- * scaler gRPC and admin Services, and a ServiceMonitor. The image is built from `activator/Dockerfile` (the
- * repository root as context) and pushed to an ECR repository created here, unless `activator.image` names one.
+ * StatefulSet (spread across system nodes, PodDisruptionBudget, restricted security context), the proxy NLB, the
+ * headless Service naming each pod for KEDA's per-replica scaler streams, the admin Service, and a ServiceMonitor.
+ * The image is built from `activator/Dockerfile` (the repository root as context) and pushed to an ECR repository
+ * created here, unless `activator.image` names one.
  *
  * The manifests come from the pure builders in `./activatorManifests/`; this file only turns them into resources.
  */
@@ -20,10 +21,10 @@ import { contextTag, imageContextDir, imageContextPaths, imageDockerfile } from 
 import {
     activatorServiceMonitorManifest,
     adminServiceManifest,
+    podsServiceManifest,
     proxyServiceManifest,
     proxyServicePort,
-    scalerAddress as scalerServiceAddress,
-    scalerServiceManifest,
+    scalerAddresses,
     serviceNames,
 } from "./activatorManifests/services";
 import {
@@ -31,10 +32,10 @@ import {
     activatorNamespaceManifest,
     activatorPodLabels,
     apiKeysSecretName,
-    deploymentManifest,
     modelNamespaceManifest,
     modelNamespaceRules,
     podDisruptionBudgetManifest,
+    statefulSetManifest,
 } from "./activatorManifests/workload";
 import { childName } from "./naming";
 import { argsError } from "./values/checks";
@@ -65,11 +66,14 @@ export class Activator extends pulumi.ComponentResource {
     readonly namespace: string;
     /** Labels of the activator pods (model NetworkPolicies admit these). */
     readonly podLabels: Record<string, string>;
-    /** `<scaler service>.<namespace>.svc.cluster.local:9090`, the `scalerAddress` of every `external-push` trigger. */
-    readonly scalerAddress: pulumi.Output<string>;
+    /**
+     * `<statefulset>-<i>.<headless service>.<namespace>.svc.cluster.local:9090`, one per replica (i = 0..replicas-1):
+     * each ScaledObject has one `external-push` trigger per address.
+     */
+    readonly scalerAddresses: pulumi.Output<string[]>;
     /** `http://<NLB host name>`: where clients send requests (in-cluster Service URL until the NLB has an address). */
     readonly endpoint: pulumi.Output<string>;
-    /** Image the Deployment runs (`repository:tag@digest` when built here). */
+    /** Image the StatefulSet runs (`repository:tag@digest` when built here). */
     readonly image: pulumi.Output<string>;
     /** The model namespaces by name; each ServerlessModel depends on its own. */
     readonly modelNamespaces: Record<string, k8s.core.v1.Namespace>;
@@ -154,30 +158,37 @@ export class Activator extends pulumi.ComponentResource {
 
         this.image = config.image !== undefined ? pulumi.output(config.image) : this.buildImage(name, args.awsProvider!);
 
+        const pods = new k8s.core.v1.Service(childName(name, "pods"), podsServiceManifest(namespace), inNamespace());
         const workload = this.image.apply((image) =>
-            deploymentManifest(config, { namespace, image, configMapName, systemNodeSelector: args.systemNodeSelector, apiKeys: apiKeysSecret !== undefined }),
+            statefulSetManifest(config, {
+                namespace,
+                serviceName: serviceNames.pods,
+                image,
+                configMapName,
+                systemNodeSelector: args.systemNodeSelector,
+                apiKeys: apiKeysSecret !== undefined,
+            }),
         );
-        const deployment = new k8s.apps.v1.Deployment(
-            childName(name, "deployment"),
+        const statefulSet = new k8s.apps.v1.StatefulSet(
+            childName(name, "stateful-set"),
             { metadata: workload.metadata, spec: workload.spec },
-            inNamespace([serviceAccount, configMap, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : [])]),
+            inNamespace([pods, serviceAccount, configMap, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : [])]),
         );
         new k8s.policy.v1.PodDisruptionBudget(childName(name, "disruption-budget"), podDisruptionBudgetManifest(namespace), inNamespace());
 
         const proxy = new k8s.core.v1.Service(
             childName(name, "proxy"),
             proxyServiceManifest(config, { namespace, idleTimeoutSeconds: nlbIdleTimeoutSeconds(activatorConfigInput) }),
-            inNamespace([deployment]),
+            inNamespace([statefulSet]),
         );
-        const scaler = new k8s.core.v1.Service(childName(name, "scaler"), scalerServiceManifest(namespace), inNamespace());
         const admin = new k8s.core.v1.Service(childName(name, "admin"), adminServiceManifest(namespace), inNamespace());
         const serviceMonitor = activatorServiceMonitorManifest(namespace);
         new k8s.apiextensions.CustomResource(childName(name, "service-monitor"), serviceMonitor, inNamespace([args.dependencies.monitoring, admin]));
 
         this.namespace = namespace;
         this.podLabels = activatorPodLabels;
-        // Read through the Service so every trigger that uses the address waits for the Service to exist.
-        this.scalerAddress = scaler.metadata.apply(() => scalerServiceAddress(namespace));
+        // Read through the headless Service so every trigger that uses an address waits for the Service to exist.
+        this.scalerAddresses = pods.metadata.apply(() => scalerAddresses(namespace, config.replicas));
         this.endpoint = proxy.status.apply((status) => {
             const ingress = status?.loadBalancer?.ingress?.[0];
             const host = ingress?.hostname ?? ingress?.ip ?? `${serviceNames.proxy}.${namespace}.svc.cluster.local`;
@@ -186,7 +197,7 @@ export class Activator extends pulumi.ComponentResource {
         this.registerOutputs({
             namespace: this.namespace,
             podLabels: this.podLabels,
-            scalerAddress: this.scalerAddress,
+            scalerAddresses: this.scalerAddresses,
             endpoint: this.endpoint,
             image: this.image,
             modelNamespaces: this.modelNamespaces,

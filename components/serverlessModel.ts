@@ -23,8 +23,8 @@ export interface ServerlessModelArgs {
     model: ModelConfig;
     /** Kubernetes provider of the cluster. */
     provider: k8s.Provider;
-    /** `host:port` of the activator's external-scaler Service (Activator.scalerAddress). */
-    scalerAddress: pulumi.Input<string>;
+    /** `host:port` of each activator replica's external scaler (Activator.scalerAddresses): one trigger each. */
+    scalerAddresses: pulumi.Input<string[]>;
     /** In-cluster Prometheus URL for the vLLM triggers (platform.prometheusUrl). */
     prometheusUrl: pulumi.Input<string>;
     /** Namespace and pod labels of the activator, the only client the NetworkPolicy admits besides Prometheus. */
@@ -98,8 +98,8 @@ export class ServerlessModel extends pulumi.ComponentResource {
         );
 
         const scaledObject = pulumi
-            .all([args.scalerAddress, args.prometheusUrl])
-            .apply(([scalerAddress, prometheusUrl]) => scaledObjectManifest(model, { scalerAddress, prometheusUrl }));
+            .all([args.scalerAddresses, args.prometheusUrl])
+            .apply(([scalerAddresses, prometheusUrl]) => scaledObjectManifest(model, { scalerAddresses, prometheusUrl }));
         this.scaledObject = new k8s.apiextensions.CustomResource(
             childName(name, "scaled-object"),
             { ...scaledObjectType, metadata: scaledObject.metadata, spec: scaledObject.spec },

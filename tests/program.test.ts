@@ -5,8 +5,9 @@
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { isCustomKind } from "./support/crds";
-import { allResources, dependsOn, isSecret, kubernetesObjects, resetRecorded, resourceNamed, reveal, setupMocks, settled, unwrap } from "./support/mocks";
+import { MODEL_METADATA_KEY } from "../activator/src/scaler/activity";
+import { crdErrors, isCustomKind } from "./support/crds";
+import { allResources, dependsOn, isSecret, kubernetesObjects, resetRecorded, resourceNamed, resourcesOfType, reveal, setupMocks, settled, unwrap } from "./support/mocks";
 import { stackConfig } from "./components/config/stackFiles";
 
 describe("program (index.ts, dev stack, mocks)", () => {
@@ -57,6 +58,27 @@ describe("program (index.ts, dev stack, mocks)", () => {
         for (const cr of customResources) {
             const release = resourceNamed("kubernetes:helm.sh/v3:Release", crdRelease[cr.inputs.apiVersion.split("/")[0]]);
             assert.ok(dependsOn(cr, release), `${cr.inputs.kind} ${cr.name} does not wait for ${release.name}`);
+        }
+    });
+
+    it("gives every model's ScaledObject one external-push trigger per activator pod, valid against KEDA's CRD", () => {
+        const statefulSet = resourceNamed("kubernetes:apps/v1:StatefulSet", "activator-stateful-set").inputs;
+        const pods = resourcesOfType("kubernetes:core/v1:Service").find((s) => s.inputs.metadata.name === statefulSet.spec.serviceName);
+        assert.ok(pods, `no Service named after the StatefulSet's serviceName "${statefulSet.spec.serviceName}"`);
+        assert.equal(pods.inputs.spec.clusterIP, "None");
+        assert.deepEqual(pods.inputs.spec.selector, statefulSet.spec.template.metadata.labels);
+        const port = pods.inputs.spec.ports.find((p: any) => p.name === "grpc").port;
+        const addresses = [...Array(statefulSet.spec.replicas).keys()].map(
+            (i) => `${statefulSet.metadata.name}-${i}.${pods.inputs.metadata.name}.${pods.inputs.metadata.namespace}.svc.cluster.local:${port}`,
+        );
+        assert.ok(addresses.length >= 2, "the dev stack runs more than one activator replica");
+        const scaledObjects = resourcesOfType("kubernetes:keda.sh/v1alpha1:ScaledObject");
+        assert.ok(scaledObjects.length > 0);
+        for (const so of scaledObjects) {
+            const pushes = so.inputs.spec.triggers.filter((t: any) => t.type === "external-push");
+            assert.deepEqual(pushes.map((t: any) => t.metadata.scalerAddress), addresses, so.name);
+            assert.equal(new Set(pushes.map((t: any) => t.metadata[MODEL_METADATA_KEY])).size, 1, `${so.name}: one model for all replicas`);
+            assert.deepEqual(crdErrors(so.inputs as any), [], so.name);
         }
     });
 

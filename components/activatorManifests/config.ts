@@ -13,7 +13,7 @@ export const activatorPorts = { proxy: 8080, scaler: 9090, admin: 9091 } as cons
 
 /**
  * Where the ConfigMap is mounted and the file the activator reads: the path the image's default command passes to
- * `--config` (activator/Dockerfile), so the Deployment need not override the command. The content is JSON, which
+ * `--config` (activator/Dockerfile), so the StatefulSet need not override the command. The content is JSON, which
  * YAML parsers read as it is.
  */
 export const configDir = "/etc/activator";

@@ -14,16 +14,21 @@ import { activatorName, activatorPodLabels } from "./workload";
 /** In-cluster names of the three Services. */
 export const serviceNames = {
     proxy: `${activatorName}-proxy`,
-    scaler: `${activatorName}-scaler`,
+    /** Headless: governs the StatefulSet's pod DNS names, through which KEDA reaches each replica's scaler. */
+    pods: `${activatorName}-pods`,
     admin: `${activatorName}-admin`,
 } as const;
 
 /** Port the NLB listens on (plain HTTP; put TLS in front, or terminate it at the NLB with a certificate). */
 export const proxyServicePort = 80;
 
-/** `<service>.<namespace>.svc.cluster.local:<port>`: how KEDA reaches the activator's external scaler. */
-export function scalerAddress(namespace: string): string {
-    return `${serviceNames.scaler}.${namespace}.svc.cluster.local:${activatorPorts.scaler}`;
+/**
+ * `<statefulset>-<i>.<headless service>.<namespace>.svc.cluster.local:<port>`, i = 0..replicas-1: one external-scaler
+ * address per activator replica. KEDA keeps one gRPC stream per trigger, so one address behind a load-balanced
+ * Service would only ever reach one replica and miss the requests held by the others.
+ */
+export function scalerAddresses(namespace: string, replicas: number): string[] {
+    return Array.from({ length: replicas }, (_, i) => `${activatorName}-${i}.${serviceNames.pods}.${namespace}.svc.cluster.local:${activatorPorts.scaler}`);
 }
 
 const serviceLabels = (component: string) => ({ ...activatorPodLabels, "app.kubernetes.io/component": component });
@@ -62,12 +67,16 @@ export function proxyServiceManifest(stack: ActivatorStackConfig, options: Proxy
     };
 }
 
-/** KEDA's gRPC connection to the external scaler (`external-push` triggers). */
-export function scalerServiceManifest(namespace: string) {
+/**
+ * The StatefulSet's headless Service: a DNS name per pod for KEDA's gRPC streams (`external-push` triggers). Ready
+ * pods only, so KEDA never dials a replica that is starting or draining.
+ */
+export function podsServiceManifest(namespace: string) {
     return {
-        metadata: { name: serviceNames.scaler, namespace, labels: serviceLabels("scaler") },
+        metadata: { name: serviceNames.pods, namespace, labels: serviceLabels("scaler") },
         spec: {
-            type: "ClusterIP",
+            clusterIP: "None",
+            publishNotReadyAddresses: false,
             selector: activatorPodLabels,
             ports: [{ name: "grpc", port: activatorPorts.scaler, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" }],
         },

@@ -1,11 +1,15 @@
 /**
- * The activator's workload and its access to the cluster, as plain data: namespaces, RBAC rules, Deployment and
+ * The activator's workload and its access to the cluster, as plain data: namespaces, RBAC rules, StatefulSet and
  * PodDisruptionBudget. The Activator component turns these into resources.
+ *
+ * A StatefulSet, not a Deployment, for its stable per-pod DNS names: KEDA keeps one gRPC stream per trigger, so each
+ * model's ScaledObject has one `external-push` trigger per replica (`scalerAddresses` in ./services), and every
+ * replica's held requests reach KEDA.
  */
 import type { ActivatorStackConfig } from "../config/models";
 import { activatorPorts, apiKeysDir, configDir } from "./config";
 
-/** In-cluster name of the Deployment and ServiceAccount; Services and the ConfigMap derive theirs from it. */
+/** In-cluster name of the StatefulSet and ServiceAccount; pods are `<name>-<i>`; Services and the ConfigMap derive theirs from it. */
 export const activatorName = "activator";
 
 /** The Secret holding the digests of the API keys (only with `apiKeySecrets`). */
@@ -14,7 +18,7 @@ export const apiKeysSecretName = `${activatorName}-api-keys`;
 /** Labels selecting the activator pods (NetworkPolicies of the models admit exactly these). */
 export const activatorPodLabels = { "app.kubernetes.io/name": "activator", "app.kubernetes.io/part-of": "gpu-serverless" };
 
-/** The activator's namespace: Pod Security `restricted` enforced, which the Deployment below satisfies. */
+/** The activator's namespace: Pod Security `restricted` enforced, which the StatefulSet below satisfies. */
 export function activatorNamespaceManifest(namespace: string) {
     return {
         metadata: {
@@ -61,8 +65,10 @@ export function terminationGraceSeconds(stack: Pick<ActivatorStackConfig, "shutd
 // The image's unprivileged user (distroless `nonroot`); set here too so runAsNonRoot holds for any image.
 const RUN_AS = 65532;
 
-export interface DeploymentOptions {
+export interface StatefulSetOptions {
     namespace: string;
+    /** The headless Service governing the pods' DNS names (`<name>-<i>.<serviceName>.<namespace>.svc.cluster.local`). */
+    serviceName: string;
     image: string;
     configMapName: string;
     systemNodeSelector: Record<string, string>;
@@ -70,7 +76,7 @@ export interface DeploymentOptions {
     apiKeys?: boolean;
 }
 
-export function deploymentManifest(stack: ActivatorStackConfig, options: DeploymentOptions) {
+export function statefulSetManifest(stack: ActivatorStackConfig, options: StatefulSetOptions) {
     const quantities = { cpu: stack.cpu, memory: stack.memory };
     const spread = (topologyKey: string, whenUnsatisfiable: string) => ({
         maxSkew: 1,
@@ -84,8 +90,12 @@ export function deploymentManifest(stack: ActivatorStackConfig, options: Deploym
         spec: {
             replicas: stack.replicas,
             selector: { matchLabels: activatorPodLabels },
-            // Never below the configured capacity during a rollout: held requests live in the old pods until drained.
-            strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+            serviceName: options.serviceName,
+            // All replicas start (and scale) at once: they share nothing, so ordered start-up would only delay them.
+            podManagementPolicy: "Parallel",
+            // A StatefulSet cannot surge: a rollout replaces one pod at a time, highest ordinal first, after the
+            // previous one is ready again; the pod being replaced drains its held requests for the termination grace.
+            updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 0 } },
             template: {
                 metadata: { labels: activatorPodLabels },
                 spec: {

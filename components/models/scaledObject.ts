@@ -1,8 +1,11 @@
 /**
  * The KEDA ScaledObject of one model, as plain data: it owns the replica count of the predictor Deployment.
  *
- * - `external-push` to the activator's scaler: the only trigger that can wake a model at zero (the activator pushes
- *   `true` the moment a request arrives) and the one that keeps it up while requests are held or in flight.
+ * - `external-push` to the activator's scaler, one trigger per activator replica (KEDA keeps one gRPC stream per
+ *   trigger, and each replica only knows the requests it holds): the only triggers that can wake a model at zero (a
+ *   replica pushes `true` the moment a request arrives) and the ones that keep it up while requests are held or in
+ *   flight. KEDA ORs activity across triggers, so activation and scale-to-zero are exact; the HPA takes the largest
+ *   of its metrics, so scale-out follows the busiest replica's demand, not the sum over replicas.
  * - For LLMs, `prometheus` triggers on vLLM's own queue and KV-cache gauges, so a replica that is busy but not yet
  *   saturated in request count still gets company. At zero replicas they have no samples and stay inactive.
  * - HPA behaviour: scale up at once, scale down one replica a minute after five quiet minutes.
@@ -16,8 +19,8 @@ import { modelLabels, predictorName } from "./predictor";
 export const scaledObjectType = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject" } as const;
 
 export interface ScaledObjectOptions {
-    /** `host:port` of the activator's external-scaler gRPC Service. */
-    scalerAddress: string;
+    /** `host:port` of each activator replica's external-scaler gRPC endpoint (Activator.scalerAddresses); at least one. */
+    scalerAddresses: readonly string[];
     /** In-cluster Prometheus URL (from the monitoring component). */
     prometheusUrl: string;
 }
@@ -28,14 +31,15 @@ export function predictorSeries(metric: string, model: Pick<ModelConfig, "name" 
 }
 
 export function scaledObjectManifest(model: ModelConfig, options: ScaledObjectOptions) {
-    const triggers: Array<{ type: string; name: string; metricType: string; metadata: Record<string, string> }> = [
-        {
+    if (options.scalerAddresses.length === 0) throw new Error(`ScaledObject of model "${model.name}": no activator scaler address; nothing could wake it`);
+    const triggers: Array<{ type: string; name: string; metricType: string; metadata: Record<string, string> }> = options.scalerAddresses.map(
+        (scalerAddress, i) => ({
             type: "external-push",
-            name: "activator",
+            name: `activator-${i}`,
             metricType: "AverageValue",
-            metadata: { scalerAddress: options.scalerAddress, [MODEL_METADATA_KEY]: modelKey(model) },
-        },
-    ];
+            metadata: { scalerAddress, [MODEL_METADATA_KEY]: modelKey(model) },
+        }),
+    );
     if (model.vllm) {
         // AverageValue divides the sum by the replica count: waiting requests per replica, mean KV-cache usage.
         triggers.push(

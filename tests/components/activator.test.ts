@@ -15,7 +15,7 @@ import { allResources, dependsOn, isSecret, resetRecorded, resourceNamed, resour
 import { cpuModel, llmModel, stackWith, testApiKey } from "./models/fixtures";
 
 const Namespace = "kubernetes:core/v1:Namespace";
-const Deployment = "kubernetes:apps/v1:Deployment";
+const StatefulSet = "kubernetes:apps/v1:StatefulSet";
 const Service = "kubernetes:core/v1:Service";
 const Secret = "kubernetes:core/v1:Secret";
 const ConfigMap = "kubernetes:core/v1:ConfigMap";
@@ -57,10 +57,10 @@ describe("Activator (mocks)", () => {
         const routed = new Set([...table.openai.values(), ...table.anyHost.map((r) => r.target)]);
         assert.deepEqual([...routed].sort(), stack.models.map(modelKey).sort());
 
-        const deployment = resourceNamed(Deployment, "act-a-deployment");
-        const volume = deployment.inputs.spec.template.spec.volumes.find((v: any) => v.configMap);
+        const statefulSet = resourceNamed(StatefulSet, "act-a-stateful-set");
+        const volume = statefulSet.inputs.spec.template.spec.volumes.find((v: any) => v.configMap);
         assert.equal(volume.configMap.name, configMap.inputs.metadata.name);
-        assert.ok(dependsOn(deployment, configMap));
+        assert.ok(dependsOn(statefulSet, configMap));
     });
 
     it("creates its namespace and each model namespace once, and may only read EndpointSlices and Pods there", async () => {
@@ -84,7 +84,7 @@ describe("Activator (mocks)", () => {
     it("runs the configured image on system nodes with the configured replicas and a disruption budget", async () => {
         const { component } = activator("act-c", [cpuModel], { image, replicas: 3 });
         await settled();
-        const spec = resourceNamed(Deployment, "act-c-deployment").inputs.spec;
+        const spec = resourceNamed(StatefulSet, "act-c-stateful-set").inputs.spec;
         assert.equal(spec.replicas, 3);
         assert.equal(spec.template.spec.containers[0].image, "example.com/activator:1.0.0");
         assert.deepEqual(spec.template.spec.nodeSelector, systemNodeSelector);
@@ -94,15 +94,27 @@ describe("Activator (mocks)", () => {
         assert.equal(resourcesOfType("docker-build:index:Image").length, 0);
     });
 
-    it("exposes an internal NLB, a ClusterIP scaler at the address KEDA dials, an admin Service and a ServiceMonitor", async () => {
-        const { component } = activator("act-d", [cpuModel]);
+    it("exposes an internal NLB, a scaler address per replica's pod DNS name, an admin Service and a ServiceMonitor", async () => {
+        const { component } = activator("act-d", [cpuModel], { image, replicas: 3 });
         await settled();
         const proxy = resourceNamed(Service, "act-d-proxy");
         assert.equal(proxy.inputs.spec.type, "LoadBalancer");
         assert.equal(proxy.inputs.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"], "internal");
-        const scaler = resourceNamed(Service, "act-d-scaler");
-        assert.equal(scaler.inputs.spec.type, "ClusterIP");
-        assert.equal(await unwrap(component.scalerAddress), `${scaler.inputs.metadata.name}.activator.svc.cluster.local:9090`);
+        // Pod DNS names as Kubernetes makes them: <statefulset>-<ordinal>.<governing headless Service>.<namespace>.svc.
+        const statefulSet = resourceNamed(StatefulSet, "act-d-stateful-set").inputs;
+        const pods = resourcesOfType(Service).find((s) => s.name.startsWith("act-d-") && s.inputs.metadata.name === statefulSet.spec.serviceName)!;
+        assert.ok(pods, "the StatefulSet's serviceName is a Service the component creates");
+        assert.equal(pods.inputs.spec.clusterIP, "None");
+        assert.deepEqual(pods.inputs.spec.selector, statefulSet.spec.template.metadata.labels);
+        const grpc = pods.inputs.spec.ports[0];
+        assert.equal(grpc.targetPort, statefulSet.spec.template.spec.containers[0].ports.find((p: any) => p.name === "grpc").name);
+        const ordinals = [...Array(statefulSet.spec.replicas).keys()];
+        assert.deepEqual(
+            await unwrap(component.scalerAddresses),
+            ordinals.map((i) => `${statefulSet.metadata.name}-${i}.${pods.inputs.metadata.name}.${pods.inputs.metadata.namespace}.svc.cluster.local:${grpc.port}`),
+        );
+        assert.equal(ordinals.length, 3);
+        assert.deepEqual(resourcesOfType("kubernetes:apps/v1:Deployment").filter((r) => r.name.startsWith("act-d-")), []);
         assert.equal(resourceNamed(Service, "act-d-admin").inputs.spec.type, "ClusterIP");
         const monitor = resourceNamed("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "act-d-service-monitor");
         assert.deepEqual(crdErrors(monitor.inputs as any), []);
@@ -136,14 +148,14 @@ describe("Activator (mocks)", () => {
 
         // The generated config passes the activator's schema and points at the file where the Secret is mounted.
         const config = activatorConfigSchema.parse(JSON.parse(resourceNamed(ConfigMap, "act-k-config").inputs.data[configFileName]));
-        const deployment = resourceNamed(Deployment, "act-k-deployment");
-        const pod = deployment.inputs.spec.template.spec;
+        const statefulSet = resourceNamed(StatefulSet, "act-k-stateful-set");
+        const pod = statefulSet.inputs.spec.template.spec;
         const volume = pod.volumes.find((v: any) => v.secret?.secretName === secret.inputs.metadata.name);
         assert.ok(volume, "the Secret is a volume of the pod");
         const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === volume.name);
         assert.equal(mount.readOnly, true);
         assert.equal(config.auth?.apiKeysFile, `${mount.mountPath}/${fileName}`);
-        assert.ok(dependsOn(deployment, secret), "pods start once the Secret exists");
+        assert.ok(dependsOn(statefulSet, secret), "pods start once the Secret exists");
     });
 
     it("without API keys creates no Secret and leaves authentication off", async () => {
@@ -152,7 +164,7 @@ describe("Activator (mocks)", () => {
         assert.deepEqual(resourcesOfType(Secret).filter((r) => r.name.startsWith("act-l-")), []);
         const config = activatorConfigSchema.parse(JSON.parse(resourceNamed(ConfigMap, "act-l-config").inputs.data[configFileName]));
         assert.equal(config.auth, undefined);
-        assert.ok(!resourceNamed(Deployment, "act-l-deployment").inputs.spec.template.spec.volumes.some((v: any) => v.secret));
+        assert.ok(!resourceNamed(StatefulSet, "act-l-stateful-set").inputs.spec.template.spec.volumes.some((v: any) => v.secret));
     });
 
     it("without an image, builds ./activator and pushes it to an ECR repository with immutable tags and scan on push", async () => {
@@ -169,8 +181,8 @@ describe("Activator (mocks)", () => {
         assert.match(image.inputs.dockerfile.location, /\/activator\/Dockerfile$/);
         assert.match(image.inputs.tags[0], /:src-[0-9a-f]{16}$/, "one content, one tag: the repository refuses to move a tag");
         assert.ok(dependsOn(image, repository));
-        const deployment = resourceNamed(Deployment, "act-f-deployment");
-        assert.ok(dependsOn(deployment, image), "the Deployment runs the image just pushed");
+        const statefulSet = resourceNamed(StatefulSet, "act-f-stateful-set");
+        assert.ok(dependsOn(statefulSet, image), "the StatefulSet runs the image just pushed");
     });
 
     it("refuses bad arguments before creating anything", async () => {

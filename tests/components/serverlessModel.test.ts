@@ -14,6 +14,7 @@ const ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService";
 const ScaledObject = "kubernetes:keda.sh/v1alpha1:ScaledObject";
 const ServiceMonitor = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor";
 const Service = "kubernetes:core/v1:Service";
+const StatefulSet = "kubernetes:apps/v1:StatefulSet";
 
 describe("ServerlessModel (mocks)", () => {
     let provider: k8s.Provider;
@@ -40,7 +41,7 @@ describe("ServerlessModel (mocks)", () => {
                 new ServerlessModel(`${prefix}-${model.name}`, {
                     model,
                     provider,
-                    scalerAddress: activator.scalerAddress,
+                    scalerAddresses: activator.scalerAddresses,
                     prometheusUrl: "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090",
                     activator: { namespace: activator.namespace, podLabels: activator.podLabels },
                     monitoringNamespace: "monitoring",
@@ -83,17 +84,28 @@ describe("ServerlessModel (mocks)", () => {
         for (const r of custom) assert.deepEqual(crdErrors(r.inputs as any), [], `${r.type} ${r.name}`);
     });
 
-    it("points every external-push trigger at the scaler Service the Activator creates, under the key the activator reads", async () => {
+    it("points one external-push trigger at each activator replica's pod DNS name, under the key the activator reads", async () => {
         deploy("sm-c", [llmModel, cpuModel]);
         await settled();
-        const scaler = resourcesOfType(Service).find((s) => s.name === "sm-c-activator-scaler")!;
-        const address = `${scaler.inputs.metadata.name}.${scaler.inputs.metadata.namespace}.svc.cluster.local:${scaler.inputs.spec.ports[0].port}`;
-        assert.equal(address, "activator-scaler.activator.svc.cluster.local:9090");
+        // The names Kubernetes gives the StatefulSet's pods: <statefulset>-<ordinal>.<headless serviceName>.<namespace>.svc.
+        const statefulSet = resourceNamed(StatefulSet, "sm-c-activator-stateful-set").inputs;
+        const pods = resourcesOfType(Service).find((s) => s.name.startsWith("sm-c-") && s.inputs.metadata.name === statefulSet.spec.serviceName)!;
+        assert.equal(pods.inputs.spec.clusterIP, "None", "a headless Service: a DNS record per pod");
+        assert.deepEqual(pods.inputs.spec.selector, statefulSet.spec.template.metadata.labels);
+        const port = pods.inputs.spec.ports.find((p: any) => p.name === "grpc").port;
+        const addresses = [...Array(statefulSet.spec.replicas).keys()].map(
+            (i) => `${statefulSet.metadata.name}-${i}.${pods.inputs.metadata.name}.${pods.inputs.metadata.namespace}.svc.cluster.local:${port}`,
+        );
+        assert.equal(addresses.length, 2, "the default two replicas");
         for (const [name, key] of [["sm-c-qwen-scaled-object", "models/qwen"], ["sm-c-iris-scaled-object", "models/iris"]]) {
             const so = resourceNamed(ScaledObject, name);
-            const push = so.inputs.spec.triggers.find((t: any) => t.type === "external-push");
-            assert.deepEqual(push.metadata, { scalerAddress: address, [MODEL_METADATA_KEY]: key });
-            assert.ok(dependsOn(so, scaler), `${name} waits for the scaler Service`);
+            const pushes = so.inputs.spec.triggers.filter((t: any) => t.type === "external-push");
+            assert.deepEqual(
+                pushes.map((t: any) => [t.name, t.metadata]),
+                addresses.map((scalerAddress, i) => [`activator-${i}`, { scalerAddress, [MODEL_METADATA_KEY]: key }]),
+            );
+            assert.deepEqual(crdErrors(so.inputs as any), [], name);
+            assert.ok(dependsOn(so, pods), `${name} waits for the headless Service`);
         }
     });
 
@@ -108,9 +120,9 @@ describe("ServerlessModel (mocks)", () => {
         assert.equal(cpu.model.resources.limits["nvidia.com/gpu"], undefined);
         assert.equal(cpu.tolerations, undefined);
         const triggers = (name: string) => resourceNamed(ScaledObject, name).inputs.spec.triggers.map((t: any) => t.type);
-        assert.deepEqual(triggers("sm-d-qwen-scaled-object"), ["external-push", "prometheus", "prometheus"]);
-        assert.deepEqual(triggers("sm-d-iris-scaled-object"), ["external-push"]);
-        const prometheus = resourceNamed(ScaledObject, "sm-d-qwen-scaled-object").inputs.spec.triggers[1];
+        assert.deepEqual(triggers("sm-d-qwen-scaled-object"), ["external-push", "external-push", "prometheus", "prometheus"]);
+        assert.deepEqual(triggers("sm-d-iris-scaled-object"), ["external-push", "external-push"]);
+        const prometheus = resourceNamed(ScaledObject, "sm-d-qwen-scaled-object").inputs.spec.triggers[2];
         assert.equal(prometheus.metadata.serverAddress, "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090");
     });
 
@@ -150,7 +162,7 @@ describe("ServerlessModel (mocks)", () => {
         const namespace = new k8s.core.v1.Namespace("sm-g-ns", {}, { provider });
         const base = {
             provider,
-            scalerAddress: "a:9090",
+            scalerAddresses: ["a:9090"],
             prometheusUrl: "http://p:9090",
             activator: { namespace: "activator", podLabels: {} },
             monitoringNamespace: "monitoring",

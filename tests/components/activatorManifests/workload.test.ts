@@ -5,16 +5,17 @@ import { apiKeysDir, configFileName } from "../../../components/activatorManifes
 import {
     activatorServiceMonitorManifest,
     adminServiceManifest,
+    podsServiceManifest,
     proxyServiceManifest,
-    scalerAddress,
-    scalerServiceManifest,
+    scalerAddresses,
 } from "../../../components/activatorManifests/services";
 import {
     activatorPodLabels,
+    activatorName,
     apiKeysSecretName,
-    deploymentManifest,
     modelNamespaceRules,
     podDisruptionBudgetManifest,
+    statefulSetManifest,
     terminationGraceSeconds,
 } from "../../../components/activatorManifests/workload";
 import { crdErrors } from "../../support/crds";
@@ -24,16 +25,40 @@ describe("activator workload and Services manifests", () => {
     const internal = stackWith([], { replicas: 3, shutdownGraceSeconds: 40 }).activator;
     const publicStack = stackWith([], { exposure: "public", allowedCidrs: ["203.0.113.0/24"], apiKeySecrets: ["activatorApiKey"] }).activator;
     const system = { "gpu-serverless/node-group": "system" };
-    const deployment = deploymentManifest(internal, { namespace: "activator", image: "repo/activator:src-1@sha256:" + "0".repeat(64), configMapName: "activator-config", systemNodeSelector: system });
-    const pod = deployment.spec.template.spec;
+    const pods = podsServiceManifest("activator");
+    const workloadOptions = { namespace: "activator", serviceName: pods.metadata.name, configMapName: "activator-config", systemNodeSelector: system };
+    const statefulSet = statefulSetManifest(internal, { ...workloadOptions, image: "repo/activator:src-1@sha256:" + "0".repeat(64) });
+    const pod = statefulSet.spec.template.spec;
     const container = pod.containers[0];
 
-    it("runs the configured replicas spread across system nodes, rolling without losing capacity", () => {
-        assert.equal(deployment.spec.replicas, 3);
+    it("runs the configured replicas as a StatefulSet spread across system nodes, started at once, rolled one pod at a time", () => {
+        assert.equal(statefulSet.spec.replicas, 3);
+        assert.equal(statefulSet.metadata.name, activatorName);
         assert.deepEqual(pod.nodeSelector, system);
         assert.deepEqual(pod.topologySpreadConstraints[0], { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: activatorPodLabels } });
-        assert.deepEqual(deployment.spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
-        assert.deepEqual(podDisruptionBudgetManifest("activator").spec, { maxUnavailable: 1, selector: { matchLabels: activatorPodLabels } });
+        assert.equal(statefulSet.spec.podManagementPolicy, "Parallel");
+        assert.deepEqual(statefulSet.spec.updateStrategy, { type: "RollingUpdate", rollingUpdate: { partition: 0 } });
+        assert.deepEqual(statefulSet.spec.template.metadata.labels, statefulSet.spec.selector.matchLabels);
+        assert.deepEqual(podDisruptionBudgetManifest("activator").spec, { maxUnavailable: 1, selector: { matchLabels: statefulSet.spec.template.metadata.labels } });
+    });
+
+    it("names every pod through a headless Service that selects them, publishes ready pods only and carries the scaler port", () => {
+        assert.equal(statefulSet.spec.serviceName, pods.metadata.name);
+        assert.equal(pods.spec.clusterIP, "None");
+        assert.equal(pods.spec.publishNotReadyAddresses, false);
+        assert.deepEqual(pods.spec.selector, statefulSet.spec.template.metadata.labels);
+        const grpc = container.ports.find((p) => p.name === "grpc")!;
+        assert.deepEqual(pods.spec.ports.map((p) => [p.port, p.targetPort]), [[grpc.containerPort, grpc.name]]);
+    });
+
+    it("gives KEDA one scaler address per replica: the DNS name Kubernetes gives each StatefulSet pod", () => {
+        const grpcPort = container.ports.find((p) => p.name === "grpc")!.containerPort;
+        const expected = Array.from(
+            { length: statefulSet.spec.replicas },
+            (_, i) => `${statefulSet.metadata.name}-${i}.${statefulSet.spec.serviceName}.${statefulSet.metadata.namespace}.svc.cluster.local:${grpcPort}`,
+        );
+        assert.deepEqual(scalerAddresses("activator", statefulSet.spec.replicas), expected);
+        assert.deepEqual(scalerAddresses("activator", 1), expected.slice(0, 1));
     });
 
     it("meets Pod Security restricted: non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp, read-only root", () => {
@@ -44,7 +69,7 @@ describe("activator workload and Services manifests", () => {
     });
 
     it("mounts the config where the image's command reads it, and probes health on the admin port", () => {
-        // The Deployment keeps the image's command: the file must be where activator/Dockerfile points --config.
+        // The StatefulSet keeps the image's command: the file must be where activator/Dockerfile points --config.
         const dockerfile = fs.readFileSync(path.join(__dirname, "../../../activator/Dockerfile"), "utf8");
         const command = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]) as string[];
         const configPath = command[command.indexOf("--config") + 1];
@@ -60,7 +85,7 @@ describe("activator workload and Services manifests", () => {
     it("mounts the API keys Secret read-only, readable by the activator's group only, when asked", () => {
         assert.ok(!container.volumeMounts.some((m) => m.name === "api-keys"), "not without API keys");
         assert.ok(!pod.volumes.some((v) => "secret" in v));
-        const keyed = deploymentManifest(publicStack, { namespace: "activator", image: "repo/activator:1.0.0", configMapName: "activator-config", systemNodeSelector: system, apiKeys: true });
+        const keyed = statefulSetManifest(publicStack, { ...workloadOptions, image: "repo/activator:1.0.0", apiKeys: true });
         const keyedPod = keyed.spec.template.spec;
         assert.deepEqual(keyedPod.containers[0].volumeMounts.find((m) => m.name === "api-keys"), { name: "api-keys", mountPath: apiKeysDir, readOnly: true });
         assert.deepEqual(keyedPod.volumes.find((v) => v.name === "api-keys"), { name: "api-keys", secret: { secretName: apiKeysSecretName, defaultMode: 0o440 } });
@@ -94,13 +119,8 @@ describe("activator workload and Services manifests", () => {
         assert.deepEqual(outside.spec.loadBalancerSourceRanges, ["203.0.113.0/24"]);
     });
 
-    it("keeps the scaler and admin Services inside the cluster; KEDA dials the scaler by its DNS name", () => {
-        const scaler = scalerServiceManifest("activator");
-        const admin = adminServiceManifest("activator");
-        assert.equal(scaler.spec.type, "ClusterIP");
-        assert.equal(admin.spec.type, "ClusterIP");
-        assert.deepEqual(scaler.spec.ports.map((p) => [p.port, p.targetPort]), [[9090, "grpc"]]);
-        assert.equal(scalerAddress("activator"), `${scaler.metadata.name}.activator.svc.cluster.local:9090`);
+    it("keeps the admin Service inside the cluster", () => {
+        assert.equal(adminServiceManifest("activator").spec.type, "ClusterIP");
     });
 
     it("lets Prometheus scrape the admin Service, with a ServiceMonitor that fits the CRD", () => {

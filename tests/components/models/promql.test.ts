@@ -27,7 +27,7 @@ function series(metric: string, namespace: string, service: string, pod: string,
 
 describe("ScaledObject Prometheus triggers under promtool", () => {
     const [qwen] = parseModels(llmModel);
-    const triggers = scaledObjectManifest(qwen, { scalerAddress: "s:9090", prometheusUrl: "http://p:9090" }).spec.triggers.filter(
+    const triggers = scaledObjectManifest(qwen, { scalerAddresses: ["s:9090"], prometheusUrl: "http://p:9090" }).spec.triggers.filter(
         (t) => t.type === "prometheus",
     );
 

@@ -6,7 +6,7 @@ import { cpuModel, llmModel, parseModels } from "./fixtures";
 
 describe("ScaledObject manifest", () => {
     const [llm, cpu] = parseModels({ ...llmModel, minReplicas: 0, maxReplicas: 3, cooldownSeconds: 600 }, cpuModel);
-    const options = { scalerAddress: "activator-scaler.activator.svc.cluster.local:9090", prometheusUrl: "http://prometheus.monitoring.svc:9090" };
+    const options = { scalerAddresses: ["activator-0.activator-pods.activator.svc.cluster.local:9090", "activator-1.activator-pods.activator.svc.cluster.local:9090"], prometheusUrl: "http://prometheus.monitoring.svc:9090" };
     const llmScaled = scaledObjectManifest(llm, options);
     const cpuScaled = scaledObjectManifest(cpu, options);
     const trigger = (so: typeof llmScaled, name: string) => so.spec.triggers.find((t) => t.name === name);
@@ -26,12 +26,21 @@ describe("ScaledObject manifest", () => {
         assert.deepEqual([llmScaled.metadata.name, llmScaled.metadata.namespace], ["qwen", "models"]);
     });
 
-    it("is activated by the activator over external-push, naming the model under the key the activator reads", () => {
+    it("is activated by every activator replica over its own external-push trigger, naming the model under the key the activator reads", () => {
         for (const [so, key] of [[llmScaled, "models/qwen"], [cpuScaled, "models/iris"]] as const) {
-            const push = trigger(so, "activator");
-            assert.equal(push?.type, "external-push");
-            assert.deepEqual(push?.metadata, { scalerAddress: options.scalerAddress, [MODEL_METADATA_KEY]: key });
+            const pushes = so.spec.triggers.filter((t) => t.type === "external-push");
+            assert.deepEqual(
+                pushes.map((t) => [t.name, t.metadata]),
+                options.scalerAddresses.map((scalerAddress, i) => [`activator-${i}`, { scalerAddress, [MODEL_METADATA_KEY]: key }]),
+            );
         }
+        const single = scaledObjectManifest(cpu, { ...options, scalerAddresses: ["a:9090"] });
+        assert.deepEqual(single.spec.triggers.map((t) => t.name), ["activator-0"]);
+        assert.deepEqual(crdErrors(single), []);
+    });
+
+    it("refuses to build a ScaledObject no activator could wake", () => {
+        assert.throws(() => scaledObjectManifest(cpu, { ...options, scalerAddresses: [] }), { message: /model "iris": no activator scaler address/ });
     });
 
     it("scales LLMs out on vLLM's queue and KV-cache gauges of this model only; other models on requests alone", () => {
@@ -49,7 +58,7 @@ describe("ScaledObject manifest", () => {
         });
         assert.equal(cache?.metadata.query, 'sum(vllm:kv_cache_usage_perc{namespace="models",service="qwen-predictor"})');
         assert.equal(cache?.metadata.threshold, "0.8");
-        assert.deepEqual(cpuScaled.spec.triggers.map((t) => t.type), ["external-push"]);
+        assert.deepEqual(cpuScaled.spec.triggers.map((t) => t.type), ["external-push", "external-push"], "one per activator replica, nothing else");
     });
 
     it("takes the vLLM targets from the model config", () => {
