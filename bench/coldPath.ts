@@ -12,9 +12,8 @@
  */
 import http from "node:http";
 import { TestBackend } from "../tests/activator/testing/backend";
-import { endpointSlice, FakeKubeApi } from "../tests/activator/testing/fakeKubeApi";
 import { send, type HttpResult } from "../tests/activator/testing/http";
-import { startActivator, type BenchActivator } from "./lib/activator";
+import { startActivator, startColdModel, type BenchActivator } from "./lib/activator";
 import { deadline, fixed, sleep, summarize, type Bench, type BenchContext, type BenchResult, type Summary } from "./lib/report";
 
 const HOST = "cold.bench";
@@ -27,43 +26,27 @@ function expectCold(res: HttpResult, what: string): void {
 }
 
 async function kubernetesMode(ctx: BenchContext, count: number, agent: http.Agent): Promise<number[]> {
-  let api: FakeKubeApi | undefined;
-  let backend: TestBackend | undefined;
-  let act: BenchActivator | undefined;
+  const cold = await startColdModel("cold", HOST, ctx.cores.proxy);
+  const { act } = cold;
   try {
-    api = await FakeKubeApi.start();
-    backend = await TestBackend.create();
-    await backend.start();
-    const slice = (ready: boolean) => endpointSlice({ namespace: "bench", service: "cold", name: "cold-a", ready: [ready] });
-    api.apply(slice(false));
-    act = await startActivator(
-      {
-        readiness: { mode: "kubernetes" },
-        models: [{ name: "cold", namespace: "bench", backend: backend.url, serviceName: "cold", readinessPath: "/health", hosts: [HOST] }],
-      },
-      ctx.cores.proxy,
-      { kubeApi: api },
-    );
     const overheads: number[] = [];
     const overdue = deadline(30_000 + count * 200, "cold-path kubernetes");
     for (let i = 0; i < count; i++) {
       overdue();
-      api.apply(slice(false));
+      cold.setReady(false);
       await act.waitQueue((q) => q.models["bench/cold"]?.ready === false, "model seen not ready");
       const answered = send(`${act.proxyUrl}/cold/${i}`, { headers: { host: HOST }, agent });
       await act.waitQueue((q) => q.held === 1, "request held");
       await sleep(Math.random() * 5);
       const readyAt = performance.now();
-      api.apply(slice(true));
+      cold.setReady(true);
       const res = await answered;
       expectCold(res, `cold-path kubernetes #${i}`);
       overheads.push(res.firstByteAt - readyAt);
     }
     return overheads;
   } finally {
-    await act?.stop();
-    await backend?.stop();
-    await api?.stop();
+    await cold.stop();
   }
 }
 

@@ -7,9 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { TestBackend } from "../tests/activator/testing/backend";
-import { endpointSlice, FakeKubeApi } from "../tests/activator/testing/fakeKubeApi";
-import { startActivator, type BenchActivator } from "./lib/activator";
+import { startColdModel } from "./lib/activator";
 import { rssOf, spawnChild, type Spawned } from "./lib/processes";
 import { fixed, sleep, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 
@@ -72,43 +70,19 @@ interface HoldOutcome {
 
 /** One activator process: `total` requests held, RSS sampled, the model turned ready, every answer checked. */
 async function holdAndRelease(ctx: BenchContext, variant: string, total: number, clientCount: number, maxConcurrencyPerReplica?: number): Promise<HoldOutcome> {
-  let api: FakeKubeApi | undefined;
-  let backend: TestBackend | undefined;
-  let act: BenchActivator | undefined;
+  const cold = await startColdModel("held", HOST, ctx.cores.proxy, {
+    limits: { maxPendingTotal: total },
+    model: { maxPending: total, coldStartTimeoutSeconds: 170, ...(maxConcurrencyPerReplica ? { maxConcurrencyPerReplica } : {}) },
+  });
+  const { act } = cold;
   try {
-    api = await FakeKubeApi.start();
-    backend = await TestBackend.create();
-    await backend.start();
-    const slice = (ready: boolean) => endpointSlice({ namespace: "bench", service: "held", name: "held-a", ready: [ready] });
-    api.apply(slice(false));
-    act = await startActivator(
-      {
-        readiness: { mode: "kubernetes" },
-        limits: { maxPendingTotal: total },
-        models: [
-          {
-            name: "held",
-            namespace: "bench",
-            backend: backend.url,
-            serviceName: "held",
-            readinessPath: "/health",
-            hosts: [HOST],
-            maxPending: total,
-            coldStartTimeoutSeconds: 170,
-            ...(maxConcurrencyPerReplica ? { maxConcurrencyPerReplica } : {}),
-          },
-        ],
-      },
-      ctx.cores.proxy,
-      { kubeApi: api },
-    );
     await act.waitQueue((q) => q.models["bench/held"]?.ready === false, "model at zero");
     const idle = rssOf(act.pid);
 
     const started = performance.now();
     const clients = Array.from({ length: clientCount }, (_, id) => {
       const share = Math.floor(total / clientCount) + (id < total % clientCount ? 1 : 0);
-      return startClient(act!.proxyUrl, share, id, ctx.cores.others);
+      return startClient(act.proxyUrl, share, id, ctx.cores.others);
     });
     const done = Promise.all(clients.map((c) => c.done));
     done.catch(() => undefined); // awaited below; a client that dies early must not be an unhandled rejection
@@ -120,7 +94,7 @@ async function holdAndRelease(ctx: BenchContext, variant: string, total: number,
     ctx.log(`held-capacity (${variant}): ${heldQueue.held} held, RSS ${(held.rss / MiB).toFixed(1)} MiB`);
 
     const releasedAt = performance.now();
-    api.apply(slice(true));
+    cold.setReady(true);
     const results = await withTimeout(done, 180_000, `held-capacity: answering ${total} requests`);
     const lastEnd = Math.max(...results.map((r) => r.lastEndEpochMs)) - performance.timeOrigin;
     const after = await act.waitQueue((q) => q.held === 0 && q.inFlight === 0, "queue empty after release");
@@ -146,9 +120,7 @@ async function holdAndRelease(ctx: BenchContext, variant: string, total: number,
       queueAfter: { held: after.held, inFlight: after.inFlight },
     };
   } finally {
-    await act?.stop();
-    await backend?.stop();
-    await api?.stop();
+    await cold.stop();
   }
 }
 

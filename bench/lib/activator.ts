@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { ActivatorConfigInput } from "../../activator/src/config/schema";
 import { ActivatorProcess } from "../../tests/activator/testing/activatorProcess";
-import type { FakeKubeApi } from "../../tests/activator/testing/fakeKubeApi";
+import { TestBackend } from "../../tests/activator/testing/backend";
+import { endpointSlice, FakeKubeApi } from "../../tests/activator/testing/fakeKubeApi";
 import { sendJson } from "../../tests/activator/testing/http";
 import { pin, removeOnExit, track } from "./processes";
 import { deadline, sleep } from "./report";
@@ -98,4 +99,54 @@ export async function startActivator(config: ActivatorConfigInput, cpuList: stri
       if (kubeDir) rmSync(kubeDir, { recursive: true, force: true });
     },
   };
+}
+
+type ModelInput = ActivatorConfigInput["models"][number];
+
+/** One model at zero behind the fake EndpointSlice API, in kubernetes readiness mode, with its backend listening. */
+export interface ColdModel {
+  readonly act: BenchActivator;
+  readonly api: FakeKubeApi;
+  readonly backend: TestBackend;
+  /** Marks the model's EndpointSlice ready or not: the activator's only readiness signal in this mode. */
+  setReady(ready: boolean): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the fake API (slice not ready), a listening backend and the activator routing `host` to model
+ * `bench/<name>`; `model` and `limits` add to the model's and the activator's settings.
+ */
+export async function startColdModel(
+  name: string,
+  host: string,
+  cpuList: string | undefined,
+  extra: { model?: Partial<ModelInput>; limits?: ActivatorConfigInput["limits"] } = {},
+): Promise<ColdModel> {
+  let api: FakeKubeApi | undefined;
+  let backend: TestBackend | undefined;
+  let act: BenchActivator | undefined;
+  const stop = async () => {
+    await act?.stop();
+    await backend?.stop();
+    await api?.stop();
+  };
+  try {
+    api = await FakeKubeApi.start();
+    backend = await TestBackend.create();
+    await backend.start();
+    const slice = (ready: boolean) => endpointSlice({ namespace: "bench", service: name, name: `${name}-a`, ready: [ready] });
+    api.apply(slice(false));
+    const model = { name, namespace: "bench", backend: backend.url, serviceName: name, readinessPath: "/health", hosts: [host], ...extra.model };
+    act = await startActivator(
+      { readiness: { mode: "kubernetes" }, ...(extra.limits ? { limits: extra.limits } : {}), models: [model] },
+      cpuList,
+      { kubeApi: api },
+    );
+    const fakeApi = api;
+    return { act, api, backend, setReady: (ready) => fakeApi.apply(slice(ready)), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
