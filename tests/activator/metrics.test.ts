@@ -8,7 +8,7 @@ import type { ClientRequest } from "node:http";
 import { ActivatorProcess } from "./testing/activatorProcess";
 import { TestBackend } from "./testing/backend";
 import { config, model } from "./testing/config";
-import { eventually, keepAliveAgent, send } from "./testing/http";
+import { eventually, keepAliveAgent, send, sendJson } from "./testing/http";
 
 /** One sample's value from the text exposition, by exact name and label set (label order as prom-client writes it). */
 function sample(body: string, name: string, labels: Record<string, string>): number | undefined {
@@ -54,17 +54,20 @@ describe("activator: metrics", function () {
   const get = (name: string, extra: { headers?: Record<string, string>; onRequest?: (req: ClientRequest) => void } = {}) =>
     send(`${act.proxyUrl}/predict`, { headers: { host: `${name}.test`, ...extra.headers }, agent, ...(extra.onRequest ? { onRequest: extra.onRequest } : {}) });
   const scrape = async () => (await send(`${act.adminUrl}/metrics`)).body;
+  /** Cold starts of `test/<m>` with this outcome; every known outcome is exported from the start (undefined fails). */
   const coldStarts = (body: string, m: string, outcome: string, cause = "") =>
-    sample(body, "activator_cold_start_duration_seconds_count", { model: `test/${m}`, outcome, cause }) ?? 0;
+    sample(body, "activator_cold_start_duration_seconds_count", { model: `test/${m}`, outcome, cause });
   const coldSum = (body: string, m: string, outcome: string, cause = "") =>
     sample(body, "activator_cold_start_duration_seconds_sum", { model: `test/${m}`, outcome, cause }) ?? 0;
 
   it("counts a request forwarded at once as served warm, never as held or as a cold start", async () => {
+    await eventually(async () => (await sendJson<{ models: Record<string, { ready: boolean }> }>(`${act.adminUrl}/queue`)).json.models["test/warm"]!.ready, "readiness to see the warm backend");
     for (let i = 0; i < 3; i++) assert.equal((await get("warm")).status, 200);
     const body = await scrape();
     assert.equal(sample(body, "activator_requests_served_warm_total", { model: "test/warm" }), 3);
     assert.equal(sample(body, "activator_requests_held_total", { model: "test/warm", reason: "no_ready_replica" }), 0);
-    assert.doesNotMatch(body, /activator_cold_start_duration_seconds_count\{model="test\/warm"/);
+    for (const outcome of ["served", "timeout", "client_gone"]) assert.equal(coldStarts(body, "warm", outcome), 0, `exported as 0: ${outcome}`);
+    assert.equal(coldStarts(body, "warm", "failed", "model_removed"), 0);
   });
 
   it("records a served cold start once, with its duration, while the held and in-flight gauges show the queue", async () => {
@@ -91,7 +94,7 @@ describe("activator: metrics", function () {
     assert.equal(sample(body, "activator_cold_start_duration_seconds_bucket", { le: "+Inf", model: "test/late", outcome: "served", cause: "" }), 1);
     assert.equal(sample(body, "activator_in_flight_requests", { model: "test/late" }), 0);
     assert.equal(sample(body, "activator_requests_served_warm_total", { model: "test/late" }), 0);
-    for (const outcome of ["timeout", "failed", "client_gone"]) assert.equal(coldStarts(body, "late", outcome), 0, outcome);
+    for (const [outcome, cause] of [["timeout", ""], ["client_gone", ""], ["failed", "model_removed"]] as const) assert.equal(coldStarts(body, "late", outcome, cause), 0, outcome);
   });
 
   it("records a cold start that timed out as outcome timeout, beside the cold_start_timeout rejections", async () => {
@@ -136,7 +139,7 @@ describe("activator: metrics", function () {
     const body = await scrape();
     assert.equal(sample(body, "activator_requests_held_total", { model: "test/capped", reason: "concurrency_limit" }), 1);
     assert.equal(sample(body, "activator_requests_served_warm_total", { model: "test/capped" }), 1);
-    assert.doesNotMatch(body, /activator_cold_start_duration_seconds_count\{model="test\/capped"/);
+    for (const outcome of ["served", "timeout", "client_gone"]) assert.equal(coldStarts(body, "capped", outcome), 0, outcome);
   });
 
   it("names every activator metric by Prometheus conventions: _total counters, base units, documented", async () => {
