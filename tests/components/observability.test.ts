@@ -9,6 +9,13 @@ import { crdErrors } from "../support/crds";
 import { dependsOn, resetRecorded, resourceNamed, setupMocks, settled } from "../support/mocks";
 
 const thresholds = alertsSchema.parse(undefined);
+
+/** Stands in for the kube-prometheus-stack release the component must wait for. */
+class TestRelease extends pulumi.CustomResource {
+    constructor(name: string) {
+        super("test:index:Release", name, {});
+    }
+}
 const models = [{ key: "models/qwen", minReplicas: 0, cooldownSeconds: 300, pollingSeconds: 15 }];
 
 /** Kubernetes label-selector semantics (matchLabels and matchExpressions): an empty selector selects everything. */
@@ -55,7 +62,7 @@ describe("Observability", () => {
         beforeEach(() => resetRecorded());
 
         it("creates the rule and a dashboard ConfigMap with the label Grafana's sidecar watches, after kube-prometheus-stack", async () => {
-            const monitoring = new pulumi.CustomResource("test:index:Release", "kps", {});
+            const monitoring = new TestRelease("kps");
             new Observability("obs", { provider, monitoringNamespace: "monitoring", monitoring, activatorNamespace: "activator", thresholds, models });
             await settled();
             const rule = resourceNamed("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "obs-alerts");
@@ -76,7 +83,7 @@ describe("Observability", () => {
         });
 
         it("refuses a bad activator namespace before creating anything", () => {
-            const monitoring = new pulumi.CustomResource("test:index:Release", "kps2", {});
+            const monitoring = new TestRelease("kps2");
             assert.throws(
                 () => new Observability("bad", { provider, monitoringNamespace: "monitoring", monitoring, activatorNamespace: "Not_A_Label", thresholds, models }),
                 /Observability "bad".*activatorNamespace/,
