@@ -67,7 +67,7 @@ describe("Observability", () => {
             await settled();
             const rule = resourceNamed("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "obs-alerts");
             assert.equal(rule.inputs.metadata.namespace, "monitoring");
-            assert.deepEqual(crdErrors(rule.inputs), []);
+            assert.deepEqual(crdErrors(rule.inputs as { apiVersion: string; kind: string }), []);
             assert.ok(rule.inputs.spec.groups.flatMap((g: any) => g.rules).some((r: any) => r.alert === "ModelHeldRequestsHigh"));
             const dashboard = resourceNamed("kubernetes:core/v1:ConfigMap", "obs-dashboard");
             const sidecar = (chartDefaults("kube-prometheus-stack") as any).grafana.sidecar.dashboards;
