@@ -84,7 +84,7 @@ function rows(o: DashboardOptions): Array<{ title: string; panels: PanelSpec[] }
                 {
                     title: "Cold starts by outcome (per hour)",
                     unit: "short",
-                    targets: [[`sum by (model, outcome, cause) (increase(activator_cold_start_duration_seconds_count{model=~"$model"}[1h]))`, "{{model}} {{outcome}} {{cause}}"]],
+                    targets: [[`sum by (model, outcome, cause) (increase(activator_cold_start_duration_seconds_count{model=~"$model"}[1h])) > 0`, "{{model}} {{outcome}} {{cause}}"]],
                 },
                 {
                     title: "Request rate",

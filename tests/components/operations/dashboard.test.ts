@@ -3,7 +3,10 @@
  * recording rule per query), metric names as their exporters write them, and the layout Grafana expects.
  */
 import * as assert from "node:assert/strict";
-import { dashboardUid, grafanaDashboard, panelQueries } from "../../../components/operations/dashboard";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { nodeGroupLabel as nodeLabel } from "../../../components/nodeGroups";
+import { dashboardUid, grafanaDashboard, nodeGroupLabel, panelQueries } from "../../../components/operations/dashboard";
 import { promtool } from "../../support/promtool";
 
 const dashboard = grafanaDashboard({ activatorNamespace: "activator" });
@@ -60,5 +63,20 @@ describe("operations/dashboard", () => {
         }
         assert.equal(new Set(dashboard.panels.map((p) => p.id)).size, dashboard.panels.length, "unique panel ids");
         assert.equal(dashboard.uid, dashboardUid);
+    });
+
+    it("joins GPUs to the node-group label the node groups carry, as kube-state-metrics names it", () => {
+        assert.equal(nodeGroupLabel.kubernetes, nodeLabel);
+        // kube-state-metrics: `label_` + the key with every character outside [a-zA-Z0-9_] turned into `_`.
+        assert.equal(nodeGroupLabel.kubeStateMetrics, `label_${nodeLabel.replace(/[^a-zA-Z0-9_]/g, "_")}`);
+    });
+
+    it("is shown in the README by a picture committed under docs/", () => {
+        const root = path.join(__dirname, "../../..");
+        assert.match(fs.readFileSync(path.join(root, "README.md"), "utf8"), /!\[[^\]]*dashboard[^\]]*\]\(docs\/dashboard\.png\)/);
+        const png = fs.readFileSync(path.join(root, "docs/dashboard.png"));
+        assert.deepEqual([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(""), "PNG");
+        const queriesTs = fs.readFileSync(path.join(root, "docs/dashboard/queries.ts"), "utf8");
+        assert.match(queriesTs, /grafanaDashboard\(/, "rendered from the same dashboard definition");
     });
 });
