@@ -152,7 +152,11 @@ const cases: Record<string, { fires: Case; silent: Case[] }> = {
     GpuMemoryNearlyFull: {
         fires: { series: gpuMemory(39000, 1000), at: 10, fires: [{ Hostname: "ip-10-0-1-5.ec2.internal", gpu: "3", UUID: "GPU-3", modelName: "NVIDIA A100-SXM4-40GB" }] },
         // vLLM's default 90% reservation stays below the 95% default.
-        silent: [{ series: gpuMemory(36000, 4000), at: 10, fires: [] }],
+        silent: [
+            { series: gpuMemory(36000, 4000), at: 10, fires: [] },
+            // 94.75% of the whole framebuffer: reserved memory counts in the total (used / (used + free) alone is 96%).
+            { series: gpuMemory(37900, 1600), at: 10, fires: [] },
+        ],
     },
     KedaScalerErrors: {
         fires: {
