@@ -23,8 +23,37 @@ const COLD_START_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 90, 120, 180, 2
 const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** Cold-start series exported from the start (outcome, cause); other causes appear with their first observation. */
+const COLD_START_SERIES: ReadonlyArray<readonly [ColdStartOutcome, string]> = [
+  ["served", ""],
+  ["timeout", ""],
+  ["client_gone", ""],
+  ["failed", "model_removed"],
+  ["failed", "shutting_down"],
+];
+
 /** All activator metrics, in their own registry, served on the admin port. */
 export function createMetrics(queue: QueueSnapshot) {
+  const metrics = createCollectors(queue);
+  const initialised = new Set<string>();
+  return {
+    ...metrics,
+    /**
+     * Exports a model's per-model counters and cold-start outcomes as 0, once per model key (a model removed and
+     * added again keeps its counts): `rate()` and alerts see the model before its first request, and `increase()`
+     * sees its first timeout (over a series that first appears at 1 it would read 0).
+     */
+    initModel(model: string): void {
+      if (initialised.has(model)) return;
+      initialised.add(model);
+      metrics.requestsServedWarm.inc({ model }, 0);
+      for (const reason of ["no_ready_replica", "concurrency_limit"] as const) metrics.requestsHeld.inc({ model, reason }, 0);
+      for (const [outcome, cause] of COLD_START_SERIES) metrics.coldStartDuration.zero({ model, outcome, cause });
+    },
+  };
+}
+
+function createCollectors(queue: QueueSnapshot) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];

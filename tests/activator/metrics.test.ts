@@ -131,6 +131,7 @@ describe("activator: metrics", function () {
     assert.equal(sample(body, "activator_rejections_total", { model: "test/removed", reason: "model_removed" }), 1);
     act.writeConfig(config(models()));
     await eventually(async () => sample(await scrape(), "activator_held_requests", { model: "test/removed" }) === 0, "the model back");
+    assert.equal(coldStarts(await scrape(), "removed", "failed", "model_removed"), 1, "a model added again keeps its counts");
   });
 
   it("counts requests held for a concurrency slot under reason concurrency_limit, not as cold starts", async () => {

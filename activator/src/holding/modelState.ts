@@ -18,15 +18,6 @@ export type HoldEnd = "released" | Exclude<ColdStartOutcome, "served">;
 /** When held requests leave a cold start in different ways, the cold start ends with the gravest. */
 const GRAVITY: Record<Exclude<ColdStartOutcome, "served">, number> = { client_gone: 1, timeout: 2, failed: 3 };
 
-/** Cold-start series exported from the start (outcome, cause); other causes appear with their first observation. */
-const COLD_START_SERIES: ReadonlyArray<readonly [ColdStartOutcome, string]> = [
-  ["served", ""],
-  ["timeout", ""],
-  ["client_gone", ""],
-  ["failed", "model_removed"],
-  ["failed", "shutting_down"],
-];
-
 /** What every model's state shares: wired once by the registry. */
 export interface HoldingShared {
   readonly totals: Totals;
@@ -78,11 +69,7 @@ export class ModelState {
     this.servedWarm = shared.metrics.requestsServedWarm.labels({ model: key });
     this.heldNoReplica = shared.metrics.requestsHeld.labels({ model: key, reason: "no_ready_replica" });
     this.heldNoSlot = shared.metrics.requestsHeld.labels({ model: key, reason: "concurrency_limit" });
-    // Exported as 0 from the start: rate() and alerts see a model's series before its first request.
-    for (const counter of [this.servedWarm, this.heldNoReplica, this.heldNoSlot]) counter.inc(0);
-    // So is every cold-start outcome we know of: `increase()` over a series that first appears at 1 would read 0,
-    // and an alert on the first timeout of a model would never fire.
-    for (const [outcome, cause] of COLD_START_SERIES) shared.metrics.coldStartDuration.zero({ model: key, outcome, cause });
+    shared.metrics.initModel(key);
   }
 
   /** Counts an answered request under its status (children cached: no label hashing per request). */
