@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig, ServerlessGpuPlatform } from "./components";
 import { Activator } from "./components/activator";
 import { gpuNodeGroupOf } from "./components/config/models";
+import { Observability } from "./components/observability";
 import { ServerlessModel } from "./components/serverlessModel";
 
 const config = loadStackConfig();
@@ -23,6 +24,16 @@ const activator = new Activator("activator", {
     awsProvider: platform.awsProvider,
     systemNodeSelector: platform.systemNodeSelector,
     dependencies: { monitoring: platform.crdReleases.monitoring },
+});
+
+// Alerts (PrometheusRule) and the Grafana dashboard, with thresholds from `gpu-serverless:alerts`.
+new Observability("observability", {
+    provider: platform.provider,
+    monitoringNamespace: platform.namespaces.monitoring,
+    monitoring: platform.crdReleases.monitoring,
+    activatorNamespace: config.activator.namespace,
+    thresholds: config.alerts,
+    models: config.models.map((m) => ({ key: `${m.namespace}/${m.name}`, minReplicas: m.minReplicas, cooldownSeconds: m.cooldownSeconds, pollingSeconds: m.pollingSeconds })),
 });
 
 const gpuGroupNames = config.gpuNodeGroups.map((group) => group.name);

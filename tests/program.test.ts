@@ -82,6 +82,21 @@ describe("program (index.ts, dev stack, mocks)", () => {
         }
     });
 
+    it("ships the alerts and the dashboard to the monitoring namespace, for the dev models and the activator's namespace", () => {
+        const rule = resourceNamed("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "observability-alerts").inputs;
+        assert.equal(rule.metadata.namespace, "monitoring");
+        assert.deepEqual(crdErrors(rule as any), []);
+        const rules = rule.spec.groups.flatMap((g: any) => g.rules);
+        const idle = rules.find((r: any) => r.alert === "ModelPinnedWhileIdle");
+        const devModels = (stackConfig("dev")["gpu-serverless:models"] as string);
+        for (const m of JSON.parse(devModels)) assert.match(idle.expr, new RegExp(`models/${m.name}`), m.name);
+        const activatorNs = resourceNamed("kubernetes:apps/v1:StatefulSet", "activator-stateful-set").inputs.metadata.namespace;
+        assert.match(rules.find((r: any) => r.alert === "ActivatorRestarting").expr, new RegExp(`namespace="${activatorNs}"`));
+        const dashboard = resourceNamed("kubernetes:core/v1:ConfigMap", "observability-dashboard").inputs;
+        assert.equal(dashboard.metadata.namespace, "monitoring");
+        assert.equal(dashboard.metadata.labels.grafana_dashboard, "1");
+    });
+
     it("builds the dev stack: one A100 group, one shared NAT gateway, the platform's releases", () => {
         assert.equal(counts["aws:eks/nodeGroup:NodeGroup"], 2);
         assert.equal(counts["aws:ec2/launchTemplate:LaunchTemplate"], 2);

@@ -1,16 +1,59 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+/**
+ * The activator's metrics, named by Prometheus conventions (base units in the name, `_total` for counters,
+ * `_seconds` for durations). Every `model` label is a configured `<namespace>/<name>` (empty for requests no
+ * model took), never a value from the request, so the series count is bounded by the config.
+ */
+
+/** How a cold start ended (label `outcome` of `activator_cold_start_duration_seconds`). */
+export type ColdStartOutcome = "served" | "timeout" | "failed" | "client_gone";
+
+/** Why a request was held (label `reason` of `activator_requests_held_total`). */
+export type HoldReason = "no_ready_replica" | "concurrency_limit";
+
 /** Held and in-flight counts per model, read at scrape time (the hot path only bumps plain numbers). */
 export interface QueueSnapshot {
   forEachModel(visit: (model: string, held: number, inFlight: number) => void): void;
 }
 
 const WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900];
+/** Cold starts: a local process in milliseconds, a CPU pod in seconds, a GPU node boot + weights in minutes. */
+const COLD_START_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 90, 120, 180, 240, 300, 420, 600, 900, 1200, 1800];
 const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** Cold-start series exported from the start (outcome, cause); other causes appear with their first observation. */
+const COLD_START_SERIES: ReadonlyArray<readonly [ColdStartOutcome, string]> = [
+  ["served", ""],
+  ["timeout", ""],
+  ["client_gone", ""],
+  ["failed", "model_removed"],
+  ["failed", "shutting_down"],
+];
+
 /** All activator metrics, in their own registry, served on the admin port. */
 export function createMetrics(queue: QueueSnapshot) {
+  const metrics = createCollectors(queue);
+  const initialised = new Set<string>();
+  return {
+    ...metrics,
+    /**
+     * Exports a model's per-model counters and cold-start outcomes as 0, once per model key (a model removed and
+     * added again keeps its counts): `rate()` and alerts see the model before its first request, and `increase()`
+     * sees its first timeout (over a series that first appears at 1 it would read 0).
+     */
+    initModel(model: string): void {
+      if (initialised.has(model)) return;
+      initialised.add(model);
+      metrics.requestsServedWarm.inc({ model }, 0);
+      for (const reason of ["no_ready_replica", "concurrency_limit"] as const) metrics.requestsHeld.inc({ model, reason }, 0);
+      for (const [outcome, cause] of COLD_START_SERIES) metrics.coldStartDuration.zero({ model, outcome, cause });
+    },
+  };
+}
+
+function createCollectors(queue: QueueSnapshot) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -28,10 +71,25 @@ export function createMetrics(queue: QueueSnapshot) {
       labelNames: ["model", "reason"] as const,
       registers,
     }),
-    coldStarts: new Counter({
-      name: "activator_cold_starts_total",
-      help: "Times a model went from no ready replica, with requests held, to ready",
+    requestsHeld: new Counter({
+      name: "activator_requests_held_total",
+      help: "Requests held instead of forwarded at once, by model and reason (no_ready_replica, concurrency_limit)",
+      labelNames: ["model", "reason"] as const,
+      registers,
+    }),
+    requestsServedWarm: new Counter({
+      name: "activator_requests_served_warm_total",
+      help: "Requests forwarded at once, without a hold: a ready replica, nothing queued ahead, a free slot",
       labelNames: ["model"] as const,
+      registers,
+    }),
+    coldStartDuration: new Histogram({
+      name: "activator_cold_start_duration_seconds",
+      help:
+        "Cold starts of a model: from the first request held for lack of a ready replica until a replica was ready " +
+        "(outcome served) or every held request had left (outcome timeout, failed with its cause, client_gone)",
+      labelNames: ["model", "outcome", "cause"] as const,
+      buckets: COLD_START_BUCKETS,
       registers,
     }),
     coldStartWait: new Histogram({

@@ -9,13 +9,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { alertStackKeys } from "./alerts";
 import { checkModels, modelStackKeys } from "./models";
 import { checkPlatform, platformKeys } from "./schema";
 
 /** Namespace of our stack keys (the Pulumi project name). */
 export const configNamespace = "gpu-serverless";
 
-const stackKeys = { ...platformKeys, ...modelStackKeys };
+const stackKeys = { ...platformKeys, ...modelStackKeys, ...alertStackKeys };
 
 const stackSchema = z.strictObject(stackKeys).superRefine((config, ctx) => {
     checkPlatform(config, ctx);

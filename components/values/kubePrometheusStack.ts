@@ -75,6 +75,8 @@ export function kubePrometheusStackValues(s: KubePrometheusStackSettings) {
             ingress: { enabled: false },
             alertmanagerSpec: { nodeSelector },
         },
+        // kube_node_labels carries only allowed labels: the node group lets the dashboard show GPUs per group.
+        "kube-state-metrics": { metricLabelsAllowlist: ["nodes=[gpu-serverless.io/node-group]"] },
         grafana: {
             // `nodeSelector` belongs to the grafana subchart's own values (kube-prometheus-stack does not list it).
             nodeSelector,

@@ -18,9 +18,12 @@ interface CrdVersion {
     schema: { openAPIV3Schema: Record<string, unknown> };
 }
 
-// CRD patterns are Go RE2: turn an inline `(?i)` into the JavaScript flag.
-const goRegExp = (pattern: string, flags: string): RegExp =>
-    pattern.startsWith("(?i)") ? new RegExp(pattern.slice(4), flags + "i") : new RegExp(pattern, flags);
+// CRD patterns are Go RE2: turn a leading inline `(?i)` (also after `^`, as in PrometheusRule's
+// `queryOffset`/`partial_response_strategy`) into the JavaScript flag.
+const goRegExp = (pattern: string, flags: string): RegExp => {
+    const m = /^(\^?)\(\?i\)/.exec(pattern);
+    return m ? new RegExp(m[1] + pattern.slice(m[0].length), flags + "i") : new RegExp(pattern, flags);
+};
 goRegExp.code = "goRegExp";
 const ajv = new Ajv({ strict: false, allErrors: true, code: { regExp: goRegExp as any } });
 ajv.addFormat("int32", { type: "number", validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 });

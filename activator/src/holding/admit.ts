@@ -17,6 +17,7 @@ export function admit(ctx: ProxyContext, x: Exchange): boolean {
     return false;
   }
   if (model.canForwardNow()) {
+    model.servedWarm.inc();
     model.startFlight(x);
     return true;
   }
@@ -57,7 +58,7 @@ function holdFor(ctx: ProxyContext, x: Exchange, model: ModelState, retry: boole
 function onHoldTimeout(ctx: ProxyContext, x: Exchange): void {
   const model = x.model!;
   x.holdTimer = null;
-  model.unhold(x);
+  model.unhold(x, "timeout");
   const seconds = model.config.coldStartTimeoutSeconds;
   const message = model.readiness.ready
     ? `model ${model.key} had no free concurrency slot within ${seconds}s`
@@ -67,5 +68,5 @@ function onHoldTimeout(ctx: ProxyContext, x: Exchange): void {
 
 /** The client left while its request was held: it stops counting at once. */
 export function abandonHeld(x: Exchange): void {
-  x.model!.unhold(x);
+  x.model!.unhold(x, "client_gone");
 }

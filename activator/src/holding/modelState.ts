@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Pool } from "undici";
 import type { ModelConfig } from "../config/schema";
-import type { Metrics } from "../metrics";
+import type { ColdStartOutcome, Metrics } from "../metrics";
 import { Phase, type Exchange } from "../proxy/exchange";
 import type { Readiness } from "../readiness/index";
 import { Fifo } from "./fifo";
@@ -11,6 +11,12 @@ export interface Totals {
   held: number;
   inFlight: number;
 }
+
+/** Why a request left the hold queue: released to the backend, or one of the ways a cold start can end for it. */
+export type HoldEnd = "released" | Exclude<ColdStartOutcome, "served">;
+
+/** When held requests leave a cold start in different ways, the cold start ends with the gravest. */
+const GRAVITY: Record<Exclude<ColdStartOutcome, "served">, number> = { client_gone: 1, timeout: 2, failed: 3 };
 
 /** What every model's state shares: wired once by the registry. */
 export interface HoldingShared {
@@ -31,6 +37,8 @@ export class ModelState {
   readonly queue = new Fifo<Exchange>();
   /** performance.now() when the first request was held for lack of a ready replica; -1 when not cold. */
   coldSince = -1;
+  /** The gravest way a request held in the current cold start left it, with its cause (outcome `failed`). */
+  private coldEnd: { outcome: Exclude<ColdStartOutcome, "served">; cause: string } | null = null;
   removed = false;
 
   config!: ModelConfig;
@@ -44,6 +52,9 @@ export class ModelState {
   // Metric children, resolved once per model.
   readonly coldStartWait;
   readonly proxyLatency;
+  readonly servedWarm;
+  private readonly heldNoReplica;
+  private readonly heldNoSlot;
 
   private readonly requestCounters = new Map<number, { inc(): void }>();
   private waitingFor: Readiness | null = null;
@@ -55,6 +66,10 @@ export class ModelState {
   ) {
     this.coldStartWait = shared.metrics.coldStartWait.labels({ model: key });
     this.proxyLatency = shared.metrics.proxyLatency.labels({ model: key });
+    this.servedWarm = shared.metrics.requestsServedWarm.labels({ model: key });
+    this.heldNoReplica = shared.metrics.requestsHeld.labels({ model: key, reason: "no_ready_replica" });
+    this.heldNoSlot = shared.metrics.requestsHeld.labels({ model: key, reason: "concurrency_limit" });
+    shared.metrics.initModel(key);
   }
 
   /** Counts an answered request under its status (children cached: no label hashing per request). */
@@ -110,23 +125,43 @@ export class ModelState {
     else this.queue.push(x);
     this.held++;
     this.shared.totals.held++;
-    if (!this.readiness.ready) {
+    if (this.readiness.ready) this.heldNoSlot.inc();
+    else {
+      this.heldNoReplica.inc();
       x.cold = true;
       if (this.coldSince < 0) this.coldSince = x.arrivedAt;
       this.waitForReady();
     }
   }
 
-  /** Takes `x` out of the queue (released, timed out, client gone, model removed). */
-  unhold(x: Exchange): void {
+  /**
+   * Takes `x` out of the queue: released, timed out, client gone, or failed (`cause`: the rejection code, e.g.
+   * `model_removed`, `shutting_down`). When the last request held for a cold start leaves before a replica is
+   * ready, the cold start is recorded with the gravest way its requests left (failed > timeout > client_gone).
+   */
+  unhold(x: Exchange, end: HoldEnd, cause = ""): void {
     if (x.holdTimer) clearTimeout(x.holdTimer);
     x.holdTimer = null;
     x.phase = Phase.Done;
     this.queue.remove(x);
     this.held--;
     this.shared.totals.held--;
+    if (end !== "released" && this.coldSince >= 0 && (this.coldEnd === null || GRAVITY[end] > GRAVITY[this.coldEnd.outcome])) {
+      this.coldEnd = { outcome: end, cause: end === "failed" ? cause : "" };
+    }
     // Every request held for this cold start gave up: it is over; the next one held starts another.
-    if (this.held === 0 && !this.readiness.ready) this.coldSince = -1;
+    if (this.held === 0 && !this.readiness.ready && this.coldSince >= 0) {
+      const { outcome, cause: why } = this.coldEnd ?? { outcome: "client_gone" as const, cause: "" };
+      this.endColdStart(outcome, why);
+    }
+  }
+
+  private endColdStart(outcome: ColdStartOutcome, cause: string): number {
+    const durationMs = performance.now() - this.coldSince;
+    this.coldSince = -1;
+    this.coldEnd = null;
+    this.shared.metrics.coldStartDuration.observe({ model: this.key, outcome, cause }, durationMs / 1000);
+    return durationMs;
   }
 
   /** Releases held requests in arrival order while a replica is ready and slots are free. */
@@ -137,7 +172,7 @@ export class ModelState {
       const now = performance.now();
       let x: Exchange | null;
       while ((x = this.queue.head) && this.readiness.ready && this.hasSlot()) {
-        this.unhold(x);
+        this.unhold(x, "released");
         x.waitMs = now - x.arrivedAt;
         this.coldStartWait.observe(x.waitMs / 1000);
         this.startFlight(x);
@@ -168,9 +203,7 @@ export class ModelState {
 
   private onReady(): void {
     if (this.coldSince >= 0) {
-      const durationMs = performance.now() - this.coldSince;
-      this.coldSince = -1;
-      this.shared.metrics.coldStarts.inc({ model: this.key });
+      const durationMs = this.endColdStart("served", "");
       this.shared.logger.info({ model: this.key, durationMs: Math.round(durationMs), held: this.held }, "cold start");
     }
     this.drain();

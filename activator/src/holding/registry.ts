@@ -124,7 +124,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
 
   private rejectHeld(state: ModelState, code: "model_removed" | "shutting_down"): void {
     for (let x = state.queue.head; x; x = state.queue.head) {
-      state.unhold(x);
+      state.unhold(x, "failed", code);
       this.deps.rejectHeld(x, state, code);
     }
   }

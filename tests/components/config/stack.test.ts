@@ -19,6 +19,20 @@ describe("stack config", () => {
             chartVersions: {},
             clusterAutoscaler: { scaleDownUnneededTime: "10m" },
             protect: false,
+            alerts: {
+                heldRequests: 20,
+                heldRequestsFor: "5m",
+                coldStartFailures: 1,
+                coldStartFailuresWindow: "30m",
+                gpuMemoryUsage: 0.95,
+                kedaErrorsFor: "10m",
+                modelIdleFor: "15m",
+                activatorMemoryUsage: 0.85,
+                activatorRestarts: 1,
+                latencyP99Seconds: 30,
+                errorRatio: 0.05,
+                degradedFor: "10m",
+            },
         };
         const { models: _m, activator: _a, ...platform } = parseStackConfig({});
         assert.deepEqual(platform, expected);

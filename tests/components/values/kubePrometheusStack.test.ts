@@ -66,11 +66,17 @@ describe("values/kubePrometheusStack", () => {
         }
     });
 
-    it("sets only keys the chart declares, apart from the grafana subchart's nodeSelector", () => {
+    it("sets only keys the chart declares, apart from the grafana subchart's nodeSelector and kube-state-metrics' label allowlist", () => {
         // Helm hands `grafana.*` to the grafana subchart (grafana-community/grafana), whose own values.yaml declares
-        // nodeSelector; the parent's lists only the keys it overrides, and we hold no copy of the subchart's.
-        assert.deepEqual(unknownValuePaths("kube-prometheus-stack", values), ["grafana.nodeSelector"]);
+        // nodeSelector, and `kube-state-metrics.*` to the kube-state-metrics subchart, whose values.yaml declares
+        // metricLabelsAllowlist; the parent's lists only the keys it overrides, and we hold no copy of the subcharts'.
+        assert.deepEqual(unknownValuePaths("kube-prometheus-stack", values).sort(), ["grafana.nodeSelector", "kube-state-metrics.metricLabelsAllowlist"]);
         assert.ok(subchartNames("kube-prometheus-stack").includes("grafana"));
+        assert.ok(subchartNames("kube-prometheus-stack").includes("kube-state-metrics"));
+    });
+
+    it("exports the node-group label of nodes on kube_node_labels, for the dashboard's GPU panels", () => {
+        assert.deepEqual(values["kube-state-metrics"].metricLabelsAllowlist, ["nodes=[gpu-serverless.io/node-group]"]);
     });
 });
 
