@@ -168,9 +168,9 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
         this.namespaces = { ...namespaces };
         this.systemNodeSelector = { ...systemNodeLabels };
         this.gpuScheduling = Object.fromEntries(config.gpuNodeGroups.map((g) => [g.name, gpuSchedulingFor(g.name)]));
-        // The KServe controller release waits for its CRDs and cert-manager, and serves the webhooks that admit
-        // InferenceServices: depending on it covers all three.
-        this.crdReleases = { keda: keda.release, monitoring: monitoring.release, kserve: kserve.controller };
+        // The KServe runtimes release waits for the controller (which waits for its CRDs and cert-manager and serves
+        // the webhooks that admit InferenceServices): depending on it covers all four, runtimes included.
+        this.crdReleases = { keda: keda.release, monitoring: monitoring.release, kserve: kserve.runtimes };
 
         this.registerOutputs({
             provider: this.provider,

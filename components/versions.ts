@@ -26,6 +26,9 @@ export const charts = {
     "cert-manager": { name: "cert-manager", repository: "https://charts.jetstack.io", version: "v1.21.1" },
     "kserve-crd": { name: "kserve-crd", repository: "oci://ghcr.io/kserve/charts", version: "v0.20.0" },
     "kserve-resources": { name: "kserve-resources", repository: "oci://ghcr.io/kserve/charts", version: "v0.20.0" },
+    // The ClusterServingRuntimes (sklearn, huggingface, triton...). Since KServe v0.20 they ship in this chart, not in
+    // kserve-resources; keep it at the controller's version.
+    "kserve-runtime-configs": { name: "kserve-runtime-configs", repository: "oci://ghcr.io/kserve/charts", version: "v0.20.0" },
     "nvidia-device-plugin": {
         name: "nvidia-device-plugin",
         repository: "https://nvidia.github.io/k8s-device-plugin",

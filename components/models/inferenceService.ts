@@ -9,6 +9,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import { isLlmFormat, type ModelConfig } from "../config/models";
 import type { GpuScheduling } from "../platform";
 import { livenessPath, modelLabels, modelServerPort, readinessPath, servedModelName } from "./predictor";
+import { modelContainerPorts, servingRuntimes } from "./runtime";
 
 export interface InferenceServiceOptions {
     /** ServiceAccount of the predictor pods (carries the HF token Secret for KServe's storage initializer). */
@@ -21,7 +22,7 @@ export interface InferenceServiceOptions {
 
 /** The KServe runtime's model format: `vllm` is KServe's Hugging Face runtime with its vLLM backend forced. */
 export function kserveModelFormat(model: Pick<ModelConfig, "format">): string {
-    return model.format === "vllm" ? "huggingface" : model.format;
+    return servingRuntimes[model.format].modelFormat;
 }
 
 /** Model server arguments: ours first, then `runtimeArgs` (argparse keeps the last value of a repeated flag). */
@@ -69,6 +70,7 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
         env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: options.hfTokenSecretName, key: "HF_TOKEN" } } });
     }
     const args = modelServerArgs(model);
+    const runtime = servingRuntimes[model.format];
     const httpGet = (path: string) => ({ path, port: modelServerPort, scheme: "HTTP" });
 
     return {
@@ -93,7 +95,11 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
                 ...(llm ? { volumes: [{ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: sharedMemorySize(model) } }] } : {}),
                 model: {
                     modelFormat: { name: kserveModelFormat(model) },
+                    // Part of KServe's runtime selection: without it onnx, tensorrt and mlflow match no runtime.
+                    ...(runtime.protocolVersion ? { protocolVersion: runtime.protocolVersion } : {}),
                     storageUri: model.storageUri,
+                    // Declared so that KServe names the Service port after it and Prometheus finds it (see runtime.ts).
+                    ports: modelContainerPorts(model.format),
                     ...(args.length > 0 ? { args } : {}),
                     ...(env.length > 0 ? { env } : {}),
                     resources: { requests: quantities, limits: { ...quantities } },

@@ -22,6 +22,7 @@ describe("versions: pinned charts", () => {
             "keda",
             "kserve-crd",
             "kserve-resources",
+            "kserve-runtime-configs",
             "kube-prometheus-stack",
             "nvidia-device-plugin",
         ]);
@@ -53,6 +54,7 @@ describe("versions: pinned charts", () => {
                 "cert-manager": "https://charts.jetstack.io",
                 "kserve-crd": "oci://ghcr.io/kserve/charts",
                 "kserve-resources": "oci://ghcr.io/kserve/charts",
+                "kserve-runtime-configs": "oci://ghcr.io/kserve/charts",
                 "nvidia-device-plugin": "https://nvidia.github.io/k8s-device-plugin",
                 "dcgm-exporter": "https://nvidia.github.io/dcgm-exporter/helm-charts",
                 "cluster-autoscaler": "https://kubernetes.github.io/autoscaler",
