@@ -90,6 +90,7 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
                 gpuNodeGroups: config.gpuNodeGroups,
                 protect: config.protect,
                 networkReady: network.egress,
+                adminPrincipalArns: config.adminPrincipalArns,
             },
             awsChildOpts,
         );
@@ -122,6 +123,7 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
                 oidcIssuer: cluster.oidcIssuer,
                 gpuNodeGroups: config.gpuNodeGroups.map((g) => ({ config: g, autoScalingGroupName: cluster.gpuAutoScalingGroupNames[g.name] })),
                 scaleDownUnneededTime: config.clusterAutoscaler.scaleDownUnneededTime,
+                maxNodeProvisionTime: config.clusterAutoscaler.maxNodeProvisionTime,
                 systemNodeSelector: systemNodeLabels,
                 monitoringRelease: monitoring.release,
                 chartVersions,

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { imageRefProblem, movingTags, storageUriProblem } from "../../../components/config/models";
 import { parseStackConfig } from "../../../components/config/stack";
-import { asConfigString, problemsOf, stackConfig } from "./stackFiles";
+import { asConfigString, problemsOf, stackConfig, reachableApiEndpoint } from "./stackFiles";
 
 const qwen = "hf://Qwen/Qwen2.5-0.5B-Instruct:7ae557604adf67be50417f59c2c2f167def9a775";
 const iris = "gs://kfserving-examples/models/sklearn/1.0/model";
@@ -14,6 +14,7 @@ const apiKey = "5f0c8e1d9a7b3c2e4f6a8b0c1d3e5f7a9b1c3d5e7f9a0b2c4d6e8f0a1b3c5d7e
 function raw(models: object[], extra: Record<string, unknown> = {}): Record<string, string> {
     const values: Record<string, unknown> = {
         gpuNodeGroups: [{ name: "a100", instanceType: "p4d.24xlarge" }],
+        apiEndpoint: reachableApiEndpoint,
         models,
         ...extra,
     };
