@@ -9,6 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { coldStartBudget, goDurationSeconds } from "./coldStart";
 import { checkModels, modelStackKeys } from "./models";
 import { checkPlatform, platformKeys } from "./schema";
 
@@ -17,10 +18,20 @@ export const configNamespace = "gpu-serverless";
 
 const stackKeys = { ...platformKeys, ...modelStackKeys };
 
-const stackSchema = z.strictObject(stackKeys).superRefine((config, ctx) => {
-    checkPlatform(config, ctx);
-    checkModels(config, ctx);
-});
+const stackSchema = z
+    .strictObject(stackKeys)
+    .superRefine((config, ctx) => {
+        checkPlatform(config, ctx);
+        checkModels({ ...config, nodeProvisionSeconds: goDurationSeconds(config.clusterAutoscaler.maxNodeProvisionTime) }, ctx);
+    })
+    .transform((config) => {
+        // A hold budget left to its default covers the node provisioning time this cluster actually allows.
+        const nodeProvisionSeconds = goDurationSeconds(config.clusterAutoscaler.maxNodeProvisionTime);
+        const models = config.models.map((m) =>
+            m.coldStartTimeoutExplicit ? m : { ...m, coldStartTimeoutSeconds: coldStartBudget(m, nodeProvisionSeconds).totalSeconds },
+        );
+        return { ...config, models };
+    });
 
 /** The whole stack config, validated, every default filled in. */
 export type StackConfig = z.output<typeof stackSchema>;

@@ -141,6 +141,27 @@ describe("ServerlessModel (mocks)", () => {
         assert.ok(releases.kserve);
     });
 
+    // A new model must not buy a GPU node: KServe creates the predictor Deployment with one replica (autoscaler class
+    // external), KEDA takes it to zero at its first check once the ScaledObject exists; cluster-autoscaler must not
+    // act on the pod before that.
+    it("starts a new GPU model without a GPU node: ScaledObject right after the InferenceService, pod ignored by cluster-autoscaler meanwhile", async () => {
+        deploy("sm-z", [llmModel, cpuModel]);
+        await settled();
+        const isvc = resourceNamed(ISVC, "sm-z-qwen-inference-service");
+        const so = resourceNamed(ScaledObject, "sm-z-qwen-scaled-object");
+        // Ordering: the ScaledObject targets the Deployment the InferenceService makes, and follows it at once.
+        assert.ok(dependsOn(so, isvc));
+        assert.equal(dependsOn(isvc, so), false);
+        // KEDA scales an inactive target with no initialCooldownPeriod to zero at its first check.
+        assert.ok([undefined, 0].includes(so.inputs.spec.initialCooldownPeriod));
+        assert.equal(so.inputs.spec.minReplicaCount, 0);
+        const delay = isvc.inputs.spec.predictor.annotations["cluster-autoscaler.kubernetes.io/pod-scale-up-delay"];
+        const [, seconds] = /^(\d+)s$/.exec(delay) ?? [];
+        assert.ok(+seconds >= so.inputs.spec.pollingInterval + 15, `${delay} covers a first KEDA check plus one polling interval`);
+        // CPU models land on system nodes; no delay for them.
+        assert.equal(resourceNamed(ISVC, "sm-z-iris-inference-service").inputs.spec.predictor.annotations, undefined);
+    });
+
     it("turns the Pulumi secret into a Kubernetes Secret the predictor's ServiceAccount and container reference", async () => {
         deploy("sm-f", [{ ...llmModel, hfTokenSecret: "hfToken" }], { hfToken: "hf_test_token" });
         await settled();

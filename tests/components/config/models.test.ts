@@ -40,7 +40,10 @@ describe("stack config: models and activator", () => {
             targetConcurrency: 10,
             vllm: undefined,
             routing: { hosts: [], pathPrefix: "/v2/models/iris", openaiModels: [] },
-            coldStartTimeoutSeconds: 900,
+            // CPU model: no scale-up delay or node boot; image pull 180 + download 180 + startup 120.
+            coldStart: { imagePullSeconds: 180, downloadSeconds: 180, startupSeconds: 120 },
+            coldStartTimeoutSeconds: 480,
+            coldStartTimeoutExplicit: false,
         });
         assert.deepEqual(models[0].routing, { hosts: [], openaiModels: ["qwen"] });
         assert.deepEqual(models[0].vllm, { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8 });
