@@ -59,6 +59,10 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
     public readonly crdReleases: { keda: pulumi.Resource; monitoring: pulumi.Resource; kserve: pulumi.Resource };
     /** AWS provider in the configured region, for ECR and other AWS resources of later components. */
     public readonly awsProvider: aws.Provider;
+    /** The cluster's IAM OIDC provider ARN and issuer (without `https://`), for IRSA roles of later components. */
+    public readonly oidc: { providerArn: pulumi.Output<string>; issuer: pulumi.Output<string> };
+    /** The AWS region of the stack. */
+    public readonly region: string;
 
     constructor(name: string, args: ServerlessGpuPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         const config = args.config;
@@ -162,6 +166,8 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
             k8sChildOpts,
         );
 
+        this.oidc = { providerArn: cluster.oidcProviderArn, issuer: cluster.oidcIssuer };
+        this.region = config.region;
         this.clusterName = cluster.clusterName;
         this.kubeconfig = cluster.kubeconfig;
         this.gpuNodeGroupNames = cluster.gpuNodeGroupNames;
@@ -177,6 +183,8 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
         this.registerOutputs({
             provider: this.provider,
             awsProvider: this.awsProvider,
+            oidc: this.oidc,
+            region: this.region,
             crdReleases: this.crdReleases,
             clusterName: this.clusterName,
             kubeconfig: this.kubeconfig,

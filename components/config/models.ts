@@ -185,6 +185,11 @@ export const modelSchema = z
             .optional(),
         /** Name of a secret Pulumi config key (`gpu-serverless:<name>`) holding a Hugging Face token. Default none. */
         hfTokenSecret: z.string().regex(PULUMI_KEY, "must be a config key name such as hfToken").optional(),
+        /**
+         * `gs://` models in a private bucket: name of a secret Pulumi config key holding a GCP service-account key
+         * (JSON) with read access to it. Default none (public buckets are read anonymously).
+         */
+        gcsCredentialsSecret: z.string().regex(PULUMI_KEY, "must be a config key name such as gcsModelReader").optional(),
         /** A100 node group (a `gpuNodeGroups[].name`) for GPU models. Default: the first group. */
         gpuNodeGroup: z.string().min(1).optional(),
     })
@@ -196,6 +201,9 @@ export const modelSchema = z
         if (m.vllm !== undefined && !isLlmFormat(m.format)) issue(["vllm"], `only for ${llmFormats.join("/")} models, not ${m.format}`);
         if (m.routing.openaiModels.length > 0 && !isLlmFormat(m.format)) {
             issue(["routing", "openaiModels"], `only for ${llmFormats.join("/")} models: ${m.format} does not serve the OpenAI API`);
+        }
+        if (m.gcsCredentialsSecret !== undefined && !m.storageUri.startsWith("gs://")) {
+            issue(["gcsCredentialsSecret"], "only for gs:// storageUri (s3:// models get an IAM role of their own; hf:// ones use hfTokenSecret)");
         }
         if (m.routing.openaiModels.length > 1) {
             issue(["routing", "openaiModels"], "at most one: the model server answers to a single served model name");

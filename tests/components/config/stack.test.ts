@@ -137,6 +137,18 @@ describe("stack config", () => {
                 assert.deepEqual(problems, ["gpu-serverless:models[0].hfTokenSecret: gpu-serverless:hfToken is not set; run pulumi config set --secret hfToken <token>"]);
             });
 
+            it("takes a GCP service-account key for a private gs:// bucket, refusing anything else without quoting it", () => {
+                const gsModel = { name: "iris", format: "sklearn", storageUri: "gs://private-models/iris/v1", gcsCredentialsSecret: "gcsKey" };
+                const key = JSON.stringify({ type: "service_account", private_key: "-----BEGIN PRIVATE KEY-----" });
+                assert.equal(parseStackConfig(dev({ models: [gsModel], gcsKey: key })).models[0].gcsCredentialsSecret, "gcsKey");
+                assert.deepEqual(problemsOf(dev({ models: [gsModel], gcsKey: "hunter2" })), [
+                    'gpu-serverless:models[0].gcsCredentialsSecret: gpu-serverless:gcsKey must be a GCP service-account key file (JSON with "type": "service_account"), as gcloud iam service-accounts keys create writes it',
+                ]);
+                assert.deepEqual(problemsOf(dev({ models: [{ ...gsModel, storageUri: "s3://models/iris/v1" }], gcsKey: key })), [
+                    "gpu-serverless:models[0].gcsCredentialsSecret: only for gs:// storageUri (s3:// models get an IAM role of their own; hf:// ones use hfTokenSecret)",
+                ]);
+            });
+
             it("still refuses the same key when no model names it", () => {
                 assert.match(problemsOf(dev({ hfToken: "hf_secret" })).join("\n"), /^gpu-serverless:hfToken: unknown key/);
             });

@@ -24,6 +24,9 @@ export function stackWith(models: object[], activator: object = {}): StackConfig
     const apiKeySecrets = "apiKeySecrets" in activator && Array.isArray(activator.apiKeySecrets) ? (activator.apiKeySecrets as string[]) : [];
     const secrets = [
         ...models.flatMap((m) => ("hfTokenSecret" in m ? [[`gpu-serverless:${m.hfTokenSecret}`, `test-token-${m.hfTokenSecret}`]] : [])),
+        ...models.flatMap((m) =>
+            "gcsCredentialsSecret" in m ? [[`gpu-serverless:${m.gcsCredentialsSecret}`, JSON.stringify({ type: "service_account", private_key: "test" })]] : [],
+        ),
         ...apiKeySecrets.map((name) => [`gpu-serverless:${name}`, testApiKey(name)]),
     ];
     return parseStackConfig({
