@@ -213,6 +213,8 @@ export class Activator extends pulumi.ComponentResource {
             {
                 imageTagMutability: "IMMUTABLE",
                 imageScanningConfiguration: { scanOnPush: true },
+                // `pulumi destroy` deletes it with its images (ECR refuses to delete a repository that holds any).
+                forceDelete: true,
                 encryptionConfigurations: [{ encryptionType: "AES256" }],
             },
             awsOpts,
