@@ -54,7 +54,7 @@ describe("every ServiceMonitor of the program scrapes a declared port (dev stack
                 return { namespace: isvc.metadata.namespace, labels, ports: predictorServicePorts(`${isvc.metadata.name}-predictor`, podPorts), podPorts };
             });
         services = [...ours, ...predictors];
-        monitors = objects.filter((o) => o.kind === "ServiceMonitor");
+        monitors = objects.filter((o) => o.kind === "ServiceMonitor") as ServiceMonitorLike[];
     });
     after(() => {
         pulumi.runtime.setAllConfig({});
