@@ -47,6 +47,13 @@ for (const model of config.models) {
         monitoringNamespace: platform.namespaces.monitoring,
         gpuScheduling: model.gpus > 0 ? platform.gpuScheduling[gpuNodeGroupOf(model, gpuGroupNames)!] : undefined,
         hfToken: model.hfTokenSecret !== undefined ? secrets.requireSecret(model.hfTokenSecret) : undefined,
+        gcsCredentials: model.gcsCredentialsSecret !== undefined ? secrets.requireSecret(model.gcsCredentialsSecret) : undefined,
+        s3Access: {
+            awsProvider: platform.awsProvider,
+            oidcProviderArn: platform.oidc.providerArn,
+            oidcIssuer: platform.oidc.issuer,
+            region: platform.region,
+        },
         dependencies: { ...platform.crdReleases, namespace: activator.modelNamespaces[model.namespace] },
     });
 }

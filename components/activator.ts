@@ -17,7 +17,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ActivatorStackConfig, ModelConfig } from "./config/models";
 import { activatorConfig, activatorConfigFile, apiKeysSecretData, configFileName, nlbIdleTimeoutSeconds } from "./activatorManifests/config";
-import { contextTag, imageContextDir, imageContextPaths, imageDockerfile } from "./activatorManifests/image";
+import { activatorImageTag, imageContextDir, imageDockerfile } from "./activatorManifests/image";
 import {
     activatorServiceMonitorManifest,
     adminServiceManifest,
@@ -213,6 +213,8 @@ export class Activator extends pulumi.ComponentResource {
             {
                 imageTagMutability: "IMMUTABLE",
                 imageScanningConfiguration: { scanOnPush: true },
+                // `pulumi destroy` deletes it with its images (ECR refuses to delete a repository that holds any).
+                forceDelete: true,
                 encryptionConfigurations: [{ encryptionType: "AES256" }],
             },
             awsOpts,
@@ -243,7 +245,7 @@ export class Activator extends pulumi.ComponentResource {
                 // The system node group runs x86_64 instances.
                 platforms: ["linux/amd64"],
                 push: true,
-                tags: [pulumi.interpolate`${repository.repositoryUrl}:${contextTag(imageContextDir, imageContextPaths())}`],
+                tags: [pulumi.interpolate`${repository.repositoryUrl}:${activatorImageTag()}`],
                 registries: [
                     { address: repository.repositoryUrl, username: token.userName, password: token.password },
                 ],

@@ -12,7 +12,7 @@ import type { GpuNodeGroupConfig } from "./config/schema";
 import { clusterAutoscalerPolicy, serviceAccountTrustPolicy } from "./iamPolicies";
 import { childName } from "./naming";
 import { autoscalerNodeTemplateTags } from "./nodeGroups";
-import { ChartVersionOverrides, releaseSource, resolveChart } from "./versions";
+import { ChartVersionOverrides, clusterAutoscalerImageTags, releaseSource, resolveChart } from "./versions";
 
 export interface ClusterAutoscalerArgs {
     /** Cluster name: auto-discovery and the IAM condition key use it. Required. */
@@ -32,6 +32,8 @@ export interface ClusterAutoscalerArgs {
     gpuNodeGroups: readonly { config: GpuNodeGroupConfig; autoScalingGroupName: pulumi.Input<string> }[];
     /** How long a node stays unneeded before removal (Go duration). Default `"10m"`. */
     scaleDownUnneededTime?: string;
+    /** How long a requested node may take to register before cluster-autoscaler backs off its group. Default `"10m"`. */
+    maxNodeProvisionTime?: string;
     /** Labels of the system nodes it runs on. Required. */
     systemNodeSelector: Record<string, string>;
     /** Release installing the ServiceMonitor CRD: when set, a ServiceMonitor is created and the release waits for it. */
@@ -57,8 +59,10 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterAutoscalerArgs, opts?: pulumi.ComponentResourceOptions) {
         const owner = `ClusterAutoscaler "${name}"`;
         if (!args.clusterName) throw new Error(`${owner} args.clusterName: required`);
-        if (!/^1\.\d+$/.test(args.kubernetesVersion ?? "")) {
-            throw new Error(`${owner} args.kubernetesVersion: ${JSON.stringify(args.kubernetesVersion)} is not a version like "1.33"`);
+        if (!(args.kubernetesVersion in clusterAutoscalerImageTags)) {
+            throw new Error(
+                `${owner} args.kubernetesVersion: ${JSON.stringify(args.kubernetesVersion)} has no pinned cluster-autoscaler image; use one of ${Object.keys(clusterAutoscalerImageTags).join(", ")}`,
+            );
         }
         const chart = resolveChart("cluster-autoscaler", args.chartVersions);
         super("gpu-serverless:autoscaler:ClusterAutoscaler", name, {}, opts);
@@ -116,6 +120,7 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
                         roleArn,
                         serviceAccount,
                         scaleDownUnneededTime: args.scaleDownUnneededTime ?? "10m",
+                        maxNodeProvisionTime: args.maxNodeProvisionTime ?? "10m",
                         systemNodeSelector: args.systemNodeSelector,
                         serviceMonitor: args.monitoringRelease !== undefined,
                     }),

@@ -7,6 +7,7 @@
  * Node groups are plain `aws.eks.NodeGroup`s with our own launch templates (IMDSv2 only, hop limit 1, encrypted gp3
  * root volumes); the data they are built from lives in `nodeGroups.ts`, the IAM documents in `iamPolicies.ts`.
  */
+import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
@@ -46,10 +47,58 @@ export interface GpuClusterArgs {
     protect?: boolean;
     /** What nodes need before they can join (NAT routes of a new VPC); node groups wait for it. Default none. */
     networkReady?: pulumi.Resource[];
+    /** IAM role/user ARNs that get cluster-admin through EKS access entries (besides the creator). Default none. */
+    adminPrincipalArns?: readonly string[];
 }
 
 /** Control-plane log types sent to CloudWatch: all of them. */
 export const controlPlaneLogTypes = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
+
+/** Days CloudWatch keeps control-plane logs (EKS would otherwise create the group itself, kept forever). */
+export const controlPlaneLogRetentionDays = 90;
+
+/** The CloudWatch log group EKS writes control-plane logs to (fixed by EKS). */
+export function controlPlaneLogGroupName(clusterName: string): string {
+    return `/aws/eks/${clusterName}/cluster`;
+}
+
+/** EKS access policy giving cluster-admin (arn:<partition>:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy). */
+export function clusterAdminAccessEntries(principalArns: readonly string[]) {
+    return Object.fromEntries(
+        principalArns.map((principalArn) => {
+            const partition = principalArn.split(":")[1];
+            // Keyed by the principal, so reordering the list replaces nothing.
+            const key = `admin-${createHash("sha256").update(principalArn).digest("hex").slice(0, 10)}`;
+            return [
+                key,
+                {
+                    principalArn,
+                    accessPolicies: {
+                        clusterAdmin: {
+                            policyArn: `arn:${partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
+                            accessScope: { type: "cluster" },
+                        },
+                    },
+                },
+            ];
+        }),
+    );
+}
+
+/** Ingress to the API server's private endpoint: 443/TCP from each network and security group, as rule arguments. */
+export function privateEndpointIngress(apiEndpoint: Pick<ApiEndpointConfig, "privateAccessCidrs" | "privateAccessSecurityGroupIds">) {
+    const rule = { ipProtocol: "tcp", fromPort: 443, toPort: 443 };
+    return [
+        ...apiEndpoint.privateAccessCidrs.map((cidr) => ({
+            key: `cidr-${cidr.replace(/[./]/g, "-")}`,
+            args: { ...rule, cidrIpv4: cidr, description: `Kubernetes API from ${cidr}` },
+        })),
+        ...apiEndpoint.privateAccessSecurityGroupIds.map((sg) => ({
+            key: sg,
+            args: { ...rule, referencedSecurityGroupId: sg, description: `Kubernetes API from ${sg}` },
+        })),
+    ];
+}
 
 function checkArgs(name: string, args: GpuClusterArgs): void {
     const owner = `GpuCluster "${name}"`;
@@ -93,6 +142,13 @@ export class GpuCluster extends pulumi.ComponentResource {
             { ...awsOpts, protect: args.protect },
         );
 
+        // Ours, so that it has a retention and goes with `pulumi destroy` (EKS creates it without either otherwise).
+        const logGroup = new aws.cloudwatch.LogGroup(
+            childName(name, "control-plane-logs"),
+            { name: controlPlaneLogGroupName(args.clusterName), retentionInDays: controlPlaneLogRetentionDays },
+            awsOpts,
+        );
+
         const publicEndpoint = args.apiEndpoint.access === "public";
         this.cluster = new eks.Cluster(
             childName(name, "eks"),
@@ -119,8 +175,21 @@ export class GpuCluster extends pulumi.ComponentResource {
                 useDefaultVpcCni: false,
                 vpcCniOptions: { enableNetworkPolicy: true },
                 deletionProtection: args.protect ?? false,
+                // Explicit: STANDARD upgrades the cluster when its version's standard support ends, instead of
+                // moving it into extended support, which bills six times the control-plane price.
+                upgradePolicy: { supportType: "STANDARD" },
+                // The creator keeps admin (pulumi-eks default); these principals get it too.
+                accessEntries: clusterAdminAccessEntries(args.adminPrincipalArns ?? []),
             },
-            { parent: this, providers: { aws: args.awsProvider }, protect: args.protect },
+            { parent: this, providers: { aws: args.awsProvider }, protect: args.protect, dependsOn: [logGroup] },
+        );
+
+        // The private endpoint admits only the cluster security group unless told otherwise; the machines that run
+        // pulumi and kubectl are never in it.
+        const clusterSecurityGroupId = this.cluster.eksCluster.vpcConfig.clusterSecurityGroupId;
+        const apiIngress = privateEndpointIngress(args.apiEndpoint).map(
+            ({ key, args: rule }) =>
+                new aws.vpc.SecurityGroupIngressRule(childName(name, `api-from-${key}`), { ...rule, securityGroupId: clusterSecurityGroupId }, awsOpts),
         );
         this.clusterName = this.cluster.eksCluster.name;
         this.oidcProviderArn = this.cluster.oidcProviderArn;
@@ -189,7 +258,8 @@ export class GpuCluster extends pulumi.ComponentResource {
                     labels: gpuNodeLabels(group),
                     taints: [eksGpuTaint],
                     updateConfig: { maxUnavailable: 1 },
-                    // Replace GPU nodes EKS finds unhealthy (e.g. GPU XID errors reported by the NVIDIA AMI's monitoring).
+                    // Replace nodes EKS finds unhealthy. Beyond NotReady nodes, that takes the node monitoring agent
+                    // add-on below, which reports GPU faults (XID errors, NVLink, DCGM health) as node conditions.
                     nodeRepairConfig: { enabled: true },
                 },
                 nodeGroupOpts,
@@ -222,6 +292,8 @@ export class GpuCluster extends pulumi.ComponentResource {
                 clusterName: this.clusterName,
                 addonName: "aws-ebs-csi-driver",
                 serviceAccountRoleArn: ebsCsiRole.arn,
+                // Volumes it creates (Prometheus') carry the cluster tag, so any left after a destroy can be found.
+                configurationValues: JSON.stringify({ controller: { extraVolumeTags: { "gpu-serverless:cluster": args.clusterName } } }),
                 resolveConflictsOnCreate: "OVERWRITE",
                 resolveConflictsOnUpdate: "OVERWRITE",
             },
@@ -229,12 +301,25 @@ export class GpuCluster extends pulumi.ComponentResource {
             { ...awsOpts, dependsOn: [this.systemNodeGroup, ebsCsiPolicy] },
         );
 
+        // Reports accelerated-hardware, kernel, container-runtime, storage and network faults as node conditions and
+        // events; node repair (on the A100 groups) replaces nodes on them. A DaemonSet on every node.
+        new aws.eks.Addon(
+            childName(name, "node-monitoring-agent"),
+            {
+                clusterName: this.clusterName,
+                addonName: "eks-node-monitoring-agent",
+                resolveConflictsOnCreate: "OVERWRITE",
+                resolveConflictsOnUpdate: "OVERWRITE",
+            },
+            { ...awsOpts, dependsOn: [this.systemNodeGroup] },
+        );
+
         this.kubeconfig = pulumi.secret(this.cluster.kubeconfigJson);
         // Every Kubernetes resource waits for this provider, and so for nodes to run on and volumes to bind.
         this.provider = new k8s.Provider(
             childName(name, "kubernetes"),
             { kubeconfig: this.kubeconfig, enableServerSideApply: true },
-            { parent: this, dependsOn: [this.systemNodeGroup, ebsCsiDriver] },
+            { parent: this, dependsOn: [this.systemNodeGroup, ebsCsiDriver, ...apiIngress] },
         );
 
         this.registerOutputs({

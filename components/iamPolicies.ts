@@ -109,3 +109,27 @@ export function clusterAutoscalerPolicy(c: ClusterLocation): PolicyDocument {
         },
     );
 }
+
+/** Bucket and key prefix of an `s3://<bucket>/<prefix>` URI (prefix without trailing `/`). */
+export function s3Location(uri: string): { bucket: string; prefix: string } {
+    const m = /^s3:\/\/([^/]+)\/(.*?)\/*$/.exec(uri);
+    if (!m || m[2] === "") throw new Error(`"${uri}" is not an s3://<bucket>/<prefix> URI`);
+    return { bucket: m[1], prefix: m[2] };
+}
+
+/**
+ * Read-only access to one model's weights: list the bucket under the prefix (KServe's storage initializer lists the
+ * objects under the URI, then downloads each) and get the objects under it; nothing else in the bucket, no writes.
+ */
+export function modelStoragePolicy(partition: string, uri: string): PolicyDocument {
+    const { bucket, prefix } = s3Location(uri);
+    return document(
+        {
+            Effect: "Allow",
+            Action: "s3:ListBucket",
+            Resource: `arn:${partition}:s3:::${bucket}`,
+            Condition: { StringLike: { "s3:prefix": [prefix, `${prefix}/*`] } },
+        },
+        { Effect: "Allow", Action: "s3:GetObject", Resource: [`arn:${partition}:s3:::${bucket}/${prefix}`, `arn:${partition}:s3:::${bucket}/${prefix}/*`] },
+    );
+}

@@ -1,14 +1,15 @@
 /**
  * KServe in `Standard` mode (raw Deployments, no Knative, no Istio): cert-manager for its webhook certificates, then
- * the `kserve-crd` and `kserve-resources` charts. InferenceServices must depend on `crds` and `controller` (the
- * controller's webhooks validate them).
+ * the `kserve-crd` and `kserve-resources` charts, then `kserve-runtime-configs` (the ClusterServingRuntimes, which
+ * the controller's webhook validates). InferenceServices must depend on `runtimes`: it comes after the CRDs and the
+ * controller, and without a runtime the controller creates no predictor.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childName } from "./naming";
 import { certManagerValues } from "./values/certManager";
 import { checkDnsLabel } from "./values/checks";
-import { kserveValues } from "./values/kserve";
+import { kserveRuntimeValues, kserveValues } from "./values/kserve";
 import { NodeSelector, checkNodeSelector } from "./values/scheduling";
 import { ChartVersionOverrides, releaseSource, resolveChart } from "./versions";
 
@@ -34,6 +35,7 @@ function kserveSettings(name: string, args: KServeArgs) {
         certManagerChart: resolveChart("cert-manager", args.chartVersions),
         crdChart: resolveChart("kserve-crd", args.chartVersions),
         resourcesChart: resolveChart("kserve-resources", args.chartVersions),
+        runtimesChart: resolveChart("kserve-runtime-configs", args.chartVersions),
     };
     checkNodeSelector(owner, "systemNodeSelector", args.systemNodeSelector, false);
     checkDnsLabel(owner, "namespace", settings.namespaceName);
@@ -49,13 +51,15 @@ export class KServe extends pulumi.ComponentResource {
     public readonly certManager: k8s.helm.v3.Release;
     /** The `kserve-crd` release: InferenceService, ServingRuntime and the other `serving.kserve.io` CRDs. */
     public readonly crds: k8s.helm.v3.Release;
-    /** The `kserve-resources` release: controller, webhooks, `inferenceservice-config`, runtimes. */
+    /** The `kserve-resources` release: controller, webhooks, `inferenceservice-config`. */
     public readonly controller: k8s.helm.v3.Release;
+    /** The `kserve-runtime-configs` release: the ClusterServingRuntimes; after the controller, whose webhook admits them. */
+    public readonly runtimes: k8s.helm.v3.Release;
     /** Namespace of the KServe releases. */
     public readonly namespace: pulumi.Output<string>;
 
     constructor(name: string, args: KServeArgs, opts?: pulumi.ComponentResourceOptions) {
-        const { namespaceName, certManagerNamespaceName, certManagerChart, crdChart, resourcesChart } = kserveSettings(name, args);
+        const { namespaceName, certManagerNamespaceName, certManagerChart, crdChart, resourcesChart, runtimesChart } = kserveSettings(name, args);
         super("gpu-serverless:kserve:KServe", name, {}, opts);
 
         const k8sOpts = { parent: this, provider: args.provider };
@@ -96,7 +100,24 @@ export class KServe extends pulumi.ComponentResource {
             { ...k8sOpts, dependsOn: [this.certManager, this.crds] },
         );
 
+        this.runtimes = new k8s.helm.v3.Release(
+            childName(name, "runtimes"),
+            {
+                name: "kserve-runtime-configs",
+                namespace: namespace.metadata.name,
+                ...releaseSource(runtimesChart),
+                values: kserveRuntimeValues(),
+            },
+            { ...k8sOpts, dependsOn: [this.controller] },
+        );
+
         this.namespace = namespace.metadata.name;
-        this.registerOutputs({ certManager: this.certManager, crds: this.crds, controller: this.controller, namespace: this.namespace });
+        this.registerOutputs({
+            certManager: this.certManager,
+            crds: this.crds,
+            controller: this.controller,
+            runtimes: this.runtimes,
+            namespace: this.namespace,
+        });
     }
 }

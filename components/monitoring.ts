@@ -101,6 +101,8 @@ export class Monitoring extends pulumi.ComponentResource {
                     // Bind where the pod is scheduled: an EBS volume lives in one availability zone.
                     volumeBindingMode: "WaitForFirstConsumer",
                     allowVolumeExpansion: true,
+                    // The EBS volume goes when its claim goes (with the Prometheus StatefulSet, see its values).
+                    reclaimPolicy: "Delete",
                 },
                 k8sOpts,
             );

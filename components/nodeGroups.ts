@@ -114,6 +114,9 @@ export function gpuLaunchTemplateData(group: GpuNodeGroupConfig) {
 
 const nodeTemplate = "k8s.io/cluster-autoscaler/node-template";
 
+/** Longest tag key AWS accepts (Auto Scaling group tags included). */
+export const awsTagKeyMaxLength = 128;
+
 /**
  * Tags for the group's Auto Scaling group that describe a node to cluster-autoscaler while the group has none: GPU
  * count, root volume, labels and taint. Without them a pending GPU pod never triggers a scale-up from zero.

@@ -59,6 +59,10 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
     public readonly crdReleases: { keda: pulumi.Resource; monitoring: pulumi.Resource; kserve: pulumi.Resource };
     /** AWS provider in the configured region, for ECR and other AWS resources of later components. */
     public readonly awsProvider: aws.Provider;
+    /** The cluster's IAM OIDC provider ARN and issuer (without `https://`), for IRSA roles of later components. */
+    public readonly oidc: { providerArn: pulumi.Output<string>; issuer: pulumi.Output<string> };
+    /** The AWS region of the stack. */
+    public readonly region: string;
 
     constructor(name: string, args: ServerlessGpuPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         const config = args.config;
@@ -90,6 +94,7 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
                 gpuNodeGroups: config.gpuNodeGroups,
                 protect: config.protect,
                 networkReady: network.egress,
+                adminPrincipalArns: config.adminPrincipalArns,
             },
             awsChildOpts,
         );
@@ -122,6 +127,7 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
                 oidcIssuer: cluster.oidcIssuer,
                 gpuNodeGroups: config.gpuNodeGroups.map((g) => ({ config: g, autoScalingGroupName: cluster.gpuAutoScalingGroupNames[g.name] })),
                 scaleDownUnneededTime: config.clusterAutoscaler.scaleDownUnneededTime,
+                maxNodeProvisionTime: config.clusterAutoscaler.maxNodeProvisionTime,
                 systemNodeSelector: systemNodeLabels,
                 monitoringRelease: monitoring.release,
                 chartVersions,
@@ -160,6 +166,8 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
             k8sChildOpts,
         );
 
+        this.oidc = { providerArn: cluster.oidcProviderArn, issuer: cluster.oidcIssuer };
+        this.region = config.region;
         this.clusterName = cluster.clusterName;
         this.kubeconfig = cluster.kubeconfig;
         this.gpuNodeGroupNames = cluster.gpuNodeGroupNames;
@@ -168,13 +176,15 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
         this.namespaces = { ...namespaces };
         this.systemNodeSelector = { ...systemNodeLabels };
         this.gpuScheduling = Object.fromEntries(config.gpuNodeGroups.map((g) => [g.name, gpuSchedulingFor(g.name)]));
-        // The KServe controller release waits for its CRDs and cert-manager, and serves the webhooks that admit
-        // InferenceServices: depending on it covers all three.
-        this.crdReleases = { keda: keda.release, monitoring: monitoring.release, kserve: kserve.controller };
+        // The KServe runtimes release waits for the controller (which waits for its CRDs and cert-manager and serves
+        // the webhooks that admit InferenceServices): depending on it covers all four, runtimes included.
+        this.crdReleases = { keda: keda.release, monitoring: monitoring.release, kserve: kserve.runtimes };
 
         this.registerOutputs({
             provider: this.provider,
             awsProvider: this.awsProvider,
+            oidc: this.oidc,
+            region: this.region,
             crdReleases: this.crdReleases,
             clusterName: this.clusterName,
             kubeconfig: this.kubeconfig,

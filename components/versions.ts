@@ -26,6 +26,9 @@ export const charts = {
     "cert-manager": { name: "cert-manager", repository: "https://charts.jetstack.io", version: "v1.21.1" },
     "kserve-crd": { name: "kserve-crd", repository: "oci://ghcr.io/kserve/charts", version: "v0.20.0" },
     "kserve-resources": { name: "kserve-resources", repository: "oci://ghcr.io/kserve/charts", version: "v0.20.0" },
+    // The ClusterServingRuntimes (sklearn, huggingface, triton...). Since KServe v0.20 they ship in this chart, not in
+    // kserve-resources; keep it at the controller's version.
+    "kserve-runtime-configs": { name: "kserve-runtime-configs", repository: "oci://ghcr.io/kserve/charts", version: "v0.20.0" },
     "nvidia-device-plugin": {
         name: "nvidia-device-plugin",
         repository: "https://nvidia.github.io/k8s-device-plugin",
@@ -79,3 +82,19 @@ export function releaseSource(chart: PinnedChart): { chart: string; version: str
     }
     return { chart: chart.name, version: chart.version, repositoryOpts: { repo: chart.repository } };
 }
+
+/**
+ * Kubernetes minors we deploy, each with the cluster-autoscaler image for it (cluster-autoscaler's minor must match
+ * the cluster's): the newest patch release of that minor, from the `cluster-autoscaler-1.<minor>.<patch>` tags of
+ * kubernetes/autoscaler (checked 2026-08; images at registry.k8s.io/autoscaling/cluster-autoscaler).
+ * The minors are those KEDA 2.20 is tested on (keda.sh/docs/2.20/operate/cluster: v1.33 - v1.35), which the pinned
+ * cluster-autoscaler chart 9.59.0 (app 1.35.0) and the other charts' `kubeVersion` ranges all cover.
+ */
+export const clusterAutoscalerImageTags: Readonly<Record<string, string>> = {
+    "1.33": "v1.33.6",
+    "1.34": "v1.34.5",
+    "1.35": "v1.35.2",
+};
+
+/** `1.<minor>` versions the stack accepts. */
+export const supportedKubernetesVersions: readonly string[] = Object.keys(clusterAutoscalerImageTags);

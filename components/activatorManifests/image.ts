@@ -46,3 +46,13 @@ export function contextTag(root: string, paths: readonly string[]): string {
     }
     return `src-${hash.digest("hex").slice(0, 16)}`;
 }
+
+/**
+ * The activator image's tag: `contextTag` over everything that decides the image's content: the context paths
+ * `.dockerignore` lets through, the `.dockerignore` itself and the Dockerfile (sent beside the context, not in it;
+ * a changed instruction or base image digest is a new image).
+ */
+export function activatorImageTag(root: string = imageContextDir): string {
+    const dockerfile = path.relative(imageContextDir, imageDockerfile).split(path.sep).join("/");
+    return contextTag(root, [...imageContextPaths(root), ".dockerignore", dockerfile]);
+}

@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { modelSchema as activatorModelSchema } from "../../activator/src/config/schema";
 import { parseCidr } from "../networkLayout";
+import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds } from "./coldStart";
 
 /** LLM formats: served by KServe's Hugging Face runtime, which exports vLLM's queue and KV-cache metrics. */
 export const llmFormats = ["vllm", "huggingface"] as const;
@@ -122,6 +123,19 @@ export const defaultVllmTargets = vllmTargetsSchema.parse({});
 
 const PULUMI_KEY = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
+/** Longest hold: an NLB listener's idle timeout tops out at 6000 s. */
+export const maxColdStartTimeoutSeconds = 5400;
+
+const phaseSeconds = z.int().positive().max(maxColdStartTimeoutSeconds);
+const coldStartSchema = z.strictObject({
+    /** Seconds to pull the runtime image onto a fresh node. Default 600 for GPU models, 180 for CPU models. */
+    imagePullSeconds: phaseSeconds.optional(),
+    /** Seconds for KServe's storage initializer to download `storageUri`. Default 600 for LLMs, 300 other GPU, 180 CPU. */
+    downloadSeconds: phaseSeconds.optional(),
+    /** Seconds from server start to ready (weights into memory, engine start): the startup probe's budget. Default 600 LLM, 300 other GPU, 120 CPU. */
+    startupSeconds: phaseSeconds.optional(),
+});
+
 export const modelSchema = z
     .strictObject({
         /** InferenceService name, unique across models: a DNS-1123 label starting with a letter, at most 48 characters. */
@@ -158,10 +172,24 @@ export const modelSchema = z
         vllm: vllmTargetsSchema.optional(),
         /** How the activator routes to this model. */
         routing: routingSchema,
-        /** How long the activator holds a request for a replica to become ready: GPU node boot plus weight loading. Default 900. */
-        coldStartTimeoutSeconds: z.int().positive().max(5400, "at most 5400 (90 minutes; an NLB listener's idle timeout tops out at 6000 s)").default(900),
+        /** Per-phase cold-start budgets (see config/coldStart.ts); defaults by kind of model. */
+        coldStart: coldStartSchema.optional(),
+        /**
+         * How long the activator holds a request for a replica to become ready. Default: the sum of the cold-start
+         * phases (scale-up delay, node provisioning, image pull, download, startup; see config/coldStart.ts).
+         */
+        coldStartTimeoutSeconds: z
+            .int()
+            .positive()
+            .max(maxColdStartTimeoutSeconds, `at most ${maxColdStartTimeoutSeconds} (90 minutes; an NLB listener's idle timeout tops out at 6000 s)`)
+            .optional(),
         /** Name of a secret Pulumi config key (`gpu-serverless:<name>`) holding a Hugging Face token. Default none. */
         hfTokenSecret: z.string().regex(PULUMI_KEY, "must be a config key name such as hfToken").optional(),
+        /**
+         * `gs://` models in a private bucket: name of a secret Pulumi config key holding a GCP service-account key
+         * (JSON) with read access to it. Default none (public buckets are read anonymously).
+         */
+        gcsCredentialsSecret: z.string().regex(PULUMI_KEY, "must be a config key name such as gcsModelReader").optional(),
         /** A100 node group (a `gpuNodeGroups[].name`) for GPU models. Default: the first group. */
         gpuNodeGroup: z.string().min(1).optional(),
     })
@@ -174,6 +202,9 @@ export const modelSchema = z
         if (m.routing.openaiModels.length > 0 && !isLlmFormat(m.format)) {
             issue(["routing", "openaiModels"], `only for ${llmFormats.join("/")} models: ${m.format} does not serve the OpenAI API`);
         }
+        if (m.gcsCredentialsSecret !== undefined && !m.storageUri.startsWith("gs://")) {
+            issue(["gcsCredentialsSecret"], "only for gs:// storageUri (s3:// models get an IAM role of their own; hf:// ones use hfTokenSecret)");
+        }
         if (m.routing.openaiModels.length > 1) {
             issue(["routing", "openaiModels"], "at most one: the model server answers to a single served model name");
         }
@@ -182,10 +213,17 @@ export const modelSchema = z
         const llm = isLlmFormat(m.format);
         const routed = m.routing.hosts.length > 0 || m.routing.pathPrefix !== undefined || m.routing.openaiModels.length > 0;
         const routing = routed ? m.routing : llm ? { ...m.routing, openaiModels: [m.name] } : { ...m.routing, pathPrefix: `/v2/models/${m.name}` };
-        return { ...m, routing, vllm: llm ? (m.vllm ?? defaultVllmTargets) : undefined };
+        const coldStart = { ...coldStartDefaults[llm ? "llm" : m.gpus > 0 ? "gpu" : "cpu"], ...m.coldStart };
+        const explicit = m.coldStartTimeoutSeconds !== undefined;
+        // Sized with the default node provisioning time here; the stack loader resizes it with the configured one.
+        const coldStartTimeoutSeconds = m.coldStartTimeoutSeconds ?? coldStartBudget({ ...m, coldStart }, defaultNodeProvisionSeconds).totalSeconds;
+        return { ...m, routing, vllm: llm ? (m.vllm ?? defaultVllmTargets) : undefined, coldStart, coldStartTimeoutSeconds, coldStartTimeoutExplicit: explicit };
     });
 
-/** One model, validated, defaults filled in (routing always has a key; `vllm` set exactly for LLM formats). */
+/**
+ * One model, validated, defaults filled in (routing always has a key; `vllm` set exactly for LLM formats;
+ * `coldStartTimeoutSeconds` the configured hold or the sum of the phase budgets, `coldStartTimeoutExplicit` saying which).
+ */
 export type ModelConfig = z.output<typeof modelSchema>;
 
 // registry[:port]/path[:tag][@sha256:digest]; a port only before a "/", so `repo:12` reads as a tag.
@@ -280,6 +318,8 @@ export interface ModelsStackView {
     activator: ActivatorStackConfig;
     /** The A100 node groups (`gpu-serverless:gpuNodeGroups`), in config order. */
     gpuNodeGroups?: readonly { name: string }[];
+    /** cluster-autoscaler's `--max-node-provision-time` in seconds. Default 600. */
+    nodeProvisionSeconds?: number;
 }
 
 const reservedNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -311,6 +351,16 @@ export function checkModels(config: ModelsStackView, ctx: z.RefinementCtx): void
             issue(at("namespace"), `"${model.namespace}" is reserved; use a namespace of its own such as "models"`);
         }
 
+        const budget = coldStartBudget(model, config.nodeProvisionSeconds ?? defaultNodeProvisionSeconds);
+        if (model.coldStartTimeoutExplicit && model.gpus > 0 && model.coldStartTimeoutSeconds <= budget.scaleUpDelaySeconds + budget.nodeProvisionSeconds) {
+            issue(
+                at("coldStartTimeoutSeconds"),
+                `${model.coldStartTimeoutSeconds} s ends before cluster-autoscaler gives up on a GPU node (${budget.scaleUpDelaySeconds} s scale-up delay + ${budget.nodeProvisionSeconds} s clusterAutoscaler.maxNodeProvisionTime): a capacity failure would never be seen; the phases add up to ${budget.totalSeconds} s, leave it out to use that`,
+            );
+        }
+        if (!model.coldStartTimeoutExplicit && budget.totalSeconds > maxColdStartTimeoutSeconds) {
+            issue(at("coldStart"), `the phases add up to ${budget.totalSeconds} s, more than the ${maxColdStartTimeoutSeconds} s a request can be held`);
+        }
         if (model.gpus > 0 && groups.length === 0) {
             issue(at("gpus"), "needs an A100 node group, but gpu-serverless:gpuNodeGroups is empty; add one or set gpus: 0");
         } else if (model.gpuNodeGroup !== undefined && model.gpus === 0) {

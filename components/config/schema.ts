@@ -6,9 +6,9 @@
  * `Pulumi.yaml` declares the same keys with the same defaults (a test holds them together).
  */
 import { z } from "zod";
-import { a100InstanceTypeNames, reservedLabelKeys, systemGroupName } from "../nodeGroups";
+import { a100InstanceTypeNames, autoscalerNodeTemplateTags, awsTagKeyMaxLength, reservedLabelKeys, systemGroupName } from "../nodeGroups";
 import { formatCidr, parseCidr, vpcPrefixRange, zoneCountRange } from "../networkLayout";
-import { chartVersionOverrideProblem } from "../versions";
+import { chartVersionOverrideProblem, supportedKubernetesVersions } from "../versions";
 import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../values/checks";
 
 const quote = (v: unknown): string => JSON.stringify(v);
@@ -122,13 +122,40 @@ const vpc = section({
               },
     );
 
+/** RFC 5737's documentation networks: never a real client, only a placeholder someone forgot to replace. */
+export const documentationCidrs = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"];
+
+/** Why `cidr` is a documentation-range placeholder, or undefined. `what` says what belongs there instead. */
+function placeholderCidrProblem(cidr: string, what: string): string | undefined {
+    const parsed = parseCidr(cidr);
+    if ("error" in parsed) return undefined;
+    const inside = documentationCidrs.some((doc) => {
+        const d = parseCidr(doc) as { address: number; prefix: number };
+        return parsed.prefix >= d.prefix && parsed.address >>> (32 - d.prefix) === d.address >>> (32 - d.prefix);
+    });
+    return inside ? `${cidr} is a documentation range (RFC 5737), the placeholder the stack file ships with: replace it with ${what}` : undefined;
+}
+
+const operatorNetworks =
+    "the egress CIDR of the network that runs pulumi and kubectl (your office or VPN egress, a CI runner's address: curl -s https://checkip.amazonaws.com, then append /32)";
+const vpcNetworks = "the CIDR of the network inside or routed into the VPC that runs pulumi and kubectl (a VPN's client range, a CI runner's subnet)";
+
 const apiEndpoint = section({
     /** `private`: the API server is reachable only from inside the VPC. `public`: also from `publicAccessCidrs`. Default private. */
     access: z.enum(["private", "public"], { error: (iss) => `${quote(iss.input)} is not private or public` }).default("private"),
     /** Client CIDRs allowed to reach the public endpoint; required with `access: public`. Default none. */
     publicAccessCidrs: z.array(cidrBlock).default([]),
+    /**
+     * Networks (inside or routed into the VPC) allowed to reach the private endpoint on 443: an ingress rule on the
+     * cluster security group each. With `access: private` this or `privateAccessSecurityGroupIds` is required: the
+     * private endpoint otherwise admits only the cluster's own security group, which the machine running `pulumi up`
+     * is never in. Default none.
+     */
+    privateAccessCidrs: z.array(cidrBlock).default([]),
+    /** Security groups (of a CI runner, a bastion, a VPN endpoint in the VPC) allowed to reach the private endpoint on 443. Default none. */
+    privateAccessSecurityGroupIds: z.array(awsId("sg", "sg-0123456789abcdef0")).default([]),
 }).check((ctx) => {
-    const { access, publicAccessCidrs } = ctx.value;
+    const { access, publicAccessCidrs, privateAccessCidrs, privateAccessSecurityGroupIds } = ctx.value;
     const issue = (path: PropertyKey[], message: string) => ctx.issues.push({ code: "custom", input: ctx.value, path, message });
     if (access === "public" && publicAccessCidrs.length === 0) {
         issue(["publicAccessCidrs"], "required with access public: list the CIDRs of the networks that run pulumi and kubectl");
@@ -136,10 +163,26 @@ const apiEndpoint = section({
     if (access === "private" && publicAccessCidrs.length > 0) {
         issue(["publicAccessCidrs"], "only used with access public; remove it, or set access: public");
     }
+    if (access === "private" && privateAccessCidrs.length === 0 && privateAccessSecurityGroupIds.length === 0) {
+        issue(
+            ["privateAccessCidrs"],
+            "required with access private (or privateAccessSecurityGroupIds): the private endpoint admits only the cluster security group, which the machine running pulumi is never in; " +
+                `list ${vpcNetworks} (see README "Running the prod stack")`,
+        );
+    }
     publicAccessCidrs.forEach((c, i) => {
         if (c.endsWith("/0")) issue(["publicAccessCidrs", i], `${c} opens the Kubernetes API to the whole internet; list your own networks`);
+        const placeholder = placeholderCidrProblem(c, operatorNetworks);
+        if (placeholder) issue(["publicAccessCidrs", i], placeholder);
+    });
+    privateAccessCidrs.forEach((c, i) => {
+        if (c.endsWith("/0")) issue(["privateAccessCidrs", i], `${c} admits every network routed into the VPC; list the networks that run pulumi and kubectl`);
+        const placeholder = placeholderCidrProblem(c, vpcNetworks);
+        if (placeholder) issue(["privateAccessCidrs", i], placeholder);
     });
     distinct(publicAccessCidrs, ctx, ["publicAccessCidrs"]);
+    distinct(privateAccessCidrs, ctx, ["privateAccessCidrs"]);
+    distinct(privateAccessSecurityGroupIds, ctx, ["privateAccessSecurityGroupIds"]);
 });
 
 const instanceTypePattern = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
@@ -227,6 +270,26 @@ const gpuNodeGroup = section({
     if (g.capacityType === "SPOT" && g.capacityReservationId !== undefined) {
         issue("capacityReservationId", "does not apply to SPOT capacity; remove it or use ON_DEMAND/CAPACITY_BLOCK");
     }
+    if (g.capacityType === "ON_DEMAND" && g.capacityReservationId !== undefined && g.availabilityZone === undefined) {
+        // A targeted launch outside the reservation's zone fails: instances could land in any private subnet's zone.
+        issue(
+            "availabilityZone",
+            `required with capacityReservationId: a capacity reservation lives in one zone; set the reservation's zone (aws ec2 describe-capacity-reservations --capacity-reservation-ids ${g.capacityReservationId})`,
+        );
+    }
+    // cluster-autoscaler reads node labels from Auto Scaling group tags, whose keys AWS caps at 128 characters.
+    const tagPrefix = "k8s.io/cluster-autoscaler/node-template/label/";
+    for (const key of Object.keys(autoscalerNodeTemplateTags(g))) {
+        if (key.length > awsTagKeyMaxLength && key.startsWith(tagPrefix)) {
+            const label = key.slice(tagPrefix.length);
+            ctx.issues.push({
+                code: "custom",
+                input: g,
+                path: ["labels", label],
+                message: `is too long for cluster-autoscaler's Auto Scaling group tag ${tagPrefix}<key> (${key.length} characters, AWS allows ${awsTagKeyMaxLength}); use a key of at most ${awsTagKeyMaxLength - tagPrefix.length} characters`,
+            });
+        }
+    }
 });
 
 const goDuration = z.string().check((ctx) => {
@@ -239,14 +302,37 @@ const goDuration = z.string().check((ctx) => {
 export const platformKeys = {
     /** AWS region of everything the stack creates. Default us-west-2. */
     region: z.string().regex(regionPattern, { error: (iss) => `${quote(iss.input)} is not an AWS region name like us-west-2` }).default("us-west-2"),
-    /** Kubernetes version of the EKS control plane and nodes, `1.<minor>`, 1.30 or later. Default 1.33. */
+    /**
+     * Kubernetes version of the EKS control plane and nodes: one of `supportedKubernetesVersions` (versions.ts: those
+     * KEDA 2.20 is tested on and cluster-autoscaler has a release for). Default 1.35.
+     */
     kubernetesVersion: z
         .string()
         .check((ctx) => {
-            const m = /^1\.(\d+)$/.exec(ctx.value);
-            if (!m || +m[1] < 30) ctx.issues.push({ code: "custom", input: ctx.value, message: `${quote(ctx.value)} is not a Kubernetes version 1.30 or later, written like "1.33"` });
+            if (!supportedKubernetesVersions.includes(ctx.value)) {
+                ctx.issues.push({
+                    code: "custom",
+                    input: ctx.value,
+                    message: `${quote(ctx.value)} is not a supported Kubernetes version; use one of ${supportedKubernetesVersions.map((v) => `"${v}"`).join(", ")} (KEDA 2.20 is tested on 1.33 to 1.35)`,
+                });
+            }
         })
-        .default("1.33"),
+        .default("1.35"),
+    /**
+     * IAM roles or users (ARNs) that get cluster-admin through an EKS access entry, besides whoever creates the
+     * cluster: a second operator, a CI role. Default none.
+     */
+    adminPrincipalArns: z
+        .array(
+            z.string().regex(/^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/, {
+                error: (iss) =>
+                    String(iss.input).includes(":sts::")
+                        ? `${quote(iss.input)} is an assumed-role session; use the role's ARN, arn:aws:iam::<account>:role/<name>`
+                        : `${quote(iss.input)} is not an IAM role or user ARN like arn:aws:iam::123456789012:role/platform-admin`,
+            }),
+        )
+        .check((ctx) => distinct(ctx.value, ctx, []))
+        .default([]),
     /** The VPC: created (default) or adopted with `id` and subnet ids. */
     vpc: vpc.prefault({}),
     /** Who can reach the Kubernetes API server. */
@@ -285,6 +371,12 @@ export const platformKeys = {
     clusterAutoscaler: section({
         /** How long a node must be unneeded before it is removed (idle GPU nodes cost ~$30/hour). Default 10m. */
         scaleDownUnneededTime: goDuration.default("10m"),
+        /**
+         * How long a requested node may take to register before cluster-autoscaler gives up on it and backs off the
+         * group (`--max-node-provision-time`, upstream default 15m). Must stay below every GPU model's hold budget,
+         * so that a capacity failure is noticed while the request still waits. Default 10m.
+         */
+        maxNodeProvisionTime: goDuration.default("10m"),
     }).prefault({}),
     /** Protect the EKS cluster and its secrets key from deletion (`pulumi destroy` refuses until turned off). Default false. */
     protect: z.boolean({ error: (iss) => `${quote(iss.input)} is not true or false` }).default(false),

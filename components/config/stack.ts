@@ -10,6 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { alertStackKeys } from "./alerts";
+import { coldStartBudget, goDurationSeconds } from "./coldStart";
 import { checkModels, modelStackKeys } from "./models";
 import { checkPlatform, platformKeys } from "./schema";
 
@@ -18,10 +19,20 @@ export const configNamespace = "gpu-serverless";
 
 const stackKeys = { ...platformKeys, ...modelStackKeys, ...alertStackKeys };
 
-const stackSchema = z.strictObject(stackKeys).superRefine((config, ctx) => {
-    checkPlatform(config, ctx);
-    checkModels(config, ctx);
-});
+const stackSchema = z
+    .strictObject(stackKeys)
+    .superRefine((config, ctx) => {
+        checkPlatform(config, ctx);
+        checkModels({ ...config, nodeProvisionSeconds: goDurationSeconds(config.clusterAutoscaler.maxNodeProvisionTime) }, ctx);
+    })
+    .transform((config) => {
+        // A hold budget left to its default covers the node provisioning time this cluster actually allows.
+        const nodeProvisionSeconds = goDurationSeconds(config.clusterAutoscaler.maxNodeProvisionTime);
+        const models = config.models.map((m) =>
+            m.coldStartTimeoutExplicit ? m : { ...m, coldStartTimeoutSeconds: coldStartBudget(m, nodeProvisionSeconds).totalSeconds },
+        );
+        return { ...config, models };
+    });
 
 /** The whole stack config, validated, every default filled in. */
 export type StackConfig = z.output<typeof stackSchema>;
@@ -89,6 +100,17 @@ const apiKeyReference = (j: number): SecretReference => ({
             : "must be at least 16 visible ASCII characters without spaces (clients send it in a header); create one with openssl rand -hex 32",
 });
 
+/** Why `value` is not a GCP service-account key file, or undefined (never quoting it: it is a secret). */
+function gcsKeyProblem(value: string): string | undefined {
+    try {
+        const key = JSON.parse(value) as { type?: unknown; private_key?: unknown };
+        if (key.type === "service_account" && typeof key.private_key === "string") return undefined;
+    } catch {
+        // reported below
+    }
+    return 'must be a GCP service-account key file (JSON with "type": "service_account"), as gcloud iam service-accounts keys create writes it';
+}
+
 /** Secret key names the config references (`models[i].hfTokenSecret`, `activator.apiKeySecrets[j]`), read leniently before validation. */
 function referencedSecrets(values: Record<string, unknown>): Map<string, SecretReference> {
     const refs = new Map<string, SecretReference>();
@@ -96,12 +118,17 @@ function referencedSecrets(values: Record<string, unknown>): Map<string, SecretR
         if (typeof name === "string" && !refs.has(name)) refs.set(name, ref);
     };
     if (Array.isArray(values.models)) {
-        values.models.forEach((m, i) =>
+        values.models.forEach((m, i) => {
             add((m as { hfTokenSecret?: unknown } | null)?.hfTokenSecret, {
                 path: ["models", i, "hfTokenSecret"],
                 set: (name) => `pulumi config set --secret ${name} <token>`,
-            }),
-        );
+            });
+            add((m as { gcsCredentialsSecret?: unknown } | null)?.gcsCredentialsSecret, {
+                path: ["models", i, "gcsCredentialsSecret"],
+                set: (name) => `pulumi config set --secret ${name} < key.json`,
+                problem: gcsKeyProblem,
+            });
+        });
     }
     const apiKeySecrets = (values.activator as { apiKeySecrets?: unknown } | null | undefined)?.apiKeySecrets;
     if (Array.isArray(apiKeySecrets)) apiKeySecrets.forEach((name, j) => add(name, apiKeyReference(j)));

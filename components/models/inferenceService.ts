@@ -6,9 +6,11 @@
  * the model sit at zero replicas until the activator asks for one.
  */
 import type * as k8s from "@pulumi/kubernetes";
+import { scaleUpDelaySeconds } from "../config/coldStart";
 import { isLlmFormat, type ModelConfig } from "../config/models";
 import type { GpuScheduling } from "../platform";
 import { livenessPath, modelLabels, modelServerPort, readinessPath, servedModelName } from "./predictor";
+import { modelContainerPorts, servingRuntimes } from "./runtime";
 
 export interface InferenceServiceOptions {
     /** ServiceAccount of the predictor pods (carries the HF token Secret for KServe's storage initializer). */
@@ -21,7 +23,7 @@ export interface InferenceServiceOptions {
 
 /** The KServe runtime's model format: `vllm` is KServe's Hugging Face runtime with its vLLM backend forced. */
 export function kserveModelFormat(model: Pick<ModelConfig, "format">): string {
-    return model.format === "vllm" ? "huggingface" : model.format;
+    return servingRuntimes[model.format].modelFormat;
 }
 
 /** Model server arguments: ours first, then `runtimeArgs` (argparse keeps the last value of a repeated flag). */
@@ -47,10 +49,26 @@ export function sharedMemorySize(model: Pick<ModelConfig, "gpus">): string {
  */
 const PROBE_PERIOD_SECONDS = 1;
 
-/** Startup probe failures allowed: enough periods to cover `coldStartTimeoutSeconds` of weight loading. */
-export function startupFailureThreshold(model: Pick<ModelConfig, "coldStartTimeoutSeconds">): number {
-    return Math.ceil(model.coldStartTimeoutSeconds / PROBE_PERIOD_SECONDS);
+/**
+ * Startup probe failures allowed: enough periods for the server-start phase of the cold start
+ * (`coldStart.startupSeconds`), not the whole hold: image pull and weight download happen before the container
+ * starts, and a server that has not come up within its own budget is restarted rather than waited on forever.
+ */
+export function startupFailureThreshold(model: Pick<ModelConfig, "coldStart">): number {
+    return Math.ceil(model.coldStart.startupSeconds / PROBE_PERIOD_SECONDS);
 }
+
+/**
+ * cluster-autoscaler's per-pod scale-up delay (kubernetes/autoscaler cluster-autoscaler-1.33.0
+ * core/static_autoscaler.go `podScaleUpDelayAnnotationKey`; FAQ "pod-scale-up-delay"): it ignores an unschedulable
+ * pod younger than this. KServe creates a new predictor Deployment with Kubernetes' default of one replica under the
+ * `external` autoscaler class (it sets `replicas` only for class `none`: kserve/kserve v0.20.0
+ * reconcilers/deployment/deployment_reconciler.go `createRawDefaultDeployment`), so a new GPU model's first pod
+ * would make cluster-autoscaler buy a p4d that nobody asked for; KEDA takes the Deployment to zero within seconds,
+ * before this delay ends, and no node is bought. Every later cold start waits this much longer (seconds against the
+ * minutes of a node boot); it is part of the cold-start budget.
+ */
+export const podScaleUpDelayAnnotation = "cluster-autoscaler.kubernetes.io/pod-scale-up-delay";
 
 export function inferenceServiceManifest(model: ModelConfig, options: InferenceServiceOptions) {
     const llm = isLlmFormat(model.format);
@@ -69,6 +87,7 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
         env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: options.hfTokenSecretName, key: "HF_TOKEN" } } });
     }
     const args = modelServerArgs(model);
+    const runtime = servingRuntimes[model.format];
     const httpGet = (path: string) => ({ path, port: modelServerPort, scheme: "HTTP" });
 
     return {
@@ -88,12 +107,18 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
                 // Bounds only: with the external autoscaler class the ScaledObject owns the replica count.
                 minReplicas: model.minReplicas,
                 maxReplicas: model.maxReplicas,
+                // Pod annotations (KServe copies them onto the predictor pods).
+                ...(gpu ? { annotations: { [podScaleUpDelayAnnotation]: `${scaleUpDelaySeconds(model)}s` } } : {}),
                 serviceAccountName: options.serviceAccountName,
                 ...(gpu ? { nodeSelector: options.gpuScheduling!.nodeSelector, tolerations: options.gpuScheduling!.tolerations } : {}),
                 ...(llm ? { volumes: [{ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: sharedMemorySize(model) } }] } : {}),
                 model: {
                     modelFormat: { name: kserveModelFormat(model) },
+                    // Part of KServe's runtime selection: without it onnx, tensorrt and mlflow match no runtime.
+                    ...(runtime.protocolVersion ? { protocolVersion: runtime.protocolVersion } : {}),
                     storageUri: model.storageUri,
+                    // Declared so that KServe names the Service port after it and Prometheus finds it (see runtime.ts).
+                    ports: modelContainerPorts(model.format),
                     ...(args.length > 0 ? { args } : {}),
                     ...(env.length > 0 ? { env } : {}),
                     resources: { requests: quantities, limits: { ...quantities } },

@@ -4,6 +4,7 @@
  */
 import type { ModelConfig } from "../config/models";
 import { modelLabels, modelServerPort, predictorLabels, predictorName } from "./predictor";
+import { metricsPortNameFor, servingRuntimes } from "./runtime";
 
 export interface NetworkPolicyOptions {
     /** Namespace and pod labels of the activator. */
@@ -12,7 +13,14 @@ export interface NetworkPolicyOptions {
     monitoringNamespace: string;
 }
 
-/** Scrapes `/metrics` on the model server port behind the predictor Service (vLLM metrics included for LLMs). */
+/**
+ * Scrapes `/metrics` of the model server (vLLM metrics included for LLMs) on the port its runtime serves metrics on,
+ * selected by NAME: prometheus-operator keeps only targets whose endpoint port is named `port` (Service port name,
+ * which KServe copies from the container port we declare), or, for `targetPort`, a container port the pod DECLARES
+ * (prometheus-operator v0.93.0 pkg/prometheus/promcfg.go `generateServiceMonitorConfig`: relabelling on
+ * `__meta_kubernetes_endpointslice_port_name`, resp. `__meta_kubernetes_pod_container_port_number`, which exists only
+ * for declared ports). KServe's runtimes declare none, so a numeric targetPort scraped nothing.
+ */
 export function serviceMonitorManifest(model: ModelConfig) {
     return {
         apiVersion: "monitoring.coreos.com/v1",
@@ -21,8 +29,7 @@ export function serviceMonitorManifest(model: ModelConfig) {
         spec: {
             selector: { matchLabels: predictorLabels(model) },
             namespaceSelector: { matchNames: [model.namespace] },
-            // The Service's port name comes from the serving runtime; the container port number does not vary.
-            endpoints: [{ targetPort: modelServerPort, path: "/metrics", scheme: "http", interval: "15s" }],
+            endpoints: [{ port: metricsPortNameFor(model.format), path: "/metrics", scheme: "http", interval: "15s" }],
         },
     };
 }
@@ -35,9 +42,10 @@ function peer(namespace: string, podLabels: Record<string, string>) {
     };
 }
 
-/** Ingress to the model pods: the activator (requests) and Prometheus (scrapes), on the model server port only. */
+/** Ingress to the model pods: the activator on the model server port, Prometheus on the metrics port. */
 export function networkPolicyManifest(model: ModelConfig, options: NetworkPolicyOptions) {
     const port = [{ protocol: "TCP", port: modelServerPort }];
+    const metricsPort = [{ protocol: "TCP", port: servingRuntimes[model.format].metricsPort }];
     return {
         metadata: { name: predictorName(model), namespace: model.namespace, labels: modelLabels(model) },
         spec: {
@@ -45,7 +53,7 @@ export function networkPolicyManifest(model: ModelConfig, options: NetworkPolicy
             policyTypes: ["Ingress"],
             ingress: [
                 { from: [peer(options.activator.namespace, options.activator.podLabels)], ports: port },
-                { from: [peer(options.monitoringNamespace, { "app.kubernetes.io/name": "prometheus" })], ports: port },
+                { from: [peer(options.monitoringNamespace, { "app.kubernetes.io/name": "prometheus" })], ports: metricsPort },
             ],
         },
     };

@@ -22,3 +22,12 @@ export function kserveValues(systemNodeSelector: NodeSelector) {
         },
     };
 }
+
+/**
+ * Values for KServe's `kserve-runtime-configs` chart: render the ClusterServingRuntimes. The chart's default is
+ * `kserve.servingruntime.enabled: false` (kserve/kserve v0.20.0 charts/kserve-runtime-configs/values.yaml), which
+ * installs no runtime at all: the controller then answers every InferenceService with "no runtime found".
+ */
+export function kserveRuntimeValues() {
+    return { kserve: { servingruntime: { enabled: true } } };
+}

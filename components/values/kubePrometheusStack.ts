@@ -59,6 +59,9 @@ export function kubePrometheusStackValues(s: KubePrometheusStackSettings) {
                 ...selectEverywhere,
                 nodeSelector,
                 retention: s.retention,
+                // Delete the volume's claim with the StatefulSet (`pulumi destroy`), so the StorageClass's
+                // reclaimPolicy Delete removes the EBS volume instead of leaving it billed after the cluster is gone.
+                persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Retain" },
                 storageSpec: {
                     volumeClaimTemplate: {
                         spec: {

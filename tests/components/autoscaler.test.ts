@@ -4,12 +4,13 @@ import * as k8s from "@pulumi/kubernetes";
 import { ClusterAutoscaler, ClusterAutoscalerArgs } from "../../components/autoscaler";
 import { clusterAutoscalerValues } from "../../components/clusterAutoscalerValues";
 import { parseStackConfig } from "../../components/config/stack";
+import { reachableApi } from "./config/stackFiles";
 import { autoscalerNodeTemplateTags } from "../../components/nodeGroups";
-import { charts } from "../../components/versions";
-import { chartVersion, unknownValuePaths } from "../support/chartValues";
+import { charts, clusterAutoscalerImageTags, supportedKubernetesVersions } from "../../components/versions";
+import { chartDefaults, chartVersion, unknownValuePaths } from "../support/chartValues";
 import { dependsOn, resetRecorded, resourceNamed, resourcesOfType, setupMocks, settled } from "../support/mocks";
 
-const gpuGroups = (groups: object[]) => parseStackConfig({ "gpu-serverless:gpuNodeGroups": JSON.stringify(groups) }).gpuNodeGroups;
+const gpuGroups = (groups: object[]) => parseStackConfig({ ...reachableApi, "gpu-serverless:gpuNodeGroups": JSON.stringify(groups) }).gpuNodeGroups;
 const settings = {
     clusterName: "gpu-dev",
     region: "us-west-2",
@@ -17,6 +18,7 @@ const settings = {
     roleArn: "arn:aws:iam::123456789012:role/ca",
     serviceAccount: "cluster-autoscaler",
     scaleDownUnneededTime: "5m",
+    maxNodeProvisionTime: "10m",
     systemNodeSelector: { "gpu-serverless.io/node-group": "system" },
     serviceMonitor: true,
 };
@@ -35,11 +37,37 @@ describe("cluster-autoscaler values", () => {
         assert.equal(v.cloudProvider, "aws");
         assert.equal(v.awsRegion, "us-west-2");
         assert.deepEqual(v.autoDiscovery, { clusterName: "gpu-dev" });
-        assert.equal(v.image.tag, "v1.33.0");
+        assert.equal(v.image.tag, "v1.33.6");
         assert.deepEqual(v.rbac.serviceAccount, { create: true, name: "cluster-autoscaler", annotations: { "eks.amazonaws.com/role-arn": settings.roleArn } });
         assert.equal(v.extraArgs["scale-down-unneeded-time"], "5m");
+        assert.equal(v.extraArgs["max-node-provision-time"], "10m");
         assert.equal(v.extraArgs["skip-nodes-with-local-storage"], false);
         assert.deepEqual(v.nodeSelector, settings.systemNodeSelector);
+    });
+});
+
+describe("cluster-autoscaler image per Kubernetes minor", () => {
+    const chartImage = (chartDefaults("cluster-autoscaler") as any).image;
+
+    it("pins a patch release of each supported minor, the cluster's own minor", () => {
+        assert.deepEqual(Object.keys(clusterAutoscalerImageTags), [...supportedKubernetesVersions]);
+        for (const [minor, tag] of Object.entries(clusterAutoscalerImageTags)) {
+            const m = /^v(\d+\.\d+)\.(\d+)$/.exec(tag);
+            assert.ok(m, `${minor}: ${tag} is a release tag vX.Y.Z`);
+            assert.equal(m[1], minor, `${tag} is for Kubernetes ${minor}`);
+        }
+    });
+
+    it("is never older than the image the pinned chart ships for its own minor", () => {
+        const [, minor, patch] = /^v(\d+\.\d+)\.(\d+)$/.exec(chartImage.tag)!;
+        const ours = clusterAutoscalerImageTags[minor];
+        assert.ok(ours, `the chart's minor ${minor} is supported`);
+        assert.ok(+ours.split(".")[2] >= +patch, `${ours} >= ${chartImage.tag}`);
+        assert.equal(clusterAutoscalerValues({ ...settings, kubernetesVersion: minor }).image.tag, ours);
+    });
+
+    it("refuses a minor without a pinned image", () => {
+        assert.throws(() => clusterAutoscalerValues({ ...settings, kubernetesVersion: "1.29" }), /no cluster-autoscaler image pinned for Kubernetes 1\.29/);
     });
 });
 

@@ -31,6 +31,7 @@ describe("GpuCluster (mocks)", () => {
             systemNodeGroup: config.systemNodeGroup,
             gpuNodeGroups: config.gpuNodeGroups,
             protect: config.protect,
+            adminPrincipalArns: config.adminPrincipalArns,
         };
     };
 
@@ -43,7 +44,8 @@ describe("GpuCluster (mocks)", () => {
         assert.equal(eks.name, "gpu-test");
         assert.equal(eks.authenticationMode, "API");
         assert.equal(eks.skipDefaultNodeGroup, true);
-        assert.equal(eks.version, "1.33");
+        assert.equal(eks.version, "1.35");
+        assert.deepEqual(eks.upgradePolicy, { supportType: "STANDARD" });
         assert.equal(eks.encryptionConfigKeyArn, "arn:aws:mock:us-west-2:123456789012:cl-a-secrets-key");
         assert.equal(key.inputs.enableKeyRotation, true);
         assert.deepEqual(eks.enabledClusterLogTypes, ["api", "audit", "authenticator", "controllerManager", "scheduler"]);
@@ -54,7 +56,7 @@ describe("GpuCluster (mocks)", () => {
         assert.deepEqual(eks.privateSubnetIds, ["subnet-a", "subnet-b", "subnet-c"]);
         // dev: public endpoint for the listed CIDRs only, private endpoint on for nodes.
         assert.equal(eks.endpointPublicAccess, true);
-        assert.deepEqual(eks.publicAccessCidrs, ["203.0.113.0/24"]);
+        assert.deepEqual(eks.publicAccessCidrs, ["100.20.30.0/24"]);
         assert.equal(eks.endpointPrivateAccess, true);
         assert.equal(await unwrap(cluster.clusterName), "cl-a-eks-eks");
     });
@@ -67,6 +69,51 @@ describe("GpuCluster (mocks)", () => {
         assert.equal(eks.endpointPrivateAccess, true);
         assert.equal(eks.publicAccessCidrs, undefined);
         assert.equal(eks.deletionProtection, true);
+    });
+
+    it("admits the listed networks and security groups to the private endpoint on 443, before any Kubernetes resource", async () => {
+        const apiEndpoint = { access: "private", privateAccessCidrs: ["10.200.0.0/16"], privateAccessSecurityGroupIds: ["sg-0123456789abcdef0"] };
+        new GpuCluster("cl-p", argsFor({ apiEndpoint }, "prod"));
+        await settled();
+        const rules = resourcesOfType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => r.inputs);
+        const rule = (extra: object) => ({ ipProtocol: "tcp", fromPort: 443, toPort: 443, securityGroupId: "sg-cluster", ...extra });
+        assert.deepEqual(
+            rules.map(({ description: _d, ...r }) => r),
+            [rule({ cidrIpv4: "10.200.0.0/16" }), rule({ referencedSecurityGroupId: "sg-0123456789abcdef0" })],
+        );
+        const provider = resourceNamed("pulumi:providers:kubernetes", "cl-p-kubernetes");
+        for (const r of resourcesOfType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")) assert.ok(dependsOn(provider, r));
+    });
+
+    it("gives the listed principals cluster-admin through EKS access entries", async () => {
+        const admins = ["arn:aws:iam::123456789012:role/ci-deployer", "arn:aws:iam::123456789012:user/alice"];
+        new GpuCluster("cl-x", argsFor({ adminPrincipalArns: admins }));
+        await settled();
+        const entries = Object.values(resourceNamed("eks:index:Cluster", "cl-x-eks").inputs.accessEntries as Record<string, any>);
+        assert.deepEqual(entries.map((e) => e.principalArn), admins);
+        for (const e of entries) {
+            assert.deepEqual(Object.values(e.accessPolicies), [
+                { policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } },
+            ]);
+        }
+    });
+
+    it("owns the control-plane log group (retention, deleted on destroy) and creates it before the cluster", async () => {
+        new GpuCluster("cl-l", argsFor());
+        await settled();
+        const logGroup = resourceNamed("aws:cloudwatch/logGroup:LogGroup", "cl-l-control-plane-logs");
+        assert.equal(logGroup.inputs.name, "/aws/eks/gpu-test/cluster");
+        assert.equal(logGroup.inputs.retentionInDays, 90);
+        assert.ok(dependsOn(resourceNamed("eks:index:Cluster", "cl-l-eks"), logGroup));
+    });
+
+    it("installs the node monitoring agent that node repair acts on, and tags the EBS volumes it creates", async () => {
+        new GpuCluster("cl-m", argsFor());
+        await settled();
+        assert.equal(resourceNamed("aws:eks/addon:Addon", "cl-m-node-monitoring-agent").inputs.addonName, "eks-node-monitoring-agent");
+        assert.equal(resourceNamed(NodeGroup, "cl-m-gpu-a100").inputs.nodeRepairConfig.enabled, true);
+        const ebs = JSON.parse(resourceNamed("aws:eks/addon:Addon", "cl-m-ebs-csi-driver").inputs.configurationValues);
+        assert.deepEqual(ebs.controller.extraVolumeTags, { "gpu-serverless:cluster": "gpu-test" });
     });
 
     it("creates an on-demand system node group of at least two nodes on the standard AMI", async () => {

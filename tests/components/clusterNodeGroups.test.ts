@@ -1,14 +1,15 @@
 import * as assert from "node:assert/strict";
 import { parseStackConfig } from "../../components/config/stack";
+import { reachableApi } from "./config/stackFiles";
 import { allGpuNodesSelector, gpuLaunchTemplateData, gpuNodeLabels, gpuSchedulingFor, systemLaunchTemplateData } from "../../components/nodeGroups";
 
-const group = (fields: object) => parseStackConfig({ "gpu-serverless:gpuNodeGroups": JSON.stringify([{ name: "a100", instanceType: "p4d.24xlarge", ...fields }]) }).gpuNodeGroups[0];
+const group = (fields: object) => parseStackConfig({ ...reachableApi, "gpu-serverless:gpuNodeGroups": JSON.stringify([{ name: "a100", instanceType: "p4d.24xlarge", ...fields }]) }).gpuNodeGroups[0];
 
 describe("node group data", () => {
     const cases: Array<[string, object, object | undefined, object | undefined]> = [
         ["on-demand", {}, undefined, undefined],
         ["spot", { capacityType: "SPOT" }, undefined, undefined],
-        ["on-demand in a targeted reservation", { capacityReservationId: "cr-0123456789abcdef0" }, undefined,
+        ["on-demand in a targeted reservation", { capacityReservationId: "cr-0123456789abcdef0", availabilityZone: "us-west-2b" }, undefined,
             { capacityReservationTarget: { capacityReservationId: "cr-0123456789abcdef0" } }],
         ["a capacity block", { capacityType: "CAPACITY_BLOCK", capacityReservationId: "cr-0123456789abcdef0", availabilityZone: "us-west-2a" },
             { marketType: "capacity-block" }, { capacityReservationTarget: { capacityReservationId: "cr-0123456789abcdef0" } }],

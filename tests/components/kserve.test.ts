@@ -20,8 +20,9 @@ describe("KServe (mocks)", () => {
         const certManager = resourceNamed(Release, "ks-a-cert-manager");
         const crds = resourceNamed(Release, "ks-a-crds");
         const controller = resourceNamed(Release, "ks-a-controller");
+        const runtimes = resourceNamed(Release, "ks-a-runtimes");
         assert.deepEqual(
-            [certManager, crds, controller].map((r) => {
+            [certManager, crds, controller, runtimes].map((r) => {
                 const { name, chart, version, repositoryOpts, namespace } = r.inputs;
                 return [name, chart, version, repositoryOpts, namespace];
             }),
@@ -29,6 +30,7 @@ describe("KServe (mocks)", () => {
                 ["cert-manager", "cert-manager", "v1.21.1", { repo: "https://charts.jetstack.io" }, "cert-manager"],
                 ["kserve-crd", "oci://ghcr.io/kserve/charts/kserve-crd", "v0.20.0", undefined, "kserve"],
                 ["kserve", "oci://ghcr.io/kserve/charts/kserve-resources", "v0.20.0", undefined, "kserve"],
+                ["kserve-runtime-configs", "oci://ghcr.io/kserve/charts/kserve-runtime-configs", "v0.20.0", undefined, "kserve"],
             ],
         );
         assert.equal(certManager.inputs.values.crds.enabled, true);
@@ -59,6 +61,14 @@ describe("KServe (mocks)", () => {
         assert.ok(dependsOn(controller, crds));
         assert.equal(dependsOn(crds, controller), false);
         assert.equal(dependsOn(certManager, crds), false);
+    });
+
+    it("installs the serving runtimes after the controller, whose webhook validates them", async () => {
+        new KServe("ks-r", { provider, systemNodeSelector });
+        await settled();
+        const runtimes = resourceNamed(Release, "ks-r-runtimes");
+        assert.ok(dependsOn(runtimes, resourceNamed(Release, "ks-r-controller")));
+        assert.equal(runtimes.inputs.values.kserve.servingruntime.enabled, true);
     });
 
     it("takes namespaces and chart version overrides", async () => {

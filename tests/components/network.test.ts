@@ -1,9 +1,10 @@
 import * as assert from "node:assert/strict";
 import { Network } from "../../components/network";
 import { parseStackConfig } from "../../components/config/stack";
+import { reachableApi } from "./config/stackFiles";
 import { allResources, resetRecorded, resourceNamed, resourcesOfType, setupMocks, settled, unwrap } from "../support/mocks";
 
-const vpcConfig = (vpc: object) => parseStackConfig({ "gpu-serverless:vpc": JSON.stringify(vpc) }).vpc;
+const vpcConfig = (vpc: object) => parseStackConfig({ ...reachableApi, "gpu-serverless:vpc": JSON.stringify(vpc) }).vpc;
 const ownedBy = (prefix: string) => allResources().filter((r) => r.name.startsWith(`${prefix}-`));
 const countByType = (prefix: string) => {
     const counts: Record<string, number> = {};

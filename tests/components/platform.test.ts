@@ -78,7 +78,9 @@ describe("ServerlessGpuPlatform (mocks)", () => {
         const crd = platform.crdReleases;
         assert.equal(await unwrap(crd.keda.urn), release("pf-keda-release").urn);
         assert.equal(await unwrap(crd.monitoring.urn), release("pf-monitoring-kube-prometheus-stack").urn);
-        assert.equal(await unwrap(crd.kserve.urn), release("pf-kserve-controller").urn);
+        // Models wait for the runtimes, which wait for the controller: no InferenceService meets "no runtime found".
+        assert.equal(await unwrap(crd.kserve.urn), release("pf-kserve-runtimes").urn);
+        assert.ok(dependsOn(release("pf-kserve-runtimes"), release("pf-kserve-controller")));
         assert.equal(await unwrap(platform.awsProvider.urn), resourceNamed("pulumi:providers:aws", "pf-aws").urn);
     });
 });

@@ -1,11 +1,15 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
+import * as YAML from "yaml";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { MODEL_METADATA_KEY } from "../../activator/src/scaler/activity";
 import { Activator } from "../../components/activator";
 import type { ModelConfig } from "../../components/config/models";
-import { ServerlessModel } from "../../components/serverlessModel";
-import { crdErrors, isCustomKind } from "../support/crds";
+import { gcsCredentialFileName, ServerlessModel } from "../../components/serverlessModel";
+import { crdErrors, isCustomKind, upstreamDir } from "../support/crds";
 import { allResources, dependsOn, kubernetesObjects, RecordedResource, resetRecorded, resourceNamed, resourcesOfType, settled, setupMocks } from "../support/mocks";
 import { a100Scheduling, cpuModel, llmModel, stackWith } from "./models/fixtures";
 
@@ -25,8 +29,9 @@ describe("ServerlessModel (mocks)", () => {
     beforeEach(() => resetRecorded());
 
     /** The platform's CRD releases (stand-ins with the platform's chart names), an Activator, and one ServerlessModel per model. */
-    function deploy(prefix: string, rawModels: object[], extra: { hfToken?: string } = {}) {
+    function deploy(prefix: string, rawModels: object[], extra: { hfToken?: string; gcsKey?: string } = {}) {
         const stack = stackWith(rawModels);
+        const awsProvider = new aws.Provider(`${prefix}-aws`, { region: "us-west-2" });
         const release = (chart: string) => new k8s.helm.v3.Release(`${prefix}-${chart}`, { chart, namespace: "x" }, { provider });
         const releases = { kserve: release("kserve-crd"), keda: release("keda"), monitoring: release("kube-prometheus-stack") };
         const activator = new Activator(`${prefix}-activator`, {
@@ -47,6 +52,13 @@ describe("ServerlessModel (mocks)", () => {
                     monitoringNamespace: "monitoring",
                     gpuScheduling: model.gpus > 0 ? a100Scheduling : undefined,
                     hfToken: model.hfTokenSecret ? extra.hfToken : undefined,
+                    gcsCredentials: model.gcsCredentialsSecret ? extra.gcsKey : undefined,
+                    s3Access: {
+                        awsProvider,
+                        oidcProviderArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE",
+                        oidcIssuer: "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE",
+                        region: "us-west-2",
+                    },
                     dependencies: { ...releases, namespace: activator.modelNamespaces[model.namespace] },
                 }),
         );
@@ -139,6 +151,73 @@ describe("ServerlessModel (mocks)", () => {
         assert.ok(dependsOn(resourceNamed(ServiceMonitor, "sm-e-iris-service-monitor"), release("sm-e-kube-prometheus-stack")));
         for (const r of childrenOf("sm-e-iris")) assert.ok(dependsOn(r, namespace), `${r.type} ${r.name}`);
         assert.ok(releases.kserve);
+    });
+
+    // A new model must not buy a GPU node: KServe creates the predictor Deployment with one replica (autoscaler class
+    // external), KEDA takes it to zero at its first check once the ScaledObject exists; cluster-autoscaler must not
+    // act on the pod before that.
+    it("starts a new GPU model without a GPU node: ScaledObject right after the InferenceService, pod ignored by cluster-autoscaler meanwhile", async () => {
+        deploy("sm-z", [llmModel, cpuModel]);
+        await settled();
+        const isvc = resourceNamed(ISVC, "sm-z-qwen-inference-service");
+        const so = resourceNamed(ScaledObject, "sm-z-qwen-scaled-object");
+        // Ordering: the ScaledObject targets the Deployment the InferenceService makes, and follows it at once.
+        assert.ok(dependsOn(so, isvc));
+        assert.equal(dependsOn(isvc, so), false);
+        // KEDA scales an inactive target with no initialCooldownPeriod to zero at its first check.
+        assert.ok([undefined, 0].includes(so.inputs.spec.initialCooldownPeriod));
+        assert.equal(so.inputs.spec.minReplicaCount, 0);
+        const delay = isvc.inputs.spec.predictor.annotations["cluster-autoscaler.kubernetes.io/pod-scale-up-delay"];
+        const [, seconds] = /^(\d+)s$/.exec(delay) ?? [];
+        assert.ok(+seconds >= so.inputs.spec.pollingInterval + 15, `${delay} covers a first KEDA check plus one polling interval`);
+        // CPU models land on system nodes; no delay for them.
+        assert.equal(resourceNamed(ISVC, "sm-z-iris-inference-service").inputs.spec.predictor.annotations, undefined);
+    });
+
+    /** KServe's `credentials` settings in its inferenceservice-config ConfigMap (v0.20.0). */
+    const kserveCredentials = () => {
+        const configMap = YAML.parse(fs.readFileSync(path.join(upstreamDir, "manifests", "kserve-inferenceservice-config-configmap.yaml"), "utf8"));
+        return JSON.parse(configMap.data.credentials);
+    };
+
+    it("gives an s3:// model an IRSA role that may only list and read its prefix, on the predictor's ServiceAccount", async () => {
+        deploy("sm-s3", [{ ...cpuModel, name: "fraud", namespace: "risk", storageUri: "s3://ml-models/fraud/v3" }]);
+        await settled();
+        const role = resourceNamed("aws:iam/role:Role", "sm-s3-fraud-storage-role");
+        const trust = JSON.parse(role.inputs.assumeRolePolicy);
+        assert.deepEqual(trust.Statement[0].Condition.StringEquals, {
+            "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE:sub": "system:serviceaccount:risk:fraud-model",
+            "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE:aud": "sts.amazonaws.com",
+        });
+        const policy = resourceNamed("aws:iam/rolePolicy:RolePolicy", "sm-s3-fraud-storage-policy");
+        assert.deepEqual(JSON.parse(policy.inputs.policy).Statement, [
+            { Effect: "Allow", Action: "s3:ListBucket", Resource: "arn:aws:s3:::ml-models", Condition: { StringLike: { "s3:prefix": ["fraud/v3", "fraud/v3/*"] } } },
+            { Effect: "Allow", Action: "s3:GetObject", Resource: ["arn:aws:s3:::ml-models/fraud/v3", "arn:aws:s3:::ml-models/fraud/v3/*"] },
+        ]);
+        const account = resourceNamed("kubernetes:core/v1:ServiceAccount", "sm-s3-fraud-service-account");
+        // KServe sets no region of its own (s3Region is empty upstream): the annotation gives boto3 the bucket's.
+        assert.equal(kserveCredentials().s3.s3Region, "");
+        assert.deepEqual(account.inputs.metadata.annotations, {
+            "eks.amazonaws.com/role-arn": "arn:aws:mock:us-west-2:123456789012:sm-s3-fraud-storage-role",
+            "serving.kserve.io/s3-region": "us-west-2",
+        });
+        assert.ok(dependsOn(account, policy), "the role can read before the ServiceAccount exists");
+        assert.equal(resourceNamed(ISVC, "sm-s3-fraud-inference-service").inputs.spec.predictor.serviceAccountName, "fraud-model");
+        // Other models get no role.
+        deploy("sm-s3b", [cpuModel]);
+        await settled();
+        assert.equal(resourcesOfType("aws:iam/role:Role").filter((r) => r.name.startsWith("sm-s3b")).length, 0);
+    });
+
+    it("mounts a private gs:// bucket's service-account key under the name KServe reads", async () => {
+        const key = JSON.stringify({ type: "service_account", private_key: "-----BEGIN PRIVATE KEY-----" });
+        deploy("sm-gs", [{ ...cpuModel, gcsCredentialsSecret: "gcsModelReader" }], { gcsKey: key });
+        await settled();
+        assert.equal(kserveCredentials().gcs.gcsCredentialFileName, gcsCredentialFileName);
+        const secret = resourceNamed("kubernetes:core/v1:Secret", "sm-gs-iris-gcs-credentials");
+        assert.deepEqual(secret.inputs.stringData, { [specialSigKey]: specialSecretSig, value: { [gcsCredentialFileName]: key } });
+        const account = resourceNamed("kubernetes:core/v1:ServiceAccount", "sm-gs-iris-service-account");
+        assert.deepEqual(account.inputs.secrets, [{ name: "iris-gcs-credentials" }]);
     });
 
     it("turns the Pulumi secret into a Kubernetes Secret the predictor's ServiceAccount and container reference", async () => {

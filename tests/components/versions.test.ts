@@ -3,7 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { chartVersion } from "../support/chartValues";
 import { upstreamDir } from "../support/crds";
-import { ChartName, chartNames, charts, checkChartVersionOverrides, releaseSource, resolveChart } from "../../components/versions";
+import * as YAML from "yaml";
+import { ChartName, chartNames, charts, checkChartVersionOverrides, releaseSource, resolveChart, supportedKubernetesVersions } from "../../components/versions";
 
 // SOURCES.md row of a chart's Chart.yaml, e.g. "| charts/keda/Chart.yaml | kedacore/charts | ... |".
 function sourcesRow(chart: ChartName): string {
@@ -22,6 +23,7 @@ describe("versions: pinned charts", () => {
             "keda",
             "kserve-crd",
             "kserve-resources",
+            "kserve-runtime-configs",
             "kube-prometheus-stack",
             "nvidia-device-plugin",
         ]);
@@ -53,6 +55,7 @@ describe("versions: pinned charts", () => {
                 "cert-manager": "https://charts.jetstack.io",
                 "kserve-crd": "oci://ghcr.io/kserve/charts",
                 "kserve-resources": "oci://ghcr.io/kserve/charts",
+                "kserve-runtime-configs": "oci://ghcr.io/kserve/charts",
                 "nvidia-device-plugin": "https://nvidia.github.io/k8s-device-plugin",
                 "dcgm-exporter": "https://nvidia.github.io/dcgm-exporter/helm-charts",
                 "cluster-autoscaler": "https://kubernetes.github.io/autoscaler",
@@ -101,4 +104,34 @@ describe("versions: overrides", () => {
             assert.throws(() => resolveChart("keda", overrides as never), { message });
         });
     }
+});
+
+describe("versions: Kubernetes minors", () => {
+    const chartYaml = (chart: string) => YAML.parse(fs.readFileSync(path.join(upstreamDir, "charts", chart, "Chart.yaml"), "utf8"));
+    /** `>= 1.22.0-0`, `>=v1.23.0-0`: the lowest minor a chart's `kubeVersion` admits (all ours are lower bounds). */
+    const lowestMinor = (constraint: string): number => {
+        const m = /^>=\s*v?1\.(\d+)\.\d+(-0)?$/.exec(constraint.trim());
+        assert.ok(m, `a lower-bound kubeVersion: ${constraint}`);
+        return +m[1];
+    };
+
+    it("supports only minors every pinned chart admits (their Chart.yaml kubeVersion)", () => {
+        for (const chart of chartNames) {
+            const constraint = chartYaml(chart).kubeVersion as string | undefined;
+            if (constraint === undefined) continue;
+            for (const version of supportedKubernetesVersions) {
+                assert.ok(+version.split(".")[1] >= lowestMinor(constraint), `${chart} (${constraint}) admits ${version}`);
+            }
+        }
+    });
+
+    it("goes no newer than the pinned cluster-autoscaler chart's app version", () => {
+        const appMinor = +String(chartYaml("cluster-autoscaler").appVersion).split(".")[1];
+        for (const version of supportedKubernetesVersions) assert.ok(+version.split(".")[1] <= appMinor, version);
+    });
+
+    it("stays within what KEDA 2.20 is tested on (keda.sh/docs/2.20/operate/cluster: v1.33 - v1.35)", () => {
+        assert.equal(chartVersion("keda"), "2.20.2");
+        assert.deepEqual([...supportedKubernetesVersions], ["1.33", "1.34", "1.35"]);
+    });
 });

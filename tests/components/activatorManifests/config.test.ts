@@ -50,7 +50,7 @@ describe("activator config generated from the models", () => {
         assert.equal(parsed.config.readiness.mode, "kubernetes");
         assert.deepEqual([qwen.backend, qwen.serviceName], ["http://qwen-predictor.models.svc.cluster.local", "qwen-predictor"]);
         assert.deepEqual([fraud.backend, fraud.serviceName], ["http://fraud-predictor.risk.svc.cluster.local", "fraud-predictor"]);
-        assert.deepEqual([iris.coldStartTimeoutSeconds, iris.targetConcurrency], [900, 10]);
+        assert.deepEqual([iris.coldStartTimeoutSeconds, iris.targetConcurrency], [480, 10]);
     });
 
     it("listens where the Deployment's ports are and drains for the configured grace", () => {

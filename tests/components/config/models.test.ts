@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { imageRefProblem, movingTags, storageUriProblem } from "../../../components/config/models";
 import { parseStackConfig } from "../../../components/config/stack";
-import { asConfigString, problemsOf, stackConfig } from "./stackFiles";
+import { asConfigString, problemsOf, stackConfig, reachableApiEndpoint } from "./stackFiles";
 
 const qwen = "hf://Qwen/Qwen2.5-0.5B-Instruct:7ae557604adf67be50417f59c2c2f167def9a775";
 const iris = "gs://kfserving-examples/models/sklearn/1.0/model";
@@ -14,6 +14,7 @@ const apiKey = "5f0c8e1d9a7b3c2e4f6a8b0c1d3e5f7a9b1c3d5e7f9a0b2c4d6e8f0a1b3c5d7e
 function raw(models: object[], extra: Record<string, unknown> = {}): Record<string, string> {
     const values: Record<string, unknown> = {
         gpuNodeGroups: [{ name: "a100", instanceType: "p4d.24xlarge" }],
+        apiEndpoint: reachableApiEndpoint,
         models,
         ...extra,
     };
@@ -39,7 +40,10 @@ describe("stack config: models and activator", () => {
             targetConcurrency: 10,
             vllm: undefined,
             routing: { hosts: [], pathPrefix: "/v2/models/iris", openaiModels: [] },
-            coldStartTimeoutSeconds: 900,
+            // CPU model: no scale-up delay or node boot; image pull 180 + download 180 + startup 120.
+            coldStart: { imagePullSeconds: 180, downloadSeconds: 180, startupSeconds: 120 },
+            coldStartTimeoutSeconds: 480,
+            coldStartTimeoutExplicit: false,
         });
         assert.deepEqual(models[0].routing, { hosts: [], openaiModels: ["qwen"] });
         assert.deepEqual(models[0].vllm, { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8 });

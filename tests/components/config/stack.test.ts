@@ -1,23 +1,26 @@
 import * as assert from "node:assert/strict";
 import { parseStackConfig, StackConfig, stackKeyNames } from "../../../components/config/stack";
-import { asConfigString, problemsOf, projectConfigDeclarations, stackConfig, stackFileValues } from "./stackFiles";
+import { asConfigString, problemsOf, projectConfigDeclarations, reachableApi, reachableApiEndpoint, stackConfig, stackFileValues } from "./stackFiles";
 
 const dev = (overrides: Record<string, unknown> = {}) => stackConfig("dev", overrides);
 const devGpuGroup = (stackFileValues("dev")["gpu-serverless:gpuNodeGroups"] as object[])[0];
+/** A valid Kubernetes label key (103 characters) whose node-template tag key would be 149 characters. */
+const longLabel = `${"a".repeat(40)}.example.com/${"x".repeat(50)}`;
 const gpuGroup = (fields: Record<string, unknown>) => ({ gpuNodeGroups: [{ ...devGpuGroup, ...fields }] });
 
 describe("stack config", () => {
     it("fills in every default when the stack sets nothing", () => {
         const expected: Omit<StackConfig, "models" | "activator"> = {
             region: "us-west-2",
-            kubernetesVersion: "1.33",
+            kubernetesVersion: "1.35",
+            adminPrincipalArns: [],
             vpc: { kind: "create", cidrBlock: "10.0.0.0/16", availabilityZoneCount: 3, availabilityZones: undefined, natGateways: "perAz" },
-            apiEndpoint: { access: "private", publicAccessCidrs: [] },
+            apiEndpoint: { access: "private", publicAccessCidrs: [], privateAccessSecurityGroupIds: [], ...reachableApiEndpoint },
             systemNodeGroup: { instanceType: "m6i.xlarge", minSize: 2, maxSize: 4, rootVolumeSizeGiB: 50 },
             gpuNodeGroups: [{ name: "a100", instanceType: "p4d.24xlarge", minSize: 0, maxSize: 1, capacityType: "ON_DEMAND", rootVolumeSizeGiB: 500, labels: {} }],
             prometheus: { retention: "15d", storageSize: "50Gi" },
             chartVersions: {},
-            clusterAutoscaler: { scaleDownUnneededTime: "10m" },
+            clusterAutoscaler: { scaleDownUnneededTime: "10m", maxNodeProvisionTime: "10m" },
             protect: false,
             alerts: {
                 heldRequests: 20,
@@ -34,8 +37,14 @@ describe("stack config", () => {
                 degradedFor: "10m",
             },
         };
-        const { models: _m, activator: _a, ...platform } = parseStackConfig({});
+        const { models: _m, activator: _a, ...platform } = parseStackConfig(reachableApi);
         assert.deepEqual(platform, expected);
+    });
+
+    it("refuses the defaults alone: a private API endpoint nobody can reach", () => {
+        assert.deepEqual(problemsOf({}), [
+            'gpu-serverless:apiEndpoint.privateAccessCidrs: required with access private (or privateAccessSecurityGroupIds): the private endpoint admits only the cluster security group, which the machine running pulumi is never in; list the CIDR of the network inside or routed into the VPC that runs pulumi and kubectl (a VPN\'s client range, a CI runner\'s subnet) (see README "Running the prod stack")',
+        ]);
     });
 
     describe("Pulumi.yaml", () => {
@@ -60,10 +69,12 @@ describe("stack config", () => {
         });
 
         it("declares the same defaults as the program", () => {
-            const programDefaults = parseStackConfig({}) as Record<string, unknown>;
+            const programDefaults = parseStackConfig(reachableApi) as Record<string, unknown>;
             for (const [key, decl] of Object.entries(declared)) {
                 const short = key.slice("gpu-serverless:".length);
-                const fromYaml = parseStackConfig({ [key]: asConfigString(decl.default) }) as Record<string, unknown>;
+                // The apiEndpoint default is refused on its own (nobody could reach it): add the one network.
+                const value = short === "apiEndpoint" ? { ...(decl.default as object), ...reachableApiEndpoint } : decl.default;
+                const fromYaml = parseStackConfig({ ...reachableApi, [key]: asConfigString(value) }) as Record<string, unknown>;
                 assert.deepEqual(fromYaml[short], programDefaults[short], `${key}: Pulumi.yaml default differs from the program's`);
             }
         });
@@ -89,9 +100,20 @@ describe("stack config", () => {
         it("prod: p4de.24xlarge with a larger max, private API endpoint, protected cluster", () => {
             assert.deepEqual(prodConfig.gpuNodeGroups.map((g) => g.instanceType), ["p4de.24xlarge"]);
             assert.ok(prodConfig.gpuNodeGroups[0].maxSize > devConfig.gpuNodeGroups[0].maxSize);
-            assert.deepEqual(prodConfig.apiEndpoint, { access: "private", publicAccessCidrs: [] });
+            assert.equal(prodConfig.apiEndpoint.access, "private");
+            assert.deepEqual(prodConfig.apiEndpoint.publicAccessCidrs, []);
+            assert.ok(prodConfig.apiEndpoint.privateAccessCidrs.length > 0);
             assert.equal(prodConfig.protect, true);
             assert.ok(prodConfig.systemNodeGroup.minSize >= devConfig.systemNodeGroup.minSize);
+        });
+
+        it("refuses the shipped placeholders (documentation ranges), saying what to put there", () => {
+            assert.deepEqual(problemsOf(stackConfig("dev", {}, { asShipped: true })), [
+                "gpu-serverless:apiEndpoint.publicAccessCidrs[0]: 203.0.113.0/24 is a documentation range (RFC 5737), the placeholder the stack file ships with: replace it with the egress CIDR of the network that runs pulumi and kubectl (your office or VPN egress, a CI runner's address: curl -s https://checkip.amazonaws.com, then append /32)",
+            ]);
+            assert.deepEqual(problemsOf(stackConfig("prod", {}, { asShipped: true })), [
+                "gpu-serverless:apiEndpoint.privateAccessCidrs[0]: 192.0.2.0/24 is a documentation range (RFC 5737), the placeholder the stack file ships with: replace it with the CIDR of the network inside or routed into the VPC that runs pulumi and kubectl (a VPN's client range, a CI runner's subnet)",
+            ]);
         });
 
         it("prod keeps a NAT gateway per zone where dev shares one", () => {
@@ -102,11 +124,11 @@ describe("stack config", () => {
 
     describe("decoding", () => {
         it("keeps string keys as strings even when they look like numbers", () => {
-            assert.equal(parseStackConfig({ "gpu-serverless:kubernetesVersion": "1.30" }).kubernetesVersion, "1.30");
+            assert.equal(parseStackConfig({ ...reachableApi, "gpu-serverless:kubernetesVersion": "1.34" }).kubernetesVersion, "1.34");
         });
 
         it("decodes booleans and structured values", () => {
-            const config = parseStackConfig({ "gpu-serverless:protect": "true", "gpu-serverless:chartVersions": '{"keda":"2.20.1"}' });
+            const config = parseStackConfig({ ...reachableApi, "gpu-serverless:protect": "true", "gpu-serverless:chartVersions": '{"keda":"2.20.1"}' });
             assert.equal(config.protect, true);
             assert.deepEqual(config.chartVersions, { keda: "2.20.1" });
         });
@@ -129,6 +151,18 @@ describe("stack config", () => {
                 assert.deepEqual(problems, ["gpu-serverless:models[0].hfTokenSecret: gpu-serverless:hfToken is not set; run pulumi config set --secret hfToken <token>"]);
             });
 
+            it("takes a GCP service-account key for a private gs:// bucket, refusing anything else without quoting it", () => {
+                const gsModel = { name: "iris", format: "sklearn", storageUri: "gs://private-models/iris/v1", gcsCredentialsSecret: "gcsKey" };
+                const key = JSON.stringify({ type: "service_account", private_key: "-----BEGIN PRIVATE KEY-----" });
+                assert.equal(parseStackConfig(dev({ models: [gsModel], gcsKey: key })).models[0].gcsCredentialsSecret, "gcsKey");
+                assert.deepEqual(problemsOf(dev({ models: [gsModel], gcsKey: "hunter2" })), [
+                    'gpu-serverless:models[0].gcsCredentialsSecret: gpu-serverless:gcsKey must be a GCP service-account key file (JSON with "type": "service_account"), as gcloud iam service-accounts keys create writes it',
+                ]);
+                assert.deepEqual(problemsOf(dev({ models: [{ ...gsModel, storageUri: "s3://models/iris/v1" }], gcsKey: key })), [
+                    "gpu-serverless:models[0].gcsCredentialsSecret: only for gs:// storageUri (s3:// models get an IAM role of their own; hf:// ones use hfTokenSecret)",
+                ]);
+            });
+
             it("still refuses the same key when no model names it", () => {
                 assert.match(problemsOf(dev({ hfToken: "hf_secret" })).join("\n"), /^gpu-serverless:hfToken: unknown key/);
             });
@@ -144,7 +178,7 @@ describe("stack config", () => {
         });
 
         it("ignores keys of other namespaces", () => {
-            assert.equal(parseStackConfig({ "aws:region": "eu-west-1", "gpu-serverless:region": "us-east-1" }).region, "us-east-1");
+            assert.equal(parseStackConfig({ ...reachableApi, "aws:region": "eu-west-1", "gpu-serverless:region": "us-east-1" }).region, "us-east-1");
         });
     });
 
@@ -176,7 +210,19 @@ describe("stack config", () => {
             ["an invalid label value", gpuGroup({ labels: { team: "ml platform" } }), "gpuNodeGroups[0].labels.team", /not a valid label value/],
             ["an unknown key in a GPU group", gpuGroup({ instanceTypes: ["p4d.24xlarge"] }), "gpuNodeGroups[0].instanceTypes", /unknown key; known keys: name, instanceType/],
             ["a malformed region", { region: "us-west" }, "region", /not an AWS region name/],
-            ["an old Kubernetes version", { kubernetesVersion: "1.29" }, "kubernetesVersion", /1\.30 or later/],
+            ["a Kubernetes version KEDA 2.20 is not tested on", { kubernetesVersion: "1.32" }, "kubernetesVersion", /not a supported Kubernetes version; use one of "1\.33", "1\.34", "1\.35"/],
+            ["an assumed-role session as admin", { adminPrincipalArns: ["arn:aws:sts::123456789012:assumed-role/admin/me"] }, "adminPrincipalArns[0]", /assumed-role session; use the role's ARN/],
+            ["an admin that is not an IAM ARN", { adminPrincipalArns: ["admin@example.com"] }, "adminPrincipalArns[0]", /not an IAM role or user ARN/],
+            ["a private endpoint nobody can reach", { apiEndpoint: { access: "private" } }, "apiEndpoint.privateAccessCidrs", /required with access private/],
+            ["a private endpoint open to every routed network", { apiEndpoint: { privateAccessCidrs: ["0.0.0.0/0"] } }, "apiEndpoint.privateAccessCidrs[0]", /every network routed into the VPC/],
+            ["a malformed security group", { apiEndpoint: { privateAccessSecurityGroupIds: ["runner"] } }, "apiEndpoint.privateAccessSecurityGroupIds[0]", /not a sg- id/],
+            ["a documentation range inside a public CIDR list", { apiEndpoint: { access: "public", publicAccessCidrs: ["198.51.100.7/32"] } },
+                "apiEndpoint.publicAccessCidrs[0]", /documentation range \(RFC 5737\)/],
+            ["a targeted reservation without its zone", gpuGroup({ capacityReservationId: "cr-0123456789abcdef0" }), "gpuNodeGroups[0].availabilityZone",
+                /a capacity reservation lives in one zone/],
+            ["a node label too long for an Auto Scaling tag key", gpuGroup({ labels: { [longLabel]: "y" } }),
+                `gpuNodeGroups[0].labels["${longLabel}"]`, /Auto Scaling group tag .* \(149 characters, AWS allows 128\); use a key of at most 82 characters/],
+            ["a node provision time in words", { clusterAutoscaler: { maxNodeProvisionTime: "soon" } }, "clusterAutoscaler.maxNodeProvisionTime", /not a positive duration/],
             ["a VPC too large", { vpc: { cidrBlock: "10.0.0.0/8" } }, "vpc.cidrBlock", /must be a \/16 to \/20 network/],
             ["a VPC CIDR with host bits", { vpc: { cidrBlock: "10.0.0.1/16" } }, "vpc.cidrBlock", /did you mean 10\.0\.0\.0\/16/],
             ["an unknown NAT mode", { vpc: { natGateways: "none" } }, "vpc.natGateways", /"none" is not perAz or single/],
@@ -187,7 +233,7 @@ describe("stack config", () => {
             ["a public endpoint without CIDRs", { apiEndpoint: { access: "public" } }, "apiEndpoint.publicAccessCidrs", /required with access public/],
             ["a public endpoint open to the internet", { apiEndpoint: { access: "public", publicAccessCidrs: ["0.0.0.0/0"] } },
                 "apiEndpoint.publicAccessCidrs[0]", /whole internet/],
-            ["CIDRs on a private endpoint", { apiEndpoint: { access: "private", publicAccessCidrs: ["203.0.113.0/24"] } },
+            ["CIDRs on a private endpoint", { apiEndpoint: { access: "private", publicAccessCidrs: ["100.20.30.0/24"] } },
                 "apiEndpoint.publicAccessCidrs", /only used with access public/],
             ["a one-node system group", { systemNodeGroup: { minSize: 1 } }, "systemNodeGroup.minSize", /two nodes/],
             ["a GPU system group", { systemNodeGroup: { instanceType: "p4d.24xlarge" } }, "systemNodeGroup.instanceType", /accelerated instance type/],

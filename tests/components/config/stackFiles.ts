@@ -12,6 +12,23 @@ export const repoRoot = path.resolve(__dirname, "../../..");
 
 const readYaml = (file: string): any => YAML.parse(fs.readFileSync(path.join(repoRoot, file), "utf8"));
 
+/**
+ * A reachable API endpoint, for configs built by hand: the program refuses the default (private, no network allowed
+ * to reach it), so every test config names one.
+ */
+export const reachableApiEndpoint = { privateAccessCidrs: ["10.100.0.0/16"] };
+/** `reachableApiEndpoint` as the raw config entry. */
+export const reachableApi: Record<string, string> = { "gpu-serverless:apiEndpoint": JSON.stringify(reachableApiEndpoint) };
+
+/**
+ * What README tells an operator to fill in before the first `pulumi up`: the shipped stack files carry documentation
+ * ranges (RFC 5737) there, which the program refuses (tests/components/config/stack.test.ts checks that).
+ */
+export const operatorEdits: Record<string, Record<string, unknown>> = {
+    dev: { apiEndpoint: { access: "public", publicAccessCidrs: ["100.20.30.0/24"] } },
+    prod: { apiEndpoint: { access: "private", privateAccessCidrs: ["10.200.0.0/16"] } },
+};
+
 /** A config value as the CLI passes it: strings unchanged, everything else JSON. */
 export function asConfigString(value: unknown): string {
     return typeof value === "string" ? value : JSON.stringify(value);
@@ -31,16 +48,18 @@ export function stackFileValues(stack: string): Record<string, unknown> {
 }
 
 /**
- * Config for `stack` as the program receives it: project defaults, the stack file, then `overrides` (plain values keyed
- * by short or full key; `undefined` removes a key). Encrypted values become `test-secret-<key>`.
+ * Config for `stack` as the program receives it: project defaults, the stack file, the operator's edits (see
+ * `operatorEdits`; `asShipped` leaves them out), then `overrides` (plain values keyed by short or full key; `undefined`
+ * removes a key). Encrypted values become `test-secret-<key>`.
  */
-export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, string> {
+export function stackConfig(stack: string, overrides: Record<string, unknown> = {}, options: { asShipped?: boolean } = {}): Record<string, string> {
     const values: Record<string, unknown> = {};
     for (const [key, decl] of Object.entries(projectConfigDeclarations())) {
         if (decl.default !== undefined) values[key] = decl.default;
     }
     Object.assign(values, stackFileValues(stack));
-    for (const [key, value] of Object.entries(overrides)) values[fullKey(key)] = value;
+    const edits = options.asShipped ? {} : (operatorEdits[stack] ?? {});
+    for (const [key, value] of Object.entries({ ...edits, ...overrides })) values[fullKey(key)] = value;
     const config: Record<string, string> = {};
     for (const [key, value] of Object.entries(values)) {
         if (value === undefined) continue;

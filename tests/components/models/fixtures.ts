@@ -3,6 +3,7 @@
  */
 import type { ModelConfig } from "../../../components/config/models";
 import { parseStackConfig, type StackConfig } from "../../../components/config/stack";
+import { reachableApi } from "../config/stackFiles";
 
 export const qwenUri = "hf://Qwen/Qwen2.5-0.5B-Instruct:7ae557604adf67be50417f59c2c2f167def9a775";
 export const irisUri = "gs://kfserving-examples/models/sklearn/1.0/model";
@@ -23,9 +24,13 @@ export function stackWith(models: object[], activator: object = {}): StackConfig
     const apiKeySecrets = "apiKeySecrets" in activator && Array.isArray(activator.apiKeySecrets) ? (activator.apiKeySecrets as string[]) : [];
     const secrets = [
         ...models.flatMap((m) => ("hfTokenSecret" in m ? [[`gpu-serverless:${m.hfTokenSecret}`, `test-token-${m.hfTokenSecret}`]] : [])),
+        ...models.flatMap((m) =>
+            "gcsCredentialsSecret" in m ? [[`gpu-serverless:${m.gcsCredentialsSecret}`, JSON.stringify({ type: "service_account", private_key: "test" })]] : [],
+        ),
         ...apiKeySecrets.map((name) => [`gpu-serverless:${name}`, testApiKey(name)]),
     ];
     return parseStackConfig({
+        ...reachableApi,
         "gpu-serverless:gpuNodeGroups": JSON.stringify([{ name: "a100", instanceType: "p4d.24xlarge" }]),
         "gpu-serverless:models": JSON.stringify(models),
         "gpu-serverless:activator": JSON.stringify(activator),

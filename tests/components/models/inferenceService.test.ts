@@ -63,12 +63,13 @@ describe("InferenceService manifest", () => {
         assert.deepEqual(modelServerArgs(hf), ["--model_name=qwen"]);
     });
 
-    it("gives the startup probe the whole cold-start budget, then probes readiness and liveness often", () => {
+    it("gives the startup probe the server-start phase of the cold-start budget, then probes readiness and liveness often", () => {
         const { startupProbe, readinessProbe, livenessProbe } = llmIsvc.spec.predictor.model;
-        assert.equal(startupProbe.periodSeconds * startupProbe.failureThreshold, 900);
+        assert.equal(startupProbe.periodSeconds * startupProbe.failureThreshold, llm.coldStart.startupSeconds);
+        assert.equal(llm.coldStart.startupSeconds, 600);
         // Each period is time a loaded model may sit unseen while requests are held for it.
         assert.ok(startupProbe.periodSeconds <= 2 && readinessProbe.periodSeconds <= 2, "probes notice readiness within 2 s");
-        assert.equal(startupFailureThreshold({ coldStartTimeoutSeconds: 95 }), 95);
+        assert.equal(startupFailureThreshold({ coldStart: { imagePullSeconds: 1, downloadSeconds: 1, startupSeconds: 95 } }), 95);
         assert.equal(startupProbe.httpGet.path, "/v2/health/ready");
         assert.equal(readinessProbe.httpGet.path, "/v2/health/ready");
         assert.equal(livenessProbe.httpGet.path, "/v2/health/live");

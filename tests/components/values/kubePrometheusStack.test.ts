@@ -31,6 +31,12 @@ describe("values/kubePrometheusStack", () => {
         });
     }
 
+    it("deletes Prometheus' volume claim with its StatefulSet, so destroy leaves no EBS volume", () => {
+        // The chart passes the StatefulSet policy through (upstream default: {} = Kubernetes' Retain).
+        assert.deepEqual((chartDefaults("kube-prometheus-stack") as any).prometheus.prometheusSpec.persistentVolumeClaimRetentionPolicy, {});
+        assert.deepEqual(spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Retain" });
+    });
+
     it("keeps samples for the given retention on a persistent volume of the given class and size", () => {
         assert.equal(spec.retention, "30d");
         assert.deepEqual(spec.storageSpec, {

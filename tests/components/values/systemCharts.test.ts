@@ -5,7 +5,7 @@ import { chartDefaults, chartSchemaErrors, unknownValuePaths } from "../../suppo
 import { upstreamDir } from "../../support/crds";
 import { certManagerValues } from "../../../components/values/certManager";
 import { kedaValues } from "../../../components/values/keda";
-import { kserveDeploymentMode, kserveValues } from "../../../components/values/kserve";
+import { kserveDeploymentMode, kserveRuntimeValues, kserveValues } from "../../../components/values/kserve";
 
 const systemNodeSelector = { "gpu-serverless.io/node-group": "system" };
 
@@ -66,5 +66,19 @@ describe("values/kserve", () => {
 
     it("sets only keys the chart declares", () => {
         assert.deepEqual(unknownValuePaths("kserve-resources", values), []);
+    });
+});
+
+describe("values/kserve runtimes (kserve-runtime-configs)", () => {
+    const values = kserveRuntimeValues();
+
+    it("turns on the ClusterServingRuntimes the chart leaves off by default", () => {
+        // Upstream default: no runtime at all, so every InferenceService would stay without a predictor.
+        assert.equal((chartDefaults("kserve-runtime-configs") as any).kserve.servingruntime.enabled, false);
+        assert.equal(values.kserve.servingruntime.enabled, true);
+    });
+
+    it("sets only keys the chart declares", () => {
+        assert.deepEqual(unknownValuePaths("kserve-runtime-configs", values), []);
     });
 });

@@ -1,0 +1,105 @@
+/**
+ * `pulumi destroy` leaves nothing billable: every resource the prod and dev programs register, and every AWS resource
+ * the cluster creates on their behalf, is accounted for. A new resource type fails here until someone says how it
+ * goes away (README "Destroying a stack" lists what cannot be checked without AWS).
+ */
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { allResources, kubernetesObjects, resetRecorded, resourcesOfType, setupMocks, settled } from "./support/mocks";
+import { stackConfig } from "./components/config/stackFiles";
+
+/**
+ * How each AWS resource type the program registers leaves on destroy. `pulumi` = Pulumi deletes it and AWS bills
+ * nothing after; the others name the setting that makes deletion complete.
+ */
+const awsDestroy: Record<string, string> = {
+    "aws:cloudwatch/logGroup:LogGroup": "pulumi (ours, so EKS does not create one that outlives the cluster)",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "pulumi (forgotten; AWS deletes it with the VPC)",
+    "aws:ec2/eip:Eip": "pulumi",
+    "aws:ec2/internetGateway:InternetGateway": "pulumi",
+    "aws:ec2/launchTemplate:LaunchTemplate": "pulumi",
+    "aws:ec2/natGateway:NatGateway": "pulumi",
+    "aws:ec2/route:Route": "pulumi",
+    "aws:ec2/routeTable:RouteTable": "pulumi",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "pulumi",
+    "aws:ec2/subnet:Subnet": "pulumi",
+    "aws:ec2/vpc:Vpc": "pulumi",
+    "aws:ec2/tag:Tag": "pulumi",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": "pulumi",
+    "aws:ecr/repository:Repository": "forceDelete (images pushed by the build are deleted with it)",
+    "aws:eks/addon:Addon": "pulumi",
+    "aws:eks/nodeGroup:NodeGroup": "pulumi (root volumes deleteOnTermination)",
+    "aws:eks/cluster:Cluster": "pulumi (deletionProtection only with protect)",
+    "aws:eks/accessEntry:AccessEntry": "pulumi",
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "pulumi",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "pulumi",
+    "aws:iam/role:Role": "pulumi",
+    "aws:iam/rolePolicy:RolePolicy": "pulumi",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "pulumi",
+    "aws:autoscaling/tag:Tag": "pulumi",
+    "aws:kms/key:Key": "pulumi (scheduled for deletion after deletionWindowInDays)",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "pulumi",
+    "aws:ec2/securityGroup:SecurityGroup": "pulumi",
+    "aws:ec2/securityGroupRule:SecurityGroupRule": "pulumi",
+};
+
+function run(stack: string, overrides: Record<string, unknown> = {}) {
+    setupMocks({ project: "gpu-serverless", stack, config: stackConfig(stack, overrides) });
+    resetRecorded();
+    // Fresh load of the program per stack.
+    delete require.cache[require.resolve("../index")];
+    require("../index");
+}
+
+for (const [stack, overrides] of [
+    ["dev", {}],
+    // prod with a model from S3, so its IAM role is registered too.
+    ["prod", { models: [{ name: "fraud", format: "xgboost", storageUri: "s3://ml-models/fraud/v3" }], protect: false }],
+] as const) {
+    describe(`pulumi destroy, ${stack} stack (mocks)`, () => {
+        before(async () => {
+            run(stack, overrides);
+            await settled();
+        });
+        after(() => {
+            pulumi.runtime.setAllConfig({});
+            // Other suites load the program themselves.
+            delete require.cache[require.resolve("../index")];
+        });
+
+        it("knows how every AWS resource type it registers goes away", () => {
+            const types = [...new Set(allResources().filter((r) => r.custom && r.type.startsWith("aws:")).map((r) => r.type))].sort();
+            const unaccounted = types.filter((t) => !(t in awsDestroy));
+            assert.deepEqual(unaccounted, [], "add each to awsDestroy with how destroy removes it");
+        });
+
+        it("empties and deletes the ECR repository, lets the cluster go, schedules the key for deletion", () => {
+            for (const repo of resourcesOfType("aws:ecr/repository:Repository")) assert.equal(repo.inputs.forceDelete, true, repo.name);
+            for (const cluster of resourcesOfType("eks:index:Cluster")) assert.equal(cluster.inputs.deletionProtection, false);
+            for (const key of resourcesOfType("aws:kms/key:Key")) assert.ok(key.inputs.deletionWindowInDays <= 30);
+            assert.equal(resourcesOfType("aws:cloudwatch/logGroup:LogGroup").length, 1, "the control-plane log group is ours");
+        });
+
+        it("deletes the EBS volumes the cluster creates for claims, with their claims", () => {
+            // Every StorageClass we create deletes its volumes; no claim outlives the StatefulSet that made it.
+            for (const sc of kubernetesObjects().filter((r) => r.inputs.kind === "StorageClass")) {
+                assert.equal(sc.inputs.reclaimPolicy, "Delete", sc.name);
+            }
+            const monitoring = resourcesOfType("kubernetes:helm.sh/v3:Release").find((r) => r.inputs.chart === "kube-prometheus-stack")!;
+            assert.deepEqual(monitoring.inputs.values.prometheus.prometheusSpec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Retain" });
+            for (const release of resourcesOfType("kubernetes:helm.sh/v3:Release")) {
+                const text = JSON.stringify(release.inputs.values ?? {});
+                if (release.inputs.chart !== "kube-prometheus-stack") assert.ok(!/"persistence":\{"enabled":true/.test(text), `${release.name} asks for no volume`);
+            }
+        });
+
+        it("makes load balancers only through Services, whose deletion Pulumi waits for (the cloud provider's finalizer)", () => {
+            // The only AWS load balancer comes from a Service of type LoadBalancer, a Pulumi resource: deleting it
+            // waits until the Service is gone, which its load-balancer-cleanup finalizer holds until the NLB is.
+            const balancers = kubernetesObjects().filter((r) => r.inputs.kind === "Service" && r.inputs.spec?.type === "LoadBalancer");
+            assert.deepEqual(balancers.map((r) => r.inputs.metadata.name), ["activator-proxy"]);
+            const ingresses = kubernetesObjects().filter((r) => r.inputs.kind === "Ingress");
+            assert.deepEqual(ingresses, []);
+        });
+    });
+}
