@@ -10,6 +10,8 @@ import http from "node:http";
 export interface ClientOutcome {
   status?: number;
   body?: string;
+  /** Response headers (node-http only). */
+  headers?: http.IncomingHttpHeaders;
   /** What the client reported instead of a response. */
   error?: string;
 }
@@ -36,7 +38,7 @@ function nodeHttp(url: string, body: Buffer, headers: Record<string, string>): P
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode!, body: text }));
+      res.on("end", () => resolve({ status: res.statusCode!, body: text, headers: res.headers }));
       res.on("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
     });
     req.end(body);
