@@ -3,7 +3,7 @@
  * model has a ready replica, nothing queued ahead and a free slot; otherwise it is held (bounded per model and
  * globally), activation is pushed to KEDA, and the model's state releases it in arrival order.
  */
-import { Phase, type Exchange, type RequestContext } from "../request/exchange";
+import { Phase, reserveBuffered, UNREAD_BODY_READ_AHEAD_BYTES, type Exchange, type RequestContext } from "../request/exchange";
 import { reject } from "../request/respond";
 import type { ModelState } from "./modelState";
 
@@ -28,6 +28,14 @@ export function admit(ctx: RequestContext, x: HeldExchange): boolean {
   }
   if (model.totals.held >= ctx.limits.maxPendingTotal) {
     reject(ctx, x, "global_queue_full", `the activator already holds ${model.totals.held} requests (limits.maxPendingTotal)`, {
+      model: model.key,
+    });
+    return false;
+  }
+  // A body not read yet still costs what Node read ahead of it: counted, so held bodies are bounded in bytes.
+  if (x.body === null && (x.contentLength > 0 || x.chunked) && x.bufferedBytes === 0 && !reserveBuffered(x, UNREAD_BODY_READ_AHEAD_BYTES)) {
+    const budget = ctx.limits.maxBufferedBodyBytes;
+    reject(ctx, x, "body_buffer_full", `the activator already holds ${ctx.buffered.bytes} bytes of request bodies (limits.maxBufferedBodyBytes ${budget})`, {
       model: model.key,
     });
     return false;

@@ -61,6 +61,7 @@ function dispatch(x: ForwardExchange, dispatcher: Dispatcher): void {
 
 function upstreamBody(x: ForwardExchange): Dispatcher.DispatchOptions["body"] {
   if (x.body) return x.body;
+  releaseBuffered(x); // what was read ahead of an unread body now streams to the backend, with backpressure
   if (x.upgrade !== "") return null;
   if (x.chunked) return Readable.from(limitedBody(x.req, x.ctx.limits.maxBodyBytes), { objectMode: false });
   return x.contentLength > 0 ? x.req : null;

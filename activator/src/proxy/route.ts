@@ -65,7 +65,14 @@ export function routeByBody(x: ProxyExchange, next: Next): void {
     });
     return;
   }
-  x.bodyChunks = [];
+  // A declared length is reserved in the budget before any byte is read (refused at once if it does not fit) and
+  // read into one buffer of that size: no partial reads wasted, no second copy.
+  if (x.contentLength > 0) {
+    if (!reserveBuffered(x, x.contentLength)) return rejectBudget(x);
+    x.body = Buffer.allocUnsafe(x.contentLength);
+  } else {
+    x.bodyChunks = [];
+  }
   (x.req as RoutingRequest)[NEXT] = next;
   x.req.on("data", onBodyData);
   x.req.on("end", onBodyEnd);
@@ -78,8 +85,19 @@ function stopReading(req: ProxyRequest, x: ProxyExchange): void {
   x.bodyChunks = null;
 }
 
+function rejectBudget(x: ProxyExchange): void {
+  const budget = x.ctx.limits.maxBufferedBodyBytes;
+  reject(x.ctx, x, "body_buffer_full", `the activator already holds ${x.ctx.buffered.bytes} bytes of request bodies (limits.maxBufferedBodyBytes ${budget})`);
+}
+
 function onBodyData(this: ProxyRequest, chunk: Buffer): void {
   const x = this.exchange as ProxyExchange;
+  if (x.body !== null) {
+    // Declared length: Node's parser never passes more than Content-Length bytes.
+    chunk.copy(x.body, x.bodyBytes);
+    x.bodyBytes += chunk.length;
+    return;
+  }
   x.bodyBytes += chunk.length;
   const limit = x.ctx.limits.maxBodyBytes;
   if (x.bodyBytes > limit) {
@@ -89,8 +107,7 @@ function onBodyData(this: ProxyRequest, chunk: Buffer): void {
   }
   if (!reserveBuffered(x, chunk.length)) {
     stopReading(this, x);
-    const budget = x.ctx.limits.maxBufferedBodyBytes;
-    reject(x.ctx, x, "body_buffer_full", `the activator already holds ${x.ctx.buffered.bytes} bytes of request bodies (limits.maxBufferedBodyBytes ${budget})`);
+    rejectBudget(x);
     return;
   }
   x.bodyChunks!.push(chunk);
@@ -98,9 +115,11 @@ function onBodyData(this: ProxyRequest, chunk: Buffer): void {
 
 function onBodyEnd(this: RoutingRequest): void {
   const x = this.exchange as ProxyExchange;
-  const chunks = x.bodyChunks!;
-  x.bodyChunks = null;
-  x.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, x.bodyBytes);
+  if (x.body === null) {
+    const chunks = x.bodyChunks!;
+    x.bodyChunks = null;
+    x.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, x.bodyBytes);
+  }
   const next = this[NEXT]!;
   this[NEXT] = undefined;
   const codings = contentCodings(x.contentEncoding);
