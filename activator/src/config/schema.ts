@@ -82,6 +82,27 @@ export const modelSchema = z.strictObject({
   upstreamKeepAliveSeconds: seconds.max(3600).default(4),
 });
 
+/** The fields of `limits` (the Pulumi stack exposes some of them as they are). */
+export const limitFields = {
+  /** Requests held across all models at most; more get 503. */
+  maxPendingTotal: z.int().positive().default(10_000),
+  /** Largest request body accepted; larger gets 413. */
+  maxBodyBytes: z.int().positive().default(10 * 1024 * 1024),
+  /**
+   * Bytes of request bodies held in memory at once, across all requests: bodies read to route by the OpenAI
+   * `model` field (kept while held), and their decoded form while it is parsed. Beyond it, 503
+   * `body_buffer_full` with Retry-After. Default 128 MiB.
+   */
+  maxBufferedBodyBytes: z.int().positive().default(128 * 1024 * 1024),
+  /** Time a client has to send the request headers. */
+  headersTimeoutSeconds: seconds.default(30),
+  /**
+   * Time a client has to send its whole request. A held request whose body is not yet read counts its
+   * hold against this, so it must exceed every coldStartTimeoutSeconds; default max(300, longest + 60).
+   */
+  requestTimeoutSeconds: seconds.optional(),
+};
+
 export const activatorConfigSchema = z
   .strictObject({
     listeners: z
@@ -94,27 +115,7 @@ export const activatorConfigSchema = z
         admin: listener(9091),
       })
       .prefault({}),
-    limits: z
-      .strictObject({
-        /** Requests held across all models at most; more get 503. */
-        maxPendingTotal: z.int().positive().default(10_000),
-        /** Largest request body accepted; larger gets 413. */
-        maxBodyBytes: z.int().positive().default(10 * 1024 * 1024),
-        /**
-         * Bytes of request bodies held in memory at once, across all requests: bodies read to route by the OpenAI
-         * `model` field (kept while held), and their decoded form while it is parsed. Beyond it, 503
-         * `body_buffer_full` with Retry-After. Default 128 MiB.
-         */
-        maxBufferedBodyBytes: z.int().positive().default(128 * 1024 * 1024),
-        /** Time a client has to send the request headers. */
-        headersTimeoutSeconds: seconds.default(30),
-        /**
-         * Time a client has to send its whole request. A held request whose body is not yet read counts its
-         * hold against this, so it must exceed every coldStartTimeoutSeconds; default max(300, longest + 60).
-         */
-        requestTimeoutSeconds: seconds.optional(),
-      })
-      .prefault({}),
+    limits: z.strictObject(limitFields).prefault({}),
     readiness: z
       .strictObject({
         /** `kubernetes`: watch the model Service's EndpointSlices; `probe`: poll backend + readinessPath. */
