@@ -53,7 +53,7 @@ function dispatch(x: ForwardExchange, dispatcher: Dispatcher): void {
       body: upstreamBody(x),
       headersTimeout: model.requestTimeoutMs,
       bodyTimeout: model.requestTimeoutMs,
-      ...(x.upgrade !== "" ? { upgrade: x.upgrade } : {}),
+      upgrade: x.upgrade === "" ? null : x.upgrade,
     },
     new Attempt(x),
   );
