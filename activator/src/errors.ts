@@ -1,9 +1,10 @@
 import { STATUS_CODES, type ServerResponse } from "node:http";
 
 /**
- * Every error the activator answers with, defined once: its code, HTTP status and the `reason` label it is
- * counted under in `activator_rejections_total`. The body is always
- * `{ "error": { "code", "message", ...details } }`.
+ * Every error the activator answers with, defined once: its code, HTTP status, the `reason` label it is
+ * counted under in `activator_rejections_total`, and, for errors about the request's `model`, the OpenAI `param`.
+ * The body is OpenAI's error shape (what OpenAI SDKs parse into their exceptions) plus details:
+ * `{ "error": { "message", "type", "param", "code", ...details } }`, `type` from the status (`errorType`).
  */
 export const ERRORS = {
   malformed_request: { status: 400, reason: "bad_request" },
@@ -12,18 +13,22 @@ export const ERRORS = {
   unauthorized: { status: 401, reason: "unauthorized" },
   client_timeout: { status: 408, reason: "client_timeout" },
   no_route: { status: 404, reason: "no_route" },
-  unknown_model: { status: 404, reason: "unknown_model" },
+  unknown_model: { status: 404, reason: "unknown_model", param: "model" },
+  model_not_found: { status: 404, reason: "unknown_model", param: "model" },
   invalid_json: { status: 400, reason: "bad_request" },
-  missing_model: { status: 400, reason: "bad_request" },
+  missing_model: { status: 400, reason: "bad_request", param: "model" },
+  invalid_content_encoding: { status: 400, reason: "bad_request" },
   body_too_large: { status: 413, reason: "body_too_large" },
+  unsupported_content_encoding: { status: 415, reason: "unsupported_content_encoding" },
   model_queue_full: { status: 503, reason: "model_queue_full" },
   global_queue_full: { status: 503, reason: "global_queue_full" },
+  body_buffer_full: { status: 503, reason: "body_buffer_full" },
   shutting_down: { status: 503, reason: "shutting_down" },
   model_removed: { status: 503, reason: "model_removed" },
   cold_start_timeout: { status: 504, reason: "cold_start_timeout" },
   request_timeout: { status: 504, reason: "request_timeout" },
   upstream_unavailable: { status: 502, reason: "upstream_unavailable" },
-} as const satisfies Record<string, { status: number; reason: string }>;
+} as const satisfies Record<string, { status: number; reason: string; param?: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -33,9 +38,15 @@ export const RETRY_AFTER_SECONDS = 1;
 /** The challenge a 401 carries (RFC 6750): the proxy accepts API keys as bearer tokens. */
 export const WWW_AUTHENTICATE = "Bearer";
 
+/** OpenAI's error `type` for a status: `authentication_error` (401), `invalid_request_error` (4xx), `server_error` (5xx). */
+export function errorType(status: number): string {
+  return status === 401 ? "authentication_error" : status < 500 ? "invalid_request_error" : "server_error";
+}
+
 /** JSON body of an activator error. */
 function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>): string {
-  return JSON.stringify({ error: { code, message, ...details } });
+  const def: { status: number; param?: string } = ERRORS[code];
+  return JSON.stringify({ error: { message, type: errorType(def.status), param: def.param ?? null, code, ...details } });
 }
 
 /**

@@ -2,7 +2,8 @@
  * What the rest of the repository imports from the activator: the config schema and its types (the Pulumi
  * components generate the activator's ConfigMap with them), the API keys file format (they write its Secret), the
  * routing table (to check that a generated config routes every model), and the trigger metadata key KEDA must
- * send. Importing it starts nothing.
+ * send, and the memory the limits need (the stack checks the pod's memory limit against it). Importing it starts
+ * nothing.
  */
 export {
   activatorConfigSchema,
@@ -19,3 +20,4 @@ export {
 export { apiKeyDigest, apiKeyDigestsFile, parseApiKeyDigests, type ApiKeysParseResult } from "./config/apiKeys";
 export { buildRouteTable, matchHostPath, hostOf, OPENAI_BODY_PATHS, type RouteKeys, type RouteTable } from "./routing/table";
 export { MODEL_METADATA_KEY } from "./scaler/activity";
+export { estimatedPeakMemoryBytes, MEMORY_MODEL, requiredMemoryBytes } from "./config/memory";

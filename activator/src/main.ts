@@ -9,12 +9,14 @@ import { parseArgs } from "node:util";
 import pino from "pino";
 import { createAdminServer, type AdminState } from "./admin";
 import { loadApiKeysFile, loadConfigFile, type LoadedApiKeys, type LoadedConfig } from "./config/load";
+import type { ActivatorConfig } from "./config/schema";
 import { watchMountedFile, type FileWatcher } from "./config/watch";
 import { ModelRegistry } from "./holding/registry";
 import { createMetrics } from "./metrics";
 import type { ProxyContext } from "./proxy/context";
 import { forward } from "./proxy/forward";
-import { reject } from "./proxy/respond";
+import type { RequestLimits } from "./request/exchange";
+import { reject } from "./request/respond";
 import { buildRoutes } from "./proxy/route";
 import { applyClientLimits, createProxyServer } from "./proxy/server";
 import { createReadiness } from "./readiness/index";
@@ -62,10 +64,10 @@ async function main(): Promise<void> {
   registry.apply(config);
   const ctx: ProxyContext = {
     routes: buildRoutes(config, registry),
-    limits: { maxBodyBytes: config.limits.maxBodyBytes, maxPendingTotal: config.limits.maxPendingTotal },
+    limits: requestLimits(config),
+    buffered: { bytes: 0 },
     apiKeys: loaded.apiKeys?.digests ?? null,
     draining: false,
-    registry,
     metrics,
     logger,
   };
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
       }
       registry.apply(next);
       ctx.routes = buildRoutes(next, registry);
-      ctx.limits = { maxBodyBytes: next.limits.maxBodyBytes, maxPendingTotal: next.limits.maxPendingTotal };
+      ctx.limits = requestLimits(next);
       applyClientLimits(proxy, next.limits);
       ctx.apiKeys = apiKeys?.digests ?? null;
       keysWatcher?.close();
@@ -157,6 +159,10 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+function requestLimits({ limits }: ActivatorConfig): RequestLimits {
+  return { maxBodyBytes: limits.maxBodyBytes, maxPendingTotal: limits.maxPendingTotal, maxBufferedBodyBytes: limits.maxBufferedBodyBytes };
 }
 
 function listen(server: Server, at: { host: string; port: number }, name: string): Promise<number> {

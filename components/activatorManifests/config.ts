@@ -33,7 +33,7 @@ export function apiKeysSecretData(keys: readonly string[]): Record<string, strin
 
 export function activatorConfig(
     models: readonly ModelConfig[],
-    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets">,
+    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets" | "limits">,
 ): ActivatorConfigInput {
     return {
         listeners: {
@@ -44,6 +44,7 @@ export function activatorConfig(
         // In the cluster, readiness comes from the predictor Service's EndpointSlices, not from polling.
         readiness: { mode: "kubernetes" },
         shutdownGraceSeconds: stack.shutdownGraceSeconds,
+        limits: { ...stack.limits },
         // With API keys, the activator serves no request without one (the Secret holding their digests is mounted here).
         ...(stack.apiKeySecrets.length > 0 ? { auth: { apiKeysFile: `${apiKeysDir}/${apiKeysFileName}` } } : {}),
         models: models.map((model) => ({
@@ -56,7 +57,11 @@ export function activatorConfig(
             ...(model.routing.pathPrefix !== undefined ? { pathPrefix: model.routing.pathPrefix } : {}),
             openaiModels: model.routing.openaiModels,
             coldStartTimeoutSeconds: model.coldStartTimeoutSeconds,
+            requestTimeoutSeconds: model.requestTimeoutSeconds,
             targetConcurrency: model.targetConcurrency,
+            maxPending: model.maxPending,
+            ...(model.maxConcurrencyPerReplica !== undefined ? { maxConcurrencyPerReplica: model.maxConcurrencyPerReplica } : {}),
+            upstreamKeepAliveSeconds: model.upstreamKeepAliveSeconds,
         })),
     };
 }

@@ -8,7 +8,8 @@
  * Routing keys reuse the activator's own field schemas, so a host or path prefix accepted here is accepted there.
  */
 import { z } from "zod";
-import { modelSchema as activatorModelSchema } from "../../activator/src/config/schema";
+import { requiredMemoryBytes } from "../../activator/src/config/memory";
+import { limitFields, modelSchema as activatorModelSchema } from "../../activator/src/config/schema";
 import { parseCidr } from "../networkLayout";
 import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds } from "./coldStart";
 
@@ -53,6 +54,12 @@ const cpuQuantity = z
     .refine((v) => /^(\d+(\.\d{1,3})?|\d+m)$/.test(v) && parseFloat(v) > 0, 'must be a positive CPU quantity such as "4", "0.5" or "500m"');
 /** Memory as a binary Kubernetes quantity: `512Mi`, `16Gi`. */
 const memoryQuantity = z.string().regex(/^[1-9]\d*(Mi|Gi|Ti)$/, 'must be a memory quantity such as "512Mi" or "16Gi"');
+
+/** Bytes of a memory quantity accepted by `memoryQuantity` (`768Mi`, `1Gi`). */
+export function memoryBytes(quantity: string): number {
+    const unit = { Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 }[quantity.slice(-2) as "Mi" | "Gi" | "Ti"];
+    return Number(quantity.slice(0, -2)) * unit;
+}
 
 const COMMIT = /^[0-9a-f]{40}$/;
 const HF_URI = /^hf:\/\/([A-Za-z0-9][\w.-]*)\/([A-Za-z0-9][\w.-]*)(?::(.*))?$/;
@@ -172,6 +179,17 @@ export const modelSchema = z
         vllm: vllmTargetsSchema.optional(),
         /** How the activator routes to this model. */
         routing: routingSchema,
+        /**
+         * How long the model may take to send response headers, and at most between two body chunks, before the activator
+         * answers 504 (or cuts the response). A non-streamed generation sends its headers only when done. Default 600.
+         */
+        requestTimeoutSeconds: z.number().positive().max(86_400).default(600),
+        /** Requests the activator holds for this model (per activator replica); more get 503 with Retry-After. Default 1000. */
+        maxPending: activatorModelSchema.shape.maxPending,
+        /** Cap on requests in flight per ready replica; held requests are released as slots free. For servers that cannot queue. Default none. */
+        maxConcurrencyPerReplica: activatorModelSchema.shape.maxConcurrencyPerReplica,
+        /** Seconds an idle connection from the activator to the model server is kept; below the server's keep-alive timeout (uvicorn: 5 s). Default 4. */
+        upstreamKeepAliveSeconds: activatorModelSchema.shape.upstreamKeepAliveSeconds,
         /** Per-phase cold-start budgets (see config/coldStart.ts); defaults by kind of model. */
         coldStart: coldStartSchema.optional(),
         /**
@@ -240,6 +258,18 @@ export function imageRefProblem(ref: string): string | undefined {
     return undefined;
 }
 
+const activatorLimits = limitFields;
+const activatorLimitsSchema = z
+    .strictObject({
+        /** Largest request body, bytes; larger gets 413 (vision requests with base64 images are often 5-20 MiB). Default 10 MiB. */
+        maxBodyBytes: activatorLimits.maxBodyBytes,
+        /** Requests held at once across all models, per activator replica; more get 503. Default 10000. */
+        maxPendingTotal: activatorLimits.maxPendingTotal,
+        /** Bytes of request bodies held in memory at once, per activator replica; beyond, 503 `body_buffer_full`. Default 128 MiB. */
+        maxBufferedBodyBytes: activatorLimits.maxBufferedBodyBytes,
+    })
+    .prefault({});
+
 export const activatorStackSchema = z
     .strictObject({
         /** Namespace of the activator. Default `activator`. */
@@ -273,12 +303,32 @@ export const activatorStackSchema = z
         apiKeySecrets: z.array(z.string().regex(PULUMI_KEY, "must be a config key name such as activatorApiKey")).default([]),
         /** On SIGTERM, held and in-flight requests get this long to finish. Default 30. */
         shutdownGraceSeconds: z.int().min(0).max(3600).default(30),
+        /**
+         * Request limits of each activator replica (the activator's `limits`): largest request body, requests held at
+         * once, bytes of request bodies held in memory. The pod's `memory` must cover what they need (checked).
+         */
+        limits: activatorLimitsSchema,
         /** CPU per replica (requests = limits). Default "1". */
         cpu: cpuQuantity.default("1"),
-        /** Memory per replica (requests = limits). Default "512Mi". */
-        memory: memoryQuantity.default("512Mi"),
+        /** Memory per replica (requests = limits); at least what `limits` need (checked). Default "768Mi". */
+        memory: memoryQuantity.default("768Mi"),
     })
     .superRefine((a, ctx) => {
+        const { maxBodyBytes, maxBufferedBodyBytes } = a.limits;
+        if (maxBufferedBodyBytes < maxBodyBytes) {
+            const message = `must be at least limits.maxBodyBytes (${maxBodyBytes}), or no body of the largest size can be routed`;
+            ctx.addIssue({ code: "custom", path: ["limits", "maxBufferedBodyBytes"], message });
+        }
+        // A burst within the limits must not get the pod OOM-killed: that drops every held and in-flight request.
+        const needed = requiredMemoryBytes(a.limits);
+        if (memoryBytes(a.memory) < needed) {
+            const mi = Math.ceil(needed / 2 ** 20);
+            const message =
+                `${a.memory} is less than the ${mi}Mi the limits need (maxPendingTotal ${a.limits.maxPendingTotal}, ` +
+                `maxBufferedBodyBytes ${a.limits.maxBufferedBodyBytes}; peak estimate at 80 % of the pod limit, activator/src/config/memory.ts): ` +
+                `raise memory to at least ${mi}Mi or lower the limits`;
+            ctx.addIssue({ code: "custom", path: ["memory"], message });
+        }
         if (a.exposure === "public" && a.allowedCidrs.length === 0) {
             ctx.addIssue({ code: "custom", path: ["allowedCidrs"], message: "required with exposure public: list the client CIDRs allowed to reach the NLB" });
         }

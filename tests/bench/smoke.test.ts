@@ -49,7 +49,7 @@ describe("benchmarks (smoke mode)", function () {
       });
     });
     assert.equal(code, 0, `npm run bench -- --smoke failed:\n${output}`);
-    for (const name of ["warm-path", "streaming", "activation-push", "cold-path", "held-capacity", "program-scale"]) {
+    for (const name of ["warm-path", "streaming", "activation-push", "cold-path", "held-capacity", "held-bodies", "stale-upstream", "early-errors", "program-scale"]) {
       results[name] = JSON.parse(readFileSync(path.join(outDir, `${name}.json`), "utf8")) as Json;
     }
   });
@@ -118,6 +118,30 @@ describe("benchmarks (smoke mode)", function () {
     assert.deepEqual(f.queueAfter, { held: 0, inFlight: 0 });
     positive(f.rssHeldMiB, "RSS while held");
     assert.ok(f.rssHeldMiB < 4096 && f.rssPeakMiB >= f.rssHeldMiB, "RSS sane, peak ≥ held");
+  });
+
+  it("held bodies: every burst answered (none lost), peak RSS measured against the default pod limit", () => {
+    const f = results["held-bodies"]!.figures;
+    assert.equal(f.lost, 0);
+    assert.equal(f.phases.length, 4);
+    for (const p of f.phases) assert.equal(Object.values(p.statuses as Record<string, number>).reduce((a, b) => a + b, 0), p.requests, `${p.name}: every request answered`);
+    assert.deepEqual(Object.keys(f.phases[3].statuses), ["413"], "uploads over the limit get their 413");
+    assert.ok(f.rssPeakMiB > 0 && f.peakShareOfLimit > 0 && f.peakShareOfLimit < 1, `peak ${f.rssPeakMiB} MiB`);
+  });
+
+  it("stale upstream: no 5xx from the activator for requests the server never received", () => {
+    const f = results["stale-upstream"]!.figures;
+    assert.ok(f.rows.length >= 2);
+    assert.equal(f.activatorNeverReceived, 0);
+  });
+
+  it("early errors: every client named receives the 413 mid-upload", () => {
+    const f = results["early-errors"]!.figures;
+    assert.deepEqual(
+      f.rows.map((r: { client: string }) => r.client),
+      ["node-http", "fetch", "python-http.client"],
+    );
+    assert.equal(f.missed, 0);
   });
 
   it("program scale: the program evaluated under mocks, resources growing by a constant number per model", () => {

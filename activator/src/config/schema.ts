@@ -74,7 +74,34 @@ export const modelSchema = z.strictObject({
   targetConcurrency: z.int().positive().default(10),
   /** Optional cap on requests in flight per ready replica; held requests are released as slots free. Off when unset. */
   maxConcurrencyPerReplica: z.int().positive().optional(),
+  /**
+   * How long an idle pooled connection to the backend is kept. Must stay below the model server's own keep-alive
+   * timeout (uvicorn's default, used by vLLM and KServe's Python servers, is 5 s), or a connection the server is
+   * closing gets reused. Default 4.
+   */
+  upstreamKeepAliveSeconds: seconds.max(3600).default(4),
 });
+
+/** The fields of `limits` (the Pulumi stack exposes some of them as they are). */
+export const limitFields = {
+  /** Requests held across all models at most; more get 503. */
+  maxPendingTotal: z.int().positive().default(10_000),
+  /** Largest request body accepted; larger gets 413. */
+  maxBodyBytes: z.int().positive().default(10 * 1024 * 1024),
+  /**
+   * Bytes of request bodies held in memory at once, across all requests: bodies read to route by the OpenAI
+   * `model` field (kept while held), and their decoded form while it is parsed. Beyond it, 503
+   * `body_buffer_full` with Retry-After. Default 128 MiB.
+   */
+  maxBufferedBodyBytes: z.int().positive().default(128 * 1024 * 1024),
+  /** Time a client has to send the request headers. */
+  headersTimeoutSeconds: seconds.default(30),
+  /**
+   * Time a client has to send its whole request. A held request whose body is not yet read counts its
+   * hold against this, so it must exceed every coldStartTimeoutSeconds; default max(300, longest + 60).
+   */
+  requestTimeoutSeconds: seconds.optional(),
+};
 
 export const activatorConfigSchema = z
   .strictObject({
@@ -88,21 +115,7 @@ export const activatorConfigSchema = z
         admin: listener(9091),
       })
       .prefault({}),
-    limits: z
-      .strictObject({
-        /** Requests held across all models at most; more get 503. */
-        maxPendingTotal: z.int().positive().default(10_000),
-        /** Largest request body accepted; larger gets 413. */
-        maxBodyBytes: z.int().positive().default(10 * 1024 * 1024),
-        /** Time a client has to send the request headers. */
-        headersTimeoutSeconds: seconds.default(30),
-        /**
-         * Time a client has to send its whole request. A held request whose body is not yet read counts its
-         * hold against this, so it must exceed every coldStartTimeoutSeconds; default max(300, longest + 60).
-         */
-        requestTimeoutSeconds: seconds.optional(),
-      })
-      .prefault({}),
+    limits: z.strictObject(limitFields).prefault({}),
     readiness: z
       .strictObject({
         /** `kubernetes`: watch the model Service's EndpointSlices; `probe`: poll backend + readinessPath. */
@@ -157,7 +170,7 @@ export function serviceNameOf(model: { backend: string; serviceName?: string }):
 
 type RawConfig = {
   listeners: Record<"proxy" | "scaler" | "admin", { host: string; port: number }>;
-  limits: { headersTimeoutSeconds: number; requestTimeoutSeconds?: number | undefined };
+  limits: { headersTimeoutSeconds: number; requestTimeoutSeconds?: number | undefined; maxBodyBytes: number; maxBufferedBodyBytes: number };
   models: z.output<typeof modelSchema>[];
 };
 
@@ -199,7 +212,10 @@ function crossCheck(config: RawConfig, ctx: z.RefinementCtx): void {
       issue(["models", i, "coldStartTimeoutSeconds"], `must be below limits.requestTimeoutSeconds (${config.limits.requestTimeoutSeconds}), which also bounds holding`);
     }
   });
-  const { headersTimeoutSeconds, requestTimeoutSeconds } = config.limits;
+  const { headersTimeoutSeconds, requestTimeoutSeconds, maxBodyBytes, maxBufferedBodyBytes } = config.limits;
+  if (maxBufferedBodyBytes < maxBodyBytes) {
+    issue(["limits", "maxBufferedBodyBytes"], `must be at least limits.maxBodyBytes (${maxBodyBytes}), or no body of the largest size can be routed`);
+  }
   if (requestTimeoutSeconds !== undefined && headersTimeoutSeconds > requestTimeoutSeconds) {
     issue(["limits", "headersTimeoutSeconds"], `must not exceed limits.requestTimeoutSeconds (${requestTimeoutSeconds})`);
   }

@@ -3,13 +3,15 @@
  * model has a ready replica, nothing queued ahead and a free slot; otherwise it is held (bounded per model and
  * globally), activation is pushed to KEDA, and the model's state releases it in arrival order.
  */
-import type { ProxyContext } from "../proxy/context";
-import type { Exchange } from "../proxy/exchange";
-import { reject } from "../proxy/respond";
+import { Phase, reserveBuffered, UNREAD_BODY_READ_AHEAD_BYTES, type Exchange, type RequestContext } from "../request/exchange";
+import { reject } from "../request/respond";
 import type { ModelState } from "./modelState";
 
+/** A request as holding sees it: routed to a model state. */
+export type HeldExchange = Exchange<ModelState>;
+
 /** True when `x` may be forwarded now (it is then counted in flight); false when it was held or rejected. */
-export function admit(ctx: ProxyContext, x: Exchange): boolean {
+export function admit(ctx: RequestContext, x: HeldExchange): boolean {
   const model = x.model!;
   if (model.removed) {
     // Routed by the previous config while its body was read; that model (and its pool) has just been removed.
@@ -25,8 +27,16 @@ export function admit(ctx: ProxyContext, x: Exchange): boolean {
     reject(ctx, x, "model_queue_full", `model ${model.key} already holds ${model.held} requests (maxPending)`, { model: model.key });
     return false;
   }
-  if (ctx.registry.totals.held >= ctx.limits.maxPendingTotal) {
-    reject(ctx, x, "global_queue_full", `the activator already holds ${ctx.registry.totals.held} requests (limits.maxPendingTotal)`, {
+  if (model.totals.held >= ctx.limits.maxPendingTotal) {
+    reject(ctx, x, "global_queue_full", `the activator already holds ${model.totals.held} requests (limits.maxPendingTotal)`, {
+      model: model.key,
+    });
+    return false;
+  }
+  // A body not read yet still costs what Node read ahead of it: counted, so held bodies are bounded in bytes.
+  if (x.body === null && (x.contentLength > 0 || x.chunked) && x.bufferedBytes === 0 && !reserveBuffered(x, UNREAD_BODY_READ_AHEAD_BYTES)) {
+    const budget = ctx.limits.maxBufferedBodyBytes;
+    reject(ctx, x, "body_buffer_full", `the activator already holds ${ctx.buffered.bytes} bytes of request bodies (limits.maxBufferedBodyBytes ${budget})`, {
       model: model.key,
     });
     return false;
@@ -36,29 +46,42 @@ export function admit(ctx: ProxyContext, x: Exchange): boolean {
 }
 
 /**
- * A request whose backend refused the connection before any byte was sent: the replica just went away. It is
- * held again at the front of the queue, once.
+ * A request that failed before any model server received it (connection refused, connect timeout, host
+ * unreachable: the replica just went away, or is not reachable yet). It is not answered with an error: it is held
+ * again, at the front of the queue, like a request for a cold model, for what is left of its cold-start budget
+ * (counted from its arrival); readiness is told the replica is not ready so it waits for the watch to see one.
  */
-export function holdAgain(ctx: ProxyContext, x: Exchange): void {
+export function holdAgain(ctx: RequestContext, x: HeldExchange, why: string): void {
   const model = x.model!;
-  model.readiness.markUnready("connection refused by the backend"); // first: ending the flight may release others
+  model.readiness.markUnready(why); // first: ending the flight may release others
   model.endFlight(x);
-  x.retried = true;
+  x.retries++;
+  if (performance.now() - x.arrivedAt >= model.coldStartTimeoutMs) {
+    x.phase = Phase.Done;
+    rejectColdStart(ctx, x, model);
+    return;
+  }
   holdFor(ctx, x, model, true);
   model.drain(); // still ready (the watch disagreed)? then it goes again now
 }
 
-function holdFor(ctx: ProxyContext, x: Exchange, model: ModelState, retry: boolean): void {
+function holdFor(ctx: RequestContext, x: HeldExchange, model: ModelState, retry: boolean): void {
   model.hold(x, retry);
-  x.holdTimer = setTimeout(onHoldTimeout, model.coldStartTimeoutMs, ctx, x);
+  // The budget counts from arrival: a request held again after a failed forward keeps only what is left of it.
+  const left = model.coldStartTimeoutMs - (retry ? performance.now() - x.arrivedAt : 0);
+  x.holdTimer = setTimeout(onHoldTimeout, Math.max(0, left), ctx, x);
   // A retried request is a new activation: its push latency counts from now, not from its first arrival.
-  if (x.cold) ctx.registry.activationNeeded(model, retry ? performance.now() : x.arrivedAt);
+  if (x.cold) model.activationNeeded(retry ? performance.now() : x.arrivedAt);
 }
 
-function onHoldTimeout(ctx: ProxyContext, x: Exchange): void {
+function onHoldTimeout(ctx: RequestContext, x: HeldExchange): void {
   const model = x.model!;
   x.holdTimer = null;
   model.unhold(x, "timeout");
+  rejectColdStart(ctx, x, model);
+}
+
+function rejectColdStart(ctx: RequestContext, x: HeldExchange, model: ModelState): void {
   const seconds = model.config.coldStartTimeoutSeconds;
   const message = model.readiness.ready
     ? `model ${model.key} had no free concurrency slot within ${seconds}s`
@@ -67,6 +90,6 @@ function onHoldTimeout(ctx: ProxyContext, x: Exchange): void {
 }
 
 /** The client left while its request was held: it stops counting at once. */
-export function abandonHeld(x: Exchange): void {
+export function abandonHeld(x: HeldExchange): void {
   x.model!.unhold(x, "client_gone");
 }

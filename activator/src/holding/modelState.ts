@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Pool } from "undici";
 import type { ModelConfig } from "../config/schema";
 import type { ColdStartOutcome, Metrics } from "../metrics";
-import { Phase, type Exchange } from "../proxy/exchange";
+import { Phase, type Exchange } from "../request/exchange";
 import type { Readiness } from "../readiness/index";
 import { Fifo } from "./fifo";
 
@@ -24,7 +24,9 @@ export interface HoldingShared {
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Next step of the chain for a released request: forward it. */
-  release(x: Exchange): void;
+  release(x: Exchange<ModelState>): void;
+  /** Tells readiness and the scaler that a request arrived for a model with no ready replica. */
+  activationNeeded(model: ModelState, arrivedAt: number): void;
 }
 
 /**
@@ -34,7 +36,7 @@ export interface HoldingShared {
 export class ModelState {
   held = 0;
   inFlight = 0;
-  readonly queue = new Fifo<Exchange>();
+  readonly queue = new Fifo<Exchange<ModelState>>();
   /** performance.now() when the first request was held for lack of a ready replica; -1 when not cold. */
   coldSince = -1;
   /** The gravest way a request held in the current cold start left it, with its cause (outcome `failed`). */
@@ -72,6 +74,16 @@ export class ModelState {
     shared.metrics.initModel(key);
   }
 
+  /** Counts across all models (the global pending bound). */
+  get totals(): Readonly<Totals> {
+    return this.shared.totals;
+  }
+
+  /** A request arrived for this model with no ready replica: wake readiness, push activation to KEDA. */
+  activationNeeded(arrivedAt: number): void {
+    this.shared.activationNeeded(this, arrivedAt);
+  }
+
   /** Counts an answered request under its status (children cached: no label hashing per request). */
   countRequest(status: number): void {
     let counter = this.requestCounters.get(status);
@@ -105,13 +117,13 @@ export class ModelState {
     return this.capPerReplica === 0 || this.inFlight < this.capPerReplica * this.readiness.readyReplicas;
   }
 
-  startFlight(x: Exchange): void {
+  startFlight(x: Exchange<ModelState>): void {
     x.phase = Phase.InFlight;
     this.inFlight++;
     this.shared.totals.inFlight++;
   }
 
-  endFlight(x: Exchange): void {
+  endFlight(x: Exchange<ModelState>): void {
     x.phase = Phase.Done;
     this.inFlight--;
     this.shared.totals.inFlight--;
@@ -119,7 +131,7 @@ export class ModelState {
   }
 
   /** Counts `x` as held and queues it; `front` puts it back ahead of the others (a retried request). */
-  hold(x: Exchange, front: boolean): void {
+  hold(x: Exchange<ModelState>, front: boolean): void {
     x.phase = Phase.Held;
     if (front) this.queue.unshift(x);
     else this.queue.push(x);
@@ -139,7 +151,7 @@ export class ModelState {
    * `model_removed`, `shutting_down`). When the last request held for a cold start leaves before a replica is
    * ready, the cold start is recorded with the gravest way its requests left (failed > timeout > client_gone).
    */
-  unhold(x: Exchange, end: HoldEnd, cause = ""): void {
+  unhold(x: Exchange<ModelState>, end: HoldEnd, cause = ""): void {
     if (x.holdTimer) clearTimeout(x.holdTimer);
     x.holdTimer = null;
     x.phase = Phase.Done;
@@ -170,7 +182,7 @@ export class ModelState {
     this.draining = true;
     try {
       const now = performance.now();
-      let x: Exchange | null;
+      let x: Exchange<ModelState> | null;
       while ((x = this.queue.head) && this.readiness.ready && this.hasSlot()) {
         this.unhold(x, "released");
         x.waitMs = now - x.arrivedAt;

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { Pool } from "undici";
 import { modelKey, serviceNameOf, type ActivatorConfig, type ModelConfig } from "../config/schema";
 import type { Metrics, QueueSnapshot } from "../metrics";
-import type { Exchange } from "../proxy/exchange";
+import type { Exchange } from "../request/exchange";
 import type { Readiness, ReadinessTarget } from "../readiness/index";
 import type { ModelActivity } from "../scaler/activity";
 import { ModelState, type HoldingShared, type Totals } from "./modelState";
@@ -11,15 +11,21 @@ export type ReadinessFactory = (mode: ActivatorConfig["readiness"]["mode"], targ
 
 type ActivationListener = (modelKey: string, arrivedAt: number) => void;
 
-/** Connection reuse to backends: idle sockets kept long enough to span gaps between requests. */
-const POOL_OPTIONS: Pool.Options = {
-  // A burst released after a cold start queues in the pool instead of opening a socket per request: 10 000 held
-  // requests would otherwise need 10 000 backend sockets (EMFILE) and overflow the backend's accept backlog.
-  connections: 256,
-  keepAliveTimeout: 30_000,
-  keepAliveMaxTimeout: 600_000,
-  connect: { timeout: 10_000 },
-};
+/**
+ * Connection reuse to a backend. Idle sockets are closed by us before the backend closes them
+ * (`upstreamKeepAliveSeconds`, below the model server's own keep-alive timeout): a socket the backend is closing
+ * and we reuse fails a request it never received. A `Keep-Alive: timeout=N` hint from the backend shortens it.
+ */
+export function poolOptions(model: Pick<ModelConfig, "upstreamKeepAliveSeconds">): Pool.Options {
+  return {
+    // A burst released after a cold start queues in the pool instead of opening a socket per request: 10 000 held
+    // requests would otherwise need 10 000 backend sockets (EMFILE) and overflow the backend's accept backlog.
+    connections: 256,
+    keepAliveTimeout: model.upstreamKeepAliveSeconds * 1000,
+    keepAliveMaxTimeout: model.upstreamKeepAliveSeconds * 1000,
+    connect: { timeout: 10_000 },
+  };
+}
 
 /**
  * All models' states, keyed `<namespace>/<name>`. It is what the KEDA scaler reads (ModelActivity) and what
@@ -38,12 +44,18 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       logger: Logger;
       metrics: Metrics;
       createReadiness: ReadinessFactory;
-      release(x: Exchange): void;
+      release(x: Exchange<ModelState>): void;
       /** Answers a request that will never be released: its model was removed, or the activator is stopping. */
-      rejectHeld(x: Exchange, model: ModelState, code: "model_removed" | "shutting_down"): void;
+      rejectHeld(x: Exchange<ModelState>, model: ModelState, code: "model_removed" | "shutting_down"): void;
     },
   ) {
-    this.shared = { totals: this.totals, logger: deps.logger, metrics: deps.metrics, release: deps.release };
+    this.shared = {
+      totals: this.totals,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      release: deps.release,
+      activationNeeded: (model, arrivedAt) => this.activationNeeded(model, arrivedAt),
+    };
   }
 
   get(key: string): ModelState | undefined {
@@ -62,7 +74,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       if (!state) {
         state = new ModelState(key, this.shared);
         this.models.set(key, state);
-        state.configure(model, this.createReadiness(key, model), new Pool(model.backend, POOL_OPTIONS));
+        state.configure(model, this.createReadiness(key, model), new Pool(model.backend, poolOptions(model)));
         continue;
       }
       const old = state.config;
@@ -70,7 +82,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
         modeChanged || old.backend !== model.backend || old.readinessPath !== model.readinessPath || serviceNameOf(old) !== serviceNameOf(model);
       const oldReadiness = state.readiness;
       const oldPool = state.pool;
-      const pool = old.backend !== model.backend ? new Pool(model.backend, POOL_OPTIONS) : undefined;
+      const poolChanged = old.backend !== model.backend || old.upstreamKeepAliveSeconds !== model.upstreamKeepAliveSeconds;
+      const pool = poolChanged ? new Pool(model.backend, poolOptions(model)) : undefined;
       state.configure(model, readinessChanged ? this.createReadiness(key, model) : undefined, pool);
       if (readinessChanged) oldReadiness.close();
       if (pool) void oldPool.close(); // graceful: in-flight requests on the old backend finish

@@ -6,8 +6,8 @@
  */
 import { apiKeyDigest } from "../config/apiKeys";
 import type { ProxyContext } from "./context";
-import type { Exchange } from "./exchange";
-import { reject } from "./respond";
+import type { Exchange } from "../request/exchange";
+import { reject } from "../request/respond";
 
 const AUTHORIZATION = "authorization";
 /** `Bearer` (any case, RFC 9110 §11.1) and the spaces after it. */

@@ -1,12 +1,10 @@
-import type { Logger } from "pino";
-import type { ModelRegistry } from "../holding/registry";
-import type { Metrics } from "../metrics";
+import type { ModelState } from "../holding/modelState";
+import type { Exchange, RequestContext } from "../request/exchange";
 import type { Routes } from "./route";
 
 /** What the request chain reads: built once by main, its `routes`, `limits` and `apiKeys` swapped on reload. */
-export interface ProxyContext {
+export interface ProxyContext extends RequestContext {
   routes: Routes;
-  limits: { maxBodyBytes: number; maxPendingTotal: number };
   /**
    * SHA-256 hex digests of the accepted API keys; null when the config has no `auth` (the chain then skips the
    * auth step on this one test). Swapped on config reload and when the keys file changes.
@@ -14,7 +12,7 @@ export interface ProxyContext {
   apiKeys: ReadonlySet<string> | null;
   /** SIGTERM received: answer what is in progress, tell clients to close their connections. */
   draining: boolean;
-  readonly registry: ModelRegistry;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
 }
+
+/** An exchange as the chain sees it: routed to a `ModelState`, with the proxy's context. */
+export type ProxyExchange = Exchange<ModelState, ProxyContext>;

@@ -1,15 +1,29 @@
 /**
  * Chain step 4, forwarding: the request goes to the model's undici pool (created once per backend, keep-alive),
  * bodies streamed both ways with backpressure, each response chunk written as it arrives (server-sent events
- * included). Callbacks are plain functions of the exchange (it is the dispatch handler): nothing is
- * allocated per chunk.
+ * included). One small dispatch handler (`Attempt`) per try; its callbacks do not allocate per chunk.
+ *
+ * A request no model server received never fails at once:
+ * - the connection could not be made (refused, timed out, unreachable): the replica is gone or not reachable yet,
+ *   so the request is held again like a cold one, within its cold-start budget (`holding/admit.ts`, `holdAgain`);
+ * - a connection failed before any response byte (reset, closed: typically a pooled keep-alive socket the backend
+ *   closed as we reused it): sent again once, at once, on a fresh connection, when its body can be sent again
+ *   (buffered, absent, or not read yet). RFC 9110 §9.2.2 lets a client retry a request it knows was not
+ *   processed; a socket the backend closes while idle (uvicorn's keep-alive timeout, 5 s) processed nothing.
+ * An upgrade the backend accepts (101) becomes a tunnel (`tunnel.ts`).
  */
+import type { IncomingHttpHeaders } from "node:http";
+import type { Socket } from "node:net";
 import { Readable } from "node:stream";
-import type { Dispatcher } from "undici";
+import { Client, type Dispatcher } from "undici";
 import { holdAgain } from "../holding/admit";
-import { Phase, type Exchange, type ProxyResponse } from "./exchange";
+import type { ModelState } from "../holding/modelState";
+import { grantContinue, Phase, releaseBuffered, type Exchange, type ProxyResponse } from "../request/exchange";
+import { reject } from "../request/respond";
 import { clientResponseHeaders } from "./headers";
-import { reject } from "./respond";
+import { tunnel } from "./tunnel";
+
+type ForwardExchange = Exchange<ModelState>;
 
 /** Thrown into the upstream body stream when a chunked request body exceeds the limit. */
 class BodyTooLargeError extends Error {
@@ -18,10 +32,20 @@ class BodyTooLargeError extends Error {
   }
 }
 
-export function forward(x: Exchange): void {
+/** Connection errors that mean no request was written: the connection itself failed. */
+const CONNECT_FAILED = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+/** Errors of an established connection that closed before answering (the stale keep-alive race among them). */
+const CLOSED_EARLY = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+
+export function forward(x: ForwardExchange): void {
+  dispatch(x, x.model!.pool);
+}
+
+function dispatch(x: ForwardExchange, dispatcher: Dispatcher): void {
   const model = x.model!;
+  grantContinue(x); // the body is about to be read: a client waiting on `Expect: 100-continue` may send it now
   x.forwardedAt = performance.now();
-  model.pool.dispatch(
+  dispatcher.dispatch(
     {
       path: x.req.url!,
       method: x.req.method!,
@@ -29,13 +53,16 @@ export function forward(x: Exchange): void {
       body: upstreamBody(x),
       headersTimeout: model.requestTimeoutMs,
       bodyTimeout: model.requestTimeoutMs,
+      upgrade: x.upgrade === "" ? null : x.upgrade,
     },
-    x,
+    new Attempt(x),
   );
 }
 
-function upstreamBody(x: Exchange): Dispatcher.DispatchOptions["body"] {
+function upstreamBody(x: ForwardExchange): Dispatcher.DispatchOptions["body"] {
   if (x.body) return x.body;
+  releaseBuffered(x); // what was read ahead of an unread body now streams to the backend, with backpressure
+  if (x.upgrade !== "") return null;
   if (x.chunked) return Readable.from(limitedBody(x.req, x.ctx.limits.maxBodyBytes), { objectMode: false });
   return x.contentLength > 0 ? x.req : null;
 }
@@ -50,29 +77,62 @@ async function* limitedBody(body: AsyncIterable<Buffer>, limit: number): AsyncGe
   }
 }
 
-export function onForwardHeaders(x: Exchange, status: number, headers: Record<string, string | string[] | undefined>): void {
-  if (x.phase !== Phase.InFlight || x.res.headersSent) return;
-  x.model!.proxyLatency.observe((performance.now() - x.forwardedAt) / 1000);
-  x.res.writeHead(status, clientResponseHeaders(x, headers));
-}
+/** One try at the backend: the undici dispatch handler. Stale once superseded (a retry) or once the client left. */
+class Attempt implements Dispatcher.DispatchHandler {
+  /** The backend sent a response head: from here on nothing is retried. */
+  responded = false;
 
-export function onForwardData(x: Exchange, controller: Dispatcher.DispatchController, chunk: Buffer): void {
-  if (x.phase !== Phase.InFlight) return;
-  if (!x.res.write(chunk)) {
-    controller.pause();
-    x.res.once("drain", resumeUpstream);
+  constructor(readonly x: ForwardExchange) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.x.controller = controller;
+    if (this.x.phase !== Phase.InFlight) controller.abort(new Error("client left"));
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, socket: Socket): void {
+    this.responded = true;
+    if (this.x.phase !== Phase.InFlight) {
+      socket.destroy();
+      return;
+    }
+    tunnel(this.x, status, headers, socket, controller);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    if (status < 200) return;
+    this.responded = true;
+    const x = this.x;
+    // No retry past this point: a buffered body is no longer needed once the backend answers.
+    releaseBuffered(x);
+    x.body = null;
+    if (x.phase !== Phase.InFlight || x.res.headersSent) return;
+    x.model!.proxyLatency.observe((performance.now() - x.forwardedAt) / 1000);
+    x.res.writeHead(status, clientResponseHeaders(x, headers));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const x = this.x;
+    if (x.phase !== Phase.InFlight) return;
+    if (!x.res.write(chunk)) {
+      controller.pause();
+      x.res.once("drain", resumeUpstream);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.x.phase === Phase.InFlight) this.x.res.end();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    onForwardError(this.x, err, this.responded);
   }
 }
 
 function resumeUpstream(this: ProxyResponse): void {
-  this.exchange?.controller?.resume();
+  (this.exchange as ForwardExchange | null)?.controller?.resume();
 }
 
-export function onForwardEnd(x: Exchange): void {
-  if (x.phase === Phase.InFlight) x.res.end();
-}
-
-export function onForwardError(x: Exchange, err: Error): void {
+function onForwardError(x: ForwardExchange, err: Error, responded: boolean): void {
   if (x.phase !== Phase.InFlight) return; // the client left and the upstream request was aborted for it
   const { ctx, res } = x;
   const model = x.model!;
@@ -82,9 +142,20 @@ export function onForwardError(x: Exchange, err: Error): void {
     res.destroy(err);
     return;
   }
-  if (code === "ECONNREFUSED" && !x.retried && bodyReplayable(x)) {
-    holdAgain(ctx, x);
-    return;
+  if (!responded && code !== undefined && bodyReplayable(x)) {
+    if (CONNECT_FAILED.has(code)) {
+      ctx.logger.debug({ model: model.key, err: describe(err, code) }, "backend not reachable; request held again");
+      holdAgain(ctx, x, `backend not reachable (${code})`);
+      return;
+    }
+    if (CLOSED_EARLY.has(code) && !x.sentFresh) {
+      ctx.logger.debug({ model: model.key, err: describe(err, code) }, "backend connection closed before answering; sent again on a fresh connection");
+      x.sentFresh = true;
+      const fresh = new Client(model.config.backend, { connect: { timeout: 10_000 } });
+      dispatch(x, fresh);
+      void fresh.close(); // closes once this request is done
+      return;
+    }
   }
   if (err instanceof BodyTooLargeError) {
     reject(ctx, x, "body_too_large", err.message, { limit: err.limit });
@@ -96,9 +167,9 @@ export function onForwardError(x: Exchange, err: Error): void {
   }
 }
 
-/** A refused connection sent nothing: the body can be sent again if it is buffered, absent, or not yet read. */
-function bodyReplayable(x: Exchange): boolean {
-  return x.body !== null || (!x.chunked && x.contentLength <= 0) || !x.req.readableDidRead;
+/** Nothing of the body is lost yet: it is buffered, absent, or not read from the client yet. */
+function bodyReplayable(x: ForwardExchange): boolean {
+  return x.body !== null || x.upgrade !== "" || (!x.chunked && x.contentLength <= 0) || !x.req.readableDidRead;
 }
 
 function describe(err: Error, code: string | undefined): string {

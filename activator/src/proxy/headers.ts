@@ -2,7 +2,7 @@
  * Header handling for both directions, done in one pass over each header list: hop-by-hop headers dropped
  * (RFC 9110 §7.6.1, plus any the Connection header names), X-Forwarded-For/Proto/Host set.
  */
-import type { Exchange } from "./exchange";
+import type { Exchange } from "../request/exchange";
 
 /** Request headers not forwarded as they are (lowercase). */
 const REQUEST_DROPPED = new Set([
@@ -36,7 +36,7 @@ const RESPONSE_DROPPED = new Set([
 
 /** Header name lengths worth lowercasing for the checks below: most names are skipped on length alone. */
 const INTERESTING_LENGTH: boolean[] = [];
-for (const name of [...REQUEST_DROPPED, "content-length"]) INTERESTING_LENGTH[name.length] = true;
+for (const name of [...REQUEST_DROPPED, "content-length", "content-encoding"]) INTERESTING_LENGTH[name.length] = true;
 
 /**
  * Reads the request head once: routing host, body framing, and the header list to send upstream. Returns why
@@ -55,13 +55,17 @@ export function readRequestHead(x: Exchange): string | null {
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = INTERESTING_LENGTH[name.length] === true ? name.toLowerCase() : "";
-    if (lower === "" || !(REQUEST_DROPPED.has(lower) || lower === "content-length")) {
+    if (lower === "" || !(REQUEST_DROPPED.has(lower) || lower === "content-length" || lower === "content-encoding")) {
       out.push(name, value);
       continue;
     }
     switch (lower) {
       case "content-length":
         x.contentLength = Number(value); // Node's parser has already rejected a malformed one
+        out.push(name, value);
+        break;
+      case "content-encoding":
+        x.contentEncoding = x.contentEncoding ? `${x.contentEncoding}, ${value.toLowerCase()}` : value.toLowerCase();
         out.push(name, value);
         break;
       case "transfer-encoding":

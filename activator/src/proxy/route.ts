@@ -1,21 +1,24 @@
 /**
  * Chain step 2, routing: host and path first (no body read), then, for OpenAI-style endpoints, the JSON body's
- * `model` field (a read bounded by the body limit; the bytes are forwarded unchanged). `GET /v1/models` lists
- * the OpenAI models served.
+ * `model` field (a read bounded by the body limit and by the buffered-bytes budget across all requests;
+ * compressed bodies decoded for it, `decode.ts`; the bytes are forwarded unchanged).
  */
 import { modelKey, type ActivatorConfig } from "../config/schema";
 import type { ModelRegistry } from "../holding/registry";
 import type { ModelState } from "../holding/modelState";
-import { buildRouteTable, hostOf, matchHostPath, OPENAI_BODY_PATHS, OPENAI_MODELS_PATH, pathOf, type RouteTable } from "../routing/table";
-import type { ProxyContext } from "./context";
-import type { Exchange, ProxyRequest } from "./exchange";
-import { reject } from "./respond";
+import { grantContinue, releaseBuffered, reserveBuffered, type ProxyRequest } from "../request/exchange";
+import { reject } from "../request/respond";
+import { buildRouteTable, hostOf, matchHostPath, OPENAI_BODY_PATHS, pathOf, type RouteTable } from "../routing/table";
+import type { ProxyContext, ProxyExchange } from "./context";
+import { contentCodings, decodeBody, DECODED_CODINGS, unsupportedCoding } from "./decode";
 
 /** Routing data for one configuration, computed at load. */
 export interface Routes {
   readonly table: RouteTable<ModelState>;
   /** Body of `GET /v1/models`. */
   readonly modelsList: string;
+  /** Body of `GET /v1/models/{id}`, by id. */
+  readonly modelObjects: ReadonlyMap<string, string>;
   /** Model keys, for "no route" errors. */
   readonly modelKeys: readonly string[];
 }
@@ -23,81 +26,146 @@ export interface Routes {
 export function buildRoutes(config: ActivatorConfig, registry: ModelRegistry): Routes {
   const entries = config.models.map((model) => ({ keys: model, target: registry.get(modelKey(model))! }));
   const table = buildRouteTable(entries);
-  const modelsList = JSON.stringify({
-    object: "list",
-    data: table.openaiIds.map((id) => ({ id, object: "model", created: 0, owned_by: table.openai.get(id)!.key })),
-  });
-  return { table, modelsList, modelKeys: entries.map((e) => e.target.key) };
+  // OpenAI's model object: https://platform.openai.com/docs/api-reference/models/object
+  const objects = table.openaiIds.map((id) => ({ id, object: "model", created: 0, owned_by: table.openai.get(id)!.key }));
+  return {
+    table,
+    modelsList: JSON.stringify({ object: "list", data: objects }),
+    modelObjects: new Map(objects.map((o) => [o.id, JSON.stringify(o)])),
+    modelKeys: entries.map((e) => e.target.key),
+  };
 }
 
 /** The model routed by host and path, or null. */
-export function routeByHostPath(ctx: ProxyContext, x: Exchange): ModelState | null {
+export function routeByHostPath(ctx: ProxyContext, x: ProxyExchange): ModelState | null {
   x.host = hostOf(x.host);
   return matchHostPath(ctx.routes.table, x.host, x.req.url!) ?? null;
 }
 
 /** True when the model can only come from the body (an OpenAI endpoint the host/path routes did not take). */
-export function needsBodyRouting(ctx: ProxyContext, x: Exchange): boolean {
+export function needsBodyRouting(ctx: ProxyContext, x: ProxyExchange): boolean {
   return x.req.method === "POST" && ctx.routes.table.openai.size > 0 && OPENAI_BODY_PATHS.has(pathOf(x.req.url!));
 }
 
+type Next = (x: ProxyExchange, model: ModelState) => void;
+const NEXT = Symbol("after body");
+type RoutingRequest = ProxyRequest & { [NEXT]?: Next };
+
 /**
- * Reads the body (bounded) and calls `next` with the model its `model` field names; answers 400/404/413
+ * Reads the body (bounded) and calls `next` with the model its `model` field names; answers 400/404/413/415/503
  * itself otherwise. Event handlers are shared functions: the exchange rides on the request.
  */
-export function routeByBody(x: Exchange, next: (x: Exchange, model: ModelState) => void): void {
-  x.bodyChunks = [];
-  x.afterBody = next;
+export function routeByBody(x: ProxyExchange, next: Next): void {
+  const codings = contentCodings(x.contentEncoding);
+  const unsupported = unsupportedCoding(codings);
+  if (unsupported !== null) {
+    reject(x.ctx, x, "unsupported_content_encoding", `Content-Encoding "${unsupported}" is not supported; send the body uncompressed or as ${DECODED_CODINGS.join(", ")}`, {
+      contentEncoding: unsupported,
+      supported: DECODED_CODINGS,
+    });
+    return;
+  }
+  // A declared length is reserved in the budget before any byte is read (refused at once if it does not fit) and
+  // read into one buffer of that size: no partial reads wasted, no second copy.
+  if (x.contentLength > 0) {
+    if (!reserveBuffered(x, x.contentLength)) return rejectBudget(x);
+    x.body = Buffer.allocUnsafe(x.contentLength);
+  } else {
+    x.bodyChunks = [];
+  }
+  (x.req as RoutingRequest)[NEXT] = next;
   x.req.on("data", onBodyData);
   x.req.on("end", onBodyEnd);
+  grantContinue(x);
+}
+
+function stopReading(req: ProxyRequest, x: ProxyExchange): void {
+  req.off("data", onBodyData);
+  req.off("end", onBodyEnd);
+  x.bodyChunks = null;
+}
+
+function rejectBudget(x: ProxyExchange): void {
+  const budget = x.ctx.limits.maxBufferedBodyBytes;
+  reject(x.ctx, x, "body_buffer_full", `the activator already holds ${x.ctx.buffered.bytes} bytes of request bodies (limits.maxBufferedBodyBytes ${budget})`);
 }
 
 function onBodyData(this: ProxyRequest, chunk: Buffer): void {
-  const x = this.exchange!;
+  const x = this.exchange as ProxyExchange;
+  if (x.body !== null) {
+    // Declared length: Node's parser never passes more than Content-Length bytes.
+    chunk.copy(x.body, x.bodyBytes);
+    x.bodyBytes += chunk.length;
+    return;
+  }
   x.bodyBytes += chunk.length;
   const limit = x.ctx.limits.maxBodyBytes;
   if (x.bodyBytes > limit) {
-    this.off("data", onBodyData);
-    this.off("end", onBodyEnd);
-    x.bodyChunks = null;
+    stopReading(this, x);
     reject(x.ctx, x, "body_too_large", `request body exceeds ${limit} bytes`, { limit });
+    return;
+  }
+  if (!reserveBuffered(x, chunk.length)) {
+    stopReading(this, x);
+    rejectBudget(x);
     return;
   }
   x.bodyChunks!.push(chunk);
 }
 
-function onBodyEnd(this: ProxyRequest): void {
-  const x = this.exchange!;
-  const chunks = x.bodyChunks!;
-  x.bodyChunks = null;
-  x.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, x.bodyBytes);
+function onBodyEnd(this: RoutingRequest): void {
+  const x = this.exchange as ProxyExchange;
+  if (x.body === null) {
+    const chunks = x.bodyChunks!;
+    x.bodyChunks = null;
+    x.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, x.bodyBytes);
+  }
+  const next = this[NEXT]!;
+  this[NEXT] = undefined;
+  const codings = contentCodings(x.contentEncoding);
+  if (codings.length === 0) {
+    routeByModelField(x, x.body, next);
+    return;
+  }
+  decodeBody(x, codings, (failure, decoded, counted) => {
+    if (x.res.writableEnded || x.res.destroyed) return releaseBuffered(x); // the client left meanwhile: nothing more is needed
+    if (failure === null) {
+      const ok = routeByModelField(x, decoded!, null);
+      releaseBuffered(x, Math.min(counted, x.bufferedBytes));
+      if (ok) next(x, ok);
+    } else if (failure.code === "body_too_large") {
+      reject(x.ctx, x, "body_too_large", `decoded request body exceeds ${failure.limit} bytes`, { limit: failure.limit });
+    } else if (failure.code === "body_buffer_full") {
+      reject(x.ctx, x, "body_buffer_full", `the activator holds too many bytes of request bodies to decode this one (limits.maxBufferedBodyBytes ${x.ctx.limits.maxBufferedBodyBytes})`);
+    } else {
+      reject(x.ctx, x, failure.code, `request body is not valid ${failure.coding} data (Content-Encoding)`, { contentEncoding: failure.coding });
+    }
+  });
+}
+
+/**
+ * Reads the `model` field of a JSON body and calls `next` with its model (or returns it when `next` is null);
+ * answers 400/404 itself otherwise. Error messages never quote the body.
+ */
+function routeByModelField(x: ProxyExchange, json: Buffer, next: Next | null): ModelState | null {
   const { ctx } = x;
   let id: unknown;
   try {
-    id = (JSON.parse(x.body.toString("utf8")) as { model?: unknown } | null)?.model;
+    id = (JSON.parse(json.toString("utf8")) as { model?: unknown } | null)?.model;
   } catch (err) {
-    reject(ctx, x, "invalid_json", `request body is not valid JSON: ${(err as Error).message}`);
-    return;
+    const at = /at position (\d+)/.exec((err as Error).message);
+    reject(ctx, x, "invalid_json", `request body is not valid JSON${at ? ` (at position ${at[1]})` : ""}`);
+    return null;
   }
   if (typeof id !== "string" || id === "") {
     reject(ctx, x, "missing_model", 'request body has no "model" string field', { models: ctx.routes.table.openaiIds });
-    return;
+    return null;
   }
   const model = ctx.routes.table.openai.get(id);
   if (!model) {
     reject(ctx, x, "unknown_model", `model "${id}" is not served here`, { model: id, models: ctx.routes.table.openaiIds });
-    return;
+    return null;
   }
-  x.afterBody!(x, model);
-}
-
-/** A request no route took: `GET /v1/models`, else 404. */
-export function answerUnrouted(ctx: ProxyContext, x: Exchange): void {
-  const { req, res } = x;
-  if ((req.method === "GET" || req.method === "HEAD") && pathOf(req.url!) === OPENAI_MODELS_PATH) {
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(ctx.routes.modelsList) });
-    res.end(ctx.routes.modelsList);
-    return;
-  }
-  reject(ctx, x, "no_route", `no model is routed for host "${x.host}" and path "${pathOf(req.url!)}"`, { models: ctx.routes.modelKeys });
+  if (next) next(x, model);
+  return model;
 }

@@ -3,9 +3,10 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ActivatorConfig } from "../config/schema";
 import { rawErrorResponse, ERRORS, type ErrorCode } from "../errors";
-import { createRequestHandler } from "./chain";
+import { ProxyRequest, ProxyResponse } from "../request/exchange";
+import { lingeringClose } from "../request/linger";
+import { createRequestHandlers } from "./chain";
 import type { ProxyContext } from "./context";
-import { ProxyRequest, ProxyResponse } from "./exchange";
 
 type ClientLimits = Pick<ActivatorConfig["limits"], "headersTimeoutSeconds" | "requestTimeoutSeconds">;
 
@@ -26,8 +27,11 @@ export function createProxyServer(ctx: ProxyContext, limits: ClientLimits): Serv
       // The chain answers a missing Host itself (headers.ts), as JSON like every other error.
       requireHostHeader: false,
     },
-    createRequestHandler(ctx),
   );
+  const handlers = createRequestHandlers(ctx);
+  server.on("request", handlers.request);
+  server.on("checkContinue", handlers.checkContinue);
+  server.on("upgrade", handlers.upgrade);
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(ctx, err, socket));
   applyClientLimits(server, limits);
   return server;
@@ -46,7 +50,7 @@ function answerClientError(ctx: ProxyContext, err: NodeJS.ErrnoException, socket
     const message = code === "client_timeout" ? "the request was not received in time" : `the request could not be parsed: ${err.message}`;
     socket.write(rawErrorResponse(code, message));
     ctx.metrics.rejections.inc({ model: "", reason: ERRORS[code].reason });
-    (socket as Socket).destroySoon(); // once the answer is flushed
+    lingeringClose.call(socket as Socket); // once the answer is flushed, in stages: the client may still be sending
   } else {
     socket.destroy();
   }

@@ -20,7 +20,13 @@ describe("activator config schema", () => {
       scaler: { host: "0.0.0.0", port: 9090 },
       admin: { host: "0.0.0.0", port: 9091 },
     });
-    assert.deepEqual(config.limits, { maxPendingTotal: 10_000, maxBodyBytes: 10 * 1024 * 1024, headersTimeoutSeconds: 30, requestTimeoutSeconds: 360 });
+    assert.deepEqual(config.limits, {
+      maxPendingTotal: 10_000,
+      maxBodyBytes: 10 * 1024 * 1024,
+      maxBufferedBodyBytes: 128 * 1024 * 1024,
+      headersTimeoutSeconds: 30,
+      requestTimeoutSeconds: 360,
+    });
     assert.equal(config.readiness.mode, "kubernetes");
     assert.equal(config.activation.heartbeatSeconds, 5);
     assert.equal(config.shutdownGraceSeconds, 30);
@@ -32,6 +38,7 @@ describe("activator config schema", () => {
       coldStartTimeoutSeconds: 300,
       requestTimeoutSeconds: 300,
       targetConcurrency: 10,
+      upstreamKeepAliveSeconds: 4,
     });
   });
 
@@ -104,6 +111,12 @@ describe("activator config schema", () => {
       ['models[1].pathPrefix: any host with path prefix "/p" is already routed to models[0]'],
     ],
     ["no routing key", withModels({ ...base, hosts: [] }), ["models[0]: no routing key: set hosts, pathPrefix or openaiModels"]],
+    [
+      "a body budget smaller than one body",
+      { ...withModels(base), limits: { maxBodyBytes: 2048, maxBufferedBodyBytes: 1024 } },
+      ["limits.maxBufferedBodyBytes: must be at least limits.maxBodyBytes (2048), or no body of the largest size can be routed"],
+    ],
+    ["zero upstream keep-alive", withModels({ ...base, upstreamKeepAliveSeconds: 0 }), ["models[0].upstreamKeepAliveSeconds: Too small: expected number to be >0"]],
     [
       "port used twice",
       { ...withModels(base), listeners: { proxy: { port: 9000 }, admin: { port: 9000 } } },

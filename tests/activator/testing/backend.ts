@@ -15,10 +15,13 @@
  *   body with `"stream": true` (OpenAI style): `chunks` events `data: {"index":i,"t":<epoch ms>}` every
  *   `interval` ms, then `data: [DONE]`.
  * - Anything else: 200 JSON echo {method, url, headers, body (utf-8), bodyBytes, port}.
+ * - `Upgrade: websocket` (with `Connection: upgrade`): 101 with the RFC 6455 Sec-WebSocket-Accept, then every byte
+ *   received is echoed back (`upgrades` counts them; `lastUpgradeUrl` is the request target).
  * Controls, from the query string or an `x-backend-<name>` header (header wins): `delay` ms before answering,
  * `status` code, `chunks` (default 5), `interval` ms (default 10), `crash` = number of chunks sent before the
  * connection is reset (JSON: 0 resets before any byte, ≥1 after the headers and half the body).
  */
+import { createHash } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 
@@ -49,6 +52,9 @@ export class TestBackend {
   readinessRequests = 0;
   /** Highest number of non-readiness requests being answered at once. */
   maxActive = 0;
+  /** WebSocket upgrades accepted. */
+  upgrades = 0;
+  lastUpgradeUrl = "";
   /** performance.now() when the server last started listening. */
   listeningAt: number | undefined;
   readonly url: string;
@@ -77,6 +83,7 @@ export class TestBackend {
     if (this.server) return;
     const server = http.createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 30_000;
+    server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.upgrade(req, socket, head));
     server.on("connection", (socket: net.Socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
@@ -106,6 +113,19 @@ export class TestBackend {
     this.requests = 0;
     this.readinessRequests = 0;
     this.maxActive = 0;
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    this.upgrades++;
+    this.lastUpgradeUrl = req.url ?? "";
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"] ?? ""}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    if (head.length > 0) socket.write(head);
+    socket.on("data", (d: Buffer) => socket.write(d));
+    socket.on("end", () => socket.end()); // the client closed: so do we
+    socket.on("error", () => undefined);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

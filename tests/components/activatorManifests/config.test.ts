@@ -20,9 +20,18 @@ describe("activator config generated from the models", () => {
             llmModel,
             cpuModel,
             { ...cpuModel, name: "fraud", format: "xgboost", storageUri: "s3://models/fraud/v3", namespace: "risk", routing: { hosts: ["fraud.example.com", "*.fraud.example.com"] } },
-            { ...llmModel, name: "coder", routing: { openaiModels: ["qwen-coder"], pathPrefix: "/coder" }, coldStartTimeoutSeconds: 1200 },
+            {
+                ...llmModel,
+                name: "coder",
+                routing: { openaiModels: ["qwen-coder"], pathPrefix: "/coder" },
+                coldStartTimeoutSeconds: 1200,
+                requestTimeoutSeconds: 1800,
+                maxPending: 50,
+                maxConcurrencyPerReplica: 8,
+                upstreamKeepAliveSeconds: 2,
+            },
         ],
-        { shutdownGraceSeconds: 45 },
+        { shutdownGraceSeconds: 45, limits: { maxBodyBytes: 20 * 1024 * 1024, maxBufferedBodyBytes: 256 * 1024 * 1024 }, memory: "1Gi" },
     );
     const input = activatorConfig(stack.models, stack.activator);
     const parsed = parseActivatorConfig(JSON.parse(activatorConfigFile(input)));
@@ -51,6 +60,21 @@ describe("activator config generated from the models", () => {
         assert.deepEqual([qwen.backend, qwen.serviceName], ["http://qwen-predictor.models.svc.cluster.local", "qwen-predictor"]);
         assert.deepEqual([fraud.backend, fraud.serviceName], ["http://fraud-predictor.risk.svc.cluster.local", "fraud-predictor"]);
         assert.deepEqual([iris.coldStartTimeoutSeconds, iris.targetConcurrency], [480, 10]);
+    });
+
+    it("passes the limits and each model's timeouts, queue bound and connection settings to the activator", () => {
+        assert.ok(parsed.ok);
+        assert.deepEqual(
+            { ...parsed.config.limits, requestTimeoutSeconds: undefined, headersTimeoutSeconds: undefined },
+            { maxBodyBytes: 20 * 1024 * 1024, maxPendingTotal: 10_000, maxBufferedBodyBytes: 256 * 1024 * 1024, requestTimeoutSeconds: undefined, headersTimeoutSeconds: undefined },
+        );
+        const coder = parsed.config.models[3]!;
+        assert.deepEqual(
+            [coder.requestTimeoutSeconds, coder.maxPending, coder.maxConcurrencyPerReplica, coder.upstreamKeepAliveSeconds],
+            [1800, 50, 8, 2],
+        );
+        const iris = parsed.config.models[1]!;
+        assert.deepEqual([iris.requestTimeoutSeconds, iris.maxPending, iris.maxConcurrencyPerReplica, iris.upstreamKeepAliveSeconds], [600, 1000, undefined, 4]);
     });
 
     it("listens where the Deployment's ports are and drains for the configured grace", () => {

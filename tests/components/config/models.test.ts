@@ -40,6 +40,9 @@ describe("stack config: models and activator", () => {
             targetConcurrency: 10,
             vllm: undefined,
             routing: { hosts: [], pathPrefix: "/v2/models/iris", openaiModels: [] },
+            requestTimeoutSeconds: 600,
+            maxPending: 1000,
+            upstreamKeepAliveSeconds: 4,
             // CPU model: no scale-up delay or node boot; image pull 180 + download 180 + startup 120.
             coldStart: { imagePullSeconds: 180, downloadSeconds: 180, startupSeconds: 120 },
             coldStartTimeoutSeconds: 480,
@@ -54,9 +57,17 @@ describe("stack config: models and activator", () => {
             allowedCidrs: [],
             apiKeySecrets: [],
             shutdownGraceSeconds: 30,
+            limits: { maxBodyBytes: 10 * 1024 * 1024, maxPendingTotal: 10_000, maxBufferedBodyBytes: 128 * 1024 * 1024 },
             cpu: "1",
-            memory: "512Mi",
+            memory: "768Mi",
         });
+    });
+
+    it("accepts the activator's limits with the memory they need, and lowered limits in a smaller pod", () => {
+        const big = parseStackConfig(raw([], { activator: { limits: { maxBodyBytes: 20 * 1024 * 1024, maxBufferedBodyBytes: 256 * 1024 * 1024 }, memory: "1Gi" } }));
+        assert.equal(big.activator.limits.maxBufferedBodyBytes, 256 * 1024 * 1024);
+        const small = parseStackConfig(raw([], { activator: { limits: { maxPendingTotal: 2000, maxBufferedBodyBytes: 64 * 1024 * 1024 }, memory: "512Mi" } }));
+        assert.equal(small.activator.memory, "512Mi");
     });
 
     it("keeps explicit routing as given and accepts CPU quantities written as numbers", () => {
@@ -165,6 +176,28 @@ describe("stack config: models and activator", () => {
         ["an activator image without a tag", [], { activator: { image: "example.com/activator" } }, /activator\.image: .*neither a tag nor a digest/],
         ["no activator replicas", [], { activator: { replicas: 0 } }, /activator\.replicas: /],
         ["an unknown activator key", [], { activator: { grace: 10 } }, /activator\.grace: /],
+        ["an unknown activator limit", [], { activator: { limits: { maxBody: 1 } } }, /^gpu-serverless:activator\.limits\.maxBody: /],
+        [
+            "a body budget below one body",
+            [],
+            { activator: { limits: { maxBodyBytes: 64 * 1024 * 1024, maxBufferedBodyBytes: 32 * 1024 * 1024 } } },
+            /^gpu-serverless:activator\.limits\.maxBufferedBodyBytes: must be at least limits\.maxBodyBytes \(67108864\)/,
+        ],
+        [
+            "a pod memory below what the default limits need",
+            [],
+            { activator: { memory: "512Mi" } },
+            /^gpu-serverless:activator\.memory: 512Mi is less than the 657Mi the limits need \(maxPendingTotal 10000, maxBufferedBodyBytes 134217728;.*raise memory to at least 657Mi or lower the limits$/,
+        ],
+        [
+            "limits raised without the memory they need",
+            [],
+            { activator: { limits: { maxBufferedBodyBytes: 512 * 1024 * 1024 } } },
+            /^gpu-serverless:activator\.memory: 768Mi is less than the 1257Mi the limits need/,
+        ],
+        ["a zero model request timeout", [{ ...cpu, requestTimeoutSeconds: 0 }], {}, /^gpu-serverless:models\[0\]\.requestTimeoutSeconds: /],
+        ["a zero maxPending", [{ ...cpu, maxPending: 0 }], {}, /^gpu-serverless:models\[0\]\.maxPending: /],
+        ["a fractional maxConcurrencyPerReplica", [{ ...cpu, maxConcurrencyPerReplica: 1.5 }], {}, /^gpu-serverless:models\[0\]\.maxConcurrencyPerReplica: /],
     ];
     for (const [what, models, extra, expected] of invalid) {
         it(`refuses ${what}, naming the key`, () => {

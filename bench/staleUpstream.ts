@@ -1,0 +1,111 @@
+/**
+ * Stale upstream connections: a model server that closes idle keep-alive connections without saying when (no
+ * Keep-Alive header; uvicorn's behaviour, 5 s by default, scaled down here to 300 ms), and requests sent one after
+ * another ~300 ms ± 3 ms apart on one client connection, so they meet the server's close. Counts 5xx answers, and
+ * among them those for requests the server never received. Two activator settings: `upstreamKeepAliveSeconds`
+ * below the server's idle time (the rule: idle connections are dropped first), and above it (misconfigured: only
+ * the retry on a fresh connection keeps these requests from failing). nginx (`proxy_pass` to an upstream with a
+ * keepalive pool, nginx's default idle time of 60 s for it) is measured in the same sweep as a reference.
+ */
+import http from "node:http";
+import { IdleClosingBackend } from "../tests/activator/testing/idleClosingBackend";
+import { send } from "../tests/activator/testing/http";
+import { startActivator } from "./lib/activator";
+import { startNginx } from "./lib/nginx";
+import { freePort } from "../tests/activator/testing/backend";
+import { type Bench, type BenchContext, type BenchResult } from "./lib/report";
+
+const IDLE_MS = 300;
+
+interface Sweep {
+  path: string;
+  requests: number;
+  ok: number;
+  serverErrors: number;
+  neverReceived: number;
+  serverConnections: number;
+}
+
+async function sweep(url: string, backend: IdleClosingBackend, count: number, headers: Record<string, string>): Promise<Omit<Sweep, "path" | "serverConnections">> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const body = JSON.stringify({ model: "llm", messages: [{ role: "user", content: "hi" }] });
+  const post = () => send(url, { body, headers: { "content-type": "application/json", ...headers }, agent });
+  await post(); // warm: held until the first readiness probe
+  let ok = 0;
+  let serverErrors = 0;
+  let neverReceived = 0;
+  for (let i = 0; i < count; i++) {
+    await new Promise((r) => setTimeout(r, IDLE_MS + (i % 7) - 3));
+    const before = backend.received;
+    const res = await post().catch(() => ({ status: 0 }));
+    if (res.status === 200) ok++;
+    else if (res.status >= 500 || res.status === 0) {
+      serverErrors++;
+      if (backend.received === before) neverReceived++;
+    }
+  }
+  agent.destroy();
+  return { requests: count, ok, serverErrors, neverReceived };
+}
+
+export const staleUpstream: Bench = {
+  name: "stale-upstream",
+  description: "requests racing a model server's idle keep-alive close: 5xx for requests it never received",
+  async run(ctx: BenchContext): Promise<BenchResult> {
+    const count = ctx.smoke ? 20 : 150;
+    const rows: Sweep[] = [];
+    for (const [what, keepAlive] of [
+      ["activator, upstreamKeepAliveSeconds 0.25 (below the server's 0.3)", 0.25],
+      ["activator, upstreamKeepAliveSeconds 30 (above it: fresh-connection retry only)", 30],
+    ] as const) {
+      const backend = await IdleClosingBackend.start(IDLE_MS);
+      const act = await startActivator(
+        {
+          readiness: { mode: "probe" },
+          models: [{ name: "llm", namespace: "bench", backend: backend.url, readinessPath: "/health", openaiModels: ["llm"], upstreamKeepAliveSeconds: keepAlive }],
+        },
+        ctx.cores.proxy,
+      );
+      try {
+        rows.push({ path: what, ...(await sweep(`${act.proxyUrl}/v1/chat/completions`, backend, count, {})), serverConnections: backend.connections });
+      } finally {
+        await act.stop();
+        await backend.stop();
+      }
+    }
+    const backend = await IdleClosingBackend.start(IDLE_MS);
+    const nginxPort = await freePort();
+    const nginx = await startNginx(nginxPort, { role: "proxy", upstreamPort: Number(new URL(backend.url).port) }, ctx.cores.proxy).catch((err: Error) => {
+      ctx.log(`stale-upstream: nginx reference skipped: ${err.message}`);
+      return null;
+    });
+    try {
+      if (nginx) rows.push({ path: "nginx, upstream keepalive pool (reference)", ...(await sweep(`http://127.0.0.1:${nginxPort}/v1/chat/completions`, backend, count, {})), serverConnections: backend.connections });
+    } finally {
+      await nginx?.stop();
+      await backend.stop();
+    }
+    const activatorNeverReceived = rows.filter((r) => r.path.startsWith("activator")).reduce((a, r) => a + r.neverReceived, 0);
+    const activator5xx = rows.filter((r) => r.path.startsWith("activator")).reduce((a, r) => a + r.serverErrors, 0);
+    return {
+      name: "stale-upstream",
+      method: {
+        backend: `raw HTTP/1.1 server closing a connection ${IDLE_MS} ms after its last response, no Keep-Alive header (uvicorn-like)`,
+        client: "one keep-alive connection, requests sequential, gaps of 297..303 ms",
+        requestsPerSweep: count,
+      },
+      figures: { rows, activator5xx, activatorNeverReceived },
+      tables: [
+        {
+          title: `Stale upstream sweep: ${count} requests ~${IDLE_MS} ms apart against a server closing idle connections after ${IDLE_MS} ms`,
+          columns: ["proxy", "requests", "200", "5xx", "5xx the server never received", "server connections"],
+          rows: rows.map((r) => [r.path, r.requests, r.ok, r.serverErrors, r.neverReceived, r.serverConnections]),
+        },
+      ],
+      targets: [
+        { what: "activator 5xx on the stale-connection sweep", target: "0", value: activator5xx, unit: "", met: activator5xx === 0 },
+        { what: "activator 5xx for requests the server never received", target: "0", value: activatorNeverReceived, unit: "", met: activatorNeverReceived === 0 },
+      ],
+    };
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * A request no model server received must not fail. Sweeps requests across the moment a model server closes an
+ * idle keep-alive connection (no Keep-Alive hint, like uvicorn): whether the activator's idle timeout is below the
+ * server's (the default) or not (a misconfigured one), no request the server never received is answered with an
+ * error. (A replica that refuses connections is held again: see proxy.test.ts.)
+ */
+import { strict as assert } from "node:assert";
+import http from "node:http";
+import { ActivatorProcess } from "./testing/activatorProcess";
+import { config, model } from "./testing/config";
+import { send } from "./testing/http";
+import { IdleClosingBackend } from "./testing/idleClosingBackend";
+
+const IDLE_MS = 200;
+const SWEEP = 60;
+
+describe("activator: stale upstream keep-alive connections", function () {
+  this.timeout(120_000);
+
+  it("answers every request the server never received when its idle close races a reused connection", async () => {
+    // The activator keeps idle connections longer than the server here (a misconfigured upstreamKeepAliveSeconds),
+    // so reused connections do meet the server's close: only the fresh-connection retry saves those requests.
+    const backend = await IdleClosingBackend.start(IDLE_MS);
+    const act = await ActivatorProcess.start(config([model("llm", backend.url, { openaiModels: ["llm"], upstreamKeepAliveSeconds: 30 })]));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const body = JSON.stringify({ model: "llm", messages: [{ role: "user", content: "hi" }] });
+      const post = () => send(`${act.proxyUrl}/v1/chat/completions`, { body, headers: { "content-type": "application/json" }, agent });
+      assert.equal((await post()).status, 200, "warm-up");
+      const failures: string[] = [];
+      for (let i = 0; i < SWEEP; i++) {
+        await new Promise((r) => setTimeout(r, IDLE_MS + (i % 7) - 3)); // across the server's close: -3 .. +3 ms
+        const before = backend.received;
+        const res = await post();
+        if (res.status !== 200) failures.push(`#${i}: ${res.status} (server ${backend.received > before ? "received it" : "never received it"}) ${res.body.slice(0, 120)}`);
+      }
+      assert.deepEqual(failures, [], `${failures.length} of ${SWEEP} failed`);
+      assert.ok(backend.connections > SWEEP / 2, `the server did close connections under the sweep (${backend.connections} connections)`);
+    } finally {
+      agent.destroy();
+      await act.stop();
+      await backend.stop();
+    }
+  });
+});
