@@ -17,6 +17,10 @@ import { forward } from "./proxy/forward";
 import { reject } from "./proxy/respond";
 import { buildRoutes } from "./proxy/route";
 import { applyClientLimits, createProxyServer } from "./proxy/server";
+import { environmentKubeConfig } from "./kube/config";
+import { ClusterActivity } from "./peers/clusterActivity";
+import { discoverPeers, type PeerDiscovery } from "./peers/discovery";
+import { PeerSync } from "./peers/sync";
 import { createReadiness } from "./readiness/index";
 import { startScalerServer } from "./scaler/server";
 
@@ -70,16 +74,31 @@ async function main(): Promise<void> {
     logger,
   };
 
+  // Cluster-wide demand: this replica's plus its peers' (an empty peer list when `peers` is not configured).
+  const peerTimes = (c: typeof config) => [(c.peers?.heartbeatSeconds ?? 1) * 1000, (c.peers?.ttlSeconds ?? 3) * 1000] as const;
+  const peers = new PeerSync({
+    logger,
+    local: () => registry.demandSnapshot(),
+    onRemoteCold: (key, at) => activity.remoteCold(key, at),
+    heartbeatMs: peerTimes(config)[0],
+    ttlMs: peerTimes(config)[1],
+  });
+  const activity = new ClusterActivity(registry, peers);
+  registry.onActivationNeeded(() => peers.pushNow());
+  const startDiscovery = (c: typeof config): PeerDiscovery | null =>
+    c.peers ? discoverPeers(c.peers, (addresses) => peers.setAddresses(addresses), { logger, kubeConfig: environmentKubeConfig }) : null;
+  let discovery = startDiscovery(config);
+
   // Servers
   const { listeners } = config;
   const proxy = createProxyServer(ctx, config.limits);
   const adminState: AdminState = { accepting: true };
-  const admin = createAdminServer(adminState, registry, metrics);
+  const admin = createAdminServer(adminState, registry, metrics, { peers, clusterDemand: (key) => activity.demand(key) });
   const proxyPort = await listen(proxy, listeners.proxy, "proxy");
   const scaler = await startScalerServer({
     host: listeners.scaler.host,
     port: listeners.scaler.port,
-    activity: registry,
+    activity,
     logger,
     heartbeatMs: config.activation.heartbeatSeconds * 1000,
     observePushLatency: (model, seconds) => metrics.activationPush.observe({ model }, seconds),
@@ -111,6 +130,11 @@ async function main(): Promise<void> {
       ctx.routes = buildRoutes(next, registry);
       ctx.limits = { maxBodyBytes: next.limits.maxBodyBytes, maxPendingTotal: next.limits.maxPendingTotal };
       applyClientLimits(proxy, next.limits);
+      if (JSON.stringify(next.peers) !== JSON.stringify(config.peers)) {
+        discovery?.close();
+        peers.configure(...peerTimes(next));
+        discovery = startDiscovery(next);
+      }
       ctx.apiKeys = apiKeys?.digests ?? null;
       keysWatcher?.close();
       keysWatcher = watchApiKeys(apiKeys);
@@ -149,6 +173,8 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve)); // let those answers reach the sockets before cutting them
     proxy.closeAllConnections();
     await scaler.close(Math.max(0, deadline - performance.now()));
+    await peers.close(); // peers drop this replica's demand now rather than after their TTL
+    discovery?.close();
     await registry.close();
     admin.close();
     admin.closeAllConnections();

@@ -3,6 +3,7 @@ import type { Pool } from "undici";
 import type { ModelConfig } from "../config/schema";
 import type { Metrics } from "../metrics";
 import { Phase, type Exchange } from "../proxy/exchange";
+import type { ModelFailure } from "../health/failure";
 import type { Readiness } from "../readiness/index";
 import { Fifo } from "./fifo";
 
@@ -32,6 +33,8 @@ export class ModelState {
   /** performance.now() when the first request was held for lack of a ready replica; -1 when not cold. */
   coldSince = -1;
   removed = false;
+  /** Why the model cannot start (readiness mode `kubernetes`), or null: held and new requests are answered 503 meanwhile. */
+  failure: ModelFailure | null = null;
 
   config!: ModelConfig;
   readiness!: Readiness;

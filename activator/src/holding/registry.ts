@@ -117,6 +117,16 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
     return () => this.listeners.delete(listener);
   }
 
+  /** Models with demand here: held + in flight, and whether requests are held for lack of a ready replica (peers). */
+  demandSnapshot(): Record<string, { demand: number; cold: boolean }> {
+    const out: Record<string, { demand: number; cold: boolean }> = {};
+    for (const [key, state] of this.models) {
+      const demand = state.held + state.inFlight;
+      if (demand > 0) out[key] = { demand, cold: state.coldSince >= 0 && state.held > 0 };
+    }
+    return out;
+  }
+
   // QueueSnapshot (metrics gauges, /queue)
   forEachModel(visit: (model: string, held: number, inFlight: number) => void): void {
     for (const [key, state] of this.models) visit(key, state.held, state.inFlight);
