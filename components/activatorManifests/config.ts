@@ -7,6 +7,7 @@ import { apiKeyDigestsFile } from "../../activator/src/config/apiKeys";
 import { activatorConfigSchema, parseActivatorConfig, type ActivatorConfigInput } from "../../activator/src/config/schema";
 import type { ActivatorStackConfig, ModelConfig } from "../config/models";
 import { backendUrl, predictorName, readinessPath } from "../models/predictor";
+import { serviceNames } from "./services";
 
 /** The activator's three listeners (container ports). */
 export const activatorPorts = { proxy: 8080, scaler: 9090, admin: 9091 } as const;
@@ -33,7 +34,7 @@ export function apiKeysSecretData(keys: readonly string[]): Record<string, strin
 
 export function activatorConfig(
     models: readonly ModelConfig[],
-    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets">,
+    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets" | "namespace">,
 ): ActivatorConfigInput {
     return {
         listeners: {
@@ -44,6 +45,8 @@ export function activatorConfig(
         // In the cluster, readiness comes from the predictor Service's EndpointSlices, not from polling.
         readiness: { mode: "kubernetes" },
         shutdownGraceSeconds: stack.shutdownGraceSeconds,
+        // Replicas share their demand (KEDA talks to one of them): peers are the headless Service's endpoints.
+        peers: { kubernetes: { namespace: stack.namespace, service: serviceNames.pods, port: activatorPorts.admin } },
         // With API keys, the activator serves no request without one (the Secret holding their digests is mounted here).
         ...(stack.apiKeySecrets.length > 0 ? { auth: { apiKeysFile: `${apiKeysDir}/${apiKeysFileName}` } } : {}),
         models: models.map((model) => ({
@@ -57,6 +60,8 @@ export function activatorConfig(
             openaiModels: model.routing.openaiModels,
             coldStartTimeoutSeconds: model.coldStartTimeoutSeconds,
             targetConcurrency: model.targetConcurrency,
+            // vLLM's own gauges, read by the activator from each ready replica: no Prometheus in the scaling path.
+            ...(model.vllm ? { vllm: { waitingRequestsPerReplica: model.vllm.waitingRequestsPerReplica, kvCacheUsage: model.vllm.kvCacheUsage } } : {}),
         })),
     };
 }

@@ -7,13 +7,15 @@ import {
     adminServiceManifest,
     podsServiceManifest,
     proxyServiceManifest,
-    scalerAddresses,
+    scalerAddress,
+    scalerServiceManifest,
 } from "../../../components/activatorManifests/services";
 import {
     activatorPodLabels,
     activatorName,
     apiKeysSecretName,
     modelNamespaceRules,
+    activatorNamespaceRules,
     podDisruptionBudgetManifest,
     statefulSetManifest,
     terminationGraceSeconds,
@@ -42,23 +44,21 @@ describe("activator workload and Services manifests", () => {
         assert.deepEqual(podDisruptionBudgetManifest("activator").spec, { maxUnavailable: 1, selector: { matchLabels: statefulSet.spec.template.metadata.labels } });
     });
 
-    it("names every pod through a headless Service that selects them, publishes ready pods only and carries the scaler port", () => {
+    it("names every pod through a headless Service whose EndpointSlices list the replicas' admin ports to each other", () => {
         assert.equal(statefulSet.spec.serviceName, pods.metadata.name);
         assert.equal(pods.spec.clusterIP, "None");
-        assert.equal(pods.spec.publishNotReadyAddresses, false);
         assert.deepEqual(pods.spec.selector, statefulSet.spec.template.metadata.labels);
-        const grpc = container.ports.find((p) => p.name === "grpc")!;
-        assert.deepEqual(pods.spec.ports.map((p) => [p.port, p.targetPort]), [[grpc.containerPort, grpc.name]]);
+        const admin = container.ports.find((p) => p.name === "admin")!;
+        assert.deepEqual(pods.spec.ports.map((p) => [p.port, p.targetPort]), [[admin.containerPort, admin.name]]);
+        assert.deepEqual(container.env, [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }], "replicas name themselves to peers");
     });
 
-    it("gives KEDA one scaler address per replica: the DNS name Kubernetes gives each StatefulSet pod", () => {
-        const grpcPort = container.ports.find((p) => p.name === "grpc")!.containerPort;
-        const expected = Array.from(
-            { length: statefulSet.spec.replicas },
-            (_, i) => `${statefulSet.metadata.name}-${i}.${statefulSet.spec.serviceName}.${statefulSet.metadata.namespace}.svc.cluster.local:${grpcPort}`,
-        );
-        assert.deepEqual(scalerAddresses("activator", statefulSet.spec.replicas), expected);
-        assert.deepEqual(scalerAddresses("activator", 1), expected.slice(0, 1));
+    it("gives KEDA one scaler address: a ClusterIP Service over every replica's gRPC port", () => {
+        const grpc = container.ports.find((p) => p.name === "grpc")!;
+        const service = scalerServiceManifest("activator");
+        assert.equal(scalerAddress("activator"), `${service.metadata.name}.activator.svc.cluster.local:${grpc.containerPort}`);
+        assert.deepEqual(service.spec.ports.map((p) => [p.port, p.targetPort]), [[grpc.containerPort, grpc.name]]);
+        assert.deepEqual(service.spec.selector, statefulSet.spec.template.metadata.labels);
     });
 
     it("meets Pod Security restricted: non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp, read-only root", () => {
@@ -97,9 +97,14 @@ describe("activator workload and Services manifests", () => {
         assert.ok(pod.terminationGracePeriodSeconds > 40 + container.lifecycle.preStop.sleep.seconds);
     });
 
-    it("may only read EndpointSlices and Pods in model namespaces", () => {
-        assert.deepEqual(modelNamespaceRules.flatMap((r) => r.verbs).sort(), ["get", "get", "list", "list", "watch", "watch"]);
-        assert.deepEqual(modelNamespaceRules.map((r) => `${r.apiGroups[0]}/${r.resources.join(",")}`), ["discovery.k8s.io/endpointslices", "/pods"]);
+    it("may only read: EndpointSlices, Pods, Events and InferenceServices in model namespaces, EndpointSlices in its own", () => {
+        for (const rule of [...modelNamespaceRules, ...activatorNamespaceRules]) assert.deepEqual(rule.verbs, ["get", "list", "watch"]);
+        assert.deepEqual(modelNamespaceRules.map((r) => `${r.apiGroups[0]}/${r.resources.join(",")}`), [
+            "discovery.k8s.io/endpointslices",
+            "/pods,events",
+            "serving.kserve.io/inferenceservices",
+        ]);
+        assert.deepEqual(activatorNamespaceRules.map((r) => `${r.apiGroups[0]}/${r.resources.join(",")}`), ["discovery.k8s.io/endpointslices"]);
     });
 
     it("exposes the proxy on an internal NLB by default, public only to the allowed CIDRs", () => {
