@@ -18,6 +18,7 @@ import { reject } from "./proxy/respond";
 import { buildRoutes } from "./proxy/route";
 import { applyClientLimits, createProxyServer } from "./proxy/server";
 import { environmentKubeConfig } from "./kube/config";
+import { EngineGauges, type EngineModel } from "./engine/vllmGauges";
 import { ClusterActivity } from "./peers/clusterActivity";
 import { discoverPeers, type PeerDiscovery } from "./peers/discovery";
 import { PeerSync } from "./peers/sync";
@@ -83,7 +84,22 @@ async function main(): Promise<void> {
     heartbeatMs: peerTimes(config)[0],
     ttlMs: peerTimes(config)[1],
   });
-  const activity = new ClusterActivity(registry, peers);
+  // vLLM's own gauges, read from the ready replicas: two more KEDA metrics for models with `vllm`.
+  const engineModel = (key: string): EngineModel | undefined => {
+    const model = registry.get(key);
+    return model && { vllm: model.config.vllm, ready: model.readiness.ready, endpoints: model.readiness.endpoints };
+  };
+  const engine = new EngineGauges({
+    models: function* () {
+      const keys: string[] = [];
+      registry.forEachModel((key) => keys.push(key));
+      for (const key of keys) yield [key, engineModel(key)!] as [string, EngineModel];
+    },
+    logger,
+    intervalMs: config.engineMetrics.intervalSeconds * 1000,
+    timeoutMs: config.engineMetrics.timeoutSeconds * 1000,
+  });
+  const activity = new ClusterActivity(registry, peers, (key) => engine.metrics(key, engineModel(key)));
   registry.onActivationNeeded(() => peers.pushNow());
   const startDiscovery = (c: typeof config): PeerDiscovery | null =>
     c.peers ? discoverPeers(c.peers, (addresses) => peers.setAddresses(addresses), { logger, kubeConfig: environmentKubeConfig }) : null;
@@ -175,6 +191,7 @@ async function main(): Promise<void> {
     await scaler.close(Math.max(0, deadline - performance.now()));
     await peers.close(); // peers drop this replica's demand now rather than after their TTL
     discovery?.close();
+    engine.close();
     await registry.close();
     admin.close();
     admin.closeAllConnections();
