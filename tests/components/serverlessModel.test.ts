@@ -6,7 +6,7 @@ import { Activator } from "../../components/activator";
 import type { ModelConfig } from "../../components/config/models";
 import { ServerlessModel } from "../../components/serverlessModel";
 import { crdErrors, isCustomKind } from "../support/crds";
-import { allResources, dependsOn, kubernetesObjects, RecordedResource, resetRecorded, resourceNamed, resourcesOfType, settled, setupMocks } from "../support/mocks";
+import { allResources, dependsOn, kubernetesObjects, RecordedResource, resetRecorded, resourceNamed, settled, setupMocks } from "../support/mocks";
 import { a100Scheduling, cpuModel, llmModel, stackWith } from "./models/fixtures";
 
 const Release = "kubernetes:helm.sh/v3:Release";
