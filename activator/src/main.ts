@@ -18,6 +18,8 @@ import { reject } from "./proxy/respond";
 import { buildRoutes } from "./proxy/route";
 import { applyClientLimits, createProxyServer } from "./proxy/server";
 import { environmentKubeConfig } from "./kube/config";
+import { failureDetails, failureMessage } from "./health/failure";
+import { HealthWatcher } from "./health/watch";
 import { EngineGauges, type EngineModel } from "./engine/vllmGauges";
 import { ClusterActivity } from "./peers/clusterActivity";
 import { discoverPeers, type PeerDiscovery } from "./peers/discovery";
@@ -53,13 +55,21 @@ async function main(): Promise<void> {
   logger.level = config.logLevel;
 
   // State
-  const metrics = createMetrics({ forEachModel: (visit) => registry.forEachModel(visit) });
+  const metrics = createMetrics({
+    forEachModel: (visit) => registry.forEachModel(visit),
+    forEachFailure: (visit) => registry.forEachFailure(visit),
+  });
   const registry: ModelRegistry = new ModelRegistry({
     logger,
     metrics,
     createReadiness: (mode, target) => createReadiness(mode, target, { logger }),
+    health: new HealthWatcher(environmentKubeConfig, logger),
     release: forward,
     rejectHeld: (x, model, code) => {
+      if (code === "model_cannot_start" && model.failure) {
+        reject(ctx, x, code, failureMessage(model.key, model.failure), failureDetails(model.key, model.failure));
+        return;
+      }
       const why = code === "model_removed" ? "was removed from the configuration" : "had no ready replica before the activator stopped";
       reject(ctx, x, code, `model ${model.key} ${why}`, { model: model.key });
     },

@@ -13,3 +13,13 @@ export interface ModelFailure {
   /** ISO time the activator first saw this cause. */
   since: string;
 }
+
+/** The client's error message for a model that cannot start. */
+export function failureMessage(modelKey: string, failure: ModelFailure): string {
+  return `model ${modelKey} cannot start: ${failure.cause} (${failure.object}: ${failure.message})`;
+}
+
+/** The error's details beside `code` and `message`: the model, the cause and the object's own words. */
+export function failureDetails(modelKey: string, failure: ModelFailure): Record<string, string> {
+  return { model: modelKey, cause: failure.cause, object: failure.object, objectMessage: failure.message, since: failure.since };
+}

@@ -6,6 +6,7 @@
 import type { ProxyContext } from "../proxy/context";
 import type { Exchange } from "../proxy/exchange";
 import { reject } from "../proxy/respond";
+import { failureDetails, failureMessage } from "../health/failure";
 import type { ModelState } from "./modelState";
 
 /** True when `x` may be forwarded now (it is then counted in flight); false when it was held or rejected. */
@@ -19,6 +20,11 @@ export function admit(ctx: ProxyContext, x: Exchange): boolean {
   if (model.canForwardNow()) {
     model.startFlight(x);
     return true;
+  }
+  if (model.failure && !model.readiness.ready) {
+    // Known not to start (CrashLoopBackOff, image pull, unschedulable, ...): answered now, not at the cold-start timeout.
+    reject(ctx, x, "model_cannot_start", failureMessage(model.key, model.failure), failureDetails(model.key, model.failure));
+    return false;
   }
   if (model.held >= model.config.maxPending) {
     reject(ctx, x, "model_queue_full", `model ${model.key} already holds ${model.held} requests (maxPending)`, { model: model.key });

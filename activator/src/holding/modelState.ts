@@ -4,6 +4,7 @@ import type { ModelConfig } from "../config/schema";
 import type { Metrics } from "../metrics";
 import { Phase, type Exchange } from "../proxy/exchange";
 import type { ModelFailure } from "../health/failure";
+import type { HealthWatch } from "../health/watch";
 import type { Readiness } from "../readiness/index";
 import { Fifo } from "./fifo";
 
@@ -35,6 +36,8 @@ export class ModelState {
   removed = false;
   /** Why the model cannot start (readiness mode `kubernetes`), or null: held and new requests are answered 503 meanwhile. */
   failure: ModelFailure | null = null;
+  /** The watch that sets `failure`; null outside readiness mode `kubernetes` or with failFast off. */
+  health: HealthWatch | null = null;
 
   config!: ModelConfig;
   readiness!: Readiness;
