@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { activationPush } from "./activationPush";
 import { coldPath } from "./coldPath";
+import { failFast } from "./failFast";
 import { heldCapacity } from "./heldCapacity";
 import { NGINX } from "./lib/nginx";
 import { foreignLoad, QUIET_CORES, waitForQuiet } from "./lib/machineLoad";
@@ -20,11 +21,12 @@ import { missingPrerequisites } from "./lib/prerequisites";
 import { coreLayout, pin, stopAll, stopChildrenOnSignals } from "./lib/processes";
 import { formatTable, formatTargets, writeResult, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 import { WRK } from "./lib/wrk";
+import { peerPush } from "./peerPush";
 import { programScale } from "./programScale";
 import { streaming } from "./streaming";
 import { warmPath } from "./warmPath";
 
-const BENCHES: Bench[] = [warmPath, streaming, activationPush, coldPath, heldCapacity, programScale];
+const BENCHES: Bench[] = [warmPath, streaming, activationPush, peerPush, failFast, coldPath, heldCapacity, programScale];
 
 /** A full run waits this long at most for the machine to be quiet before each bench (then runs and says so). */
 const QUIET_WAIT_MS = 120_000;
