@@ -2,11 +2,12 @@
  * Admin HTTP listener: liveness, readiness (fails at once on SIGTERM), Prometheus metrics, held/in-flight queue, and
  * the peer endpoint (`POST /peers/demand`) through which activator replicas share their demand.
  */
+import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { ModelRegistry } from "./holding/registry";
 import type { Metrics } from "./metrics";
 import { MAX_PEER_MESSAGE_BYTES, PEER_PATH, peerMessageSchema } from "./peers/protocol";
-import type { PeerSync } from "./peers/sync";
+import { bearer, type PeerSync } from "./peers/sync";
 
 export interface AdminState {
   /** False once shutdown began: /readyz fails so the Service stops sending traffic. */
@@ -75,7 +76,19 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
   });
 }
 
+function authorized(req: IncomingMessage, token: string | null): boolean {
+  if (token === null) return true;
+  const given = Buffer.from(req.headers.authorization ?? "");
+  const expected = Buffer.from(bearer(token));
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
 function receivePeerMessage(req: IncomingMessage, res: ServerResponse, peers: PeerSync): void {
+  if (!authorized(req, peers.token)) {
+    json(res, 401, { error: { code: "unauthorized", message: "peer messages need the peers' shared token (peers.tokenFile)" } });
+    req.resume();
+    return;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   req.on("data", (chunk: Buffer) => {

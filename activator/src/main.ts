@@ -109,6 +109,7 @@ async function main(): Promise<void> {
     intervalMs: config.engineMetrics.intervalSeconds * 1000,
     timeoutMs: config.engineMetrics.timeoutSeconds * 1000,
   });
+  peers.token = loaded.peerToken;
   const activity = new ClusterActivity(registry, peers, (key) => engine.metrics(key, engineModel(key)));
   registry.onActivationNeeded(() => peers.pushNow());
   const startDiscovery = (c: typeof config): PeerDiscovery | null =>
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
         });
   let keysWatcher = watchApiKeys(loaded.apiKeys);
   const watcher = watchMountedFile(file, loaded.text, loadConfigFile, {
-    onChange({ config: next, apiKeys }) {
+    onChange({ config: next, apiKeys, peerToken }) {
       if (JSON.stringify(next.listeners) !== JSON.stringify(config.listeners) || next.activation.heartbeatSeconds !== config.activation.heartbeatSeconds) {
         logger.warn("listeners and activation.heartbeatSeconds change only on restart; the rest of the new config is applied");
       }
@@ -156,6 +157,7 @@ async function main(): Promise<void> {
       ctx.routes = buildRoutes(next, registry);
       ctx.limits = { maxBodyBytes: next.limits.maxBodyBytes, maxPendingTotal: next.limits.maxPendingTotal };
       applyClientLimits(proxy, next.limits);
+      peers.token = peerToken;
       if (JSON.stringify(next.peers) !== JSON.stringify(config.peers)) {
         discovery?.close();
         peers.configure(...peerTimes(next));

@@ -162,6 +162,12 @@ export const activatorConfigSchema = z
         heartbeatSeconds: seconds.default(1),
         /** A peer whose last message is older than this is dropped: its demand stops counting. */
         ttlSeconds: seconds.default(3),
+        /**
+         * File holding a shared secret (a mounted Secret; relative to the config file's folder): peers send it as
+         * `Authorization: Bearer <token>` and refuse messages without it. Without it any client of the admin port
+         * could report demand.
+         */
+        tokenFile: z.string().trim().min(1, "must name the file holding the peers' shared token").optional(),
       })
       .refine((p) => (p.static !== undefined) !== (p.kubernetes !== undefined), "set exactly one of static or kubernetes")
       .refine((p) => p.ttlSeconds > p.heartbeatSeconds * 2, "ttlSeconds must exceed twice heartbeatSeconds (one lost message must not drop a peer)")

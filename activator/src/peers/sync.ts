@@ -37,6 +37,9 @@ export interface PeerSyncOptions {
   name?: string;
 }
 
+/** `Authorization` value for a shared token. */
+export const bearer = (token: string) => `Bearer ${token}`;
+
 interface Target {
   readonly address: string;
   readonly url: string;
@@ -79,6 +82,8 @@ export class PeerSync {
   private ttlMs: number;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  /** Shared secret sent with every message and required of every message received; null: none. */
+  token: string | null = null;
 
   constructor(private readonly opts: PeerSyncOptions) {
     this.name = opts.name ?? process.env["POD_NAME"] ?? `${hostname()}:${process.pid}`;
@@ -233,7 +238,7 @@ export class PeerSync {
     const res = await request(target.url, {
       method: "POST",
       dispatcher: this.agent,
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(this.token ? { authorization: bearer(this.token) } : {}) },
       body,
       signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
     });

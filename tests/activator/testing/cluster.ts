@@ -6,7 +6,8 @@
  *   await cluster.restart(i)                                        // a replica killed earlier comes back on the same ports
  *   await cluster.stop()
  *
- * Every replica lists every admin address, its own included, as a ConfigMap shared by all pods would.
+ * Every replica lists every admin address, its own included, as a ConfigMap shared by all pods would, and reads the
+ * peers' shared token from a mounted file (`peers.tokenFile`).
  */
 import { ActivatorProcess } from "./activatorProcess";
 import { eventually, sendJson } from "./http";
@@ -28,9 +29,13 @@ export class ActivatorCluster {
     private readonly config: Config,
   ) {}
 
+  /** The peers' shared token every replica has mounted at `peer/token`. */
+  static readonly TOKEN = "peer-token-0123456789abcdef";
+
   static async start(count: number, config: Config, peerTimes: { heartbeatSeconds: number; ttlSeconds: number } = { heartbeatSeconds: 0.5, ttlSeconds: 1.5 }): Promise<ActivatorCluster> {
-    const replicas = await Promise.all(Array.from({ length: count }, () => ActivatorProcess.start(config)));
-    const full = { ...config, peers: { static: replicas.map((r) => `127.0.0.1:${r.adminPort}`), ...peerTimes } };
+    const files = { "peer/token": `${ActivatorCluster.TOKEN}\n` };
+    const replicas = await Promise.all(Array.from({ length: count }, () => ActivatorProcess.start(config, { files })));
+    const full = { ...config, peers: { static: replicas.map((r) => `127.0.0.1:${r.adminPort}`), ...peerTimes, tokenFile: "peer/token" } };
     const cluster = new ActivatorCluster(replicas, full);
     for (const r of replicas) r.writeConfig(full);
     await cluster.waitConnected();
@@ -56,7 +61,7 @@ export class ActivatorCluster {
       scaler: { host: "127.0.0.1", port: old.scalerPort },
       admin: { host: "127.0.0.1", port: old.adminPort },
     };
-    const next = await ActivatorProcess.start({ ...this.config, listeners });
+    const next = await ActivatorProcess.start({ ...this.config, listeners }, { files: { "peer/token": `${ActivatorCluster.TOKEN}\n` } });
     this.replicas[i] = next;
     return next;
   }
