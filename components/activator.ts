@@ -16,8 +16,9 @@ import * as aws from "@pulumi/aws";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import type { ActivatorStackConfig, ModelConfig } from "./config/models";
-import { activatorConfig, activatorConfigFile, apiKeysSecretData, configFileName, nlbIdleTimeoutSeconds } from "./activatorManifests/config";
+import { activatorConfig, activatorConfigFile, apiKeysSecretData, configFileName, nlbIdleTimeoutSeconds, peerTokenFileName } from "./activatorManifests/config";
 import { contextTag, imageContextDir, imageContextPaths, imageDockerfile } from "./activatorManifests/image";
 import {
     activatorServiceMonitorManifest,
@@ -37,6 +38,7 @@ import {
     apiKeysSecretName,
     modelNamespaceManifest,
     modelNamespaceRules,
+    peerTokenSecretName,
     podDisruptionBudgetManifest,
     statefulSetManifest,
 } from "./activatorManifests/workload";
@@ -171,6 +173,14 @@ export class Activator extends pulumi.ComponentResource {
                       inNamespace(),
                   );
 
+        // The replicas' shared token for their demand messages: generated, kept in the state as a secret.
+        const peerToken = new random.RandomPassword(childName(name, "peer-token"), { length: 48, special: false }, { parent: this });
+        const peerTokenSecret = new k8s.core.v1.Secret(
+            childName(name, "peer-token-secret"),
+            { metadata: { name: peerTokenSecretName, namespace, labels: activatorPodLabels }, type: "Opaque", stringData: { [peerTokenFileName]: peerToken.result } },
+            inNamespace(),
+        );
+
         this.image = config.image !== undefined ? pulumi.output(config.image) : this.buildImage(name, args.awsProvider!);
 
         const pods = new k8s.core.v1.Service(childName(name, "pods"), podsServiceManifest(namespace), inNamespace());
@@ -187,7 +197,7 @@ export class Activator extends pulumi.ComponentResource {
         const statefulSet = new k8s.apps.v1.StatefulSet(
             childName(name, "stateful-set"),
             { metadata: workload.metadata, spec: workload.spec },
-            inNamespace([pods, serviceAccount, configMap, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : [])]),
+            inNamespace([pods, serviceAccount, configMap, peerTokenSecret, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : [])]),
         );
         new k8s.policy.v1.PodDisruptionBudget(childName(name, "disruption-budget"), podDisruptionBudgetManifest(namespace), inNamespace());
 

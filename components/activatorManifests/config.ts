@@ -27,6 +27,10 @@ export const configFileName = "config.yaml";
 export const apiKeysDir = "/etc/activator-api-keys";
 export const apiKeysFileName = "digests";
 
+/** Where the peers' shared token Secret is mounted (a folder of its own) and its file: `peers.tokenFile`. */
+export const peerTokenDir = "/etc/activator-peer-token";
+export const peerTokenFileName = "token";
+
 /** The API keys Secret's data: the file of their SHA-256 digests, in the activator's own format. Never the keys. */
 export function apiKeysSecretData(keys: readonly string[]): Record<string, string> {
     return { [apiKeysFileName]: apiKeyDigestsFile(keys) };
@@ -46,7 +50,11 @@ export function activatorConfig(
         readiness: { mode: "kubernetes" },
         shutdownGraceSeconds: stack.shutdownGraceSeconds,
         // Replicas share their demand (KEDA talks to one of them): peers are the headless Service's endpoints.
-        peers: { kubernetes: { namespace: stack.namespace, service: serviceNames.pods, port: activatorPorts.admin } },
+        // The shared token (a generated Secret) keeps anyone else from reporting demand on the admin port.
+        peers: {
+            kubernetes: { namespace: stack.namespace, service: serviceNames.pods, port: activatorPorts.admin },
+            tokenFile: `${peerTokenDir}/${peerTokenFileName}`,
+        },
         // With API keys, the activator serves no request without one (the Secret holding their digests is mounted here).
         ...(stack.apiKeySecrets.length > 0 ? { auth: { apiKeysFile: `${apiKeysDir}/${apiKeysFileName}` } } : {}),
         models: models.map((model) => ({

@@ -7,13 +7,16 @@
  * starts. KEDA reaches any one replica through the scaler Service (./services).
  */
 import type { ActivatorStackConfig } from "../config/models";
-import { activatorPorts, apiKeysDir, configDir } from "./config";
+import { activatorPorts, apiKeysDir, configDir, peerTokenDir } from "./config";
 
 /** In-cluster name of the StatefulSet and ServiceAccount; pods are `<name>-<i>`; Services and the ConfigMap derive theirs from it. */
 export const activatorName = "activator";
 
 /** The Secret holding the digests of the API keys (only with `apiKeySecrets`). */
 export const apiKeysSecretName = `${activatorName}-api-keys`;
+
+/** The Secret holding the replicas' shared peer token (generated). */
+export const peerTokenSecretName = `${activatorName}-peer-token`;
 
 /** Labels selecting the activator pods (NetworkPolicies of the models admit exactly these). */
 export const activatorPodLabels = { "app.kubernetes.io/name": "activator", "app.kubernetes.io/part-of": "gpu-serverless" };
@@ -144,6 +147,7 @@ export function statefulSetManifest(stack: ActivatorStackConfig, options: Statef
                             volumeMounts: [
                                 { name: "config", mountPath: configDir, readOnly: true },
                                 ...(options.apiKeys ? [{ name: "api-keys", mountPath: apiKeysDir, readOnly: true }] : []),
+                                { name: "peer-token", mountPath: peerTokenDir, readOnly: true },
                                 { name: "tmp", mountPath: "/tmp" },
                             ],
                         },
@@ -153,6 +157,7 @@ export function statefulSetManifest(stack: ActivatorStackConfig, options: Statef
                         // Readable by the activator's group (fsGroup) only. No subPath: the kubelet then updates the file in
                         // place when the Secret changes, and the activator applies new keys without a restart.
                         ...(options.apiKeys ? [{ name: "api-keys", secret: { secretName: apiKeysSecretName, defaultMode: 0o440 } }] : []),
+                        { name: "peer-token", secret: { secretName: peerTokenSecretName, defaultMode: 0o440 } },
                         { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
                     ],
                 },

@@ -155,13 +155,16 @@ describe("Activator (mocks)", () => {
         assert.ok(dependsOn(statefulSet, secret), "pods start once the Secret exists");
     });
 
-    it("without API keys creates no Secret and leaves authentication off", async () => {
+    it("without API keys creates no API keys Secret and leaves authentication off; the peers' token is generated", async () => {
         activator("act-l", [cpuModel]);
         await settled();
-        assert.deepEqual(resourcesOfType(Secret).filter((r) => r.name.startsWith("act-l-")), []);
+        const secrets = resourcesOfType(Secret).filter((r) => r.name.startsWith("act-l-"));
+        assert.deepEqual(secrets.map((r) => r.inputs.metadata.name), ["activator-peer-token"]);
+        assert.ok(resourceNamed("random:index/randomPassword:RandomPassword", "act-l-peer-token"), "a generated token");
         const config = activatorConfigSchema.parse(JSON.parse(resourceNamed(ConfigMap, "act-l-config").inputs.data[configFileName]));
         assert.equal(config.auth, undefined);
-        assert.ok(!resourceNamed(StatefulSet, "act-l-stateful-set").inputs.spec.template.spec.volumes.some((v: any) => v.secret));
+        const volumes = resourceNamed(StatefulSet, "act-l-stateful-set").inputs.spec.template.spec.volumes;
+        assert.deepEqual(volumes.filter((v: any) => v.secret).map((v: any) => v.secret.secretName), ["activator-peer-token"]);
     });
 
     it("without an image, builds ./activator and pushes it to an ECR repository with immutable tags and scan on push", async () => {

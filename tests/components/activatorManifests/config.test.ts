@@ -11,6 +11,8 @@ import {
     apiKeysFileName,
     apiKeysSecretData,
     nlbIdleTimeoutSeconds,
+    peerTokenDir,
+    peerTokenFileName,
 } from "../../../components/activatorManifests/config";
 import { podsServiceManifest } from "../../../components/activatorManifests/services";
 import { cpuModel, llmModel, stackWith } from "../models/fixtures";
@@ -59,6 +61,7 @@ describe("activator config generated from the models", () => {
         const pods = podsServiceManifest(stack.activator.namespace);
         assert.deepEqual(parsed.config.peers, {
             kubernetes: { namespace: stack.activator.namespace, service: pods.metadata.name, port: activatorPorts.admin },
+            tokenFile: `${peerTokenDir}/${peerTokenFileName}`,
             heartbeatSeconds: 1,
             ttlSeconds: 3,
         });

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { apiKeysDir, configFileName } from "../../../components/activatorManifests/config";
+import { apiKeysDir, configFileName, peerTokenDir } from "../../../components/activatorManifests/config";
 import {
     activatorServiceMonitorManifest,
     adminServiceManifest,
@@ -15,6 +15,7 @@ import {
     activatorName,
     apiKeysSecretName,
     modelNamespaceRules,
+    peerTokenSecretName,
     activatorNamespaceRules,
     podDisruptionBudgetManifest,
     statefulSetManifest,
@@ -84,12 +85,17 @@ describe("activator workload and Services manifests", () => {
 
     it("mounts the API keys Secret read-only, readable by the activator's group only, when asked", () => {
         assert.ok(!container.volumeMounts.some((m) => m.name === "api-keys"), "not without API keys");
-        assert.ok(!pod.volumes.some((v) => "secret" in v));
+        assert.deepEqual(pod.volumes.filter((v) => "secret" in v).map((v) => v.name), ["peer-token"], "only the peers' token");
         const keyed = statefulSetManifest(publicStack, { ...workloadOptions, image: "repo/activator:1.0.0", apiKeys: true });
         const keyedPod = keyed.spec.template.spec;
         assert.deepEqual(keyedPod.containers[0].volumeMounts.find((m) => m.name === "api-keys"), { name: "api-keys", mountPath: apiKeysDir, readOnly: true });
         assert.deepEqual(keyedPod.volumes.find((v) => v.name === "api-keys"), { name: "api-keys", secret: { secretName: apiKeysSecretName, defaultMode: 0o440 } });
         assert.equal(keyedPod.securityContext.fsGroup, keyedPod.securityContext.runAsGroup, "the group that may read it is the activator's");
+    });
+
+    it("mounts the peers' shared token read-only where the generated config points peers.tokenFile", () => {
+        assert.deepEqual(container.volumeMounts.find((m) => m.name === "peer-token"), { name: "peer-token", mountPath: peerTokenDir, readOnly: true });
+        assert.deepEqual(pod.volumes.find((v) => v.name === "peer-token"), { name: "peer-token", secret: { secretName: peerTokenSecretName, defaultMode: 0o440 } });
     });
 
     it("lets Kubernetes wait for the whole drain before killing a pod", () => {
