@@ -16,6 +16,12 @@ describe("activator fail-fast: diagnosis", () => {
     ["ImagePullBackOff", { pods: [pod({ containerStatuses: [containers.imagePull("ImagePullBackOff")] })] }, "ImagePullBackOff", /Back-off pulling image "kserve\/huggingfaceserver:v0.99.0"/],
     ["ErrImagePull", { pods: [pod({ containerStatuses: [containers.imagePull("ErrImagePull")] })] }, "ErrImagePull", /not found/],
     [
+      "a missing Secret or ConfigMap (CreateContainerConfigError)",
+      { pods: [pod({ containerStatuses: [{ name: "kserve-container", image: "x", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "CreateContainerConfigError", message: 'secret "llama-hf-token" not found' } } }] })] },
+      "CreateContainerConfigError",
+      /kserve-container: secret "llama-hf-token" not found/,
+    ],
+    [
       "the storage initializer failing",
       { pods: [pod({ initContainerStatuses: [containers.storageInitializer("Error", 1, "RuntimeError: Failed to fetch model. No model found in hf://x/y")] })] },
       "StorageInitializerFailed",
