@@ -143,6 +143,10 @@ describe("activator replicas: one cluster-wide picture for KEDA", function () {
     await stream.nextTrue(2000);
     await eventually(async () => (await keda!.getMetrics(MODEL))[0]!.metricValue === 5, "A's 5 held", 3000, 5);
     const a = cluster!.replicas[0]!;
+    // KEDA may hold its stream on the replica that drains, too.
+    const onA = new KedaClient(a.scalerAddress);
+    const streamOnA = onA.streamIsActive(MODEL);
+    assert.equal((await streamOnA.next()).result, true, "A has the demand");
     a.kill("SIGTERM"); // drain: held requests get shutdownGraceSeconds (30 s default) to be served
     await a.waitForLog((l) => l.msg === "shutting down: draining");
     // While A drains, C keeps seeing its demand: KEDA never hears false, so no scale-to-zero starts.
@@ -156,6 +160,10 @@ describe("activator replicas: one cluster-wide picture for KEDA", function () {
     assert.equal(await a.exited, 0);
     const falseWhileHeld = stream.events.slice(1).filter((e) => !e.result && e.at < servedAt);
     assert.deepEqual(falseWhileHeld, [], "C's stream never said false while A held requests");
+    assert.deepEqual(streamOnA.events.filter((e) => !e.result && e.at < servedAt), [], "nor did A's own stream while it drained");
+    const end = await streamOnA.ended;
+    assert.equal(end.code, 0, "A ends KEDA's stream with OK when it stops: KEDA reconnects through the Service (2 s)");
+    onA.close();
     // A said goodbye: C counts nothing of it now, without waiting for the TTL.
     await eventually(async () => (await keda!.getMetrics(MODEL))[0]!.metricValue === 0, "A's demand to be gone", 1000, 5);
   });
