@@ -48,6 +48,8 @@ export interface EventLike {
   message?: string;
   lastTimestamp?: Time;
   eventTime?: Time;
+  /** events.k8s.io-style recurrences (lastTimestamp left unset). */
+  series?: { lastObservedTime?: Time } | null;
   firstTimestamp?: Time;
   metadata?: { creationTimestamp?: Time } | null;
 }
@@ -63,7 +65,7 @@ const WAITING_FAILURES = new Set(["ImagePullBackOff", "ErrImagePull", "InvalidIm
 
 const ms = (t: Time): number => (t ? new Date(t).getTime() : NaN);
 const eventTime = (e: EventLike): number => {
-  for (const t of [e.lastTimestamp, e.eventTime, e.firstTimestamp, e.metadata?.creationTimestamp]) {
+  for (const t of [e.series?.lastObservedTime, e.lastTimestamp, e.eventTime, e.firstTimestamp, e.metadata?.creationTimestamp]) {
     const v = ms(t);
     if (!Number.isNaN(v)) return v;
   }

@@ -46,6 +46,18 @@ describe("activator fail-fast: diagnosis", () => {
       "NotTriggerScaleUp",
       /not ready for scale-up/,
     ],
+    [
+      "a NotTriggerScaleUp recurring as an event series after a TriggeredScaleUp",
+      {
+        pods: [unschedulable],
+        events: [
+          autoscalerEvent(unschedulable, "TriggeredScaleUp", "pod triggered scale-up: [{eks-a100 0->1 (max: 1)}]", NOW - 50_000),
+          { ...autoscalerEvent(unschedulable, "NotTriggerScaleUp", "pod didn't trigger scale-up: 1 max node group size reached", NOW - 90_000), lastTimestamp: undefined, series: { count: 3, lastObservedTime: new Date(NOW - 1000) } },
+        ],
+      },
+      "NotTriggerScaleUp",
+      /max node group size reached/,
+    ],
     ["unschedulable past the grace, even while a node was said to be coming", { pods: [pod({ unschedulableSince: NOW - GRACE - 1000 })] }, "Unschedulable", /unschedulable for 901s \(grace 900s\): 0\/3 nodes are available: 3 Insufficient nvidia.com\/gpu/],
     ["no serving runtime (InferenceService InvalidSpec)", { inferenceService: inferenceService("llama", "noRuntime") }, "NoSupportingRuntime", /^No runtime found to support specified framework\/version$/],
   ];
