@@ -2,18 +2,23 @@
  * Cross-replica activation: a cold request at replica A → `true` on the StreamIsActive KEDA holds on replica C, next
  * to the single-replica push (request and stream both on C) as the reference, alternating, in the same run.
  *
- * Three activator processes on loopback share demand (static `peers`, the same push between peers as in a cluster).
- * Readiness mode `probe` against a closed port keeps every model at zero. The bench plays KEDA with one
+ * Three activator processes on loopback share demand (static `peers`, the same push between peers as in a cluster),
+ * all pinned to the core of the proxy under test (the driver, KEDA's stand-in, keeps the other).
+ * Readiness mode `kubernetes` against the fake API server with no EndpointSlice keeps every model at zero without
+ * probing (a probe loop per woken model would load the core the replicas share). The bench plays KEDA with one
  * StreamIsActive per model on C. Each sample: a pre-connected socket writes one request for a model to A (or C)
  * (t0), the `true` arrives on C's stream (t1), the socket closes (demand back to 0, told to peers within 50 ms).
  * Models cycle and are reused only ≥ 250 ms after their last push, so neither the scaler's 20 ms coalescing nor a
  * peer update still under way hides a push; the activation heartbeat is 60 s.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
-import { freePort } from "../tests/activator/testing/backend";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { FakeKubeApi } from "../tests/activator/testing/fakeKubeApi";
 import { ActivatorCluster } from "../tests/activator/testing/cluster";
 import { KedaClient, type IsActiveStream } from "../tests/activator/testing/kedaClient";
-import { track } from "./lib/processes";
+import { pin, removeOnExit, track } from "./lib/processes";
 import { deadline, fixed, sleep, summarize, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 
 const REUSE_GAP_MS = 250;
@@ -36,20 +41,28 @@ export const peerPush: Bench = {
     const modelCount = ctx.smoke ? 4 : 24;
     let cluster: ActivatorCluster | undefined;
     let keda: KedaClient | undefined;
+    let api: FakeKubeApi | undefined;
     const sockets = new Set<net.Socket>();
     try {
-      const closedPort = await freePort();
+      api = await FakeKubeApi.start();
+      const kubeconfig = path.join(removeOnExit(mkdtempSync(path.join(tmpdir(), "bench-kubeconfig-"))), "config");
+      writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
       const names = Array.from({ length: modelCount }, (_, i) => `m${i}`);
       cluster = await ActivatorCluster.start(
         3,
         {
-          readiness: { mode: "probe" },
+          readiness: { mode: "kubernetes" },
           activation: { heartbeatSeconds: 60 },
-          models: names.map((name) => ({ name, namespace: "bench", backend: `http://127.0.0.1:${closedPort}`, readinessPath: "/health", hosts: [`${name}.peer.bench`] })),
+          models: names.map((name) => ({ name, namespace: "bench", backend: `http://${name}.bench.svc.cluster.local`, readinessPath: "/health", hosts: [`${name}.peer.bench`] })),
         },
         { heartbeatSeconds: 1, ttlSeconds: 3 },
+        { KUBECONFIG: kubeconfig },
       );
-      for (const r of cluster.replicas) track(r.child);
+      // Spawned by the driver, the replicas inherit its core: move them to the core of the proxy under test.
+      for (const r of cluster.replicas) {
+        track(r.child);
+        pin(r.child.pid!, ctx.cores.proxy);
+      }
       const [a, , c] = cluster.replicas as [NonNullable<typeof cluster.replicas[0]>, unknown, NonNullable<typeof cluster.replicas[0]>];
       keda = new KedaClient(c.scalerAddress);
       const streams: IsActiveStream[] = [];
@@ -85,9 +98,9 @@ export const peerPush: Bench = {
       return {
         name: "peer-push",
         method: {
-          replicas: 3,
+          replicas: "3, pinned to the proxy core",
           peers: "static list of the three admin ports; push on every cold request (HTTP POST between replicas)",
-          readiness: "probe against a closed port: models stay at zero",
+          readiness: "kubernetes (fake API server, no EndpointSlice: models stay at zero, nothing probes)",
           samples,
           models: modelCount,
           spacing: `each model reused only ≥ ${REUSE_GAP_MS} ms after its last push`,
@@ -110,6 +123,7 @@ export const peerPush: Bench = {
       for (const socket of sockets) socket.destroy();
       keda?.close();
       await cluster?.stop();
+      await api?.stop();
     }
   },
 };

@@ -27,16 +27,23 @@ export class ActivatorCluster {
   private constructor(
     readonly replicas: ActivatorProcess[],
     private readonly config: Config,
+    private readonly env: Record<string, string>,
   ) {}
 
   /** The peers' shared token every replica has mounted at `peer/token`. */
   static readonly TOKEN = "peer-token-0123456789abcdef";
 
-  static async start(count: number, config: Config, peerTimes: { heartbeatSeconds: number; ttlSeconds: number } = { heartbeatSeconds: 0.5, ttlSeconds: 1.5 }): Promise<ActivatorCluster> {
+  /** `env`: more environment for every replica (KUBECONFIG of a fake API server for readiness mode `kubernetes`). */
+  static async start(
+    count: number,
+    config: Config,
+    peerTimes: { heartbeatSeconds: number; ttlSeconds: number } = { heartbeatSeconds: 0.5, ttlSeconds: 1.5 },
+    env: Record<string, string> = {},
+  ): Promise<ActivatorCluster> {
     const files = { "peer/token": `${ActivatorCluster.TOKEN}\n` };
-    const replicas = await Promise.all(Array.from({ length: count }, () => ActivatorProcess.start(config, { files })));
+    const replicas = await Promise.all(Array.from({ length: count }, () => ActivatorProcess.start(config, { files, env })));
     const full = { ...config, peers: { static: replicas.map((r) => `127.0.0.1:${r.adminPort}`), ...peerTimes, tokenFile: "peer/token" } };
-    const cluster = new ActivatorCluster(replicas, full);
+    const cluster = new ActivatorCluster(replicas, full, env);
     for (const r of replicas) r.writeConfig(full);
     await cluster.waitConnected();
     return cluster;
@@ -61,7 +68,7 @@ export class ActivatorCluster {
       scaler: { host: "127.0.0.1", port: old.scalerPort },
       admin: { host: "127.0.0.1", port: old.adminPort },
     };
-    const next = await ActivatorProcess.start({ ...this.config, listeners }, { files: { "peer/token": `${ActivatorCluster.TOKEN}\n` } });
+    const next = await ActivatorProcess.start({ ...this.config, listeners }, { files: { "peer/token": `${ActivatorCluster.TOKEN}\n` }, env: this.env });
     this.replicas[i] = next;
     return next;
   }
