@@ -41,8 +41,7 @@ for (const model of config.models) {
     new ServerlessModel(model.name, {
         model,
         provider: platform.provider,
-        scalerAddresses: activator.scalerAddresses,
-        prometheusUrl: platform.prometheusUrl,
+        scalerAddress: activator.scalerAddress,
         activator: { namespace: activator.namespace, podLabels: activator.podLabels },
         monitoringNamespace: platform.namespaces.monitoring,
         gpuScheduling: model.gpus > 0 ? platform.gpuScheduling[gpuNodeGroupOf(model, gpuGroupNames)!] : undefined,

@@ -14,6 +14,7 @@ import { spawnSync } from "node:child_process";
 import { activationPush } from "./activationPush";
 import { coldPath } from "./coldPath";
 import { heldBodies } from "./heldBodies";
+import { failFast } from "./failFast";
 import { heldCapacity } from "./heldCapacity";
 import { NGINX } from "./lib/nginx";
 import { foreignLoad, QUIET_CORES, waitForQuiet } from "./lib/machineLoad";
@@ -22,12 +23,25 @@ import { coreLayout, pin, stopAll, stopChildrenOnSignals } from "./lib/processes
 import { formatTable, formatTargets, writeResult, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 import { WRK } from "./lib/wrk";
 import { earlyErrors } from "./earlyErrors";
+import { peerPush } from "./peerPush";
 import { programScale } from "./programScale";
 import { staleUpstream } from "./staleUpstream";
 import { streaming } from "./streaming";
 import { warmPath } from "./warmPath";
 
-const BENCHES: Bench[] = [warmPath, streaming, activationPush, coldPath, heldCapacity, heldBodies, staleUpstream, earlyErrors, programScale];
+const BENCHES: Bench[] = [
+  warmPath,
+  streaming,
+  activationPush,
+  peerPush,
+  failFast,
+  coldPath,
+  heldCapacity,
+  heldBodies,
+  staleUpstream,
+  earlyErrors,
+  programScale,
+];
 
 /** A full run waits this long at most for the machine to be quiet before each bench (then runs and says so). */
 const QUIET_WAIT_MS = 120_000;

@@ -1,11 +1,12 @@
 /**
  * The activator in the cluster: one endpoint in front of every model.
  *
- * Creates its namespace and the model namespaces, a ServiceAccount with read-only access to EndpointSlices and Pods
- * in each model namespace, the config file generated from the models (a ConfigMap the activator hot-reloads), with
+ * Creates its namespace and the model namespaces, a ServiceAccount with read-only access to EndpointSlices, Pods,
+ * Events and InferenceServices in each model namespace and to EndpointSlices in its own (peers), the config file generated from the models (a ConfigMap the activator hot-reloads), with
  * API keys a Secret holding their SHA-256 digests (never the keys; the activator hot-reloads it too), the
  * StatefulSet (spread across system nodes, PodDisruptionBudget, restricted security context), the proxy NLB, the
- * headless Service naming each pod for KEDA's per-replica scaler streams, the admin Service, and a ServiceMonitor.
+ * scaler Service KEDA dials (any replica answers for all), the headless Service through which replicas find each
+ * other, the admin Service, and a ServiceMonitor.
  * The image is built from `activator/Dockerfile` (the repository root as context) and pushed to an ECR repository
  * created here, unless `activator.image` names one.
  *
@@ -15,8 +16,9 @@ import * as aws from "@pulumi/aws";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import type { ActivatorStackConfig, ModelConfig } from "./config/models";
-import { activatorConfig, activatorConfigFile, apiKeysSecretData, configFileName, nlbIdleTimeoutSeconds } from "./activatorManifests/config";
+import { activatorConfig, activatorConfigFile, apiKeysSecretData, configFileName, nlbIdleTimeoutSeconds, peerTokenFileName } from "./activatorManifests/config";
 import { activatorImageTag, imageContextDir, imageDockerfile } from "./activatorManifests/image";
 import {
     activatorServiceMonitorManifest,
@@ -24,16 +26,19 @@ import {
     podsServiceManifest,
     proxyServiceManifest,
     proxyServicePort,
-    scalerAddresses,
+    scalerAddress,
+    scalerServiceManifest,
     serviceNames,
 } from "./activatorManifests/services";
 import {
     activatorName,
     activatorNamespaceManifest,
+    activatorNamespaceRules,
     activatorPodLabels,
     apiKeysSecretName,
     modelNamespaceManifest,
     modelNamespaceRules,
+    peerTokenSecretName,
     podDisruptionBudgetManifest,
     statefulSetManifest,
 } from "./activatorManifests/workload";
@@ -66,11 +71,8 @@ export class Activator extends pulumi.ComponentResource {
     readonly namespace: string;
     /** Labels of the activator pods (model NetworkPolicies admit these). */
     readonly podLabels: Record<string, string>;
-    /**
-     * `<statefulset>-<i>.<headless service>.<namespace>.svc.cluster.local:9090`, one per replica (i = 0..replicas-1):
-     * each ScaledObject has one `external-push` trigger per address.
-     */
-    readonly scalerAddresses: pulumi.Output<string[]>;
+    /** `activator-scaler.<namespace>.svc.cluster.local:9090`: the one `external-push` address of every ScaledObject. */
+    readonly scalerAddress: pulumi.Output<string>;
     /** `http://<NLB host name>`: where clients send requests (in-cluster Service URL until the NLB has an address). */
     readonly endpoint: pulumi.Output<string>;
     /** Image the StatefulSet runs (`repository:tag@digest` when built here). */
@@ -135,6 +137,21 @@ export class Activator extends pulumi.ComponentResource {
             );
         }
 
+        // Peers: the replicas read their headless Service's EndpointSlices in their own namespace.
+        const peersMeta = { name: `${activatorName}-peers`, namespace, labels: activatorPodLabels };
+        const peersRole = new k8s.rbac.v1.Role(childName(name, "peers"), { metadata: peersMeta, rules: activatorNamespaceRules }, inNamespace());
+        bindings.push(
+            new k8s.rbac.v1.RoleBinding(
+                childName(name, "peers-binding"),
+                {
+                    metadata: peersMeta,
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: peersMeta.name },
+                    subjects: [{ kind: "ServiceAccount", name: activatorName, namespace }],
+                },
+                inNamespace([peersRole, serviceAccount]),
+            ),
+        );
+
         const configMapName = `${activatorName}-config`;
         const configMap = new k8s.core.v1.ConfigMap(
             childName(name, "config"),
@@ -156,6 +173,14 @@ export class Activator extends pulumi.ComponentResource {
                       inNamespace(),
                   );
 
+        // The replicas' shared token for their demand messages: generated, kept in the state as a secret.
+        const peerToken = new random.RandomPassword(childName(name, "peer-token"), { length: 48, special: false }, { parent: this });
+        const peerTokenSecret = new k8s.core.v1.Secret(
+            childName(name, "peer-token-secret"),
+            { metadata: { name: peerTokenSecretName, namespace, labels: activatorPodLabels }, type: "Opaque", stringData: { [peerTokenFileName]: peerToken.result } },
+            inNamespace(),
+        );
+
         this.image = config.image !== undefined ? pulumi.output(config.image) : this.buildImage(name, args.awsProvider!);
 
         const pods = new k8s.core.v1.Service(childName(name, "pods"), podsServiceManifest(namespace), inNamespace());
@@ -172,7 +197,7 @@ export class Activator extends pulumi.ComponentResource {
         const statefulSet = new k8s.apps.v1.StatefulSet(
             childName(name, "stateful-set"),
             { metadata: workload.metadata, spec: workload.spec },
-            inNamespace([pods, serviceAccount, configMap, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : [])]),
+            inNamespace([pods, serviceAccount, configMap, peerTokenSecret, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : [])]),
         );
         new k8s.policy.v1.PodDisruptionBudget(childName(name, "disruption-budget"), podDisruptionBudgetManifest(namespace), inNamespace());
 
@@ -188,7 +213,9 @@ export class Activator extends pulumi.ComponentResource {
         this.namespace = namespace;
         this.podLabels = activatorPodLabels;
         // Read through the headless Service so every trigger that uses an address waits for the Service to exist.
-        this.scalerAddresses = pods.metadata.apply(() => scalerAddresses(namespace, config.replicas));
+        const scaler = new k8s.core.v1.Service(childName(name, "scaler"), scalerServiceManifest(namespace), inNamespace());
+        // Read through the Service so every trigger that uses the address waits for the Service to exist.
+        this.scalerAddress = scaler.metadata.apply(() => scalerAddress(namespace));
         this.endpoint = proxy.status.apply((status) => {
             const ingress = status?.loadBalancer?.ingress?.[0];
             const host = ingress?.hostname ?? ingress?.ip ?? `${serviceNames.proxy}.${namespace}.svc.cluster.local`;
@@ -197,7 +224,7 @@ export class Activator extends pulumi.ComponentResource {
         this.registerOutputs({
             namespace: this.namespace,
             podLabels: this.podLabels,
-            scalerAddresses: this.scalerAddresses,
+            scalerAddress: this.scalerAddress,
             endpoint: this.endpoint,
             image: this.image,
             modelNamespaces: this.modelNamespaces,

@@ -1,6 +1,6 @@
 /**
  * One model served from zero: KServe InferenceService (Standard mode, external autoscaler), the KEDA ScaledObject
- * that owns its replica count (woken by the activator's `external-push`, scaled out on vLLM load), a ServiceMonitor
+ * that owns its replica count (one `external-push` trigger to the activator, which also reports vLLM's load), a ServiceMonitor
  * for its metrics, a NetworkPolicy admitting only the activator and Prometheus, a ServiceAccount without API access,
  * and the credentials KServe's storage initializer downloads the weights with: for gated Hugging Face models a Secret
  * with the token; for `s3://` models an IAM role (IRSA) that may only list and read the model's prefix; for private
@@ -33,10 +33,8 @@ export interface ServerlessModelArgs {
     model: ModelConfig;
     /** Kubernetes provider of the cluster. */
     provider: k8s.Provider;
-    /** `host:port` of each activator replica's external scaler (Activator.scalerAddresses): one trigger each. */
-    scalerAddresses: pulumi.Input<string[]>;
-    /** In-cluster Prometheus URL for the vLLM triggers (platform.prometheusUrl). */
-    prometheusUrl: pulumi.Input<string>;
+    /** `host:port` of the activator's scaler Service (Activator.scalerAddress): the ScaledObject's one trigger. */
+    scalerAddress: pulumi.Input<string>;
     /** Namespace and pod labels of the activator, the only client the NetworkPolicy admits besides Prometheus. */
     activator: { namespace: string; podLabels: Record<string, string> };
     /** Namespace of Prometheus (platform.namespaces.monitoring). */
@@ -143,9 +141,7 @@ export class ServerlessModel extends pulumi.ComponentResource {
             k8sOpts([args.dependencies.kserve, serviceAccount, ...secrets]),
         );
 
-        const scaledObject = pulumi
-            .all([args.scalerAddresses, args.prometheusUrl])
-            .apply(([scalerAddresses, prometheusUrl]) => scaledObjectManifest(model, { scalerAddresses, prometheusUrl }));
+        const scaledObject = pulumi.output(args.scalerAddress).apply((scalerAddress) => scaledObjectManifest(model, { scalerAddress }));
         this.scaledObject = new k8s.apiextensions.CustomResource(
             childName(name, "scaled-object"),
             { ...scaledObjectType, metadata: scaledObject.metadata, spec: scaledObject.spec },

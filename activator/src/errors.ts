@@ -25,10 +25,12 @@ export const ERRORS = {
   body_buffer_full: { status: 503, reason: "body_buffer_full" },
   shutting_down: { status: 503, reason: "shutting_down" },
   model_removed: { status: 503, reason: "model_removed" },
+  // The model's pods or InferenceService say it cannot start (readiness mode kubernetes): no use holding.
+  model_cannot_start: { status: 503, reason: "model_cannot_start", retryAfterSeconds: 10 },
   cold_start_timeout: { status: 504, reason: "cold_start_timeout" },
   request_timeout: { status: 504, reason: "request_timeout" },
   upstream_unavailable: { status: 502, reason: "upstream_unavailable" },
-} as const satisfies Record<string, { status: number; reason: string; param?: string }>;
+} as const satisfies Record<string, { status: number; reason: string; param?: string; retryAfterSeconds?: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -61,7 +63,8 @@ export function sendError(res: ServerResponse, code: ErrorCode, message: string,
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
   };
-  if (status === 503) headers["retry-after"] = RETRY_AFTER_SECONDS;
+  const entry = ERRORS[code];
+  if (status === 503) headers["retry-after"] = "retryAfterSeconds" in entry ? entry.retryAfterSeconds : RETRY_AFTER_SECONDS;
   else if (status === 401) headers["www-authenticate"] = WWW_AUTHENTICATE;
   res.writeHead(status, headers);
   res.end(body);

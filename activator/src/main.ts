@@ -19,6 +19,13 @@ import type { RequestLimits } from "./request/exchange";
 import { reject } from "./request/respond";
 import { buildRoutes } from "./proxy/route";
 import { applyClientLimits, createProxyServer } from "./proxy/server";
+import { environmentKubeConfig } from "./kube/config";
+import { failureDetails, failureMessage } from "./health/failure";
+import { HealthWatcher } from "./health/watch";
+import { EngineGauges, type EngineModel } from "./engine/vllmGauges";
+import { ClusterActivity } from "./peers/clusterActivity";
+import { discoverPeers, type PeerDiscovery } from "./peers/discovery";
+import { PeerSync } from "./peers/sync";
 import { createReadiness } from "./readiness/index";
 import { startScalerServer } from "./scaler/server";
 
@@ -50,13 +57,21 @@ async function main(): Promise<void> {
   logger.level = config.logLevel;
 
   // State
-  const metrics = createMetrics({ forEachModel: (visit) => registry.forEachModel(visit) });
+  const metrics = createMetrics({
+    forEachModel: (visit) => registry.forEachModel(visit),
+    forEachFailure: (visit) => registry.forEachFailure(visit),
+  });
   const registry: ModelRegistry = new ModelRegistry({
     logger,
     metrics,
     createReadiness: (mode, target) => createReadiness(mode, target, { logger }),
+    health: new HealthWatcher(environmentKubeConfig, logger),
     release: forward,
     rejectHeld: (x, model, code) => {
+      if (code === "model_cannot_start" && model.failure) {
+        reject(ctx, x, code, failureMessage(model.key, model.failure), failureDetails(model.key, model.failure));
+        return;
+      }
       const why = code === "model_removed" ? "was removed from the configuration" : "had no ready replica before the activator stopped";
       reject(ctx, x, code, `model ${model.key} ${why}`, { model: model.key });
     },
@@ -72,16 +87,47 @@ async function main(): Promise<void> {
     logger,
   };
 
+  // Cluster-wide demand: this replica's plus its peers' (an empty peer list when `peers` is not configured).
+  const peerTimes = (c: typeof config) => [(c.peers?.heartbeatSeconds ?? 1) * 1000, (c.peers?.ttlSeconds ?? 3) * 1000] as const;
+  const peers = new PeerSync({
+    logger,
+    local: () => registry.demandSnapshot(),
+    onRemoteCold: (key, at) => activity.remoteCold(key, at),
+    heartbeatMs: peerTimes(config)[0],
+    ttlMs: peerTimes(config)[1],
+  });
+  // vLLM's own gauges, read from the ready replicas: two more KEDA metrics for models with `vllm`.
+  const engineModel = (key: string): EngineModel | undefined => {
+    const model = registry.get(key);
+    return model && { vllm: model.config.vllm, ready: model.readiness.ready, endpoints: model.readiness.endpoints };
+  };
+  const engine = new EngineGauges({
+    models: function* () {
+      const keys: string[] = [];
+      registry.forEachModel((key) => keys.push(key));
+      for (const key of keys) yield [key, engineModel(key)!] as [string, EngineModel];
+    },
+    logger,
+    intervalMs: config.engineMetrics.intervalSeconds * 1000,
+    timeoutMs: config.engineMetrics.timeoutSeconds * 1000,
+  });
+  peers.token = loaded.peerToken;
+  const activity = new ClusterActivity(registry, peers, (key) => engine.metrics(key, engineModel(key)));
+  registry.onActivationNeeded(() => peers.pushNow());
+  const startDiscovery = (c: typeof config): PeerDiscovery | null =>
+    c.peers ? discoverPeers(c.peers, (addresses) => peers.setAddresses(addresses), { logger, kubeConfig: environmentKubeConfig }) : null;
+  let discovery = startDiscovery(config);
+
   // Servers
   const { listeners } = config;
   const proxy = createProxyServer(ctx, config.limits);
   const adminState: AdminState = { accepting: true };
-  const admin = createAdminServer(adminState, registry, metrics);
+  const admin = createAdminServer(adminState, registry, metrics, { peers, clusterDemand: (key) => activity.demand(key) });
   const proxyPort = await listen(proxy, listeners.proxy, "proxy");
   const scaler = await startScalerServer({
     host: listeners.scaler.host,
     port: listeners.scaler.port,
-    activity: registry,
+    activity,
     logger,
     heartbeatMs: config.activation.heartbeatSeconds * 1000,
     observePushLatency: (model, seconds) => metrics.activationPush.observe({ model }, seconds),
@@ -105,7 +151,7 @@ async function main(): Promise<void> {
         });
   let keysWatcher = watchApiKeys(loaded.apiKeys);
   const watcher = watchMountedFile(file, loaded.text, loadConfigFile, {
-    onChange({ config: next, apiKeys }) {
+    onChange({ config: next, apiKeys, peerToken }) {
       if (JSON.stringify(next.listeners) !== JSON.stringify(config.listeners) || next.activation.heartbeatSeconds !== config.activation.heartbeatSeconds) {
         logger.warn("listeners and activation.heartbeatSeconds change only on restart; the rest of the new config is applied");
       }
@@ -113,6 +159,12 @@ async function main(): Promise<void> {
       ctx.routes = buildRoutes(next, registry);
       ctx.limits = requestLimits(next);
       applyClientLimits(proxy, next.limits);
+      peers.token = peerToken;
+      if (JSON.stringify(next.peers) !== JSON.stringify(config.peers)) {
+        discovery?.close();
+        peers.configure(...peerTimes(next));
+        discovery = startDiscovery(next);
+      }
       ctx.apiKeys = apiKeys?.digests ?? null;
       keysWatcher?.close();
       keysWatcher = watchApiKeys(apiKeys);
@@ -151,6 +203,9 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve)); // let those answers reach the sockets before cutting them
     proxy.closeAllConnections();
     await scaler.close(Math.max(0, deadline - performance.now()));
+    await peers.close(); // peers drop this replica's demand now rather than after their TTL
+    discovery?.close();
+    engine.close();
     await registry.close();
     admin.close();
     admin.closeAllConnections();

@@ -15,6 +15,8 @@ export type HoldReason = "no_ready_replica" | "concurrency_limit";
 /** Held and in-flight counts per model, read at scrape time (the hot path only bumps plain numbers). */
 export interface QueueSnapshot {
   forEachModel(visit: (model: string, held: number, inFlight: number) => void): void;
+  /** Models that cannot start, with the cause. */
+  forEachFailure?(visit: (model: string, cause: string) => void): void;
 }
 
 const WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900];
@@ -131,6 +133,16 @@ function createCollectors(queue: QueueSnapshot) {
       collect() {
         this.reset();
         queue.forEachModel((model, _held, inFlight) => this.set({ model }, inFlight));
+      },
+    }),
+    modelStartFailure: new Gauge({
+      name: "activator_model_start_failure",
+      help: "1 while the model cannot start (readiness mode kubernetes), labelled with the cause; requests for it get 503 model_cannot_start",
+      labelNames: ["model", "cause"] as const,
+      registers,
+      collect() {
+        this.reset();
+        queue.forEachFailure?.((model, cause) => this.set({ model, cause }, 1));
       },
     }),
     configReloads: new Counter({

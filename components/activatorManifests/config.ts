@@ -7,6 +7,7 @@ import { apiKeyDigestsFile } from "../../activator/src/config/apiKeys";
 import { activatorConfigSchema, parseActivatorConfig, type ActivatorConfigInput } from "../../activator/src/config/schema";
 import type { ActivatorStackConfig, ModelConfig } from "../config/models";
 import { backendUrl, predictorName, readinessPath } from "../models/predictor";
+import { serviceNames } from "./services";
 
 /** The activator's three listeners (container ports). */
 export const activatorPorts = { proxy: 8080, scaler: 9090, admin: 9091 } as const;
@@ -26,6 +27,10 @@ export const configFileName = "config.yaml";
 export const apiKeysDir = "/etc/activator-api-keys";
 export const apiKeysFileName = "digests";
 
+/** Where the peers' shared token Secret is mounted (a folder of its own) and its file: `peers.tokenFile`. */
+export const peerTokenDir = "/etc/activator-peer-token";
+export const peerTokenFileName = "token";
+
 /** The API keys Secret's data: the file of their SHA-256 digests, in the activator's own format. Never the keys. */
 export function apiKeysSecretData(keys: readonly string[]): Record<string, string> {
     return { [apiKeysFileName]: apiKeyDigestsFile(keys) };
@@ -33,7 +38,7 @@ export function apiKeysSecretData(keys: readonly string[]): Record<string, strin
 
 export function activatorConfig(
     models: readonly ModelConfig[],
-    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets" | "limits">,
+    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets" | "limits" | "namespace">,
 ): ActivatorConfigInput {
     return {
         listeners: {
@@ -45,6 +50,12 @@ export function activatorConfig(
         readiness: { mode: "kubernetes" },
         shutdownGraceSeconds: stack.shutdownGraceSeconds,
         limits: { ...stack.limits },
+        // Replicas share their demand (KEDA talks to one of them): peers are the headless Service's endpoints.
+        // The shared token (a generated Secret) keeps anyone else from reporting demand on the admin port.
+        peers: {
+            kubernetes: { namespace: stack.namespace, service: serviceNames.pods, port: activatorPorts.admin },
+            tokenFile: `${peerTokenDir}/${peerTokenFileName}`,
+        },
         // With API keys, the activator serves no request without one (the Secret holding their digests is mounted here).
         ...(stack.apiKeySecrets.length > 0 ? { auth: { apiKeysFile: `${apiKeysDir}/${apiKeysFileName}` } } : {}),
         models: models.map((model) => ({
@@ -62,6 +73,8 @@ export function activatorConfig(
             maxPending: model.maxPending,
             ...(model.maxConcurrencyPerReplica !== undefined ? { maxConcurrencyPerReplica: model.maxConcurrencyPerReplica } : {}),
             upstreamKeepAliveSeconds: model.upstreamKeepAliveSeconds,
+            // vLLM's own gauges, read by the activator from each ready replica: no Prometheus in the scaling path.
+            ...(model.vllm ? { vllm: { waitingRequestsPerReplica: model.vllm.waitingRequestsPerReplica, kvCacheUsage: model.vllm.kvCacheUsage } } : {}),
         })),
     };
 }

@@ -11,10 +11,12 @@ import type { ActivatorStackConfig } from "../config/models";
 import { activatorPorts } from "./config";
 import { activatorName, activatorPodLabels } from "./workload";
 
-/** In-cluster names of the three Services. */
+/** In-cluster names of the four Services. */
 export const serviceNames = {
     proxy: `${activatorName}-proxy`,
-    /** Headless: governs the StatefulSet's pod DNS names, through which KEDA reaches each replica's scaler. */
+    /** ClusterIP: KEDA's one `external-push` address; any replica answers for all (they share demand). */
+    scaler: `${activatorName}-scaler`,
+    /** Headless: governs the StatefulSet's pod DNS names; its EndpointSlices tell each replica where its peers are. */
     pods: `${activatorName}-pods`,
     admin: `${activatorName}-admin`,
 } as const;
@@ -23,12 +25,12 @@ export const serviceNames = {
 export const proxyServicePort = 80;
 
 /**
- * `<statefulset>-<i>.<headless service>.<namespace>.svc.cluster.local:<port>`, i = 0..replicas-1: one external-scaler
- * address per activator replica. KEDA keeps one gRPC stream per trigger, so one address behind a load-balanced
- * Service would only ever reach one replica and miss the requests held by the others.
+ * `<scaler Service>.<namespace>.svc.cluster.local:<port>`: the one external-scaler address of every ScaledObject. KEDA
+ * keeps one gRPC connection per address (kedacore/keda v2.20.2 pkg/scalers/external_scaler.go
+ * `getClientForConnectionPool`), which the Service sends to one ready replica; that replica answers for the cluster.
  */
-export function scalerAddresses(namespace: string, replicas: number): string[] {
-    return Array.from({ length: replicas }, (_, i) => `${activatorName}-${i}.${serviceNames.pods}.${namespace}.svc.cluster.local:${activatorPorts.scaler}`);
+export function scalerAddress(namespace: string): string {
+    return `${serviceNames.scaler}.${namespace}.svc.cluster.local:${activatorPorts.scaler}`;
 }
 
 const serviceLabels = (component: string) => ({ ...activatorPodLabels, "app.kubernetes.io/component": component });
@@ -68,17 +70,32 @@ export function proxyServiceManifest(stack: ActivatorStackConfig, options: Proxy
 }
 
 /**
- * The StatefulSet's headless Service: a DNS name per pod for KEDA's gRPC streams (`external-push` triggers). Ready
- * pods only, so KEDA never dials a replica that is starting or draining.
+ * KEDA's address: a ClusterIP Service over the ready replicas' scaler port. A draining replica fails its readiness
+ * probe, leaves the Service, and ends its KEDA streams when it stops (status OK: KEDA reconnects, here to another one).
+ */
+export function scalerServiceManifest(namespace: string) {
+    return {
+        metadata: { name: serviceNames.scaler, namespace, labels: serviceLabels("scaler") },
+        spec: {
+            type: "ClusterIP",
+            selector: activatorPodLabels,
+            ports: [{ name: "grpc", port: activatorPorts.scaler, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" }],
+        },
+    };
+}
+
+/**
+ * The StatefulSet's headless Service. Its EndpointSlices list every replica, starting and terminating ones included
+ * (condition `ready: false` / `terminating: true`): the peer list each replica pushes its demand to (admin port).
  */
 export function podsServiceManifest(namespace: string) {
     return {
-        metadata: { name: serviceNames.pods, namespace, labels: serviceLabels("scaler") },
+        metadata: { name: serviceNames.pods, namespace, labels: serviceLabels("peers") },
         spec: {
             clusterIP: "None",
             publishNotReadyAddresses: false,
             selector: activatorPodLabels,
-            ports: [{ name: "grpc", port: activatorPorts.scaler, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" }],
+            ports: [{ name: "admin", port: activatorPorts.admin, targetPort: "admin", protocol: "TCP" }],
         },
     };
 }

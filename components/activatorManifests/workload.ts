@@ -2,18 +2,21 @@
  * The activator's workload and its access to the cluster, as plain data: namespaces, RBAC rules, StatefulSet and
  * PodDisruptionBudget. The Activator component turns these into resources.
  *
- * A StatefulSet, not a Deployment, for its stable per-pod DNS names: KEDA keeps one gRPC stream per trigger, so each
- * model's ScaledObject has one `external-push` trigger per replica (`scalerAddresses` in ./services), and every
- * replica's held requests reach KEDA.
+ * A StatefulSet: stable pod names identify replicas to each other (they share demand, activator/src/peers), and its
+ * rolling update replaces one pod at a time, deleting the old one first, so a replica drains before its successor
+ * starts. KEDA reaches any one replica through the scaler Service (./services).
  */
 import type { ActivatorStackConfig } from "../config/models";
-import { activatorPorts, apiKeysDir, configDir } from "./config";
+import { activatorPorts, apiKeysDir, configDir, peerTokenDir } from "./config";
 
 /** In-cluster name of the StatefulSet and ServiceAccount; pods are `<name>-<i>`; Services and the ConfigMap derive theirs from it. */
 export const activatorName = "activator";
 
 /** The Secret holding the digests of the API keys (only with `apiKeySecrets`). */
 export const apiKeysSecretName = `${activatorName}-api-keys`;
+
+/** The Secret holding the replicas' shared peer token (generated). */
+export const peerTokenSecretName = `${activatorName}-peer-token`;
 
 /** Labels selecting the activator pods (NetworkPolicies of the models admit exactly these). */
 export const activatorPodLabels = { "app.kubernetes.io/name": "activator", "app.kubernetes.io/part-of": "gpu-serverless" };
@@ -49,11 +52,18 @@ export function modelNamespaceManifest(namespace: string) {
     };
 }
 
-/** What the activator may do in a model namespace: watch readiness (EndpointSlices) and replicas (Pods). Read-only. */
+/**
+ * What the activator may do in a model namespace, read-only: watch readiness (EndpointSlices), and why a model cannot
+ * start (its Pods, the Events about them, its InferenceService's status).
+ */
 export const modelNamespaceRules = [
     { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
-    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+    { apiGroups: [""], resources: ["pods", "events"], verbs: ["get", "list", "watch"] },
+    { apiGroups: ["serving.kserve.io"], resources: ["inferenceservices"], verbs: ["get", "list", "watch"] },
 ];
+
+/** What the activator may do in its own namespace, read-only: find its peers (the headless Service's EndpointSlices). */
+export const activatorNamespaceRules = [{ apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] }];
 
 // Load balancers and kube-proxy take a few seconds to stop sending to a terminating pod; SIGTERM waits for that.
 const PRE_STOP_SECONDS = 5;
@@ -117,6 +127,8 @@ export function statefulSetManifest(stack: ActivatorStackConfig, options: Statef
                         {
                             name: "activator",
                             image: options.image,
+                            // How the replica names itself to its peers.
+                            env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
                             ports: [
                                 { name: "proxy", containerPort: activatorPorts.proxy, protocol: "TCP" },
                                 { name: "grpc", containerPort: activatorPorts.scaler, protocol: "TCP" },
@@ -135,6 +147,7 @@ export function statefulSetManifest(stack: ActivatorStackConfig, options: Statef
                             volumeMounts: [
                                 { name: "config", mountPath: configDir, readOnly: true },
                                 ...(options.apiKeys ? [{ name: "api-keys", mountPath: apiKeysDir, readOnly: true }] : []),
+                                { name: "peer-token", mountPath: peerTokenDir, readOnly: true },
                                 { name: "tmp", mountPath: "/tmp" },
                             ],
                         },
@@ -144,6 +157,7 @@ export function statefulSetManifest(stack: ActivatorStackConfig, options: Statef
                         // Readable by the activator's group (fsGroup) only. No subPath: the kubelet then updates the file in
                         // place when the Secret changes, and the activator applies new keys without a restart.
                         ...(options.apiKeys ? [{ name: "api-keys", secret: { secretName: apiKeysSecretName, defaultMode: 0o440 } }] : []),
+                        { name: "peer-token", secret: { secretName: peerTokenSecretName, defaultMode: 0o440 } },
                         { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
                     ],
                 },

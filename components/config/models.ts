@@ -175,7 +175,7 @@ export const modelSchema = z
         pollingSeconds: z.int().min(1).default(15),
         /** Concurrent requests per replica the activator's KEDA metric targets. Default 10. */
         targetConcurrency: z.int().positive().default(10),
-        /** vLLM queue targets for the Prometheus triggers; LLM formats only. Default { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8 }. */
+        /** vLLM targets for the metrics the activator reads from vLLM and reports to KEDA; LLM formats only. Default { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8 }. */
         vllm: vllmTargetsSchema.optional(),
         /** How the activator routes to this model. */
         routing: routingSchema,

@@ -1,13 +1,19 @@
 /**
  * The KEDA ScaledObject of one model, as plain data: it owns the replica count of the predictor Deployment.
  *
- * - `external-push` to the activator's scaler, one trigger per activator replica (KEDA keeps one gRPC stream per
- *   trigger, and each replica only knows the requests it holds): the only triggers that can wake a model at zero (a
- *   replica pushes `true` the moment a request arrives) and the ones that keep it up while requests are held or in
- *   flight. KEDA ORs activity across triggers, so activation and scale-to-zero are exact; the HPA takes the largest
- *   of its metrics, so scale-out follows the busiest replica's demand, not the sum over replicas.
- * - For LLMs, `prometheus` triggers on vLLM's own queue and KV-cache gauges, so a replica that is busy but not yet
- *   saturated in request count still gets company. At zero replicas they have no samples and stay inactive.
+ * Exactly one trigger, `external-push` to the activator's scaler Service, and nothing else, because of two rules of
+ * KEDA v2.20.2 (kedacore/keda, tag v2.20.2):
+ * - pkg/scaling/scale_handler.go `getScaledObjectState` marks the ScaledObject in error when ANY trigger errors, and
+ *   pkg/scaling/executor/scale_scaledobjects.go `RequestScale` never scales an inactive ScaledObject in error to zero
+ *   (case `isError && Fallback == nil`: "Triggers defined in ScaledObject are not working correctly"). A trigger
+ *   whose source can be down while the activator serves (a per-pod address, Prometheus) would pin awake models up.
+ * - The HPA takes the largest recommendation over its metrics, so per-replica demand triggers would scale out on the
+ *   busiest activator replica, not the total.
+ * Activator replicas share demand among themselves (activator/src/peers), so whichever replica KEDA's one connection
+ * to the Service reaches answers `IsActive`, `StreamIsActive` and `GetMetrics` for the whole cluster. For LLMs the
+ * same trigger carries two more metrics the activator reads from vLLM itself (`vllm:num_requests_waiting`,
+ * `vllm:kv_cache_usage_perc`, targets `vllm.waitingRequestsPerReplica` and `vllm.kvCacheUsage`): KEDA makes one HPA
+ * metric per spec the scaler returns (pkg/scalers/external_scaler.go `GetMetricSpecForScaling`), all AverageValue.
  * - HPA behaviour: scale up at once, scale down one replica a minute after five quiet minutes.
  */
 import { modelKey } from "../../activator/src/config/schema";
@@ -18,53 +24,27 @@ import { modelLabels, predictorName } from "./predictor";
 /** apiVersion and kind, known before the manifest's Output inputs resolve. */
 export const scaledObjectType = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject" } as const;
 
-export interface ScaledObjectOptions {
-    /** `host:port` of each activator replica's external-scaler gRPC endpoint (Activator.scalerAddresses); at least one. */
-    scalerAddresses: readonly string[];
-    /** In-cluster Prometheus URL (from the monitoring component). */
-    prometheusUrl: string;
-}
+/** The name of the one trigger. */
+export const activatorTriggerName = "activator";
 
-/** PromQL selecting the series Prometheus scraped from this model's predictor Service. */
-export function predictorSeries(metric: string, model: Pick<ModelConfig, "name" | "namespace">): string {
-    return `${metric}{namespace="${model.namespace}",service="${predictorName(model)}"}`;
+export interface ScaledObjectOptions {
+    /** `host:port` of the activator's scaler Service (Activator.scalerAddress). */
+    scalerAddress: string;
 }
 
 export function scaledObjectManifest(model: ModelConfig, options: ScaledObjectOptions) {
-    if (options.scalerAddresses.length === 0) throw new Error(`ScaledObject of model "${model.name}": no activator scaler address; nothing could wake it`);
-    const triggers: Array<{ type: string; name: string; metricType: string; metadata: Record<string, string> }> = options.scalerAddresses.map(
-        (scalerAddress, i) => ({
-            type: "external-push",
-            name: `activator-${i}`,
-            metricType: "AverageValue",
-            metadata: { scalerAddress, [MODEL_METADATA_KEY]: modelKey(model) },
-        }),
-    );
-    if (model.vllm) {
-        // AverageValue divides the sum by the replica count: waiting requests per replica, mean KV-cache usage.
-        triggers.push(
-            {
-                type: "prometheus",
-                name: "vllm-waiting-requests",
-                metricType: "AverageValue",
-                metadata: {
-                    serverAddress: options.prometheusUrl,
-                    query: `sum(${predictorSeries("vllm:num_requests_waiting", model)})`,
-                    threshold: String(model.vllm.waitingRequestsPerReplica),
-                },
-            },
-            {
-                type: "prometheus",
-                name: "vllm-kv-cache-usage",
-                metricType: "AverageValue",
-                metadata: {
-                    serverAddress: options.prometheusUrl,
-                    query: `sum(${predictorSeries("vllm:kv_cache_usage_perc", model)})`,
-                    threshold: String(model.vllm.kvCacheUsage),
-                },
-            },
-        );
+    if (!/^[^\s/:]+:\d+$/.test(options.scalerAddress)) {
+        throw new Error(`ScaledObject of model "${model.name}": scaler address "${options.scalerAddress}" is not host:port`);
     }
+    const triggers = [
+        {
+            type: "external-push",
+            name: activatorTriggerName,
+            // Every metric of the trigger is a total over the model's replicas; the HPA divides it by the replica count.
+            metricType: "AverageValue",
+            metadata: { scalerAddress: options.scalerAddress, [MODEL_METADATA_KEY]: modelKey(model) },
+        },
+    ];
     return {
         ...scaledObjectType,
         // Named after the model, not `<name>-predictor`: that name belongs to the ScaledObject KServe's own KEDA

@@ -126,7 +126,10 @@ describe("activator: lifecycle", function () {
     }
     assert.match(metrics.body, /activator_requests_total\{model="test\/a",status="200"\} 1/);
     const queue = await sendJson(`${act.adminUrl}/queue`);
-    assert.deepEqual(queue.json, { held: 0, inFlight: 0, models: { "test/a": { held: 0, inFlight: 0, ready: true } } });
+    const { cluster, ...counts } = queue.json as { cluster: { name: string; peers: unknown[]; targets: unknown[] } };
+    assert.deepEqual(counts, { held: 0, inFlight: 0, models: { "test/a": { held: 0, inFlight: 0, ready: true, clusterDemand: 0 } } });
+    assert.deepEqual([cluster.peers, cluster.targets], [[], []], "alone: no peers configured");
+    assert.match(cluster.name, /^.+:\d+$/, "named <host>:<pid> outside Kubernetes");
     assert.equal((await send(`${act.adminUrl}/nope`)).status, 404);
   });
 

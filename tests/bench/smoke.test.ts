@@ -49,7 +49,7 @@ describe("benchmarks (smoke mode)", function () {
       });
     });
     assert.equal(code, 0, `npm run bench -- --smoke failed:\n${output}`);
-    for (const name of ["warm-path", "streaming", "activation-push", "cold-path", "held-capacity", "held-bodies", "stale-upstream", "early-errors", "program-scale"]) {
+    for (const name of ["warm-path", "streaming", "activation-push", "peer-push", "fail-fast", "cold-path", "held-capacity", "held-bodies", "stale-upstream", "early-errors", "program-scale"]) {
       results[name] = JSON.parse(readFileSync(path.join(outDir, `${name}.json`), "utf8")) as Json;
     }
   });
@@ -97,6 +97,20 @@ describe("benchmarks (smoke mode)", function () {
     latency(f.pushMs.p99, "push p99");
     assert.ok(f.activatorOwnHistogram.count >= 30, "the activator observed every push");
     latency(f.activatorOwnHistogram.meanMs, "activator's own mean");
+  });
+
+  it("peer push: every cold request at a peer and at the stream's own replica turned the stream true", () => {
+    const f = results["peer-push"]!.figures;
+    assert.equal(f.crossReplicaMs.count, 10);
+    assert.equal(f.sameReplicaMs.count, 10);
+    for (const k of ["crossReplicaMs", "sameReplicaMs"]) latency(f[k].p99, `${k} p99`);
+  });
+
+  it("fail fast: every held request answered 503 model_cannot_start after the pod turned CrashLoopBackOff", () => {
+    const f = results["fail-fast"]!.figures;
+    assert.equal(f.toClientMs.count, 10);
+    latency(f.toClientMs.p99, "state change → 503 p99");
+    assert.ok(f.watchFloorMs.count > 0, "the floor was measured");
   });
 
   it("cold path: first byte after the backend turned ready, in both readiness modes", () => {

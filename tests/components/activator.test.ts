@@ -63,7 +63,7 @@ describe("Activator (mocks)", () => {
         assert.ok(dependsOn(statefulSet, configMap));
     });
 
-    it("creates its namespace and each model namespace once, and may only read EndpointSlices and Pods there", async () => {
+    it("creates its namespace and each model namespace once, and may only read (namespaced, never a ClusterRole)", async () => {
         activator("act-b", twoNamespaces);
         await settled();
         const namespaces = resourcesOfType(Namespace).filter((n) => n.name.startsWith("act-b-"));
@@ -71,9 +71,9 @@ describe("Activator (mocks)", () => {
         assert.equal(resourceNamed(Namespace, "act-b-namespace").inputs.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
 
         const roles = resourcesOfType("kubernetes:rbac.authorization.k8s.io/v1:Role").filter((r) => r.name.startsWith("act-b-"));
-        assert.deepEqual(roles.map((r) => r.inputs.metadata.namespace).sort(), ["models", "risk"]);
+        assert.deepEqual(roles.map((r) => r.inputs.metadata.namespace).sort(), ["activator", "models", "risk"]);
         for (const role of roles) {
-            assert.deepEqual(role.inputs.rules.flatMap((rule: any) => rule.verbs).sort(), ["get", "get", "list", "list", "watch", "watch"]);
+            for (const rule of role.inputs.rules) assert.deepEqual(rule.verbs, ["get", "list", "watch"], JSON.stringify(rule));
         }
         assert.equal(resourcesOfType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
         const binding = resourceNamed("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "act-b-reader-binding-risk");
@@ -100,20 +100,17 @@ describe("Activator (mocks)", () => {
         const proxy = resourceNamed(Service, "act-d-proxy");
         assert.equal(proxy.inputs.spec.type, "LoadBalancer");
         assert.equal(proxy.inputs.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"], "internal");
-        // Pod DNS names as Kubernetes makes them: <statefulset>-<ordinal>.<governing headless Service>.<namespace>.svc.
+        // The StatefulSet's governing headless Service (peer discovery) and the scaler Service KEDA dials.
         const statefulSet = resourceNamed(StatefulSet, "act-d-stateful-set").inputs;
         const pods = resourcesOfType(Service).find((s) => s.name.startsWith("act-d-") && s.inputs.metadata.name === statefulSet.spec.serviceName)!;
         assert.ok(pods, "the StatefulSet's serviceName is a Service the component creates");
         assert.equal(pods.inputs.spec.clusterIP, "None");
-        assert.deepEqual(pods.inputs.spec.selector, statefulSet.spec.template.metadata.labels);
-        const grpc = pods.inputs.spec.ports[0];
-        assert.equal(grpc.targetPort, statefulSet.spec.template.spec.containers[0].ports.find((p: any) => p.name === "grpc").name);
-        const ordinals = [...Array(statefulSet.spec.replicas).keys()];
-        assert.deepEqual(
-            await unwrap(component.scalerAddresses),
-            ordinals.map((i) => `${statefulSet.metadata.name}-${i}.${pods.inputs.metadata.name}.${pods.inputs.metadata.namespace}.svc.cluster.local:${grpc.port}`),
-        );
-        assert.equal(ordinals.length, 3);
+        const scaler = resourceNamed(Service, "act-d-scaler").inputs;
+        assert.deepEqual(scaler.spec.selector, statefulSet.spec.template.metadata.labels);
+        const grpc = statefulSet.spec.template.spec.containers[0].ports.find((p: any) => p.name === "grpc");
+        assert.equal(scaler.spec.ports[0].targetPort, grpc.name);
+        assert.equal(await unwrap(component.scalerAddress), `${scaler.metadata.name}.${scaler.metadata.namespace}.svc.cluster.local:${scaler.spec.ports[0].port}`);
+        assert.equal(statefulSet.spec.replicas, 3);
         assert.deepEqual(resourcesOfType("kubernetes:apps/v1:Deployment").filter((r) => r.name.startsWith("act-d-")), []);
         assert.equal(resourceNamed(Service, "act-d-admin").inputs.spec.type, "ClusterIP");
         const monitor = resourceNamed("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "act-d-service-monitor");
@@ -158,13 +155,16 @@ describe("Activator (mocks)", () => {
         assert.ok(dependsOn(statefulSet, secret), "pods start once the Secret exists");
     });
 
-    it("without API keys creates no Secret and leaves authentication off", async () => {
+    it("without API keys creates no API keys Secret and leaves authentication off; the peers' token is generated", async () => {
         activator("act-l", [cpuModel]);
         await settled();
-        assert.deepEqual(resourcesOfType(Secret).filter((r) => r.name.startsWith("act-l-")), []);
+        const secrets = resourcesOfType(Secret).filter((r) => r.name.startsWith("act-l-"));
+        assert.deepEqual(secrets.map((r) => r.inputs.metadata.name), ["activator-peer-token"]);
+        assert.ok(resourceNamed("random:index/randomPassword:RandomPassword", "act-l-peer-token"), "a generated token");
         const config = activatorConfigSchema.parse(JSON.parse(resourceNamed(ConfigMap, "act-l-config").inputs.data[configFileName]));
         assert.equal(config.auth, undefined);
-        assert.ok(!resourceNamed(StatefulSet, "act-l-stateful-set").inputs.spec.template.spec.volumes.some((v: any) => v.secret));
+        const volumes = resourceNamed(StatefulSet, "act-l-stateful-set").inputs.spec.template.spec.volumes;
+        assert.deepEqual(volumes.filter((v: any) => v.secret).map((v: any) => v.secret.secretName), ["activator-peer-token"]);
     });
 
     it("without an image, builds ./activator and pushes it to an ECR repository with immutable tags and scan on push", async () => {

@@ -46,8 +46,7 @@ describe("ServerlessModel (mocks)", () => {
                 new ServerlessModel(`${prefix}-${model.name}`, {
                     model,
                     provider,
-                    scalerAddresses: activator.scalerAddresses,
-                    prometheusUrl: "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090",
+                    scalerAddress: activator.scalerAddress,
                     activator: { namespace: activator.namespace, podLabels: activator.podLabels },
                     monitoringNamespace: "monitoring",
                     gpuScheduling: model.gpus > 0 ? a100Scheduling : undefined,
@@ -96,32 +95,22 @@ describe("ServerlessModel (mocks)", () => {
         for (const r of custom) assert.deepEqual(crdErrors(r.inputs as any), [], `${r.type} ${r.name}`);
     });
 
-    it("points one external-push trigger at each activator replica's pod DNS name, under the key the activator reads", async () => {
+    it("points the one external-push trigger at the activator's scaler Service, under the key the activator reads", async () => {
         deploy("sm-c", [llmModel, cpuModel]);
         await settled();
-        // The names Kubernetes gives the StatefulSet's pods: <statefulset>-<ordinal>.<headless serviceName>.<namespace>.svc.
+        const scaler = resourceNamed(Service, "sm-c-activator-scaler");
         const statefulSet = resourceNamed(StatefulSet, "sm-c-activator-stateful-set").inputs;
-        const pods = resourcesOfType(Service).find((s) => s.name.startsWith("sm-c-") && s.inputs.metadata.name === statefulSet.spec.serviceName)!;
-        assert.equal(pods.inputs.spec.clusterIP, "None", "a headless Service: a DNS record per pod");
-        assert.deepEqual(pods.inputs.spec.selector, statefulSet.spec.template.metadata.labels);
-        const port = pods.inputs.spec.ports.find((p: any) => p.name === "grpc").port;
-        const addresses = [...Array(statefulSet.spec.replicas).keys()].map(
-            (i) => `${statefulSet.metadata.name}-${i}.${pods.inputs.metadata.name}.${pods.inputs.metadata.namespace}.svc.cluster.local:${port}`,
-        );
-        assert.equal(addresses.length, 2, "the default two replicas");
+        assert.deepEqual(scaler.inputs.spec.selector, statefulSet.spec.template.metadata.labels);
+        const address = `${scaler.inputs.metadata.name}.${scaler.inputs.metadata.namespace}.svc.cluster.local:${scaler.inputs.spec.ports[0].port}`;
         for (const [name, key] of [["sm-c-qwen-scaled-object", "models/qwen"], ["sm-c-iris-scaled-object", "models/iris"]]) {
             const so = resourceNamed(ScaledObject, name);
-            const pushes = so.inputs.spec.triggers.filter((t: any) => t.type === "external-push");
-            assert.deepEqual(
-                pushes.map((t: any) => [t.name, t.metadata]),
-                addresses.map((scalerAddress, i) => [`activator-${i}`, { scalerAddress, [MODEL_METADATA_KEY]: key }]),
-            );
+            assert.deepEqual(so.inputs.spec.triggers.map((t: any) => [t.type, t.metadata]), [["external-push", { scalerAddress: address, [MODEL_METADATA_KEY]: key }]]);
             assert.deepEqual(crdErrors(so.inputs as any), [], name);
-            assert.ok(dependsOn(so, pods), `${name} waits for the headless Service`);
+            assert.ok(dependsOn(so, scaler), `${name} waits for the scaler Service`);
         }
     });
 
-    it("schedules the GPU model on the A100 group with vLLM triggers; the CPU model gets neither", async () => {
+    it("schedules the GPU model on the A100 group, the CPU model off it; both with the one activator trigger", async () => {
         deploy("sm-d", [llmModel, cpuModel]);
         await settled();
         const gpu = resourceNamed(ISVC, "sm-d-qwen-inference-service").inputs.spec.predictor;
@@ -132,10 +121,8 @@ describe("ServerlessModel (mocks)", () => {
         assert.equal(cpu.model.resources.limits["nvidia.com/gpu"], undefined);
         assert.equal(cpu.tolerations, undefined);
         const triggers = (name: string) => resourceNamed(ScaledObject, name).inputs.spec.triggers.map((t: any) => t.type);
-        assert.deepEqual(triggers("sm-d-qwen-scaled-object"), ["external-push", "external-push", "prometheus", "prometheus"]);
-        assert.deepEqual(triggers("sm-d-iris-scaled-object"), ["external-push", "external-push"]);
-        const prometheus = resourceNamed(ScaledObject, "sm-d-qwen-scaled-object").inputs.spec.triggers[2];
-        assert.equal(prometheus.metadata.serverAddress, "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090");
+        assert.deepEqual(triggers("sm-d-qwen-scaled-object"), ["external-push"], "vLLM's gauges travel through the activator, not Prometheus");
+        assert.deepEqual(triggers("sm-d-iris-scaled-object"), ["external-push"]);
     });
 
     it("creates every resource after the CRD release of its kind and after the model's namespace", async () => {
@@ -241,8 +228,7 @@ describe("ServerlessModel (mocks)", () => {
         const namespace = new k8s.core.v1.Namespace("sm-g-ns", {}, { provider });
         const base = {
             provider,
-            scalerAddresses: ["a:9090"],
-            prometheusUrl: "http://p:9090",
+            scalerAddress: "a:9090",
             activator: { namespace: "activator", podLabels: {} },
             monitoringNamespace: "monitoring",
             dependencies: { kserve: namespace, keda: namespace, monitoring: namespace, namespace },

@@ -43,6 +43,8 @@ export interface LoadedConfig {
   text: string;
   /** The keys `auth.apiKeysFile` names; null when auth is off. */
   apiKeys: LoadedApiKeys | null;
+  /** The content of `peers.tokenFile` (trimmed); null without one. */
+  peerToken: string | null;
 }
 
 /**
@@ -53,7 +55,15 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   const text = await readText(file, "activator config");
   const config = parseConfigText(file, text);
   const apiKeys = config.auth ? await loadApiKeysFile(path.resolve(path.dirname(file), config.auth.apiKeysFile)) : null;
-  return { config, text, apiKeys };
+  const peerToken = config.peers?.tokenFile ? await loadPeerToken(path.resolve(path.dirname(file), config.peers.tokenFile)) : null;
+  return { config, text, apiKeys, peerToken };
+}
+
+/** Reads the peers' shared token; refuses a missing, empty or short one (naming the file, never the content). */
+async function loadPeerToken(file: string): Promise<string> {
+  const token = (await readText(file, "peer token file")).trim();
+  if (token.length < 16 || /\s/.test(token)) throw new ConfigError(file, ["must hold one token of at least 16 characters, without spaces"], "peer token file");
+  return token;
 }
 
 /** Reads and checks an API keys file; throws ConfigError naming the file and each bad line. */

@@ -80,6 +80,31 @@ export const modelSchema = z.strictObject({
    * closing gets reused. Default 4.
    */
   upstreamKeepAliveSeconds: seconds.max(3600).default(4),
+  /**
+   * A vLLM model server: its own gauges (`vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc`), read from every
+   * ready replica's `metricsPath`, become two more KEDA metrics next to demand. Off when unset.
+   */
+  vllm: z
+    .strictObject({
+      /** Requests waiting in vLLM's queue per replica before KEDA adds one (AverageValue target). */
+      waitingRequestsPerReplica: z.number().positive().default(5),
+      /** Mean KV-cache usage (0..1] across replicas before KEDA adds one (AverageValue target). */
+      kvCacheUsage: z.number().gt(0).max(1).default(0.8),
+      /** Path of the Prometheus text on each replica (same port as the backend). */
+      metricsPath: z.string().startsWith("/", "must start with /").default("/metrics"),
+    })
+    .optional(),
+  /**
+   * Readiness mode `kubernetes` only: fail held and new requests at once (503 `model_cannot_start`) when the model
+   * cannot start. `unschedulableGraceSeconds`: a replica unschedulable this long fails even without cluster-autoscaler
+   * saying so (covers a normal GPU node boot).
+   */
+  failFast: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      unschedulableGraceSeconds: seconds.default(900),
+    })
+    .prefault({}),
 });
 
 /** The fields of `limits` (the Pulumi stack exposes some of them as they are). */
@@ -126,6 +151,46 @@ export const activatorConfigSchema = z
       .strictObject({
         /** While a model has held or in-flight requests, StreamIsActive repeats `true` this often. */
         heartbeatSeconds: seconds.default(5),
+      })
+      .prefault({}),
+    /**
+     * The other activator replicas, which share their demand so that whichever replica KEDA talks to answers for the
+     * whole cluster. Off when absent (a single replica). `static`: their admin `host:port`s (this replica's own
+     * address may be listed; it is recognised and skipped); `kubernetes`: the ready and terminating endpoints of a
+     * (headless) Service's EndpointSlices. A peer not heard from for `ttlSeconds` stops counting.
+     */
+    peers: z
+      .strictObject({
+        static: z.array(z.string().regex(/^[^\s/:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, "must be host:port")).optional(),
+        kubernetes: z
+          .strictObject({
+            namespace: dnsLabel,
+            /** Service whose EndpointSlices list the replicas. */
+            service: dnsLabel,
+            /** Admin port of the replicas. */
+            port: z.int().min(1).max(65535).default(9091),
+          })
+          .optional(),
+        /** How often a replica sends its demand to every peer even when nothing changed. */
+        heartbeatSeconds: seconds.default(1),
+        /** A peer whose last message is older than this is dropped: its demand stops counting. */
+        ttlSeconds: seconds.default(3),
+        /**
+         * File holding a shared secret (a mounted Secret; relative to the config file's folder): peers send it as
+         * `Authorization: Bearer <token>` and refuse messages without it. Without it any client of the admin port
+         * could report demand.
+         */
+        tokenFile: z.string().trim().min(1, "must name the file holding the peers' shared token").optional(),
+      })
+      .refine((p) => (p.static !== undefined) !== (p.kubernetes !== undefined), "set exactly one of static or kubernetes")
+      .refine((p) => p.ttlSeconds > p.heartbeatSeconds * 2, "ttlSeconds must exceed twice heartbeatSeconds (one lost message must not drop a peer)")
+      .optional(),
+    /** vLLM gauges (models with `vllm`): read every ready replica this often while the model is up. */
+    engineMetrics: z
+      .strictObject({
+        intervalSeconds: seconds.default(2),
+        /** Per scrape of one replica. */
+        timeoutSeconds: seconds.default(1),
       })
       .prefault({}),
     /**

@@ -3,6 +3,7 @@
  * model has a ready replica, nothing queued ahead and a free slot; otherwise it is held (bounded per model and
  * globally), activation is pushed to KEDA, and the model's state releases it in arrival order.
  */
+import { failureDetails, failureMessage } from "../health/failure";
 import { Phase, reserveBuffered, UNREAD_BODY_READ_AHEAD_BYTES, type Exchange, type RequestContext } from "../request/exchange";
 import { reject } from "../request/respond";
 import type { ModelState } from "./modelState";
@@ -22,6 +23,11 @@ export function admit(ctx: RequestContext, x: HeldExchange): boolean {
     model.servedWarm.inc();
     model.startFlight(x);
     return true;
+  }
+  if (model.failure && !model.readiness.ready) {
+    // Known not to start (CrashLoopBackOff, image pull, unschedulable, ...): answered now, not at the cold-start timeout.
+    reject(ctx, x, "model_cannot_start", failureMessage(model.key, model.failure), failureDetails(model.key, model.failure));
+    return false;
   }
   if (model.held >= model.config.maxPending) {
     reject(ctx, x, "model_queue_full", `model ${model.key} already holds ${model.held} requests (maxPending)`, { model: model.key });

@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import type { Pool } from "undici";
 import type { ModelConfig } from "../config/schema";
+import type { ModelFailure } from "../health/failure";
+import type { HealthWatch } from "../health/watch";
 import type { ColdStartOutcome, Metrics } from "../metrics";
 import { Phase, type Exchange } from "../request/exchange";
 import type { Readiness } from "../readiness/index";
@@ -42,6 +44,10 @@ export class ModelState {
   /** The gravest way a request held in the current cold start left it, with its cause (outcome `failed`). */
   private coldEnd: { outcome: Exclude<ColdStartOutcome, "served">; cause: string } | null = null;
   removed = false;
+  /** Why the model cannot start (readiness mode `kubernetes`), or null: held and new requests are answered 503 meanwhile. */
+  failure: ModelFailure | null = null;
+  /** The watch that sets `failure`; null outside readiness mode `kubernetes` or with failFast off. */
+  health: HealthWatch | null = null;
 
   config!: ModelConfig;
   readiness!: Readiness;

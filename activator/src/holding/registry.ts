@@ -4,10 +4,14 @@ import { modelKey, serviceNameOf, type ActivatorConfig, type ModelConfig } from 
 import type { Metrics, QueueSnapshot } from "../metrics";
 import type { Exchange } from "../request/exchange";
 import type { Readiness, ReadinessTarget } from "../readiness/index";
+import type { HealthWatcher } from "../health/watch";
 import type { ModelActivity } from "../scaler/activity";
 import { ModelState, type HoldingShared, type Totals } from "./modelState";
 
 export type ReadinessFactory = (mode: ActivatorConfig["readiness"]["mode"], target: ReadinessTarget) => Readiness;
+
+/** Why held requests are answered without a replica: model removed, activator stopping, model cannot start. */
+export type HeldRejection = "model_removed" | "shutting_down" | "model_cannot_start";
 
 type ActivationListener = (modelKey: string, arrivedAt: number) => void;
 
@@ -44,9 +48,11 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       logger: Logger;
       metrics: Metrics;
       createReadiness: ReadinessFactory;
+      /** Readiness mode `kubernetes`: why a model cannot start (Pods, Events, InferenceService). Default none. */
+      health?: HealthWatcher;
       release(x: Exchange<ModelState>): void;
-      /** Answers a request that will never be released: its model was removed, or the activator is stopping. */
-      rejectHeld(x: Exchange<ModelState>, model: ModelState, code: "model_removed" | "shutting_down"): void;
+      /** Answers a request that will never be released: its model was removed, the activator is stopping, or it cannot start. */
+      rejectHeld(x: Exchange<ModelState>, model: ModelState, code: HeldRejection): void;
     },
   ) {
     this.shared = {
@@ -75,6 +81,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
         state = new ModelState(key, this.shared);
         this.models.set(key, state);
         state.configure(model, this.createReadiness(key, model), new Pool(model.backend, poolOptions(model)));
+        this.watchHealth(state, model);
         continue;
       }
       const old = state.config;
@@ -87,15 +94,31 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       state.configure(model, readinessChanged ? this.createReadiness(key, model) : undefined, pool);
       if (readinessChanged) oldReadiness.close();
       if (pool) void oldPool.close(); // graceful: in-flight requests on the old backend finish
+      if (modeChanged || JSON.stringify(old.failFast) !== JSON.stringify(model.failFast)) this.watchHealth(state, model);
     }
     for (const [key, state] of this.models) {
       if (keep.has(key)) continue;
       this.models.delete(key);
       state.removed = true;
       this.rejectHeld(state, "model_removed");
+      state.health?.close();
       state.readiness.close();
       void state.pool.close();
     }
+  }
+
+  /** (Re)starts the model's health watch: kubernetes mode with failFast on only. */
+  private watchHealth(state: ModelState, model: ModelConfig): void {
+    state.health?.close();
+    state.health = null;
+    state.failure = null;
+    if (this.readinessMode !== "kubernetes" || !model.failFast.enabled || !this.deps.health) return;
+    const target = { modelKey: state.key, namespace: model.namespace, inferenceService: model.name, unschedulableGraceMs: model.failFast.unschedulableGraceSeconds * 1000 };
+    state.health = this.deps.health.watch(target, (failure) => {
+      state.failure = failure;
+      // Held requests wait for nothing now (a ready replica, if any, still serves them).
+      if (failure && !state.readiness.ready) this.rejectHeld(state, "model_cannot_start");
+    });
   }
 
   private createReadiness(key: string, model: ModelConfig): Readiness {
@@ -130,12 +153,27 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
     return () => this.listeners.delete(listener);
   }
 
+  /** Models with demand here: held + in flight, and whether requests are held for lack of a ready replica (peers). */
+  demandSnapshot(): Record<string, { demand: number; cold: boolean }> {
+    const out: Record<string, { demand: number; cold: boolean }> = {};
+    for (const [key, state] of this.models) {
+      const demand = state.held + state.inFlight;
+      if (demand > 0) out[key] = { demand, cold: state.coldSince >= 0 && state.held > 0 };
+    }
+    return out;
+  }
+
+  /** Models that cannot start, with the cause (the metric `activator_model_start_failure`). */
+  forEachFailure(visit: (model: string, cause: string) => void): void {
+    for (const [key, state] of this.models) if (state.failure) visit(key, state.failure.cause);
+  }
+
   // QueueSnapshot (metrics gauges, /queue)
   forEachModel(visit: (model: string, held: number, inFlight: number) => void): void {
     for (const [key, state] of this.models) visit(key, state.held, state.inFlight);
   }
 
-  private rejectHeld(state: ModelState, code: "model_removed" | "shutting_down"): void {
+  private rejectHeld(state: ModelState, code: HeldRejection): void {
     for (let x = state.queue.head; x; x = state.queue.head) {
       state.unhold(x, "failed", code);
       this.deps.rejectHeld(x, state, code);
@@ -149,7 +187,10 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
 
   /** Stops every readiness watch and closes the backend pools (shutdown). */
   async close(): Promise<void> {
-    for (const state of this.models.values()) state.readiness.close();
+    for (const state of this.models.values()) {
+      state.health?.close();
+      state.readiness.close();
+    }
     await Promise.all([...this.models.values()].map((s) => s.pool.destroy()));
   }
 }

@@ -14,6 +14,7 @@ export interface Readiness {
   whenReady(): Promise<void>;         // one shared promise per backend, resolves when a ready replica is seen
   readonly lastObserved: string;      // human text of the last observation, for the 504 error
   readonly readyReplicas: number;     // ready replicas seen (probe mode sees one Service: 1 when ready), for the per-replica cap
+  readonly endpoints: readonly string[]; // base URLs of the ready replicas (probe mode: the backend itself), for engine metrics
   wake(): void;                       // demand appeared: probe fast again
   markUnready(reason: string): void;  // e.g. connection refused to a replica that went away
   close(): void;

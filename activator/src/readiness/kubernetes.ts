@@ -28,6 +28,18 @@ export function readyEndpointCount(slice: V1EndpointSlice): number {
   return count;
 }
 
+/** `http://<address>:<port>` of each ready endpoint (first address; the slice's first port), IPv6 in brackets. */
+export function readyEndpointUrls(slice: V1EndpointSlice): string[] {
+  const port = slice.ports?.[0]?.port;
+  if (port === undefined) return [];
+  const urls: string[] = [];
+  for (const endpoint of slice.endpoints ?? []) {
+    const ip = endpoint.addresses?.[0];
+    if (ip !== undefined && endpoint.conditions?.ready !== false) urls.push(ip.includes(":") ? `http://[${ip}]:${port}` : `http://${ip}:${port}`);
+  }
+  return urls;
+}
+
 export class EndpointSliceReadiness extends ReadinessState {
   private readonly api: DiscoveryV1Api;
   private readonly watcher: Watch;
@@ -36,6 +48,7 @@ export class EndpointSliceReadiness extends ReadinessState {
   private readonly watchPath: string;
   private readonly service: string;
   private readonly readyBySlice = new Map<string, number>();
+  private readonly urlsBySlice = new Map<string, string[]>();
   private resourceVersion = "";
   /** Bumped on every (re)sync and on close: callbacks of an older list or watch are ignored. */
   private generation = 0;
@@ -44,7 +57,7 @@ export class EndpointSliceReadiness extends ReadinessState {
   private watchdog: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
-  private endpoints = 0;
+  private readyCount = 0;
 
   constructor(target: ReadinessTarget, logger: Logger, kubeConfig?: KubeConfig) {
     super(target.modelKey, logger);
@@ -60,7 +73,11 @@ export class EndpointSliceReadiness extends ReadinessState {
 
   /** Ready endpoints across the Service's slices (the holding module meters per-replica concurrency with it). */
   override get readyReplicas(): number {
-    return this.endpoints;
+    return this.readyCount;
+  }
+
+  override get endpoints(): readonly string[] {
+    return [...this.urlsBySlice.values()].flat();
   }
 
   /** Endpoint changes are pushed by the watch: there is nothing to speed up. */
@@ -97,7 +114,11 @@ export class EndpointSliceReadiness extends ReadinessState {
       const list = await this.api.listNamespacedEndpointSlice({ namespace: this.namespace, labelSelector: this.labelSelector });
       if (generation !== this.generation) return;
       this.readyBySlice.clear();
-      for (const slice of list.items) this.readyBySlice.set(slice.metadata?.name ?? "", readyEndpointCount(slice));
+      this.urlsBySlice.clear();
+      for (const slice of list.items) {
+        this.readyBySlice.set(slice.metadata?.name ?? "", readyEndpointCount(slice));
+        this.urlsBySlice.set(slice.metadata?.name ?? "", readyEndpointUrls(slice));
+      }
       this.resourceVersion = list.metadata?.resourceVersion ?? "";
       this.evaluate("list");
     } catch (err) {
@@ -150,8 +171,13 @@ export class EndpointSliceReadiness extends ReadinessState {
     this.failures = 0;
     if (type === "BOOKMARK") return;
     const name = obj.metadata?.name ?? "";
-    if (type === "DELETED") this.readyBySlice.delete(name);
-    else this.readyBySlice.set(name, readyEndpointCount(obj));
+    if (type === "DELETED") {
+      this.readyBySlice.delete(name);
+      this.urlsBySlice.delete(name);
+    } else {
+      this.readyBySlice.set(name, readyEndpointCount(obj));
+      this.urlsBySlice.set(name, readyEndpointUrls(obj));
+    }
     this.evaluate(`${type} ${name}`);
   }
 
@@ -188,7 +214,7 @@ export class EndpointSliceReadiness extends ReadinessState {
   private evaluate(cause: string): void {
     let endpoints = 0;
     for (const count of this.readyBySlice.values()) endpoints += count;
-    this.endpoints = endpoints;
+    this.readyCount = endpoints;
     this.observe(
       endpoints > 0,
       `EndpointSlices of Service ${this.service}: ${endpoints} ready endpoint(s) in ${this.readyBySlice.size} slice(s) (after ${cause})`,

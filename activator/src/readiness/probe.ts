@@ -44,6 +44,7 @@ export class ProbeReadiness extends ReadinessState {
 
   constructor(target: ReadinessTarget, logger: Logger) {
     super(target.modelKey, logger);
+    this.baseUrl = target.backend.replace(/\/+$/, "");
     this.url = probeUrl(target.backend, target.readinessPath);
     this.schedule(0);
   }

@@ -27,6 +27,13 @@ export abstract class ReadinessState implements Readiness {
     return this.isReady ? 1 : 0;
   }
 
+  /** A probe sees the Service only: the backend URL stands for its replicas. */
+  get endpoints(): readonly string[] {
+    return this.isReady ? [this.baseUrl] : [];
+  }
+
+  protected baseUrl = "";
+
   get lastObserved(): string {
     return this.observed;
   }

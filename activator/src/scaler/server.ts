@@ -6,7 +6,11 @@
  *   model (event-driven, written synchronously from the event), `true` again every heartbeat while the
  *   model has held or in-flight requests, and `false` once when demand has dropped to zero. KEDA handles
  *   `false` like an inactive poll: it scales to zero only after the ScaledObject's cooldownPeriod.
- * - `IsActive`: demand > 0. `GetMetrics`: demand. `GetMetricSpec`: target concurrency per replica.
+ * - `IsActive`: demand > 0. `GetMetricSpec`: demand with the target concurrency per replica, then any further metric
+ *   the activity reports (vLLM gauges) with its own target. `GetMetrics`: the value of the metric KEDA names (demand
+ *   when the name is empty or unknown). KEDA creates one HPA metric per spec of the one trigger and the HPA takes the
+ *   largest recommendation (kedacore/keda v2.20.2 pkg/scalers/external_scaler.go GetMetricSpecForScaling). Demand is
+ *   the activity's: cluster-wide when replicas share it (../peers).
  * - The model is named by the trigger metadata key `model` ("<namespace>/<name>"): missing → INVALID_ARGUMENT,
  *   not configured → NOT_FOUND. A stream whose model disappears on config reload ends with NOT_FOUND.
  */
@@ -60,8 +64,8 @@ interface OpenStream {
 }
 
 /** The metric name reported to KEDA for a model: external metric names must not contain "/" or ".". */
-export function metricNameFor(modelKey: string): string {
-  return `activator-demand-${modelKey.replace(/[^A-Za-z0-9-]/g, "-")}`;
+export function metricNameFor(modelKey: string, suffix = "demand"): string {
+  return `activator-${suffix}-${modelKey.replace(/[^A-Za-z0-9-]/g, "-")}`;
 }
 
 type Resolved = { modelKey: string } | { error: Partial<grpc.StatusObject> };
@@ -152,22 +156,24 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
     ) {
       const resolved = resolveModel(call.request, activity);
       if ("error" in resolved) return rejectUnary(callback, resolved.error, "GetMetricSpec");
-      const target = activity.targetConcurrency(resolved.modelKey);
+      const key = resolved.modelKey;
+      const target = activity.targetConcurrency(key);
+      const spec = (metricName: string, t: number) => ({ metricName, targetSize: Math.max(1, Math.round(t)), targetSizeFloat: t });
       callback(null, {
-        metricSpecs: [
-          { metricName: metricNameFor(resolved.modelKey), targetSize: Math.max(1, Math.round(target)), targetSizeFloat: target },
-        ],
+        metricSpecs: [spec(metricNameFor(key), target), ...(activity.extraMetrics?.(key) ?? []).map((m) => spec(metricNameFor(key, m.suffix), m.target))],
       });
     },
 
     GetMetrics(call: grpc.ServerUnaryCall<GetMetricsRequest, GetMetricsResponse>, callback: grpc.sendUnaryData<GetMetricsResponse>) {
       const resolved = resolveModel(call.request.scaledObjectRef, activity);
       if ("error" in resolved) return rejectUnary(callback, resolved.error, "GetMetrics");
-      const demand = activity.demand(resolved.modelKey);
+      const key = resolved.modelKey;
+      const asked = call.request.metricName;
+      const extra = asked ? activity.extraMetrics?.(key).find((m) => metricNameFor(key, m.suffix) === asked) : undefined;
+      const value = extra ? extra.value : activity.demand(key);
       callback(null, {
-        metricValues: [
-          { metricName: call.request.metricName || metricNameFor(resolved.modelKey), metricValue: demand, metricValueFloat: demand },
-        ],
+        // metricValue is an int64: a fraction (KV-cache usage) travels in metricValueFloat, which KEDA prefers when > 0.
+        metricValues: [{ metricName: asked || metricNameFor(key), metricValue: Math.round(value), metricValueFloat: value }],
       });
     },
 

@@ -39,7 +39,16 @@ describe("activator config schema", () => {
       requestTimeoutSeconds: 300,
       targetConcurrency: 10,
       upstreamKeepAliveSeconds: 4,
+      failFast: { enabled: true, unschedulableGraceSeconds: 900 },
     });
+    assert.equal(config.peers, undefined, "a single replica unless peers are configured");
+    assert.deepEqual(config.engineMetrics, { intervalSeconds: 2, timeoutSeconds: 1 });
+  });
+
+  it("fills peer and vLLM defaults", () => {
+    const config = valid({ ...withModels({ ...base, vllm: {} }), peers: { kubernetes: { namespace: "act", service: "activator-pods" } } });
+    assert.deepEqual(config.peers, { kubernetes: { namespace: "act", service: "activator-pods", port: 9091 }, heartbeatSeconds: 1, ttlSeconds: 3 });
+    assert.deepEqual(config.models[0]!.vllm, { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8, metricsPath: "/metrics" });
   });
 
   it("derives the client request timeout from the longest cold start unless set", () => {
@@ -127,6 +136,11 @@ describe("activator config schema", () => {
       { ...withModels(base), limits: { requestTimeoutSeconds: 100 } },
       ["models[0].coldStartTimeoutSeconds: must be below limits.requestTimeoutSeconds (100), which also bounds holding"],
     ],
+    ["peers without a source", { ...withModels(base), peers: {} }, ["peers: set exactly one of static or kubernetes"]],
+    ["peers with both sources", { ...withModels(base), peers: { static: ["a:1"], kubernetes: { namespace: "a", service: "b" } } }, ["peers: set exactly one of static or kubernetes"]],
+    ["peer without a port", { ...withModels(base), peers: { static: ["10.0.0.1"] } }, ["peers.static[0]: must be host:port"]],
+    ["peer TTL within two heartbeats", { ...withModels(base), peers: { static: ["a:1"], heartbeatSeconds: 1, ttlSeconds: 2 } }, ["peers: ttlSeconds must exceed twice heartbeatSeconds (one lost message must not drop a peer)"]],
+    ["KV-cache target over 1", withModels({ ...base, vllm: { kvCacheUsage: 80 } }), ["models[0].vllm.kvCacheUsage: Too big: expected number to be <=1"]],
     ["auth without its keys file", { ...withModels(base), auth: {} }, ["auth.apiKeysFile: required"]],
     ["auth with an empty keys file path", { ...withModels(base), auth: { apiKeysFile: " " } }, ["auth.apiKeysFile: must name the file of API key digests"]],
     ["auth with keys inline", { ...withModels(base), auth: { apiKeysFile: "/k", keys: ["secret"] } }, ["auth.keys: unknown key"]],

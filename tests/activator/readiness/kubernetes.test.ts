@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import pino from "pino";
 import { createReadiness, type Readiness } from "../../../activator/src/readiness";
-import { readyEndpointCount } from "../../../activator/src/readiness/kubernetes";
+import { readyEndpointCount, readyEndpointUrls } from "../../../activator/src/readiness/kubernetes";
 import { endpointSlice, FAKE_TOKEN, FakeKubeApi } from "../testing/fakeKubeApi";
 import { eventually, sleep } from "../testing/http";
 
@@ -43,6 +43,13 @@ describe("activator readiness: kubernetes mode (EndpointSlices)", () => {
       [[false, true, null, false], 2],
     ];
     for (const [ready, count] of table) assert.equal(readyEndpointCount(slice("s", ready)), count, JSON.stringify(ready));
+  });
+
+  it("lists the ready endpoints' URLs (engine metrics are read from each), IPv6 in brackets", () => {
+    assert.deepEqual(readyEndpointUrls(slice("s", [true, false, null])), ["http://10.0.0.1:8080", "http://10.0.0.3:8080"]);
+    const v6 = { ...slice("s", [true]), addressType: "IPv6", endpoints: [{ addresses: ["fd00::1"], conditions: { ready: true } }] };
+    assert.deepEqual(readyEndpointUrls(v6), ["http://[fd00::1]:8080"]);
+    assert.deepEqual(readyEndpointUrls({ ...slice("s", [true]), ports: [] }), [], "no port, no URL");
   });
 
   it("lists then watches with the Service's label selector and the kubeconfig's credentials", async () => {

@@ -5,6 +5,7 @@
  *   act.proxyUrl / act.adminUrl / act.scalerAddress
  *   await act.writeConfig(next)                          // rewrites the file as a ConfigMap update does (..data swap)
  *   ActivatorProcess.start(config, { files: { "keys/digests": text } })   // more mounted files, beside config.yaml
+ *   ActivatorProcess.start(config, { env: { KUBECONFIG: file } })         // more environment (e.g. a fake API server)
  *   act.writeMountedFile("keys/digests", text)           // rewrites one as a Secret update does (..data swap)
  *   await act.waitForLog((l) => l.msg === "config reloaded")
  *   act.kill("SIGTERM"); await act.exited                // exit code
@@ -94,13 +95,13 @@ export class ActivatorProcess {
    */
   static async start(
     config: Config | string,
-    opts: { ext?: string; waitListening?: boolean; files?: Record<string, string> } = {},
+    opts: { ext?: string; waitListening?: boolean; files?: Record<string, string>; env?: Record<string, string> } = {},
   ): Promise<ActivatorProcess> {
     const dir = mkdtempSync(path.join(tmpdir(), "activator-test-"));
     const file = path.join(dir, `config.${opts.ext ?? "yaml"}`);
     writeConfigVersion(file, 1, typeof config === "string" ? config : YAML.stringify(withFreePorts(config)));
     for (const [name, text] of Object.entries(opts.files ?? {})) writeConfigVersion(mountedPath(dir, name), 1, text);
-    const act = new ActivatorProcess(dir, file, spawn(process.execPath, [ACTIVATOR_MAIN, "--config", file], { stdio: ["ignore", "pipe", "pipe"] }));
+    const act = new ActivatorProcess(dir, file, spawn(process.execPath, [ACTIVATOR_MAIN, "--config", file], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } }));
     for (const name of Object.keys(opts.files ?? {})) act.fileVersions.set(name, 1);
     if (opts.waitListening === false) return act;
     const listening = await Promise.race([act.waitForLog((l) => l.msg === "activator listening", 15_000), act.exited.then((code) => code)]);

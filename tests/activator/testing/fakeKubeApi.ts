@@ -1,38 +1,59 @@
 /**
- * A fake Kubernetes API server (plain HTTP on 127.0.0.1) serving list + watch of discovery.k8s.io/v1
- * EndpointSlices, enough for @kubernetes/client-node's DiscoveryV1Api and Watch.
+ * A fake Kubernetes API server (plain HTTP on 127.0.0.1) serving list + watch of the collections the activator reads,
+ * with the objects' real shapes, enough for @kubernetes/client-node's typed APIs, Watch and ListWatch:
+ * discovery.k8s.io/v1 EndpointSlices, v1 Pods and Events, serving.kserve.io/v1beta1 InferenceServices.
  *
  *   const api = await FakeKubeApi.start();
  *   const kc = api.kubeConfig();                               // KubeConfig pointing here, bearer token "fake-token"
  *   api.apply(endpointSlice({ namespace: "default", service: "llama", name: "llama-a", ready: [false] })); // ADDED / MODIFIED
- *   api.remove("default", "llama-a");                          // DELETED
+ *   api.apply(pod), api.apply(event), api.apply(inferenceService)   // any of the kinds above, by `kind`
+ *   api.remove("default", "llama-a");                          // DELETED (kind EndpointSlice unless given)
  *   api.failLists(2);                                          // the next 2 lists answer 500
  *   api.breakWatches();                                        // reset every open watch connection (an error for the client)
  *   api.endWatches();                                          // end every open watch normally (as timeoutSeconds does)
  *   api.expireWatches();                                       // send an ERROR 410 Gone event on every open watch and end it
- *   api.lists / api.watches / api.openWatches / api.lastAuthorization   // what the client did
+ *   api.lists / api.watches / api.openWatches                  // EndpointSlice lists / watches / open watches
+ *   api.lastAuthorization                                      // what the client sent
  *   await api.stop();
  *
- * Watches honour `labelSelector` (equality terms only), `resourceVersion` (replays later events) and
- * `timeoutSeconds`.
+ * Watches honour `labelSelector` (equality and existence terms), `fieldSelector` (equality on dotted paths),
+ * `resourceVersion` (replays later events) and `timeoutSeconds`.
  */
 import http from "node:http";
 import type net from "node:net";
-import { KubeConfig, type V1EndpointSlice } from "@kubernetes/client-node";
+import { KubeConfig, type KubernetesObject, type V1EndpointSlice } from "@kubernetes/client-node";
 
 export const FAKE_TOKEN = "fake-token";
 
+type KubeObject = KubernetesObject & Record<string, unknown>;
+
 interface WatchEvent {
   type: "ADDED" | "MODIFIED" | "DELETED";
-  object: V1EndpointSlice;
+  resource: string;
+  object: KubeObject;
   rv: number;
 }
 
 interface OpenWatch {
+  resource: string;
   namespace: string;
-  selector: Record<string, string>;
+  selector: Record<string, string | null>;
+  fields: Record<string, string>;
   res: http.ServerResponse;
 }
+
+/** The collections served: resource (plural) by kind, and their paths. */
+const RESOURCES: Record<string, { resource: string; listKind: string; apiVersion: string; path: RegExp }> = {
+  EndpointSlice: { resource: "endpointslices", listKind: "EndpointSliceList", apiVersion: "discovery.k8s.io/v1", path: /^\/apis\/discovery\.k8s\.io\/v1\/namespaces\/([^/]+)\/endpointslices$/ },
+  Pod: { resource: "pods", listKind: "PodList", apiVersion: "v1", path: /^\/api\/v1\/namespaces\/([^/]+)\/pods$/ },
+  Event: { resource: "events", listKind: "EventList", apiVersion: "v1", path: /^\/api\/v1\/namespaces\/([^/]+)\/events$/ },
+  InferenceService: {
+    resource: "inferenceservices",
+    listKind: "InferenceServiceList",
+    apiVersion: "serving.kserve.io/v1beta1",
+    path: /^\/apis\/serving\.kserve\.io\/v1beta1\/namespaces\/([^/]+)\/inferenceservices$/,
+  },
+};
 
 /** An EndpointSlice of `service` with one endpoint per entry of `ready` (null = condition left unset). */
 export function endpointSlice(opts: { namespace: string; service: string; name: string; ready: Array<boolean | null> }): V1EndpointSlice {
@@ -49,14 +70,12 @@ export function endpointSlice(opts: { namespace: string; service: string; name: 
   };
 }
 
-const PATH = /^\/apis\/discovery\.k8s\.io\/v1\/namespaces\/([^/]+)\/endpointslices$/;
-
 export class FakeKubeApi {
   lists = 0;
   watches = 0;
   lastAuthorization: string | undefined;
   private rv = 1;
-  private readonly slices = new Map<string, V1EndpointSlice>();
+  private readonly objects = new Map<string, KubeObject>();
   private readonly history: WatchEvent[] = [];
   private readonly open = new Set<OpenWatch>();
   private readonly sockets = new Set<net.Socket>();
@@ -91,26 +110,32 @@ export class FakeKubeApi {
     return kc;
   }
 
+  /** Open EndpointSlice watches. */
   get openWatches(): number {
-    return this.open.size;
+    return [...this.open].filter((w) => w.resource === "endpointslices").length;
   }
 
-  apply(slice: V1EndpointSlice): void {
-    const key = `${slice.metadata!.namespace}/${slice.metadata!.name}`;
-    const type = this.slices.has(key) ? "MODIFIED" : "ADDED";
-    const object = structuredClone(slice);
+  /** Creates or replaces an object (EndpointSlice, Pod, Event or InferenceService, by its `kind`). */
+  apply(obj: KubernetesObject): void {
+    const resource = resourceOf(obj.kind);
+    const key = `${resource}/${obj.metadata!.namespace}/${obj.metadata!.name}`;
+    const type = this.objects.has(key) ? "MODIFIED" : "ADDED";
+    const object = structuredClone(obj) as KubeObject;
     object.metadata!.resourceVersion = String(++this.rv);
-    this.slices.set(key, object);
-    this.emit({ type, object, rv: this.rv });
+    object.metadata!.uid ??= `uid-${key}`;
+    this.objects.set(key, object);
+    this.emit({ type, resource, object, rv: this.rv });
   }
 
-  remove(namespace: string, name: string): void {
-    const object = this.slices.get(`${namespace}/${name}`);
-    if (!object) throw new Error(`no EndpointSlice ${namespace}/${name}`);
-    this.slices.delete(`${namespace}/${name}`);
+  remove(namespace: string, name: string, kind = "EndpointSlice"): void {
+    const resource = resourceOf(kind);
+    const key = `${resource}/${namespace}/${name}`;
+    const object = this.objects.get(key);
+    if (!object) throw new Error(`no ${kind} ${namespace}/${name}`);
+    this.objects.delete(key);
     const deleted = structuredClone(object);
     deleted.metadata!.resourceVersion = String(++this.rv);
-    this.emit({ type: "DELETED", object: deleted, rv: this.rv });
+    this.emit({ type: "DELETED", resource, object: deleted, rv: this.rv });
   }
 
   failLists(count: number): void {
@@ -145,39 +170,42 @@ export class FakeKubeApi {
   }
 
   private send(w: OpenWatch, event: WatchEvent): void {
-    if (event.object.metadata!.namespace !== w.namespace || !matches(event.object, w.selector)) return;
+    if (event.resource !== w.resource || event.object.metadata!.namespace !== w.namespace || !matches(event.object, w.selector, w.fields)) return;
     w.res.write(JSON.stringify({ type: event.type, object: event.object }) + "\n");
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.lastAuthorization = req.headers.authorization;
     const url = new URL(req.url ?? "/", this.url);
-    const match = PATH.exec(url.pathname);
-    if (req.method !== "GET" || !match) {
+    const served = Object.entries(RESOURCES).find(([, r]) => r.path.test(url.pathname));
+    const match = served?.[1].path.exec(url.pathname);
+    if (req.method !== "GET" || !served || !match) {
       json(res, 404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404, message: `no route ${req.method} ${url.pathname}` });
       return;
     }
+    const [, { resource, listKind, apiVersion }] = served;
     const namespace = decodeURIComponent(match[1]!);
     const selector = parseSelector(url.searchParams.get("labelSelector"));
+    const fields = parseFields(url.searchParams.get("fieldSelector"));
     if (url.searchParams.get("watch") === "true") {
-      this.watch(res, namespace, selector, url.searchParams);
+      this.watch(res, { resource, namespace, selector, fields, res }, url.searchParams);
       return;
     }
-    this.lists++;
+    if (resource === "endpointslices") this.lists++;
     if (this.listFailures > 0) {
       this.listFailures--;
       json(res, 500, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "InternalError", code: 500, message: "injected list failure" });
       return;
     }
-    const items = [...this.slices.values()].filter((s) => s.metadata!.namespace === namespace && matches(s, selector));
-    json(res, 200, { kind: "EndpointSliceList", apiVersion: "discovery.k8s.io/v1", metadata: { resourceVersion: String(this.rv) }, items });
+    const prefix = `${resource}/${namespace}/`;
+    const items = [...this.objects].filter(([key, o]) => key.startsWith(prefix) && matches(o, selector, fields)).map(([, o]) => o);
+    json(res, 200, { kind: listKind, apiVersion, metadata: { resourceVersion: String(this.rv) }, items });
   }
 
-  private watch(res: http.ServerResponse, namespace: string, selector: Record<string, string>, params: URLSearchParams): void {
-    this.watches++;
+  private watch(res: http.ServerResponse, w: OpenWatch, params: URLSearchParams): void {
+    if (w.resource === "endpointslices") this.watches++;
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     res.flushHeaders();
-    const w: OpenWatch = { namespace, selector, res };
     const since = Number(params.get("resourceVersion") || this.rv);
     for (const event of this.history) if (event.rv > since) this.send(w, event);
     this.open.add(w);
@@ -190,18 +218,36 @@ export class FakeKubeApi {
   }
 }
 
-function parseSelector(raw: string | null): Record<string, string> {
-  const selector: Record<string, string> = {};
+/** `a=b,c` → { a: "b", c: null } (null: the label must exist). */
+function parseSelector(raw: string | null): Record<string, string | null> {
+  const selector: Record<string, string | null> = {};
   for (const term of (raw ?? "").split(",").filter(Boolean)) {
     const [key, value] = term.split("=");
-    selector[key!] = value ?? "";
+    selector[key!] = value ?? null;
   }
   return selector;
 }
 
-function matches(slice: V1EndpointSlice, selector: Record<string, string>): boolean {
-  const labels = slice.metadata?.labels ?? {};
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+function parseFields(raw: string | null): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const term of (raw ?? "").split(",").filter(Boolean)) {
+    const [key, value] = term.split("=");
+    fields[key!] = value ?? "";
+  }
+  return fields;
+}
+
+function matches(object: KubeObject, selector: Record<string, string | null>, fields: Record<string, string>): boolean {
+  const labels = object.metadata?.labels ?? {};
+  const labelsOk = Object.entries(selector).every(([k, v]) => (v === null ? k in labels : labels[k] === v));
+  const field = (path: string) => path.split(".").reduce<unknown>((o, p) => (o && typeof o === "object" ? (o as Record<string, unknown>)[p] : undefined), object);
+  return labelsOk && Object.entries(fields).every(([path, v]) => String(field(path) ?? "") === v);
+}
+
+function resourceOf(kind: string | undefined): string {
+  const served = RESOURCES[kind ?? ""];
+  if (!served) throw new Error(`FakeKubeApi serves ${Object.keys(RESOURCES).join(", ")}, not ${kind}`);
+  return served.resource;
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {

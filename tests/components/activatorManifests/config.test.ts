@@ -11,7 +11,10 @@ import {
     apiKeysFileName,
     apiKeysSecretData,
     nlbIdleTimeoutSeconds,
+    peerTokenDir,
+    peerTokenFileName,
 } from "../../../components/activatorManifests/config";
+import { podsServiceManifest } from "../../../components/activatorManifests/services";
 import { cpuModel, llmModel, stackWith } from "../models/fixtures";
 
 describe("activator config generated from the models", () => {
@@ -75,6 +78,29 @@ describe("activator config generated from the models", () => {
         );
         const iris = parsed.config.models[1]!;
         assert.deepEqual([iris.requestTimeoutSeconds, iris.maxPending, iris.maxConcurrencyPerReplica, iris.upstreamKeepAliveSeconds], [600, 1000, undefined, 4]);
+    });
+
+    it("finds its peers through the headless Service the StatefulSet is governed by, on the admin port", () => {
+        assert.ok(parsed.ok);
+        const pods = podsServiceManifest(stack.activator.namespace);
+        assert.deepEqual(parsed.config.peers, {
+            kubernetes: { namespace: stack.activator.namespace, service: pods.metadata.name, port: activatorPorts.admin },
+            tokenFile: `${peerTokenDir}/${peerTokenFileName}`,
+            heartbeatSeconds: 1,
+            ttlSeconds: 3,
+        });
+        assert.equal(pods.spec.ports[0]!.port, activatorPorts.admin);
+    });
+
+    it("passes each LLM's vLLM targets to the activator, which reads vLLM's gauges itself; other models none", () => {
+        assert.ok(parsed.ok);
+        const [qwen, iris] = parsed.config.models;
+        assert.deepEqual(qwen!.vllm, { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8, metricsPath: "/metrics" });
+        assert.equal(iris!.vllm, undefined);
+        const [tuned] = stackWith([{ ...llmModel, vllm: { waitingRequestsPerReplica: 2, kvCacheUsage: 0.5 } }]).models;
+        const generated = activatorConfig([tuned!], stack.activator).models[0]!;
+        assert.deepEqual(generated.vllm, { waitingRequestsPerReplica: 2, kvCacheUsage: 0.5 });
+        assert.deepEqual(qwen!.failFast, { enabled: true, unschedulableGraceSeconds: 900 }, "fail fast on, in kubernetes mode");
     });
 
     it("listens where the Deployment's ports are and drains for the configured grace", () => {

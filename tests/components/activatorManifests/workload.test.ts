@@ -1,19 +1,22 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { apiKeysDir, configFileName } from "../../../components/activatorManifests/config";
+import { apiKeysDir, configFileName, peerTokenDir } from "../../../components/activatorManifests/config";
 import {
     activatorServiceMonitorManifest,
     adminServiceManifest,
     podsServiceManifest,
     proxyServiceManifest,
-    scalerAddresses,
+    scalerAddress,
+    scalerServiceManifest,
 } from "../../../components/activatorManifests/services";
 import {
     activatorPodLabels,
     activatorName,
     apiKeysSecretName,
     modelNamespaceRules,
+    peerTokenSecretName,
+    activatorNamespaceRules,
     podDisruptionBudgetManifest,
     statefulSetManifest,
     terminationGraceSeconds,
@@ -42,23 +45,21 @@ describe("activator workload and Services manifests", () => {
         assert.deepEqual(podDisruptionBudgetManifest("activator").spec, { maxUnavailable: 1, selector: { matchLabels: statefulSet.spec.template.metadata.labels } });
     });
 
-    it("names every pod through a headless Service that selects them, publishes ready pods only and carries the scaler port", () => {
+    it("names every pod through a headless Service whose EndpointSlices list the replicas' admin ports to each other", () => {
         assert.equal(statefulSet.spec.serviceName, pods.metadata.name);
         assert.equal(pods.spec.clusterIP, "None");
-        assert.equal(pods.spec.publishNotReadyAddresses, false);
         assert.deepEqual(pods.spec.selector, statefulSet.spec.template.metadata.labels);
-        const grpc = container.ports.find((p) => p.name === "grpc")!;
-        assert.deepEqual(pods.spec.ports.map((p) => [p.port, p.targetPort]), [[grpc.containerPort, grpc.name]]);
+        const admin = container.ports.find((p) => p.name === "admin")!;
+        assert.deepEqual(pods.spec.ports.map((p) => [p.port, p.targetPort]), [[admin.containerPort, admin.name]]);
+        assert.deepEqual(container.env, [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }], "replicas name themselves to peers");
     });
 
-    it("gives KEDA one scaler address per replica: the DNS name Kubernetes gives each StatefulSet pod", () => {
-        const grpcPort = container.ports.find((p) => p.name === "grpc")!.containerPort;
-        const expected = Array.from(
-            { length: statefulSet.spec.replicas },
-            (_, i) => `${statefulSet.metadata.name}-${i}.${statefulSet.spec.serviceName}.${statefulSet.metadata.namespace}.svc.cluster.local:${grpcPort}`,
-        );
-        assert.deepEqual(scalerAddresses("activator", statefulSet.spec.replicas), expected);
-        assert.deepEqual(scalerAddresses("activator", 1), expected.slice(0, 1));
+    it("gives KEDA one scaler address: a ClusterIP Service over every replica's gRPC port", () => {
+        const grpc = container.ports.find((p) => p.name === "grpc")!;
+        const service = scalerServiceManifest("activator");
+        assert.equal(scalerAddress("activator"), `${service.metadata.name}.activator.svc.cluster.local:${grpc.containerPort}`);
+        assert.deepEqual(service.spec.ports.map((p) => [p.port, p.targetPort]), [[grpc.containerPort, grpc.name]]);
+        assert.deepEqual(service.spec.selector, statefulSet.spec.template.metadata.labels);
     });
 
     it("meets Pod Security restricted: non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp, read-only root", () => {
@@ -84,7 +85,7 @@ describe("activator workload and Services manifests", () => {
 
     it("mounts the API keys Secret read-only, readable by the activator's group only, when asked", () => {
         assert.ok(!container.volumeMounts.some((m) => m.name === "api-keys"), "not without API keys");
-        assert.ok(!pod.volumes.some((v) => "secret" in v));
+        assert.deepEqual(pod.volumes.filter((v) => "secret" in v).map((v) => v.name), ["peer-token"], "only the peers' token");
         const keyed = statefulSetManifest(publicStack, { ...workloadOptions, image: "repo/activator:1.0.0", apiKeys: true });
         const keyedPod = keyed.spec.template.spec;
         assert.deepEqual(keyedPod.containers[0].volumeMounts.find((m) => m.name === "api-keys"), { name: "api-keys", mountPath: apiKeysDir, readOnly: true });
@@ -92,14 +93,24 @@ describe("activator workload and Services manifests", () => {
         assert.equal(keyedPod.securityContext.fsGroup, keyedPod.securityContext.runAsGroup, "the group that may read it is the activator's");
     });
 
+    it("mounts the peers' shared token read-only where the generated config points peers.tokenFile", () => {
+        assert.deepEqual(container.volumeMounts.find((m) => m.name === "peer-token"), { name: "peer-token", mountPath: peerTokenDir, readOnly: true });
+        assert.deepEqual(pod.volumes.find((v) => v.name === "peer-token"), { name: "peer-token", secret: { secretName: peerTokenSecretName, defaultMode: 0o440 } });
+    });
+
     it("lets Kubernetes wait for the whole drain before killing a pod", () => {
         assert.equal(pod.terminationGracePeriodSeconds, terminationGraceSeconds(internal));
         assert.ok(pod.terminationGracePeriodSeconds > 40 + container.lifecycle.preStop.sleep.seconds);
     });
 
-    it("may only read EndpointSlices and Pods in model namespaces", () => {
-        assert.deepEqual(modelNamespaceRules.flatMap((r) => r.verbs).sort(), ["get", "get", "list", "list", "watch", "watch"]);
-        assert.deepEqual(modelNamespaceRules.map((r) => `${r.apiGroups[0]}/${r.resources.join(",")}`), ["discovery.k8s.io/endpointslices", "/pods"]);
+    it("may only read: EndpointSlices, Pods, Events and InferenceServices in model namespaces, EndpointSlices in its own", () => {
+        for (const rule of [...modelNamespaceRules, ...activatorNamespaceRules]) assert.deepEqual(rule.verbs, ["get", "list", "watch"]);
+        assert.deepEqual(modelNamespaceRules.map((r) => `${r.apiGroups[0]}/${r.resources.join(",")}`), [
+            "discovery.k8s.io/endpointslices",
+            "/pods,events",
+            "serving.kserve.io/inferenceservices",
+        ]);
+        assert.deepEqual(activatorNamespaceRules.map((r) => `${r.apiGroups[0]}/${r.resources.join(",")}`), ["discovery.k8s.io/endpointslices"]);
     });
 
     it("exposes the proxy on an internal NLB by default, public only to the allowed CIDRs", () => {

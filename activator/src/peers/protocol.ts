@@ -1,0 +1,38 @@
+/**
+ * What activator replicas tell each other: each replica's own demand per model, as a full snapshot (so a lost or
+ * reordered message is repaired by the next one), sent on change and at least every heartbeat.
+ *
+ *   POST /peers/demand   (admin listener)   body: PeerMessage   →   200 PeerAck
+ *
+ * Pure: shapes and validation only.
+ */
+import { z } from "zod";
+
+/** Path of the peer endpoint on the admin listener. */
+export const PEER_PATH = "/peers/demand";
+/** Largest message accepted (a snapshot of a few thousand models). */
+export const MAX_PEER_MESSAGE_BYTES = 1024 * 1024;
+
+const count = z.int().min(0).max(1_000_000_000);
+
+export const peerMessageSchema = z.strictObject({
+  /** The sender: pod name in Kubernetes, `<host>:<pid>` elsewhere. */
+  name: z.string().min(1).max(253),
+  /** Changes on every start of the sender: a restarted replica replaces its previous entry at once. */
+  incarnation: z.string().min(1).max(64),
+  /** Increases with every message of one incarnation: an older message arriving late is ignored. */
+  seq: z.int().min(0),
+  /** True in the last message of a replica that stops: it is dropped at once instead of after the TTL. */
+  leaving: z.boolean().default(false),
+  /** Per model key `<namespace>/<name>`, only models with demand: held + in flight, and whether it holds cold requests. */
+  models: z.record(z.string().max(200), z.strictObject({ demand: count, cold: z.boolean() })),
+});
+
+export type PeerMessage = z.output<typeof peerMessageSchema>;
+export type PeerModelDemand = PeerMessage["models"][string];
+
+/** The receiver's answer: who it is, so that a replica finds its own address in a peer list and skips it. */
+export interface PeerAck {
+  name: string;
+  incarnation: string;
+}
