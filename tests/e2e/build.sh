@@ -7,6 +7,8 @@
 #
 #   tests/e2e/build.sh            build what is missing (prints the bin folder of each component)
 #   tests/e2e/build.sh --print    print the bin folders only, build nothing (exit 1 if one is missing)
+# Beside bin/, share/ holds upstream files of the same module version the suite reads (CRDs not in ../shared, the
+# webhook configurations of KServe's chart), copied from the module source.
 #
 # How each is built:
 # - etcd and k8s.io/kubernetes keep their submodules / staging modules beside them through `replace => ./...` lines,
@@ -99,7 +101,27 @@ build_kserve() {
   go build -trimpath -ldflags "$LDFLAGS" -o "$2/manager" ./cmd/manager
 }
 
+# share_files <name> <version> <module> <file in module>...: copies the files into <name>-<version>/share/ (flat).
+share_files() {
+  local dir="$CACHE/$1-$2/share" module=$3 version=$2 src
+  shift 3
+  [ -f "$dir/.done" ] && return 0
+  $PRINT_ONLY && { echo "missing: $dir (run tests/e2e/build.sh)" >&2; return 1; }
+  src=$(go mod download -json "$module@$version" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+  mkdir -p "$dir"
+  for f in "$@"; do cp "$src/$f" "$dir/"; done
+  touch "$dir/.done"
+}
+
 done_or_build etcd "$ETCD_VERSION" build_etcd
 done_or_build kubernetes "$KUBERNETES_VERSION" build_kubernetes
 done_or_build kserve "$KSERVE_VERSION" build_kserve
 done_or_build keda "$KEDA_VERSION" build_keda
+# KServe: the manager also runs the TrainedModel and InferenceGraph controllers (cmd/manager/main.go), whose CRDs
+# ../shared does not carry; its chart's webhook configurations are wired to the local manager by the suite.
+share_files kserve "$KSERVE_VERSION" github.com/kserve/kserve \
+  config/crd/full/serving.kserve.io_trainedmodels.yaml config/crd/full/serving.kserve.io_inferencegraphs.yaml \
+  charts/kserve-resources/files/kserve/resources.yaml
+# KEDA: the operator also runs the CloudEventSource controllers (cmd/operator/main.go).
+share_files keda "$KEDA_VERSION" github.com/kedacore/keda/v2 \
+  config/crd/bases/eventing.keda.sh_cloudeventsources.yaml config/crd/bases/eventing.keda.sh_clustercloudeventsources.yaml
