@@ -6,7 +6,7 @@
  * our objects from the plan (server-side apply) and the activator replicas as processes. Pods are run by the
  * {@link NodeStandIn}; Services reach them through the {@link ServiceProxy}.
  */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -54,8 +54,6 @@ export interface ActivatorReplica {
 
 export class Cluster {
     readonly runDir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-serverless-e2e-"));
-    /** 127.<net>.x.y: pods in .1, Service addresses in .2, activator replicas in .3. */
-    private readonly net = 20 + Math.floor(Math.random() * 230);
     readonly processes: Processes;
     kube!: Kube;
     node!: NodeStandIn;
@@ -72,11 +70,16 @@ export class Cluster {
 
     constructor(private readonly options: ClusterOptions) {
         this.hostsFile = path.join(this.runDir, "hosts");
-        this.processes = new Processes(this.runDir, this.hostsFile);
+        this.processes = new Processes(this.runDir);
     }
 
+    /**
+     * Addresses inside the suite's own network namespace (tests/e2e/run.sh makes 10.0.0.0/8 local there; the API
+     * server refuses loopback addresses in EndpointSlices): pods 10.244.0.n, Service addresses 10.255.2.n, activator
+     * replicas 10.255.3.n.
+     */
     private ip(block: number, n: number): string {
-        return `127.${this.net}.${block}.${n}`;
+        return `10.255.${block}.${n}`;
     }
 
     private async phase<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -133,6 +136,9 @@ export class Cluster {
         }
         for (const p of prometheusEndpoints(this.plan)) lines.push(`${this.ip(2, 200)} ${p.host}`);
         fs.writeFileSync(this.hostsFile, lines.join("\n") + "\n");
+        // Only inside the private mount namespace tests/e2e/run.sh creates: the machine's /etc/hosts stays as it is.
+        if (process.env.E2E_NAMESPACED !== "1") throw new Error("run the suite through tests/e2e/run.sh (npm run e2e): it needs its own network and mount namespaces");
+        execFileSync("mount", ["--bind", this.hostsFile, "/etc/hosts"]);
     }
 
     /** The address a Prometheus trigger's serverAddress resolves to. */
@@ -274,7 +280,7 @@ export class Cluster {
         const namespaces = [...new Set<string>(config.models.map((m: any) => m.namespace))];
         this.node = new NodeStandIn(this.kube, {
             nodeName: "e2e-node",
-            ipPrefix: `127.${this.net}.1.`,
+            ipPrefix: "10.244.0.",
             namespaces,
             modelFor: (pod) => this.options.models[pod.metadata.labels?.["serving.kserve.io/inferenceservice"]],
         });
@@ -293,7 +299,7 @@ export class Cluster {
             "--leader-elect=false",
             "--zap-log-level=info",
             "--zap-encoder=console",
-        ], { hosts: true, env: { KUBECONFIG: this.kubeconfig, WATCH_NAMESPACE: "", POD_NAMESPACE: kedaRelease.namespace, KEDA_CLUSTER_OBJECT_NAMESPACE: kedaRelease.namespace } });
+        ], { env: { KUBECONFIG: this.kubeconfig, WATCH_NAMESPACE: "", POD_NAMESPACE: kedaRelease.namespace, KEDA_CLUSTER_OBJECT_NAMESPACE: kedaRelease.namespace } });
         await new Promise((r) => setTimeout(r, 500));
         if (keda.hasExited()) throw new Error(`keda operator exited:\n${this.processes.tail("keda-operator")}`);
     }
@@ -353,7 +359,6 @@ export class Cluster {
     async startActivator(name: string): Promise<void> {
         const a = this.activators.find((x) => x.name === name)!;
         const p = this.processes.start(name, process.execPath, [path.join(repoRoot, "activator", "dist", "main.js"), "--config", a.configFile], {
-            hosts: true,
             env: { KUBECONFIG: this.activatorKubeconfig },
         });
         await Kube.until(`${name} listening`, 30_000, async () => {

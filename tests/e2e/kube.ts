@@ -95,13 +95,20 @@ export class Kube {
     /** Plural and scope of a kind, from the API server's discovery (so CRDs applied at run time resolve too). */
     async resourceOf(apiVersion: string, kind: string): Promise<{ plural: string; namespaced: boolean }> {
         const key = `${apiVersion}/${kind}`;
-        if (!this.resources.has(key)) {
-            const list = await this.get<{ resources: { name: string; kind: string; namespaced: boolean }[] }>(collectionPath(apiVersion, "").replace(/\/$/, ""));
-            for (const r of list.resources) if (!r.name.includes("/")) this.resources.set(`${apiVersion}/${r.kind}`, { plural: r.name, namespaced: r.namespaced });
+        // A CRD just established reaches discovery a moment later: look again for up to 30 s.
+        const deadline = Date.now() + 30_000;
+        while (!this.resources.has(key)) {
+            try {
+                const list = await this.get<{ resources: { name: string; kind: string; namespaced: boolean }[] }>(collectionPath(apiVersion, "").replace(/\/$/, ""));
+                for (const r of list.resources) if (!r.name.includes("/")) this.resources.set(`${apiVersion}/${r.kind}`, { plural: r.name, namespaced: r.namespaced });
+            } catch (e) {
+                if (!(e instanceof KubeError && e.status === 404)) throw e;
+            }
+            if (this.resources.has(key)) break;
+            if (Date.now() > deadline) throw new Error(`the API server does not serve ${kind} in ${apiVersion}`);
+            await new Promise((r) => setTimeout(r, 250));
         }
-        const found = this.resources.get(key);
-        if (!found) throw new Error(`the API server does not serve ${kind} in ${apiVersion}`);
-        return found;
+        return this.resources.get(key)!;
     }
 
     /** The REST path of one object. */

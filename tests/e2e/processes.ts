@@ -1,8 +1,6 @@
 /**
  * Processes of the end-to-end suite: each started with its output in `<runDir>/logs/<name>.log`, stopped by its pid
- * only (SIGTERM, then SIGKILL), optionally inside a private mount namespace whose /etc/hosts maps the cluster DNS
- * names the plan uses to loopback addresses (`unshare -m` + a bind mount: the process resolves
- * `activator-0.activator-pods.activator.svc.cluster.local` like a pod would, nothing on the machine changes).
+ * only (SIGTERM, then SIGKILL).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -21,27 +19,15 @@ export interface Started {
 export class Processes {
     private readonly running = new Map<string, Started>();
 
-    constructor(
-        private readonly runDir: string,
-        /** The hosts file to bind over /etc/hosts for processes started with `hosts: true`. */
-        private readonly hostsFile?: string,
-    ) {
+    constructor(private readonly runDir: string) {
         fs.mkdirSync(path.join(runDir, "logs"), { recursive: true });
     }
 
-    start(name: string, command: string, args: string[], options: { env?: Record<string, string>; hosts?: boolean; cwd?: string } = {}): Started {
+    start(name: string, command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Started {
         if (this.running.has(name) && !this.running.get(name)!.hasExited()) throw new Error(`${name} is already running`);
         const log = path.join(this.runDir, "logs", `${name}.log`);
         const out = fs.openSync(log, "a");
-        let file = command;
-        let argv = args;
-        if (options.hosts) {
-            if (!this.hostsFile) throw new Error("no hosts file configured");
-            // sh execs the command after the mount, so the pid we hold is the command's own.
-            file = "unshare";
-            argv = ["-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', this.hostsFile, command, ...args];
-        }
-        const child = spawn(file, argv, { stdio: ["ignore", out, out], env: { ...process.env, ...options.env }, cwd: options.cwd });
+        const child = spawn(command, args, { stdio: ["ignore", out, out], env: { ...process.env, ...options.env }, cwd: options.cwd });
         fs.closeSync(out);
         let ended = false;
         const exited = new Promise<number | string>((resolve) =>

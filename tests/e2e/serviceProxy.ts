@@ -48,10 +48,11 @@ export class ServiceProxy {
         for (const svc of this.services.values()) for (const port of [...svc.servers.keys()]) await this.closePort(svc, port);
     }
 
-    /** Ready endpoint count of a mapped Service. */
+    /** Ready endpoint count of a mapped Service whose address accepts connections (0 while it refuses them). */
     readyEndpoints(namespace: string, name: string): number {
         const svc = this.services.get(`${namespace}/${name}`);
-        return svc ? [...svc.slices.values()].reduce((n, s) => n + s.ips.length, 0) : 0;
+        if (!svc || svc.servers.size === 0) return 0;
+        return [...svc.slices.values()].reduce((n, s) => n + s.ips.length, 0);
     }
 
     private async onSlice(type: string, slice: any): Promise<void> {
