@@ -3,8 +3,8 @@
  * create (kube-controller-manager's ReplicaSet controller, from KServe's Deployments scaled by KEDA):
  *
  * - registers one Node (`Ready`), binds each unscheduled pod of the watched namespaces to it (no scheduler runs);
- * - "starts" the pod: a {@link FakeModel} on a fresh loopback address (127.R.1.n) at the first container's port, and
- *   pod status `Running` with that `podIP`;
+ * - "starts" the pod: a {@link FakeModel} on a fresh address (10.244.0.n, local in the suite's network namespace) at
+ *   the first container's probe port, and pod status `Running` with that `podIP`;
  * - reports `Ready` once the container's readiness probe path (startupProbe/readinessProbe `httpGet` from the pod
  *   spec) answers 2xx, checked every 20 ms (a kubelet honours `periodSeconds`; that wait is not simulated);
  * - on deletion (`deletionTimestamp`), stops the server and confirms the deletion (grace period 0), as a kubelet does
@@ -99,7 +99,10 @@ export class NodeStandIn {
             });
         }
         const container = pod.spec.containers[0];
-        const port = container.ports?.[0]?.containerPort ?? 8080;
+        const probe = container.startupProbe?.httpGet ?? container.readinessProbe?.httpGet;
+        // Where the server listens: the probe's port (KServe's runtimes declare no containerPort), else the first
+        // declared one, else KServe's default 8080.
+        const port: number = typeof probe?.port === "number" ? probe.port : (container.ports?.[0]?.containerPort ?? 8080);
         const ip = `${this.options.ipPrefix}${this.nextIp}`;
         this.nextIp = this.nextIp >= 254 ? 2 : this.nextIp + 1;
         const fake = new FakeModel({ ...model, pod: name });
@@ -107,7 +110,6 @@ export class NodeStandIn {
         const record: PodRecord = { namespace, name, ip, seenAt, model: fake };
         this.pods.set(key, record);
         await this.setStatus(pod, record, false);
-        const probe = container.startupProbe?.httpGet ?? container.readinessProbe?.httpGet;
         const probePath: string = probe?.path ?? "/v2/health/ready";
         const check = async () => {
             if (record.deletedAt !== undefined) return;
