@@ -67,6 +67,9 @@ export class Cluster {
     private proxy!: ServiceProxy;
     private readonly hostsFile: string;
     private readonly vips = new Map<string, string>();
+    /** Scaler addresses that name a Service rather than one replica: balanced over the running replicas. */
+    private readonly scalerBalancers: { ip: string; port: number }[] = [];
+    private readonly balancerServers: net.Server[] = [];
 
     constructor(private readonly options: ClusterOptions) {
         this.hostsFile = path.join(this.runDir, "hosts");
@@ -110,6 +113,7 @@ export class Cluster {
     }
 
     async stop(): Promise<void> {
+        for (const server of this.balancerServers) server.close();
         await this.node?.stop();
         await this.proxy?.stop();
         await this.processes.stopAll();
@@ -124,11 +128,26 @@ export class Cluster {
     private writeHosts(): void {
         const lines = [fs.readFileSync("/etc/hosts", "utf8").trimEnd(), "# gpu-serverless e2e: cluster DNS names of the plan"];
         const { config } = activatorConfig(this.plan);
-        scalerEndpoints(this.plan).forEach((e, i) => {
-            const ip = this.ip(3, i + 1);
-            lines.push(`${ip} ${e.host}`);
-            this.activators.push({ name: `activator-${i}`, ip, proxyPort: config.listeners?.proxy?.port ?? 8080, adminPort: config.listeners?.admin?.port ?? 9091, configFile: "" });
-        });
+        const statefulSet = this.plan.all.find((o) => o.kind === "StatefulSet" && o.metadata.namespace === activatorConfig(this.plan).configMap.metadata.namespace);
+        const replicas: number = statefulSet?.spec?.replicas ?? 1;
+        for (let i = 0; i < replicas; i++) {
+            const name = `${statefulSet?.metadata?.name ?? "activator"}-${i}`;
+            this.activators.push({ name, ip: this.ip(3, i + 1), proxyPort: config.listeners?.proxy?.port ?? 8080, adminPort: config.listeners?.admin?.port ?? 9091, configFile: "" });
+        }
+        let balancer = 1;
+        for (const e of scalerEndpoints(this.plan)) {
+            // A pod's own name under the StatefulSet's headless Service (<statefulset>-<i>.<service>.<ns>.svc...) reaches
+            // that replica; any other name is a Service: a balancer over every running replica stands in for it.
+            const pod = /^(.+)-(\d+)\.[^.]+\.[^.]+\.svc(\.cluster\.local)?$/.exec(e.host);
+            const replica = pod && pod[1] === statefulSet?.metadata?.name ? this.activators[Number(pod[2])] : undefined;
+            if (replica) {
+                lines.push(`${replica.ip} ${e.host}`);
+            } else {
+                const ip = this.ip(4, balancer++);
+                this.scalerBalancers.push({ ip, port: e.port });
+                lines.push(`${ip} ${e.host}`);
+            }
+        }
         let n = 1;
         for (const { key, host } of backendServices(config)) {
             this.vips.set(key, this.ip(2, n));
@@ -333,8 +352,8 @@ export class Cluster {
         });
         const kubeconfig = path.join(this.runDir, "activator.kubeconfig");
         this.writeKubeconfig(kubeconfig, tokenRequest.status.token, this.kube.access.server);
-        const scalers = scalerEndpoints(this.plan);
-        this.activators = this.activators.map((a, i) => {
+        const scalerPort = scalerEndpoints(this.plan)[0]?.port ?? config.listeners?.scaler?.port ?? 9090;
+        this.activators = this.activators.map((a) => {
             const dir = path.join(this.runDir, a.name);
             fs.mkdirSync(dir, { recursive: true });
             const file = path.join(dir, "config.yaml");
@@ -342,7 +361,7 @@ export class Cluster {
                 ...config,
                 listeners: {
                     proxy: { host: a.ip, port: a.proxyPort },
-                    scaler: { host: a.ip, port: scalers[i].port },
+                    scaler: { host: a.ip, port: scalerPort },
                     admin: { host: a.ip, port: a.adminPort },
                 },
             };
@@ -351,6 +370,7 @@ export class Cluster {
         });
         this.activatorKubeconfig = kubeconfig;
         for (const a of this.activators) await this.startActivator(a.name);
+        for (const b of this.scalerBalancers) this.balancerServers.push(await balance(b.ip, b.port, this.activators.map((a) => a.ip)));
     }
 
     private activatorKubeconfig = "";
@@ -358,12 +378,14 @@ export class Cluster {
     /** Starts (or restarts) one activator replica and waits for its "activator listening" line. */
     async startActivator(name: string): Promise<void> {
         const a = this.activators.find((x) => x.name === name)!;
+        const log = path.join(this.runDir, "logs", `${name}.log`);
+        const offset = fs.existsSync(log) ? fs.statSync(log).size : 0; // a restart appends to the same log
         const p = this.processes.start(name, process.execPath, [path.join(repoRoot, "activator", "dist", "main.js"), "--config", a.configFile], {
             env: { KUBECONFIG: this.activatorKubeconfig },
         });
         await Kube.until(`${name} listening`, 30_000, async () => {
             if (p.hasExited()) throw new Error(`${name} exited:\n${this.processes.tail(name)}`);
-            return fs.readFileSync(p.log, "utf8").includes('"activator listening"');
+            return fs.readFileSync(p.log, "utf8").slice(offset).includes('"activator listening"');
         }, 100);
     }
 
@@ -371,4 +393,29 @@ export class Cluster {
     get adminKubeconfig(): string {
         return this.kubeconfig;
     }
+}
+
+/**
+ * A Service's address stand-in for the activator's scaler: each connection goes to the next replica that accepts it
+ * (kube-proxy picks one ready endpoint per connection).
+ */
+async function balance(ip: string, port: number, targets: string[]): Promise<net.Server> {
+    let next = 0;
+    const server = net.createServer((client) => {
+        const attempt = (tries: number) => {
+            const target = targets[next++ % targets.length];
+            const upstream = net.connect(port, target);
+            upstream.once("connect", () => {
+                client.pipe(upstream).pipe(client);
+                client.on("error", () => upstream.destroy());
+                upstream.on("error", () => client.destroy());
+                client.on("close", () => upstream.destroy());
+                upstream.on("close", () => client.destroy());
+            });
+            upstream.once("error", () => (tries > 1 ? attempt(tries - 1) : client.destroy()));
+        };
+        attempt(targets.length);
+    });
+    await new Promise<void>((resolve) => server.listen(port, ip, () => resolve()));
+    return server;
 }
