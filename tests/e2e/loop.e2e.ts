@@ -14,7 +14,7 @@ import { activatorConfig, devModels, repoRoot } from "./plan";
 /** Simulated pod start (model load) of every fake model server, ms. */
 const POD_START_MS = Number(process.env.E2E_POD_START_MS ?? 300);
 /** Cold starts measured in scenario 3. */
-const COLD_STARTS = Number(process.env.E2E_COLD_STARTS ?? 6);
+const COLD_STARTS = Number(process.env.E2E_COLD_STARTS ?? 10);
 /** KEDA settings for the run, set through the plan's model config (stack defaults: 300 s cooldown, 15 s polling). */
 const COOLDOWN_SECONDS = 5;
 const POLLING_SECONDS = 1;
