@@ -251,7 +251,7 @@ export class Cluster {
     }
 
     private async startKServe(): Promise<void> {
-        const kserveRelease = YAML.parse(fs.readFileSync(path.join(this.runDir, "plan", "helm", "gpu-kserve-controller.yaml"), "utf8"));
+        const kserveRelease = this.helmRelease("kserve-resources");
         const upstreamConfig = YAML.parse(fs.readFileSync(path.join(sharedUpstream, "manifests", "kserve-inferenceservice-config-configmap.yaml"), "utf8"));
         await this.kube.apply(inferenceServiceConfig(upstreamConfig, kserveRelease.values, kserveRelease.namespace), "e2e");
         const port = await freePort();
@@ -278,6 +278,15 @@ export class Cluster {
         const runtimes = YAML.parseAllDocuments(fs.readFileSync(path.join(sharedUpstream, "manifests", "kserve-cluster-serving-runtimes.yaml"), "utf8")).map((d) => d.toJS()).filter((o) => o?.kind);
         // The validating webhook for ClusterServingRuntimes answers once the manager's cache has synced: retry briefly.
         for (const rt of runtimes) await Kube.until(`ClusterServingRuntime ${rt.metadata.name} applied`, 60_000, async () => !!(await this.kube.apply(rt, "helm")), 500);
+    }
+
+    /** The plan's Helm release of `chart` (by chart name, with or without an OCI path): release, namespace, values. */
+    private helmRelease(chart: string): any {
+        const dir = path.join(this.runDir, "plan", "helm");
+        const releases = fs.readdirSync(dir).map((f) => YAML.parse(fs.readFileSync(path.join(dir, f), "utf8")));
+        const found = releases.find((r) => String(r.chart).split("/").pop() === chart);
+        if (!found) throw new Error(`the plan installs no ${chart} chart (releases: ${releases.map((r) => r.chart).join(", ")})`);
+        return found;
     }
 
     private async startControllerManager(): Promise<void> {
@@ -309,7 +318,7 @@ export class Cluster {
     }
 
     private async startKeda(): Promise<void> {
-        const kedaRelease = YAML.parse(fs.readFileSync(path.join(this.runDir, "plan", "helm", "gpu-keda-release.yaml"), "utf8"));
+        const kedaRelease = this.helmRelease("keda");
         const keda = this.processes.start("keda-operator", path.join(this.bins.keda, "keda"), [
             `--metrics-bind-address=127.0.0.1:${await freePort()}`,
             `--health-probe-bind-address=127.0.0.1:${await freePort()}`,
