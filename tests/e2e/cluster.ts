@@ -67,9 +67,6 @@ export class Cluster {
     private proxy!: ServiceProxy;
     private readonly hostsFile: string;
     private readonly vips = new Map<string, string>();
-    /** Scaler addresses that name a Service rather than one replica: balanced over the running replicas. */
-    private readonly scalerBalancers: { ip: string; port: number }[] = [];
-    private readonly balancerServers: net.Server[] = [];
 
     constructor(private readonly options: ClusterOptions) {
         this.hostsFile = path.join(this.runDir, "hosts");
@@ -113,7 +110,6 @@ export class Cluster {
     }
 
     async stop(): Promise<void> {
-        for (const server of this.balancerServers) server.close();
         await this.node?.stop();
         await this.proxy?.stop();
         await this.processes.stopAll();
@@ -134,21 +130,23 @@ export class Cluster {
             const name = `${statefulSet?.metadata?.name ?? "activator"}-${i}`;
             this.activators.push({ name, ip: this.ip(3, i + 1), proxyPort: config.listeners?.proxy?.port ?? 8080, adminPort: config.listeners?.admin?.port ?? 9091, configFile: "" });
         }
-        let balancer = 1;
+        let n = 1;
         for (const e of scalerEndpoints(this.plan)) {
             // A pod's own name under the StatefulSet's headless Service (<statefulset>-<i>.<service>.<ns>.svc...) reaches
-            // that replica; any other name is a Service: a balancer over every running replica stands in for it.
+            // that replica; a Service's name reaches its ready endpoints through the kube-proxy stand-in (the replicas
+            // are registered as Pods, so the EndpointSlice controller lists them).
             const pod = /^(.+)-(\d+)\.[^.]+\.[^.]+\.svc(\.cluster\.local)?$/.exec(e.host);
             const replica = pod && pod[1] === statefulSet?.metadata?.name ? this.activators[Number(pod[2])] : undefined;
+            const service = /^([^.]+)\.([^.]+)\.svc(\.cluster\.local)?$/.exec(e.host);
             if (replica) {
                 lines.push(`${replica.ip} ${e.host}`);
+            } else if (service) {
+                this.vips.set(`${service[2]}/${service[1]}`, this.ip(2, n));
+                lines.push(`${this.ip(2, n++)} ${e.host}`);
             } else {
-                const ip = this.ip(4, balancer++);
-                this.scalerBalancers.push({ ip, port: e.port });
-                lines.push(`${ip} ${e.host}`);
+                throw new Error(`scalerAddress host ${e.host} is neither a pod of the activator StatefulSet nor a Service name`);
             }
         }
-        let n = 1;
         for (const { key, host } of backendServices(config)) {
             this.vips.set(key, this.ip(2, n));
             lines.push(`${this.ip(2, n++)} ${host}`);
@@ -379,7 +377,6 @@ export class Cluster {
         });
         this.activatorKubeconfig = kubeconfig;
         for (const a of this.activators) await this.startActivator(a.name);
-        for (const b of this.scalerBalancers) this.balancerServers.push(await balance(b.ip, b.port, this.activators.map((a) => a.ip)));
     }
 
     private activatorKubeconfig = "";
@@ -396,6 +393,45 @@ export class Cluster {
             if (p.hasExited()) throw new Error(`${name} exited:\n${this.processes.tail(name)}`);
             return fs.readFileSync(p.log, "utf8").slice(offset).includes('"activator listening"');
         }, 100);
+        await this.activatorPod(a, true);
+    }
+
+    /** Stops one activator replica; its Pod turns NotReady, as its readiness probe would make it. */
+    async stopActivator(name: string): Promise<void> {
+        await this.activatorPod(this.activators.find((x) => x.name === name)!, false);
+        await this.processes.stop(name);
+    }
+
+    /**
+     * The Pod an activator replica process stands for: created once from the plan's StatefulSet template (as the
+     * StatefulSet controller would: name <statefulset>-<i>, hostname and subdomain; admitted by the namespace's Pod
+     * Security level), bound to the stand-in node, with the process's address as podIP and Ready as given. The
+     * EndpointSlice controller then lists the replicas behind the activator's Services.
+     */
+    private async activatorPod(a: ActivatorReplica, ready: boolean): Promise<void> {
+        const sts = this.plan.all.find((o) => o.kind === "StatefulSet" && a.name.startsWith(`${o.metadata.name}-`));
+        if (!sts) return;
+        const { namespace } = sts.metadata;
+        const path_ = `/api/v1/namespaces/${namespace}/pods/${a.name}`;
+        if (!(await this.kube.find(path_))) {
+            await this.kube.request("POST", `/api/v1/namespaces/${namespace}/pods`, {
+                apiVersion: "v1",
+                kind: "Pod",
+                metadata: { name: a.name, namespace, labels: { ...sts.spec.template.metadata.labels, "statefulset.kubernetes.io/pod-name": a.name } },
+                spec: { ...sts.spec.template.spec, nodeName: "e2e-node", hostname: a.name, subdomain: sts.spec.serviceName },
+            });
+        }
+        const now = new Date().toISOString();
+        const cond = (type: string, status: boolean) => ({ type, status: status ? "True" : "False", lastTransitionTime: now });
+        await this.kube.request("PATCH", `${path_}/status`, {
+            status: {
+                phase: "Running",
+                podIP: a.ip,
+                podIPs: [{ ip: a.ip }],
+                hostIP: "127.0.0.1",
+                conditions: [cond("PodScheduled", true), cond("Initialized", true), cond("ContainersReady", ready), cond("Ready", ready)],
+            },
+        }, "application/merge-patch+json");
     }
 
     /** The API server's kubeconfig, for debugging a kept run (E2E_KEEP=1). */
@@ -404,27 +440,3 @@ export class Cluster {
     }
 }
 
-/**
- * A Service's address stand-in for the activator's scaler: each connection goes to the next replica that accepts it
- * (kube-proxy picks one ready endpoint per connection).
- */
-async function balance(ip: string, port: number, targets: string[]): Promise<net.Server> {
-    let next = 0;
-    const server = net.createServer((client) => {
-        const attempt = (tries: number) => {
-            const target = targets[next++ % targets.length];
-            const upstream = net.connect(port, target);
-            upstream.once("connect", () => {
-                client.pipe(upstream).pipe(client);
-                client.on("error", () => upstream.destroy());
-                upstream.on("error", () => client.destroy());
-                client.on("close", () => upstream.destroy());
-                upstream.on("close", () => client.destroy());
-            });
-            upstream.once("error", () => (tries > 1 ? attempt(tries - 1) : client.destroy()));
-        };
-        attempt(targets.length);
-    });
-    await new Promise<void>((resolve) => server.listen(port, ip, () => resolve()));
-    return server;
-}

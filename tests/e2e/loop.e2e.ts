@@ -120,6 +120,22 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
         }
     });
 
+    it("1b. the activator's pods (from our StatefulSet template, admitted under their namespace's Pod Security level) are behind each of its Services", async () => {
+        const sts = cluster.plan.all.find((o) => o.kind === "StatefulSet");
+        const services = cluster.plan.all.filter((o) => o.kind === "Service" && o.metadata.namespace === sts.metadata.namespace);
+        assert.ok(services.length > 0);
+        const ips = cluster.activators.map((a) => a.ip).sort();
+        for (const svc of services) {
+            const listed = await Kube.until(`EndpointSlices of Service ${svc.metadata.name} listing every replica`, 30_000, async () => {
+                const slices = await kube.get(`/apis/discovery.k8s.io/v1/namespaces/${svc.metadata.namespace}/endpointslices?labelSelector=kubernetes.io/service-name=${svc.metadata.name}`);
+                const found = slices.items.flatMap((x: any) => (x.endpoints ?? []).filter((e: any) => e.conditions?.ready).flatMap((e: any) => e.addresses)).sort();
+                const ports = slices.items.flatMap((x: any) => (x.ports ?? []).map((p: any) => p.name));
+                return JSON.stringify(found) === JSON.stringify(ips) && svc.spec.ports.every((p: any) => ports.includes(p.name)) ? found : undefined;
+            });
+            assert.deepEqual(listed, ips);
+        }
+    });
+
     it("2. KEDA reports every ScaledObject Ready, and an idle model sits at 0 replicas", async () => {
         for (const so of scaledObjects()) {
             const { namespace, name } = so.metadata;
@@ -233,7 +249,7 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
         if (cluster.activators.length < 2) this.skip();
         const so = scaledObjects().find((s) => s.metadata.name === llm.name);
         await atZero(so, 60_000);
-        await cluster.processes.stop(cluster.activators[0].name);
+        await cluster.stopActivator(cluster.activators[0].name);
         const viaOther = await call(`${proxyUrl(1)}/v1/chat/completions`, { body: { model: openaiModel, messages: [{ role: "user", content: "hi" }] } });
         assert.equal(viaOther.status, 200, viaOther.body);
         lastRequestAt = viaOther.firstByteAt;
@@ -262,7 +278,7 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
     it("5a. the replica restarts: KEDA reconnects to it and its push wakes a model at zero again", async () => {
         const so = scaledObjects().find((s) => s.metadata.name === llm.name);
         const replica = cluster.activators[0];
-        if (cluster.processes.get(replica.name)?.hasExited() === false) await cluster.processes.stop(replica.name);
+        if (cluster.processes.get(replica.name)?.hasExited() === false) await cluster.stopActivator(replica.name);
         const restartedAt = Date.now();
         await cluster.startActivator(replica.name);
         // gRPC redials the restarted scaler with exponential backoff (grpc-go: 1 s × 1.6ⁿ, capped at 120 s).
