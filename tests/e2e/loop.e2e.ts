@@ -281,7 +281,8 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
         if (cluster.processes.get(replica.name)?.hasExited() === false) await cluster.stopActivator(replica.name);
         const restartedAt = Date.now();
         await cluster.startActivator(replica.name);
-        // gRPC redials the restarted scaler with exponential backoff (grpc-go: 1 s × 1.6ⁿ, capped at 120 s).
+        // KEDA re-opens the push stream after 2 s, doubling up to 1 min (keda v2.20.2 pkg/scalers/external_scaler.go);
+        // until then it reaches the restarted scaler through polling.
         await atZero(so, (COOLDOWN_SECONDS + 90) * 1000);
         const answer = await call(`${proxyUrl(0)}/v1/chat/completions`, { body: { model: openaiModel, messages: [{ role: "user", content: "hi" }] } });
         assert.equal(answer.status, 200, answer.body);
