@@ -16,6 +16,7 @@ import type { FakeModelOptions } from "./fakeModel";
 import { Kube } from "./kube";
 import { NodeStandIn } from "./node";
 import { activatorConfig, backendServices, prometheusEndpoints, renderPlan, repoRoot, scalerEndpoints, type PlanObjects } from "./plan";
+import { podFiles, SecretValues } from "./podFiles";
 import { makeCertificates, Processes } from "./processes";
 import { ServiceProxy } from "./serviceProxy";
 import { inferenceServiceConfig, kserveWebhooks } from "./upstream";
@@ -50,6 +51,8 @@ export interface ActivatorReplica {
     readonly proxyPort: number;
     readonly adminPort: number;
     readonly configFile: string;
+    /** The container's environment as the kubelet would set it (POD_NAME etc.). */
+    readonly env?: Record<string, string>;
 }
 
 export class Cluster {
@@ -360,12 +363,17 @@ export class Cluster {
         const kubeconfig = path.join(this.runDir, "activator.kubeconfig");
         this.writeKubeconfig(kubeconfig, tokenRequest.status.token, this.kube.access.server);
         const scalerPort = scalerEndpoints(this.plan)[0]?.port ?? config.listeners?.scaler?.port ?? 9090;
-        this.activators = this.activators.map((a) => {
+        const sts = this.plan.all.find((o) => o.kind === "StatefulSet" && o.metadata.namespace === configMap.metadata.namespace);
+        const secrets = new SecretValues(this.kube, this.plan);
+        for (const [i, a] of this.activators.entries()) {
             const dir = path.join(this.runDir, a.name);
             fs.mkdirSync(dir, { recursive: true });
+            const files = sts
+                ? await podFiles({ kube: this.kube, plan: this.plan, secrets, namespace: sts.metadata.namespace, spec: sts.spec.template.spec, name: a.name, ip: a.ip, dir })
+                : { env: {}, rewrite: <T>(c: T) => c };
             const file = path.join(dir, "config.yaml");
             const replicaConfig = {
-                ...config,
+                ...files.rewrite(config),
                 listeners: {
                     proxy: { host: a.ip, port: a.proxyPort },
                     scaler: { host: a.ip, port: scalerPort },
@@ -373,8 +381,8 @@ export class Cluster {
                 },
             };
             fs.writeFileSync(file, YAML.stringify(replicaConfig));
-            return { ...a, configFile: file };
-        });
+            this.activators[i] = { ...a, configFile: file, env: files.env };
+        }
         this.activatorKubeconfig = kubeconfig;
         for (const a of this.activators) await this.startActivator(a.name);
     }
@@ -387,7 +395,7 @@ export class Cluster {
         const log = path.join(this.runDir, "logs", `${name}.log`);
         const offset = fs.existsSync(log) ? fs.statSync(log).size : 0; // a restart appends to the same log
         const p = this.processes.start(name, process.execPath, [path.join(repoRoot, "activator", "dist", "main.js"), "--config", a.configFile], {
-            env: { KUBECONFIG: this.activatorKubeconfig },
+            env: { ...a.env, KUBECONFIG: this.activatorKubeconfig },
         });
         await Kube.until(`${name} listening`, 30_000, async () => {
             if (p.hasExited()) throw new Error(`${name} exited:\n${this.processes.tail(name)}`);
