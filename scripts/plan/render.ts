@@ -6,7 +6,7 @@
  * - `helm/<release>.yaml`: each Helm release with chart, repository, version, namespace and the values passed;
  * - `tree.txt`: every resource (AWS, EKS, Kubernetes, Helm, components) in its component tree.
  *
- * Secret values render as `[secret]`.
+ * Secret values render as `[secret]`, leaf by leaf (a Secret's keys stay visible).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
@@ -22,7 +22,7 @@ export function plain(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(plain);
     if (value !== null && typeof value === "object") {
         const record = value as Record<string, unknown>;
-        if (record[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return REDACTED;
+        if (record[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return redacted(record.value);
         const out: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(record)) {
             if (k === "__defaults" || v === undefined) continue;
@@ -31,6 +31,17 @@ export function plain(value: unknown): unknown {
         return out;
     }
     return value;
+}
+
+/** A secret value with its structure kept (map keys, list lengths are not secret) and every leaf replaced by {@link REDACTED}. */
+function redacted(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(redacted);
+    if (value !== null && typeof value === "object") {
+        const record = value as Record<string, unknown>;
+        if (record[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return redacted(record.value);
+        return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined).map(([k, v]) => [k, redacted(v)]));
+    }
+    return REDACTED;
 }
 
 /** True for a Kubernetes object the provider applies (not a Helm release, not the provider itself). */
