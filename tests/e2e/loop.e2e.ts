@@ -35,7 +35,8 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
     const sklearn = models.find((m) => m.format === "sklearn" && m.name !== "broken");
     const openaiModel: string = llm.routing.openaiModels[0];
     const cluster = new Cluster({
-        planSettings: { models },
+        // The dev stack file's API network is a placeholder the program refuses; any real network does here.
+        planSettings: { models, apiEndpoint: { access: "public", publicAccessCidrs: ["1.2.3.4/32"] } },
         models: {
             [llm.name]: { kind: "openai", modelNames: llm.routing.openaiModels, startDelayMs: POD_START_MS },
             [sklearn.name]: { kind: "v2", modelNames: [sklearn.name], startDelayMs: POD_START_MS },

@@ -17,6 +17,12 @@ import { crdErrors, isCustomKind } from "../support/crds";
 
 const root = path.resolve(__dirname, "../..");
 
+/**
+ * The network allowed to reach the dev stack's API, as a user passes it: the stack file ships a documentation-range
+ * placeholder that plan and up refuse.
+ */
+const operatorNetwork = `apiEndpoint=${JSON.stringify({ access: "public", publicAccessCidrs: ["1.2.3.4/32"] })}`;
+
 function plan(args: string[]): { status: number | null; stdout: string; stderr: string } {
     const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/plan.ts", ...args], { cwd: root, encoding: "utf8" });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -31,7 +37,7 @@ describe("npm run plan", function () {
 
     before(() => {
         out = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
-        const r = plan(["--stack", "dev", "--out", out]);
+        const r = plan(["--stack", "dev", "--out", out, "--set", operatorNetwork]);
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stdout, /plan of stack "dev": \d+ resources/);
     });
@@ -87,6 +93,15 @@ describe("npm run plan", function () {
         const r = plan(["--stack", "dev", "--out", bad, "--set", "kubernetesVersion=1.2"]);
         assert.equal(r.status, 1);
         assert.match(r.stderr, /gpu-serverless:kubernetesVersion/);
+        assert.equal(fs.existsSync(bad), false);
+    });
+
+    it("refuses the shipped stack file's placeholder network, saying what to put there, writing nothing", () => {
+        const bad = fs.mkdtempSync(path.join(os.tmpdir(), "plan-placeholder-"));
+        fs.rmSync(bad, { recursive: true });
+        const r = plan(["--stack", "dev", "--out", bad]);
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /gpu-serverless:apiEndpoint\.publicAccessCidrs\[0\]: 203\.0\.113\.0\/24 is a documentation range .*egress CIDR/);
         assert.equal(fs.existsSync(bad), false);
     });
 
