@@ -22,8 +22,9 @@ const BROKEN_COLD_START_TIMEOUT_SECONDS = 8;
 
 /** The dev stack's models with short KEDA timings, plus one whose pods never become ready. */
 function e2eModels(): any[] {
-    const timing = { cooldownSeconds: COOLDOWN_SECONDS, pollingSeconds: POLLING_SECONDS, coldStartTimeoutSeconds: 60 };
-    const dev = devModels().map((m) => ({ ...m, ...timing }));
+    const timing = { cooldownSeconds: COOLDOWN_SECONDS, pollingSeconds: POLLING_SECONDS };
+    // A GPU model keeps its default hold: the stack refuses one shorter than cluster-autoscaler's node provisioning.
+    const dev = devModels().map((m) => ({ ...m, ...timing, ...((m.gpus ?? 0) > 0 ? {} : { coldStartTimeoutSeconds: 60 }) }));
     const broken = { ...dev.find((m) => m.format === "sklearn"), name: "broken", coldStartTimeoutSeconds: BROKEN_COLD_START_TIMEOUT_SECONDS };
     return [...dev, broken];
 }
