@@ -39,7 +39,9 @@ describe("activator: cold start", function () {
     stream.onEvent((e) => {
       if (e.result && pushAt === undefined) {
         pushAt = e.at;
-        void backend.startAfter(BACKEND_BOOT_MS); // KEDA scales the Deployment up; the replica takes a while
+        // KEDA scales the Deployment up; the replica takes a while, and is up only once every request is held (on a
+        // busy machine sending 500 requests can outlast a fixed boot delay, and late ones would find it warm).
+        void allHeld(act!, 500).then(() => backend.startAfter(BACKEND_BOOT_MS));
       }
     });
 
@@ -125,3 +127,12 @@ describe("activator: cold start", function () {
     assert.ok(percentile(overheads, 50) < 50, "held requests are released within a probe interval of readiness");
   });
 });
+
+/** Resolves once the activator's `/queue` shows `count` requests held. */
+async function allHeld(act: ActivatorProcess, count: number): Promise<void> {
+  for (;;) {
+    const queue = await sendJson<{ held: number }>(`${act.adminUrl}/queue`);
+    if (queue.json.held >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
