@@ -93,7 +93,8 @@ export class FakeListWatchApi {
     const config = {
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "fake", cluster: { server: this.url } }],
+      // Plain HTTP; @kubernetes/client-node refuses http:// unless TLS verification is marked off.
+      clusters: [{ name: "fake", cluster: { server: this.url, "insecure-skip-tls-verify": true } }],
       users: [{ name: "reader", user: { token: "fake-token" } }],
       contexts: [{ name: "fake", context: { cluster: "fake", user: "reader", namespace: "default" } }],
       "current-context": "fake",
