@@ -173,8 +173,13 @@ export const warmPath: Bench = {
         ? {
             interceptorOverNginxThroughput: figures.interceptor.c64.rps / figures.nginx.c64.rps,
             activatorOverInterceptorThroughput: figures.activator.c64.rps / figures.interceptor.c64.rps,
+            /** Requests per second of proxy CPU, activator ÷ interceptor: the comparison least skewed by a busy machine. */
+            activatorOverInterceptorPerCore:
+              figures.activator.c64.rps / figures.activator.c64.proxyCores / (figures.interceptor.c64.rps / figures.interceptor.c64.proxyCores),
             interceptorMinusDirectP99Ms: added("interceptor", "c1", "p99Ms"),
             interceptorMinusDirectP99SameCoreMs: added("interceptor", "c1SameCore", "p99Ms"),
+            interceptorMinusDirectP50Ms: added("interceptor", "c1", "p50Ms"),
+            interceptorMinusDirectP50SameCoreMs: added("interceptor", "c1SameCore", "p50Ms"),
             interceptorApiRequests: interceptor.apiRequests(),
           }
         : { interceptorSkipped };
