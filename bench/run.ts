@@ -3,7 +3,9 @@
  * works), `--only warm-path,streaming` (a subset), `--out DIR` (where the JSON results go; default bench/results,
  * or bench/results/smoke with --smoke so a smoke run never overwrites real figures).
  *
- * Needs nginx and wrk (Debian: apt-get install nginx-light wrk) and the built activator (npm run build).
+ * Needs nginx and wrk (Debian: apt-get install nginx-light wrk) and the built activator (npm run build). A full run
+ * also builds KEDA's HTTP add-on interceptor with Go into its cache when missing (npm run bench:build builds it
+ * alone); a smoke run uses it only when already built.
  * Each bench prints its table and targets and writes `<out>/<name>.json`; the process exits 1 if a bench failed
  * (a missed target is reported, not a failure).
  */

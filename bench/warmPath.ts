@@ -1,7 +1,8 @@
 /**
  * Warm path: the same fast backend (nginx `return 200`, an 11-byte JSON body) reached (a) directly, (b) through nginx
  * `proxy_pass` with a keep-alive upstream and one worker, (c) through the activator, one process; and, as a reference
- * for what Node.js itself costs, (d) `node-floor`: a bare node:http + undici proxy (lib/nodeProxy.ts).
+ * for what Node.js itself costs, (d) `node-floor`: a bare node:http + undici proxy (lib/nodeProxy.ts); and the real peer, (e) KEDA's HTTP add-on
+ * interceptor (lib/interceptor.ts), when built: a full run builds it into its cache if missing, a smoke run skips it.
  *
  * wrk with one thread, three runs per path and round:
  * - 64 connections, proxy on its own core: throughput, and latency under load;
@@ -16,6 +17,7 @@ import * as path from "node:path";
 import { freePort } from "../tests/activator/testing/backend";
 import { send } from "../tests/activator/testing/http";
 import { startActivator, type BenchActivator } from "./lib/activator";
+import { ensureInterceptor, interceptorBinary, interceptorBuildInfo, interceptorCacheDir, INTERCEPTOR_VERSION, startInterceptor, type BenchInterceptor } from "./lib/interceptor";
 import { foreignLoad, QUIET_CORES } from "./lib/machineLoad";
 import { BACKEND_BODY, startNginx, waitForPort, type Nginx } from "./lib/nginx";
 import { childPids, cpuSecondsOf, pin, spawnChild, type Spawned } from "./lib/processes";
@@ -24,8 +26,8 @@ import { errorCount, rps, runWrk, type WrkResult } from "./lib/wrk";
 
 const HOST = "fast.bench";
 const NODE_PROXY = path.join(__dirname, "lib", "nodeProxy.ts");
-const PATHS = ["direct", "nginx", "node-floor", "activator"] as const;
-type PathName = (typeof PATHS)[number];
+const ALL_PATHS = ["direct", "nginx", "node-floor", "activator", "interceptor"] as const;
+type PathName = (typeof ALL_PATHS)[number];
 const RUNS = ["c64", "c1", "c1SameCore"] as const;
 type RunName = (typeof RUNS)[number];
 
@@ -65,7 +67,7 @@ type RunFigures = ReturnType<typeof runFigures>;
 
 export const warmPath: Bench = {
   name: "warm-path",
-  description: "direct vs nginx vs activator: wrk throughput at 64 connections and latency at 1 connection",
+  description: "direct vs nginx vs activator vs KEDA HTTP interceptor: wrk throughput at 64 connections and latency at 1 connection",
   async run(ctx: BenchContext): Promise<BenchResult> {
     const seconds = ctx.smoke ? 1 : 10;
     const rounds = ctx.smoke ? 1 : 3;
@@ -74,7 +76,18 @@ export const warmPath: Bench = {
     let proxy: Nginx | undefined;
     let act: BenchActivator | undefined;
     let floor: Spawned | undefined;
+    let interceptor: BenchInterceptor | undefined;
     try {
+      // The real peer: built into its cache by a full run when missing; a smoke run (npm test) never builds.
+      let interceptorSkipped: string | undefined;
+      const interceptorBin = ctx.smoke
+        ? interceptorBinary()
+        : await ensureInterceptor(ctx.log).catch((err: Error) => void (interceptorSkipped = err.message));
+      if (!interceptorBin) {
+        interceptorSkipped ??= `not built (${interceptorCacheDir()} is empty; npm run bench:build builds it)`;
+        ctx.log(`warm-path: KEDA HTTP interceptor skipped: ${interceptorSkipped}`);
+      }
+      const paths = ALL_PATHS.filter((p) => p !== "interceptor" || interceptorBin);
       backend = await startNginx(await freePort(), { role: "backend" }, ctx.cores.others);
       proxy = await startNginx(await freePort(), { role: "proxy", upstreamPort: backend.port }, ctx.cores.proxy);
       act = await startActivator(
@@ -90,22 +103,24 @@ export const warmPath: Bench = {
         cpuList: ctx.cores.proxy,
       });
       await waitForPort(floorPort, 10_000, () => floor!.child.exitCode !== null);
+      if (interceptorBin) interceptor = await startInterceptor({ binary: interceptorBin, host: HOST, backendPort: backend.port, cpuList: ctx.cores.proxy });
 
       const nginxMaster = proxy.process.child.pid!;
-      const targets: Record<PathName, { url: string; cpuPid?: number; pids: number[] }> = {
+      const targets: Partial<Record<PathName, { url: string; cpuPid?: number; pids: number[] }>> = {
         direct: { url: `http://127.0.0.1:${backend.port}/`, pids: [] },
         nginx: { url: `http://127.0.0.1:${proxy.port}/`, cpuPid: childPids(nginxMaster)[0] ?? nginxMaster, pids: [nginxMaster, ...childPids(nginxMaster)] },
         "node-floor": { url: `http://127.0.0.1:${floorPort}/`, cpuPid: floor.child.pid!, pids: [floor.child.pid!] },
         activator: { url: `${act.proxyUrl}/`, cpuPid: act.pid, pids: [act.pid] },
+        ...(interceptor ? { interceptor: { url: `${interceptor.proxyUrl}/`, cpuPid: interceptor.pid, pids: [interceptor.pid] } } : {}),
       };
-      for (const name of PATHS) await checkAnswer(name, targets[name].url);
+      for (const name of paths) await checkAnswer(name, targets[name]!.url);
 
       const wrk = (name: PathName, connections: number, durationSeconds: number) =>
-        runWrk({ url: targets[name].url, connections, durationSeconds, headers: { Host: HOST }, cpuList: ctx.cores.others });
+        runWrk({ url: targets[name]!.url, connections, durationSeconds, headers: { Host: HOST }, cpuList: ctx.cores.others });
 
       /** One run, repeated (full runs) while other processes disturbed it; the least disturbed attempt is kept. */
       const measure = async (name: PathName, kind: RunName): Promise<Run> => {
-        const { cpuPid, pids } = targets[name];
+        const { cpuPid, pids } = targets[name]!;
         const sameCore = kind === "c1SameCore";
         if (sameCore) for (const pid of pids) pin(pid, ctx.cores.others);
         try {
@@ -130,13 +145,13 @@ export const warmPath: Bench = {
       };
 
       ctx.log(`warm-path: warming up each path ${warmupSeconds} s`);
-      for (const name of PATHS) await wrk(name, 64, warmupSeconds);
+      for (const name of paths) await wrk(name, 64, warmupSeconds);
 
       const noRuns = (): Record<RunName, Run[]> => ({ c64: [], c1: [], c1SameCore: [] });
-      const runs: Record<PathName, Record<RunName, Run[]>> = { direct: noRuns(), nginx: noRuns(), "node-floor": noRuns(), activator: noRuns() };
+      const runs = Object.fromEntries(paths.map((p) => [p, noRuns()])) as Record<PathName, Record<RunName, Run[]>>;
       for (let round = 0; round < rounds; round++) {
-        for (let k = 0; k < PATHS.length; k++) {
-          const name = PATHS[(k + round) % PATHS.length]!;
+        for (let k = 0; k < paths.length; k++) {
+          const name = paths[(k + round) % paths.length]!;
           for (const kind of RUNS) runs[name][kind].push(await measure(name, kind));
           const last = (kind: RunName) => runs[name][kind].at(-1)!.result;
           ctx.log(
@@ -147,13 +162,27 @@ export const warmPath: Bench = {
       }
 
       const figures = Object.fromEntries(
-        PATHS.map((p) => [p, { c64: runFigures(runs[p].c64), c1: runFigures(runs[p].c1), c1SameCore: runFigures(runs[p].c1SameCore) }]),
+        paths.map((p) => [p, { c64: runFigures(runs[p].c64), c1: runFigures(runs[p].c1), c1SameCore: runFigures(runs[p].c1SameCore) }]),
       ) as Record<PathName, Record<RunName, RunFigures>>;
       const added = (p: PathName, kind: RunName, q: "p50Ms" | "p99Ms") => figures[p][kind][q] - figures.direct[kind][q];
       const ratio = figures.activator.c64.rps / figures.nginx.c64.rps;
       const addedP99 = added("activator", "c1", "p99Ms");
       const addedP99SameCore = added("activator", "c1SameCore", "p99Ms");
       const ms = (v: number) => fixed(v, 3);
+      const peer = interceptor
+        ? {
+            interceptorOverNginxThroughput: figures.interceptor.c64.rps / figures.nginx.c64.rps,
+            activatorOverInterceptorThroughput: figures.activator.c64.rps / figures.interceptor.c64.rps,
+            /** Requests per second of proxy CPU, activator ÷ interceptor: the comparison least skewed by a busy machine. */
+            activatorOverInterceptorPerCore:
+              figures.activator.c64.rps / figures.activator.c64.proxyCores / (figures.interceptor.c64.rps / figures.interceptor.c64.proxyCores),
+            interceptorMinusDirectP99Ms: added("interceptor", "c1", "p99Ms"),
+            interceptorMinusDirectP99SameCoreMs: added("interceptor", "c1SameCore", "p99Ms"),
+            interceptorMinusDirectP50Ms: added("interceptor", "c1", "p50Ms"),
+            interceptorMinusDirectP50SameCoreMs: added("interceptor", "c1SameCore", "p50Ms"),
+            interceptorApiRequests: interceptor.apiRequests(),
+          }
+        : { interceptorSkipped };
       return {
         name: "warm-path",
         method: {
@@ -168,6 +197,12 @@ export const warmPath: Bench = {
           routing: `activator routes by Host ${HOST}; the other paths ignore it`,
           nginx: "proxy_pass, upstream keepalive 128, proxy_http_version 1.1, Connection \"\", X-Forwarded-* set, default buffering",
           nodeFloor: "bench/lib/nodeProxy.ts: node:http server + the activator's undici Pool.dispatch, nothing else",
+          interceptor: interceptor
+            ? `KEDA HTTP add-on interceptor ${INTERCEPTOR_VERSION} (built from the Go module proxy, GOMAXPROCS from its one pinned core), ` +
+              "routing one InterceptorRoute by Host to a Service whose name /etc/hosts maps to 127.0.0.1 (own mount namespace); " +
+              "routes, Service and a ready EndpointSlice listed and watched from a stand-in API (bench/lib/listWatchApi.ts); metrics exporter on, as deployed"
+            : `skipped: ${interceptorSkipped}`,
+          interceptorBuild: interceptorBuildInfo() ?? null,
         },
         figures: {
           ...figures,
@@ -179,20 +214,22 @@ export const warmPath: Bench = {
           activatorMinusDirectP50SameCoreMs: added("activator", "c1SameCore", "p50Ms"),
           nginxMinusDirectP99Ms: added("nginx", "c1", "p99Ms"),
           nginxMinusDirectP99SameCoreMs: added("nginx", "c1SameCore", "p99Ms"),
+          ...peer,
         },
         tables: [
           {
             title: `Warm path, 64 connections (${rounds} × ${seconds} s per path, medians; ms)`,
-            columns: ["path", "rps", "÷ nginx", "p50", "p99", "p99.9", "proxy CPU", "other load"],
-            rows: PATHS.map((p) => {
+            columns: ["path", "rps", "÷ nginx", "p50", "p99", "p99.9", "proxy CPU", "rps per proxy core", "other load"],
+            rows: paths.map((p) => {
               const f = figures[p].c64;
-              return [p, fixed(f.rps, 0), fixed(f.rps / figures.nginx.c64.rps, 2), ms(f.p50Ms), ms(f.p99Ms), ms(f.p999Ms), p === "direct" ? "-" : `${fixed(f.proxyCores * 100, 0)}%`, `≤ ${fixed(f.foreignCoresMax, 2)}`];
+              const direct = p === "direct";
+              return [p, fixed(f.rps, 0), fixed(f.rps / figures.nginx.c64.rps, 2), ms(f.p50Ms), ms(f.p99Ms), ms(f.p999Ms), direct ? "-" : `${fixed(f.proxyCores * 100, 0)}%`, direct ? "-" : fixed(f.rps / f.proxyCores, 0), `≤ ${fixed(f.foreignCoresMax, 2)}`];
             }),
           },
           {
             title: `Warm path, 1 connection (${rounds} × ${seconds} s per path and layout, medians; ms; "+" = minus direct)`,
             columns: ["path", "rps", "p50", "p90", "p99", "p99.9", "+p50", "+p99", "same core: p50", "p99", "+p50", "+p99"],
-            rows: PATHS.map((p) => {
+            rows: paths.map((p) => {
               const [c, s] = [figures[p].c1, figures[p].c1SameCore];
               const plus = (kind: RunName, q: "p50Ms" | "p99Ms") => (p === "direct" ? "-" : ms(added(p, kind, q)));
               return [p, fixed(c.rps, 0), ms(c.p50Ms), ms(c.p90Ms), ms(c.p99Ms), ms(c.p999Ms), plus("c1", "p50Ms"), plus("c1", "p99Ms"), ms(s.p50Ms), ms(s.p99Ms), plus("c1SameCore", "p50Ms"), plus("c1SameCore", "p99Ms")];
@@ -206,6 +243,7 @@ export const warmPath: Bench = {
         ],
       };
     } finally {
+      await interceptor?.stop();
       await floor?.stop();
       await act?.stop();
       await proxy?.stop();
@@ -220,5 +258,8 @@ async function checkAnswer(name: PathName, url: string): Promise<void> {
   if (res.status !== 200 || res.body !== BACKEND_BODY) throw new Error(`warm-path ${name}: ${url} answered ${res.status} ${res.body.slice(0, 200)}`);
   if (name === "activator" && res.headers["x-activator-cold-start"] !== "false") {
     throw new Error(`warm-path activator: expected a warm request, got x-activator-cold-start=${res.headers["x-activator-cold-start"]}`);
+  }
+  if (name === "interceptor" && res.headers["x-keda-http-cold-start"] !== "false") {
+    throw new Error(`warm-path interceptor: expected a warm request, got x-keda-http-cold-start=${res.headers["x-keda-http-cold-start"]}`);
   }
 }

@@ -81,6 +81,28 @@ describe("benchmarks (smoke mode)", function () {
     assert.ok(Number.isFinite(f.activatorMinusDirectP99Ms) && Number.isFinite(f.activatorMinusDirectP99SameCoreMs));
   });
 
+  it("warm path: KEDA's HTTP interceptor answered under wrk when built, or was skipped saying why", () => {
+    const f = results["warm-path"]!.figures;
+    if (f.interceptor === undefined) {
+      // npm test never builds it (Go is not needed here): the run must say so, not drop the path silently.
+      assert.match(f.interceptorSkipped, /not built .*npm run bench:build/);
+      assert.ok(output.includes("KEDA HTTP interceptor skipped"), "the skip is printed");
+      return;
+    }
+    for (const run of ["c64", "c1", "c1SameCore"]) {
+      const r = f.interceptor[run];
+      positive(r.rps, `interceptor ${run} rps`);
+      for (const k of ["p50Ms", "p99Ms", "p999Ms"]) latency(r[k], `interceptor ${run} ${k}`);
+      assert.equal(r.errors, 0, `interceptor ${run}: wrk errors`);
+    }
+    positive(f.activatorOverInterceptorThroughput, "activator ÷ interceptor");
+    // It read its route, Service and EndpointSlice from the stand-in API through list + watch, as in a cluster.
+    for (const resource of ["apis/http.keda.sh/v1beta1/interceptorroutes", "apis/discovery.k8s.io/v1/endpointslices", "api/v1/services"]) {
+      assert.ok(f.interceptorApiRequests[`LIST /${resource}`] >= 1, `listed ${resource}: ${JSON.stringify(f.interceptorApiRequests)}`);
+      assert.ok(f.interceptorApiRequests[`WATCH /${resource}`] >= 1, `watched ${resource}`);
+    }
+  });
+
   it("streaming: every SSE event arrived on every path, with its latency", () => {
     const f = results["streaming"]!.figures;
     for (const p of ["direct", "nginx", "activator", "nginx, one core", "activator, one core"]) {
