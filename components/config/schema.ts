@@ -133,7 +133,7 @@ function placeholderCidrProblem(cidr: string, what: string): string | undefined 
         const d = parseCidr(doc) as { address: number; prefix: number };
         return parsed.prefix >= d.prefix && parsed.address >>> (32 - d.prefix) === d.address >>> (32 - d.prefix);
     });
-    return inside ? `${cidr} is a documentation range (RFC 5737), the placeholder the stack file ships with: replace it with ${what}` : undefined;
+    return inside ? `${cidr} is a documentation range (RFC 5737), never a real network (the stack files ship one as a placeholder): replace it with ${what}` : undefined;
 }
 
 const operatorNetworks =

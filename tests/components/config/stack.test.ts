@@ -109,10 +109,10 @@ describe("stack config", () => {
 
         it("refuses the shipped placeholders (documentation ranges), saying what to put there", () => {
             assert.deepEqual(problemsOf(stackConfig("dev", {}, { asShipped: true })), [
-                "gpu-serverless:apiEndpoint.publicAccessCidrs[0]: 203.0.113.0/24 is a documentation range (RFC 5737), the placeholder the stack file ships with: replace it with the egress CIDR of the network that runs pulumi and kubectl (your office or VPN egress, a CI runner's address: curl -s https://checkip.amazonaws.com, then append /32)",
+                "gpu-serverless:apiEndpoint.publicAccessCidrs[0]: 203.0.113.0/24 is a documentation range (RFC 5737), never a real network (the stack files ship one as a placeholder): replace it with the egress CIDR of the network that runs pulumi and kubectl (your office or VPN egress, a CI runner's address: curl -s https://checkip.amazonaws.com, then append /32)",
             ]);
             assert.deepEqual(problemsOf(stackConfig("prod", {}, { asShipped: true })), [
-                "gpu-serverless:apiEndpoint.privateAccessCidrs[0]: 192.0.2.0/24 is a documentation range (RFC 5737), the placeholder the stack file ships with: replace it with the CIDR of the network inside or routed into the VPC that runs pulumi and kubectl (a VPN's client range, a CI runner's subnet)",
+                "gpu-serverless:apiEndpoint.privateAccessCidrs[0]: 192.0.2.0/24 is a documentation range (RFC 5737), never a real network (the stack files ship one as a placeholder): replace it with the CIDR of the network inside or routed into the VPC that runs pulumi and kubectl (a VPN's client range, a CI runner's subnet)",
             ]);
         });
 
