@@ -9,7 +9,7 @@
  * - `v2` (KServe sklearn runtime, Open Inference Protocol): `POST /v2/models/<name>/infer`, `GET
  *   /v2/models/<name>/ready`.
  * - Both: `GET /v2/health/live` and `/v2/health/ready` (the probe paths of our InferenceServices), 503 until the
- *   simulated start has passed (`startDelayMs`), forever with `neverReady`.
+ *   simulated start has passed (`startDelayMs`), forever with `neverReady` (until `becomeReady()`).
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -46,6 +46,11 @@ export class FakeModel {
 
     get port(): number {
         return (this.server!.address() as AddressInfo).port;
+    }
+
+    /** A model that was never ready (`neverReady`) becomes ready now: the crash-looping container came up. */
+    becomeReady(): void {
+        this.readyAt = Date.now();
     }
 
     isReady(): boolean {

@@ -20,20 +20,27 @@ const COOLDOWN_SECONDS = 5;
 const POLLING_SECONDS = 1;
 const BROKEN_COLD_START_TIMEOUT_SECONDS = 8;
 
-/** The dev stack's models with short KEDA timings, plus one whose pods never become ready. */
+/** Crash-loop tries in scenario 5c (each: a held request, then the pod reported crash-looping). */
+const CRASH_TRIES = 3;
+/** Bound on pod status written (crash-looping) → the held client's 503, ms: the watch reports it, nothing polls. */
+const CRASH_TO_503_BOUND_MS = 2000;
+
+/** The dev stack's models with short KEDA timings, one whose pods never become ready, one whose pods crash-loop. */
 function e2eModels(): any[] {
     const timing = { cooldownSeconds: COOLDOWN_SECONDS, pollingSeconds: POLLING_SECONDS };
     // A GPU model keeps its default hold: the stack refuses one shorter than cluster-autoscaler's node provisioning.
     const dev = devModels().map((m) => ({ ...m, ...timing, ...((m.gpus ?? 0) > 0 ? {} : { coldStartTimeoutSeconds: 60 }) }));
     const broken = { ...dev.find((m) => m.format === "sklearn"), name: "broken", coldStartTimeoutSeconds: BROKEN_COLD_START_TIMEOUT_SECONDS };
-    return [...dev, broken];
+    // Its cold start may not time out while 5c holds it: the 503 must come from the crash-loop diagnosis.
+    const crashing = { ...dev.find((m) => m.format === "sklearn"), name: "crashing", coldStartTimeoutSeconds: 60 };
+    return [...dev, broken, crashing];
 }
 
 describe("the serverless loop on a real control plane (kube-apiserver, KServe, KEDA)", function () {
     this.timeout(15 * 60_000);
     const models = e2eModels();
     const llm = models.find((m) => m.format === "vllm");
-    const sklearn = models.find((m) => m.format === "sklearn" && m.name !== "broken");
+    const sklearn = models.find((m) => m.format === "sklearn" && m.name !== "broken" && m.name !== "crashing");
     const openaiModel: string = llm.routing.openaiModels[0];
     const cluster = new Cluster({
         // The dev stack file's API network is a placeholder the program refuses; any real network does here.
@@ -42,6 +49,8 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
             [llm.name]: { kind: "openai", modelNames: llm.routing.openaiModels, startDelayMs: POD_START_MS },
             [sklearn.name]: { kind: "v2", modelNames: [sklearn.name], startDelayMs: POD_START_MS },
             broken: { kind: "v2", modelNames: ["broken"], startDelayMs: POD_START_MS, neverReady: true },
+            // Not ready until 5c reports its pod recovered (NodeStandIn.recover + FakeModel.becomeReady).
+            crashing: { kind: "v2", modelNames: ["crashing"], startDelayMs: POD_START_MS, neverReady: true },
         },
     });
     let kube: Kube;
@@ -332,7 +341,15 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
         const watch = kube.watch(`/apis/apps/v1/namespaces/${so.metadata.namespace}/deployments?fieldSelector=metadata.name=${so.spec.scaleTargetRef.name}`, (_t, d) => {
             if ((d.spec.replicas ?? 0) >= 1) scaledUp = true;
         });
-        const answer = await call(`${proxyUrl()}${modelOf("broken").pathPrefix}/infer`, { body: { inputs: [] } });
+        const pending = call(`${proxyUrl()}${modelOf("broken").pathPrefix}/infer`, { body: { inputs: [] } });
+        // Running but never ready is no failure the activator may fail fast on (it may still load): held, no cause.
+        await Kube.until("the broken model's pod running (not ready)", 30_000, async () => cluster.node.podsOf("broken").find((p) => p.statusAt !== undefined));
+        await new Promise((r) => setTimeout(r, 1000));
+        const q = await call(`http://${cluster.activators[0].ip}:${cluster.activators[0].adminPort}/queue`);
+        const entry = Object.entries<any>(JSON.parse(q.body).models).find(([key]) => key.endsWith("broken"))?.[1];
+        assert.equal(entry?.held, 1, `/queue: ${q.body}`);
+        assert.equal(entry.failure, undefined, `/queue: ${q.body}`);
+        const answer = await pending;
         watch.stop();
         assert.equal(answer.status, 504, answer.body);
         assert.equal(JSON.parse(answer.body).error.code, "cold_start_timeout");
@@ -343,5 +360,93 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
         await atZero(so, (COOLDOWN_SECONDS + 40) * 1000);
         const live = await kube.get(`/apis/keda.sh/v1alpha1/namespaces/${so.metadata.namespace}/scaledobjects/${so.metadata.name}`);
         assert.equal(live.status.conditions.find((c: any) => c.type === "Ready").status, "True");
+    });
+
+    it("5c. a model whose pod crash-loops: the held and new requests get 503 model_cannot_start naming CrashLoopBackOff; recovered or back at 0, requests are held again", async () => {
+        const so = scaledObjects().find((s) => s.metadata.name === "crashing");
+        const model = modelOf("crashing");
+        const inferUrl = `${proxyUrl()}${model.pathPrefix}/infer`;
+        const infer = () => call(inferUrl, { body: { inputs: [{ name: "input-0", shape: [1, 4], datatype: "FP32", data: [6.8, 2.8, 4.8, 1.4] }] } });
+        const queue = async (a: (typeof cluster.activators)[number]) => {
+            const q = await call(`http://${a.ip}:${a.adminPort}/queue`);
+            assert.equal(q.status, 200, q.body);
+            const entry = Object.entries<any>(JSON.parse(q.body).models).find(([key]) => key.endsWith("crashing"));
+            assert.ok(entry, `/queue of ${a.name} lists the model: ${q.body}`);
+            return entry[1];
+        };
+        const live = () => cluster.activators.filter((a) => cluster.processes.get(a.name)?.hasExited() === false);
+        /** Sends a request to the model at zero and asserts it is held (not answered) while its new pod runs, not ready. */
+        const heldRequest = async () => {
+            const before = new Set(cluster.node.podsOf("crashing").map((p) => p.name));
+            let answered: string | undefined;
+            const pending = infer().then((a) => ((answered = `${a.status} ${a.body}`), a));
+            const pod = await Kube.until("the crashing model's new pod running (not ready)", 30_000, async () => cluster.node.podsOf("crashing").find((p) => !before.has(p.name) && p.statusAt !== undefined));
+            await new Promise((r) => setTimeout(r, 500));
+            assert.equal(answered, undefined, "the request is held while the pod starts");
+            for (const a of live()) assert.equal((await queue(a)).failure, undefined, `${a.name} reports no failure for a pod still starting`);
+            return { pending, pod };
+        };
+        const assertCannotStart = (answer: Awaited<ReturnType<typeof call>>) => {
+            assert.equal(answer.status, 503, answer.body);
+            assert.ok(Number(answer.headers["retry-after"]) > 0, `Retry-After: ${answer.headers["retry-after"]}`);
+            const error = JSON.parse(answer.body).error;
+            assert.equal(error.code, "model_cannot_start");
+            assert.equal(error.cause, "CrashLoopBackOff");
+            assert.ok(error.object.startsWith(`Pod ${model.namespace}/crashing-predictor-`), error.object);
+            assert.match(error.objectMessage, /exit code 1/);
+            assert.match(error.message, /CrashLoopBackOff/);
+        };
+
+        const latencies: number[] = [];
+        await atZero(so, 60_000);
+        let held = await heldRequest();
+        for (let i = 1; i <= CRASH_TRIES; i++) {
+            const writtenAt = Date.now();
+            await cluster.node.crashLoop(held.pod);
+            const answer = await held.pending;
+            assertCannotStart(answer);
+            const latency = answer.firstByteAt - writtenAt;
+            latencies.push(latency);
+            // A new request is refused at once, with the same cause.
+            const fresh = await infer();
+            assertCannotStart(fresh);
+            const freshMs = fresh.firstByteAt - fresh.sentAt;
+            for (const a of live()) {
+                const entry = await queue(a);
+                assert.equal(entry.failure?.cause, "CrashLoopBackOff", `${a.name} /queue: ${JSON.stringify(entry)}`);
+                assert.equal(entry.held, 0);
+            }
+            console.log(`      try ${i}: pod status written (CrashLoopBackOff) → held client's 503 in ${latency} ms; a new request's 503 in ${freshMs} ms`);
+            assert.ok(latency <= CRASH_TO_503_BOUND_MS, `503 came ${latency} ms after the crash-loop status (bound ${CRASH_TO_503_BOUND_MS} ms)`);
+            assert.ok(freshMs < 1000, `a new request waited ${freshMs} ms for its 503`);
+
+            if (i % 2 === 1) {
+                // The pod recovers: the failure clears, a request is held (not refused) and answered once it is ready.
+                await cluster.node.recover(held.pod);
+                await Kube.until("every replica clears the failure", 10_000, async () => (await Promise.all(live().map(queue))).every((e) => e.failure === undefined));
+                let answered: string | undefined;
+                const pending = infer().then((a) => ((answered = `${a.status}`), a));
+                await new Promise((r) => setTimeout(r, 300));
+                assert.equal(answered, undefined, "after the recovery a request is held, not refused");
+                held.pod.model.becomeReady();
+                const ok = await pending;
+                assert.equal(ok.status, 200, ok.body);
+                console.log(`      try ${i}: the pod recovered; a request was held and answered 200 in ${ok.firstByteAt - ok.sentAt} ms`);
+                if (i < CRASH_TRIES) {
+                    await atZero(so, (COOLDOWN_SECONDS + 40) * 1000);
+                    held = await heldRequest();
+                }
+            } else {
+                // Nobody waits for it any more: KEDA takes it back to 0, the failure goes with its pod, and a request is
+                // held again (that request starts the next try).
+                await atZero(so, (COOLDOWN_SECONDS + 40) * 1000);
+                await Kube.until("every replica clears the failure at 0 replicas", 10_000, async () => (await Promise.all(live().map(queue))).every((e) => e.failure === undefined));
+                console.log(`      try ${i}: back to 0 replicas; the failure cleared`);
+                if (i < CRASH_TRIES) held = await heldRequest();
+            }
+        }
+        report.crashLoopTo503 = { tries: latencies.length, p50Ms: percentile(latencies, 50), maxMs: Math.max(...latencies), samplesMs: latencies, boundMs: CRASH_TO_503_BOUND_MS };
+        console.log(`      crash-loop status written → held client's 503: p50 ${percentile(latencies, 50)} ms, max ${Math.max(...latencies)} ms over ${latencies.length} tries`);
+        await atZero(so, (COOLDOWN_SECONDS + 40) * 1000);
     });
 });

@@ -10,6 +10,12 @@
  * - on deletion (`deletionTimestamp`), stops the server and confirms the deletion (grace period 0), as a kubelet does
  *   once containers have stopped.
  *
+ * - on request of a test ({@link NodeStandIn.crashLoop}), reports the pod's containers crash-looping, in the shape a
+ *   kubelet writes (k8s.io/api v0.33 core/v1 `ContainerStatus`: `state.waiting` reason `CrashLoopBackOff` with the
+ *   kubelet's "back-off … restarting failed container=… pod=…" message, `lastState.terminated` reason `Error` exit code
+ *   1, `restartCount` > 0, `ready`/`started` false; pod `Running` with `Ready`/`ContainersReady` False reason
+ *   `ContainersNotReady`), and back to running ({@link NodeStandIn.recover}), restart count and last state kept.
+ *
  * Images, init containers (KServe's storage-initializer), volumes, resources and GPUs are not simulated.
  */
 import { FakeModel, type FakeModelOptions } from "./fakeModel";
@@ -24,7 +30,15 @@ export interface PodRecord {
     /** When it reported the pod Ready, if it did. */
     readyAt?: number;
     deletedAt?: number;
+    /** When its first status (Running, not Ready) was written. */
+    statusAt?: number;
     readonly model: FakeModel;
+    /** The pod as the stand-in first saw it (spec, uid). */
+    readonly pod: any;
+    restartCount: number;
+    /** The containers' last termination while crash-looping (kept in `lastState` after a recovery, as a kubelet does). */
+    lastTerminated?: { exitCode: number; reason: string; startedAt: string; finishedAt: string };
+    crashLooping: boolean;
 }
 
 export class NodeStandIn {
@@ -107,13 +121,14 @@ export class NodeStandIn {
         this.nextIp = this.nextIp >= 254 ? 2 : this.nextIp + 1;
         const fake = new FakeModel({ ...model, pod: name });
         await fake.listen(ip, port);
-        const record: PodRecord = { namespace, name, ip, seenAt, model: fake };
+        const record: PodRecord = { namespace, name, ip, seenAt, model: fake, pod, restartCount: 0, crashLooping: false };
         this.pods.set(key, record);
         await this.setStatus(pod, record, false);
+        record.statusAt = Date.now();
         const probePath: string = probe?.path ?? "/v2/health/ready";
         const check = async () => {
             if (record.deletedAt !== undefined) return;
-            if (await probeOk(`http://${ip}:${port}${probePath}`)) {
+            if (!record.crashLooping && (await probeOk(`http://${ip}:${port}${probePath}`))) {
                 record.readyAt = Date.now();
                 await this.setStatus(pod, record, true).catch(() => undefined);
                 return;
@@ -122,6 +137,25 @@ export class NodeStandIn {
             this.timers.add(t);
         };
         await check();
+    }
+
+    /**
+     * Reports the pod's containers crash-looping (see the class comment); resolves once the API server has stored it.
+     * The container exited `restarts` times with exit code 1.
+     */
+    async crashLoop(record: PodRecord, restarts = 3): Promise<void> {
+        record.crashLooping = true;
+        record.readyAt = undefined;
+        record.restartCount += restarts;
+        const finished = new Date();
+        record.lastTerminated = { exitCode: 1, reason: "Error", startedAt: new Date(finished.getTime() - 2000).toISOString(), finishedAt: finished.toISOString() };
+        await this.setStatus(record.pod, record, false);
+    }
+
+    /** The containers run again (restart count and last termination kept); Ready once the probe answers. */
+    async recover(record: PodRecord): Promise<void> {
+        record.crashLooping = false;
+        await this.setStatus(record.pod, record, false);
     }
 
     private async release(key: string): Promise<void> {
@@ -133,15 +167,21 @@ export class NodeStandIn {
 
     private async setStatus(pod: any, record: PodRecord, ready: boolean): Promise<void> {
         const now = new Date().toISOString();
-        const cond = (type: string, status: boolean) => ({ type, status: status ? "True" : "False", lastTransitionTime: now });
+        const unready = { reason: "ContainersNotReady", message: `containers with unready status: [${pod.spec.containers.map((c: any) => c.name).join(" ")}]` };
+        const cond = (type: string, status: boolean) => ({ type, status: status ? "True" : "False", lastTransitionTime: now, ...(status || type === "PodScheduled" || type === "Initialized" ? {} : unready) });
+        const podRef = `${record.name}_${record.namespace}(${pod.metadata.uid})`;
         const containers = pod.spec.containers.map((c: any) => ({
             name: c.name,
             image: c.image ?? "",
             imageID: "",
             ready,
-            started: true,
-            restartCount: 0,
-            state: { running: { startedAt: new Date(record.seenAt).toISOString() } },
+            started: !record.crashLooping,
+            restartCount: record.restartCount,
+            state: record.crashLooping
+                ? { waiting: { reason: "CrashLoopBackOff", message: `back-off 40s restarting failed container=${c.name} pod=${podRef}` } }
+                : { running: { startedAt: record.lastTerminated?.finishedAt ?? new Date(record.seenAt).toISOString() } },
+            // Merge patch replaces the list: an absent lastState is an empty one, as the kubelet reports before a restart.
+            lastState: record.lastTerminated ? { terminated: record.lastTerminated } : {},
         }));
         await this.kube.request(
             "PATCH",
