@@ -23,6 +23,8 @@ const activator = new Activator("activator", {
     provider: platform.provider,
     awsProvider: platform.awsProvider,
     systemNodeSelector: platform.systemNodeSelector,
+    kedaNamespace: platform.namespaces.keda,
+    monitoringNamespace: platform.namespaces.monitoring,
     dependencies: { monitoring: platform.crdReleases.monitoring },
 });
 

@@ -6,7 +6,8 @@
  * API keys a Secret holding their SHA-256 digests (never the keys; the activator hot-reloads it too), the
  * StatefulSet (spread across system nodes, PodDisruptionBudget, restricted security context), the proxy NLB, the
  * scaler Service KEDA dials (any replica answers for all), the headless Service through which replicas find each
- * other, the admin Service, and a ServiceMonitor.
+ * other, the admin Service, a ServiceMonitor, and a NetworkPolicy admitting only the KEDA operator to the scaler port
+ * and only peers and Prometheus to the admin port.
  * The image is built from `activator/Dockerfile` (the repository root as context) and pushed to an ECR repository
  * created here, unless `activator.image` names one.
  *
@@ -19,6 +20,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ActivatorStackConfig, ModelConfig } from "./config/models";
 import { activatorConfig, activatorConfigFile, apiKeysSecretData, configFileName, nlbIdleTimeoutSeconds, peerTokenFileName } from "./activatorManifests/config";
+import { activatorNetworkPolicyManifest } from "./activatorManifests/networkPolicy";
 import { activatorImageTag, imageContextDir, imageDockerfile } from "./activatorManifests/image";
 import {
     activatorServiceMonitorManifest,
@@ -43,7 +45,7 @@ import {
     statefulSetManifest,
 } from "./activatorManifests/workload";
 import { childName } from "./naming";
-import { argsError } from "./values/checks";
+import { argsError, checkDnsLabel } from "./values/checks";
 import { checkNodeSelector } from "./values/scheduling";
 
 export interface ActivatorArgs {
@@ -62,6 +64,10 @@ export interface ActivatorArgs {
     awsProvider?: aws.Provider;
     /** Node labels of the system node group (platform.systemNodeSelector). */
     systemNodeSelector: Record<string, string>;
+    /** Namespace KEDA is installed in (platform.namespaces.keda): its operator alone may reach the scaler port. */
+    kedaNamespace: string;
+    /** Namespace of Prometheus (platform.namespaces.monitoring): it may scrape the admin port. */
+    monitoringNamespace: string;
     /** What must exist first: the monitoring release that installs the ServiceMonitor CRD. */
     dependencies: { monitoring: pulumi.Resource };
 }
@@ -94,6 +100,8 @@ export class Activator extends pulumi.ComponentResource {
             throw argsError(owner, "awsProvider", "required to create the ECR repository when config.image is not set");
         }
         checkNodeSelector(owner, "systemNodeSelector", args.systemNodeSelector, true);
+        checkDnsLabel(owner, "kedaNamespace", args.kedaNamespace);
+        checkDnsLabel(owner, "monitoringNamespace", args.monitoringNamespace);
         const apiKeys = args.apiKeys ?? [];
         if (apiKeys.length !== config.apiKeySecrets.length) {
             const names = config.apiKeySecrets.join(", ") || "none";
@@ -200,6 +208,11 @@ export class Activator extends pulumi.ComponentResource {
             inNamespace([pods, serviceAccount, configMap, peerTokenSecret, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : [])]),
         );
         new k8s.policy.v1.PodDisruptionBudget(childName(name, "disruption-budget"), podDisruptionBudgetManifest(namespace), inNamespace());
+        new k8s.networking.v1.NetworkPolicy(
+            childName(name, "network-policy"),
+            activatorNetworkPolicyManifest({ namespace, kedaNamespace: args.kedaNamespace, monitoringNamespace: args.monitoringNamespace }),
+            inNamespace(),
+        );
 
         const proxy = new k8s.core.v1.Service(
             childName(name, "proxy"),

@@ -9,9 +9,12 @@ import { metricsPortNameFor, servingRuntimes } from "./runtime";
 export interface NetworkPolicyOptions {
     /** Namespace and pod labels of the activator. */
     activator: { namespace: string; podLabels: Record<string, string> };
-    /** Namespace of Prometheus (kube-prometheus-stack labels its pods `app.kubernetes.io/name: prometheus`). */
+    /** Namespace of Prometheus (its pods carry prometheusPodLabels). */
     monitoringNamespace: string;
 }
+
+/** Labels of kube-prometheus-stack's Prometheus pods (set by prometheus-operator on the pods it runs). */
+export const prometheusPodLabels = { "app.kubernetes.io/name": "prometheus" } as const;
 
 /**
  * Scrapes `/metrics` of the model server (vLLM metrics included for LLMs) on the port its runtime serves metrics on,
@@ -34,8 +37,8 @@ export function serviceMonitorManifest(model: ModelConfig) {
     };
 }
 
-/** A peer selected by namespace name (label set by Kubernetes) and pod labels. */
-function peer(namespace: string, podLabels: Record<string, string>) {
+/** A NetworkPolicy peer selected by namespace name (label `kubernetes.io/metadata.name`, set by Kubernetes) and pod labels. */
+export function peer(namespace: string, podLabels: Record<string, string>) {
     return {
         namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
         podSelector: { matchLabels: podLabels },
@@ -53,7 +56,7 @@ export function networkPolicyManifest(model: ModelConfig, options: NetworkPolicy
             policyTypes: ["Ingress"],
             ingress: [
                 { from: [peer(options.activator.namespace, options.activator.podLabels)], ports: port },
-                { from: [peer(options.monitoringNamespace, { "app.kubernetes.io/name": "prometheus" })], ports: metricsPort },
+                { from: [peer(options.monitoringNamespace, prometheusPodLabels)], ports: metricsPort },
             ],
         },
     };

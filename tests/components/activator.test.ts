@@ -22,6 +22,7 @@ const ConfigMap = "kubernetes:core/v1:ConfigMap";
 const image = "example.com/activator:1.0.0";
 const publicWithKeys = { image, exposure: "public", allowedCidrs: ["203.0.113.0/24"], apiKeySecrets: ["activatorApiKey", "ciApiKey"] };
 const systemNodeSelector = { "gpu-serverless/node-group": "system" };
+const namespaces = { kedaNamespace: "keda", monitoringNamespace: "monitoring" };
 
 describe("Activator (mocks)", () => {
     let provider: k8s.Provider;
@@ -43,7 +44,7 @@ describe("Activator (mocks)", () => {
     function activator(name: string, rawModels: object[], settings: object = { image }) {
         const stack = stackWith(rawModels, settings);
         const apiKeys = stack.activator.apiKeySecrets.map((key) => pulumi.secret(testApiKey(key)));
-        const component = new Activator(name, { config: stack.activator, models: stack.models, apiKeys, provider, awsProvider, systemNodeSelector, dependencies: { monitoring } });
+        const component = new Activator(name, { config: stack.activator, models: stack.models, apiKeys, provider, awsProvider, systemNodeSelector, ...namespaces, dependencies: { monitoring } });
         return { stack, component };
     }
 
@@ -185,14 +186,44 @@ describe("Activator (mocks)", () => {
         assert.ok(dependsOn(statefulSet, image), "the StatefulSet runs the image just pushed");
     });
 
+    it("lets no port of any activator Service go without a NetworkPolicy rule: scaler only from KEDA's operator, admin only from peers and Prometheus", async () => {
+        activator("act-np", [cpuModel]);
+        await settled();
+        const policies = resourcesOfType("kubernetes:networking.k8s.io/v1:NetworkPolicy").filter((p) => p.name.startsWith("act-np-"));
+        assert.equal(policies.length, 1);
+        const policy = policies[0].inputs;
+        assert.equal(policy.metadata.namespace, "activator");
+        const statefulSet = resourceNamed(StatefulSet, "act-np-stateful-set").inputs;
+        assert.deepEqual(policy.spec.podSelector.matchLabels, statefulSet.spec.template.metadata.labels);
+        const containerPorts = statefulSet.spec.template.spec.containers.flatMap((c: any) => c.ports);
+        const ruleFor = (port: number) => policy.spec.ingress.filter((rule: any) => rule.ports.some((p: any) => p.port === port && p.protocol === "TCP"));
+
+        // Every Service this component creates, whatever its name: a new port without a rule fails here.
+        const services = resourcesOfType(Service).filter((s) => s.name.startsWith("act-np-"));
+        assert.ok(services.length >= 4);
+        for (const service of services) {
+            for (const port of service.inputs.spec.ports) {
+                const target = containerPorts.find((c: any) => c.name === port.targetPort || c.containerPort === port.targetPort);
+                assert.ok(target, `${service.name} port ${port.name} targets no container port`);
+                assert.equal(ruleFor(target.containerPort).length, 1, `${service.name} port ${port.name} (${target.containerPort}) needs exactly one NetworkPolicy rule`);
+            }
+        }
+        const byName = (name: string) => ruleFor(containerPorts.find((c: any) => c.name === name).containerPort)[0];
+        assert.equal(byName("proxy").from, undefined, "clients come through the NLB from anywhere; allowedCidrs filter them");
+        const peerOf = (namespace: string, labels: object) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } }, podSelector: { matchLabels: labels } });
+        assert.deepEqual(byName("grpc").from, [peerOf("keda", { "app.kubernetes.io/name": "keda-operator" })]);
+        assert.deepEqual(byName("admin").from, [peerOf("activator", statefulSet.spec.template.metadata.labels), peerOf("monitoring", { "app.kubernetes.io/name": "prometheus" })]);
+    });
+
     it("refuses bad arguments before creating anything", async () => {
         const stack = stackWith([cpuModel]);
-        const base = { config: stack.activator, models: stack.models, provider, systemNodeSelector, dependencies: { monitoring } };
+        const base = { config: stack.activator, models: stack.models, provider, systemNodeSelector, ...namespaces, dependencies: { monitoring } };
         assert.throws(() => new Activator("act-bad-aws", base), { message: /^Activator "act-bad-aws" args\.awsProvider: required to create the ECR repository/ });
         const inActivatorNamespace = [{ ...stack.models[0], namespace: "activator" }];
         assert.throws(() => new Activator("act-bad-ns", { ...base, awsProvider, models: inActivatorNamespace }), {
             message: /^Activator "act-bad-ns" args\.models: a model uses the activator's namespace "activator"/,
         });
+        assert.throws(() => new Activator("act-bad-keda", { ...base, awsProvider, kedaNamespace: "KEDA" }), { message: /^Activator "act-bad-keda" args\.kedaNamespace: / });
         assert.throws(() => new Activator("act-bad-nodes", { ...base, awsProvider, systemNodeSelector: {} }), { message: /args\.systemNodeSelector: must name at least one node label/ });
         const keyed = stackWith([cpuModel], { apiKeySecrets: ["activatorApiKey"] });
         assert.throws(() => new Activator("act-bad-keys", { ...base, awsProvider, config: keyed.activator }), {

@@ -39,6 +39,8 @@ describe("ServerlessModel (mocks)", () => {
             models: stack.models,
             provider,
             systemNodeSelector: { "gpu-serverless/node-group": "system" },
+            kedaNamespace: "keda",
+            monitoringNamespace: "monitoring",
             dependencies: { monitoring: releases.monitoring },
         });
         const models = stack.models.map(
