@@ -13,7 +13,6 @@ export const ERRORS = {
   unauthorized: { status: 401, reason: "unauthorized" },
   client_timeout: { status: 408, reason: "client_timeout" },
   no_route: { status: 404, reason: "no_route" },
-  unknown_model: { status: 404, reason: "unknown_model", param: "model" },
   model_not_found: { status: 404, reason: "unknown_model", param: "model" },
   invalid_json: { status: 400, reason: "bad_request" },
   missing_model: { status: 400, reason: "bad_request", param: "model" },

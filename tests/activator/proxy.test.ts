@@ -108,7 +108,7 @@ describe("activator: routing and forwarding", function () {
     assert.equal(missing.json.error.code, "missing_model");
     const unknown = await chat('{"model": "gpt-17"}');
     assert.equal(unknown.status, 404);
-    assert.equal(unknown.json.error.code, "unknown_model");
+    assert.equal(unknown.json.error.code, "model_not_found", "the code OpenAI answers and SDKs match on");
     assert.match(unknown.json.error.message, /gpt-17/);
     assert.deepEqual(unknown.json.error.models, ["llm-a", "llm-b"]);
   });

@@ -163,7 +163,7 @@ function routeByModelField(x: ProxyExchange, json: Buffer, next: Next | null): M
   }
   const model = ctx.routes.table.openai.get(id);
   if (!model) {
-    reject(ctx, x, "unknown_model", `model "${id}" is not served here`, { model: id, models: ctx.routes.table.openaiIds });
+    reject(ctx, x, "model_not_found", `model "${id}" is not served here`, { model: id, models: ctx.routes.table.openaiIds });
     return null;
   }
   if (next) next(x, model);
