@@ -59,29 +59,24 @@ export interface ScalerEndpoint {
     readonly port: number;
 }
 
-/** Distinct `scalerAddress`es of every external-push trigger, in plan order. */
-export function scalerEndpoints(plan: PlanObjects): ScalerEndpoint[] {
+/** Distinct addresses (`metadata[field]`) of the ScaledObjects' triggers of one type, in plan order. */
+function triggerEndpoints(plan: PlanObjects, type: string, field: string, defaultPort: number): ScalerEndpoint[] {
     const seen = new Map<string, ScalerEndpoint>();
     for (const so of plan.all.filter((o) => o.kind === "ScaledObject")) {
-        for (const t of so.spec.triggers.filter((x: any) => x.type === "external-push")) {
-            const e = hostPort(t.metadata.scalerAddress, 9090);
+        for (const t of so.spec.triggers.filter((x: any) => x.type === type)) {
+            const e = hostPort(t.metadata[field], defaultPort);
             seen.set(`${e.host}:${e.port}`, e);
         }
     }
     return [...seen.values()];
 }
 
+/** Distinct `scalerAddress`es of every external-push trigger, in plan order. */
+export const scalerEndpoints = (plan: PlanObjects): ScalerEndpoint[] => triggerEndpoints(plan, "external-push", "scalerAddress", 9090);
+
 /** Distinct Prometheus `serverAddress`es of the ScaledObjects' prometheus triggers. */
-export function prometheusEndpoints(plan: PlanObjects): { host: string; port: number }[] {
-    const seen = new Map<string, { host: string; port: number }>();
-    for (const so of plan.all.filter((o) => o.kind === "ScaledObject")) {
-        for (const t of so.spec.triggers.filter((x: any) => x.type === "prometheus")) {
-            const e = hostPort(t.metadata.serverAddress, 80);
-            seen.set(`${e.host}:${e.port}`, e);
-        }
-    }
-    return [...seen.values()];
-}
+export const prometheusEndpoints = (plan: PlanObjects): { host: string; port: number }[] =>
+    triggerEndpoints(plan, "prometheus", "serverAddress", 80);
 
 /** Each model backend's Service (namespace/name) and the DNS name the activator uses for it. */
 export function backendServices(config: any): { key: string; host: string }[] {
