@@ -89,9 +89,11 @@ async function main(): Promise<void> {
 
   // Cluster-wide demand: this replica's plus its peers' (an empty peer list when `peers` is not configured).
   const peerTimes = (c: typeof config) => [(c.peers?.heartbeatSeconds ?? 1) * 1000, (c.peers?.ttlSeconds ?? 3) * 1000] as const;
+  let openKedaStreams = (): number => 0; // the scaler's, once it listens
   const peers = new PeerSync({
     logger,
     local: () => registry.demandSnapshot(),
+    holdsKedaStreams: () => openKedaStreams() > 0,
     onRemoteCold: (key, at) => activity.remoteCold(key, at),
     heartbeatMs: peerTimes(config)[0],
     ttlMs: peerTimes(config)[1],
@@ -113,7 +115,6 @@ async function main(): Promise<void> {
   });
   peers.token = loaded.peerToken;
   const activity = new ClusterActivity(registry, peers, (key) => engine.metrics(key, engineModel(key)));
-  registry.onActivationNeeded(() => peers.pushNow());
   const startDiscovery = (c: typeof config): PeerDiscovery | null =>
     c.peers ? discoverPeers(c.peers, (addresses) => peers.setAddresses(addresses), { logger, kubeConfig: environmentKubeConfig }) : null;
   let discovery = startDiscovery(config);
@@ -124,6 +125,8 @@ async function main(): Promise<void> {
   const adminState: AdminState = { accepting: true };
   const admin = createAdminServer(adminState, registry, metrics, { peers, clusterDemand: (key) => activity.demand(key) });
   const proxyPort = await listen(proxy, listeners.proxy, "proxy");
+  // Started before the peers' push is subscribed: a cold request's `true` on a stream held here is written first.
+  // A cold request arriving before that still reaches peers, with the next routine message (within 50 ms).
   const scaler = await startScalerServer({
     host: listeners.scaler.host,
     port: listeners.scaler.port,
@@ -132,6 +135,8 @@ async function main(): Promise<void> {
     heartbeatMs: config.activation.heartbeatSeconds * 1000,
     observePushLatency: (model, seconds) => metrics.activationPush.observe({ model }, seconds),
   });
+  openKedaStreams = () => scaler.openStreams();
+  registry.onActivationNeeded(() => peers.pushNow());
   const adminPort = await listen(admin, listeners.admin, "admin");
 
   // Watchers: the config file, and the API keys file it names (re-read on its own changes and with every config).

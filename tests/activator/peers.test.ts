@@ -73,6 +73,18 @@ describe("activator replicas: one cluster-wide picture for KEDA", function () {
     assert.equal(await keda!.isActive("test/m0"), true, "IsActive on C sees A's held request");
   });
 
+  it("tells every replica which peer holds KEDA's streams (cold requests are pushed there first), on /queue too", async () => {
+    await startCluster();
+    const cName = (await queueOf(cluster!.replicas[2]!)).cluster.name;
+    const holders = async (i: number) => (await queueOf(cluster!.replicas[i]!)).cluster.peers.filter((p) => p.kedaStreams).map((p) => p.name);
+    assert.deepEqual(await holders(0), [], "no stream open yet");
+    const stream = keda!.streamIsActive(MODEL);
+    await stream.next();
+    await eventually(async () => (await holders(0)).join() === cName && (await holders(1)).join() === cName, "A and B to learn that C holds the stream", 3000, 5);
+    stream.cancel();
+    await eventually(async () => (await holders(0)).length === 0, "and that it no longer does", 3000, 5);
+  });
+
   it("sums held requests over the replicas in GetMetrics, and says false once they are gone", async () => {
     await startCluster();
     const stream = keda!.streamIsActive(MODEL);

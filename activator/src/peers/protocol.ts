@@ -15,7 +15,11 @@ export const MAX_PEER_MESSAGE_BYTES = 1024 * 1024;
 
 const count = z.int().min(0).max(1_000_000_000);
 
-export const peerMessageSchema = z.strictObject({
+/**
+ * Unknown keys are dropped, not refused: during a rolling update a replica may receive messages from a newer version
+ * that says more, and must still count what it understands.
+ */
+export const peerMessageSchema = z.object({
   /** The sender: pod name in Kubernetes, `<host>:<pid>` elsewhere. */
   name: z.string().min(1).max(253),
   /** Changes on every start of the sender: a restarted replica replaces its previous entry at once. */
@@ -24,8 +28,13 @@ export const peerMessageSchema = z.strictObject({
   seq: z.int().min(0),
   /** True in the last message of a replica that stops: it is dropped at once instead of after the TTL. */
   leaving: z.boolean().default(false),
+  /**
+   * True while the sender holds at least one KEDA `StreamIsActive` (KEDA's connection to the scaler Service lands on
+   * one replica): a replica with a cold request pushes to such peers first. Absent (an older sender): false.
+   */
+  kedaStreams: z.boolean().default(false),
   /** Per model key `<namespace>/<name>`, only models with demand: held + in flight, and whether it holds cold requests. */
-  models: z.record(z.string().max(200), z.strictObject({ demand: count, cold: z.boolean() })),
+  models: z.record(z.string().max(200), z.object({ demand: count, cold: z.boolean() })),
 });
 
 export type PeerMessage = z.output<typeof peerMessageSchema>;

@@ -10,7 +10,10 @@
  * - Full snapshots, numbered: a lost message is repaired by the next; a late one (lower `seq`) is ignored.
  * - At most one routine message in flight per peer; changes meanwhile are sent once it returns (latest snapshot
  *   only), so a burst of requests costs a handful of messages, not one per request. A cold request does not wait
- *   behind a routine message: it goes at once, on a second connection if need be.
+ *   behind a routine message: it goes at once, on a second connection if need be, and first to the peers that hold
+ *   KEDA's streams (each message says whether its sender does; a peer not heard from yet counts as one). Where
+ *   replicas share a CPU, a peer woken by an earlier write runs first: the one whose stream must say `true` should
+ *   not wait behind it.
  * - A peer not heard from for `ttlMs` stops counting (logged); one that says `leaving` is dropped at once. Sending
  *   never blocks a decision: answers to KEDA read the table as it is.
  * - A replica finds itself in a peer list by the name the receiver answers with, and stops sending to that address.
@@ -18,7 +21,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import { Agent, request } from "undici";
+import { Agent, request, type Dispatcher } from "undici";
 import { PEER_PATH, type PeerAck, type PeerMessage, type PeerModelDemand } from "./protocol";
 
 /** Non-urgent changes (counts moving while a model is up) reach peers within this. */
@@ -29,12 +32,16 @@ export interface PeerSyncOptions {
   logger: Logger;
   /** This replica's own demand: models with demand only. */
   local(): Record<string, PeerModelDemand>;
+  /** Whether this replica holds any KEDA StreamIsActive now (told to peers, who push cold requests here first). */
+  holdsKedaStreams?(): boolean;
   /** A peer reported cold requests for a model it did not before (activation needed, cluster-wide). */
   onRemoteCold(modelKey: string, receivedAt: number): void;
   heartbeatMs: number;
   ttlMs: number;
   /** Default: POD_NAME, else `<host>:<pid>`. */
   name?: string;
+  /** Where messages go; default: an undici Agent of its own (tests pass a MockAgent). */
+  dispatcher?: Dispatcher;
 }
 
 /** `Authorization` value for a shared token. */
@@ -44,6 +51,8 @@ interface Target {
   readonly address: string;
   readonly url: string;
   self: boolean;
+  /** The peer's name from its last answer; undefined until it answered. */
+  peer: string | undefined;
   inFlight: number;
   again: boolean;
   failing: boolean;
@@ -53,6 +62,7 @@ interface PeerEntry {
   incarnation: string;
   seq: number;
   models: Record<string, PeerModelDemand>;
+  kedaStreams: boolean;
   /** performance.now() of the last message. */
   seenAt: number;
 }
@@ -60,6 +70,8 @@ interface PeerEntry {
 export interface PeerView {
   name: string;
   lastSeenMsAgo: number;
+  /** The peer holds KEDA's StreamIsActive streams (cold requests are pushed to it first). */
+  kedaStreams: boolean;
   models: Record<string, PeerModelDemand>;
 }
 
@@ -68,13 +80,7 @@ export class PeerSync {
   readonly incarnation = randomBytes(8).toString("hex");
   private readonly targets = new Map<string, Target>();
   private readonly peers = new Map<string, PeerEntry>();
-  private readonly agent = new Agent({
-    connections: 4,
-    keepAliveTimeout: 30_000,
-    connect: { timeout: SEND_TIMEOUT_MS },
-    headersTimeout: SEND_TIMEOUT_MS,
-    bodyTimeout: SEND_TIMEOUT_MS,
-  });
+  private readonly agent: Dispatcher;
   private seq = 0;
   private lastSent = "";
   private lastSentAt = 0;
@@ -89,6 +95,9 @@ export class PeerSync {
     this.name = opts.name ?? process.env["POD_NAME"] ?? `${hostname()}:${process.pid}`;
     this.heartbeatMs = opts.heartbeatMs;
     this.ttlMs = opts.ttlMs;
+    this.agent =
+      opts.dispatcher ??
+      new Agent({ connections: 4, keepAliveTimeout: 30_000, connect: { timeout: SEND_TIMEOUT_MS }, headersTimeout: SEND_TIMEOUT_MS, bodyTimeout: SEND_TIMEOUT_MS });
     this.timer = setInterval(() => this.tick(), CHECK_MS);
     this.timer.unref();
   }
@@ -106,7 +115,7 @@ export class PeerSync {
     for (const address of wanted) {
       if (this.targets.has(address)) continue;
       const url = `http://${address}${PEER_PATH}`;
-      this.targets.set(address, { address, url, self: false, inFlight: 0, again: false, failing: false });
+      this.targets.set(address, { address, url, self: false, peer: undefined, inFlight: 0, again: false, failing: false });
       added = true;
     }
     if (added) this.pushAll(); // a new peer learns our demand now, not at the next heartbeat
@@ -128,12 +137,12 @@ export class PeerSync {
   /** Live peers, for /queue. */
   view(): PeerView[] {
     const now = performance.now();
-    return [...this.peers].map(([name, p]) => ({ name, lastSeenMsAgo: Math.round(now - p.seenAt), models: p.models }));
+    return [...this.peers].map(([name, p]) => ({ name, lastSeenMsAgo: Math.round(now - p.seenAt), kedaStreams: p.kedaStreams, models: p.models }));
   }
 
-  /** Addresses sent to (self excluded) and whether each answered last time. */
-  targetsView(): Array<{ address: string; reachable: boolean }> {
-    return [...this.targets.values()].filter((t) => !t.self).map((t) => ({ address: t.address, reachable: !t.failing }));
+  /** Addresses sent to (self excluded), the name each answered with (undefined before the first answer), and whether it answered last time. */
+  targetsView(): Array<{ address: string; peer: string | undefined; reachable: boolean }> {
+    return [...this.targets.values()].filter((t) => !t.self).map((t) => ({ address: t.address, peer: t.peer, reachable: !t.failing }));
   }
 
   /** A message from a peer (already validated). */
@@ -152,7 +161,7 @@ export class PeerSync {
     if (!previous || stale || previous.incarnation !== msg.incarnation) {
       this.opts.logger.info({ peer: msg.name, incarnation: msg.incarnation }, previous && !stale ? "peer restarted" : "peer joined");
     }
-    this.peers.set(msg.name, { incarnation: msg.incarnation, seq: msg.seq, models: msg.models, seenAt: now });
+    this.peers.set(msg.name, { incarnation: msg.incarnation, seq: msg.seq, models: msg.models, kedaStreams: msg.kedaStreams, seenAt: now });
     for (const [key, demand] of Object.entries(msg.models)) {
       const wasCold = previous && !stale ? previous.models[key]?.cold === true : false;
       if (demand.cold && !wasCold) this.opts.onRemoteCold(key, now);
@@ -167,7 +176,7 @@ export class PeerSync {
     clearInterval(this.timer);
     const body = this.message(true);
     await Promise.allSettled([...this.targets.values()].filter((t) => !t.self).map((t) => this.post(t, body)));
-    await this.agent.close();
+    if (!this.opts.dispatcher) await this.agent.close(); // one passed in is its owner's to close
   }
 
   private tick(): void {
@@ -178,33 +187,46 @@ export class PeerSync {
       this.opts.logger.warn({ peer: name, ttlMs: this.ttlMs, demand }, "peer dropped: not heard from within the TTL; its demand no longer counts");
       this.peers.delete(name);
     }
-    const snapshot = JSON.stringify(this.opts.local());
-    if (snapshot !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll();
+    if (this.state() !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll();
+  }
+
+  /** What peers know of this replica, as compared between ticks: demand per model and whether it holds streams. */
+  private state(models = this.opts.local()): string {
+    return `${this.opts.holdsKedaStreams?.() === true ? 1 : 0}${JSON.stringify(models)}`;
   }
 
   private message(leaving = false): string {
     const models = leaving ? {} : this.opts.local();
-    this.lastSent = JSON.stringify(models);
+    const kedaStreams = !leaving && this.opts.holdsKedaStreams?.() === true;
+    this.lastSent = this.state(models);
     this.lastSentAt = performance.now();
-    const msg: PeerMessage = { name: this.name, incarnation: this.incarnation, seq: ++this.seq, leaving, models };
+    const msg: PeerMessage = { name: this.name, incarnation: this.incarnation, seq: ++this.seq, leaving, kedaStreams, models };
     return JSON.stringify(msg);
+  }
+
+  /** A peer that holds KEDA's streams, or that has not answered yet (it may). */
+  private mayHoldStreams(target: Target): boolean {
+    return target.peer === undefined || this.peers.get(target.peer)?.kedaStreams !== false;
   }
 
   private pushAll(urgent = false): void {
     if (this.closed) return;
     let body: string | undefined;
-    for (const target of this.targets.values()) {
-      if (target.self) continue;
-      if (target.inFlight > 0 && !urgent) {
-        target.again = true;
-        continue;
+    // Urgent: two passes, stream holders first. Routine: one pass, in any order.
+    for (const first of urgent ? [true, false] : [undefined]) {
+      for (const target of this.targets.values()) {
+        if (target.self || (first !== undefined && this.mayHoldStreams(target) !== first)) continue;
+        if (target.inFlight > 0 && !urgent) {
+          target.again = true;
+          continue;
+        }
+        body ??= this.message();
+        void this.send(target, body);
       }
-      body ??= this.message();
-      void this.send(target, body);
     }
     if (body === undefined) {
       // Nobody to send to (alone, or all busy): still note the state, so an unchanged snapshot is not re-sent each tick.
-      this.lastSent = JSON.stringify(this.opts.local());
+      this.lastSent = this.state();
       this.lastSentAt = performance.now();
     }
   }
@@ -213,6 +235,7 @@ export class PeerSync {
     target.inFlight++;
     try {
       const ack = await this.post(target, body);
+      target.peer = ack.name;
       if (ack.name === this.name && ack.incarnation === this.incarnation) {
         target.self = true;
         this.opts.logger.debug({ address: target.address }, "own address in the peer list: skipped");

@@ -50,6 +50,8 @@ export interface ScalerServerOptions {
 
 export interface ScalerServer {
   port: number;
+  /** Open StreamIsActive streams (KEDA's connection to the scaler Service lands on one replica: it holds them all). */
+  openStreams(): number;
   /** Ends every open stream (status OK: KEDA reconnects), then shuts down, forcing after graceMs. */
   close(graceMs: number): Promise<void>;
 }
@@ -218,6 +220,11 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
   let closing: Promise<void> | undefined;
   return {
     port,
+    openStreams() {
+      let n = 0;
+      for (const set of streamsByModel.values()) n += set.size;
+      return n;
+    },
     close(graceMs: number): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(timer);

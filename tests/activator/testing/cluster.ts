@@ -18,7 +18,11 @@ export interface ClusterQueue {
   held: number;
   inFlight: number;
   models: Record<string, { held: number; inFlight: number; ready: boolean; clusterDemand: number; failure?: Record<string, string> }>;
-  cluster: { name: string; peers: Array<{ name: string; lastSeenMsAgo: number }>; targets: Array<{ address: string; reachable: boolean }> };
+  cluster: {
+    name: string;
+    peers: Array<{ name: string; lastSeenMsAgo: number; kedaStreams: boolean }>;
+    targets: Array<{ address: string; peer?: string; reachable: boolean }>;
+  };
 }
 
 export const queueOf = async (act: ActivatorProcess): Promise<ClusterQueue> => (await sendJson<ClusterQueue>(`${act.adminUrl}/queue`)).json;
