@@ -1,13 +1,13 @@
 /**
  * Admin HTTP listener: liveness, readiness (fails at once on SIGTERM), Prometheus metrics, held/in-flight queue, and
- * the peer endpoint (`POST /peers/demand`) through which activator replicas share their demand.
+ * the peer endpoint (`GET /peers/demand` upgraded to a WebSocket, ./peers/endpoint) through which activator replicas
+ * share their demand.
  */
-import { timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { ModelRegistry } from "./holding/registry";
 import type { Metrics } from "./metrics";
-import { MAX_PEER_MESSAGE_BYTES, PEER_PATH, peerMessageSchema } from "./peers/protocol";
-import { bearer, type PeerSync } from "./peers/sync";
+import { PEER_PATH } from "./peers/protocol";
+import type { PeerSync } from "./peers/sync";
 
 export interface AdminState {
   /** False once shutdown began: /readyz fails so the Service stops sending traffic. */
@@ -21,6 +21,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 export interface AdminExtras {
+  /** The peer table (links from peers are accepted on PEER_PATH by ./peers/endpoint, attached to this server). */
   peers?: PeerSync;
   /** Cluster-wide demand per model (this replica plus live peers), for /queue. */
   clusterDemand?(modelKey: string): number;
@@ -29,8 +30,9 @@ export interface AdminExtras {
 export function createAdminServer(state: AdminState, registry: ModelRegistry, metrics: Metrics, extras: AdminExtras = {}): Server {
   return createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (path === PEER_PATH && req.method === "POST" && extras.peers) {
-      receivePeerMessage(req, res, extras.peers);
+    if (path === PEER_PATH && extras.peers) {
+      res.setHeader("upgrade", "websocket");
+      json(res, 426, { error: { code: "upgrade_required", message: `peers connect with a WebSocket: GET ${PEER_PATH} with Upgrade: websocket` } });
       return;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -73,47 +75,5 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
       default:
         json(res, 404, { error: { code: "not_found", message: `no admin endpoint ${path}; try /healthz, /readyz, /metrics, /queue` } });
     }
-  });
-}
-
-function authorized(req: IncomingMessage, token: string | null): boolean {
-  if (token === null) return true;
-  const given = Buffer.from(req.headers.authorization ?? "");
-  const expected = Buffer.from(bearer(token));
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-function receivePeerMessage(req: IncomingMessage, res: ServerResponse, peers: PeerSync): void {
-  if (!authorized(req, peers.token)) {
-    json(res, 401, { error: { code: "unauthorized", message: "peer messages need the peers' shared token (peers.tokenFile)" } });
-    req.resume();
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on("data", (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > MAX_PEER_MESSAGE_BYTES) {
-      json(res, 413, { error: { code: "body_too_large", message: `peer message over ${MAX_PEER_MESSAGE_BYTES} bytes` } });
-      req.destroy();
-      return;
-    }
-    chunks.push(chunk);
-  });
-  req.on("end", () => {
-    if (res.headersSent) return;
-    let data: unknown;
-    try {
-      data = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-    } catch {
-      json(res, 400, { error: { code: "invalid_json", message: "peer message is not JSON" } });
-      return;
-    }
-    const parsed = peerMessageSchema.safeParse(data);
-    if (!parsed.success) {
-      json(res, 400, { error: { code: "invalid_request", message: `not a peer message: ${parsed.error.issues[0]?.message ?? "invalid"}` } });
-      return;
-    }
-    json(res, 200, peers.receive(parsed.data));
   });
 }

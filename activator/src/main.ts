@@ -25,6 +25,7 @@ import { HealthWatcher } from "./health/watch";
 import { EngineGauges, type EngineModel } from "./engine/vllmGauges";
 import { ClusterActivity } from "./peers/clusterActivity";
 import { discoverPeers, type PeerDiscovery } from "./peers/discovery";
+import { acceptPeerLinks } from "./peers/endpoint";
 import { PeerSync } from "./peers/sync";
 import { createReadiness } from "./readiness/index";
 import { startScalerServer } from "./scaler/server";
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
   const proxy = createProxyServer(ctx, config.limits);
   const adminState: AdminState = { accepting: true };
   const admin = createAdminServer(adminState, registry, metrics, { peers, clusterDemand: (key) => activity.demand(key) });
+  const peerLinks = acceptPeerLinks(admin, peers, logger);
   const proxyPort = await listen(proxy, listeners.proxy, "proxy");
   // Started before the peers' push is subscribed: a cold request's `true` on a stream held here is written first.
   // A cold request arriving before that still reaches peers, with the next routine message (within 50 ms).
@@ -136,7 +138,7 @@ async function main(): Promise<void> {
     observePushLatency: (model, seconds) => metrics.activationPush.observe({ model }, seconds),
   });
   openKedaStreams = () => scaler.openStreams();
-  registry.onActivationNeeded(() => peers.pushNow());
+  registry.onActivationNeeded((key) => peers.pushNow(key));
   const adminPort = await listen(admin, listeners.admin, "admin");
 
   // Watchers: the config file, and the API keys file it names (re-read on its own changes and with every config).
@@ -212,6 +214,7 @@ async function main(): Promise<void> {
     discovery?.close();
     engine.close();
     await registry.close();
+    peerLinks.close();
     admin.close();
     admin.closeAllConnections();
     logger.info("stopped");

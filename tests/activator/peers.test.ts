@@ -10,6 +10,7 @@ import { TestBackend } from "./testing/backend";
 import { config, model } from "./testing/config";
 import { eventually, keepAliveAgent, percentile, send, sleep, type HttpResult } from "./testing/http";
 import { KedaClient } from "./testing/kedaClient";
+import { openPeerSocket } from "./testing/peerSocket";
 
 const MODEL = "test/llm";
 
@@ -132,19 +133,34 @@ describe("activator replicas: one cluster-wide picture for KEDA", function () {
     await eventually(async () => (await keda!.getMetrics(MODEL))[0]!.metricValue === 2, "the restarted B's request to count", 3000, 5);
   });
 
-  it("refuses demand reported without the peers' shared token", async () => {
+  it("refuses peer links without the shared token, and closes one that sends what is not a peer message", async () => {
     await startCluster();
     const c = cluster!.replicas[2]!;
-    const body = JSON.stringify({ name: "intruder", incarnation: "x", seq: 1, models: { [MODEL]: { demand: 50, cold: true } } });
+    const url = `${c.adminUrl}/peers/demand`;
     for (const authorization of [undefined, "Bearer wrong-token-wrong-token", `Bearer ${ActivatorCluster.TOKEN}x`]) {
-      const res = await send(`${c.adminUrl}/peers/demand`, { body, headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) } });
-      assert.equal(res.status, 401, String(authorization));
+      const refused = await openPeerSocket(url, authorization);
+      assert.ok("status" in refused, String(authorization));
+      assert.equal(refused.status, 401);
+      assert.equal(refused.body.error?.code, "unauthorized");
     }
+    const post = await send(url, { body: "{}", headers: { "content-type": "application/json", authorization: `Bearer ${ActivatorCluster.TOKEN}` } });
+    assert.equal(post.status, 426, "a plain request is told to upgrade");
+    assert.equal(JSON.parse(post.body).error.code, "upgrade_required");
     assert.equal((await keda!.getMetrics(MODEL))[0]!.metricValue, 0, "nothing counted");
-    const ok = await send(`${c.adminUrl}/peers/demand`, { body, headers: { "content-type": "application/json", authorization: `Bearer ${ActivatorCluster.TOKEN}` } });
-    assert.equal(ok.status, 200, "the token is what peers send");
-    const bad = await send(`${c.adminUrl}/peers/demand`, { body: "{", headers: { authorization: `Bearer ${ActivatorCluster.TOKEN}` } });
-    assert.equal(bad.status, 400);
+
+    const link = await openPeerSocket(url, `Bearer ${ActivatorCluster.TOKEN}`);
+    assert.ok("socket" in link, "the token is what peers send");
+    assert.equal(link.hello.name, (await queueOf(c)).cluster.name, "the receiver says who it is first");
+    link.socket.send(JSON.stringify({ name: "another", incarnation: "x", seq: 1, models: { [MODEL]: { demand: 5, cold: false } } }));
+    await eventually(async () => (await keda!.getMetrics(MODEL))[0]!.metricValue === 5, "a message on the link to count", 3000, 5);
+    link.socket.send("{");
+    assert.equal((await link.closed).code, 1008, "not JSON: closed as a policy violation");
+    const bad = await openPeerSocket(url, `Bearer ${ActivatorCluster.TOKEN}`);
+    assert.ok("socket" in bad);
+    bad.socket.send(JSON.stringify({ name: "another", incarnation: "x", seq: 2, models: { [MODEL]: { demand: -1, cold: false } } }));
+    const { code, reason } = await bad.closed;
+    assert.equal(code, 1008);
+    assert.match(reason, /not a peer message/);
   });
 
   it("rolls a replica (SIGTERM): its held requests keep the model active, are served once ready, and none is lost", async () => {

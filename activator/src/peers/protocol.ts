@@ -2,7 +2,9 @@
  * What activator replicas tell each other: each replica's own demand per model, as a full snapshot (so a lost or
  * reordered message is repaired by the next one), sent on change and at least every heartbeat.
  *
- *   POST /peers/demand   (admin listener)   body: PeerMessage   →   200 PeerAck
+ *   GET /peers/demand, Upgrade: websocket, Authorization: Bearer <peers' token>   (admin listener)   → 101
+ *   receiver → sender, once, first:  PeerAck (who the receiver is)
+ *   sender → receiver, each message:  PeerMessage (text frame, JSON); no answers
  *
  * Pure: shapes and validation only.
  */
@@ -40,7 +42,7 @@ export const peerMessageSchema = z.object({
 export type PeerMessage = z.output<typeof peerMessageSchema>;
 export type PeerModelDemand = PeerMessage["models"][string];
 
-/** The receiver's answer: who it is, so that a replica finds its own address in a peer list and skips it. */
+/** The receiver's hello: who it is, so that a replica finds its own address in a peer list and skips it. */
 export interface PeerAck {
   name: string;
   incarnation: string;

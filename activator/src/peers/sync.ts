@@ -1,32 +1,34 @@
 /**
- * Demand shared between activator replicas, by push: every replica POSTs its own per-model demand (held + in flight,
- * and whether it holds cold requests) to every peer's admin listener, at once when a cold request arrives, within
- * CHECK_MS of any other change, and every heartbeat regardless. Each replica thus knows the whole cluster's demand
- * without asking anyone at decision time: whichever replica KEDA's gRPC connection lands on answers for all.
+ * Demand shared between activator replicas, by push: every replica sends its own per-model demand (held + in flight,
+ * and whether it holds cold requests) to every peer over a kept WebSocket link to the peer's admin listener (./link,
+ * ./endpoint): at once when a model turns cold here, within CHECK_MS of any other change, and every heartbeat
+ * regardless. Each replica thus knows the whole cluster's demand without asking anyone at decision time: whichever
+ * replica KEDA's gRPC connection lands on answers for all.
  *
- * - Push, not poll: a cold request at replica A reaches the KEDA stream held by replica B in one loopback HTTP
- *   exchange (measured by bench/peerPush.ts), where polling (KEDA HTTP add-on's way of summing interceptor `/queue`)
- *   costs up to a polling interval.
+ * - Push, not poll: a cold request at replica A reaches the KEDA stream held by replica B in one write on a link
+ *   already open (measured by bench/peerPush.ts), where polling (KEDA HTTP add-on's way of summing interceptor
+ *   `/queue`) costs up to a polling interval, and a request per message costs an answer and more CPU on both sides.
  * - Full snapshots, numbered: a lost message is repaired by the next; a late one (lower `seq`) is ignored.
- * - At most one routine message in flight per peer; changes meanwhile are sent once it returns (latest snapshot
- *   only), so a burst of requests costs a handful of messages, not one per request. A cold request does not wait
- *   behind a routine message: it goes at once, on a second connection if need be, and first to the peers that hold
- *   KEDA's streams (each message says whether its sender does; a peer not heard from yet counts as one). Where
- *   replicas share a CPU, a peer woken by an earlier write runs first: the one whose stream must say `true` should
- *   not wait behind it.
- * - A peer not heard from for `ttlMs` stops counting (logged); one that says `leaving` is dropped at once. Sending
- *   never blocks a decision: answers to KEDA read the table as it is.
- * - A replica finds itself in a peer list by the name the receiver answers with, and stops sending to that address.
+ * - Routine changes (counts moving) are sent at most once per CHECK_MS, the latest snapshot only, so a burst of
+ *   requests costs a handful of messages, not one per request. The first cold request for a model goes at once,
+ *   first to the peers that hold KEDA's streams (each message says whether its sender does; a peer not heard from yet
+ *   counts as one): where replicas share a CPU, a peer woken by an earlier write runs first, and the one whose stream
+ *   must say `true` should not wait behind it. More cold requests for a model already told cold ride the next tick.
+ * - A peer not heard from for `ttlMs` stops counting (logged), and this side's link to it is reopened (it may be
+ *   dead without either side knowing); one that says `leaving` is dropped at once. Sending never blocks a decision:
+ *   answers to KEDA read the table as it is.
+ * - A replica finds itself in a peer list by the hello the receiver sends first, and closes that link.
  */
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import { Agent, request, type Dispatcher } from "undici";
-import { PEER_PATH, type PeerAck, type PeerMessage, type PeerModelDemand } from "./protocol";
+import { webSocketLink, type LinkFactory, type LinkHandlers, type PeerLink } from "./link";
+import type { PeerAck, PeerMessage, PeerModelDemand } from "./protocol";
 
 /** Non-urgent changes (counts moving while a model is up) reach peers within this. */
 export const CHECK_MS = 50;
-const SEND_TIMEOUT_MS = 1000;
+/** Opening handshake and closing bound of a link. */
+const LINK_TIMEOUT_MS = 1000;
 
 export interface PeerSyncOptions {
   logger: Logger;
@@ -40,21 +42,19 @@ export interface PeerSyncOptions {
   ttlMs: number;
   /** Default: POD_NAME, else `<host>:<pid>`. */
   name?: string;
-  /** Where messages go; default: an undici Agent of its own (tests pass a MockAgent). */
-  dispatcher?: Dispatcher;
+  /** Opens the link to a peer; default: a WebSocket to its admin listener (tests pass a fake). */
+  link?: LinkFactory;
 }
-
-/** `Authorization` value for a shared token. */
-export const bearer = (token: string) => `Bearer ${token}`;
 
 interface Target {
   readonly address: string;
-  readonly url: string;
+  readonly link: PeerLink;
+  /** This replica's own address (found by the hello): closed, never sent to. */
   self: boolean;
-  /** The peer's name from its last answer; undefined until it answered. */
+  /** The peer's name from its hello; undefined until it connected once. */
   peer: string | undefined;
-  inFlight: number;
-  again: boolean;
+  up: boolean;
+  /** Down, and already logged as such. */
   failing: boolean;
 }
 
@@ -80,24 +80,24 @@ export class PeerSync {
   readonly incarnation = randomBytes(8).toString("hex");
   private readonly targets = new Map<string, Target>();
   private readonly peers = new Map<string, PeerEntry>();
-  private readonly agent: Dispatcher;
+  private readonly openLink: LinkFactory;
   private seq = 0;
   private lastSent = "";
   private lastSentAt = 0;
+  /** Models the last message said were cold here: a further cold request for one of them is not urgent. */
+  private toldCold = new Set<string>();
   private heartbeatMs: number;
   private ttlMs: number;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
-  /** Shared secret sent with every message and required of every message received; null: none. */
+  /** Shared secret sent with every link and required of every link received; null: none. */
   token: string | null = null;
 
   constructor(private readonly opts: PeerSyncOptions) {
     this.name = opts.name ?? process.env["POD_NAME"] ?? `${hostname()}:${process.pid}`;
     this.heartbeatMs = opts.heartbeatMs;
     this.ttlMs = opts.ttlMs;
-    this.agent =
-      opts.dispatcher ??
-      new Agent({ connections: 4, keepAliveTimeout: 30_000, connect: { timeout: SEND_TIMEOUT_MS }, headersTimeout: SEND_TIMEOUT_MS, bodyTimeout: SEND_TIMEOUT_MS });
+    this.openLink = opts.link ?? webSocketLink;
     this.timer = setInterval(() => this.tick(), CHECK_MS);
     this.timer.unref();
   }
@@ -109,20 +109,25 @@ export class PeerSync {
 
   /** The peers' admin `host:port`s (this replica's own may be among them). */
   setAddresses(addresses: readonly string[]): void {
+    if (this.closed) return;
     const wanted = new Set(addresses);
-    for (const address of this.targets.keys()) if (!wanted.has(address)) this.targets.delete(address);
-    let added = false;
+    for (const [address, target] of this.targets) {
+      if (wanted.has(address)) continue;
+      this.targets.delete(address);
+      void target.link.close();
+    }
     for (const address of wanted) {
       if (this.targets.has(address)) continue;
-      const url = `http://${address}${PEER_PATH}`;
-      this.targets.set(address, { address, url, self: false, peer: undefined, inFlight: 0, again: false, failing: false });
-      added = true;
+      const handlers: LinkHandlers = { onUp: (hello) => this.linkUp(target, hello), onDown: (reason) => this.linkDown(target, reason) };
+      const link = this.openLink(address, handlers, { token: () => this.token, retryMs: this.heartbeatMs, timeoutMs: LINK_TIMEOUT_MS });
+      const target: Target = { address, link, self: false, peer: undefined, up: false, failing: false };
+      this.targets.set(address, target);
     }
-    if (added) this.pushAll(); // a new peer learns our demand now, not at the next heartbeat
   }
 
-  /** A cold request arrived here: tell every peer now. */
-  pushNow(): void {
+  /** A cold request arrived here for `modelKey`: tell every peer now, unless they were already told it is cold. */
+  pushNow(modelKey?: string): void {
+    if (modelKey !== undefined && this.toldCold.has(modelKey)) return;
     this.pushAll(true);
   }
 
@@ -140,23 +145,27 @@ export class PeerSync {
     return [...this.peers].map(([name, p]) => ({ name, lastSeenMsAgo: Math.round(now - p.seenAt), kedaStreams: p.kedaStreams, models: p.models }));
   }
 
-  /** Addresses sent to (self excluded), the name each answered with (undefined before the first answer), and whether it answered last time. */
+  /** Addresses sent to (self excluded), the name each answered with (undefined before the first hello), and whether its link is up. */
   targetsView(): Array<{ address: string; peer: string | undefined; reachable: boolean }> {
-    return [...this.targets.values()].filter((t) => !t.self).map((t) => ({ address: t.address, peer: t.peer, reachable: !t.failing }));
+    return [...this.targets.values()].filter((t) => !t.self).map((t) => ({ address: t.address, peer: t.peer, reachable: t.up }));
+  }
+
+  /** What this replica says first on every link it accepts. */
+  hello(): PeerAck {
+    return { name: this.name, incarnation: this.incarnation };
   }
 
   /** A message from a peer (already validated). */
-  receive(msg: PeerMessage): PeerAck {
-    const ack = { name: this.name, incarnation: this.incarnation };
-    if (msg.name === this.name && msg.incarnation === this.incarnation) return ack;
+  receive(msg: PeerMessage): void {
+    if (msg.name === this.name && msg.incarnation === this.incarnation) return;
     const now = performance.now();
     const previous = this.peers.get(msg.name);
     if (msg.leaving) {
       if (previous) this.opts.logger.info({ peer: msg.name }, "peer left");
       this.peers.delete(msg.name);
-      return ack;
+      return;
     }
-    if (previous && previous.incarnation === msg.incarnation && msg.seq <= previous.seq) return ack; // late
+    if (previous && previous.incarnation === msg.incarnation && msg.seq <= previous.seq) return; // late
     const stale = previous !== undefined && now - previous.seenAt > this.ttlMs;
     if (!previous || stale || previous.incarnation !== msg.incarnation) {
       this.opts.logger.info({ peer: msg.name, incarnation: msg.incarnation }, previous && !stale ? "peer restarted" : "peer joined");
@@ -166,7 +175,6 @@ export class PeerSync {
       const wasCold = previous && !stale ? previous.models[key]?.cold === true : false;
       if (demand.cold && !wasCold) this.opts.onRemoteCold(key, now);
     }
-    return ack;
   }
 
   /** Tells every peer this replica is gone (best effort, bounded), then stops. */
@@ -175,8 +183,31 @@ export class PeerSync {
     this.closed = true;
     clearInterval(this.timer);
     const body = this.message(true);
-    await Promise.allSettled([...this.targets.values()].filter((t) => !t.self).map((t) => this.post(t, body)));
-    if (!this.opts.dispatcher) await this.agent.close(); // one passed in is its owner's to close
+    await Promise.allSettled([...this.targets.values()].map((t) => t.link.close(t.self ? undefined : body)));
+  }
+
+  private linkUp(target: Target, hello: PeerAck): void {
+    target.peer = hello.name;
+    if (hello.name === this.name && hello.incarnation === this.incarnation) {
+      target.self = true;
+      this.opts.logger.debug({ address: target.address }, "own address in the peer list: skipped");
+      void target.link.close();
+      return;
+    }
+    target.up = true;
+    if (target.failing) {
+      target.failing = false;
+      this.opts.logger.info({ address: target.address, peer: hello.name }, "peer reachable again");
+    }
+    // A new or returning peer learns this replica's demand now, not at the next heartbeat.
+    if (!this.closed) target.link.send(this.message());
+  }
+
+  private linkDown(target: Target, reason: string): void {
+    target.up = false;
+    if (target.failing || this.closed) return;
+    target.failing = true;
+    this.opts.logger.warn({ address: target.address, err: reason }, "peer unreachable: demand not sent (retried every heartbeat)");
   }
 
   private tick(): void {
@@ -186,6 +217,8 @@ export class PeerSync {
       const demand = Object.values(peer.models).reduce((sum, m) => sum + m.demand, 0);
       this.opts.logger.warn({ peer: name, ttlMs: this.ttlMs, demand }, "peer dropped: not heard from within the TTL; its demand no longer counts");
       this.peers.delete(name);
+      // Silent on its side may mean dead on ours too (no FIN from a vanished node): reconnect to learn which.
+      for (const target of this.targets.values()) if (target.peer === name && target.up) target.link.reset();
     }
     if (this.state() !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll();
   }
@@ -200,73 +233,26 @@ export class PeerSync {
     const kedaStreams = !leaving && this.opts.holdsKedaStreams?.() === true;
     this.lastSent = this.state(models);
     this.lastSentAt = performance.now();
+    this.toldCold.clear();
+    for (const [key, demand] of Object.entries(models)) if (demand.cold) this.toldCold.add(key);
     const msg: PeerMessage = { name: this.name, incarnation: this.incarnation, seq: ++this.seq, leaving, kedaStreams, models };
     return JSON.stringify(msg);
   }
 
-  /** A peer that holds KEDA's streams, or that has not answered yet (it may). */
+  /** A peer that holds KEDA's streams, or that has not said yet (it may). */
   private mayHoldStreams(target: Target): boolean {
     return target.peer === undefined || this.peers.get(target.peer)?.kedaStreams !== false;
   }
 
   private pushAll(urgent = false): void {
     if (this.closed) return;
-    let body: string | undefined;
+    const body = this.message(); // noted as sent even with nobody to send to: an unchanged snapshot is not re-sent each tick
     // Urgent: two passes, stream holders first. Routine: one pass, in any order.
     for (const first of urgent ? [true, false] : [undefined]) {
       for (const target of this.targets.values()) {
-        if (target.self || (first !== undefined && this.mayHoldStreams(target) !== first)) continue;
-        if (target.inFlight > 0 && !urgent) {
-          target.again = true;
-          continue;
-        }
-        body ??= this.message();
-        void this.send(target, body);
+        if (!target.up || target.self || (first !== undefined && this.mayHoldStreams(target) !== first)) continue;
+        target.link.send(body);
       }
     }
-    if (body === undefined) {
-      // Nobody to send to (alone, or all busy): still note the state, so an unchanged snapshot is not re-sent each tick.
-      this.lastSent = this.state();
-      this.lastSentAt = performance.now();
-    }
-  }
-
-  private async send(target: Target, body: string): Promise<void> {
-    target.inFlight++;
-    try {
-      const ack = await this.post(target, body);
-      target.peer = ack.name;
-      if (ack.name === this.name && ack.incarnation === this.incarnation) {
-        target.self = true;
-        this.opts.logger.debug({ address: target.address }, "own address in the peer list: skipped");
-      } else if (target.failing) {
-        target.failing = false;
-        this.opts.logger.info({ address: target.address, peer: ack.name }, "peer reachable again");
-      }
-    } catch (err) {
-      if (!target.failing) {
-        target.failing = true;
-        this.opts.logger.warn({ address: target.address, err: (err as Error).message }, "peer unreachable: demand not sent (retried every heartbeat)");
-      }
-    } finally {
-      target.inFlight--;
-    }
-    if (target.again && target.inFlight === 0 && !this.closed && this.targets.get(target.address) === target) {
-      target.again = false;
-      void this.send(target, this.message());
-    }
-  }
-
-  private async post(target: Target, body: string): Promise<PeerAck> {
-    const res = await request(target.url, {
-      method: "POST",
-      dispatcher: this.agent,
-      headers: { "content-type": "application/json", ...(this.token ? { authorization: bearer(this.token) } : {}) },
-      body,
-      signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
-    });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
-    return JSON.parse(text) as PeerAck;
   }
 }

@@ -2,8 +2,7 @@
 import { strict as assert } from "node:assert";
 import pino from "pino";
 import { peerMessageSchema, type PeerMessage } from "../../../activator/src/peers/protocol";
-import { MockAgent } from "undici";
-import { PEER_PATH } from "../../../activator/src/peers/protocol";
+import type { LinkFactory } from "../../../activator/src/peers/link";
 import { PeerSync } from "../../../activator/src/peers/sync";
 import { sleep } from "../testing/http";
 
@@ -55,9 +54,9 @@ describe("activator peers: the demand table", () => {
     assert.deepEqual(sync.view(), [], "and forgotten");
   });
 
-  it("answers its own message with its own name (how a replica finds itself in a peer list)", () => {
-    const ack = sync.receive(msg({ name: "a", incarnation: sync.incarnation, models: { "m/x": { demand: 7, cold: true } } }));
-    assert.deepEqual(ack, { name: "a", incarnation: sync.incarnation });
+  it("says who it is first on every link (how a replica finds itself in a peer list), and ignores its own messages", () => {
+    assert.deepEqual(sync.hello(), { name: "a", incarnation: sync.incarnation });
+    sync.receive(msg({ name: "a", incarnation: sync.incarnation, models: { "m/x": { demand: 7, cold: true } } }));
     assert.equal(sync.remoteDemand("m/x"), 0, "its own demand is not counted twice");
     assert.deepEqual(cold, []);
   });
@@ -83,90 +82,91 @@ describe("activator peers: the demand table", () => {
 });
 
 describe("activator peers: who hears first", () => {
-  const peersAt = ["b:1", "c:1", "d:1"];
-  let mock: MockAgent;
+  const peersAt = ["a:1", "b:1", "c:1", "d:1"]; // a is this replica's own address, as in a shared peer list
   let sync: PeerSync;
   let streams: boolean;
-  /** Messages as the peers received them, in the order they were dispatched. */
-  let received: Array<{ to: string; body: PeerMessage }>;
+  let local: Record<string, { demand: number; cold: boolean }>;
+  /** Messages as the peers' links took them, in order. */
+  let sent: Array<{ to: string; body: PeerMessage }>;
+  let closed: string[];
+  /** A link per address that connects at once and records what is sent on it. */
+  const fakeLink: LinkFactory = (address, handlers) => {
+    const name = address.split(":")[0]!;
+    queueMicrotask(() => handlers.onUp({ name, incarnation: name === "a" ? sync.incarnation : `${name}-1` }));
+    return {
+      send: (body) => (sent.push({ to: name, body: JSON.parse(body) as PeerMessage }), true),
+      reset: () => undefined,
+      close: async () => void closed.push(name),
+    };
+  };
 
   beforeEach(async () => {
-    mock = new MockAgent();
-    mock.disableNetConnect();
-    received = [];
+    sent = [];
+    closed = [];
     streams = false;
-    for (const address of peersAt) {
-      const name = address.split(":")[0]!;
-      mock
-        .get(`http://${address}`)
-        .intercept({ path: PEER_PATH, method: "POST" })
-        .reply((req) => {
-          received.push({ to: name, body: JSON.parse(String(req.body)) as PeerMessage });
-          return { statusCode: 200, data: JSON.stringify({ name, incarnation: `${name}-1` }) };
-        })
-        .persist();
-    }
-    sync = new PeerSync({
-      logger,
-      local: () => ({ "m/x": { demand: 1, cold: true } }),
-      holdsKedaStreams: () => streams,
-      onRemoteCold: () => undefined,
-      heartbeatMs: 60_000,
-      ttlMs: 180_000,
-      name: "a",
-      dispatcher: mock,
-    });
-    sync.setAddresses(["a:1", ...peersAt].filter((x) => x !== "a:1"));
-    await eventually(() => sync.targetsView().every((t) => t.peer !== undefined), "b, c and d to answer the first snapshot");
+    local = { "m/x": { demand: 1, cold: true } };
+    sync = new PeerSync({ logger, local: () => local, holdsKedaStreams: () => streams, onRemoteCold: () => undefined, heartbeatMs: 60_000, ttlMs: 180_000, name: "a", link: fakeLink });
+    sync.setAddresses(peersAt);
+    await sleep(0);
+    assert.deepEqual(sync.targetsView().map((t) => [t.peer, t.reachable]), [["b", true], ["c", true], ["d", true]], "its own address is skipped");
+    assert.deepEqual(closed, ["a"], "and its link closed");
+    assert.deepEqual(sent.map((m) => m.to), ["b", "c", "d"], "each peer gets the snapshot as soon as its link is up");
   });
-  afterEach(async () => {
-    await sync.close();
-    await mock.close();
-  });
+  afterEach(() => sync.close());
 
+  const told = (name: string, kedaStreams: boolean, seq: number) => sync.receive(msg({ name, incarnation: `${name}-1`, seq, kedaStreams }));
   const eventually = async (ok: () => boolean, what: string) => {
     for (let i = 0; i < 200 && !ok(); i++) await sleep(5);
     assert.ok(ok(), what);
   };
-  const told = (name: string, kedaStreams: boolean, seq: number) =>
-    sync.receive(msg({ name, incarnation: `${name}-1`, seq, kedaStreams }));
 
-  it("pushes a cold request first to the peer that holds KEDA's streams, then to the others", async () => {
+  it("pushes a model's first cold request first to the peer that holds KEDA's streams, then to the others", () => {
     told("b", false, 1);
     told("c", false, 1);
     told("d", true, 1);
-    received = [];
-    sync.pushNow();
-    await eventually(() => received.length === 3, "the cold push to reach all three");
-    assert.deepEqual(received.map((r) => r.to), ["d", "b", "c"]);
-    assert.ok(received.every((r) => r.body.models["m/x"]?.cold === true));
+    sent = [];
+    local = { "m/y": { demand: 1, cold: true } };
+    sync.pushNow("m/y");
+    assert.deepEqual(sent.map((m) => m.to), ["d", "b", "c"]);
+    assert.ok(sent.every((m) => m.body.models["m/y"]?.cold === true));
 
     told("d", false, 2);
     told("b", true, 2);
-    received = [];
-    sync.pushNow();
-    await eventually(() => received.length === 3, "the second cold push");
-    assert.equal(received[0]!.to, "b", "the stream moved (KEDA reconnected to b): b first now");
+    sent = [];
+    local = { "m/z": { demand: 1, cold: true } };
+    sync.pushNow("m/z");
+    assert.equal(sent[0]!.to, "b", "the streams moved (KEDA reconnected to b): b first now");
   });
 
-  it("counts a peer it has not heard from as a possible holder (it may have just taken KEDA's streams)", async () => {
+  it("counts a peer it has not heard from as a possible holder (it may have just taken KEDA's streams)", () => {
     told("b", false, 1);
-    told("d", false, 1); // c answered but never sent a message of its own
-    received = [];
-    sync.pushNow();
-    await eventually(() => received.length === 3, "the cold push");
-    assert.equal(received[0]!.to, "c");
+    told("d", false, 1); // c connected but never sent a message of its own
+    sent = [];
+    local = { "m/y": { demand: 1, cold: true } };
+    sync.pushNow("m/y");
+    assert.equal(sent[0]!.to, "c");
+  });
+
+  it("sends further cold requests for a model already told cold with the next routine message, not one each", async () => {
+    sent = [];
+    for (let i = 0; i < 50; i++) sync.pushNow("m/x"); // the first snapshot already said m/x is cold
+    assert.equal(sent.length, 0);
+    local = { "m/x": { demand: 51, cold: true } };
+    await eventually(() => sent.length === 3, "the new count within a tick");
+    await sleep(120);
+    assert.equal(sent.length, 3, "once per peer");
+    assert.ok(sent.every((m) => m.body.models["m/x"]?.demand === 51));
   });
 
   it("tells its peers within a tick when it starts and stops holding KEDA's streams", async () => {
-    assert.ok(received.every((r) => r.body.kedaStreams === false));
-    received = [];
+    assert.ok(sent.every((m) => m.body.kedaStreams === false));
+    sent = [];
     streams = true;
-    await eventually(() => received.length === 3, "the change to be sent (heartbeat is 60 s: only the change sends it)");
-    assert.ok(received.every((r) => r.body.kedaStreams === true));
-    received = [];
+    await eventually(() => sent.length === 3, "the change to be sent (heartbeat is 60 s: only the change sends it)");
+    assert.ok(sent.every((m) => m.body.kedaStreams === true));
+    sent = [];
     streams = false;
-    await eventually(() => received.length === 3, "the change back");
-    assert.ok(received.every((r) => r.body.kedaStreams === false));
+    await eventually(() => sent.length === 3, "the change back");
+    assert.ok(sent.every((m) => m.body.kedaStreams === false));
   });
 });

@@ -1,0 +1,86 @@
+/**
+ * The receiving end of the peers' links, on the admin listener: `GET /peers/demand` upgraded to a WebSocket.
+ *
+ * - Refused before the upgrade, with a JSON error: a wrong path (404), no or a wrong shared token (401).
+ * - Once open, this replica sends its hello (`PeerAck`), then reads `PeerMessage`s (text, one JSON snapshot each)
+ *   and hands each valid one to the peer table. One that is not JSON or not a peer message closes the link with
+ *   1008 (policy violation) and the reason; the sender logs it and reconnects.
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import { WebSocketServer } from "ws";
+import { bearer } from "./link";
+import { MAX_PEER_MESSAGE_BYTES, PEER_PATH, peerMessageSchema, type PeerAck, type PeerMessage } from "./protocol";
+
+export interface PeerReceiver {
+  /** Shared secret required of every link; null: none. */
+  readonly token: string | null;
+  hello(): PeerAck;
+  receive(msg: PeerMessage): void;
+}
+
+export interface PeerEndpoint {
+  /** Closes every open link (peers reconnect elsewhere or see this replica gone). */
+  close(): void;
+}
+
+function authorized(req: IncomingMessage, token: string | null): boolean {
+  if (token === null) return true;
+  const given = Buffer.from(req.headers.authorization ?? "");
+  const expected = Buffer.from(bearer(token));
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** Answers an upgrade request with an HTTP error and closes the socket. */
+function refuse(socket: Duplex, status: number, reason: string, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Accepts peers' links on `server` (the admin listener). */
+export function acceptPeerLinks(server: Server, peers: PeerReceiver, logger: Logger): PeerEndpoint {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PEER_MESSAGE_BYTES, perMessageDeflate: false });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    const path = (req.url ?? "/").split("?")[0];
+    if (path !== PEER_PATH) {
+      refuse(socket, 404, "Not Found", "not_found", `no WebSocket endpoint ${path}; peers connect to ${PEER_PATH}`);
+      return;
+    }
+    if (!authorized(req, peers.token)) {
+      refuse(socket, 401, "Unauthorized", "unauthorized", "peer links need the peers' shared token (peers.tokenFile)");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on("error", () => ws.terminate());
+      ws.on("message", (data, isBinary) => {
+        let parsed: ReturnType<typeof peerMessageSchema.safeParse>;
+        try {
+          parsed = peerMessageSchema.safeParse(JSON.parse(isBinary ? Buffer.from(data as Buffer).toString("utf8") : String(data)));
+        } catch {
+          logger.warn({ from: req.socket.remoteAddress }, "peer message is not JSON: link closed");
+          ws.close(1008, "not JSON");
+          return;
+        }
+        if (!parsed.success) {
+          const why = parsed.error.issues[0]?.message ?? "invalid";
+          logger.warn({ from: req.socket.remoteAddress, why }, "not a peer message: link closed");
+          ws.close(1008, `not a peer message: ${why}`.slice(0, 120));
+          return;
+        }
+        peers.receive(parsed.data);
+      });
+      ws.send(JSON.stringify(peers.hello()));
+    });
+  });
+  return {
+    close() {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    },
+  };
+}
