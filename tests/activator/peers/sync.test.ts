@@ -49,8 +49,9 @@ describe("activator peers: the demand table", () => {
     sync.receive(msg({ name: "c", models: { "m/x": { demand: 3, cold: false } } }));
     sync.receive(msg({ name: "b", seq: 2, leaving: true }));
     assert.equal(sync.remoteDemand("m/x"), 3);
-    await sleep(350);
+    await sleep(310);
     assert.equal(sync.remoteDemand("m/x"), 0, "c not heard from within the TTL");
+    for (let i = 0; i < 100 && sync.view().length > 0; i++) await sleep(10); // at the next tick, however late the timer
     assert.deepEqual(sync.view(), [], "and forgotten");
   });
 
@@ -89,13 +90,14 @@ describe("activator peers: who hears first", () => {
   /** Messages as the peers' links took them, in order. */
   let sent: Array<{ to: string; body: PeerMessage }>;
   let closed: string[];
+  let resets: string[];
   /** A link per address that connects at once and records what is sent on it. */
   const fakeLink: LinkFactory = (address, handlers) => {
     const name = address.split(":")[0]!;
     queueMicrotask(() => handlers.onUp({ name, incarnation: name === "a" ? sync.incarnation : `${name}-1` }));
     return {
       send: (body) => (sent.push({ to: name, body: JSON.parse(body) as PeerMessage }), true),
-      reset: () => undefined,
+      reset: () => void resets.push(name),
       close: async () => void closed.push(name),
     };
   };
@@ -103,6 +105,7 @@ describe("activator peers: who hears first", () => {
   beforeEach(async () => {
     sent = [];
     closed = [];
+    resets = [];
     streams = false;
     local = { "m/x": { demand: 1, cold: true } };
     sync = new PeerSync({ logger, local: () => local, holdsKedaStreams: () => streams, onRemoteCold: () => undefined, heartbeatMs: 60_000, ttlMs: 180_000, name: "a", link: fakeLink });
@@ -156,6 +159,17 @@ describe("activator peers: who hears first", () => {
     await sleep(120);
     assert.equal(sent.length, 3, "once per peer");
     assert.ok(sent.every((m) => m.body.models["m/x"]?.demand === 51));
+  });
+
+  it("reopens its link to a peer that went silent past the TTL (it may be dead without either side knowing)", async () => {
+    sync.configure(60_000, 100);
+    told("b", false, 1);
+    told("c", false, 1);
+    await sleep(60);
+    told("c", false, 2);
+    await eventually(() => resets.length > 0, "b dropped");
+    assert.deepEqual(resets, ["b"], "only the silent one");
+    assert.equal(sync.remoteDemand("m/x"), 0);
   });
 
   it("tells its peers within a tick when it starts and stops holding KEDA's streams", async () => {

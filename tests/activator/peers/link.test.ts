@@ -1,0 +1,136 @@
+/**
+ * A peer link over real sockets: the WebSocket client (../../../activator/src/peers/link) against the admin
+ * listener's peer endpoint (../../../activator/src/peers/endpoint) with a recording peer table.
+ */
+import { strict as assert } from "node:assert";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import pino from "pino";
+import { acceptPeerLinks, type PeerEndpoint } from "../../../activator/src/peers/endpoint";
+import { webSocketLink, type PeerLink } from "../../../activator/src/peers/link";
+import type { PeerMessage } from "../../../activator/src/peers/protocol";
+import { sleep } from "../testing/http";
+
+const logger = pino({ level: "silent" });
+const TOKEN = "peer-link-token-0123456789";
+
+interface Receiver {
+  server: Server;
+  endpoint: PeerEndpoint;
+  address: string;
+  received: PeerMessage[];
+  /** Every upgraded connection, to pause them. */
+  sockets: Duplex[];
+  stop(): Promise<void>;
+}
+
+async function receiver(port = 0): Promise<Receiver> {
+  const received: PeerMessage[] = [];
+  const sockets: Duplex[] = [];
+  const server = createServer((_, res) => res.writeHead(404).end());
+  server.prependListener("upgrade", (_req, socket: Duplex) => void sockets.push(socket));
+  const endpoint = acceptPeerLinks(server, { token: TOKEN, hello: () => ({ name: "r", incarnation: "r-1" }), receive: (m) => void received.push(m) }, logger);
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    server,
+    endpoint,
+    address,
+    received,
+    sockets,
+    stop: async () => {
+      endpoint.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const msg = (seq: number, demand = 1): string =>
+  JSON.stringify({ name: "s", incarnation: "s-1", seq, leaving: false, kedaStreams: false, models: { "m/x": { demand, cold: false } } });
+
+async function until(ok: () => boolean, what: string, ms = 3000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!ok() && performance.now() < end) await sleep(5);
+  assert.ok(ok(), what);
+}
+
+describe("activator peers: a link over real sockets", () => {
+  let r: Receiver | undefined;
+  let link: PeerLink | undefined;
+  let events: string[];
+  const handlers = { onUp: (hello: { name: string }) => void events.push(`up ${hello.name}`), onDown: (reason: string) => void events.push(`down ${reason}`) };
+  beforeEach(() => (events = []));
+  afterEach(async () => {
+    await link?.close();
+    link = undefined;
+    await r?.stop();
+    r = undefined;
+  });
+
+  it("connects, hears the receiver's hello, and delivers messages in order", async () => {
+    r = await receiver();
+    link = webSocketLink(r.address, handlers, { token: () => TOKEN, retryMs: 100, timeoutMs: 1000 });
+    assert.equal(link.send(msg(1)), false, "nothing is sent before the link is up");
+    await until(() => events.includes("up r"), "the hello");
+    for (let i = 1; i <= 100; i++) assert.equal(link.send(msg(i)), true);
+    await until(() => r!.received.length === 100, "100 messages");
+    assert.deepEqual(r.received.map((m) => m.seq), Array.from({ length: 100 }, (_, i) => i + 1));
+  });
+
+  it("is refused without the right token, says why once per attempt, and connects once the token is right", async () => {
+    r = await receiver();
+    let token = "wrong-token";
+    link = webSocketLink(r.address, handlers, { token: () => token, retryMs: 50, timeoutMs: 1000 });
+    await until(() => events.length >= 2, "two refused attempts");
+    assert.match(events[0]!, /^down .*401/);
+    token = TOKEN;
+    await until(() => events.includes("up r"), "the next attempt to carry the new token");
+  });
+
+  it("retries a peer that is not listening yet, and one that went away, every retryMs", async () => {
+    const first = await receiver();
+    const port = Number(first.address.split(":")[1]);
+    await first.stop();
+    link = webSocketLink(first.address, handlers, { token: () => TOKEN, retryMs: 50, timeoutMs: 1000 });
+    await until(() => events.some((e) => e.startsWith("down")), "refused while nobody listens");
+    r = await receiver(port);
+    await until(() => events.includes("up r"), "up once it listens");
+    await r.stop();
+    r = undefined;
+    const downs = events.filter((e) => e.startsWith("down")).length;
+    await until(() => events.filter((e) => e.startsWith("down")).length > downs, "the loss reported");
+    r = await receiver(port);
+    await until(() => events.filter((e) => e === "up r").length === 2, "up again once it is back");
+    assert.equal(link.send(msg(7)), true);
+    await until(() => r!.received.some((m) => m.seq === 7), "and messages flow again");
+  });
+
+  it("sends the last message on close, and never reconnects after", async () => {
+    r = await receiver();
+    link = webSocketLink(r.address, handlers, { token: () => TOKEN, retryMs: 20, timeoutMs: 1000 });
+    await until(() => events.includes("up r"), "up");
+    await link.close(msg(9, 0));
+    link = undefined;
+    await until(() => r!.received.some((m) => m.seq === 9), "the last message");
+    await sleep(100);
+    assert.deepEqual(events, ["up r"], "no loss reported, no new attempt");
+  });
+
+  it("cuts a peer that stops reading, instead of buffering without bound, and reconnects", async () => {
+    r = await receiver();
+    link = webSocketLink(r.address, handlers, { token: () => TOKEN, retryMs: 50, timeoutMs: 1000 });
+    await until(() => events.includes("up r"), "up");
+    for (const socket of r.sockets) socket.pause(); // the receiver stops reading
+    const big = msg(1).replace('"m/x"', `"${"m".repeat(150)}/x"`);
+    let cut = false;
+    for (let i = 0; i < 200_000 && !cut; i++) {
+      if (!link.send(big)) cut = true;
+      if (i % 1000 === 0) await sleep(0);
+    }
+    assert.ok(cut, "sending stops succeeding once over the bound");
+    await until(() => events.some((e) => e.startsWith("down")), "the cut reported");
+    await until(() => events.filter((e) => e === "up r").length === 2, "and a fresh link opened");
+  });
+});
