@@ -54,11 +54,12 @@ export function modelNamespaceManifest(namespace: string) {
 
 /**
  * What the activator may do in a model namespace, read-only: watch readiness (EndpointSlices), and why a model cannot
- * start (its Pods, the Events about them, its InferenceService's status).
+ * start (its Pods and ReplicaSets, the Events about them, its InferenceService's status).
  */
 export const modelNamespaceRules = [
     { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
     { apiGroups: [""], resources: ["pods", "events"], verbs: ["get", "list", "watch"] },
+    { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get", "list", "watch"] },
     { apiGroups: ["serving.kserve.io"], resources: ["inferenceservices"], verbs: ["get", "list", "watch"] },
 ];
 

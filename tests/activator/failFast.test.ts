@@ -14,7 +14,8 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { ActivatorProcess } from "./testing/activatorProcess";
 import { FakeKubeApi } from "./testing/fakeKubeApi";
 import { eventually, percentile, send, sendJson, sleep, type HttpResult } from "./testing/http";
-import { autoscalerEvent, containers, inferenceService, predictorPod } from "./testing/kubeObjects";
+import { FAILED_CREATE_GRACE_MS } from "../../activator/src/health/causes";
+import { autoscalerEvent, containers, inferenceService, predictorPod, predictorReplicaSet } from "./testing/kubeObjects";
 
 interface Case {
   model: string;
@@ -47,6 +48,12 @@ const CASES: Case[] = [
     message: /^pod didn't trigger scale-up: 1 max node group size reached$/,
   },
   { model: "noruntime", fail: () => [inferenceService("noruntime", "noRuntime")], cause: "NoSupportingRuntime", message: /No runtime found/ },
+  {
+    model: "quota",
+    fail: () => [predictorReplicaSet({ model: "quota", replicas: 1, failedCreateSince: NOW() - FAILED_CREATE_GRACE_MS - 1000 })],
+    cause: "FailedCreate",
+    message: /forbidden: exceeded quota: gpu-quota, requested: requests.nvidia.com\/gpu=1/,
+  },
 ];
 
 describe("activator: fail fast with the cause (readiness mode kubernetes)", function () {
@@ -60,7 +67,7 @@ describe("activator: fail fast with the cause (readiness mode kubernetes)", func
     api = await FakeKubeApi.start();
     kubeDir = mkdtempSync(path.join(tmpdir(), "failfast-kube-"));
     writeFileSync(path.join(kubeDir, "config"), api.kubeConfig().exportConfig());
-    const models = [...CASES.map((c) => c.model), "booting", "slowboot"].map((name) => ({
+    const models = [...CASES.map((c) => c.model), "booting", "slowboot", "refused"].map((name) => ({
       name,
       namespace: "models",
       backend: `http://${name}-predictor.models.svc.cluster.local`,
@@ -100,7 +107,8 @@ describe("activator: fail fast with the cause (readiness mode kubernetes)", func
       assert.equal(error["model"], `models/${c.model}`);
       assert.equal(error["cause"], c.cause);
       assert.match(error["objectMessage"]!, c.message);
-      assert.match(error["object"]!, c.cause === "NoSupportingRuntime" ? /^InferenceService models\/noruntime$/ : new RegExp(`^Pod models/${c.model}-predictor-`));
+      const kind = c.cause === "NoSupportingRuntime" ? "InferenceService" : c.cause === "FailedCreate" ? "ReplicaSet" : "Pod";
+      assert.match(error["object"]!, kind === "InferenceService" ? /^InferenceService models\/noruntime$/ : new RegExp(`^${kind} models/${c.model}-predictor-`));
       assert.match(error["message"]!, new RegExp(`^model models/${c.model} cannot start: ${c.cause} \\(`));
 
       // A new request gets the same at once, without being held.
@@ -158,5 +166,18 @@ describe("activator: fail fast with the cause (readiness mode kubernetes)", func
     assert.equal(JSON.parse(res.body).error.cause, "Unschedulable");
     assert.match(JSON.parse(res.body).error.objectMessage, /grace 2s\): 0\/3 nodes are available: 3 Insufficient nvidia.com\/gpu/);
     assert.ok(after >= 1500 && after < 4000, `${after.toFixed(0)} ms after the pod became unschedulable (grace 2 s)`);
+  });
+
+  it("fails a model whose pod cannot be created once the refusal has lasted its grace, not before", async () => {
+    const pendingRequest = request("refused");
+    await held("refused");
+    const refusedFor = FAILED_CREATE_GRACE_MS - 2000; // 2 s of grace left
+    api.apply(predictorReplicaSet({ model: "refused", replicas: 1, failedCreateSince: NOW() - refusedFor }));
+    const started = performance.now();
+    const res = await pendingRequest;
+    const after = performance.now() - started;
+    assert.equal(res.status, 503);
+    assert.equal(JSON.parse(res.body).error.cause, "FailedCreate");
+    assert.ok(after >= 1000 && after < 4000, `${after.toFixed(0)} ms after the refusal was seen (2 s of grace left)`);
   });
 });

@@ -24,6 +24,8 @@ const BROKEN_COLD_START_TIMEOUT_SECONDS = 8;
 const CRASH_TRIES = 3;
 /** Bound on pod status written (crash-looping) → the held client's 503, ms: the watch reports it, nothing polls. */
 const CRASH_TO_503_BOUND_MS = 2000;
+/** Bound on request sent → 503 when the model's pod cannot be created: the activator's grace (10 s) plus this. */
+const REFUSED_SLACK_MS = 5000;
 
 /** The dev stack's models with short KEDA timings, one whose pods never become ready, one whose pods crash-loop. */
 function e2eModels(): any[] {
@@ -33,14 +35,16 @@ function e2eModels(): any[] {
     const broken = { ...dev.find((m) => m.format === "sklearn"), name: "broken", coldStartTimeoutSeconds: BROKEN_COLD_START_TIMEOUT_SECONDS };
     // Its cold start may not time out while 5c holds it: the 503 must come from the crash-loop diagnosis.
     const crashing = { ...dev.find((m) => m.format === "sklearn"), name: "crashing", coldStartTimeoutSeconds: 60 };
-    return [...dev, broken, crashing];
+    // 5d deletes its ServiceAccount: the ReplicaSet controller cannot create its pod.
+    const refused = { ...dev.find((m) => m.format === "sklearn"), name: "refused", coldStartTimeoutSeconds: 60 };
+    return [...dev, broken, crashing, refused];
 }
 
 describe("the serverless loop on a real control plane (kube-apiserver, KServe, KEDA)", function () {
     this.timeout(15 * 60_000);
     const models = e2eModels();
     const llm = models.find((m) => m.format === "vllm");
-    const sklearn = models.find((m) => m.format === "sklearn" && m.name !== "broken" && m.name !== "crashing");
+    const sklearn = models.find((m) => m.format === "sklearn" && !["broken", "crashing", "refused"].includes(m.name));
     const openaiModel: string = llm.routing.openaiModels[0];
     const cluster = new Cluster({
         // The dev stack file's API network is a placeholder the program refuses; any real network does here.
@@ -51,6 +55,7 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
             broken: { kind: "v2", modelNames: ["broken"], startDelayMs: POD_START_MS, neverReady: true },
             // Not ready until 5c reports its pod recovered (NodeStandIn.recover + FakeModel.becomeReady).
             crashing: { kind: "v2", modelNames: ["crashing"], startDelayMs: POD_START_MS, neverReady: true },
+            refused: { kind: "v2", modelNames: ["refused"], startDelayMs: POD_START_MS, neverReady: true },
         },
     });
     let kube: Kube;
@@ -408,5 +413,39 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
         report.crashLoopTo503 = { tries: latencies.length, p50Ms: percentile(latencies, 50), maxMs: Math.max(...latencies), samplesMs: latencies, boundMs: CRASH_TO_503_BOUND_MS };
         console.log(`      crash-loop status written → held client's 503: p50 ${percentile(latencies, 50)} ms, max ${Math.max(...latencies)} ms over ${latencies.length} tries`);
         await atZero(so, (COOLDOWN_SECONDS + 40) * 1000);
+    });
+
+    it("5d. a model whose pod cannot be created (its ServiceAccount is gone): the held request gets 503 model_cannot_start naming FailedCreate and the API server's refusal", async () => {
+        const so = scaledObjects().find((s) => s.metadata.name === "refused");
+        const model = modelOf("refused");
+        const namespace: string = so.metadata.namespace;
+        const account = cluster.plan.all.find((o) => o.kind === "ServiceAccount" && o.metadata.namespace === namespace && o.metadata.name === "refused-model");
+        assert.ok(account, "the plan gives the model its own ServiceAccount");
+        await atZero(so, 60_000);
+        await kube.request("DELETE", `/api/v1/namespaces/${namespace}/serviceaccounts/refused-model`);
+        const infer = () => call(`${proxyUrl()}${model.pathPrefix}/infer`, { body: { inputs: [{ name: "input-0", shape: [1, 4], datatype: "FP32", data: [6.8, 2.8, 4.8, 1.4] }] } });
+        const answer = await infer();
+        assert.equal(answer.status, 503, answer.body);
+        const error = JSON.parse(answer.body).error;
+        assert.equal(error.code, "model_cannot_start");
+        assert.equal(error.cause, "FailedCreate");
+        assert.ok(error.object.startsWith(`ReplicaSet ${namespace}/refused-predictor-`), error.object);
+        // kube-apiserver's ServiceAccount admission, as the ReplicaSet controller recorded it.
+        assert.match(error.objectMessage, /forbidden: error looking up service account .*"refused-model" not found/);
+        const waited = answer.firstByteAt - answer.sentAt;
+        console.log(`      request sent → 503 FailedCreate in ${waited} ms (grace 10 s): ${error.objectMessage}`);
+        // Not before the grace: the condition's lastTransitionTime is in whole seconds, so up to 1 s of it may pass early.
+        assert.ok(waited >= 9_000 && waited <= 10_000 + REFUSED_SLACK_MS, `${waited} ms`);
+        report.failedCreateTo503Ms = waited;
+
+        // The ServiceAccount back: the next pod is created, the failure clears, requests are held again.
+        await kube.apply(account);
+        await atZero(so, (COOLDOWN_SECONDS + 40) * 1000);
+        let answered: string | undefined;
+        const pending = infer().then((a) => ((answered = `${a.status} ${a.body}`), a));
+        await Kube.until("the model's pod created once its ServiceAccount is back", 30_000, async () => cluster.node.podsOf("refused").length > 0);
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(answered, undefined, "held again, not refused");
+        void pending.catch(() => undefined);
     });
 });

@@ -19,6 +19,14 @@
  * InferenceService: `status.modelStatus.transitionStatus: InvalidSpec` (KServe sets it with `lastFailureInfo`, e.g.
  * reason `NoSupportingRuntime`, when no serving runtime fits: pkg/controller/v1beta1/inferenceservice/components/
  * predictor.go) fails the model whatever its pods do.
+ * No pod at all, while a predictor ReplicaSet wants one and has said for FAILED_CREATE_GRACE_MS that it cannot create
+ * it (condition `ReplicaFailure`, reason `FailedCreate`: a ResourceQuota exceeded, e.g. the namespace's GPU quota, an
+ * admission webhook or Pod Security refusal, a missing ServiceAccount): `FailedCreate`, with the API server's message.
+ * The ReplicaSet controller sets that condition when creating a pod fails and removes it once one succeeds
+ * (kubernetes v1.35 pkg/controller/replicaset/replica_set_utils.go `calculateStatus`); the grace lets a one-off
+ * refusal (a webhook timeout) clear before anything fails. KServe's own status does not help here: in Standard mode
+ * it copies only the Deployment's `Available` condition (pkg/controller/v1beta1/inferenceservice/reconcilers/status
+ * `PropagateRawStatus`), which reads the same during a normal cold start.
  */
 import type { ModelFailure } from "./failure";
 
@@ -53,6 +61,14 @@ export interface EventLike {
   firstTimestamp?: Time;
   metadata?: { creationTimestamp?: Time } | null;
 }
+export interface ReplicaSetLike {
+  metadata?: { name?: string; namespace?: string; deletionTimestamp?: Time } | null;
+  spec?: { replicas?: number } | null;
+  status?: {
+    replicas?: number;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string; lastTransitionTime?: Time }> | null;
+  } | null;
+}
 export interface InferenceServiceLike {
   metadata?: { name?: string; namespace?: string } | null;
   status?: { modelStatus?: { transitionStatus?: string; lastFailureInfo?: { reason?: string; message?: string } | null } | null } | null;
@@ -61,6 +77,8 @@ export interface InferenceServiceLike {
 export type Cause = Omit<ModelFailure, "since">;
 
 export const STORAGE_INITIALIZER = "storage-initializer";
+/** How long a ReplicaSet must have been unable to create a pod before the model fails (see above). */
+export const FAILED_CREATE_GRACE_MS = 10_000;
 const WAITING_FAILURES = new Set(["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"]);
 
 const ms = (t: Time): number => (t ? new Date(t).getTime() : NaN);
@@ -77,6 +95,8 @@ export interface DiagnoseInput {
   /** Events about pods of the namespace (others are ignored). */
   events: readonly EventLike[];
   inferenceService?: InferenceServiceLike | undefined;
+  /** The model's predictor ReplicaSets (absent: none known). */
+  replicaSets?: readonly ReplicaSetLike[];
   /** Epoch ms. */
   now: number;
   unschedulableGraceMs: number;
@@ -94,7 +114,7 @@ export function diagnose(input: DiagnoseInput): Cause | null {
     };
   }
   const live = input.pods.filter((p) => !p.metadata?.deletionTimestamp);
-  if (live.length === 0) return null;
+  if (live.length === 0) return replicaSetCause(input.replicaSets ?? [], input.now);
   let first: Cause | null = null;
   for (const pod of live) {
     const cause = podCause(pod, input);
@@ -145,9 +165,39 @@ export function podCause(pod: PodLike, input: Pick<DiagnoseInput, "events" | "no
   return null;
 }
 
-/** When an unschedulable pod's grace ends (epoch ms), for the caller to look again then; undefined if none. */
-export function nextGraceDeadline(pods: readonly PodLike[], graceMs: number): number | undefined {
+/** A ReplicaSet that wants pods and has been refused creating them for longer than the grace; null if none. */
+export function replicaSetCause(replicaSets: readonly ReplicaSetLike[], now: number): Cause | null {
+  for (const rs of replicaSets) {
+    const refused = failedCreate(rs);
+    if (!refused) continue;
+    const since = ms(refused.lastTransitionTime);
+    if (Number.isNaN(since) || now - since < FAILED_CREATE_GRACE_MS) continue;
+    return {
+      cause: "FailedCreate",
+      object: `ReplicaSet ${rs.metadata?.namespace}/${rs.metadata?.name}`,
+      message: refused.message || "the ReplicaSet controller cannot create the model's pod",
+    };
+  }
+  return null;
+}
+
+function failedCreate(rs: ReplicaSetLike): { message?: string; lastTransitionTime?: Time } | undefined {
+  if (rs.metadata?.deletionTimestamp || (rs.spec?.replicas ?? 0) <= (rs.status?.replicas ?? 0)) return undefined;
+  return rs.status?.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True" && c.reason === "FailedCreate");
+}
+
+/**
+ * When the next grace ends (epoch ms): an unschedulable pod's, or a refused ReplicaSet's while the model has no pod;
+ * for the caller to look again then. Undefined if none.
+ */
+export function nextGraceDeadline(pods: readonly PodLike[], graceMs: number, replicaSets: readonly ReplicaSetLike[] = []): number | undefined {
   let next: number | undefined;
+  if (!pods.some((p) => !p.metadata?.deletionTimestamp)) {
+    for (const rs of replicaSets) {
+      const since = ms(failedCreate(rs)?.lastTransitionTime);
+      if (!Number.isNaN(since) && (next === undefined || since + FAILED_CREATE_GRACE_MS + 1 < next)) next = since + FAILED_CREATE_GRACE_MS + 1;
+    }
+  }
   for (const pod of pods) {
     const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
     if (scheduled?.status !== "False" || scheduled.reason !== "Unschedulable") continue;

@@ -1,14 +1,14 @@
 /**
- * Readiness mode `kubernetes`: watches, per model namespace and shared by its models, the predictor Pods (label
- * `serving.kserve.io/inferenceservice`, which KServe sets on them), the Events about Pods, and the InferenceServices;
- * after every change it diagnoses each model of the namespace (./causes) and reports a changed cause at once. Read
- * only: `list` and `watch` on pods, events and inferenceservices in the model namespaces (RBAC in
- * components/activatorManifests/workload.ts).
+ * Readiness mode `kubernetes`: watches, per model namespace and shared by its models, the predictor Pods and
+ * ReplicaSets (label `serving.kserve.io/inferenceservice`, which KServe sets on the pod template), the Events about
+ * Pods, and the InferenceServices; after every change it diagnoses each model of the namespace (./causes) and reports
+ * a changed cause at once. Read only: `list` and `watch` on pods, events, replicasets and inferenceservices in the
+ * model namespaces (RBAC in components/activatorManifests/workload.ts).
  */
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { KeptInformer } from "../kube/informer";
-import { diagnose, nextGraceDeadline, type Cause, type EventLike, type InferenceServiceLike, type PodLike } from "./causes";
+import { diagnose, nextGraceDeadline, type Cause, type EventLike, type InferenceServiceLike, type PodLike, type ReplicaSetLike } from "./causes";
 import type { ModelFailure } from "./failure";
 
 /** The label KServe puts on an InferenceService's pods, valued with its name. */
@@ -36,6 +36,7 @@ interface Subscriber {
 
 interface NamespaceWatch {
   pods: KeptInformer<KubernetesObject>;
+  replicaSets: KeptInformer<KubernetesObject>;
   events: KeptInformer<KubernetesObject>;
   isvcs: KeptInformer<KubernetesObject>;
   subscribers: Set<Subscriber>;
@@ -64,7 +65,7 @@ export class HealthWatcher {
         clearTimeout(sub.timer);
         ns.subscribers.delete(sub);
         if (ns.subscribers.size === 0) {
-          for (const informer of [ns.pods, ns.events, ns.isvcs]) informer.close();
+          for (const informer of [ns.pods, ns.replicaSets, ns.events, ns.isvcs]) informer.close();
           this.namespaces.delete(target.namespace);
         }
       },
@@ -79,6 +80,7 @@ export class HealthWatcher {
     const { keepInformer } = require("../kube/informer") as typeof import("../kube/informer");
     const kc = this.kubeConfig();
     const core = kc.makeApiClient(k8s.CoreV1Api);
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const base = `/api/v1/namespaces/${encodeURIComponent(namespace)}`;
     const subscribers = new Set<Subscriber>();
@@ -90,6 +92,17 @@ export class HealthWatcher {
     ns = {
       subscribers,
       pods: keepInformer(kc, { path: `${base}/pods`, labelSelector: ISVC_LABEL, list: () => core.listNamespacedPod({ namespace, labelSelector: ISVC_LABEL }), what: `Pods in ${namespace}` }, changed, this.logger),
+      replicaSets: keepInformer(
+        kc,
+        {
+          path: `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/replicasets`,
+          labelSelector: ISVC_LABEL,
+          list: () => apps.listNamespacedReplicaSet({ namespace, labelSelector: ISVC_LABEL }),
+          what: `ReplicaSets in ${namespace}`,
+        },
+        changed,
+        this.logger,
+      ),
       events: keepInformer(kc, { path: `${base}/events`, fieldSelector, list: () => core.listNamespacedEvent({ namespace, fieldSelector }), what: `Events in ${namespace}` }, changed, this.logger),
       isvcs: keepInformer(
         kc,
@@ -108,12 +121,14 @@ export class HealthWatcher {
 
   private evaluate(ns: NamespaceWatch, sub: Subscriber): void {
     const { target } = sub;
-    const pods = (ns.pods.list() as PodLike[]).filter((p) => (p.metadata as { labels?: Record<string, string> } | undefined)?.labels?.[ISVC_LABEL] === target.inferenceService);
+    const ours = (o: KubernetesObject) => o.metadata?.labels?.[ISVC_LABEL] === target.inferenceService;
+    const pods = ns.pods.list().filter(ours) as PodLike[];
+    const replicaSets = ns.replicaSets.list().filter(ours) as ReplicaSetLike[];
     const inferenceService = (ns.isvcs.list() as InferenceServiceLike[]).find((i) => i.metadata?.name === target.inferenceService);
     const now = Date.now();
-    const cause = diagnose({ pods, events: ns.events.list() as EventLike[], inferenceService, now, unschedulableGraceMs: target.unschedulableGraceMs });
+    const cause = diagnose({ pods, replicaSets, events: ns.events.list() as EventLike[], inferenceService, now, unschedulableGraceMs: target.unschedulableGraceMs });
     clearTimeout(sub.timer);
-    const deadline = cause ? undefined : nextGraceDeadline(pods, target.unschedulableGraceMs);
+    const deadline = cause ? undefined : nextGraceDeadline(pods, target.unschedulableGraceMs, replicaSets);
     if (deadline !== undefined) {
       sub.timer = setTimeout(() => this.evaluate(ns, sub), Math.max(0, deadline - now));
       sub.timer.unref();

@@ -1,7 +1,7 @@
 /** Fail-fast diagnosis from real object shapes: each cause, and the states that must NOT fail a model. */
 import { strict as assert } from "node:assert";
-import { diagnose, nextGraceDeadline, type DiagnoseInput } from "../../../activator/src/health/causes";
-import { autoscalerEvent, containers, inferenceService, predictorPod } from "../testing/kubeObjects";
+import { diagnose, FAILED_CREATE_GRACE_MS, nextGraceDeadline, type DiagnoseInput } from "../../../activator/src/health/causes";
+import { autoscalerEvent, containers, inferenceService, predictorPod, predictorReplicaSet } from "../testing/kubeObjects";
 
 const NOW = Date.parse("2026-11-30T12:00:00Z");
 const GRACE = 900_000;
@@ -60,6 +60,12 @@ describe("activator fail-fast: diagnosis", () => {
     ],
     ["unschedulable past the grace, even while a node was said to be coming", { pods: [pod({ unschedulableSince: NOW - GRACE - 1000 })] }, "Unschedulable", /unschedulable for 901s \(grace 900s\): 0\/3 nodes are available: 3 Insufficient nvidia.com\/gpu/],
     ["no serving runtime (InferenceService InvalidSpec)", { inferenceService: inferenceService("llama", "noRuntime") }, "NoSupportingRuntime", /^No runtime found to support specified framework\/version$/],
+    [
+      "no pod, its ReplicaSet refused creating one past the grace (the namespace's GPU quota exceeded)",
+      { replicaSets: [predictorReplicaSet({ model: "llama", replicas: 1, failedCreateSince: NOW - FAILED_CREATE_GRACE_MS - 1000 })] },
+      "FailedCreate",
+      /is forbidden: exceeded quota: gpu-quota, requested: requests.nvidia.com\/gpu=1, used: requests.nvidia.com\/gpu=8, limited: requests.nvidia.com\/gpu=8$/,
+    ],
   ];
   for (const [what, over, cause, message] of failing) {
     it(`fails on ${what}`, () => {
@@ -67,7 +73,7 @@ describe("activator fail-fast: diagnosis", () => {
       assert.ok(found, "a cause");
       assert.equal(found.cause, cause);
       assert.match(found.message, message);
-      assert.match(found.object, /^(Pod models\/llama-predictor-|InferenceService models\/llama$)/);
+      assert.match(found.object, /^(Pod models\/llama-predictor-|ReplicaSet models\/llama-predictor-|InferenceService models\/llama$)/);
     });
   }
 
@@ -96,6 +102,15 @@ describe("activator fail-fast: diagnosis", () => {
     }],
     ["a crashing pod being deleted (rolled away)", { pods: [{ ...pod({ containerStatuses: [containers.crashLoop()] }), metadata: { ...pod({}).metadata, deletionTimestamp: new Date() } }] }],
     ["an InferenceService in progress or ready", { inferenceService: inferenceService("llama", "pending") }],
+    ["a ReplicaSet refused within the grace (a one-off webhook timeout clears)", {
+      replicaSets: [predictorReplicaSet({ model: "llama", replicas: 1, failedCreateSince: NOW - FAILED_CREATE_GRACE_MS + 1000 })],
+    }],
+    ["a ReplicaSet refused once, with a pod created since that is starting", {
+      pods: [pod({ phase: "Pending" })],
+      replicaSets: [predictorReplicaSet({ model: "llama", replicas: 2, current: 1, failedCreateSince: NOW - 60_000 })],
+    }],
+    ["a refused ReplicaSet scaled back to zero", { replicaSets: [predictorReplicaSet({ model: "llama", replicas: 0, failedCreateSince: NOW - 60_000 })] }],
+    ["a ReplicaSet that wants a pod and was not refused (the pod is about to appear)", { replicaSets: [predictorReplicaSet({ model: "llama", replicas: 1 })] }],
   ];
   for (const [what, over] of fine) {
     it(`does not fail on ${what}`, () => {
@@ -106,5 +121,11 @@ describe("activator fail-fast: diagnosis", () => {
   it("names the time to look again when an unschedulable pod's grace ends", () => {
     assert.equal(nextGraceDeadline([unschedulable], GRACE), NOW - 120_000 + GRACE + 1);
     assert.equal(nextGraceDeadline([pod({})], GRACE), undefined);
+  });
+
+  it("names the time to look again when a refused ReplicaSet's grace ends, while the model has no pod", () => {
+    const refused = predictorReplicaSet({ model: "llama", replicas: 1, failedCreateSince: NOW - 3000 });
+    assert.equal(nextGraceDeadline([], GRACE, [refused]), NOW - 3000 + FAILED_CREATE_GRACE_MS + 1);
+    assert.equal(nextGraceDeadline([pod({})], GRACE, [refused]), undefined, "a pod decides instead");
   });
 });

@@ -1,7 +1,7 @@
 /**
  * A fake Kubernetes API server (plain HTTP on 127.0.0.1) serving list + watch of the collections the activator reads,
  * with the objects' real shapes, enough for @kubernetes/client-node's typed APIs, Watch and ListWatch:
- * discovery.k8s.io/v1 EndpointSlices, v1 Pods and Events, serving.kserve.io/v1beta1 InferenceServices.
+ * discovery.k8s.io/v1 EndpointSlices, v1 Pods and Events, apps/v1 ReplicaSets, serving.kserve.io/v1beta1 InferenceServices.
  *
  *   const api = await FakeKubeApi.start();
  *   const kc = api.kubeConfig();                               // KubeConfig pointing here, bearer token "fake-token"
@@ -47,6 +47,7 @@ const RESOURCES: Record<string, { resource: string; listKind: string; apiVersion
   EndpointSlice: { resource: "endpointslices", listKind: "EndpointSliceList", apiVersion: "discovery.k8s.io/v1", path: /^\/apis\/discovery\.k8s\.io\/v1\/namespaces\/([^/]+)\/endpointslices$/ },
   Pod: { resource: "pods", listKind: "PodList", apiVersion: "v1", path: /^\/api\/v1\/namespaces\/([^/]+)\/pods$/ },
   Event: { resource: "events", listKind: "EventList", apiVersion: "v1", path: /^\/api\/v1\/namespaces\/([^/]+)\/events$/ },
+  ReplicaSet: { resource: "replicasets", listKind: "ReplicaSetList", apiVersion: "apps/v1", path: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/replicasets$/ },
   InferenceService: {
     resource: "inferenceservices",
     listKind: "InferenceServiceList",

@@ -2,9 +2,11 @@
  * Kubernetes and KServe objects as the API serves them for a KServe predictor (Standard mode), in the states the
  * activator's fail-fast reads: shapes and wording from the kubelet (container waiting reasons and back-off messages),
  * the scheduler (FailedScheduling), cluster-autoscaler 1.35 (NotTriggerScaleUp / TriggeredScaleUp events,
- * processors/status/eventing_scale_up_processor.go) and KServe v0.20 (InferenceService modelStatus).
+ * processors/status/eventing_scale_up_processor.go), the ReplicaSet controller and ResourceQuota admission (the
+ * `ReplicaFailure` condition and the quota refusal's wording, kubernetes v1.35 pkg/controller/replicaset,
+ * staging/src/k8s.io/apiserver/pkg/admission/plugin/resourcequota) and KServe v0.20 (InferenceService modelStatus).
  */
-import type { CoreV1Event, V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Event, V1ContainerStatus, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
 
 const ISVC_LABEL = "serving.kserve.io/inferenceservice";
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -130,5 +132,51 @@ export function inferenceService(model: string, status: "noRuntime" | "ready" | 
       modelStatus,
       conditions: [{ type: "Ready", status: status === "ready" ? "True" : "False", lastTransitionTime: new Date().toISOString() }],
     },
+  };
+}
+
+export interface ReplicaSetOptions {
+  model: string;
+  namespace?: string;
+  /** Pods wanted (spec.replicas) and existing (status.replicas). */
+  replicas: number;
+  current?: number;
+  /** `ReplicaFailure` / `FailedCreate` since this epoch ms, with this message (default: a GPU quota exceeded). */
+  failedCreateSince?: number;
+  message?: string;
+}
+
+/** The message ResourceQuota admission gives when a predictor pod would exceed the namespace's GPU quota. */
+export const gpuQuotaExceeded = (podName: string) =>
+  `pods "${podName}" is forbidden: exceeded quota: gpu-quota, requested: requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=8, limited: requests.nvidia.com/gpu=8`;
+
+/** A predictor ReplicaSet as the Deployment and ReplicaSet controllers keep it. */
+export function predictorReplicaSet(opts: ReplicaSetOptions): V1ReplicaSet {
+  const namespace = opts.namespace ?? "models";
+  const name = `${opts.model}-predictor-7d9f8b6c5`;
+  const conditions =
+    opts.failedCreateSince === undefined
+      ? undefined
+      : [
+          {
+            type: "ReplicaFailure",
+            status: "True",
+            reason: "FailedCreate",
+            message: opts.message ?? gpuQuotaExceeded(`${name}-x2k4q`),
+            lastTransitionTime: iso(opts.failedCreateSince) as unknown as Date,
+          },
+        ];
+  return {
+    apiVersion: "apps/v1",
+    kind: "ReplicaSet",
+    metadata: {
+      name,
+      namespace,
+      labels: { [ISVC_LABEL]: opts.model, component: "predictor", "pod-template-hash": "7d9f8b6c5" },
+      annotations: { "deployment.kubernetes.io/desired-replicas": String(opts.replicas), "deployment.kubernetes.io/revision": "1" },
+      ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: `${opts.model}-predictor`, uid: "6f0c3c52-0d3e-4f8e-9a51-000000000001", controller: true, blockOwnerDeletion: true }],
+    },
+    spec: { replicas: opts.replicas, selector: { matchLabels: { app: `isvc.${opts.model}-predictor`, "pod-template-hash": "7d9f8b6c5" } } },
+    status: { replicas: opts.current ?? 0, observedGeneration: 1, ...(conditions ? { conditions } : {}) },
   };
 }

@@ -103,11 +103,12 @@ describe("activator workload and Services manifests", () => {
         assert.ok(pod.terminationGracePeriodSeconds > 40 + container.lifecycle.preStop.sleep.seconds);
     });
 
-    it("may only read: EndpointSlices, Pods, Events and InferenceServices in model namespaces, EndpointSlices in its own", () => {
+    it("may only read: EndpointSlices, Pods, Events, ReplicaSets and InferenceServices in model namespaces, EndpointSlices in its own", () => {
         for (const rule of [...modelNamespaceRules, ...activatorNamespaceRules]) assert.deepEqual(rule.verbs, ["get", "list", "watch"]);
         assert.deepEqual(modelNamespaceRules.map((r) => `${r.apiGroups[0]}/${r.resources.join(",")}`), [
             "discovery.k8s.io/endpointslices",
             "/pods,events",
+            "apps/replicasets",
             "serving.kserve.io/inferenceservices",
         ]);
         assert.deepEqual(activatorNamespaceRules.map((r) => `${r.apiGroups[0]}/${r.resources.join(",")}`), ["discovery.k8s.io/endpointslices"]);
