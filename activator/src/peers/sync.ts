@@ -150,6 +150,14 @@ export class PeerSync {
     return [...this.targets.values()].filter((t) => !t.self).map((t) => ({ address: t.address, peer: t.peer, reachable: t.up }));
   }
 
+  /**
+   * How long a link from a peer may stay silent before this side closes it, ms: twice the TTL (senders send at least
+   * every heartbeat, and the TTL is over twice that), so a late timer on a busy replica does not cut a live link.
+   */
+  idleLinkMs(): number {
+    return 2 * this.ttlMs;
+  }
+
   /** What this replica says first on every link it accepts. */
   hello(): PeerAck {
     return { name: this.name, incarnation: this.incarnation };
