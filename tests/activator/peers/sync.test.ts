@@ -76,9 +76,8 @@ describe("activator peers: the demand table", () => {
     const newer = peerMessageSchema.safeParse({ ...msg({ models: { "m/x": { demand: 2, cold: true } } }), later: 1 });
     assert.ok(newer.success);
     assert.deepEqual(newer.data.models, { "m/x": { demand: 2, cold: true } });
-    const { kedaStreams, ...older } = msg({});
+    const { kedaStreams: _, ...older } = msg({ kedaStreams: true });
     assert.equal(peerMessageSchema.parse(older).kedaStreams, false, "a sender that does not say holds no stream");
-    assert.equal(kedaStreams, false);
   });
 });
 
