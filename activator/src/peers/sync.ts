@@ -207,8 +207,9 @@ export class PeerSync {
       target.failing = false;
       this.opts.logger.info({ address: target.address, peer: hello.name }, "peer reachable again");
     }
-    // A new or returning peer learns this replica's demand now, not at the next heartbeat.
-    if (!this.closed) target.link.send(this.message());
+    // A new or returning peer learns this replica's demand now, not at the next heartbeat. Not noted as sent: the
+    // others have not had it, and a change still to go out at the next tick must still go out.
+    if (!this.closed) target.link.send(this.message(false, false));
   }
 
   private linkDown(target: Target, reason: string): void {
@@ -236,13 +237,16 @@ export class PeerSync {
     return `${this.opts.holdsKedaStreams?.() === true ? 1 : 0}${JSON.stringify(models)}`;
   }
 
-  private message(leaving = false): string {
+  /** The snapshot to send; `toAll`: it goes to every peer (what the next tick and pushNow compare against). */
+  private message(leaving = false, toAll = true): string {
     const models = leaving ? {} : this.opts.local();
     const kedaStreams = !leaving && this.opts.holdsKedaStreams?.() === true;
-    this.lastSent = this.state(models);
-    this.lastSentAt = performance.now();
-    this.toldCold.clear();
-    for (const [key, demand] of Object.entries(models)) if (demand.cold) this.toldCold.add(key);
+    if (toAll) {
+      this.lastSent = this.state(models);
+      this.lastSentAt = performance.now();
+      this.toldCold.clear();
+      for (const [key, demand] of Object.entries(models)) if (demand.cold) this.toldCold.add(key);
+    }
     const msg: PeerMessage = { name: this.name, incarnation: this.incarnation, seq: ++this.seq, leaving, kedaStreams, models };
     return JSON.stringify(msg);
   }
