@@ -104,7 +104,7 @@ export const peerPush: Bench = {
         name: "peer-push",
         method: {
           replicas: "3, pinned to the proxy core",
-          peers: "static list of the three admin ports; push on every cold request (HTTP POST between replicas)",
+          peers: "static list of the three admin ports; one kept WebSocket per peer (GET /peers/demand upgraded); a model's first cold request pushed at once, first to the peer holding KEDA's streams",
           readiness: "kubernetes (fake API server, no EndpointSlice: models stay at zero, nothing probes)",
           samples,
           warmup: `${warmup} samples first (each model once per path), reported apart`,

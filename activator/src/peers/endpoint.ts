@@ -5,6 +5,9 @@
  * - Once open, this replica sends its hello (`PeerAck`), then reads `PeerMessage`s (text, one JSON snapshot each)
  *   and hands each valid one to the peer table. One that is not JSON or not a peer message closes the link with
  *   1008 (policy violation) and the reason; the sender logs it and reconnects.
+ * - A link silent for `idleLinkMs()` (read when it opens) is cut: its sender sends at least every heartbeat, so it is
+ *   gone, maybe without a FIN (a node that vanished), and this side, which never writes after the hello, would
+ *   otherwise keep the socket for good. A sender still alive reconnects.
  */
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
@@ -19,6 +22,8 @@ export interface PeerReceiver {
   readonly token: string | null;
   hello(): PeerAck;
   receive(msg: PeerMessage): void;
+  /** A link with no message for this long is closed, ms. */
+  idleLinkMs(): number;
 }
 
 export interface PeerEndpoint {
@@ -33,9 +38,15 @@ function authorized(req: IncomingMessage, token: string | null): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** Answers an upgrade request with an HTTP error and closes the socket. */
+/**
+ * Answers an upgrade request with an HTTP error and closes the socket. Destroyed once the answer is written, not left
+ * to the client: the HTTP server lets sockets half-open (`allowHalfOpen`) and its timeouts no longer watch a socket
+ * handed to `upgrade`, so `end()` alone would keep it as long as the client does (as ws's own `abortHandshake` does,
+ * websockets/ws 8.x lib/websocket-server.js).
+ */
 function refuse(socket: Duplex, status: number, reason: string, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
+  socket.once("finish", () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
@@ -56,8 +67,16 @@ export function acceptPeerLinks(server: Server, peers: PeerReceiver, logger: Log
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      const idleMs = peers.idleLinkMs();
+      const idle = setTimeout(() => {
+        logger.info({ from: req.socket.remoteAddress, idleMs }, "peer link silent: closed (its sender reconnects if alive)");
+        ws.terminate();
+      }, idleMs);
+      idle.unref();
+      ws.on("close", () => clearTimeout(idle));
       ws.on("error", () => ws.terminate());
       ws.on("message", (data, isBinary) => {
+        idle.refresh();
         let parsed: ReturnType<typeof peerMessageSchema.safeParse>;
         try {
           parsed = peerMessageSchema.safeParse(JSON.parse(isBinary ? Buffer.from(data as Buffer).toString("utf8") : String(data)));

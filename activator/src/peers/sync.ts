@@ -150,6 +150,14 @@ export class PeerSync {
     return [...this.targets.values()].filter((t) => !t.self).map((t) => ({ address: t.address, peer: t.peer, reachable: t.up }));
   }
 
+  /**
+   * How long a link from a peer may stay silent before this side closes it, ms: twice the TTL (senders send at least
+   * every heartbeat, and the TTL is over twice that), so a late timer on a busy replica does not cut a live link.
+   */
+  idleLinkMs(): number {
+    return 2 * this.ttlMs;
+  }
+
   /** What this replica says first on every link it accepts. */
   hello(): PeerAck {
     return { name: this.name, incarnation: this.incarnation };
@@ -199,8 +207,9 @@ export class PeerSync {
       target.failing = false;
       this.opts.logger.info({ address: target.address, peer: hello.name }, "peer reachable again");
     }
-    // A new or returning peer learns this replica's demand now, not at the next heartbeat.
-    if (!this.closed) target.link.send(this.message());
+    // A new or returning peer learns this replica's demand now, not at the next heartbeat. Not noted as sent: the
+    // others have not had it, and a change still to go out at the next tick must still go out.
+    if (!this.closed) target.link.send(this.message(false, false));
   }
 
   private linkDown(target: Target, reason: string): void {
@@ -228,13 +237,16 @@ export class PeerSync {
     return `${this.opts.holdsKedaStreams?.() === true ? 1 : 0}${JSON.stringify(models)}`;
   }
 
-  private message(leaving = false): string {
+  /** The snapshot to send; `toAll`: it goes to every peer (what the next tick and pushNow compare against). */
+  private message(leaving = false, toAll = true): string {
     const models = leaving ? {} : this.opts.local();
     const kedaStreams = !leaving && this.opts.holdsKedaStreams?.() === true;
-    this.lastSent = this.state(models);
-    this.lastSentAt = performance.now();
-    this.toldCold.clear();
-    for (const [key, demand] of Object.entries(models)) if (demand.cold) this.toldCold.add(key);
+    if (toAll) {
+      this.lastSent = this.state(models);
+      this.lastSentAt = performance.now();
+      this.toldCold.clear();
+      for (const [key, demand] of Object.entries(models)) if (demand.cold) this.toldCold.add(key);
+    }
     const msg: PeerMessage = { name: this.name, incarnation: this.incarnation, seq: ++this.seq, leaving, kedaStreams, models };
     return JSON.stringify(msg);
   }

@@ -4,12 +4,13 @@
  */
 import { strict as assert } from "node:assert";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import pino from "pino";
+import WebSocket from "ws";
 import { acceptPeerLinks, type PeerEndpoint } from "../../../activator/src/peers/endpoint";
 import { webSocketLink, type PeerLink } from "../../../activator/src/peers/link";
-import type { PeerMessage } from "../../../activator/src/peers/protocol";
+import { PEER_PATH, type PeerMessage } from "../../../activator/src/peers/protocol";
 import { sleep } from "../testing/http";
 
 const logger = pino({ level: "silent" });
@@ -25,12 +26,12 @@ interface Receiver {
   stop(): Promise<void>;
 }
 
-async function receiver(port = 0): Promise<Receiver> {
+async function receiver(port = 0, idleLinkMs = 60_000): Promise<Receiver> {
   const received: PeerMessage[] = [];
   const sockets: Duplex[] = [];
   const server = createServer((_, res) => res.writeHead(404).end());
   server.prependListener("upgrade", (_req, socket: Duplex) => void sockets.push(socket));
-  const endpoint = acceptPeerLinks(server, { token: TOKEN, hello: () => ({ name: "r", incarnation: "r-1" }), receive: (m) => void received.push(m) }, logger);
+  const endpoint = acceptPeerLinks(server, { token: TOKEN, hello: () => ({ name: "r", incarnation: "r-1" }), receive: (m) => void received.push(m), idleLinkMs: () => idleLinkMs }, logger);
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -116,6 +117,57 @@ describe("activator peers: a link over real sockets", () => {
     await until(() => r!.received.some((m) => m.seq === 9), "the last message");
     await sleep(100);
     assert.deepEqual(events, ["up r"], "no loss reported, no new attempt");
+  });
+
+  it("refuses other paths (404) and a wrong token (401) with a JSON error, and closes the socket itself (a client that keeps it open holds nothing)", async () => {
+    r = await receiver();
+    const [host, port] = r.address.split(":") as [string, string];
+    for (const [path, authorization, status, code] of [
+      ["/metrics", `Bearer ${TOKEN}`, 404, "not_found"],
+      ["/peers/demand", "Bearer wrong-token", 401, "unauthorized"],
+      ["/peers/demand", undefined, 401, "unauthorized"],
+    ] as const) {
+      const before = r.sockets.length;
+      // A raw client that never closes its side, as an intruder holding sockets would.
+      const client = connect({ host, port: Number(port), allowHalfOpen: true });
+      let answer = "";
+      client.setEncoding("utf8").on("data", (chunk: string) => (answer += chunk));
+      const auth = authorization ? `Authorization: ${authorization}\r\n` : "";
+      client.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${auth}\r\n`);
+      try {
+        await until(() => r!.sockets.length > before && r!.sockets[before]!.destroyed, `the server to close the refused socket (${path}, ${status})`);
+        await until(() => answer.includes("}"), "the whole answer");
+      } finally {
+        client.destroy();
+      }
+      assert.match(answer, new RegExp(`^HTTP/1.1 ${status} `));
+      assert.equal((JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as { error: { code: string } }).error.code, code);
+    }
+    assert.equal(r.received.length, 0);
+  });
+
+  it("closes a link its sender left silent (gone without a FIN), and keeps one that keeps sending", async () => {
+    r = await receiver(0, 300);
+    const silent = new WebSocket(`ws://${r.address}${PEER_PATH}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const silentClosed = new Promise<number>((resolve) => silent.once("close", (code) => resolve(code)));
+    const talking = new WebSocket(`ws://${r.address}${PEER_PATH}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    let talkingClosed = false;
+    talking.once("close", () => (talkingClosed = true));
+    await new Promise((resolve) => talking.once("open", resolve));
+    const started = performance.now();
+    let seq = 0;
+    const every = setInterval(() => talking.send(msg(++seq)), 50);
+    try {
+      assert.equal(await silentClosed, 1006, "cut, without a closing handshake");
+      const after = performance.now() - started;
+      assert.ok(after >= 250, `not before the idle bound (closed after ${after.toFixed(0)} ms)`);
+      await sleep(400);
+      assert.equal(talkingClosed, false, "a link that keeps sending stays open past the bound");
+    } finally {
+      clearInterval(every);
+      talking.terminate();
+      silent.terminate();
+    }
   });
 
   it("cuts a peer that stops reading, instead of buffering without bound, and reconnects", async () => {

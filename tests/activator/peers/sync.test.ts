@@ -76,9 +76,8 @@ describe("activator peers: the demand table", () => {
     const newer = peerMessageSchema.safeParse({ ...msg({ models: { "m/x": { demand: 2, cold: true } } }), later: 1 });
     assert.ok(newer.success);
     assert.deepEqual(newer.data.models, { "m/x": { demand: 2, cold: true } });
-    const { kedaStreams, ...older } = msg({});
+    const { kedaStreams: _, ...older } = msg({ kedaStreams: true });
     assert.equal(peerMessageSchema.parse(older).kedaStreams, false, "a sender that does not say holds no stream");
-    assert.equal(kedaStreams, false);
   });
 });
 
@@ -114,6 +113,9 @@ describe("activator peers: who hears first", () => {
     assert.deepEqual(sync.targetsView().map((t) => [t.peer, t.reachable]), [["b", true], ["c", true], ["d", true]], "its own address is skipped");
     assert.deepEqual(closed, ["a"], "and its link closed");
     assert.deepEqual(sent.map((m) => m.to), ["b", "c", "d"], "each peer gets the snapshot as soon as its link is up");
+    // The first tick sends to all (what every peer has been told is noted only then).
+    for (let i = 0; i < 200 && sent.length < 6; i++) await sleep(5);
+    assert.deepEqual(sent.slice(3).map((m) => m.to), ["b", "c", "d"]);
   });
   afterEach(() => sync.close());
 
@@ -161,13 +163,26 @@ describe("activator peers: who hears first", () => {
     assert.ok(sent.every((m) => m.body.models["m/x"]?.demand === 51));
   });
 
+  it("a peer whose link comes up gets the snapshot at once, and the others still get a change within a tick", async () => {
+    local = { "m/x": { demand: 2, cold: true } }; // changed since the last message; the next tick sends it
+    sent = [];
+    sync.setAddresses([...peersAt, "e:1"]);
+    await sleep(0);
+    assert.deepEqual(sent.map((m) => m.to), ["e"], "the newcomer first, as soon as its link is up");
+    const got = (name: string) => sent.some((m) => m.to === name && m.body.models["m/x"]?.demand === 2);
+    await eventually(() => got("b") && got("c") && got("d"), "b, c and d to get the change too (heartbeat is 60 s: only the tick sends it)");
+  });
+
   it("reopens its link to a peer that went silent past the TTL (it may be dead without either side knowing)", async () => {
     sync.configure(60_000, 100);
     told("b", false, 1);
-    told("c", false, 1);
-    await sleep(60);
-    told("c", false, 2);
-    await eventually(() => resets.length > 0, "b dropped");
+    let seq = 0;
+    const talking = setInterval(() => told("c", false, ++seq), 20); // c keeps talking, however late the ticks run
+    try {
+      await eventually(() => resets.length > 0, "b dropped");
+    } finally {
+      clearInterval(talking);
+    }
     assert.deepEqual(resets, ["b"], "only the silent one");
     assert.equal(sync.remoteDemand("m/x"), 0);
   });
