@@ -115,6 +115,7 @@ async function main(): Promise<void> {
     timeoutMs: config.engineMetrics.timeoutSeconds * 1000,
   });
   peers.token = loaded.peerToken;
+  peers.accepting = config.peers !== undefined;
   const activity = new ClusterActivity(registry, peers, (key) => engine.metrics(key, engineModel(key)));
   const startDiscovery = (c: typeof config): PeerDiscovery | null =>
     c.peers ? discoverPeers(c.peers, (addresses) => peers.setAddresses(addresses), { logger, kubeConfig: environmentKubeConfig }) : null;
@@ -167,6 +168,7 @@ async function main(): Promise<void> {
       ctx.limits = requestLimits(next);
       applyClientLimits(proxy, next.limits);
       peers.token = peerToken;
+      peers.accepting = next.peers !== undefined;
       if (JSON.stringify(next.peers) !== JSON.stringify(config.peers)) {
         discovery?.close();
         peers.configure(...peerTimes(next));

@@ -18,6 +18,8 @@ import { bearer } from "./link";
 import { MAX_PEER_MESSAGE_BYTES, PEER_PATH, peerMessageSchema, type PeerAck, type PeerMessage } from "./protocol";
 
 export interface PeerReceiver {
+  /** False while this replica has no `peers` configured: links are refused (404), nobody may add demand to it. */
+  readonly accepting: boolean;
   /** Shared secret required of every link; null: none. */
   readonly token: string | null;
   hello(): PeerAck;
@@ -52,14 +54,18 @@ function refuse(socket: Duplex, status: number, reason: string, code: string, me
   );
 }
 
+/** A close reason within the 123 bytes a WebSocket close frame allows (ws throws beyond): ASCII, cut to 120. */
+const closeReason = (text: string): string => text.replace(/[^\x20-\x7e]/g, "?").slice(0, 120);
+
 /** Accepts peers' links on `server` (the admin listener). */
 export function acceptPeerLinks(server: Server, peers: PeerReceiver, logger: Logger): PeerEndpoint {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PEER_MESSAGE_BYTES, perMessageDeflate: false });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const path = (req.url ?? "/").split("?")[0];
-    if (path !== PEER_PATH) {
-      refuse(socket, 404, "Not Found", "not_found", `no WebSocket endpoint ${path}; peers connect to ${PEER_PATH}`);
+    if (path !== PEER_PATH || !peers.accepting) {
+      const why = path !== PEER_PATH ? `no WebSocket endpoint ${path}; peers connect to ${PEER_PATH}` : "this replica has no peers configured (peers)";
+      refuse(socket, 404, "Not Found", "not_found", why);
       return;
     }
     if (!authorized(req, peers.token)) {
@@ -88,7 +94,7 @@ export function acceptPeerLinks(server: Server, peers: PeerReceiver, logger: Log
         if (!parsed.success) {
           const why = parsed.error.issues[0]?.message ?? "invalid";
           logger.warn({ from: req.socket.remoteAddress, why }, "not a peer message: link closed");
-          ws.close(1008, `not a peer message: ${why}`.slice(0, 120));
+          ws.close(1008, closeReason(`not a peer message: ${why}`));
           return;
         }
         peers.receive(parsed.data);

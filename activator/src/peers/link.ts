@@ -6,7 +6,9 @@
  *
  * - The peer speaks first: its hello (`PeerAck`: name, incarnation) tells who it is (a replica finds its own address
  *   in a peer list this way) before anything is sent.
- * - Lost or refused (peer gone, wrong token, not listening yet): reported once per loss, retried every `retryMs`.
+ * - Lost or refused (peer gone, wrong token, not listening yet): reported, and retried after 100 ms, then twice as
+ *   long after each failure up to `retryMs` (a peer starting a moment later is reached at once, a gone one costs
+ *   one attempt per `retryMs`).
  * - A peer that stops reading (its socket buffer full, `bufferedAmount` over `MAX_PEER_MESSAGE_BYTES`) is cut and
  *   reconnected: what it missed is repaired by the next full snapshot.
  */
@@ -17,7 +19,7 @@ import { MAX_PEER_MESSAGE_BYTES, PEER_PATH, type PeerAck } from "./protocol";
 export interface LinkHandlers {
   /** Connected, with the peer's hello. */
   onUp(hello: PeerAck): void;
-  /** Could not connect, or lost (reason in words); retried after `retryMs`. */
+  /** Could not connect, or lost (reason in words); retried with backoff up to `retryMs`. */
   onDown(reason: string): void;
 }
 
@@ -33,7 +35,7 @@ export interface PeerLink {
 export interface LinkOptions {
   /** Authorization token sent when connecting (read at each attempt: a rotated token is used from the next one). */
   token(): string | null;
-  /** Delay before each new attempt after a failure or loss, ms. */
+  /** Longest delay between attempts after failures, ms (the first retry comes after 100 ms, or this if shorter). */
   retryMs: number;
   /** Opening handshake and closing bound, ms. */
   timeoutMs: number;
@@ -45,10 +47,15 @@ export type LinkFactory = (address: string, handlers: LinkHandlers, opts: LinkOp
 /** `Authorization` value for a shared token. */
 export const bearer = (token: string) => `Bearer ${token}`;
 
+/** First retry delay after a failure, ms. */
+const FIRST_RETRY_MS = 100;
+
 export const webSocketLink: LinkFactory = (address, handlers, opts) => new WebSocketLink(address, handlers, opts);
 
 class WebSocketLink implements PeerLink {
   private socket: WebSocket | null = null;
+  /** Failed attempts since the link was last up. */
+  private failures = 0;
   private up = false;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
@@ -96,6 +103,13 @@ class WebSocketLink implements PeerLink {
     });
   }
 
+  /** Delay before the next attempt, ms: 100, 200, 400 ... up to retryMs. */
+  private backoff(): number {
+    const delay = Math.min(this.opts.retryMs, FIRST_RETRY_MS * 2 ** Math.min(this.failures, 16));
+    this.failures++;
+    return delay;
+  }
+
   private connect(): void {
     const token = this.opts.token();
     const socket = new WebSocket(`ws://${this.address}${PEER_PATH}`, {
@@ -106,8 +120,18 @@ class WebSocketLink implements PeerLink {
     });
     this.socket = socket;
     let reason = "connection closed";
+    // Upgraded but silent: not an activator on that port (or a stuck one). Cut, and retried like any other loss.
+    let helloWait: NodeJS.Timeout | undefined;
+    socket.on("open", () => {
+      helloWait = setTimeout(() => {
+        reason = `no hello within ${this.opts.timeoutMs} ms of the upgrade`;
+        socket.terminate();
+      }, this.opts.timeoutMs);
+      helloWait.unref();
+    });
     socket.on("message", (data) => {
       if (this.up) return; // the peer sends its hello only
+      clearTimeout(helloWait);
       let hello: PeerAck;
       try {
         hello = JSON.parse(String(data)) as PeerAck;
@@ -122,18 +146,20 @@ class WebSocketLink implements PeerLink {
         return;
       }
       this.up = true;
+      this.failures = 0;
       this.handlers.onUp(hello);
     });
     socket.on("error", (err) => {
       reason = err.message;
     });
     socket.on("close", (code, why) => {
+      clearTimeout(helloWait);
       if (code !== 1006 && code !== 1005) reason = `closed by the peer (${code}${why.length > 0 ? ` ${String(why)}` : ""})`;
       this.up = false;
       if (this.socket === socket) this.socket = null;
       if (this.closed) return;
       this.handlers.onDown(reason);
-      this.retry = setTimeout(() => this.connect(), this.opts.retryMs);
+      this.retry = setTimeout(() => this.connect(), this.backoff());
       this.retry.unref();
     });
   }

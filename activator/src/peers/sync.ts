@@ -27,8 +27,10 @@ import type { PeerAck, PeerMessage, PeerModelDemand } from "./protocol";
 
 /** Non-urgent changes (counts moving while a model is up) reach peers within this. */
 export const CHECK_MS = 50;
-/** Opening handshake and closing bound of a link. */
+/** Opening handshake (hello included) and closing bound of a link. */
 const LINK_TIMEOUT_MS = 1000;
+/** A refused or lost link is retried every heartbeat, but never more often than this. */
+const MIN_RETRY_MS = 100;
 
 export interface PeerSyncOptions {
   logger: Logger;
@@ -92,6 +94,8 @@ export class PeerSync {
   private closed = false;
   /** Shared secret sent with every link and required of every link received; null: none. */
   token: string | null = null;
+  /** Whether links from peers are accepted: `peers` is configured (set at start and on every config change). */
+  accepting = false;
 
   constructor(private readonly opts: PeerSyncOptions) {
     this.name = opts.name ?? process.env["POD_NAME"] ?? `${hostname()}:${process.pid}`;
@@ -119,7 +123,8 @@ export class PeerSync {
     for (const address of wanted) {
       if (this.targets.has(address)) continue;
       const handlers: LinkHandlers = { onUp: (hello) => this.linkUp(target, hello), onDown: (reason) => this.linkDown(target, reason) };
-      const link = this.openLink(address, handlers, { token: () => this.token, retryMs: this.heartbeatMs, timeoutMs: LINK_TIMEOUT_MS });
+      const retryMs = Math.max(MIN_RETRY_MS, this.heartbeatMs);
+      const link = this.openLink(address, handlers, { token: () => this.token, retryMs, timeoutMs: LINK_TIMEOUT_MS });
       const target: Target = { address, link, self: false, peer: undefined, up: false, failing: false };
       this.targets.set(address, target);
     }

@@ -11,6 +11,7 @@ import WebSocket from "ws";
 import { acceptPeerLinks, type PeerEndpoint } from "../../../activator/src/peers/endpoint";
 import { webSocketLink, type PeerLink } from "../../../activator/src/peers/link";
 import { PEER_PATH, type PeerMessage } from "../../../activator/src/peers/protocol";
+import { WebSocketServer } from "ws";
 import { sleep } from "../testing/http";
 
 const logger = pino({ level: "silent" });
@@ -23,6 +24,8 @@ interface Receiver {
   received: PeerMessage[];
   /** Every upgraded connection, to pause them. */
   sockets: Duplex[];
+  /** What the endpoint reads: whether this replica has peers configured. */
+  state: { accepting: boolean };
   stop(): Promise<void>;
 }
 
@@ -31,7 +34,17 @@ async function receiver(port = 0, idleLinkMs = 60_000): Promise<Receiver> {
   const sockets: Duplex[] = [];
   const server = createServer((_, res) => res.writeHead(404).end());
   server.prependListener("upgrade", (_req, socket: Duplex) => void sockets.push(socket));
-  const endpoint = acceptPeerLinks(server, { token: TOKEN, hello: () => ({ name: "r", incarnation: "r-1" }), receive: (m) => void received.push(m), idleLinkMs: () => idleLinkMs }, logger);
+  const state = { accepting: true };
+  const peers = {
+    get accepting() {
+      return state.accepting;
+    },
+    token: TOKEN,
+    hello: () => ({ name: "r", incarnation: "r-1" }),
+    receive: (m: PeerMessage) => void received.push(m),
+    idleLinkMs: () => idleLinkMs,
+  };
+  const endpoint = acceptPeerLinks(server, peers, logger);
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -40,6 +53,7 @@ async function receiver(port = 0, idleLinkMs = 60_000): Promise<Receiver> {
     address,
     received,
     sockets,
+    state,
     stop: async () => {
       endpoint.close();
       server.closeAllConnections();
@@ -144,6 +158,36 @@ describe("activator peers: a link over real sockets", () => {
       assert.equal((JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as { error: { code: string } }).error.code, code);
     }
     assert.equal(r.received.length, 0);
+  });
+
+  it("refuses links (404) while the replica has no peers configured: nobody may add demand to one that is alone", async () => {
+    r = await receiver();
+    r.state.accepting = false;
+    link = webSocketLink(r.address, handlers, { token: () => TOKEN, retryMs: 50, timeoutMs: 1000 });
+    await until(() => events.length > 0, "the refusal");
+    assert.match(events[0]!, /^down .*404/);
+    r.state.accepting = true; // peers configured by a config change
+    await until(() => events.includes("up r"), "accepted at the next attempt");
+  });
+
+  it("cuts a link upgraded by a server that never says hello (not an activator), and retries", async () => {
+    const server = createServer();
+    const wss = new WebSocketServer({ noServer: true });
+    server.on("upgrade", (req, socket, head) => wss.handleUpgrade(req, socket, head, () => undefined)); // upgrades, then silence
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      link = webSocketLink(address, handlers, { token: () => TOKEN, retryMs: 50, timeoutMs: 200 });
+      await until(() => events.filter((e) => e.startsWith("down")).length >= 2, "two attempts cut");
+      assert.match(events[0]!, /^down no hello within 200 ms/);
+      assert.ok(!events.some((e) => e.startsWith("up")));
+    } finally {
+      await link?.close();
+      link = undefined;
+      for (const ws of wss.clients) ws.terminate();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("closes a link its sender left silent (gone without a FIN), and keeps one that keeps sending", async () => {

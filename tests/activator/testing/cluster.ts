@@ -49,7 +49,12 @@ export class ActivatorCluster {
     const full = { ...config, peers: { static: replicas.map((r) => `127.0.0.1:${r.adminPort}`), ...peerTimes, tokenFile: "peer/token" } };
     const cluster = new ActivatorCluster(replicas, full, env);
     for (const r of replicas) r.writeConfig(full);
-    await cluster.waitConnected();
+    try {
+      await cluster.waitConnected();
+    } catch (err) {
+      await cluster.stop(); // no replica left running behind a failed start (mocha would wait for them)
+      throw err;
+    }
     return cluster;
   }
 
