@@ -221,7 +221,7 @@ export class PeerSync {
     target.up = false;
     if (target.failing || this.closed) return;
     target.failing = true;
-    this.opts.logger.warn({ address: target.address, err: reason }, "peer unreachable: demand not sent (retried every heartbeat)");
+    this.opts.logger.warn({ address: target.address, err: reason }, "peer unreachable: demand not sent (retried after 100 ms, backing off to once per heartbeat)");
   }
 
   private tick(): void {
