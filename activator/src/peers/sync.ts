@@ -29,7 +29,7 @@ import type { PeerAck, PeerMessage, PeerModelDemand } from "./protocol";
 export const CHECK_MS = 50;
 /** Opening handshake (hello included) and closing bound of a link. */
 const LINK_TIMEOUT_MS = 1000;
-/** A refused or lost link is retried every heartbeat, but never more often than this. */
+/** The longest wait between attempts on a refused or lost link is the heartbeat, but never shorter than this. */
 const MIN_RETRY_MS = 100;
 
 export interface PeerSyncOptions {
