@@ -72,6 +72,7 @@ export function acceptPeerLinks(server: Server, peers: PeerReceiver, logger: Log
       refuse(socket, 401, "Unauthorized", "unauthorized", "peer links need the peers' shared token (peers.tokenFile)");
       return;
     }
+    const acceptedUnder = peers.token;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const idleMs = peers.idleLinkMs();
       const idle = setTimeout(() => {
@@ -83,6 +84,12 @@ export function acceptPeerLinks(server: Server, peers: PeerReceiver, logger: Log
       ws.on("error", () => ws.terminate());
       ws.on("message", (data, isBinary) => {
         idle.refresh();
+        // The shared token was rotated since this link opened: it counts no more (its sender reconnects with the new one).
+        if (peers.token !== acceptedUnder) {
+          logger.info({ from: req.socket.remoteAddress }, "peer link opened under the previous token: closed");
+          ws.close(1008, "the peers' token changed");
+          return;
+        }
         let parsed: ReturnType<typeof peerMessageSchema.safeParse>;
         try {
           parsed = peerMessageSchema.safeParse(JSON.parse(isBinary ? Buffer.from(data as Buffer).toString("utf8") : String(data)));

@@ -24,8 +24,8 @@ interface Receiver {
   received: PeerMessage[];
   /** Every upgraded connection, to pause them. */
   sockets: Duplex[];
-  /** What the endpoint reads: whether this replica has peers configured. */
-  state: { accepting: boolean };
+  /** What the endpoint reads: whether this replica has peers configured, and the token it requires. */
+  state: { accepting: boolean; token: string };
   stop(): Promise<void>;
 }
 
@@ -34,12 +34,14 @@ async function receiver(port = 0, idleLinkMs = 60_000): Promise<Receiver> {
   const sockets: Duplex[] = [];
   const server = createServer((_, res) => res.writeHead(404).end());
   server.prependListener("upgrade", (_req, socket: Duplex) => void sockets.push(socket));
-  const state = { accepting: true };
+  const state = { accepting: true, token: TOKEN };
   const peers = {
     get accepting() {
       return state.accepting;
     },
-    token: TOKEN,
+    get token() {
+      return state.token;
+    },
     hello: () => ({ name: "r", incarnation: "r-1" }),
     receive: (m: PeerMessage) => void received.push(m),
     idleLinkMs: () => idleLinkMs,
@@ -102,6 +104,24 @@ describe("activator peers: a link over real sockets", () => {
     assert.match(events[0]!, /^down .*401/);
     token = TOKEN;
     await until(() => events.includes("up r"), "the next attempt to carry the new token");
+  });
+
+  it("closes a link opened under a token that was rotated since, at its next message; the sender reconnects with the new one", async () => {
+    r = await receiver();
+    let token = TOKEN;
+    link = webSocketLink(r.address, handlers, { token: () => token, retryMs: 50, timeoutMs: 1000 });
+    await until(() => events.includes("up r"), "up");
+    assert.equal(link.send(msg(1)), true);
+    await until(() => r!.received.length === 1, "a message under the token it opened with");
+    r.state.token = `${TOKEN}-rotated`;
+    link.send(msg(2));
+    await until(() => events.some((e) => e.startsWith("down")), "the link closed");
+    assert.match(events.find((e) => e.startsWith("down"))!, /1008 the peers' token changed/);
+    assert.deepEqual(r.received.map((m) => m.seq), [1], "the message sent under the old token is not counted");
+    token = `${TOKEN}-rotated`; // the sender's copy of the Secret is updated
+    await until(() => events.filter((e) => e === "up r").length === 2, "reconnected with the new token");
+    link.send(msg(3));
+    await until(() => r!.received.some((m) => m.seq === 3), "and counted again");
   });
 
   it("retries a peer that is not listening yet, and one that went away, every retryMs", async () => {
