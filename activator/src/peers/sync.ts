@@ -234,7 +234,8 @@ export class PeerSync {
       // Silent on its side may mean dead on ours too (no FIN from a vanished node): reconnect to learn which.
       for (const target of this.targets.values()) if (target.peer === name && target.up) target.link.reset();
     }
-    if (this.state() !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll();
+    const models = this.opts.local();
+    if (this.state(models) !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll(false, models);
   }
 
   /** What peers know of this replica, as compared between ticks: demand per model and whether it holds streams. */
@@ -243,8 +244,8 @@ export class PeerSync {
   }
 
   /** The snapshot to send; `toAll`: it goes to every peer (what the next tick and pushNow compare against). */
-  private message(leaving = false, toAll = true): string {
-    const models = leaving ? {} : this.opts.local();
+  private message(leaving = false, toAll = true, current?: Record<string, PeerModelDemand>): string {
+    const models = leaving ? {} : (current ?? this.opts.local());
     const kedaStreams = !leaving && this.opts.holdsKedaStreams?.() === true;
     if (toAll) {
       this.lastSent = this.state(models);
@@ -261,9 +262,10 @@ export class PeerSync {
     return target.peer === undefined || this.peers.get(target.peer)?.kedaStreams !== false;
   }
 
-  private pushAll(urgent = false): void {
+  /** `models`: this replica's demand if the caller just read it (read here otherwise). */
+  private pushAll(urgent = false, models?: Record<string, PeerModelDemand>): void {
     if (this.closed) return;
-    const body = this.message(); // noted as sent even with nobody to send to: an unchanged snapshot is not re-sent each tick
+    const body = this.message(false, true, models); // noted as sent even with nobody to send to: an unchanged snapshot is not re-sent each tick
     // Urgent: two passes, stream holders first. Routine: one pass, in any order.
     for (const first of urgent ? [true, false] : [undefined]) {
       for (const target of this.targets.values()) {
