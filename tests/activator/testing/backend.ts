@@ -32,16 +32,27 @@ export interface BackendOptions {
   readinessPath?: string;
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
+/** Ports freePort() has handed out in this process: the kernel may offer a closed one again. */
+const handedOut = new Set<number>();
+
+/**
+ * A port that was free a moment ago on 127.0.0.1, and never handed out before in this process. The kernel can give
+ * a port it just gave (once closed) to the next `listen(0)`; two backends sharing one would make a model look ready
+ * when another backend starts.
+ */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (;;) {
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", resolve);
+    });
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 export class TestBackend {
