@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { requiredMemoryBytes } from "../../activator/src/config/memory";
 import { limitFields, modelSchema as activatorModelSchema } from "../../activator/src/config/schema";
-import { parseCidr } from "../networkLayout";
+import { parseCidr } from "../domain/networkLayout";
 import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds } from "./coldStart";
 
 /** LLM formats: served by KServe's Hugging Face runtime, which exports vLLM's queue and KV-cache metrics. */
