@@ -6,7 +6,7 @@
  * `Pulumi.yaml` declares the same keys with the same defaults (a test holds them together).
  */
 import { z } from "zod";
-import { a100InstanceTypeNames, autoscalerNodeTemplateTags, awsTagKeyMaxLength, reservedLabelKeys, systemGroupName } from "../domain/nodeGroups";
+import { a100InstanceTypeNames, capacityTypes, autoscalerNodeTemplateTags, awsTagKeyMaxLength, reservedLabelKeys, systemGroupName } from "../domain/nodeGroups";
 import { formatCidr, parseCidr, vpcPrefixRange, zoneCountRange } from "../domain/networkLayout";
 import { chartVersionOverrideProblem, supportedKubernetesVersions } from "../domain/versions";
 import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../domain/checks";
@@ -229,8 +229,6 @@ const labels = z.record(z.string(), z.string()).check((ctx) => {
         if (problem) ctx.issues.push({ code: "custom", input: key, path: [key], message: problem });
     }
 });
-
-const capacityTypes = ["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"] as const;
 
 const gpuNodeGroup = section({
     /** Group name: a DNS label of at most 20 characters, unique; pods select the group by it. */

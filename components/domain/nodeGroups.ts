@@ -4,7 +4,8 @@
  * from zero nodes (with no node to look at, it builds a template node from these tags).
  */
 import type * as aws from "@pulumi/aws";
-import type { GpuNodeGroupConfig, SystemNodeGroupConfig } from "../config/schema";
+import type * as k8s from "@pulumi/kubernetes";
+import { gpuTaint } from "./clusterFacts";
 
 /** The A100 instance types we run, with what a node offers. Both carry eight A100s (40 GiB resp. 80 GiB each). */
 export const a100InstanceTypes = {
@@ -14,6 +15,27 @@ export const a100InstanceTypes = {
 
 export type A100InstanceType = keyof typeof a100InstanceTypes;
 export const a100InstanceTypeNames = Object.keys(a100InstanceTypes) as A100InstanceType[];
+
+/** EC2 capacity a GPU group launches on: on-demand, Spot, or an EC2 Capacity Block for ML. */
+export const capacityTypes = ["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"] as const;
+export type CapacityType = (typeof capacityTypes)[number];
+
+/** What the builders here read of the system node group (config/schema's `systemNodeGroup` has this shape). */
+export interface SystemNodeGroupFacts {
+    instanceType: string;
+    rootVolumeSizeGiB: number;
+}
+
+/** What the builders here read of one GPU node group (config/schema's `gpuNodeGroups[i]` has this shape). */
+export interface GpuNodeGroupFacts {
+    name: string;
+    instanceType: A100InstanceType;
+    rootVolumeSizeGiB: number;
+    capacityType: CapacityType;
+    /** cr-...; required with CAPACITY_BLOCK (config/schema checks that). */
+    capacityReservationId?: string;
+    labels: Record<string, string>;
+}
 
 /** Label naming the node group a node belongs to (`system`, or the GPU group's name from config). */
 export const nodeGroupLabel = "gpu-serverless.io/node-group";
@@ -31,9 +53,6 @@ export const autoscalerGpuLabel = { key: "k8s.amazonaws.com/accelerator", value:
 /** Name of the system node group in {@link nodeGroupLabel}; not available to GPU groups. */
 export const systemGroupName = "system";
 
-/** The taint on every GPU node, so only pods that ask for GPUs land there. */
-export const gpuTaint = { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" } as const;
-
 /** Label keys we set on nodes ourselves; config labels may not override them. */
 export const reservedLabelKeys: readonly string[] = [nodeGroupLabel, acceleratorLabel, gpuPresentLabel, autoscalerGpuLabel.key];
 
@@ -41,7 +60,7 @@ export const reservedLabelKeys: readonly string[] = [nodeGroupLabel, accelerator
 export const systemNodeLabels: Record<string, string> = { [nodeGroupLabel]: systemGroupName };
 
 /** Labels of the nodes of one GPU group: the user's plus ours (ours win; config validation refuses clashes). */
-export function gpuNodeLabels(group: Pick<GpuNodeGroupConfig, "name" | "labels">): Record<string, string> {
+export function gpuNodeLabels(group: Pick<GpuNodeGroupFacts, "name" | "labels">): Record<string, string> {
     return {
         ...group.labels,
         [nodeGroupLabel]: group.name,
@@ -53,6 +72,12 @@ export function gpuNodeLabels(group: Pick<GpuNodeGroupConfig, "name" | "labels">
 
 /** Labels shared by every GPU node of every group, for DaemonSets (device plugin, DCGM exporter). */
 export const allGpuNodesSelector: Record<string, string> = { [acceleratorLabel]: acceleratorValue };
+
+/** Where pods must go to run on one A100 node group. */
+export interface GpuScheduling {
+    nodeSelector: Record<string, string>;
+    tolerations: k8s.types.input.core.v1.Toleration[];
+}
 
 /** What a pod needs to be scheduled on one GPU group. */
 export function gpuSchedulingFor(groupName: string) {
@@ -89,11 +114,11 @@ function launchTemplateBase(instanceType: string, rootVolumeSizeGiB: number, per
     } satisfies aws.ec2.LaunchTemplateArgs;
 }
 
-export function systemLaunchTemplateData(group: SystemNodeGroupConfig) {
+export function systemLaunchTemplateData(group: SystemNodeGroupFacts) {
     return launchTemplateBase(group.instanceType, group.rootVolumeSizeGiB);
 }
 
-export function gpuLaunchTemplateData(group: GpuNodeGroupConfig) {
+export function gpuLaunchTemplateData(group: GpuNodeGroupFacts) {
     const base = launchTemplateBase(group.instanceType, group.rootVolumeSizeGiB, gpuVolumePerformance);
     if (group.capacityType === "CAPACITY_BLOCK") {
         return {
@@ -121,7 +146,7 @@ export const awsTagKeyMaxLength = 128;
  * Tags for the group's Auto Scaling group that describe a node to cluster-autoscaler while the group has none: GPU
  * count, root volume, labels and taint. Without them a pending GPU pod never triggers a scale-up from zero.
  */
-export function autoscalerNodeTemplateTags(group: GpuNodeGroupConfig): Record<string, string> {
+export function autoscalerNodeTemplateTags(group: GpuNodeGroupFacts): Record<string, string> {
     const tags: Record<string, string> = {
         [`${nodeTemplate}/resources/nvidia.com/gpu`]: String(a100InstanceTypes[group.instanceType].gpus),
         [`${nodeTemplate}/resources/ephemeral-storage`]: `${group.rootVolumeSizeGiB}Gi`,

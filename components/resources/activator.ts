@@ -19,34 +19,15 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ActivatorStackConfig, ModelConfig } from "../config/models";
-import { activatorConfig, activatorConfigFile, apiKeysSecretData, configFileName, nlbIdleTimeoutSeconds, peerTokenFileName } from "../manifests/activator/config";
+import { activatorConfig, activatorConfigFile, apiKeysSecretData, nlbIdleTimeoutSeconds } from "../manifests/activator/config";
 import { activatorNetworkPolicyManifest } from "../manifests/activator/networkPolicy";
 import { activatorImageTag, imageContextDir, imageDockerfile } from "../manifests/activator/image";
-import {
-    activatorServiceMonitorManifest,
-    adminServiceManifest,
-    podsServiceManifest,
-    proxyServiceManifest,
-    proxyServicePort,
-    scalerAddress,
-    scalerServiceManifest,
-    serviceNames,
-} from "../manifests/activator/services";
-import {
-    activatorName,
-    activatorNamespaceManifest,
-    activatorNamespaceRules,
-    activatorPodLabels,
-    apiKeysSecretName,
-    modelNamespaceManifest,
-    modelNamespaceRules,
-    peerTokenSecretName,
-    podDisruptionBudgetManifest,
-    statefulSetManifest,
-} from "../manifests/activator/workload";
+import { activatorServiceMonitorManifest, adminServiceManifest, podsServiceManifest, proxyServiceManifest, scalerAddress, scalerServiceManifest } from "../manifests/activator/services";
+import { activatorNamespaceManifest, activatorNamespaceRules, modelNamespaceManifest, modelNamespaceRules, podDisruptionBudgetManifest, statefulSetManifest } from "../manifests/activator/workload";
 import { childName } from "../domain/naming";
 import { argsError, checkDnsLabel } from "../domain/checks";
 import { checkNodeSelector } from "../manifests/charts/scheduling";
+import { activatorName, activatorPodLabels, apiKeysSecretName, configFileName, configMapName, peerTokenFileName, peerTokenSecretName, proxyServicePort, serviceNames } from "../manifests/activator/names";
 
 export interface ActivatorArgs {
     /** `gpu-serverless:activator`, as parsed (defaults filled in). */
@@ -160,7 +141,6 @@ export class Activator extends pulumi.ComponentResource {
             ),
         );
 
-        const configMapName = `${activatorName}-config`;
         const configMap = new k8s.core.v1.ConfigMap(
             childName(name, "config"),
             { metadata: { name: configMapName, namespace, labels: activatorPodLabels }, data: { [configFileName]: this.configFile } },

@@ -20,13 +20,10 @@ import { KServe } from "./kserve";
 import { Monitoring } from "./monitoring";
 import { childName } from "../domain/naming";
 import { Network } from "./network";
-import { allGpuNodesSelector, gpuSchedulingFor, gpuTaint, systemNodeLabels } from "../domain/nodeGroups";
+import { allGpuNodesSelector, type GpuScheduling, gpuSchedulingFor, systemNodeLabels } from "../domain/nodeGroups";
+import { gpuTaint } from "../domain/clusterFacts";
 
-/** Where pods must go to run on one A100 node group. */
-export interface GpuScheduling {
-    nodeSelector: Record<string, string>;
-    tolerations: k8s.types.input.core.v1.Toleration[];
-}
+export type { GpuScheduling } from "../domain/nodeGroups";
 
 export interface ServerlessGpuPlatformArgs {
     /** The validated platform stack config (`loadStackConfig()` from `components/config/stack`). Required. */

@@ -17,7 +17,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { modelKey } from "../../activator/src/config/schema";
+import { modelKey } from "../../activator/src/index";
 import type { ModelConfig } from "../config/models";
 import { modelStoragePolicy, serviceAccountTrustPolicy } from "../domain/iamPolicies";
 import { inferenceServiceManifest } from "../manifests/model/inferenceService";
@@ -25,7 +25,7 @@ import { backendUrl, modelLabels, predictorName } from "../manifests/model/predi
 import { scaledObjectManifest, scaledObjectType } from "../manifests/model/scaledObject";
 import { networkPolicyManifest, serviceMonitorManifest } from "../manifests/model/traffic";
 import { childName } from "../domain/naming";
-import type { GpuScheduling } from "./platform";
+import type { GpuScheduling } from "../domain/nodeGroups";
 import { argsError } from "../domain/checks";
 
 export interface ServerlessModelArgs {

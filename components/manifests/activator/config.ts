@@ -3,33 +3,10 @@
  * it from a ConfigMap; the activator validates it with the same schema (`activatorConfigSchema`) and reloads it
  * when the ConfigMap changes, so adding a model needs no restart.
  */
-import { apiKeyDigestsFile } from "../../../activator/src/config/apiKeys";
-import { activatorConfigSchema, parseActivatorConfig, type ActivatorConfigInput } from "../../../activator/src/config/schema";
+import { type ActivatorConfigInput, activatorConfigSchema, apiKeyDigestsFile, parseActivatorConfig } from "../../../activator/src/index";
 import type { ActivatorStackConfig, ModelConfig } from "../../config/models";
 import { backendUrl, predictorName, readinessPath } from "../model/predictor";
-import { serviceNames } from "./services";
-
-/** The activator's three listeners (container ports). */
-export const activatorPorts = { proxy: 8080, scaler: 9090, admin: 9091 } as const;
-
-/**
- * Where the ConfigMap is mounted and the file the activator reads: the path the image's default command passes to
- * `--config` (activator/Dockerfile), so the StatefulSet need not override the command. The content is JSON, which
- * YAML parsers read as it is.
- */
-export const configDir = "/etc/activator";
-export const configFileName = "config.yaml";
-
-/**
- * Where the API keys Secret is mounted (a folder of its own: the kubelet swaps each volume's `..data` symlink) and the
- * file in it, the SHA-256 digests of the keys (`apiKeyDigestsFile`), that `auth.apiKeysFile` names.
- */
-export const apiKeysDir = "/etc/activator-api-keys";
-export const apiKeysFileName = "digests";
-
-/** Where the peers' shared token Secret is mounted (a folder of its own) and its file: `peers.tokenFile`. */
-export const peerTokenDir = "/etc/activator-peer-token";
-export const peerTokenFileName = "token";
+import { activatorPorts, apiKeysDir, apiKeysFileName, peerTokenDir, peerTokenFileName, serviceNames } from "./names";
 
 /** The API keys Secret's data: the file of their SHA-256 digests, in the activator's own format. Never the keys. */
 export function apiKeysSecretData(keys: readonly string[]): Record<string, string> {

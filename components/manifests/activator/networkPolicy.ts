@@ -10,10 +10,9 @@
  * (aws/aws-network-policy-agent, pkg/fwruleprocessor `FirewallRuleProcessor.ComputeMapEntriesFromEndpointRules`
  * adds the node IP as allow-all to every policy map; since PR #65 "Ignore policy restrictions against Node IP").
  */
-import { peer, prometheusPodLabels } from "../model/traffic";
-import { kedaOperatorPodLabels } from "../charts/keda";
-import { activatorPorts } from "./config";
-import { activatorName, activatorPodLabels } from "./workload";
+import { peer } from "../model/traffic";
+import { kedaOperatorPodLabels, prometheusPodLabels } from "../../domain/clusterFacts";
+import { activatorName, activatorPodLabels, activatorPorts } from "./names";
 
 export interface ActivatorNetworkPolicyOptions {
     /** Namespace of the activator. */

@@ -8,21 +8,7 @@
  * the in-tree NLB keeps AWS's fixed 350 s idle timeout and its default deregistration delay.
  */
 import type { ActivatorStackConfig } from "../../config/models";
-import { activatorPorts } from "./config";
-import { activatorName, activatorPodLabels } from "./workload";
-
-/** In-cluster names of the four Services. */
-export const serviceNames = {
-    proxy: `${activatorName}-proxy`,
-    /** ClusterIP: KEDA's one `external-push` address; any replica answers for all (they share demand). */
-    scaler: `${activatorName}-scaler`,
-    /** Headless: governs the StatefulSet's pod DNS names; its EndpointSlices tell each replica where its peers are. */
-    pods: `${activatorName}-pods`,
-    admin: `${activatorName}-admin`,
-} as const;
-
-/** Port the NLB listens on (plain HTTP; put TLS in front, or terminate it at the NLB with a certificate). */
-export const proxyServicePort = 80;
+import { activatorName, activatorPodLabels, activatorPorts, proxyServicePort, serviceNames } from "./names";
 
 /**
  * `<scaler Service>.<namespace>.svc.cluster.local:<port>`: the one external-scaler address of every ScaledObject. KEDA

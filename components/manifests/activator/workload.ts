@@ -7,19 +7,7 @@
  * starts. KEDA reaches any one replica through the scaler Service (./services).
  */
 import type { ActivatorStackConfig } from "../../config/models";
-import { activatorPorts, apiKeysDir, configDir, peerTokenDir } from "./config";
-
-/** In-cluster name of the StatefulSet and ServiceAccount; pods are `<name>-<i>`; Services and the ConfigMap derive theirs from it. */
-export const activatorName = "activator";
-
-/** The Secret holding the digests of the API keys (only with `apiKeySecrets`). */
-export const apiKeysSecretName = `${activatorName}-api-keys`;
-
-/** The Secret holding the replicas' shared peer token (generated). */
-export const peerTokenSecretName = `${activatorName}-peer-token`;
-
-/** Labels selecting the activator pods (NetworkPolicies of the models admit exactly these). */
-export const activatorPodLabels = { "app.kubernetes.io/name": "activator", "app.kubernetes.io/part-of": "gpu-serverless" };
+import { activatorName, activatorPodLabels, activatorPorts, apiKeysDir, apiKeysSecretName, configDir, peerTokenDir, peerTokenSecretName } from "./names";
 
 /** The activator's namespace: Pod Security `restricted` enforced, which the StatefulSet below satisfies. */
 export function activatorNamespaceManifest(namespace: string) {

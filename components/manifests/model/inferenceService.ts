@@ -8,7 +8,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { scaleUpDelaySeconds } from "../../config/coldStart";
 import { isLlmFormat, type ModelConfig } from "../../config/models";
-import type { GpuScheduling } from "../../resources/platform";
+import type { GpuScheduling } from "../../domain/nodeGroups";
 import { livenessPath, modelLabels, modelServerPort, readinessPath, servedModelName } from "./predictor";
 import { modelContainerPorts, servingRuntimes } from "./runtime";
 

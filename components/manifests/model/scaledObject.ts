@@ -16,8 +16,7 @@
  * metric per spec the scaler returns (pkg/scalers/external_scaler.go `GetMetricSpecForScaling`), all AverageValue.
  * - HPA behaviour: scale up at once, scale down one replica a minute after five quiet minutes.
  */
-import { modelKey } from "../../../activator/src/config/schema";
-import { MODEL_METADATA_KEY } from "../../../activator/src/scaler/activity";
+import { MODEL_METADATA_KEY, modelKey } from "../../../activator/src/index";
 import type { ModelConfig } from "../../config/models";
 import { modelLabels, predictorName } from "./predictor";
 

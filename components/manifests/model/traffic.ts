@@ -3,6 +3,7 @@
  * metrics through, and the NetworkPolicy that admits only the activator and Prometheus to the model pods.
  */
 import type { ModelConfig } from "../../config/models";
+import { prometheusPodLabels } from "../../domain/clusterFacts";
 import { modelLabels, modelServerPort, predictorLabels, predictorName } from "./predictor";
 import { metricsPortNameFor, servingRuntimes } from "./runtime";
 
@@ -12,9 +13,6 @@ export interface NetworkPolicyOptions {
     /** Namespace of Prometheus (its pods carry prometheusPodLabels). */
     monitoringNamespace: string;
 }
-
-/** Labels of kube-prometheus-stack's Prometheus pods (set by prometheus-operator on the pods it runs). */
-export const prometheusPodLabels = { "app.kubernetes.io/name": "prometheus" } as const;
 
 /**
  * Scrapes `/metrics` of the model server (vLLM metrics included for LLMs) on the port its runtime serves metrics on,

@@ -5,7 +5,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as YAML from "yaml";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { MODEL_METADATA_KEY } from "../../../activator/src/scaler/activity";
+import { MODEL_METADATA_KEY } from "../../../activator/src/index";
 import { Activator } from "../../../components/resources/activator";
 import type { ModelConfig } from "../../../components/config/models";
 import { gcsCredentialFileName, ServerlessModel } from "../../../components/resources/serverlessModel";

@@ -1,21 +1,10 @@
 import * as assert from "node:assert/strict";
-import { modelKey, parseActivatorConfig } from "../../../../activator/src/config/schema";
-import { buildRouteTable, matchHostPath } from "../../../../activator/src/routing/table";
+import { buildRouteTable, matchHostPath, modelKey, parseActivatorConfig, parseApiKeyDigests } from "../../../../activator/src/index";
 import { createHash } from "node:crypto";
-import { parseApiKeyDigests } from "../../../../activator/src/config/apiKeys";
-import {
-    activatorConfig,
-    activatorConfigFile,
-    activatorPorts,
-    apiKeysDir,
-    apiKeysFileName,
-    apiKeysSecretData,
-    nlbIdleTimeoutSeconds,
-    peerTokenDir,
-    peerTokenFileName,
-} from "../../../../components/manifests/activator/config";
+import { activatorConfig, activatorConfigFile, apiKeysSecretData, nlbIdleTimeoutSeconds } from "../../../../components/manifests/activator/config";
 import { podsServiceManifest } from "../../../../components/manifests/activator/services";
 import { cpuModel, llmModel, stackWith } from "../model/fixtures";
+import { activatorPorts, apiKeysDir, apiKeysFileName, peerTokenDir, peerTokenFileName } from "../../../../components/manifests/activator/names";
 
 describe("activator config generated from the models", () => {
     const stack = stackWith(

@@ -1,8 +1,9 @@
 import * as assert from "node:assert/strict";
-import { activatorPorts } from "../../../../components/manifests/activator/config";
+import { activatorPodLabels, activatorPorts } from "../../../../components/manifests/activator/names";
+import { kedaOperatorPodLabels } from "../../../../components/domain/clusterFacts";
 import { activatorNetworkPolicyManifest } from "../../../../components/manifests/activator/networkPolicy";
-import { activatorPodLabels, statefulSetManifest } from "../../../../components/manifests/activator/workload";
-import { kedaOperatorPodLabels, kedaValues } from "../../../../components/manifests/charts/keda";
+import { statefulSetManifest } from "../../../../components/manifests/activator/workload";
+import { kedaValues } from "../../../../components/manifests/charts/keda";
 import { chartDefaults, chartVersion } from "../../../support/chartValues";
 import { stackWith } from "../model/fixtures";
 

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { apiKeysDir, configFileName, peerTokenDir } from "../../../../components/manifests/activator/config";
+import { activatorName, activatorPodLabels, apiKeysDir, apiKeysSecretName, configFileName, peerTokenDir, peerTokenSecretName } from "../../../../components/manifests/activator/names";
 import {
     activatorServiceMonitorManifest,
     adminServiceManifest,
@@ -10,17 +10,7 @@ import {
     scalerAddress,
     scalerServiceManifest,
 } from "../../../../components/manifests/activator/services";
-import {
-    activatorPodLabels,
-    activatorName,
-    apiKeysSecretName,
-    modelNamespaceRules,
-    peerTokenSecretName,
-    activatorNamespaceRules,
-    podDisruptionBudgetManifest,
-    statefulSetManifest,
-    terminationGraceSeconds,
-} from "../../../../components/manifests/activator/workload";
+import { modelNamespaceRules, activatorNamespaceRules, podDisruptionBudgetManifest, statefulSetManifest, terminationGraceSeconds } from "../../../../components/manifests/activator/workload";
 import { crdErrors } from "../../../support/crds";
 import { stackWith } from "../model/fixtures";
 

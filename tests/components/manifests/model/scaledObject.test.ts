@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
-import { MODEL_METADATA_KEY } from "../../../../activator/src/scaler/activity";
+import { MODEL_METADATA_KEY } from "../../../../activator/src/index";
 import { scalerAddress, scalerServiceManifest } from "../../../../components/manifests/activator/services";
-import { activatorPodLabels } from "../../../../components/manifests/activator/workload";
+import { activatorPodLabels } from "../../../../components/manifests/activator/names";
 import { scaledObjectManifest } from "../../../../components/manifests/model/scaledObject";
 import { crdErrors } from "../../../support/crds";
 import { cpuModel, llmModel, parseModels } from "./fixtures";
