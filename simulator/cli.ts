@@ -170,8 +170,9 @@ function run(argv: string[], out: (s: string) => void, err: (s: string) => void)
         tailSeconds: num("--tail", values.tail),
     };
 
-    const stack = loadStack(values.stack, values.set ?? [], err);
     const trace = readTrace(values.trace);
+    const notes: string[] = [];
+    const stack = loadStack(values.stack, values.set ?? [], (s) => notes.push(s));
     const variants: { label: string; knobs: Knobs }[] = sweep
         ? sweep.values.map((v) => ({ label: `${sweep!.key}=${v}`, knobs: { ...fixed, [sweep!.key]: v } }))
         : [{ label: Object.entries(fixed).map(([k, v]) => `${k}=${v}`).join(",") || "stack", knobs: fixed }];
@@ -206,5 +207,6 @@ function run(argv: string[], out: (s: string) => void, err: (s: string) => void)
         fs.writeFileSync(values.json, JSON.stringify({ stack: values.stack, region: stack.region, trace: values.trace, thin, seed, path: options.path ?? "today", phases: phasesUsed, prices: prices[stack.region], tailSeconds: tail, runs }, null, 2) + "\n");
         out(`json: ${values.json}`);
     }
+    for (const n of notes) err(n);
     return 0;
 }
