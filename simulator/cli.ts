@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { parseStackConfig, type StackConfig } from "../components/config/stack";
 import { coldStartBudget, phaseNames, type PhaseDistribution, type PhaseName } from "../components/domain/coldStartBudget";
 import { prices } from "../components/domain/prices";
-import { parseSetting, planConfig } from "../scripts/plan/stackConfig";
+import { planConfig } from "../scripts/plan/stackConfig";
 import { simulate } from "./engine";
 import { summarize, table, type RunSummary } from "./report";
 import { buildScenario, knobNames, parsePhase, type Knobs, type ScenarioOptions } from "./scenario";
@@ -59,7 +59,7 @@ const standIn: Record<string, string> = { "gpu-serverless:apiEndpoint": JSON.str
 export function loadStack(stack: string, sets: string[], note: (s: string) => void = () => {}): StackConfig {
     let config: Record<string, string>;
     try {
-        config = planConfig(root, stack, Object.fromEntries(sets.map(parseSetting))).config;
+        config = planConfig(root, stack, sets).config;
     } catch (e) {
         throw new InputError((e as Error).message);
     }
