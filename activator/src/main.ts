@@ -12,7 +12,7 @@ import { loadApiKeysFile, loadConfigFile, type LoadedApiKeys, type LoadedConfig 
 import type { ActivatorConfig } from "./config/schema";
 import { watchMountedFile, type FileWatcher } from "./config/watch";
 import { ModelRegistry } from "./holding/registry";
-import { createMetrics } from "./metrics";
+import { createMetrics } from "./base/metrics";
 import type { ProxyContext } from "./proxy/context";
 import { forward } from "./proxy/forward";
 import type { RequestLimits } from "./request/exchange";

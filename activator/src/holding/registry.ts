@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { Pool } from "undici";
 import { modelKey, serviceNameOf, type ActivatorConfig, type ModelConfig } from "../config/schema";
-import type { Metrics, QueueSnapshot } from "../metrics";
+import type { Metrics, QueueSnapshot } from "../base/metrics";
 import type { Exchange } from "../request/exchange";
 import type { Readiness, ReadinessTarget } from "../readiness/index";
 import type { HealthWatcher } from "../health/watch";
