@@ -1,7 +1,7 @@
 /** What every bench receives and returns, the printed table, the JSON result file and the shared statistics. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { percentile } from "../../tests/activator/testing/http";
+import { percentile } from "../../testing/activator/http";
 import type { CoreLayout } from "./processes";
 
 export interface BenchContext {

@@ -4,11 +4,11 @@
  * Prints the measured push latency and cold-start overhead (first byte minus backend-ready instant).
  */
 import { strict as assert } from "node:assert";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { keepAliveAgent, percentile, send, sendJson, sseData } from "./testing/http";
-import { KedaClient } from "./testing/kedaClient";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { keepAliveAgent, percentile, send, sendJson, sseData } from "../../testing/activator/http";
+import { KedaClient } from "../../testing/activator/kedaClient";
 
 const BACKEND_BOOT_MS = 300;
 

@@ -5,12 +5,12 @@
  */
 import { strict as assert } from "node:assert";
 import type http from "node:http";
-import { ActivatorCluster, queueOf } from "./testing/cluster";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { eventually, keepAliveAgent, percentile, send, sleep, type HttpResult } from "./testing/http";
-import { KedaClient } from "./testing/kedaClient";
-import { openPeerSocket } from "./testing/peerSocket";
+import { ActivatorCluster, queueOf } from "../../testing/activator/cluster";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { eventually, keepAliveAgent, percentile, send, sleep, type HttpResult } from "../../testing/activator/http";
+import { KedaClient } from "../../testing/activator/kedaClient";
+import { openPeerSocket } from "../../testing/activator/peerSocket";
 
 const MODEL = "test/llm";
 

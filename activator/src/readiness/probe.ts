@@ -10,7 +10,7 @@
  */
 import { Agent, request } from "undici";
 import type { Logger } from "pino";
-import type { ReadinessTarget } from "./index";
+import type { ReadinessTarget } from "./types";
 import { ReadinessState } from "./state";
 
 export const PROBE_MIN_INTERVAL_MS = 10;

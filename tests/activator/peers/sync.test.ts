@@ -4,7 +4,7 @@ import pino from "pino";
 import { peerMessageSchema, type PeerMessage } from "../../../activator/src/peers/protocol";
 import type { LinkFactory } from "../../../activator/src/peers/link";
 import { PeerSync } from "../../../activator/src/peers/sync";
-import { sleep } from "../testing/http";
+import { sleep } from "../../../testing/activator/http";
 
 const logger = pino({ level: "silent" });
 const msg = (over: Partial<PeerMessage>): PeerMessage => ({ name: "b", incarnation: "i1", seq: 1, leaving: false, kedaStreams: false, models: {}, ...over });

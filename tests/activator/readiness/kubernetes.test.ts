@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import pino from "pino";
-import { createReadiness, type Readiness } from "../../../activator/src/readiness";
+import { createReadiness } from "../../../activator/src/readiness";
+import type { Readiness } from "../../../activator/src/readiness/types";
 import { readyEndpointCount, readyEndpointUrls } from "../../../activator/src/readiness/kubernetes";
-import { endpointSlice, FAKE_TOKEN, FakeKubeApi } from "../testing/fakeKubeApi";
-import { eventually, sleep } from "../testing/http";
+import { endpointSlice, FAKE_TOKEN, FakeKubeApi } from "../../../testing/activator/fakeKubeApi";
+import { eventually, sleep } from "../../../testing/activator/http";
 
 const logger = pino({ level: "silent" });
 /** Polls every 2 ms: these tests time readiness to the millisecond. */

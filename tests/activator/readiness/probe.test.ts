@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import pino from "pino";
-import { createReadiness, type Readiness } from "../../../activator/src/readiness";
+import { createReadiness } from "../../../activator/src/readiness";
+import type { Readiness } from "../../../activator/src/readiness/types";
 import { notReadyProbeDelay, probeUrl } from "../../../activator/src/readiness/probe";
-import { TestBackend } from "../testing/backend";
-import { eventually, sleep } from "../testing/http";
+import { TestBackend } from "../../../testing/activator/backend";
+import { eventually, sleep } from "../../../testing/activator/http";
 
 const logger = pino({ level: "silent" });
 /** Polls every 2 ms: these tests time readiness to the millisecond. */
