@@ -69,6 +69,23 @@ interface PeerEntry {
   seenAt: number;
 }
 
+/** What this replica tells its peers: its demand per model (models with demand only) and whether it holds KEDA's streams. */
+export interface DemandSnapshot {
+  readonly models: Record<string, PeerModelDemand>;
+  readonly kedaStreams: boolean;
+}
+
+/** The message a replica sends (pure): `seq` numbers it; `leaving` says the sender is gone (no demand then). */
+export function peerMessage(sender: PeerAck, seq: number, snapshot: DemandSnapshot, leaving = false): PeerMessage {
+  const { models, kedaStreams } = leaving ? { models: {}, kedaStreams: false } : snapshot;
+  return { name: sender.name, incarnation: sender.incarnation, seq, leaving, kedaStreams, models };
+}
+
+/** A snapshot as compared between ticks (pure): equal strings, nothing new to tell. */
+export function snapshotKey(snapshot: DemandSnapshot): string {
+  return `${snapshot.kedaStreams ? 1 : 0}${JSON.stringify(snapshot.models)}`;
+}
+
 export interface PeerView {
   name: string;
   lastSeenMsAgo: number;
@@ -133,7 +150,7 @@ export class PeerSync {
   /** A cold request arrived here for `modelKey`: tell every peer now, unless they were already told it is cold. */
   pushNow(modelKey?: string): void {
     if (modelKey !== undefined && this.toldCold.has(modelKey)) return;
-    this.pushAll(true);
+    this.pushAll("urgent");
   }
 
   /** Sum of the live peers' demand for a model. */
@@ -195,7 +212,7 @@ export class PeerSync {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    const body = this.message(true);
+    const body = this.encode(this.snapshot(), { leaving: true });
     await Promise.allSettled([...this.targets.values()].map((t) => t.link.close(t.self ? undefined : body)));
   }
 
@@ -214,7 +231,7 @@ export class PeerSync {
     }
     // A new or returning peer learns this replica's demand now, not at the next heartbeat. Not noted as sent: the
     // others have not had it, and a change still to go out at the next tick must still go out.
-    if (!this.closed) target.link.send(this.message(false, false));
+    if (!this.closed) target.link.send(this.encode(this.snapshot()));
   }
 
   private linkDown(target: Target, reason: string): void {
@@ -234,27 +251,29 @@ export class PeerSync {
       // Silent on its side may mean dead on ours too (no FIN from a vanished node): reconnect to learn which.
       for (const target of this.targets.values()) if (target.peer === name && target.up) target.link.reset();
     }
-    const models = this.opts.local();
-    if (this.state(models) !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll(false, models);
+    const snapshot = this.snapshot();
+    if (snapshotKey(snapshot) !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll("routine", snapshot);
   }
 
-  /** What peers know of this replica, as compared between ticks: demand per model and whether it holds streams. */
-  private state(models = this.opts.local()): string {
-    return `${this.opts.holdsKedaStreams?.() === true ? 1 : 0}${JSON.stringify(models)}`;
+  /** This replica's demand now, read once. */
+  private snapshot(): DemandSnapshot {
+    return { models: this.opts.local(), kedaStreams: this.opts.holdsKedaStreams?.() === true };
   }
 
-  /** The snapshot to send; `toAll`: it goes to every peer (what the next tick and pushNow compare against). */
-  private message(leaving = false, toAll = true, current?: Record<string, PeerModelDemand>): string {
-    const models = leaving ? {} : (current ?? this.opts.local());
-    const kedaStreams = !leaving && this.opts.holdsKedaStreams?.() === true;
-    if (toAll) {
-      this.lastSent = this.state(models);
-      this.lastSentAt = performance.now();
-      this.toldCold.clear();
-      for (const [key, demand] of Object.entries(models)) if (demand.cold) this.toldCold.add(key);
-    }
-    const msg: PeerMessage = { name: this.name, incarnation: this.incarnation, seq: ++this.seq, leaving, kedaStreams, models };
-    return JSON.stringify(msg);
+  /** The next numbered message for `snapshot`, serialised. */
+  private encode(snapshot: DemandSnapshot, { leaving = false } = {}): string {
+    return JSON.stringify(peerMessage(this.hello(), ++this.seq, snapshot, leaving));
+  }
+
+  /**
+   * Notes `snapshot` as what every peer now knows: the next tick re-sends only a different one (or at the heartbeat),
+   * and pushNow skips models it already said were cold.
+   */
+  private noteSentToAll(snapshot: DemandSnapshot): void {
+    this.lastSent = snapshotKey(snapshot);
+    this.lastSentAt = performance.now();
+    this.toldCold.clear();
+    for (const [key, demand] of Object.entries(snapshot.models)) if (demand.cold) this.toldCold.add(key);
   }
 
   /** A peer that holds KEDA's streams, or that has not said yet (it may). */
@@ -262,12 +281,13 @@ export class PeerSync {
     return target.peer === undefined || this.peers.get(target.peer)?.kedaStreams !== false;
   }
 
-  /** `models`: this replica's demand if the caller just read it (read here otherwise). */
-  private pushAll(urgent = false, models?: Record<string, PeerModelDemand>): void {
+  /** Sends `snapshot` (read now if not given) to every peer whose link is up; "urgent": stream holders first. */
+  private pushAll(order: "urgent" | "routine", snapshot = this.snapshot()): void {
     if (this.closed) return;
-    const body = this.message(false, true, models); // noted as sent even with nobody to send to: an unchanged snapshot is not re-sent each tick
+    this.noteSentToAll(snapshot); // even with nobody to send to: an unchanged snapshot is not re-sent each tick
+    const body = this.encode(snapshot);
     // Urgent: two passes, stream holders first. Routine: one pass, in any order.
-    for (const first of urgent ? [true, false] : [undefined]) {
+    for (const first of order === "urgent" ? [true, false] : [undefined]) {
       for (const target of this.targets.values()) {
         if (!target.up || target.self || (first !== undefined && this.mayHoldStreams(target) !== first)) continue;
         target.link.send(body);

@@ -3,11 +3,33 @@ import { strict as assert } from "node:assert";
 import pino from "pino";
 import { peerMessageSchema, type PeerMessage } from "../../../activator/src/peers/protocol";
 import type { LinkFactory } from "../../../activator/src/peers/link";
-import { PeerSync } from "../../../activator/src/peers/sync";
+import { PeerSync, peerMessage, snapshotKey } from "../../../activator/src/peers/sync";
 import { sleep } from "../../../testing/activator/http";
 
 const logger = pino({ level: "silent" });
 const msg = (over: Partial<PeerMessage>): PeerMessage => ({ name: "b", incarnation: "i1", seq: 1, leaving: false, kedaStreams: false, models: {}, ...over });
+
+describe("activator peers: the message (pure)", () => {
+  const sender = { name: "a", incarnation: "i9" };
+  const snapshot = { models: { "m/x": { demand: 3, cold: true } }, kedaStreams: true };
+
+  it("says the sender's demand and whether it holds KEDA's streams, numbered, in the protocol's shape", () => {
+    const m = peerMessage(sender, 7, snapshot);
+    assert.deepEqual(m, { name: "a", incarnation: "i9", seq: 7, leaving: false, kedaStreams: true, models: { "m/x": { demand: 3, cold: true } } });
+    assert.ok(peerMessageSchema.safeParse(m).success);
+  });
+
+  it("a leaving message carries no demand and no streams, whatever the snapshot says", () => {
+    const m = peerMessage(sender, 8, snapshot, true);
+    assert.deepEqual([m.leaving, m.kedaStreams, m.models], [true, false, {}]);
+  });
+
+  it("snapshots compare equal only when demand and stream holding are both the same", () => {
+    assert.equal(snapshotKey(snapshot), snapshotKey({ models: { "m/x": { demand: 3, cold: true } }, kedaStreams: true }));
+    assert.notEqual(snapshotKey(snapshot), snapshotKey({ ...snapshot, kedaStreams: false }));
+    assert.notEqual(snapshotKey(snapshot), snapshotKey({ ...snapshot, models: { "m/x": { demand: 4, cold: true } } }));
+  });
+});
 
 describe("activator peers: the demand table", () => {
   let sync: PeerSync;
