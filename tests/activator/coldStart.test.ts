@@ -91,7 +91,7 @@ describe("activator: cold start", function () {
     assert.ok(act.logs.some((l) => l.msg === "cold start" && l["model"] === "test/llm" && typeof l["durationMs"] === "number"));
   });
 
-  it("measures push latency and cold-start overhead over 20 cold starts", async () => {
+  it("pushes true once per cold start and serves every held request, over 20 cold starts (latency targets: bench/activationPush.ts, bench/coldPath.ts)", async () => {
     const count = 20;
     for (let i = 0; i < count; i++) backends.push(await TestBackend.create());
     act = await ActivatorProcess.start(config(backends.map((b, i) => model(`m${i}`, b.url))));
@@ -123,8 +123,6 @@ describe("activator: cold start", function () {
     const fmt = (v: number[]) => `p50 ${percentile(v, 50).toFixed(2)} ms, max ${Math.max(...v).toFixed(2)} ms`;
     console.log(`      push latency (request sent → true on StreamIsActive, ${count} cold starts): ${fmt(pushLatencies)}`);
     console.log(`      cold-start overhead (first byte − backend ready, ${count} cold starts): ${fmt(overheads)}`);
-    assert.ok(percentile(pushLatencies, 50) < 20, "push is event-driven, not on a timer");
-    assert.ok(percentile(overheads, 50) < 50, "held requests are released within a probe interval of readiness");
   });
 });
 
