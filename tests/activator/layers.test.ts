@@ -2,7 +2,8 @@
  * The activator's layers: lower ones never import upper ones. `base/` (errors, metrics) imports nothing of the
  * activator; `proxy/` (the request chain) sits on `holding/` (queues, model state), both on `request/` (the exchange,
  * the body budget, answers); readiness, the scaler, config and routing import none of the chain; no folder imports
- * the entry files at the root (`main.ts`, `admin.ts`, `index.ts`); and no module imports itself back through others.
+ * the entry files at the root (`main.ts`, `admin.ts`, `index.ts`); `main.ts` only wires (the lifecycle is
+ * `lifecycle/`); and no module imports itself back through others.
  * Read from the sources' `import`/`export … from` statements, `import("…")` and `require("…")` calls.
  */
 import { strict as assert } from "node:assert";
@@ -122,6 +123,19 @@ describe("activator: layers", () => {
       if (folderOf(file) === null) continue;
       for (const target of targets) assert.ok(folderOf(target) !== null, `${file} imports ${target}`);
     }
+  });
+
+  it("main.ts only wires: no process events, timers, waits or classes of its own (the lifecycle/ module has them)", () => {
+    const main = readFileSync(path.join(SRC, "main.ts"), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+    const logic: Array<[RegExp, string]> = [
+      [/\bprocess\.(on|once)\(/, "process event handlers (lifecycle/lifecycle.ts attachToProcess)"],
+      [/\bset(Timeout|Interval|Immediate)\(/, "timers"],
+      [/\bwhile\s*\(/, "wait loops"],
+      [/^\s*(export\s+)?class\s/m, "classes"],
+    ];
+    for (const [pattern, what] of logic) assert.doesNotMatch(main, pattern, `main.ts has ${what}`);
+    assert.ok(graph.get("main.ts")!.includes(path.join("lifecycle", "lifecycle.ts")), "main.ts hands the process to lifecycle/");
+    for (const [file, targets] of graph) assert.ok(!targets.includes("main.ts"), `${file} imports main.ts`);
   });
 
   it("has no import cycle", () => {

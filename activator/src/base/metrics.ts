@@ -157,6 +157,12 @@ function createCollectors(queue: QueueSnapshot) {
       labelNames: ["result"] as const,
       registers,
     }),
+    uncaughtExceptions: new Counter({
+      name: "activator_uncaught_exceptions_total",
+      help: "Errors no handler caught (kind uncaughtException or unhandledRejection); the process drains and exits on one that escapes while requests are counted",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
   };
 }
 
