@@ -35,6 +35,7 @@ describe("activator lifecycle: an error no handler caught (child process)", func
     const { code, stdout } = await runChild({ HELD: "1", THROW: "rejection" });
     assert.equal(code, 1, stdout);
     assert.match(stdout, /activator_uncaught_exceptions_total\{kind="unhandledRejection"\} 1/);
+    assert.match(stdout, /activator_uncaught_exceptions_total\{kind="uncaughtException"\} 0/, "both kinds exported from the start");
   });
 
   it("with nothing counted: counts it and keeps running", async () => {
