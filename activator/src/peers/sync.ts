@@ -22,6 +22,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import { systemClock, type Clock, type ClockTimer } from "../base/clock";
 import { webSocketLink, type LinkFactory, type LinkHandlers, type PeerLink } from "./link";
 import type { PeerAck, PeerMessage, PeerModelDemand } from "./protocol";
 
@@ -46,6 +47,8 @@ export interface PeerSyncOptions {
   name?: string;
   /** Opens the link to a peer; default: a WebSocket to its admin listener (tests pass a fake). */
   link?: LinkFactory;
+  /** Time for the tick, the TTL and the heartbeat; default: the real clock (tests pass a manual one). */
+  clock?: Clock;
 }
 
 interface Target {
@@ -65,7 +68,7 @@ interface PeerEntry {
   seq: number;
   models: Record<string, PeerModelDemand>;
   kedaStreams: boolean;
-  /** performance.now() of the last message. */
+  /** clock.now() of the last message. */
   seenAt: number;
 }
 
@@ -107,7 +110,8 @@ export class PeerSync {
   private toldCold = new Set<string>();
   private heartbeatMs: number;
   private ttlMs: number;
-  private readonly timer: NodeJS.Timeout;
+  private readonly clock: Clock;
+  private timer: ClockTimer | undefined;
   private closed = false;
   /** Shared secret sent with every link and required of every link received; null: none. */
   token: string | null = null;
@@ -119,8 +123,8 @@ export class PeerSync {
     this.heartbeatMs = opts.heartbeatMs;
     this.ttlMs = opts.ttlMs;
     this.openLink = opts.link ?? webSocketLink;
-    this.timer = setInterval(() => this.tick(), CHECK_MS);
-    this.timer.unref();
+    this.clock = opts.clock ?? systemClock;
+    this.scheduleTick();
   }
 
   configure(heartbeatMs: number, ttlMs: number): void {
@@ -155,7 +159,7 @@ export class PeerSync {
 
   /** Sum of the live peers' demand for a model. */
   remoteDemand(modelKey: string): number {
-    const oldest = performance.now() - this.ttlMs;
+    const oldest = this.clock.now() - this.ttlMs;
     let sum = 0;
     for (const peer of this.peers.values()) if (peer.seenAt >= oldest) sum += peer.models[modelKey]?.demand ?? 0;
     return sum;
@@ -163,7 +167,7 @@ export class PeerSync {
 
   /** Live peers, for /queue. */
   view(): PeerView[] {
-    const now = performance.now();
+    const now = this.clock.now();
     return [...this.peers].map(([name, p]) => ({ name, lastSeenMsAgo: Math.round(now - p.seenAt), kedaStreams: p.kedaStreams, models: p.models }));
   }
 
@@ -188,7 +192,7 @@ export class PeerSync {
   /** A message from a peer (already validated). */
   receive(msg: PeerMessage): void {
     if (msg.name === this.name && msg.incarnation === this.incarnation) return;
-    const now = performance.now();
+    const now = this.clock.now();
     const previous = this.peers.get(msg.name);
     if (msg.leaving) {
       if (previous) this.opts.logger.info({ peer: msg.name }, "peer left");
@@ -211,7 +215,7 @@ export class PeerSync {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    this.clock.clearTimeout(this.timer);
     const body = this.encode(this.snapshot(), { leaving: true });
     await Promise.allSettled([...this.targets.values()].map((t) => t.link.close(t.self ? undefined : body)));
   }
@@ -241,8 +245,17 @@ export class PeerSync {
     this.opts.logger.warn({ address: target.address, err: reason }, "peer unreachable: demand not sent (retried after 100 ms, backing off to once per heartbeat)");
   }
 
+  /** Every CHECK_MS until closed. */
+  private scheduleTick(): void {
+    if (this.closed) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.scheduleTick(); // first: a tick that throws does not stop the next
+      this.tick();
+    }, CHECK_MS);
+  }
+
   private tick(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     for (const [name, peer] of this.peers) {
       if (now - peer.seenAt <= this.ttlMs) continue;
       const demand = Object.values(peer.models).reduce((sum, m) => sum + m.demand, 0);
@@ -271,7 +284,7 @@ export class PeerSync {
    */
   private noteSentToAll(snapshot: DemandSnapshot): void {
     this.lastSent = snapshotKey(snapshot);
-    this.lastSentAt = performance.now();
+    this.lastSentAt = this.clock.now();
     this.toldCold.clear();
     for (const [key, demand] of Object.entries(snapshot.models)) if (demand.cold) this.toldCold.add(key);
   }
