@@ -103,8 +103,10 @@ describe("activator: cold start", function () {
       const stream = client.streamIsActive(`test/m${i}`);
       assert.equal((await stream.next()).result, false);
       let sentAt = 0;
+      let pushed = false; // the first `true` only: the stream repeats it every heartbeat while the model is cold
       stream.onEvent((e) => {
-        if (e.result && !backend.listening) {
+        if (e.result && !pushed) {
+          pushed = true;
           pushLatencies.push(e.at - sentAt);
           void backend.startAfter(100);
         }
@@ -116,7 +118,7 @@ describe("activator: cold start", function () {
       overheads.push(res.firstByteAt - backend.listeningAt!);
       stream.cancel();
     }
-    assert.equal(pushLatencies.length, count, "one push per cold start");
+    assert.equal(pushLatencies.length, count, "every cold start pushed true to the stream KEDA holds");
     const metrics = await send(`${act.adminUrl}/metrics`);
     const sum = Number(/activator_activation_push_seconds_sum\{model="test\/m0"\} (\S+)/.exec(metrics.body)?.[1]);
     assert.ok(sum > 0, "the activator measured its own push latency");
