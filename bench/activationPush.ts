@@ -13,8 +13,8 @@
  * reported next to it.
  */
 import net from "node:net";
-import { FakeKubeApi } from "../tests/activator/testing/fakeKubeApi";
-import { KedaClient, type IsActiveStream } from "../tests/activator/testing/kedaClient";
+import { FakeKubeApi } from "../testing/activator/fakeKubeApi";
+import { KedaClient, type IsActiveStream } from "../testing/activator/kedaClient";
 import { startActivator, type BenchActivator } from "./lib/activator";
 import { deadline, fixed, sleep, summarize, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 

@@ -11,8 +11,8 @@
  *   measures the probe interval more than anything else.
  */
 import http from "node:http";
-import { TestBackend } from "../tests/activator/testing/backend";
-import { send, type HttpResult } from "../tests/activator/testing/http";
+import { TestBackend } from "../testing/activator/backend";
+import { send, type HttpResult } from "../testing/activator/http";
 import { startActivator, startColdModel, type BenchActivator } from "./lib/activator";
 import { deadline, fixed, sleep, summarize, type Bench, type BenchContext, type BenchResult, type Summary } from "./lib/report";
 

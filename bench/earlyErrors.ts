@@ -4,8 +4,8 @@
  * which writes the whole body before reading: Node `http`, Node's `fetch` (undici), Python `http.client`. Counts
  * how many tries received the 413 (the rest saw a reset or EPIPE instead).
  */
-import { TestBackend } from "../tests/activator/testing/backend";
-import { CLIENTS, postWith } from "../tests/activator/testing/clients";
+import { TestBackend } from "../testing/activator/backend";
+import { CLIENTS, postWith } from "../testing/activator/clients";
 import { startActivator } from "./lib/activator";
 import { type Bench, type BenchContext, type BenchResult } from "./lib/report";
 

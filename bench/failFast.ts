@@ -3,15 +3,15 @@
  * `model_cannot_start`, next to the floor: the same Pod event reaching a bare @kubernetes/client-node watch in the
  * bench process, in the same run.
  *
- * Readiness mode `kubernetes` against the fake API server (tests/activator/testing/fakeKubeApi.ts), no ready endpoint.
+ * Readiness mode `kubernetes` against the fake API server (testing/activator/fakeKubeApi.ts), no ready endpoint.
  * Each sample: one request for a model is written on a pre-connected socket and held (checked on /queue), the Pod is
  * applied (t0), the first response bytes arrive (t1); the Pod is then deleted and the failure seen cleared before the
  * model is used again.
  */
 import net from "node:net";
 import { Watch } from "@kubernetes/client-node";
-import { FakeKubeApi } from "../tests/activator/testing/fakeKubeApi";
-import { containers, predictorPod } from "../tests/activator/testing/kubeObjects";
+import { FakeKubeApi } from "../testing/activator/fakeKubeApi";
+import { containers, predictorPod } from "../testing/activator/kubeObjects";
 import { startActivator, type BenchActivator } from "./lib/activator";
 import { deadline, fixed, summarize, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 

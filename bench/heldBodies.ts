@@ -12,8 +12,8 @@
  */
 import * as path from "node:path";
 import { memoryBytes, activatorStackSchema } from "../components/config/models";
-import { endpointSlice, FakeKubeApi } from "../tests/activator/testing/fakeKubeApi";
-import { TestBackend } from "../tests/activator/testing/backend";
+import { endpointSlice, FakeKubeApi } from "../testing/activator/fakeKubeApi";
+import { TestBackend } from "../testing/activator/backend";
 import { startActivator } from "./lib/activator";
 import { rssOf, spawnChild, type Spawned } from "./lib/processes";
 import { fixed, sleep, type Bench, type BenchContext, type BenchResult } from "./lib/report";

@@ -148,7 +148,7 @@ export const heldCapacity: Bench = {
         requests: total,
         clientProcesses: clientCount,
         connections: "one per request (all held at once)",
-        backend: "tests/activator/testing/backend.ts JSON echo in the bench process; a request counts only with 200 and its own URL echoed",
+        backend: "testing/activator/backend.ts JSON echo in the bench process; a request counts only with 200 and its own URL echoed",
         openFilesLimit: limit,
         rss: "/proc/<activator pid>/status VmRSS (held: after the last request was held and a settle pause) and VmHWM (peak, release included)",
       },

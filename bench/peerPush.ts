@@ -17,9 +17,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { FakeKubeApi } from "../tests/activator/testing/fakeKubeApi";
-import { ActivatorCluster } from "../tests/activator/testing/cluster";
-import { KedaClient, type IsActiveStream } from "../tests/activator/testing/kedaClient";
+import { FakeKubeApi } from "../testing/activator/fakeKubeApi";
+import { ActivatorCluster } from "../testing/activator/cluster";
+import { KedaClient, type IsActiveStream } from "../testing/activator/kedaClient";
 import { pin, removeOnExit, track } from "./lib/processes";
 import { deadline, fixed, sleep, summarize, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 

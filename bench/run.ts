@@ -23,7 +23,7 @@ import { NGINX } from "./lib/nginx";
 import { foreignLoad, QUIET_CORES, waitForQuiet } from "./lib/machineLoad";
 import { missingPrerequisites } from "./lib/prerequisites";
 import { coreLayout, pin, stopAll, stopChildrenOnSignals } from "./lib/processes";
-import { formatTable, formatTargets, writeResult, type Bench, type BenchContext, type BenchResult } from "./lib/report";
+import { formatTable, formatTargets, sourceRevision, writeResult, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 import { WRK } from "./lib/wrk";
 import { earlyErrors } from "./earlyErrors";
 import { peerPush } from "./peerPush";
@@ -119,7 +119,7 @@ async function main(): Promise<number> {
   const cores = coreLayout();
   pin(process.pid, cores.others); // the driver hosts backends, fake APIs and clients: keep it off the proxy's core
   const ctx: BenchContext = { smoke, cores, log: (m) => process.stderr.write(`[bench] ${m}\n`) };
-  const info = { machine: machine(), cores: cores.description, smoke, startedAt: new Date().toISOString() };
+  const info = { source: sourceRevision(), machine: machine(), cores: cores.description, smoke, startedAt: new Date().toISOString() };
   process.stdout.write(`${smoke ? "SMOKE run (figures not meaningful)" : "Benchmark run"}: ${JSON.stringify(info.machine)}\n${cores.description}\n\n`);
 
   const failed: string[] = [];

@@ -8,11 +8,11 @@
  * keepalive pool, nginx's default idle time of 60 s for it) is measured in the same sweep as a reference.
  */
 import http from "node:http";
-import { IdleClosingBackend } from "../tests/activator/testing/idleClosingBackend";
-import { send } from "../tests/activator/testing/http";
+import { IdleClosingBackend } from "../testing/activator/idleClosingBackend";
+import { send } from "../testing/activator/http";
 import { startActivator } from "./lib/activator";
 import { startNginx } from "./lib/nginx";
-import { freePort } from "../tests/activator/testing/backend";
+import { freePort } from "../testing/activator/backend";
 import { type Bench, type BenchContext, type BenchResult } from "./lib/report";
 
 const IDLE_MS = 300;

@@ -6,7 +6,7 @@
  * and, to separate its processing from cross-core wake-ups, moved onto the backend's core.
  */
 import http from "node:http";
-import { freePort, TestBackend } from "../tests/activator/testing/backend";
+import { freePort, TestBackend } from "../testing/activator/backend";
 import { startActivator, type BenchActivator } from "./lib/activator";
 import { startNginx, type Nginx } from "./lib/nginx";
 import { childPids, pin } from "./lib/processes";
@@ -136,7 +136,7 @@ export const streaming: Bench = {
       return {
         name: "streaming",
         method: {
-          backend: "tests/activator/testing/backend.ts SSE (node:http) in the bench process, one event every 10 ms",
+          backend: "testing/activator/backend.ts SSE (node:http) in the bench process, one event every 10 ms",
           client: "node:http in the bench process (same clock as the backend); latency = receipt − emission per event",
           streams,
           eventsPerStream: chunks,

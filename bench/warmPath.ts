@@ -14,8 +14,8 @@
  * other processes disturbed (lib/machineLoad) is repeated, the least disturbed attempt kept.
  */
 import * as path from "node:path";
-import { freePort } from "../tests/activator/testing/backend";
-import { send } from "../tests/activator/testing/http";
+import { freePort } from "../testing/activator/backend";
+import { send } from "../testing/activator/http";
 import { startActivator, type BenchActivator } from "./lib/activator";
 import { ensureInterceptor, interceptorBinary, interceptorBuildInfo, interceptorCacheDir, INTERCEPTOR_VERSION, startInterceptor, type BenchInterceptor } from "./lib/interceptor";
 import { foreignLoad, QUIET_CORES } from "./lib/machineLoad";

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { ModelRegistry } from "./holding/registry";
-import type { Metrics } from "./metrics";
+import type { Metrics } from "./base/metrics";
 import { PEER_PATH } from "./peers/protocol";
 import type { PeerSync } from "./peers/sync";
 

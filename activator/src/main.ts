@@ -1,63 +1,49 @@
 /**
- * Entry point: wires config → watchers → state → servers → staged shutdown. No logic of its own.
+ * Entry point: wires config → state → servers → watchers, hands the process to the lifecycle
+ * (lifecycle/lifecycle.ts: starting → serving → draining → stopped; config reloads: lifecycle/reload.ts). No logic of
+ * its own.
  *
  *   node dist/main.js --config FILE
  */
 import type { AddressInfo, Server } from "node:net";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { createAdminServer, type AdminState } from "./admin";
-import { loadApiKeysFile, loadConfigFile, type LoadedApiKeys, type LoadedConfig } from "./config/load";
+import { systemClock } from "./base/clock";
+import { createMetrics } from "./base/metrics";
+import { loadConfigFile, type LoadedConfig } from "./config/load";
 import type { ActivatorConfig } from "./config/schema";
-import { watchMountedFile, type FileWatcher } from "./config/watch";
-import { ModelRegistry } from "./holding/registry";
-import { createMetrics } from "./metrics";
-import type { ProxyContext } from "./proxy/context";
-import { forward } from "./proxy/forward";
-import type { RequestLimits } from "./request/exchange";
-import { reject } from "./request/respond";
-import { buildRoutes } from "./proxy/route";
-import { applyClientLimits, createProxyServer } from "./proxy/server";
-import { environmentKubeConfig } from "./kube/config";
+import { watchMountedFile } from "./config/watch";
+import { EngineGauges, type EngineModel } from "./engine/vllmGauges";
 import { failureDetails, failureMessage } from "./health/failure";
 import { HealthWatcher } from "./health/watch";
-import { EngineGauges, type EngineModel } from "./engine/vllmGauges";
+import { ModelRegistry } from "./holding/registry";
+import { environmentKubeConfig } from "./kube/config";
+import { attachToProcess, Lifecycle } from "./lifecycle/lifecycle";
+import { ConfigReload, requestLimits } from "./lifecycle/reload";
 import { ClusterActivity } from "./peers/clusterActivity";
 import { discoverPeers, type PeerDiscovery } from "./peers/discovery";
 import { acceptPeerLinks } from "./peers/endpoint";
 import { PeerSync } from "./peers/sync";
+import type { ProxyContext } from "./proxy/context";
+import { forward } from "./proxy/forward";
+import { buildRoutes } from "./proxy/route";
+import { applyClientLimits, createProxyServer } from "./proxy/server";
 import { createReadiness } from "./readiness/index";
+import { reject } from "./request/respond";
 import { startScalerServer } from "./scaler/server";
 
 const USAGE = "usage: node dist/main.js --config FILE   (YAML or JSON; see activator/README.md)";
 
 async function main(): Promise<void> {
   const logger = pino({ base: { service: "activator" } }, pino.destination({ dest: 1, sync: true }));
-  process.on("uncaughtException", (err) => logger.error({ err }, "uncaught exception (kept running)"));
-  process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection (kept running)"));
+  const file = configFileArgument();
+  const loaded = await loadOrExit(file, logger);
+  const initial = loaded.config;
+  logger.level = initial.logLevel;
 
-  const { values } = parseArgs({ options: { config: { type: "string" }, help: { type: "boolean" } } });
-  if (values.help || !values.config) {
-    process.stderr.write(`${USAGE}\n`);
-    process.exit(values.help ? 0 : 2);
-  }
-  // `npm run activator -- --config FILE` runs in the activator folder; a relative FILE means the caller's folder.
-  const file = path.resolve(process.env["INIT_CWD"] ?? process.cwd(), values.config);
-
-  // Config
-  let loaded: LoadedConfig;
-  try {
-    loaded = await loadConfigFile(file);
-  } catch (err) {
-    logger.fatal({ errors: (err as { errors?: string[] }).errors }, (err as Error).message);
-    process.stderr.write(`${(err as Error).message}\n`);
-    process.exit(1);
-  }
-  let config = loaded.config;
-  logger.level = config.logLevel;
-
-  // State
+  // State. The closures below that name a later part (registry, ctx, activity) run only once everything is wired.
   const metrics = createMetrics({
     forEachModel: (visit) => registry.forEachModel(visit),
     forEachFailure: (visit) => registry.forEachFailure(visit),
@@ -77,10 +63,10 @@ async function main(): Promise<void> {
       reject(ctx, x, code, `model ${model.key} ${why}`, { model: model.key });
     },
   });
-  registry.apply(config);
+  registry.apply(initial);
   const ctx: ProxyContext = {
-    routes: buildRoutes(config, registry),
-    limits: requestLimits(config),
+    routes: buildRoutes(initial, registry),
+    limits: requestLimits(initial),
     buffered: { bytes: 0 },
     apiKeys: loaded.apiKeys?.digests ?? null,
     draining: false,
@@ -89,16 +75,16 @@ async function main(): Promise<void> {
   };
 
   // Cluster-wide demand: this replica's plus its peers' (an empty peer list when `peers` is not configured).
-  const peerTimes = (c: typeof config) => [(c.peers?.heartbeatSeconds ?? 1) * 1000, (c.peers?.ttlSeconds ?? 3) * 1000] as const;
   let openKedaStreams = (): number => 0; // the scaler's, once it listens
   const peers = new PeerSync({
     logger,
     local: () => registry.demandSnapshot(),
     holdsKedaStreams: () => openKedaStreams() > 0,
     onRemoteCold: (key, at) => activity.remoteCold(key, at),
-    heartbeatMs: peerTimes(config)[0],
-    ttlMs: peerTimes(config)[1],
+    ...peerTimes(initial),
   });
+  peers.token = loaded.peerToken;
+  peers.accepting = initial.peers !== undefined;
   // vLLM's own gauges, read from the ready replicas: two more KEDA metrics for models with `vllm`.
   const engineModel = (key: string): EngineModel | undefined => {
     const model = registry.get(key);
@@ -111,19 +97,17 @@ async function main(): Promise<void> {
       for (const key of keys) yield [key, engineModel(key)!] as [string, EngineModel];
     },
     logger,
-    intervalMs: config.engineMetrics.intervalSeconds * 1000,
-    timeoutMs: config.engineMetrics.timeoutSeconds * 1000,
+    intervalMs: initial.engineMetrics.intervalSeconds * 1000,
+    timeoutMs: initial.engineMetrics.timeoutSeconds * 1000,
   });
-  peers.token = loaded.peerToken;
-  peers.accepting = config.peers !== undefined;
   const activity = new ClusterActivity(registry, peers, (key) => engine.metrics(key, engineModel(key)));
-  const startDiscovery = (c: typeof config): PeerDiscovery | null =>
+  const startDiscovery = (c: ActivatorConfig): PeerDiscovery | null =>
     c.peers ? discoverPeers(c.peers, (addresses) => peers.setAddresses(addresses), { logger, kubeConfig: environmentKubeConfig }) : null;
-  let discovery = startDiscovery(config);
+  let discovery = startDiscovery(initial);
 
   // Servers
-  const { listeners } = config;
-  const proxy = createProxyServer(ctx, config.limits);
+  const { listeners } = initial;
+  const proxy = createProxyServer(ctx, initial.limits);
   const adminState: AdminState = { accepting: true };
   const admin = createAdminServer(adminState, registry, metrics, { peers, clusterDemand: (key) => activity.demand(key) });
   const peerLinks = acceptPeerLinks(admin, peers, logger);
@@ -135,7 +119,7 @@ async function main(): Promise<void> {
     port: listeners.scaler.port,
     activity,
     logger,
-    heartbeatMs: config.activation.heartbeatSeconds * 1000,
+    heartbeatMs: initial.activation.heartbeatSeconds * 1000,
     observePushLatency: (model, seconds) => metrics.activationPush.observe({ model }, seconds),
   });
   openKedaStreams = () => scaler.openStreams();
@@ -143,91 +127,88 @@ async function main(): Promise<void> {
   const adminPort = await listen(admin, listeners.admin, "admin");
 
   // Watchers: the config file, and the API keys file it names (re-read on its own changes and with every config).
-  const watchApiKeys = (apiKeys: LoadedApiKeys | null): FileWatcher | null =>
-    apiKeys === null
-      ? null
-      : watchMountedFile(apiKeys.file, apiKeys.text, loadApiKeysFile, {
-          onChange(next) {
-            ctx.apiKeys = next.digests;
-            metrics.apiKeysReloads.inc({ result: "applied" });
-            logger.info({ file: next.file, keys: next.digests.size }, "API keys reloaded");
-          },
-          onError(err) {
-            metrics.apiKeysReloads.inc({ result: "rejected" });
-            logger.error({ errors: (err as { errors?: string[] }).errors }, `API keys change refused, old keys kept: ${(err as Error).message}`);
-          },
-        });
-  let keysWatcher = watchApiKeys(loaded.apiKeys);
-  const watcher = watchMountedFile(file, loaded.text, loadConfigFile, {
-    onChange({ config: next, apiKeys, peerToken }) {
-      if (JSON.stringify(next.listeners) !== JSON.stringify(config.listeners) || next.activation.heartbeatSeconds !== config.activation.heartbeatSeconds) {
-        logger.warn("listeners and activation.heartbeatSeconds change only on restart; the rest of the new config is applied");
-      }
-      registry.apply(next);
-      ctx.routes = buildRoutes(next, registry);
-      ctx.limits = requestLimits(next);
-      applyClientLimits(proxy, next.limits);
+  const reload = new ConfigReload(initial, loaded.apiKeys, {
+    logger,
+    metrics,
+    registry,
+    ctx,
+    routes: (next) => buildRoutes(next, registry),
+    applyClientLimits: (limits) => applyClientLimits(proxy, limits),
+    applyPeers(next, peerToken, peersChanged) {
       peers.token = peerToken;
       peers.accepting = next.peers !== undefined;
-      if (JSON.stringify(next.peers) !== JSON.stringify(config.peers)) {
-        discovery?.close();
-        peers.configure(...peerTimes(next));
-        discovery = startDiscovery(next);
-      }
-      ctx.apiKeys = apiKeys?.digests ?? null;
-      keysWatcher?.close();
-      keysWatcher = watchApiKeys(apiKeys);
-      logger.level = next.logLevel;
-      config = next;
-      metrics.configReloads.inc({ result: "applied" });
-      logger.info({ models: next.models.length, auth: apiKeys !== null }, "config reloaded");
-    },
-    onError(err) {
-      metrics.configReloads.inc({ result: "rejected" });
-      logger.error({ errors: (err as { errors?: string[] }).errors }, `config change refused, old config kept: ${(err as Error).message}`);
+      if (!peersChanged) return;
+      discovery?.close();
+      const { heartbeatMs, ttlMs } = peerTimes(next);
+      peers.configure(heartbeatMs, ttlMs);
+      discovery = startDiscovery(next);
     },
   });
+  const watcher = watchMountedFile(file, loaded.text, loadConfigFile, { onChange: (next) => reload.applied(next), onError: (err) => reload.refused(err) });
 
+  const lifecycle = new Lifecycle(
+    {
+      counts: () => registry.totals,
+      stopAccepting() {
+        adminState.accepting = false;
+        ctx.draining = true;
+        watcher.close();
+        reload.close();
+        proxy.close();
+        proxy.closeIdleConnections();
+      },
+      rejectAllHeld: () => registry.rejectAllHeld(),
+      cutConnections: () => proxy.closeAllConnections(),
+      async closeRest(remainingMs) {
+        await scaler.close(remainingMs);
+        await peers.close(); // peers drop this replica's demand now rather than after their TTL
+        discovery?.close();
+        engine.close();
+        await registry.close();
+        peerLinks.close();
+        admin.close();
+        admin.closeAllConnections();
+      },
+    },
+    {
+      logger,
+      clock: systemClock,
+      graceMs: () => reload.current.shutdownGraceSeconds * 1000,
+      exit: (code) => process.exit(code),
+      countUncaught: (kind) => metrics.uncaughtExceptions.inc({ kind }),
+    },
+  );
+  attachToProcess(lifecycle);
+  lifecycle.serving();
   // Logged once the watchers are in place too: a file changed after this line is seen.
-  logger.info({ proxyPort, scalerPort: scaler.port, adminPort, models: config.models.length, auth: ctx.apiKeys !== null }, "activator listening");
-
-  // Staged shutdown
-  let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    const graceMs = config.shutdownGraceSeconds * 1000;
-    const deadline = performance.now() + graceMs;
-    logger.info({ signal, held: registry.totals.held, inFlight: registry.totals.inFlight, graceMs }, "shutting down: draining");
-    adminState.accepting = false;
-    ctx.draining = true;
-    watcher.close();
-    keysWatcher?.close();
-    proxy.close();
-    proxy.closeIdleConnections();
-    while (registry.totals.held + registry.totals.inFlight > 0 && performance.now() < deadline) await sleep(20);
-    const { held, inFlight } = registry.totals;
-    if (held + inFlight > 0) logger.warn({ held, inFlight }, "grace period over: held requests answered 503, in-flight ones cut");
-    registry.rejectAllHeld();
-    await new Promise((resolve) => setImmediate(resolve)); // let those answers reach the sockets before cutting them
-    proxy.closeAllConnections();
-    await scaler.close(Math.max(0, deadline - performance.now()));
-    await peers.close(); // peers drop this replica's demand now rather than after their TTL
-    discovery?.close();
-    engine.close();
-    await registry.close();
-    peerLinks.close();
-    admin.close();
-    admin.closeAllConnections();
-    logger.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  logger.info({ proxyPort, scalerPort: scaler.port, adminPort, models: initial.models.length, auth: ctx.apiKeys !== null }, "activator listening");
 }
 
-function requestLimits({ limits }: ActivatorConfig): RequestLimits {
-  return { maxBodyBytes: limits.maxBodyBytes, maxPendingTotal: limits.maxPendingTotal, maxBufferedBodyBytes: limits.maxBufferedBodyBytes };
+/** The --config argument, resolved; prints usage and exits on --help (0) or without it (2). */
+function configFileArgument(): string {
+  const { values } = parseArgs({ options: { config: { type: "string" }, help: { type: "boolean" } } });
+  if (values.help || !values.config) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(values.help ? 0 : 2);
+  }
+  // `npm run activator -- --config FILE` runs in the activator folder; a relative FILE means the caller's folder.
+  return path.resolve(process.env["INIT_CWD"] ?? process.cwd(), values.config);
+}
+
+/** The config file, loaded and checked; exits 1 naming what is wrong otherwise. */
+async function loadOrExit(file: string, logger: Logger): Promise<LoadedConfig> {
+  try {
+    return await loadConfigFile(file);
+  } catch (err) {
+    logger.fatal({ errors: (err as { errors?: string[] }).errors }, (err as Error).message);
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+/** Peer heartbeat and TTL in ms (defaults 1 s and 3 s when `peers` is not configured). */
+function peerTimes(c: ActivatorConfig): { heartbeatMs: number; ttlMs: number } {
+  return { heartbeatMs: (c.peers?.heartbeatSeconds ?? 1) * 1000, ttlMs: (c.peers?.ttlSeconds ?? 3) * 1000 };
 }
 
 function listen(server: Server, at: { host: string; port: number }, name: string): Promise<number> {
@@ -236,8 +217,6 @@ function listen(server: Server, at: { host: string; port: number }, name: string
     server.listen(at.port, at.host, () => resolve((server.address() as AddressInfo).port));
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 main().catch((err: Error) => {
   process.stderr.write(`activator failed to start: ${err.message}\n`);

@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { ActivatorConfigInput } from "../../activator/src/config/schema";
-import { ActivatorProcess } from "../../tests/activator/testing/activatorProcess";
-import { TestBackend } from "../../tests/activator/testing/backend";
-import { endpointSlice, FakeKubeApi } from "../../tests/activator/testing/fakeKubeApi";
-import { sendJson } from "../../tests/activator/testing/http";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { endpointSlice, FakeKubeApi } from "../../testing/activator/fakeKubeApi";
+import { sendJson } from "../../testing/activator/http";
 import { pin, removeOnExit, track } from "./processes";
 import { deadline, sleep } from "./report";
 

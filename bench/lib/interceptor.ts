@@ -33,7 +33,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import * as path from "node:path";
-import { freePort } from "../../tests/activator/testing/backend";
+import { freePort } from "../../testing/activator/backend";
 import { CONFIG_MAPS, ENDPOINT_SLICES, FakeListWatchApi, SERVICES, type ResourceType } from "./listWatchApi";
 import { waitForPort } from "./nginx";
 import { findBinary, removeOnExit, spawnChild, type Spawned } from "./processes";

@@ -1,6 +1,6 @@
 /** What the benches need from the machine, checked before anything starts. */
 import { existsSync } from "node:fs";
-import { ACTIVATOR_MAIN } from "../../tests/activator/testing/activatorProcess";
+import { ACTIVATOR_MAIN } from "../../testing/activator/activatorProcess";
 import { NGINX } from "./nginx";
 import { WRK } from "./wrk";
 

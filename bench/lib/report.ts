@@ -1,7 +1,8 @@
 /** What every bench receives and returns, the printed table, the JSON result file and the shared statistics. */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { percentile } from "../../tests/activator/testing/http";
+import { percentile } from "../../testing/activator/http";
 import type { CoreLayout } from "./processes";
 
 export interface BenchContext {
@@ -101,6 +102,22 @@ export function writeResult(dir: string, result: BenchResult, extra: Record<stri
   const file = path.join(dir, `${result.name}.json`);
   writeFileSync(file, JSON.stringify({ ...extra, ...result }, null, 2) + "\n");
   return file;
+}
+
+/** The source a run measured: `commit` (git HEAD, 40 hex) and `dirty` (uncommitted changes to tracked files then). */
+export interface SourceRevision {
+  commit: string;
+  dirty: boolean;
+}
+
+/** Reads the checkout's revision; throws a one-line error when this is not a git checkout (figures must say what they measured). */
+export function sourceRevision(cwd = path.resolve(__dirname, "../..")): SourceRevision {
+  const git = (...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  try {
+    return { commit: git("rev-parse", "HEAD"), dirty: git("status", "--porcelain", "--untracked-files=no") !== "" };
+  } catch (err) {
+    throw new Error(`bench: cannot read the git commit of ${cwd} (results record what they measured): ${(err as Error).message.split("\n")[0]}`);
+  }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,11 +6,11 @@
 import { strict as assert } from "node:assert";
 import { createHash, randomBytes } from "node:crypto";
 import type { ClientRequest } from "node:http";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { eventually, keepAliveAgent, send, sendJson, sleep, type HttpResult, type SendOptions } from "./testing/http";
-import { KedaClient } from "./testing/kedaClient";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { eventually, keepAliveAgent, send, sendJson, sleep, type HttpResult, type SendOptions } from "../../testing/activator/http";
+import { KedaClient } from "../../testing/activator/kedaClient";
 
 type ErrorBody = { error: { code: string; message: string } };
 type Echo = { headers: Record<string, string> };

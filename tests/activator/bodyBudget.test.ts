@@ -6,11 +6,11 @@
  */
 import { strict as assert } from "node:assert";
 import http from "node:http";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { postWith } from "./testing/clients";
-import { config, model } from "./testing/config";
-import { eventually } from "./testing/http";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { postWith } from "../../testing/activator/clients";
+import { config, model } from "../../testing/activator/config";
+import { eventually } from "../../testing/activator/http";
 
 const BODY = 300 * 1024;
 const BUDGET = 1024 * 1024; // three bodies of 300 KiB fit, the fourth does not

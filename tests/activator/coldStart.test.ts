@@ -4,11 +4,11 @@
  * Prints the measured push latency and cold-start overhead (first byte minus backend-ready instant).
  */
 import { strict as assert } from "node:assert";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { keepAliveAgent, percentile, send, sendJson, sseData } from "./testing/http";
-import { KedaClient } from "./testing/kedaClient";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { keepAliveAgent, percentile, send, sendJson, sseData } from "../../testing/activator/http";
+import { KedaClient } from "../../testing/activator/kedaClient";
 
 const BACKEND_BOOT_MS = 300;
 
@@ -91,7 +91,7 @@ describe("activator: cold start", function () {
     assert.ok(act.logs.some((l) => l.msg === "cold start" && l["model"] === "test/llm" && typeof l["durationMs"] === "number"));
   });
 
-  it("measures push latency and cold-start overhead over 20 cold starts", async () => {
+  it("pushes true once per cold start and serves every held request, over 20 cold starts (latency targets: bench/activationPush.ts, bench/coldPath.ts)", async () => {
     const count = 20;
     for (let i = 0; i < count; i++) backends.push(await TestBackend.create());
     act = await ActivatorProcess.start(config(backends.map((b, i) => model(`m${i}`, b.url))));
@@ -103,8 +103,10 @@ describe("activator: cold start", function () {
       const stream = client.streamIsActive(`test/m${i}`);
       assert.equal((await stream.next()).result, false);
       let sentAt = 0;
+      let pushed = false; // the first `true` only: the stream repeats it every heartbeat while the model is cold
       stream.onEvent((e) => {
-        if (e.result && !backend.listening) {
+        if (e.result && !pushed) {
+          pushed = true;
           pushLatencies.push(e.at - sentAt);
           void backend.startAfter(100);
         }
@@ -116,15 +118,13 @@ describe("activator: cold start", function () {
       overheads.push(res.firstByteAt - backend.listeningAt!);
       stream.cancel();
     }
-    assert.equal(pushLatencies.length, count, "one push per cold start");
+    assert.equal(pushLatencies.length, count, "every cold start pushed true to the stream KEDA holds");
     const metrics = await send(`${act.adminUrl}/metrics`);
     const sum = Number(/activator_activation_push_seconds_sum\{model="test\/m0"\} (\S+)/.exec(metrics.body)?.[1]);
     assert.ok(sum > 0, "the activator measured its own push latency");
     const fmt = (v: number[]) => `p50 ${percentile(v, 50).toFixed(2)} ms, max ${Math.max(...v).toFixed(2)} ms`;
     console.log(`      push latency (request sent → true on StreamIsActive, ${count} cold starts): ${fmt(pushLatencies)}`);
     console.log(`      cold-start overhead (first byte − backend ready, ${count} cold starts): ${fmt(overheads)}`);
-    assert.ok(percentile(pushLatencies, 50) < 20, "push is event-driven, not on a timer");
-    assert.ok(percentile(overheads, 50) < 50, "held requests are released within a probe interval of readiness");
   });
 });
 

@@ -5,10 +5,10 @@
  */
 import { strict as assert } from "node:assert";
 import zlib from "node:zlib";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { sendJson } from "./testing/http";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { sendJson } from "../../testing/activator/http";
 
 type Echo = { headers: Record<string, string>; bodyBytes: number };
 type ErrorBody = { error: { code: string; message: string; contentEncoding?: string; limit?: number } };

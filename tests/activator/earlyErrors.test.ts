@@ -7,11 +7,11 @@ import { strict as assert } from "node:assert";
 import http from "node:http";
 import net from "node:net";
 import { apiKeyDigest } from "../../activator/src/config/apiKeys";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { CLIENTS, postWith, type ClientOutcome } from "./testing/clients";
-import { config, model } from "./testing/config";
-import { eventually, sendRaw } from "./testing/http";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { CLIENTS, postWith, type ClientOutcome } from "../../testing/activator/clients";
+import { config, model } from "../../testing/activator/config";
+import { eventually, sendRaw } from "../../testing/activator/http";
 
 type ErrorBody = { error: { code: string; message: string; type: string } };
 

@@ -11,11 +11,11 @@ import type http from "node:http";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { FakeKubeApi } from "./testing/fakeKubeApi";
-import { eventually, percentile, send, sendJson, sleep, type HttpResult } from "./testing/http";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { FakeKubeApi } from "../../testing/activator/fakeKubeApi";
+import { eventually, percentile, send, sendJson, sleep, type HttpResult } from "../../testing/activator/http";
 import { FAILED_CREATE_GRACE_MS } from "../../activator/src/health/causes";
-import { autoscalerEvent, containers, inferenceService, predictorPod, predictorReplicaSet } from "./testing/kubeObjects";
+import { autoscalerEvent, containers, inferenceService, predictorPod, predictorReplicaSet } from "../../testing/activator/kubeObjects";
 
 interface Case {
   model: string;

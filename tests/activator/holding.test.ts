@@ -5,11 +5,11 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import type { ClientRequest } from "node:http";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { eventually, keepAliveAgent, send, sendJson, sendRaw, type HttpResult } from "./testing/http";
-import { KedaClient } from "./testing/kedaClient";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { eventually, keepAliveAgent, send, sendJson, sendRaw, type HttpResult } from "../../testing/activator/http";
+import { KedaClient } from "../../testing/activator/kedaClient";
 
 type ErrorBody = { error: { code: string; message: string; model?: string; lastObserved?: string } };
 type Queue = { held: number; inFlight: number; models: Record<string, { held: number; inFlight: number; ready: boolean }> };

@@ -4,11 +4,11 @@
  */
 import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { eventually, keepAliveAgent, send, sendJson } from "./testing/http";
-import { KedaClient } from "./testing/kedaClient";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { eventually, keepAliveAgent, send, sendJson } from "../../testing/activator/http";
+import { KedaClient } from "../../testing/activator/kedaClient";
 
 type ErrorBody = { error: { code: string; message: string } };
 

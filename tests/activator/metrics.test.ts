@@ -5,10 +5,10 @@
  */
 import { strict as assert } from "node:assert";
 import type { ClientRequest } from "node:http";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { eventually, keepAliveAgent, send, sendJson } from "./testing/http";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { eventually, keepAliveAgent, send, sendJson } from "../../testing/activator/http";
 
 /** One sample's value from the text exposition, by exact name and label set (label order as prom-client writes it). */
 function sample(body: string, name: string, labels: Record<string, string>): number | undefined {

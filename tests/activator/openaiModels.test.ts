@@ -3,10 +3,10 @@
  * (`client.models.retrieve`), for ids with `/` and `:`, raw or percent-encoded, in OpenAI's object and error shapes.
  */
 import { strict as assert } from "node:assert";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { send, sendJson } from "./testing/http";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { send, sendJson } from "../../testing/activator/http";
 
 type ModelObject = { id: string; object: string; created: number; owned_by: string };
 type ErrorBody = { error: { message: string; type: string; param: string | null; code: string } };

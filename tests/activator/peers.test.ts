@@ -5,12 +5,12 @@
  */
 import { strict as assert } from "node:assert";
 import type http from "node:http";
-import { ActivatorCluster, queueOf } from "./testing/cluster";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { eventually, keepAliveAgent, percentile, send, sleep, type HttpResult } from "./testing/http";
-import { KedaClient } from "./testing/kedaClient";
-import { openPeerSocket } from "./testing/peerSocket";
+import { ActivatorCluster, queueOf } from "../../testing/activator/cluster";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { eventually, keepAliveAgent, percentile, send, sleep, type HttpResult } from "../../testing/activator/http";
+import { KedaClient } from "../../testing/activator/kedaClient";
+import { openPeerSocket } from "../../testing/activator/peerSocket";
 
 const MODEL = "test/llm";
 
@@ -69,8 +69,9 @@ describe("activator replicas: one cluster-wide picture for KEDA", function () {
     const p50 = percentile(delays, 50);
     const p99 = percentile(delays, 99);
     console.log(`      request at A/B → true on C's stream: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${Math.max(...delays).toFixed(2)} ms (n=${delays.length})`);
-    // The figure is measured in bench/peerPush.ts; here that it is pushed on the event, not carried by a heartbeat.
-    assert.ok(p99 < 1000, `p99 ${p99.toFixed(1)} ms`);
+    // The figure is measured in bench/peerPush.ts; here that it is pushed on the event, not carried by a heartbeat
+    // (5 s): half a heartbeat leaves a loaded runner seconds of slack and a heartbeat-carried `true` none.
+    assert.ok(Math.max(...delays) < 2500, `max ${Math.max(...delays).toFixed(1)} ms`);
     assert.equal(await keda!.isActive("test/m0"), true, "IsActive on C sees A's held request");
   });
 
@@ -117,15 +118,18 @@ describe("activator replicas: one cluster-wide picture for KEDA", function () {
     await eventually(async () => (await keda!.getMetrics(MODEL))[0]!.metricValue === 1, "B's 4 to stop counting", 4000, 10);
     const droppedAfter = performance.now() - killedAt;
     console.log(`      killed replica's demand dropped after ${droppedAfter.toFixed(0)} ms (TTL 1500 ms, heartbeat 500 ms)`);
-    // Dropped TTL after the last message heard, which came at most one heartbeat before the kill.
-    assert.ok(droppedAfter >= 900 && droppedAfter < 3000, `${droppedAfter.toFixed(0)} ms`);
+    // Dropped TTL after the last message heard, which came at most one heartbeat before the kill: never sooner than
+    // TTL − heartbeat (less 100 ms of timer slack). How soon after is bounded by the wait above; the rule is unit-tested
+    // in peers/sync.test.ts.
+    assert.ok(droppedAfter >= 900, `${droppedAfter.toFixed(0)} ms`);
     const log = await c.waitForLog((l) => l.msg.startsWith("peer dropped"));
     assert.equal(log["demand"], 4, "the log says how much demand stopped counting");
     assert.equal(await keda!.isActive(MODEL), true, "A's request still keeps the model active");
     // Never blocked: C answers at once while B is unreachable.
     const t0 = performance.now();
     await keda!.getMetrics(MODEL);
-    assert.ok(performance.now() - t0 < 100, "answers do not wait for an unreachable peer");
+    // Waiting on B would take at least a link's timeout (1 s, peers/sync.ts LINK_TIMEOUT_MS).
+    assert.ok(performance.now() - t0 < 1000, "answers do not wait for an unreachable peer");
 
     await cluster!.restart(1);
     await cluster!.waitConnected();

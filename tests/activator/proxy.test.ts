@@ -5,11 +5,11 @@
  */
 import { strict as assert } from "node:assert";
 import net from "node:net";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
-import { eventually, keepAliveAgent, send, sendJson, sendRaw, sseData } from "./testing/http";
-import { KedaClient } from "./testing/kedaClient";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
+import { eventually, keepAliveAgent, send, sendJson, sendRaw, sseData } from "../../testing/activator/http";
+import { KedaClient } from "../../testing/activator/kedaClient";
 
 type Echo = { method: string; url: string; headers: Record<string, string>; body: string; bodyBytes: number; port: number };
 type ErrorBody = { error: { code: string; message: string; models?: string[]; model?: string } };

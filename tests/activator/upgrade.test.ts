@@ -7,9 +7,9 @@ import { strict as assert } from "node:assert";
 import { createHash, randomBytes } from "node:crypto";
 import net from "node:net";
 import { apiKeyDigest } from "../../activator/src/config/apiKeys";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { TestBackend } from "./testing/backend";
-import { config, model } from "./testing/config";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { TestBackend } from "../../testing/activator/backend";
+import { config, model } from "../../testing/activator/config";
 
 const KEY = "upgrade-test-key-0123456789abcdef";
 

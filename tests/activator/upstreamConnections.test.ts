@@ -6,10 +6,10 @@
  */
 import { strict as assert } from "node:assert";
 import http from "node:http";
-import { ActivatorProcess } from "./testing/activatorProcess";
-import { config, model } from "./testing/config";
-import { send } from "./testing/http";
-import { IdleClosingBackend } from "./testing/idleClosingBackend";
+import { ActivatorProcess } from "../../testing/activator/activatorProcess";
+import { config, model } from "../../testing/activator/config";
+import { send } from "../../testing/activator/http";
+import { IdleClosingBackend } from "../../testing/activator/idleClosingBackend";
 
 const IDLE_MS = 200;
 const SWEEP = 60;

@@ -4,7 +4,7 @@
  * this checks they exist and are sane, with nothing lost — not the performance targets.
  */
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -55,9 +55,12 @@ describe("benchmarks (smoke mode)", function () {
   });
   after(() => rmSync(outDir, { recursive: true, force: true }));
 
-  it("every result names the machine, prints a table and states its targets", () => {
+  it("every result names the commit it measured and the machine, prints a table and states its targets", () => {
+    const head = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8" }).trim();
     for (const [name, r] of Object.entries(results)) {
       assert.equal(r.name, name);
+      assert.equal(r.source.commit, head, `${name}: the commit measured`);
+      assert.equal(typeof r.source.dirty, "boolean", `${name}: whether uncommitted changes were measured too`);
       assert.equal(r.smoke, true);
       positive(r.machine.cores, `${name}: machine cores`);
       assert.ok(r.tables.length > 0 && r.tables.every((t: Json) => t.rows.length > 0), `${name}: a table with rows`);

@@ -3,9 +3,9 @@ import type { Pool } from "undici";
 import type { ModelConfig } from "../config/schema";
 import type { ModelFailure } from "../health/failure";
 import type { HealthWatch } from "../health/watch";
-import type { ColdStartOutcome, Metrics } from "../metrics";
+import type { ColdStartOutcome, Metrics } from "../base/metrics";
 import { Phase, type Exchange } from "../request/exchange";
-import type { Readiness } from "../readiness/index";
+import type { Readiness } from "../readiness/types";
 import { Fifo } from "./fifo";
 
 /** Counts across all models (the global pending bound, shutdown draining). */

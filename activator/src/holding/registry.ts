@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import { Pool } from "undici";
 import { modelKey, serviceNameOf, type ActivatorConfig, type ModelConfig } from "../config/schema";
-import type { Metrics, QueueSnapshot } from "../metrics";
+import type { Metrics, QueueSnapshot } from "../base/metrics";
 import type { Exchange } from "../request/exchange";
-import type { Readiness, ReadinessTarget } from "../readiness/index";
+import type { Readiness, ReadinessTarget } from "../readiness/types";
 import type { HealthWatcher } from "../health/watch";
 import type { ModelActivity } from "../scaler/activity";
 import { ModelState, type HoldingShared, type Totals } from "./modelState";

@@ -22,6 +22,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import { systemClock, type Clock, type ClockTimer } from "../base/clock";
 import { webSocketLink, type LinkFactory, type LinkHandlers, type PeerLink } from "./link";
 import type { PeerAck, PeerMessage, PeerModelDemand } from "./protocol";
 
@@ -46,6 +47,8 @@ export interface PeerSyncOptions {
   name?: string;
   /** Opens the link to a peer; default: a WebSocket to its admin listener (tests pass a fake). */
   link?: LinkFactory;
+  /** Time for the tick, the TTL and the heartbeat; default: the real clock (tests pass a manual one). */
+  clock?: Clock;
 }
 
 interface Target {
@@ -65,8 +68,25 @@ interface PeerEntry {
   seq: number;
   models: Record<string, PeerModelDemand>;
   kedaStreams: boolean;
-  /** performance.now() of the last message. */
+  /** clock.now() of the last message. */
   seenAt: number;
+}
+
+/** What this replica tells its peers: its demand per model (models with demand only) and whether it holds KEDA's streams. */
+export interface DemandSnapshot {
+  readonly models: Record<string, PeerModelDemand>;
+  readonly kedaStreams: boolean;
+}
+
+/** The message a replica sends (pure): `seq` numbers it; `leaving` says the sender is gone (no demand then). */
+export function peerMessage(sender: PeerAck, seq: number, snapshot: DemandSnapshot, leaving = false): PeerMessage {
+  const { models, kedaStreams } = leaving ? { models: {}, kedaStreams: false } : snapshot;
+  return { name: sender.name, incarnation: sender.incarnation, seq, leaving, kedaStreams, models };
+}
+
+/** A snapshot as compared between ticks (pure): equal strings, nothing new to tell. */
+export function snapshotKey(snapshot: DemandSnapshot): string {
+  return `${snapshot.kedaStreams ? 1 : 0}${JSON.stringify(snapshot.models)}`;
 }
 
 export interface PeerView {
@@ -90,7 +110,8 @@ export class PeerSync {
   private toldCold = new Set<string>();
   private heartbeatMs: number;
   private ttlMs: number;
-  private readonly timer: NodeJS.Timeout;
+  private readonly clock: Clock;
+  private timer: ClockTimer | undefined;
   private closed = false;
   /** Shared secret sent with every link and required of every link received; null: none. */
   token: string | null = null;
@@ -102,8 +123,8 @@ export class PeerSync {
     this.heartbeatMs = opts.heartbeatMs;
     this.ttlMs = opts.ttlMs;
     this.openLink = opts.link ?? webSocketLink;
-    this.timer = setInterval(() => this.tick(), CHECK_MS);
-    this.timer.unref();
+    this.clock = opts.clock ?? systemClock;
+    this.scheduleTick();
   }
 
   configure(heartbeatMs: number, ttlMs: number): void {
@@ -133,12 +154,12 @@ export class PeerSync {
   /** A cold request arrived here for `modelKey`: tell every peer now, unless they were already told it is cold. */
   pushNow(modelKey?: string): void {
     if (modelKey !== undefined && this.toldCold.has(modelKey)) return;
-    this.pushAll(true);
+    this.pushAll("urgent");
   }
 
   /** Sum of the live peers' demand for a model. */
   remoteDemand(modelKey: string): number {
-    const oldest = performance.now() - this.ttlMs;
+    const oldest = this.clock.now() - this.ttlMs;
     let sum = 0;
     for (const peer of this.peers.values()) if (peer.seenAt >= oldest) sum += peer.models[modelKey]?.demand ?? 0;
     return sum;
@@ -146,7 +167,7 @@ export class PeerSync {
 
   /** Live peers, for /queue. */
   view(): PeerView[] {
-    const now = performance.now();
+    const now = this.clock.now();
     return [...this.peers].map(([name, p]) => ({ name, lastSeenMsAgo: Math.round(now - p.seenAt), kedaStreams: p.kedaStreams, models: p.models }));
   }
 
@@ -171,7 +192,7 @@ export class PeerSync {
   /** A message from a peer (already validated). */
   receive(msg: PeerMessage): void {
     if (msg.name === this.name && msg.incarnation === this.incarnation) return;
-    const now = performance.now();
+    const now = this.clock.now();
     const previous = this.peers.get(msg.name);
     if (msg.leaving) {
       if (previous) this.opts.logger.info({ peer: msg.name }, "peer left");
@@ -194,8 +215,8 @@ export class PeerSync {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
-    const body = this.message(true);
+    this.clock.clearTimeout(this.timer);
+    const body = this.encode(this.snapshot(), { leaving: true });
     await Promise.allSettled([...this.targets.values()].map((t) => t.link.close(t.self ? undefined : body)));
   }
 
@@ -214,7 +235,7 @@ export class PeerSync {
     }
     // A new or returning peer learns this replica's demand now, not at the next heartbeat. Not noted as sent: the
     // others have not had it, and a change still to go out at the next tick must still go out.
-    if (!this.closed) target.link.send(this.message(false, false));
+    if (!this.closed) target.link.send(this.encode(this.snapshot()));
   }
 
   private linkDown(target: Target, reason: string): void {
@@ -224,8 +245,17 @@ export class PeerSync {
     this.opts.logger.warn({ address: target.address, err: reason }, "peer unreachable: demand not sent (retried after 100 ms, backing off to once per heartbeat)");
   }
 
+  /** Every CHECK_MS until closed. */
+  private scheduleTick(): void {
+    if (this.closed) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.scheduleTick(); // first: a tick that throws does not stop the next
+      this.tick();
+    }, CHECK_MS);
+  }
+
   private tick(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     for (const [name, peer] of this.peers) {
       if (now - peer.seenAt <= this.ttlMs) continue;
       const demand = Object.values(peer.models).reduce((sum, m) => sum + m.demand, 0);
@@ -234,27 +264,29 @@ export class PeerSync {
       // Silent on its side may mean dead on ours too (no FIN from a vanished node): reconnect to learn which.
       for (const target of this.targets.values()) if (target.peer === name && target.up) target.link.reset();
     }
-    const models = this.opts.local();
-    if (this.state(models) !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll(false, models);
+    const snapshot = this.snapshot();
+    if (snapshotKey(snapshot) !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll("routine", snapshot);
   }
 
-  /** What peers know of this replica, as compared between ticks: demand per model and whether it holds streams. */
-  private state(models = this.opts.local()): string {
-    return `${this.opts.holdsKedaStreams?.() === true ? 1 : 0}${JSON.stringify(models)}`;
+  /** This replica's demand now, read once. */
+  private snapshot(): DemandSnapshot {
+    return { models: this.opts.local(), kedaStreams: this.opts.holdsKedaStreams?.() === true };
   }
 
-  /** The snapshot to send; `toAll`: it goes to every peer (what the next tick and pushNow compare against). */
-  private message(leaving = false, toAll = true, current?: Record<string, PeerModelDemand>): string {
-    const models = leaving ? {} : (current ?? this.opts.local());
-    const kedaStreams = !leaving && this.opts.holdsKedaStreams?.() === true;
-    if (toAll) {
-      this.lastSent = this.state(models);
-      this.lastSentAt = performance.now();
-      this.toldCold.clear();
-      for (const [key, demand] of Object.entries(models)) if (demand.cold) this.toldCold.add(key);
-    }
-    const msg: PeerMessage = { name: this.name, incarnation: this.incarnation, seq: ++this.seq, leaving, kedaStreams, models };
-    return JSON.stringify(msg);
+  /** The next numbered message for `snapshot`, serialised. */
+  private encode(snapshot: DemandSnapshot, { leaving = false } = {}): string {
+    return JSON.stringify(peerMessage(this.hello(), ++this.seq, snapshot, leaving));
+  }
+
+  /**
+   * Notes `snapshot` as what every peer now knows: the next tick re-sends only a different one (or at the heartbeat),
+   * and pushNow skips models it already said were cold.
+   */
+  private noteSentToAll(snapshot: DemandSnapshot): void {
+    this.lastSent = snapshotKey(snapshot);
+    this.lastSentAt = this.clock.now();
+    this.toldCold.clear();
+    for (const [key, demand] of Object.entries(snapshot.models)) if (demand.cold) this.toldCold.add(key);
   }
 
   /** A peer that holds KEDA's streams, or that has not said yet (it may). */
@@ -262,12 +294,13 @@ export class PeerSync {
     return target.peer === undefined || this.peers.get(target.peer)?.kedaStreams !== false;
   }
 
-  /** `models`: this replica's demand if the caller just read it (read here otherwise). */
-  private pushAll(urgent = false, models?: Record<string, PeerModelDemand>): void {
+  /** Sends `snapshot` (read now if not given) to every peer whose link is up; "urgent": stream holders first. */
+  private pushAll(order: "urgent" | "routine", snapshot = this.snapshot()): void {
     if (this.closed) return;
-    const body = this.message(false, true, models); // noted as sent even with nobody to send to: an unchanged snapshot is not re-sent each tick
+    this.noteSentToAll(snapshot); // even with nobody to send to: an unchanged snapshot is not re-sent each tick
+    const body = this.encode(snapshot);
     // Urgent: two passes, stream holders first. Routine: one pass, in any order.
-    for (const first of urgent ? [true, false] : [undefined]) {
+    for (const first of order === "urgent" ? [true, false] : [undefined]) {
       for (const target of this.targets.values()) {
         if (!target.up || target.self || (first !== undefined && this.mayHoldStreams(target) !== first)) continue;
         target.link.send(body);

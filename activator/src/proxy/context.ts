@@ -1,6 +1,17 @@
 import type { ModelState } from "../holding/modelState";
 import type { Exchange, RequestContext } from "../request/exchange";
-import type { Routes } from "./route";
+import type { RouteTable } from "../routing/table";
+
+/** Routing data for one configuration, computed at load (`buildRoutes`, ./route). */
+export interface Routes {
+  readonly table: RouteTable<ModelState>;
+  /** Body of `GET /v1/models`. */
+  readonly modelsList: string;
+  /** Body of `GET /v1/models/{id}`, by id. */
+  readonly modelObjects: ReadonlyMap<string, string>;
+  /** Model keys, for "no route" errors. */
+  readonly modelKeys: readonly string[];
+}
 
 /** What the request chain reads: built once by main, its `routes`, `limits` and `apiKeys` swapped on reload. */
 export interface ProxyContext extends RequestContext {

@@ -8,20 +8,9 @@ import type { ModelRegistry } from "../holding/registry";
 import type { ModelState } from "../holding/modelState";
 import { grantContinue, releaseBuffered, reserveBuffered, type ProxyRequest } from "../request/exchange";
 import { reject } from "../request/respond";
-import { buildRouteTable, hostOf, matchHostPath, OPENAI_BODY_PATHS, pathOf, type RouteTable } from "../routing/table";
-import type { ProxyContext, ProxyExchange } from "./context";
+import { buildRouteTable, hostOf, matchHostPath, OPENAI_BODY_PATHS, pathOf } from "../routing/table";
+import type { ProxyContext, ProxyExchange, Routes } from "./context";
 import { contentCodings, decodeBody, DECODED_CODINGS, unsupportedCoding } from "./decode";
-
-/** Routing data for one configuration, computed at load. */
-export interface Routes {
-  readonly table: RouteTable<ModelState>;
-  /** Body of `GET /v1/models`. */
-  readonly modelsList: string;
-  /** Body of `GET /v1/models/{id}`, by id. */
-  readonly modelObjects: ReadonlyMap<string, string>;
-  /** Model keys, for "no route" errors. */
-  readonly modelKeys: readonly string[];
-}
 
 export function buildRoutes(config: ActivatorConfig, registry: ModelRegistry): Routes {
   const entries = config.models.map((model) => ({ keys: model, target: registry.get(modelKey(model))! }));

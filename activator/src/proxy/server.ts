@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ActivatorConfig } from "../config/schema";
-import { rawErrorResponse, ERRORS, type ErrorCode } from "../errors";
+import { rawErrorResponse, ERRORS, type ErrorCode } from "../base/errors";
 import { ProxyRequest, ProxyResponse } from "../request/exchange";
 import { lingeringClose } from "../request/linger";
 import { createRequestHandlers } from "./chain";

@@ -11,7 +11,7 @@
  */
 import { DiscoveryV1Api, KubeConfig, Watch, type V1EndpointSlice } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { ReadinessTarget } from "./index";
+import type { ReadinessTarget } from "./types";
 import { ReadinessState } from "./state";
 
 export const WATCH_TIMEOUT_SECONDS = 300;

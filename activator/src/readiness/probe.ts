@@ -10,7 +10,8 @@
  */
 import { Agent, request } from "undici";
 import type { Logger } from "pino";
-import type { ReadinessTarget } from "./index";
+import { systemClock, type Clock, type ClockTimer } from "../base/clock";
+import type { ReadinessTarget } from "./types";
 import { ReadinessState } from "./state";
 
 export const PROBE_MIN_INTERVAL_MS = 10;
@@ -33,17 +34,35 @@ export function probeUrl(backend: string, readinessPath: string): string {
   return backend.replace(/\/+$/, "") + (readinessPath.startsWith("/") ? readinessPath : `/${readinessPath}`);
 }
 
+/** One probe's outcome: 2xx or not, and the text lastObserved shows. */
+export interface ProbeResult {
+  ok: boolean;
+  observed: string;
+}
+
+export interface ProbeOptions {
+  /** Default: the real clock. */
+  clock?: Clock;
+  /** GETs the readiness URL; default: undici through one shared keep-alive pool (`httpProbe`). */
+  probe?: (url: string) => Promise<ProbeResult>;
+}
+
 export class ProbeReadiness extends ReadinessState {
   private readonly url: string;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private readonly probeOnce: (url: string) => Promise<ProbeResult>;
+  private timer: ClockTimer | undefined;
   private inFlight = false;
   private probeAgain = false;
   /** Start of the current not-ready period (creation, wake or lost readiness): the backoff grows with it. */
-  private notReadySince = performance.now();
+  private notReadySince: number;
   private lastProbeAt = -Infinity;
 
-  constructor(target: ReadinessTarget, logger: Logger) {
+  constructor(target: ReadinessTarget, logger: Logger, opts: ProbeOptions = {}) {
     super(target.modelKey, logger);
+    this.clock = opts.clock ?? systemClock;
+    this.probeOnce = opts.probe ?? httpProbe;
+    this.notReadySince = this.clock.now();
     this.baseUrl = target.backend.replace(/\/+$/, "");
     this.url = probeUrl(target.backend, target.readinessPath);
     this.schedule(0);
@@ -51,19 +70,19 @@ export class ProbeReadiness extends ReadinessState {
 
   wake(): void {
     if (this.closed || this.ready) return;
-    this.notReadySince = performance.now();
+    this.notReadySince = this.clock.now();
     this.probeSoon();
   }
 
   markUnready(reason: string): void {
     if (this.closed) return;
     this.observe(false, reason);
-    this.notReadySince = performance.now();
+    this.notReadySince = this.clock.now();
     this.probeSoon();
   }
 
   protected stop(): void {
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
   }
 
   /** Probe now, but never more often than PROBE_MIN_INTERVAL_MS however many wakes arrive. */
@@ -72,34 +91,24 @@ export class ProbeReadiness extends ReadinessState {
       this.probeAgain = true;
       return;
     }
-    this.schedule(Math.max(0, this.lastProbeAt + PROBE_MIN_INTERVAL_MS - performance.now()));
+    this.schedule(Math.max(0, this.lastProbeAt + PROBE_MIN_INTERVAL_MS - this.clock.now()));
   }
 
   private schedule(delayMs: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.probe(), delayMs);
-    this.timer.unref();
+    this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(() => void this.probe(), delayMs);
   }
 
   private async probe(): Promise<void> {
     if (this.closed || this.inFlight) return;
     this.inFlight = true;
-    this.lastProbeAt = performance.now();
-    let ok = false;
-    let observed: string;
-    try {
-      const res = await request(this.url, { method: "GET", dispatcher: probeAgent, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-      await res.body.dump();
-      ok = res.statusCode >= 200 && res.statusCode < 300;
-      observed = `GET ${this.url} answered HTTP ${res.statusCode}`;
-    } catch (err) {
-      observed = `GET ${this.url} failed: ${describe(err)}`;
-    }
+    this.lastProbeAt = this.clock.now();
+    const { ok, observed } = await this.probeOnce(this.url);
     this.inFlight = false;
     if (this.closed) return;
     const wasReady = this.ready;
     this.observe(ok, observed);
-    if (wasReady && !ok) this.notReadySince = performance.now();
+    if (wasReady && !ok) this.notReadySince = this.clock.now();
     if (this.probeAgain && !ok) {
       this.probeAgain = false;
       this.probeSoon();
@@ -110,7 +119,18 @@ export class ProbeReadiness extends ReadinessState {
   }
 
   private notReadyDelay(): number {
-    return notReadyProbeDelay(performance.now() - this.notReadySince);
+    return notReadyProbeDelay(this.clock.now() - this.notReadySince);
+  }
+}
+
+/** GET `url` (2xx = ready), bounded by PROBE_TIMEOUT_MS; never rejects. */
+export async function httpProbe(url: string): Promise<ProbeResult> {
+  try {
+    const res = await request(url, { method: "GET", dispatcher: probeAgent, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    await res.body.dump();
+    return { ok: res.statusCode >= 200 && res.statusCode < 300, observed: `GET ${url} answered HTTP ${res.statusCode}` };
+  } catch (err) {
+    return { ok: false, observed: `GET ${url} failed: ${describe(err)}` };
   }
 }
 

@@ -3,7 +3,7 @@
  * waiter of a backend gets, resolved on the first ready observation.
  */
 import type { Logger } from "pino";
-import type { Readiness } from "./index";
+import type { Readiness } from "./types";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 

@@ -7,7 +7,7 @@ import { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
-import type { Metrics } from "../metrics";
+import type { Metrics } from "../base/metrics";
 
 /** Where an exchange is in the chain; each step moves it forward, the chain's finish step closes it. */
 export enum Phase {

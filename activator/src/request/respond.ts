@@ -1,4 +1,4 @@
-import { ERRORS, sendError, type ErrorCode } from "../errors";
+import { ERRORS, sendError, type ErrorCode } from "../base/errors";
 import { closeInStages } from "./linger";
 import { releaseBuffered, type Exchange, type RequestContext } from "./exchange";
 

@@ -1,7 +1,7 @@
 /** The Prometheus text parser the activator reads vLLM's gauges with. */
 import { strict as assert } from "node:assert";
 import { parsePrometheusText } from "../../../activator/src/engine/promText";
-import { vllmMetricsText } from "../testing/fakeVllm";
+import { vllmMetricsText } from "../../../testing/activator/fakeVllm";
 
 describe("activator engine metrics: Prometheus text parser", () => {
   const table: Array<[what: string, text: string, expected: Array<[string, Record<string, string>, number]>]> = [

@@ -5,11 +5,11 @@
  */
 import { strict as assert } from "node:assert";
 import { foldReplicaTexts } from "../../../activator/src/engine/vllmGauges";
-import { ActivatorProcess } from "../testing/activatorProcess";
-import { config, model } from "../testing/config";
-import { FakeVllm, vllmMetricsText } from "../testing/fakeVllm";
-import { eventually } from "../testing/http";
-import { KedaClient } from "../testing/kedaClient";
+import { ActivatorProcess } from "../../../testing/activator/activatorProcess";
+import { config, model } from "../../../testing/activator/config";
+import { FakeVllm, vllmMetricsText } from "../../../testing/activator/fakeVllm";
+import { eventually } from "../../../testing/activator/http";
+import { KedaClient } from "../../../testing/activator/kedaClient";
 
 describe("activator engine metrics: vLLM gauges", function () {
   this.timeout(30_000);

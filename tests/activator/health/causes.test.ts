@@ -1,7 +1,7 @@
 /** Fail-fast diagnosis from real object shapes: each cause, and the states that must NOT fail a model. */
 import { strict as assert } from "node:assert";
 import { diagnose, FAILED_CREATE_GRACE_MS, nextGraceDeadline, type DiagnoseInput } from "../../../activator/src/health/causes";
-import { autoscalerEvent, containers, inferenceService, predictorPod, predictorReplicaSet } from "../testing/kubeObjects";
+import { autoscalerEvent, containers, inferenceService, predictorPod, predictorReplicaSet } from "../../../testing/activator/kubeObjects";
 
 const NOW = Date.parse("2026-11-30T12:00:00Z");
 const GRACE = 900_000;

@@ -2,8 +2,8 @@
 import { strict as assert } from "node:assert";
 import pino from "pino";
 import { discoverPeers, endpointAddresses } from "../../../activator/src/peers/discovery";
-import { endpointSlice, FakeKubeApi } from "../testing/fakeKubeApi";
-import { eventually } from "../testing/http";
+import { endpointSlice, FakeKubeApi } from "../../../testing/activator/fakeKubeApi";
+import { eventually } from "../../../testing/activator/http";
 
 const logger = pino({ level: "silent" });
 

@@ -12,7 +12,7 @@ import { acceptPeerLinks, type PeerEndpoint } from "../../../activator/src/peers
 import { webSocketLink, type PeerLink } from "../../../activator/src/peers/link";
 import { PEER_PATH, type PeerMessage } from "../../../activator/src/peers/protocol";
 import { WebSocketServer } from "ws";
-import { sleep } from "../testing/http";
+import { sleep } from "../../../testing/activator/http";
 
 const logger = pino({ level: "silent" });
 const TOKEN = "peer-link-token-0123456789";

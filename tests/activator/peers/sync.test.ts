@@ -3,11 +3,34 @@ import { strict as assert } from "node:assert";
 import pino from "pino";
 import { peerMessageSchema, type PeerMessage } from "../../../activator/src/peers/protocol";
 import type { LinkFactory } from "../../../activator/src/peers/link";
-import { PeerSync } from "../../../activator/src/peers/sync";
-import { sleep } from "../testing/http";
+import { PeerSync, peerMessage, snapshotKey } from "../../../activator/src/peers/sync";
+import { ManualClock } from "../../../testing/activator/clock";
+import { sleep } from "../../../testing/activator/http";
 
 const logger = pino({ level: "silent" });
 const msg = (over: Partial<PeerMessage>): PeerMessage => ({ name: "b", incarnation: "i1", seq: 1, leaving: false, kedaStreams: false, models: {}, ...over });
+
+describe("activator peers: the message (pure)", () => {
+  const sender = { name: "a", incarnation: "i9" };
+  const snapshot = { models: { "m/x": { demand: 3, cold: true } }, kedaStreams: true };
+
+  it("says the sender's demand and whether it holds KEDA's streams, numbered, in the protocol's shape", () => {
+    const m = peerMessage(sender, 7, snapshot);
+    assert.deepEqual(m, { name: "a", incarnation: "i9", seq: 7, leaving: false, kedaStreams: true, models: { "m/x": { demand: 3, cold: true } } });
+    assert.ok(peerMessageSchema.safeParse(m).success);
+  });
+
+  it("a leaving message carries no demand and no streams, whatever the snapshot says", () => {
+    const m = peerMessage(sender, 8, snapshot, true);
+    assert.deepEqual([m.leaving, m.kedaStreams, m.models], [true, false, {}]);
+  });
+
+  it("snapshots compare equal only when demand and stream holding are both the same", () => {
+    assert.equal(snapshotKey(snapshot), snapshotKey({ models: { "m/x": { demand: 3, cold: true } }, kedaStreams: true }));
+    assert.notEqual(snapshotKey(snapshot), snapshotKey({ ...snapshot, kedaStreams: false }));
+    assert.notEqual(snapshotKey(snapshot), snapshotKey({ ...snapshot, models: { "m/x": { demand: 4, cold: true } } }));
+  });
+});
 
 describe("activator peers: the demand table", () => {
   let sync: PeerSync;
@@ -44,15 +67,24 @@ describe("activator peers: the demand table", () => {
     assert.deepEqual(cold, ["m/x", "m/x"]);
   });
 
-  it("drops a leaving peer at once, and a silent one after the TTL", async () => {
-    sync.receive(msg({ name: "b", models: { "m/x": { demand: 2, cold: false } } }));
-    sync.receive(msg({ name: "c", models: { "m/x": { demand: 3, cold: false } } }));
-    sync.receive(msg({ name: "b", seq: 2, leaving: true }));
-    assert.equal(sync.remoteDemand("m/x"), 3);
-    await sleep(310);
-    assert.equal(sync.remoteDemand("m/x"), 0, "c not heard from within the TTL");
-    for (let i = 0; i < 100 && sync.view().length > 0; i++) await sleep(10); // at the next tick, however late the timer
-    assert.deepEqual(sync.view(), [], "and forgotten");
+  it("drops a leaving peer at once, and a silent one after the TTL (manual clock)", async () => {
+    const clock = new ManualClock();
+    const timed = new PeerSync({ logger, local: () => ({}), onRemoteCold: () => undefined, heartbeatMs: 100, ttlMs: 300, name: "a", clock });
+    try {
+      timed.receive(msg({ name: "b", models: { "m/x": { demand: 2, cold: false } } }));
+      timed.receive(msg({ name: "c", models: { "m/x": { demand: 3, cold: false } } }));
+      timed.receive(msg({ name: "b", seq: 2, leaving: true }));
+      assert.equal(timed.remoteDemand("m/x"), 3, "b left: dropped at once");
+      await clock.advance(300);
+      assert.equal(timed.remoteDemand("m/x"), 3, "c still counted at the TTL");
+      await clock.advance(1);
+      assert.equal(timed.remoteDemand("m/x"), 0, "c not heard from within the TTL");
+      assert.equal(timed.view().length, 1, "not yet forgotten: that is the tick's job");
+      await clock.advance(49);
+      assert.deepEqual(timed.view(), [], "forgotten at the next tick (every 50 ms)");
+    } finally {
+      await timed.close();
+    }
   });
 
   it("says who it is first on every link (how a replica finds itself in a peer list), and ignores its own messages", () => {

@@ -3,8 +3,8 @@ import * as grpc from "@grpc/grpc-js";
 import pino from "pino";
 import type { ModelActivity } from "../../../activator/src/scaler/activity";
 import { ACTIVATION_COALESCE_MS, metricNameFor, startScalerServer, type ScalerServer } from "../../../activator/src/scaler/server";
-import { percentile, sleep } from "../testing/http";
-import { KedaClient } from "../testing/kedaClient";
+import { percentile, sleep } from "../../../testing/activator/http";
+import { KedaClient } from "../../../testing/activator/kedaClient";
 
 /** ModelActivity whose demand the test sets by hand; arrive() fires an activation event as holding would. */
 class FakeActivity implements ModelActivity {

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 
-export const ACTIVATOR_MAIN = path.resolve(__dirname, "../../../activator/dist/main.js");
+export const ACTIVATOR_MAIN = path.resolve(__dirname, "../../activator/dist/main.js");
 
 export interface LogLine {
   level: number;

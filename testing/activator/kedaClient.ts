@@ -25,7 +25,7 @@ import {
   type MetricSpec,
   type MetricValue,
   type ScaledObjectRef,
-} from "../../../activator/src/scaler/proto";
+} from "../../activator/src/scaler/proto";
 
 export interface StreamEvent {
   result: boolean;

@@ -37,6 +37,8 @@ const COLD_START_SERIES: ReadonlyArray<readonly [ColdStartOutcome, string]> = [
 /** All activator metrics, in their own registry, served on the admin port. */
 export function createMetrics(queue: QueueSnapshot) {
   const metrics = createCollectors(queue);
+  // Exported as 0 from the start: `increase()` sees the first uncaught error (over a series that first appears at 1 it reads 0).
+  for (const kind of ["uncaughtException", "unhandledRejection"] as const) metrics.uncaughtExceptions.inc({ kind }, 0);
   const initialised = new Set<string>();
   return {
     ...metrics,
@@ -155,6 +157,12 @@ function createCollectors(queue: QueueSnapshot) {
       name: "activator_api_keys_reloads_total",
       help: "API keys file changes seen, by result (applied or rejected)",
       labelNames: ["result"] as const,
+      registers,
+    }),
+    uncaughtExceptions: new Counter({
+      name: "activator_uncaught_exceptions_total",
+      help: "Errors no handler caught (kind uncaughtException or unhandledRejection); the process drains and exits on one that escapes while requests are counted",
+      labelNames: ["kind"] as const,
       registers,
     }),
   };

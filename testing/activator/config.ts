@@ -1,5 +1,5 @@
 /** Config builders for activator process tests (probe readiness: no Kubernetes here). */
-import type { ActivatorConfigInput } from "../../../activator/src/config/schema";
+import type { ActivatorConfigInput } from "../../activator/src/config/schema";
 
 type ModelInput = ActivatorConfigInput["models"][number];
 
