@@ -93,9 +93,11 @@ async function main(): Promise<void> {
   let openKedaStreams = (): number => 0; // the scaler's, once it listens
   const peers = new PeerSync({
     logger,
-    local: () => registry.demandSnapshot(),
+    // Models with activity within two peer heartbeats ride along, so the end of a request is told too.
+    local: () => registry.demandSnapshot(2 * peerTimes(config)[0]),
     holdsKedaStreams: () => openKedaStreams() > 0,
     onRemoteCold: (key, at) => activity.remoteCold(key, at),
+    onRemoteActivity: (key) => activity.remoteActivity(key),
     heartbeatMs: peerTimes(config)[0],
     ttlMs: peerTimes(config)[1],
   });

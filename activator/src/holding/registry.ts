@@ -14,6 +14,7 @@ export type ReadinessFactory = (mode: ActivatorConfig["readiness"]["mode"], targ
 export type HeldRejection = "model_removed" | "shutting_down" | "model_cannot_start";
 
 type ActivationListener = (modelKey: string, arrivedAt: number) => void;
+type RequestListener = (modelKey: string) => void;
 
 /**
  * Connection reuse to a backend. Idle sockets are closed by us before the backend closes them
@@ -40,6 +41,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
   readonly totals: Totals = { held: 0, inFlight: 0 };
   private readonly models = new Map<string, ModelState>();
   private readonly listeners = new Set<ActivationListener>();
+  private readonly requestListeners = new Set<RequestListener>();
   private readonly shared: HoldingShared;
   private readinessMode: ActivatorConfig["readiness"]["mode"] | undefined;
 
@@ -53,6 +55,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       release(x: Exchange<ModelState>): void;
       /** Answers a request that will never be released: its model was removed, the activator is stopping, or it cannot start. */
       rejectHeld(x: Exchange<ModelState>, model: ModelState, code: HeldRejection): void;
+      /** The activity clock, ms; default performance.now (tests inject one). */
+      now?: () => number;
     },
   ) {
     this.shared = {
@@ -61,6 +65,10 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       metrics: deps.metrics,
       release: deps.release,
       activationNeeded: (model, arrivedAt) => this.activationNeeded(model, arrivedAt),
+      requestArrived: (model) => {
+        for (const listener of this.requestListeners) listener(model.key);
+      },
+      now: deps.now ?? (() => performance.now()),
     };
   }
 
@@ -145,6 +153,13 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
     const state = this.models.get(key);
     return state ? state.held + state.inFlight : 0;
   }
+  lastActivityAt(key: string): number {
+    return this.models.get(key)?.lastActivityAt ?? -Infinity;
+  }
+  onRequest(listener: RequestListener): () => void {
+    this.requestListeners.add(listener);
+    return () => this.requestListeners.delete(listener);
+  }
   targetConcurrency(key: string): number {
     return this.models.get(key)?.config.targetConcurrency ?? 1;
   }
@@ -153,12 +168,16 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
     return () => this.listeners.delete(listener);
   }
 
-  /** Models with demand here: held + in flight, and whether requests are held for lack of a ready replica (peers). */
-  demandSnapshot(): Record<string, { demand: number; cold: boolean }> {
-    const out: Record<string, { demand: number; cold: boolean }> = {};
+  /**
+   * Models with demand here, or with activity within `recentMs`: held + in flight, whether requests are held for lack
+   * of a ready replica, and the activity count (peers: a count that moved is a request that arrived or ended).
+   */
+  demandSnapshot(recentMs = 0): Record<string, { demand: number; cold: boolean; activity?: number }> {
+    const out: Record<string, { demand: number; cold: boolean; activity?: number }> = {};
+    const since = this.shared.now() - recentMs;
     for (const [key, state] of this.models) {
       const demand = state.held + state.inFlight;
-      if (demand > 0) out[key] = { demand, cold: state.coldSince >= 0 && state.held > 0 };
+      if (demand > 0 || state.lastActivityAt >= since) out[key] = { demand, cold: state.coldSince >= 0 && state.held > 0, activity: state.activityCount };
     }
     return out;
   }

@@ -40,6 +40,8 @@ export interface PeerSyncOptions {
   holdsKedaStreams?(): boolean;
   /** A peer reported cold requests for a model it did not before (activation needed, cluster-wide). */
   onRemoteCold(modelKey: string, receivedAt: number): void;
+  /** A peer reported activity for a model (a request arrived or ended there); default none. */
+  onRemoteActivity?(modelKey: string): void;
   heartbeatMs: number;
   ttlMs: number;
   /** Default: POD_NAME, else `<host>:<pid>`. */
@@ -67,6 +69,8 @@ interface PeerEntry {
   kedaStreams: boolean;
   /** performance.now() of the last message. */
   seenAt: number;
+  /** Per model: performance.now() of the message in which its activity count last moved. */
+  activityAt: Map<string, number>;
 }
 
 export interface PeerView {
@@ -144,6 +148,14 @@ export class PeerSync {
     return sum;
   }
 
+  /** Latest activity reported by a live peer for a model (performance.now() of receipt); -Infinity when none. */
+  remoteLastActivityAt(modelKey: string): number {
+    const oldest = performance.now() - this.ttlMs;
+    let latest = -Infinity;
+    for (const peer of this.peers.values()) if (peer.seenAt >= oldest) latest = Math.max(latest, peer.activityAt.get(modelKey) ?? -Infinity);
+    return latest;
+  }
+
   /** Live peers, for /queue. */
   view(): PeerView[] {
     const now = performance.now();
@@ -183,7 +195,14 @@ export class PeerSync {
     if (!previous || stale || previous.incarnation !== msg.incarnation) {
       this.opts.logger.info({ peer: msg.name, incarnation: msg.incarnation }, previous && !stale ? "peer restarted" : "peer joined");
     }
-    this.peers.set(msg.name, { incarnation: msg.incarnation, seq: msg.seq, models: msg.models, kedaStreams: msg.kedaStreams, seenAt: now });
+    const same = previous !== undefined && !stale && previous.incarnation === msg.incarnation;
+    const activityAt = same ? previous.activityAt : new Map<string, number>();
+    for (const [key, m] of Object.entries(msg.models)) {
+      if (m.activity === undefined || (same && previous.models[key]?.activity === m.activity)) continue;
+      activityAt.set(key, now);
+      this.opts.onRemoteActivity?.(key);
+    }
+    this.peers.set(msg.name, { incarnation: msg.incarnation, seq: msg.seq, models: msg.models, kedaStreams: msg.kedaStreams, seenAt: now, activityAt });
     for (const [key, demand] of Object.entries(msg.models)) {
       const wasCold = previous && !stale ? previous.models[key]?.cold === true : false;
       if (demand.cold && !wasCold) this.opts.onRemoteCold(key, now);
