@@ -1,11 +1,12 @@
 import type { Logger } from "pino";
-import { Pool } from "undici";
+import { buildConnector, Pool } from "undici";
 import { modelKey, serviceNameOf, type ActivatorConfig, type ModelConfig } from "../config/schema";
 import type { Metrics, QueueSnapshot } from "../metrics";
 import type { Exchange } from "../request/exchange";
 import type { Readiness, ReadinessTarget } from "../readiness/index";
 import type { HealthWatcher } from "../health/watch";
 import type { ModelActivity } from "../scaler/activity";
+import { IDLE_SHARE, learnIdleClose } from "../proxy/idleClose";
 import { ModelState, type HoldingShared, type Totals } from "./modelState";
 
 export type ReadinessFactory = (mode: ActivatorConfig["readiness"]["mode"], target: ReadinessTarget) => Readiness;
@@ -21,13 +22,15 @@ type RequestListener = (modelKey: string) => void;
  * (`upstreamKeepAliveSeconds`, below the model server's own keep-alive timeout): a socket the backend is closing
  * and we reuse fails a request it never received. A `Keep-Alive: timeout=N` hint from the backend shortens it.
  */
-export function poolOptions(model: Pick<ModelConfig, "upstreamKeepAliveSeconds">): Pool.Options {
+export function poolOptions(model: Pick<ModelConfig, "upstreamKeepAliveSeconds">, learnedIdleMs = Infinity): Pool.Options {
+  // A server seen closing idle sockets sooner than that (../proxy/idleClose) is beaten to it.
+  const keepAliveMs = Math.max(1, Math.min(model.upstreamKeepAliveSeconds * 1000, Math.floor(learnedIdleMs * IDLE_SHARE)));
   return {
     // A burst released after a cold start queues in the pool instead of opening a socket per request: 10 000 held
     // requests would otherwise need 10 000 backend sockets (EMFILE) and overflow the backend's accept backlog.
     connections: 256,
-    keepAliveTimeout: model.upstreamKeepAliveSeconds * 1000,
-    keepAliveMaxTimeout: model.upstreamKeepAliveSeconds * 1000,
+    keepAliveTimeout: keepAliveMs,
+    keepAliveMaxTimeout: keepAliveMs,
     connect: { timeout: 10_000 },
   };
 }
@@ -44,6 +47,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
   private readonly requestListeners = new Set<RequestListener>();
   private readonly shared: HoldingShared;
   private readinessMode: ActivatorConfig["readiness"]["mode"] | undefined;
+  /** Per model: the idle time after which its backend was seen closing kept-alive connections (ms). */
+  private readonly learnedIdleMs = new Map<string, number>();
 
   constructor(
     private readonly deps: {
@@ -88,7 +93,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       if (!state) {
         state = new ModelState(key, this.shared);
         this.models.set(key, state);
-        state.configure(model, this.createReadiness(key, model), new Pool(model.backend, poolOptions(model)));
+        state.configure(model, this.createReadiness(key, model), this.newPool(key, model));
         this.watchHealth(state, model);
         continue;
       }
@@ -98,7 +103,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       const oldReadiness = state.readiness;
       const oldPool = state.pool;
       const poolChanged = old.backend !== model.backend || old.upstreamKeepAliveSeconds !== model.upstreamKeepAliveSeconds;
-      const pool = poolChanged ? new Pool(model.backend, poolOptions(model)) : undefined;
+      if (old.backend !== model.backend) this.learnedIdleMs.delete(key);
+      const pool = poolChanged ? this.newPool(key, model) : undefined;
       state.configure(model, readinessChanged ? this.createReadiness(key, model) : undefined, pool);
       if (readinessChanged) oldReadiness.close();
       if (pool) void oldPool.close(); // graceful: in-flight requests on the old backend finish
@@ -107,12 +113,33 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
     for (const [key, state] of this.models) {
       if (keep.has(key)) continue;
       this.models.delete(key);
+      this.learnedIdleMs.delete(key);
       state.removed = true;
       this.rejectHeld(state, "model_removed");
       state.health?.close();
       state.readiness.close();
       void state.pool.close();
     }
+  }
+
+  /** A pool to the model's backend whose sockets are watched for idle closes by the server. */
+  private newPool(key: string, model: ModelConfig): Pool {
+    const options = poolOptions(model, this.learnedIdleMs.get(key));
+    const connector = buildConnector({ timeout: 10_000 });
+    return new Pool(model.backend, { ...options, connect: learnIdleClose(connector, (ms) => this.idleCloseSeen(key, model.backend, ms)) });
+  }
+
+  /** The backend closed an idle connection after `ms`: below what the pool keeps, the pool is replaced by one that closes first. */
+  private idleCloseSeen(key: string, backend: string, ms: number): void {
+    const state = this.models.get(key);
+    const known = this.learnedIdleMs.get(key) ?? Infinity;
+    if (!state || state.config.backend !== backend || ms >= known) return;
+    this.learnedIdleMs.set(key, ms);
+    if (ms * IDLE_SHARE >= state.config.upstreamKeepAliveSeconds * 1000) return; // the pool already closes sooner
+    this.deps.logger.info({ model: key, idleCloseMs: Math.round(ms), keepAliveMs: Math.floor(ms * IDLE_SHARE) }, "backend closes idle connections sooner than upstreamKeepAliveSeconds: pooled connections now close first");
+    const old = state.pool;
+    state.pool = this.newPool(key, state.config);
+    void old.close(); // graceful: requests on it finish
   }
 
   /** (Re)starts the model's health watch: kubernetes mode with failFast on only. */
