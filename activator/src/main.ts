@@ -24,6 +24,7 @@ import { failureDetails, failureMessage } from "./health/failure";
 import { HealthWatcher } from "./health/watch";
 import { EngineGauges, type EngineModel } from "./engine/vllmGauges";
 import { ClusterActivity } from "./peers/clusterActivity";
+import { corsPolicy } from "./proxy/cors";
 import { discoverPeers, type PeerDiscovery } from "./peers/discovery";
 import { acceptPeerLinks } from "./peers/endpoint";
 import { PeerSync } from "./peers/sync";
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
     limits: requestLimits(config),
     buffered: { bytes: 0 },
     apiKeys: loaded.apiKeys?.digests ?? null,
+    cors: corsPolicy(config.cors),
     draining: false,
     metrics,
     logger,
@@ -167,6 +169,7 @@ async function main(): Promise<void> {
       }
       registry.apply(next);
       ctx.routes = buildRoutes(next, registry);
+      ctx.cors = corsPolicy(next.cors);
       ctx.limits = requestLimits(next);
       applyClientLimits(proxy, next.limits);
       peers.token = peerToken;

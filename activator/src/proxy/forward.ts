@@ -24,6 +24,7 @@ import { holdAgain } from "../holding/admit";
 import type { ModelState } from "../holding/modelState";
 import { grantContinue, Phase, releaseBuffered, type Exchange, type ProxyResponse } from "../request/exchange";
 import { reject } from "../request/respond";
+import { corsGoverned, withoutUpstreamCors } from "./cors";
 import { clientResponseHeaders } from "./headers";
 import { tunnel } from "./tunnel";
 
@@ -113,7 +114,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     x.body = null;
     if (x.phase !== Phase.InFlight || x.res.headersSent) return;
     x.model!.proxyLatency.observe((performance.now() - x.forwardedAt) / 1000);
-    x.res.writeHead(status, clientResponseHeaders(x, headers));
+    x.res.writeHead(status, clientResponseHeaders(x, corsGoverned(x.res) ? withoutUpstreamCors(headers) : headers));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
