@@ -6,7 +6,7 @@ import type { Exchange } from "../request/exchange";
 import type { Readiness, ReadinessTarget } from "../readiness/index";
 import type { HealthWatcher } from "../health/watch";
 import type { ModelActivity } from "../scaler/activity";
-import { IDLE_SHARE, learnIdleClose } from "../proxy/idleClose";
+import { IDLE_SHARE, learnIdleClose } from "./idleClose";
 import { ModelState, type HoldingShared, type Totals } from "./modelState";
 
 export type ReadinessFactory = (mode: ActivatorConfig["readiness"]["mode"], target: ReadinessTarget) => Readiness;
@@ -23,7 +23,7 @@ type RequestListener = (modelKey: string) => void;
  * and we reuse fails a request it never received. A `Keep-Alive: timeout=N` hint from the backend shortens it.
  */
 export function poolOptions(model: Pick<ModelConfig, "upstreamKeepAliveSeconds">, learnedIdleMs = Infinity): Pool.Options {
-  // A server seen closing idle sockets sooner than that (../proxy/idleClose) is beaten to it.
+  // A server seen closing idle sockets sooner than that (./idleClose) is beaten to it.
   const keepAliveMs = Math.max(1, Math.min(model.upstreamKeepAliveSeconds * 1000, Math.floor(learnedIdleMs * IDLE_SHARE)));
   return {
     // A burst released after a cold start queues in the pool instead of opening a socket per request: 10 000 held

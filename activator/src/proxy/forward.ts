@@ -13,7 +13,7 @@
  *   re-queues the pending ones). So only an idempotent method (RFC 9110 §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT,
  *   DELETE; RFC 9112 §9.3.1 defers to it) whose body can be sent again is sent again, once, on a fresh connection.
  *   Any other request gets 502 `upstream_connection_lost` with `x-should-retry: false` (the OpenAI SDKs would
- *   otherwise send it twice more). The stale keep-alive race is avoided rather than retried: ./idleClose.
+ *   otherwise send it twice more). The stale keep-alive race is avoided rather than retried: ../holding/idleClose.
  * An upgrade the backend accepts (101) becomes a tunnel (`tunnel.ts`).
  */
 import type { IncomingHttpHeaders } from "node:http";

@@ -11,10 +11,10 @@
  * sooner without a hint (a proxy's idle timeout, a uvicorn with --timeout-keep-alive below ours) is caught here: a
  * socket whose peer ends it (FIN) with nothing written since its last response bytes was closed while idle, after
  * `now − last response bytes`. The shortest such time is reported once it shrinks; the owner of the pool replaces it
- * with one that keeps idle sockets IDLE_SHARE of that (holding/registry.ts).
+ * with one that keeps idle sockets IDLE_SHARE of that (./registry.ts).
  *
  * The first idle close of a backend is only learned from, so one race per backend and process remains possible
- * (such a request gets a 502 naming why, not a replay: ./forward.ts).
+ * (such a request gets a 502 naming why, not a replay: ../proxy/forward.ts).
  */
 import type { Socket } from "node:net";
 import type { buildConnector } from "undici";
