@@ -101,6 +101,7 @@ describe("activator replicas: one cluster-wide picture for KEDA", function () {
     // The next heartbeat (activation.heartbeatSeconds, 5 s) tells the requests that just left, the one after says idle.
     await stream.nextFalse(11_000);
     assert.equal((await keda!.getMetrics(MODEL))[0]!.metricValue, 0);
+    assert.equal(await keda!.isActive(MODEL), true, "the poll after the held requests left is told of them, once");
     assert.equal(await keda!.isActive(MODEL), false);
   });
 
