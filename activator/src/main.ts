@@ -23,6 +23,7 @@ import { environmentKubeConfig } from "./kube/config";
 import { attachToProcess, Lifecycle } from "./lifecycle/lifecycle";
 import { ConfigReload, requestLimits } from "./lifecycle/reload";
 import { ClusterActivity } from "./peers/clusterActivity";
+import { corsPolicy } from "./proxy/cors";
 import { discoverPeers, type PeerDiscovery } from "./peers/discovery";
 import { acceptPeerLinks } from "./peers/endpoint";
 import { PeerSync } from "./peers/sync";
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
     limits: requestLimits(initial),
     buffered: { bytes: 0 },
     apiKeys: loaded.apiKeys?.digests ?? null,
+    cors: corsPolicy(initial.cors),
     draining: false,
     metrics,
     logger,
@@ -76,11 +78,14 @@ async function main(): Promise<void> {
 
   // Cluster-wide demand: this replica's plus its peers' (an empty peer list when `peers` is not configured).
   let openKedaStreams = (): number => 0; // the scaler's, once it listens
+  let peerHeartbeatMs = peerTimes(initial).heartbeatMs;
   const peers = new PeerSync({
     logger,
-    local: () => registry.demandSnapshot(),
+    // Models with activity within two peer heartbeats ride along, so the end of a request is told too.
+    local: () => registry.demandSnapshot(2 * peerHeartbeatMs),
     holdsKedaStreams: () => openKedaStreams() > 0,
     onRemoteCold: (key, at) => activity.remoteCold(key, at),
+    onRemoteActivity: (key) => activity.remoteActivity(key),
     ...peerTimes(initial),
   });
   peers.token = loaded.peerToken;
@@ -140,6 +145,7 @@ async function main(): Promise<void> {
       if (!peersChanged) return;
       discovery?.close();
       const { heartbeatMs, ttlMs } = peerTimes(next);
+      peerHeartbeatMs = heartbeatMs;
       peers.configure(heartbeatMs, ttlMs);
       discovery = startDiscovery(next);
     },

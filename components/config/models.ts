@@ -321,6 +321,11 @@ export const activatorStackSchema = z
         /** On SIGTERM, held and in-flight requests get this long to finish. Default 30. */
         shutdownGraceSeconds: z.int().min(0).max(3600).default(30),
         /**
+         * Browser origins allowed to call the API (CORS: `https://app.example.org`, or `*`); preflights are answered
+         * by the activator before authentication. Default none: CORS off (the model servers' own headers pass).
+         */
+        corsAllowedOrigins: z.array(z.string().min(1)).default([]),
+        /**
          * Request limits of each activator replica (the activator's `limits`): largest request body, requests held at
          * once, bytes of request bodies held in memory. The pod's `memory` must cover what they need (checked).
          */

@@ -99,8 +99,10 @@ describe("activator replicas: one cluster-wide picture for KEDA", function () {
     for (const q of await Promise.all(cluster!.replicas.map(queueOf))) assert.equal(q.models[MODEL]!.clusterDemand, 6, "every replica has the same picture");
     for (const req of open.splice(0)) req.destroy();
     await Promise.all(held);
-    await stream.nextFalse(7000); // at the next heartbeat (activation.heartbeatSeconds, 5 s)
+    // The next heartbeat (activation.heartbeatSeconds, 5 s) tells the requests that just left, the one after says idle.
+    await stream.nextFalse(11_000);
     assert.equal((await keda!.getMetrics(MODEL))[0]!.metricValue, 0);
+    assert.equal(await keda!.isActive(MODEL), true, "the poll after the held requests left is told of them, once");
     assert.equal(await keda!.isActive(MODEL), false);
   });
 

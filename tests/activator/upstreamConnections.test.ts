@@ -18,8 +18,9 @@ describe("activator: stale upstream keep-alive connections", function () {
   this.timeout(120_000);
 
   it("answers every request the server never received when its idle close races a reused connection", async () => {
-    // The activator keeps idle connections longer than the server here (a misconfigured upstreamKeepAliveSeconds),
-    // so reused connections do meet the server's close: only the fresh-connection retry saves those requests.
+    // The activator is told to keep idle connections longer than the server here (a misconfigured
+    // upstreamKeepAliveSeconds): it learns the server's idle close from the first one and closes its own sooner, so
+    // reused connections do not meet the server's close (a POST that did could not be sent again: noReplay.test.ts).
     const backend = await IdleClosingBackend.start(IDLE_MS);
     const act = await ActivatorProcess.start(config([model("llm", backend.url, { openaiModels: ["llm"], upstreamKeepAliveSeconds: 30 })]));
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -35,6 +36,8 @@ describe("activator: stale upstream keep-alive connections", function () {
         if (res.status !== 200) failures.push(`#${i}: ${res.status} (server ${backend.received > before ? "received it" : "never received it"}) ${res.body.slice(0, 120)}`);
       }
       assert.deepEqual(failures, [], `${failures.length} of ${SWEEP} failed`);
+      const learned = act.logs.find((l) => l.msg?.startsWith("backend closes idle connections sooner"));
+      assert.ok(learned && Math.abs((learned["idleCloseMs"] as number) - IDLE_MS) < 50, `the server's idle close was learned: ${JSON.stringify(learned)}`);
       assert.ok(backend.connections > SWEEP / 2, `the server did close connections under the sweep (${backend.connections} connections)`);
     } finally {
       agent.destroy();

@@ -29,7 +29,9 @@ export const ERRORS = {
   cold_start_timeout: { status: 504, reason: "cold_start_timeout" },
   request_timeout: { status: 504, reason: "request_timeout" },
   upstream_unavailable: { status: 502, reason: "upstream_unavailable" },
-} as const satisfies Record<string, { status: number; reason: string; param?: string; retryAfterSeconds?: number }>;
+  // The backend's connection died after the request was sent: it may have been received, so no one sends it again.
+  upstream_connection_lost: { status: 502, reason: "upstream_connection_lost", shouldRetry: false },
+} as const satisfies Record<string, { status: number; reason: string; param?: string; retryAfterSeconds?: number; shouldRetry?: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -65,6 +67,8 @@ export function sendError(res: ServerResponse, code: ErrorCode, message: string,
   const entry = ERRORS[code];
   if (status === 503) headers["retry-after"] = "retryAfterSeconds" in entry ? entry.retryAfterSeconds : RETRY_AFTER_SECONDS;
   else if (status === 401) headers["www-authenticate"] = WWW_AUTHENTICATE;
+  // Read by the official OpenAI SDKs before their own retry rules (openai-node `shouldRetry`, openai-python `_should_retry`).
+  if ("shouldRetry" in entry) headers["x-should-retry"] = String(entry.shouldRetry);
   res.writeHead(status, headers);
   res.end(body);
   return true;

@@ -203,6 +203,18 @@ export const activatorConfigSchema = z
         apiKeysFile: z.string().trim().min(1, "must name the file of API key digests"),
       })
       .optional(),
+    /**
+     * CORS for browser apps (../proxy/cors.ts): origins allowed (`https://app.example.org`, or `*`), preflights
+     * answered before authentication and routing. Default `*`, as vLLM's and OpenAI's own APIs; `[]`: off (the
+     * stack writes `[]` unless its config lists origins).
+     */
+    cors: z
+      .strictObject({
+        allowedOrigins: z.array(z.union([z.literal("*"), z.url({ protocol: /^https?$/ }).refine((o) => new URL(o).origin === o, "an origin is scheme://host[:port], no path")])).default(["*"]),
+        /** How long browsers may cache a preflight answer (Access-Control-Max-Age), seconds. */
+        maxAgeSeconds: z.int().min(0).max(86_400).default(600),
+      })
+      .prefault({}),
     /** On SIGTERM, held and in-flight requests get this long to finish before the process exits. */
     shutdownGraceSeconds: z.number().min(0).default(30),
     /** pino log level. */

@@ -19,6 +19,7 @@ export function admit(ctx: RequestContext, x: HeldExchange): boolean {
     reject(ctx, x, "model_removed", `model ${model.key} was removed from the configuration`, { model: model.key });
     return false;
   }
+  model.noteArrival();
   if (model.canForwardNow()) {
     model.servedWarm.inc();
     model.startFlight(x);

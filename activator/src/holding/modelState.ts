@@ -29,6 +29,10 @@ export interface HoldingShared {
   release(x: Exchange<ModelState>): void;
   /** Tells readiness and the scaler that a request arrived for a model with no ready replica. */
   activationNeeded(model: ModelState, arrivedAt: number): void;
+  /** Tells the scaler that a request arrived for the model, warm or cold (activity, ../scaler/activity). */
+  requestArrived(model: ModelState): void;
+  /** The activity clock, ms (performance.now() unless injected). */
+  now(): number;
 }
 
 /**
@@ -41,6 +45,10 @@ export class ModelState {
   readonly queue = new Fifo<Exchange<ModelState>>();
   /** performance.now() when the first request was held for lack of a ready replica; -1 when not cold. */
   coldSince = -1;
+  /** When a request last arrived, was held, released, forwarded or ended (`shared.now()` ms); -Infinity when none. */
+  lastActivityAt = -Infinity;
+  /** Requests arrived and ended since start (peers compare it between snapshots: it moving is activity). */
+  activityCount = 0;
   /** The gravest way a request held in the current cold start left it, with its cause (outcome `failed`). */
   private coldEnd: { outcome: Exclude<ColdStartOutcome, "served">; cause: string } | null = null;
   removed = false;
@@ -90,6 +98,20 @@ export class ModelState {
     this.shared.activationNeeded(this, arrivedAt);
   }
 
+  /**
+   * A request for this model arrived (before it is forwarded or held): activity the scaler reports to KEDA. Only a
+   * ready model's arrivals are request events: a cold one's is an activation event (`activationNeeded`).
+   */
+  noteArrival(): void {
+    this.touch();
+    if (this.readiness.ready) this.shared.requestArrived(this);
+  }
+
+  private touch(): void {
+    this.lastActivityAt = this.shared.now();
+    this.activityCount++;
+  }
+
   /** Counts an answered request under its status (children cached: no label hashing per request). */
   countRequest(status: number): void {
     let counter = this.requestCounters.get(status);
@@ -125,12 +147,14 @@ export class ModelState {
 
   startFlight(x: Exchange<ModelState>): void {
     x.phase = Phase.InFlight;
+    this.touch();
     this.inFlight++;
     this.shared.totals.inFlight++;
   }
 
   endFlight(x: Exchange<ModelState>): void {
     x.phase = Phase.Done;
+    this.touch();
     this.inFlight--;
     this.shared.totals.inFlight--;
     if (this.queue.size > 0) this.drain();
@@ -162,6 +186,7 @@ export class ModelState {
     x.holdTimer = null;
     x.phase = Phase.Done;
     this.queue.remove(x);
+    this.touch();
     this.held--;
     this.shared.totals.held--;
     if (end !== "released" && this.coldSince >= 0 && (this.coldEnd === null || GRAVITY[end] > GRAVITY[this.coldEnd.outcome])) {

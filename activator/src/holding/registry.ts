@@ -1,11 +1,12 @@
 import type { Logger } from "pino";
-import { Pool } from "undici";
+import { buildConnector, Pool } from "undici";
 import { modelKey, serviceNameOf, type ActivatorConfig, type ModelConfig } from "../config/schema";
 import type { Metrics, QueueSnapshot } from "../base/metrics";
 import type { Exchange } from "../request/exchange";
 import type { Readiness, ReadinessTarget } from "../readiness/types";
 import type { HealthWatcher } from "../health/watch";
 import type { ModelActivity } from "../scaler/activity";
+import { IDLE_SHARE, learnIdleClose } from "./idleClose";
 import { ModelState, type HoldingShared, type Totals } from "./modelState";
 
 export type ReadinessFactory = (mode: ActivatorConfig["readiness"]["mode"], target: ReadinessTarget) => Readiness;
@@ -14,19 +15,22 @@ export type ReadinessFactory = (mode: ActivatorConfig["readiness"]["mode"], targ
 export type HeldRejection = "model_removed" | "shutting_down" | "model_cannot_start";
 
 type ActivationListener = (modelKey: string, arrivedAt: number) => void;
+type RequestListener = (modelKey: string) => void;
 
 /**
  * Connection reuse to a backend. Idle sockets are closed by us before the backend closes them
  * (`upstreamKeepAliveSeconds`, below the model server's own keep-alive timeout): a socket the backend is closing
  * and we reuse fails a request it never received. A `Keep-Alive: timeout=N` hint from the backend shortens it.
  */
-export function poolOptions(model: Pick<ModelConfig, "upstreamKeepAliveSeconds">): Pool.Options {
+export function poolOptions(model: Pick<ModelConfig, "upstreamKeepAliveSeconds">, learnedIdleMs = Infinity): Pool.Options {
+  // A server seen closing idle sockets sooner than that (./idleClose) is beaten to it.
+  const keepAliveMs = Math.max(1, Math.min(model.upstreamKeepAliveSeconds * 1000, Math.floor(learnedIdleMs * IDLE_SHARE)));
   return {
     // A burst released after a cold start queues in the pool instead of opening a socket per request: 10 000 held
     // requests would otherwise need 10 000 backend sockets (EMFILE) and overflow the backend's accept backlog.
     connections: 256,
-    keepAliveTimeout: model.upstreamKeepAliveSeconds * 1000,
-    keepAliveMaxTimeout: model.upstreamKeepAliveSeconds * 1000,
+    keepAliveTimeout: keepAliveMs,
+    keepAliveMaxTimeout: keepAliveMs,
     connect: { timeout: 10_000 },
   };
 }
@@ -40,8 +44,11 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
   readonly totals: Totals = { held: 0, inFlight: 0 };
   private readonly models = new Map<string, ModelState>();
   private readonly listeners = new Set<ActivationListener>();
+  private readonly requestListeners = new Set<RequestListener>();
   private readonly shared: HoldingShared;
   private readinessMode: ActivatorConfig["readiness"]["mode"] | undefined;
+  /** Per model: the idle time after which its backend was seen closing kept-alive connections (ms). */
+  private readonly learnedIdleMs = new Map<string, number>();
 
   constructor(
     private readonly deps: {
@@ -53,6 +60,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       release(x: Exchange<ModelState>): void;
       /** Answers a request that will never be released: its model was removed, the activator is stopping, or it cannot start. */
       rejectHeld(x: Exchange<ModelState>, model: ModelState, code: HeldRejection): void;
+      /** The activity clock, ms; default performance.now (tests inject one). */
+      now?: () => number;
     },
   ) {
     this.shared = {
@@ -61,6 +70,10 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       metrics: deps.metrics,
       release: deps.release,
       activationNeeded: (model, arrivedAt) => this.activationNeeded(model, arrivedAt),
+      requestArrived: (model) => {
+        for (const listener of this.requestListeners) listener(model.key);
+      },
+      now: deps.now ?? (() => performance.now()),
     };
   }
 
@@ -80,7 +93,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       if (!state) {
         state = new ModelState(key, this.shared);
         this.models.set(key, state);
-        state.configure(model, this.createReadiness(key, model), new Pool(model.backend, poolOptions(model)));
+        state.configure(model, this.createReadiness(key, model), this.newPool(key, model));
         this.watchHealth(state, model);
         continue;
       }
@@ -90,7 +103,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       const oldReadiness = state.readiness;
       const oldPool = state.pool;
       const poolChanged = old.backend !== model.backend || old.upstreamKeepAliveSeconds !== model.upstreamKeepAliveSeconds;
-      const pool = poolChanged ? new Pool(model.backend, poolOptions(model)) : undefined;
+      if (old.backend !== model.backend) this.learnedIdleMs.delete(key);
+      const pool = poolChanged ? this.newPool(key, model) : undefined;
       state.configure(model, readinessChanged ? this.createReadiness(key, model) : undefined, pool);
       if (readinessChanged) oldReadiness.close();
       if (pool) void oldPool.close(); // graceful: in-flight requests on the old backend finish
@@ -99,12 +113,33 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
     for (const [key, state] of this.models) {
       if (keep.has(key)) continue;
       this.models.delete(key);
+      this.learnedIdleMs.delete(key);
       state.removed = true;
       this.rejectHeld(state, "model_removed");
       state.health?.close();
       state.readiness.close();
       void state.pool.close();
     }
+  }
+
+  /** A pool to the model's backend whose sockets are watched for idle closes by the server. */
+  private newPool(key: string, model: ModelConfig): Pool {
+    const options = poolOptions(model, this.learnedIdleMs.get(key));
+    const connector = buildConnector({ timeout: 10_000 });
+    return new Pool(model.backend, { ...options, connect: learnIdleClose(connector, (ms) => this.idleCloseSeen(key, model.backend, ms)) });
+  }
+
+  /** The backend closed an idle connection after `ms`: below what the pool keeps, the pool is replaced by one that closes first. */
+  private idleCloseSeen(key: string, backend: string, ms: number): void {
+    const state = this.models.get(key);
+    const known = this.learnedIdleMs.get(key) ?? Infinity;
+    if (!state || state.config.backend !== backend || ms >= known) return;
+    this.learnedIdleMs.set(key, ms);
+    if (ms * IDLE_SHARE >= state.config.upstreamKeepAliveSeconds * 1000) return; // the pool already closes sooner
+    this.deps.logger.info({ model: key, idleCloseMs: Math.round(ms), keepAliveMs: Math.floor(ms * IDLE_SHARE) }, "backend closes idle connections sooner than upstreamKeepAliveSeconds: pooled connections now close first");
+    const old = state.pool;
+    state.pool = this.newPool(key, state.config);
+    void old.close(); // graceful: requests on it finish
   }
 
   /** (Re)starts the model's health watch: kubernetes mode with failFast on only. */
@@ -145,6 +180,13 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
     const state = this.models.get(key);
     return state ? state.held + state.inFlight : 0;
   }
+  lastActivityAt(key: string): number {
+    return this.models.get(key)?.lastActivityAt ?? -Infinity;
+  }
+  onRequest(listener: RequestListener): () => void {
+    this.requestListeners.add(listener);
+    return () => this.requestListeners.delete(listener);
+  }
   targetConcurrency(key: string): number {
     return this.models.get(key)?.config.targetConcurrency ?? 1;
   }
@@ -153,12 +195,16 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
     return () => this.listeners.delete(listener);
   }
 
-  /** Models with demand here: held + in flight, and whether requests are held for lack of a ready replica (peers). */
-  demandSnapshot(): Record<string, { demand: number; cold: boolean }> {
-    const out: Record<string, { demand: number; cold: boolean }> = {};
+  /**
+   * Models with demand here, or with activity within `recentMs`: held + in flight, whether requests are held for lack
+   * of a ready replica, and the activity count (peers: a count that moved is a request that arrived or ended).
+   */
+  demandSnapshot(recentMs = 0): Record<string, { demand: number; cold: boolean; activity?: number }> {
+    const out: Record<string, { demand: number; cold: boolean; activity?: number }> = {};
+    const since = this.shared.now() - recentMs;
     for (const [key, state] of this.models) {
       const demand = state.held + state.inFlight;
-      if (demand > 0) out[key] = { demand, cold: state.coldSince >= 0 && state.held > 0 };
+      if (demand > 0 || state.lastActivityAt >= since) out[key] = { demand, cold: state.coldSince >= 0 && state.held > 0, activity: state.activityCount };
     }
     return out;
   }

@@ -9,6 +9,7 @@ import type { ActivatorConfig } from "../config/schema";
 import { watchMountedFile, type FileWatcher } from "../config/watch";
 import type { ModelRegistry } from "../holding/registry";
 import type { ProxyContext } from "../proxy/context";
+import { corsPolicy } from "../proxy/cors";
 import type { RequestLimits } from "../request/exchange";
 
 /** The running parts a reload touches (wired by main). */
@@ -55,6 +56,7 @@ export class ConfigReload {
     }
     t.registry.apply(next);
     t.ctx.routes = t.routes(next);
+    t.ctx.cors = corsPolicy(next.cors);
     t.ctx.limits = requestLimits(next);
     t.applyClientLimits(next.limits);
     t.applyPeers(next, peerToken, JSON.stringify(next.peers) !== JSON.stringify(config.peers));

@@ -7,12 +7,16 @@ import type { ModelActivity, ScalingMetric } from "../scaler/activity";
 
 export interface RemoteDemand {
   remoteDemand(modelKey: string): number;
+  /** Latest activity a live peer reported for the model, on this replica's performance.now() clock; -Infinity when none. */
+  remoteLastActivityAt(modelKey: string): number;
 }
 
 type ActivationListener = (modelKey: string, arrivedAt: number) => void;
+type RequestListener = (modelKey: string) => void;
 
 export class ClusterActivity implements ModelActivity {
   private readonly remoteListeners = new Set<ActivationListener>();
+  private readonly remoteRequestListeners = new Set<RequestListener>();
 
   constructor(
     private readonly local: ModelActivity,
@@ -26,6 +30,25 @@ export class ClusterActivity implements ModelActivity {
 
   demand(modelKey: string): number {
     return this.local.demand(modelKey) + this.remote.remoteDemand(modelKey);
+  }
+
+  lastActivityAt(modelKey: string): number {
+    return Math.max(this.local.lastActivityAt(modelKey), this.remote.remoteLastActivityAt(modelKey));
+  }
+
+  onRequest(listener: RequestListener): () => void {
+    const unsubscribe = this.local.onRequest?.(listener);
+    this.remoteRequestListeners.add(listener);
+    return () => {
+      unsubscribe?.();
+      this.remoteRequestListeners.delete(listener);
+    };
+  }
+
+  /** A peer reported activity for the model: as if a request had arrived here. */
+  remoteActivity(modelKey: string): void {
+    if (!this.local.has(modelKey)) return;
+    for (const listener of this.remoteRequestListeners) listener(modelKey);
   }
 
   targetConcurrency(modelKey: string): number {

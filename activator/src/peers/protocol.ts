@@ -35,8 +35,12 @@ export const peerMessageSchema = z.object({
    * one replica): a replica with a cold request pushes to such peers first. Absent (an older sender): false.
    */
   kedaStreams: z.boolean().default(false),
-  /** Per model key `<namespace>/<name>`, only models with demand: held + in flight, and whether it holds cold requests. */
-  models: z.record(z.string().max(200), z.object({ demand: count, cold: z.boolean() })),
+  /**
+   * Per model key `<namespace>/<name>`, models with demand or recent activity: held + in flight, whether it holds cold
+   * requests, and `activity`, a count of requests that arrived or ended at the sender (it moving between two messages
+   * of one incarnation is activity: ../scaler/activity). Absent (an older sender): demand alone counts.
+   */
+  models: z.record(z.string().max(200), z.object({ demand: count, cold: z.boolean(), activity: z.int().min(0).optional() })),
 });
 
 export type PeerMessage = z.output<typeof peerMessageSchema>;

@@ -41,6 +41,8 @@ export interface PeerSyncOptions {
   holdsKedaStreams?(): boolean;
   /** A peer reported cold requests for a model it did not before (activation needed, cluster-wide). */
   onRemoteCold(modelKey: string, receivedAt: number): void;
+  /** A peer reported activity for a model (a request arrived or ended there); default none. */
+  onRemoteActivity?(modelKey: string): void;
   heartbeatMs: number;
   ttlMs: number;
   /** Default: POD_NAME, else `<host>:<pid>`. */
@@ -70,6 +72,8 @@ interface PeerEntry {
   kedaStreams: boolean;
   /** clock.now() of the last message. */
   seenAt: number;
+  /** Per model: performance.now() of the message in which its activity count last moved. */
+  activityAt: Map<string, number>;
 }
 
 /** What this replica tells its peers: its demand per model (models with demand only) and whether it holds KEDA's streams. */
@@ -165,6 +169,14 @@ export class PeerSync {
     return sum;
   }
 
+  /** Latest activity reported by a live peer for a model (performance.now() of receipt); -Infinity when none. */
+  remoteLastActivityAt(modelKey: string): number {
+    const oldest = performance.now() - this.ttlMs;
+    let latest = -Infinity;
+    for (const peer of this.peers.values()) if (peer.seenAt >= oldest) latest = Math.max(latest, peer.activityAt.get(modelKey) ?? -Infinity);
+    return latest;
+  }
+
   /** Live peers, for /queue. */
   view(): PeerView[] {
     const now = this.clock.now();
@@ -204,7 +216,14 @@ export class PeerSync {
     if (!previous || stale || previous.incarnation !== msg.incarnation) {
       this.opts.logger.info({ peer: msg.name, incarnation: msg.incarnation }, previous && !stale ? "peer restarted" : "peer joined");
     }
-    this.peers.set(msg.name, { incarnation: msg.incarnation, seq: msg.seq, models: msg.models, kedaStreams: msg.kedaStreams, seenAt: now });
+    const same = previous !== undefined && !stale && previous.incarnation === msg.incarnation;
+    const activityAt = same ? previous.activityAt : new Map<string, number>();
+    for (const [key, m] of Object.entries(msg.models)) {
+      if (m.activity === undefined || (same && previous.models[key]?.activity === m.activity)) continue;
+      activityAt.set(key, now);
+      this.opts.onRemoteActivity?.(key);
+    }
+    this.peers.set(msg.name, { incarnation: msg.incarnation, seq: msg.seq, models: msg.models, kedaStreams: msg.kedaStreams, seenAt: now, activityAt });
     for (const [key, demand] of Object.entries(msg.models)) {
       const wasCold = previous && !stale ? previous.models[key]?.cold === true : false;
       if (demand.cold && !wasCold) this.opts.onRemoteCold(key, now);

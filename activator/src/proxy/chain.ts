@@ -3,6 +3,7 @@
  *
  *   0. head      readRequestHead      headers read once: host, body framing, upstream headers  (headers.ts)
  *                                     (malformed heads Node's parser refuses are answered in server.ts)
+ *      cors      applyCors            with `cors`: preflights answered, CORS headers set         (cors.ts)
  *   1. auth      authenticate         with `auth` configured: bearer API key, else 401         (auth.ts)
  *      limit     checkDeclaredBody    Content-Length over `limits.maxBodyBytes`: 413 now       (this file)
  *   2. route     routeByHostPath      host (exact > wildcard) + longest path prefix            (route.ts)
@@ -33,6 +34,7 @@ import { Exchange, Phase, releaseBuffered, type ProxyRequest, ProxyResponse } fr
 import { closeInStages } from "../request/linger";
 import { reject } from "../request/respond";
 import { authenticate } from "./auth";
+import { applyCors } from "./cors";
 import type { ProxyContext, ProxyExchange } from "./context";
 import { forward } from "./forward";
 import { readRequestHead } from "./headers";
@@ -56,6 +58,7 @@ export function createRequestHandlers(ctx: ProxyContext): RequestHandlers {
   }
 
   function handle(x: ProxyExchange): void {
+    if (ctx.cors !== null && x.upgradeSocket === null && applyCors(ctx.cors, x.req, x.res)) return; // a preflight, answered
     const invalid = readRequestHead(x);
     if (invalid !== null) {
       reject(ctx, x, "invalid_request", invalid);

@@ -1,5 +1,6 @@
 import type { ModelState } from "../holding/modelState";
 import type { Exchange, RequestContext } from "../request/exchange";
+import type { CorsPolicy } from "./cors";
 import type { RouteTable } from "../routing/table";
 
 /** Routing data for one configuration, computed at load (`buildRoutes`, ./route). */
@@ -21,6 +22,8 @@ export interface ProxyContext extends RequestContext {
    * auth step on this one test). Swapped on config reload and when the keys file changes.
    */
   apiKeys: ReadonlySet<string> | null;
+  /** Config `cors`: browser origins allowed (./cors); null when off. Swapped on config reload. */
+  cors: CorsPolicy | null;
   /** SIGTERM received: answer what is in progress, tell clients to close their connections. */
   draining: boolean;
 }

@@ -6,10 +6,14 @@
  * A request no model server received never fails at once:
  * - the connection could not be made (refused, timed out, unreachable): the replica is gone or not reachable yet,
  *   so the request is held again like a cold one, within its cold-start budget (`holding/admit.ts`, `holdAgain`);
- * - a connection failed before any response byte (reset, closed: typically a pooled keep-alive socket the backend
- *   closed as we reused it): sent again once, at once, on a fresh connection, when its body can be sent again
- *   (buffered, absent, or not read yet). RFC 9110 §9.2.2 lets a client retry a request it knows was not
- *   processed; a socket the backend closes while idle (uvicorn's keep-alive timeout, 5 s) processed nothing.
+ * - a connection that failed after the request was written (reset, closed before any response byte) proves nothing:
+ *   a server closing an idle keep-alive socket as we reused it read nothing, but a model server that read the request,
+ *   worked on it and crashed looks the same (a RST says data reached a closed socket, not that none was read). undici
+ *   itself re-sends only requests it had not written yet (client-h1 `onHttpSocketClose` fails the running request and
+ *   re-queues the pending ones). So only an idempotent method (RFC 9110 §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT,
+ *   DELETE; RFC 9112 §9.3.1 defers to it) whose body can be sent again is sent again, once, on a fresh connection.
+ *   Any other request gets 502 `upstream_connection_lost` with `x-should-retry: false` (the OpenAI SDKs would
+ *   otherwise send it twice more). The stale keep-alive race is avoided rather than retried: ../holding/idleClose.
  * An upgrade the backend accepts (101) becomes a tunnel (`tunnel.ts`).
  */
 import type { IncomingHttpHeaders } from "node:http";
@@ -20,6 +24,7 @@ import { holdAgain } from "../holding/admit";
 import type { ModelState } from "../holding/modelState";
 import { grantContinue, Phase, releaseBuffered, type Exchange, type ProxyResponse } from "../request/exchange";
 import { reject } from "../request/respond";
+import { corsGoverned, withoutUpstreamCors } from "./cors";
 import { clientResponseHeaders } from "./headers";
 import { tunnel } from "./tunnel";
 
@@ -36,6 +41,8 @@ class BodyTooLargeError extends Error {
 const CONNECT_FAILED = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 /** Errors of an established connection that closed before answering (the stale keep-alive race among them). */
 const CLOSED_EARLY = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+/** Idempotent methods (RFC 9110 §9.2.2): sending one twice has the effect of sending it once. */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 export function forward(x: ForwardExchange): void {
   dispatch(x, x.model!.pool);
@@ -107,7 +114,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     x.body = null;
     if (x.phase !== Phase.InFlight || x.res.headersSent) return;
     x.model!.proxyLatency.observe((performance.now() - x.forwardedAt) / 1000);
-    x.res.writeHead(status, clientResponseHeaders(x, headers));
+    x.res.writeHead(status, clientResponseHeaders(x, corsGoverned(x.res) ? withoutUpstreamCors(headers) : headers));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -148,7 +155,7 @@ function onForwardError(x: ForwardExchange, err: Error, responded: boolean): voi
       holdAgain(ctx, x, `backend not reachable (${code})`);
       return;
     }
-    if (CLOSED_EARLY.has(code) && !x.sentFresh) {
+    if (CLOSED_EARLY.has(code) && !x.sentFresh && IDEMPOTENT.has(x.req.method!)) {
       ctx.logger.debug({ model: model.key, err: describe(err, code) }, "backend connection closed before answering; sent again on a fresh connection");
       x.sentFresh = true;
       const fresh = new Client(model.config.backend, { connect: { timeout: 10_000 } });
@@ -157,7 +164,11 @@ function onForwardError(x: ForwardExchange, err: Error, responded: boolean): voi
       return;
     }
   }
-  if (err instanceof BodyTooLargeError) {
+  if (!responded && code !== undefined && CLOSED_EARLY.has(code) && !IDEMPOTENT.has(x.req.method!)) {
+    ctx.logger.warn({ model: model.key, method: x.req.method, err: describe(err, code) }, "backend connection lost after the request was sent; not sent again");
+    const message = `model ${model.key} backend closed the connection before answering (${code}) after the ${x.req.method} request was sent: it may have received it, so it is not sent again`;
+    reject(ctx, x, "upstream_connection_lost", message, { model: model.key });
+  } else if (err instanceof BodyTooLargeError) {
     reject(ctx, x, "body_too_large", err.message, { limit: err.limit });
   } else if (code === "UND_ERR_HEADERS_TIMEOUT") {
     reject(ctx, x, "request_timeout", `model ${model.key} did not answer within ${model.config.requestTimeoutSeconds}s`, { model: model.key });

@@ -1,12 +1,14 @@
 /**
  * KEDA external scaler (trigger type `external-push`) served over gRPC.
  *
+ * - "Active" is defined once, in ./activity `activeSince`: demand now, or a request arrived or ended since the previous
+ *   report to the same reader (each stream; the IsActive polls of each model).
  * - `StreamIsActive`: on open, sends the model's current state (KEDA expects an immediate value). Then it
  *   sends `true` the moment the activity reports "request arrived, no ready replica" for the stream's
- *   model (event-driven, written synchronously from the event), `true` again every heartbeat while the
- *   model has held or in-flight requests, and `false` once when demand has dropped to zero. KEDA handles
- *   `false` like an inactive poll: it scales to zero only after the ScaledObject's cooldownPeriod.
- * - `IsActive`: demand > 0. `GetMetricSpec`: demand with the target concurrency per replica, then any further metric
+ *   model (event-driven, written synchronously from the event), `true` when a request finds a warm model idle (at most
+ *   one per TRAFFIC_PUSH_MIN_MS; busy traffic rides the heartbeat), `true` again every heartbeat while the model is
+ *   active, and `false` once when it is not. KEDA ignores a `false` on the stream; its polls decide scale-to-zero after the cooldownPeriod.
+ * - `IsActive`: active since the previous IsActive for the model. `GetMetricSpec`: demand with the target concurrency per replica, then any further metric
  *   the activity reports (vLLM gauges) with its own target. `GetMetrics`: the value of the metric KEDA names (demand
  *   when the name is empty or unknown). KEDA creates one HPA metric per spec of the one trigger and the HPA takes the
  *   largest recommendation (kedacore/keda v2.20.2 pkg/scalers/external_scaler.go GetMetricSpecForScaling). Demand is
@@ -16,7 +18,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { MODEL_METADATA_KEY, type ModelActivity } from "./activity";
+import { ActivityReports, MODEL_METADATA_KEY, type ModelActivity } from "./activity";
 import {
   externalScalerService,
   type GetMetricSpecResponse,
@@ -34,6 +36,13 @@ export const DEFAULT_HEARTBEAT_MS = 1000;
  * this long ago skips the event: KEDA already has it.
  */
 export const ACTIVATION_COALESCE_MS = 20;
+/**
+ * A request that finds its model idle pushes `true` at once (KEDA's lastActiveTime follows light traffic as it
+ * happens), unless the stream had such a push less than this long ago: each `true` is a RequestScale in KEDA, and a
+ * client sending one request after another would otherwise cost one per request. Heartbeats are not counted: a
+ * heartbeat's `true` told KEDA of earlier requests, not of this one.
+ */
+export const TRAFFIC_PUSH_MIN_MS = 1000;
 
 export interface ScalerServerOptions {
   /** Interface to bind; default "0.0.0.0". */
@@ -44,6 +53,8 @@ export interface ScalerServerOptions {
   logger: Logger;
   /** Period of the `true` heartbeat while a model has demand, and of the demand-dropped check; default 1000 ms. */
   heartbeatMs?: number;
+  /** The activity's clock, ms; default performance.now (tests inject one). */
+  now?: () => number;
   /** Called once per activation event that was pushed to at least one stream, with (push time − arrival) in seconds. */
   observePushLatency?: (modelKey: string, seconds: number) => void;
 }
@@ -63,6 +74,8 @@ interface OpenStream {
   lastResult: boolean | undefined;
   /** performance.now() of the last write. */
   lastSentAt: number;
+  /** performance.now() of the last `true` pushed for a request that found the model idle; -Infinity before. */
+  lastTrafficPushAt: number;
 }
 
 /** The metric name reported to KEDA for a model: external metric names must not contain "/" or ".". */
@@ -98,16 +111,43 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
   const { activity, logger } = opts;
   const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const streamsByModel = new Map<string, Set<OpenStream>>();
+  const now = opts.now ?? (() => performance.now());
+  // Readers: each stream, and the IsActive polls of each model (keyed by the model key).
+  const reports = new ActivityReports<OpenStream | string>(activity, heartbeatMs, now);
 
-  function send(stream: OpenStream, result: boolean, now: number): void {
+  function send(stream: OpenStream, result: boolean, at: number): void {
     // A client that stopped reading keeps the previous state; IsActive polling still reports the truth.
     if (stream.call.writableNeedDrain) return;
     stream.call.write({ result });
     stream.lastResult = result;
-    stream.lastSentAt = now;
+    stream.lastSentAt = at;
+  }
+
+  /** Reports the model's activity to the stream (a `false` only once in a row; nothing while it does not read). */
+  function report(stream: OpenStream, at: number): void {
+    if (stream.call.writableNeedDrain) return; // not reported: the activity stays to be told
+    const active = reports.report(stream, stream.modelKey);
+    if (active || stream.lastResult !== false) send(stream, active, at);
+  }
+
+  /**
+   * A request arrived for the model (here, before it is counted, or at a peer). One that finds the model idle is told
+   * at once, unless such a push went out within TRAFFIC_PUSH_MIN_MS; one that joins requests in flight rides the
+   * heartbeat (the model is active anyway).
+   */
+  function onRequest(modelKey: string): void {
+    const set = streamsByModel.get(modelKey);
+    if (!set || activity.demand(modelKey) > 0) return;
+    const at = now();
+    for (const stream of set) {
+      if (at - stream.lastTrafficPushAt < TRAFFIC_PUSH_MIN_MS) continue;
+      stream.lastTrafficPushAt = at;
+      report(stream, at);
+    }
   }
 
   function forget(stream: OpenStream): void {
+    reports.forget(stream);
     const set = streamsByModel.get(stream.modelKey);
     if (set?.delete(stream) && set.size === 0) streamsByModel.delete(stream.modelKey);
   }
@@ -115,18 +155,19 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
   function onActivationNeeded(modelKey: string, arrivedAt: number): void {
     const set = streamsByModel.get(modelKey);
     if (!set) return;
-    const now = performance.now();
+    const at = now();
     let pushed = false;
     for (const stream of set) {
-      if (stream.lastResult === true && now - stream.lastSentAt < ACTIVATION_COALESCE_MS) continue;
-      send(stream, true, now);
+      if (stream.lastResult === true && at - stream.lastSentAt < ACTIVATION_COALESCE_MS) continue;
+      if (!stream.call.writableNeedDrain) reports.report(stream, modelKey); // the arrival is told by this `true`
+      send(stream, true, at);
       pushed = true;
     }
     if (pushed) opts.observePushLatency?.(modelKey, (performance.now() - arrivedAt) / 1000);
   }
 
   function heartbeat(): void {
-    const now = performance.now();
+    const at = now();
     for (const [modelKey, set] of streamsByModel) {
       if (!activity.has(modelKey)) {
         for (const stream of set) {
@@ -136,12 +177,10 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
           });
         }
         streamsByModel.delete(modelKey);
+        reports.forget(modelKey);
         continue;
       }
-      const active = activity.demand(modelKey) > 0;
-      for (const stream of set) {
-        if (active || stream.lastResult !== false) send(stream, active, now);
-      }
+      for (const stream of set) report(stream, at);
     }
   }
 
@@ -149,7 +188,7 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
     IsActive(call: grpc.ServerUnaryCall<ScaledObjectRef, IsActiveResponse>, callback: grpc.sendUnaryData<IsActiveResponse>) {
       const resolved = resolveModel(call.request, activity);
       if ("error" in resolved) return rejectUnary(callback, resolved.error, "IsActive");
-      callback(null, { result: activity.demand(resolved.modelKey) > 0 });
+      callback(null, { result: reports.report(resolved.modelKey, resolved.modelKey) });
     },
 
     GetMetricSpec(
@@ -186,7 +225,7 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
         call.emit("error", resolved.error);
         return;
       }
-      const stream: OpenStream = { call, modelKey: resolved.modelKey, lastResult: undefined, lastSentAt: 0 };
+      const stream: OpenStream = { call, modelKey: resolved.modelKey, lastResult: undefined, lastSentAt: 0, lastTrafficPushAt: -Infinity };
       let set = streamsByModel.get(stream.modelKey);
       if (!set) streamsByModel.set(stream.modelKey, (set = new Set()));
       set.add(stream);
@@ -194,7 +233,7 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
       call.on("close", () => forget(stream));
       call.on("error", () => forget(stream));
       logger.debug({ model: stream.modelKey, peer: call.getPeer() }, "StreamIsActive opened");
-      send(stream, activity.demand(stream.modelKey) > 0, performance.now());
+      report(stream, now()); // KEDA expects a first value, `false` included
     },
   };
 
@@ -212,7 +251,12 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
       err ? reject(new Error(`scaler gRPC listener could not bind ${address}: ${err.message}`)) : resolve(boundPort),
     );
   });
-  const unsubscribe = activity.onActivationNeeded(onActivationNeeded);
+  const unsubscribeActivation = activity.onActivationNeeded(onActivationNeeded);
+  const unsubscribeRequests = activity.onRequest?.(onRequest);
+  const unsubscribe = () => {
+    unsubscribeActivation();
+    unsubscribeRequests?.();
+  };
   const timer = setInterval(heartbeat, heartbeatMs);
   timer.unref();
   logger.info({ address: host, port, heartbeatMs }, "KEDA external scaler listening");

@@ -15,7 +15,7 @@ export function apiKeysSecretData(keys: readonly string[]): Record<string, strin
 
 export function activatorConfig(
     models: readonly ModelConfig[],
-    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets" | "limits" | "namespace">,
+    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets" | "limits" | "namespace"> & Partial<Pick<ActivatorStackConfig, "corsAllowedOrigins">>,
 ): ActivatorConfigInput {
     return {
         listeners: {
@@ -26,6 +26,8 @@ export function activatorConfig(
         // In the cluster, readiness comes from the predictor Service's EndpointSlices, not from polling.
         readiness: { mode: "kubernetes" },
         shutdownGraceSeconds: stack.shutdownGraceSeconds,
+        // Written always: the activator's own default (`*`, as vLLM) is for running it alone; the stack's is off.
+        cors: { allowedOrigins: stack.corsAllowedOrigins ?? [] },
         limits: { ...stack.limits },
         // Replicas share their demand (KEDA talks to one of them): peers are the headless Service's endpoints.
         // The shared token (a generated Secret) keeps anyone else from reporting demand on the admin port.

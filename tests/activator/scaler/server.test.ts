@@ -10,6 +10,9 @@ import { KedaClient } from "../../../testing/activator/kedaClient";
 class FakeActivity implements ModelActivity {
   readonly demands = new Map<string, number>();
   readonly targets = new Map<string, number>();
+  /** When a request last arrived or ended (performance.now()); absent: never. */
+  readonly lastActivity = new Map<string, number>();
+  private readonly requestListeners = new Set<(modelKey: string) => void>();
   private readonly listeners = new Set<(modelKey: string, arrivedAt: number) => void>();
 
   constructor(models: Record<string, number>) {
@@ -27,6 +30,24 @@ class FakeActivity implements ModelActivity {
   targetConcurrency(modelKey: string): number {
     return this.targets.get(modelKey) ?? 0;
   }
+  lastActivityAt(modelKey: string): number {
+    return this.lastActivity.get(modelKey) ?? -Infinity;
+  }
+  onRequest(listener: (modelKey: string) => void): () => void {
+    this.requestListeners.add(listener);
+    return () => this.requestListeners.delete(listener);
+  }
+  /** A request arrives for a warm model: demand goes up, activity is noted and request listeners hear of it. */
+  arriveWarm(modelKey: string): void {
+    this.demands.set(modelKey, this.demand(modelKey) + 1);
+    this.lastActivity.set(modelKey, performance.now());
+    for (const listener of this.requestListeners) listener(modelKey);
+  }
+  /** A request ends: demand goes down, activity is noted. */
+  finish(modelKey: string): void {
+    this.demands.set(modelKey, this.demand(modelKey) - 1);
+    this.lastActivity.set(modelKey, performance.now());
+  }
   onActivationNeeded(listener: (modelKey: string, arrivedAt: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -35,6 +56,7 @@ class FakeActivity implements ModelActivity {
   arrive(modelKey: string): number {
     this.demands.set(modelKey, this.demand(modelKey) + 1);
     const arrivedAt = performance.now();
+    this.lastActivity.set(modelKey, arrivedAt);
     for (const listener of this.listeners) listener(modelKey, arrivedAt);
     return arrivedAt;
   }

@@ -56,6 +56,7 @@ describe("stack config: models and activator", () => {
             exposure: "internal",
             allowedCidrs: [],
             apiKeySecrets: [],
+            corsAllowedOrigins: [],
             shutdownGraceSeconds: 30,
             limits: { maxBodyBytes: 10 * 1024 * 1024, maxPendingTotal: 10_000, maxBufferedBodyBytes: 128 * 1024 * 1024 },
             cpu: "1",
