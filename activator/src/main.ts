@@ -28,6 +28,7 @@ import { discoverPeers, type PeerDiscovery } from "./peers/discovery";
 import { acceptPeerLinks } from "./peers/endpoint";
 import { PeerSync } from "./peers/sync";
 import { createReadiness } from "./readiness/index";
+import { KubeNodeLookup } from "./readiness/nodes";
 import { startScalerServer } from "./scaler/server";
 
 const USAGE = "usage: node dist/main.js --config FILE   (YAML or JSON; see activator/README.md)";
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     metrics,
     createReadiness: (mode, target) => createReadiness(mode, target, { logger }),
     health: new HealthWatcher(environmentKubeConfig, logger),
+    nodes: new KubeNodeLookup(environmentKubeConfig, logger),
     release: forward,
     rejectHeld: (x, model, code) => {
       if (code === "model_cannot_start" && model.failure) {

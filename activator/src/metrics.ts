@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { coldStartPhaseHistogram } from "./readiness/coldStartRecorder";
 
 /**
  * The activator's metrics, named by Prometheus conventions (base units in the name, `_total` for counters,
@@ -94,6 +95,7 @@ function createCollectors(queue: QueueSnapshot) {
       buckets: COLD_START_BUCKETS,
       registers,
     }),
+    coldStartPhase: coldStartPhaseHistogram(registers),
     coldStartWait: new Histogram({
       name: "activator_cold_start_wait_seconds",
       help: "Time each held request waited before it was released to the backend",

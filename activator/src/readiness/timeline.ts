@@ -173,7 +173,7 @@ function podTimes(pod: TimelinePod, events: readonly TimelineEvent[]): Milestone
   // Every regular container must have been pulled: one Pulled per container (a restart's repeat only counts once).
   const pulledNames = new Set(regular.map((e) => e.involvedObject?.fieldPath));
   if (counted.length > 0 && (regular.length === 0 || statuses.length === 0 || pulledNames.size >= statuses.length)) set("image_pulled", Math.max(...counted));
-  const started = statuses.map((s) => ms(s.state?.running?.startedAt));
+  const started = statuses.map((s) => ms((s.state?.running as { startedAt?: Time } | null | undefined)?.startedAt));
   if (started.length > 0 && started.every((t) => !Number.isNaN(t))) set("started", Math.max(...started));
   set("ready", conditionTime(conditions, "Ready"));
   return at;
