@@ -36,6 +36,7 @@ import {
     activatorName,
     activatorNamespaceManifest,
     activatorNamespaceRules,
+    clusterRules,
     activatorPodLabels,
     apiKeysSecretName,
     modelNamespaceManifest,
@@ -157,6 +158,21 @@ export class Activator extends pulumi.ComponentResource {
                     subjects: [{ kind: "ServiceAccount", name: activatorName, namespace }],
                 },
                 inNamespace([peersRole, serviceAccount]),
+            ),
+        );
+
+        // Cold-start timeline: the Node and NodeClaim of a cold start's pod, read only (cluster-scoped objects).
+        const nodesMeta = { name: `${namespace}-${activatorName}-nodes`, labels: activatorPodLabels };
+        const nodesRole = new k8s.rbac.v1.ClusterRole(childName(name, "nodes"), { metadata: nodesMeta, rules: clusterRules }, k8sOpts());
+        bindings.push(
+            new k8s.rbac.v1.ClusterRoleBinding(
+                childName(name, "nodes-binding"),
+                {
+                    metadata: nodesMeta,
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: nodesMeta.name },
+                    subjects: [{ kind: "ServiceAccount", name: activatorName, namespace }],
+                },
+                k8sOpts([nodesRole, serviceAccount]),
             ),
         );
 
