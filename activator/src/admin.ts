@@ -6,6 +6,7 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { ModelRegistry } from "./holding/registry";
 import type { Metrics } from "./base/metrics";
+import { coldStartView } from "./readiness/coldStartView";
 import { PEER_PATH } from "./peers/protocol";
 import type { PeerSync } from "./peers/sync";
 
@@ -66,6 +67,7 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
             ready: model.readiness.ready,
             ...(extras.clusterDemand ? { clusterDemand: extras.clusterDemand(key) } : {}),
             ...(model.failure ? { failure: model.failure } : {}),
+            ...coldStartView(model.timeline),
           };
         });
         const peers = extras.peers ? { name: extras.peers.name, peers: extras.peers.view(), targets: extras.peers.targetsView() } : undefined;

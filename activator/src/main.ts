@@ -33,6 +33,7 @@ import { buildRoutes } from "./proxy/route";
 import { applyClientLimits, createProxyServer } from "./proxy/server";
 import { createReadiness } from "./readiness/index";
 import { reject } from "./request/respond";
+import { KubeNodeLookup } from "./readiness/nodes";
 import { startScalerServer } from "./scaler/server";
 
 const USAGE = "usage: node dist/main.js --config FILE   (YAML or JSON; see activator/README.md)";
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
     metrics,
     createReadiness: (mode, target) => createReadiness(mode, target, { logger }),
     health: new HealthWatcher(environmentKubeConfig, logger),
+    nodes: new KubeNodeLookup(environmentKubeConfig, logger),
     release: forward,
     rejectHeld: (x, model, code) => {
       if (code === "model_cannot_start" && model.failure) {

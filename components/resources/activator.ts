@@ -23,7 +23,7 @@ import { activatorConfig, activatorConfigFile, apiKeysSecretData, nlbIdleTimeout
 import { activatorNetworkPolicyManifest } from "../manifests/activator/networkPolicy";
 import { activatorImageTag, imageContextDir, imageDockerfile } from "../manifests/activator/image";
 import { activatorServiceMonitorManifest, adminServiceManifest, podsServiceManifest, proxyServiceManifest, scalerAddress, scalerServiceManifest } from "../manifests/activator/services";
-import { activatorNamespaceManifest, activatorNamespaceRules, modelNamespaceManifest, modelNamespaceRules, podDisruptionBudgetManifest, statefulSetManifest } from "../manifests/activator/workload";
+import { activatorNamespaceManifest, activatorNamespaceRules, modelNamespaceManifest, modelNamespaceRules, clusterRules, podDisruptionBudgetManifest, statefulSetManifest } from "../manifests/activator/workload";
 import { childName } from "../domain/naming";
 import { argsError, checkDnsLabel } from "../domain/checks";
 import { checkNodeSelector } from "../manifests/charts/scheduling";
@@ -138,6 +138,21 @@ export class Activator extends pulumi.ComponentResource {
                     subjects: [{ kind: "ServiceAccount", name: activatorName, namespace }],
                 },
                 inNamespace([peersRole, serviceAccount]),
+            ),
+        );
+
+        // Cold-start timeline: the Node and NodeClaim of a cold start's pod, read only (cluster-scoped objects).
+        const nodesMeta = { name: `${namespace}-${activatorName}-nodes`, labels: activatorPodLabels };
+        const nodesRole = new k8s.rbac.v1.ClusterRole(childName(name, "nodes"), { metadata: nodesMeta, rules: clusterRules }, k8sOpts());
+        bindings.push(
+            new k8s.rbac.v1.ClusterRoleBinding(
+                childName(name, "nodes-binding"),
+                {
+                    metadata: nodesMeta,
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: nodesMeta.name },
+                    subjects: [{ kind: "ServiceAccount", name: activatorName, namespace }],
+                },
+                k8sOpts([nodesRole, serviceAccount]),
             ),
         );
 

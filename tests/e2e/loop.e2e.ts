@@ -212,6 +212,28 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
                 toFirstByte: answer.firstByteAt - answer.sentAt,
                 overhead: answer.firstByteAt - answer.sentAt - podStart,
             };
+            // The activator's own timeline of this cold start (docs/cold-start-timeline.md): replicas_set, pod_created,
+            // endpoint_ready and first_byte come from the real controllers and the activator; scheduled, initialized,
+            // started and ready from the node stand-in's conditions and container states (simulated); no image is pulled
+            // and no node added here, so image_pulled and node_ready are absent.
+            const served = cluster.activators[i % cluster.activators.length];
+            const queue = JSON.parse((await call(`http://${served.ip}:${served.adminPort}/queue`)).body);
+            const timeline = queue.models[`${so.metadata.namespace}/${llm.name}`]?.coldStarts?.at(-1);
+            assert.equal(timeline?.outcome, "served", `/queue of ${served.name}: ${JSON.stringify(timeline)}`);
+            const phases: string[] = timeline.phases.map((p: { phase: string }) => p.phase);
+            assert.deepEqual(
+                phases.filter((p) => ["replicas_set", "pod_created", "endpoint_ready", "first_byte"].includes(p)),
+                ["replicas_set", "pod_created", "endpoint_ready", "first_byte"],
+                `phases the real controllers and the activator produce, in order: ${phases.join(" → ")}`,
+            );
+            assert.ok(!phases.includes("node_ready") && !phases.includes("image_pulled"), `nothing the stand-in does not do: ${phases.join(" → ")}`);
+            const sec = (name: string) => timeline.phases.find((p: { phase: string }) => p.phase === name)?.seconds ?? 0;
+            const total = timeline.phases.reduce((sum: number, p: { seconds: number }) => sum + p.seconds, 0);
+            assert.ok(Math.abs(total * 1000 - (answer.firstByteAt - answer.sentAt)) < 1000, `the phases sum to the client's first byte: ${total} s`);
+            Object.assign(sample, {
+                ourShareMs: Math.round((sec("replicas_set") + sec("pod_created") + sec("endpoint_ready") + sec("first_byte")) * 1000),
+                phasesMs: Object.fromEntries(timeline.phases.map((p: { phase: string; seconds: number }) => [p.phase, Math.round(p.seconds * 1000)])),
+            });
             samples.push(sample);
             lastRequestAt = answer.firstByteAt;
             console.log(`      cold start ${i + 1} (${stream ? "SSE" : "JSON"}, via ${cluster.activators[i % cluster.activators.length].name}): ${JSON.stringify(sample)} ms`);
@@ -227,6 +249,11 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
             samples,
         };
         report.coldStart = summary;
+        // Our own share by the activator's timeline (request → pod created, pod ready → first byte): ≤ 1 s p99.
+        const ourShare = samples.map((s) => s.ourShareMs);
+        Object.assign(summary, { ourShareP50Ms: percentile(ourShare, 50), ourShareP99Ms: percentile(ourShare, 99) });
+        console.log(`      our share by the timeline (replicas_set + pod_created + endpoint_ready + first_byte): p50 ${percentile(ourShare, 50)} ms, p99 ${percentile(ourShare, 99)} ms (target ≤ 1000 ms)`);
+        assert.ok(percentile(ourShare, 99) <= 1000, `our share p99 ${percentile(ourShare, 99)} ms`);
         console.log(`      control-plane overhead (arrival → first byte minus simulated pod start): p50 ${summary.overheadP50Ms} ms, p99 ${summary.overheadP99Ms} ms over ${samples.length} cold starts (target ≤ 1000 ms)`);
 
         // The sklearn model through the Open Inference Protocol, once.

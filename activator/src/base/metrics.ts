@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+/** Buckets of `activator_cold_start_phase_seconds`, s: few, so a model costs 10 phases × 8 series at most. */
+export const COLD_START_PHASE_BUCKETS = [1, 5, 30, 120, 600];
+
 /**
  * The activator's metrics, named by Prometheus conventions (base units in the name, `_total` for counters,
  * `_seconds` for durations). Every `model` label is a configured `<namespace>/<name>` (empty for requests no
@@ -94,6 +97,15 @@ function createCollectors(queue: QueueSnapshot) {
         "(outcome served) or every held request had left (outcome timeout, failed with its cause, client_gone)",
       labelNames: ["model", "outcome", "cause"] as const,
       buckets: COLD_START_BUCKETS,
+      registers,
+    }),
+    coldStartPhase: new Histogram({
+      name: "activator_cold_start_phase_seconds",
+      help:
+        "Served cold starts by phase: seconds from the previous milestone reached to this one (replicas_set, pod_created, " +
+        "node_ready, scheduled, initialized, image_pulled, started, ready, endpoint_ready, first_byte); see docs/cold-start-timeline.md",
+      labelNames: ["model", "phase"] as const,
+      buckets: COLD_START_PHASE_BUCKETS,
       registers,
     }),
     coldStartWait: new Histogram({

@@ -4,12 +4,14 @@
  * Pods, and the InferenceServices; after every change it diagnoses each model of the namespace (./causes) and reports
  * a changed cause at once. Read only: `list` and `watch` on pods, events, replicasets and inferenceservices in the
  * model namespaces (RBAC in components/manifests/activator/workload.ts).
+ * `observe` shares the same watches with the cold-start timeline (../readiness/coldStartRecorder), failFast on or off.
  */
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { KeptInformer } from "../kube/informer";
 import { diagnose, nextGraceDeadline, type Cause, type EventLike, type InferenceServiceLike, type PodLike, type ReplicaSetLike } from "./causes";
 import type { ModelFailure } from "./failure";
+import type { TimelineSource } from "../readiness/coldStartRecorder";
 
 /** The label KServe puts on an InferenceService's pods, valued with its name. */
 export const ISVC_LABEL = "serving.kserve.io/inferenceservice";
@@ -40,6 +42,8 @@ interface NamespaceWatch {
   events: KeptInformer<KubernetesObject>;
   isvcs: KeptInformer<KubernetesObject>;
   subscribers: Set<Subscriber>;
+  /** Cold-start timelines: told of every change, they read the lists only while a cold start is followed. */
+  observers: Set<() => void>;
 }
 
 const same = (a: Cause | null, b: Cause | null) => a?.cause === b?.cause && a?.object === b?.object && a?.message === b?.message;
@@ -64,12 +68,36 @@ export class HealthWatcher {
       close: () => {
         clearTimeout(sub.timer);
         ns.subscribers.delete(sub);
-        if (ns.subscribers.size === 0) {
-          for (const informer of [ns.pods, ns.replicaSets, ns.events, ns.isvcs]) informer.close();
-          this.namespaces.delete(target.namespace);
-        }
+        this.release(target.namespace, ns);
       },
     };
+  }
+
+  /** Tells `onChange` of every change to the InferenceService's Pods, ReplicaSets and their Events (now, and after each). */
+  observe(target: Pick<HealthTarget, "namespace" | "inferenceService">, onChange: (read: () => TimelineSource) => void): { close(): void } {
+    const ns = this.namespace(target.namespace);
+    const ours = (o: KubernetesObject) => o.metadata?.labels?.[ISVC_LABEL] === target.inferenceService;
+    const read = (): TimelineSource => {
+      const pods = ns.pods.list().filter(ours) as PodLike[];
+      const names = new Set(pods.map((p) => p.metadata?.name));
+      const events = (ns.events.list() as EventLike[]).filter((e) => names.has(e.involvedObject?.name));
+      return { pods, replicaSets: ns.replicaSets.list().filter(ours) as ReplicaSetLike[], events };
+    };
+    const observer = () => onChange(read);
+    ns.observers.add(observer);
+    observer();
+    return {
+      close: () => {
+        ns.observers.delete(observer);
+        this.release(target.namespace, ns);
+      },
+    };
+  }
+
+  private release(namespace: string, ns: NamespaceWatch): void {
+    if (ns.subscribers.size > 0 || ns.observers.size > 0 || this.namespaces.get(namespace) !== ns) return;
+    for (const informer of [ns.pods, ns.replicaSets, ns.events, ns.isvcs]) informer.close();
+    this.namespaces.delete(namespace);
   }
 
   private namespace(namespace: string): NamespaceWatch {
@@ -84,13 +112,16 @@ export class HealthWatcher {
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const base = `/api/v1/namespaces/${encodeURIComponent(namespace)}`;
     const subscribers = new Set<Subscriber>();
+    const observers = new Set<() => void>();
     const changed = () => {
       const current = this.namespaces.get(namespace);
       if (current) for (const sub of current.subscribers) this.evaluate(current, sub);
+      for (const observer of observers) observer();
     };
     const fieldSelector = "involvedObject.kind=Pod";
     ns = {
       subscribers,
+      observers,
       pods: keepInformer(kc, { path: `${base}/pods`, labelSelector: ISVC_LABEL, list: () => core.listNamespacedPod({ namespace, labelSelector: ISVC_LABEL }), what: `Pods in ${namespace}` }, changed, this.logger),
       replicaSets: keepInformer(
         kc,

@@ -6,6 +6,7 @@ import type { HealthWatch } from "../health/watch";
 import type { ColdStartOutcome, Metrics } from "../base/metrics";
 import { Phase, type Exchange } from "../request/exchange";
 import type { Readiness } from "../readiness/types";
+import { ColdStartRecorder, type NodeLookup } from "../readiness/coldStartRecorder";
 import { Fifo } from "./fifo";
 
 /** Counts across all models (the global pending bound, shutdown draining). */
@@ -33,6 +34,8 @@ export interface HoldingShared {
   requestArrived(model: ModelState): void;
   /** The activity clock, ms (performance.now() unless injected). */
   now(): number;
+  /** The cold-start timeline's Node/NodeClaim reader (readiness mode `kubernetes`). */
+  readonly nodes?: NodeLookup;
 }
 
 /**
@@ -56,6 +59,8 @@ export class ModelState {
   failure: ModelFailure | null = null;
   /** The watch that sets `failure`; null outside readiness mode `kubernetes` or with failFast off. */
   health: HealthWatch | null = null;
+  /** The shared namespace watch feeding `timeline`; null outside readiness mode `kubernetes`. */
+  timelineWatch: { close(): void } | null = null;
 
   config!: ModelConfig;
   readiness!: Readiness;
@@ -69,6 +74,8 @@ export class ModelState {
   readonly coldStartWait;
   readonly proxyLatency;
   readonly servedWarm;
+  /** This model's cold-start timelines (phases, `/queue`, the `cold start` log line). */
+  readonly timeline: ColdStartRecorder;
   private readonly heldNoReplica;
   private readonly heldNoSlot;
 
@@ -86,6 +93,7 @@ export class ModelState {
     this.heldNoReplica = shared.metrics.requestsHeld.labels({ model: key, reason: "no_ready_replica" });
     this.heldNoSlot = shared.metrics.requestsHeld.labels({ model: key, reason: "concurrency_limit" });
     shared.metrics.initModel(key);
+    this.timeline = new ColdStartRecorder(key, { logger: shared.logger, histogram: shared.metrics.coldStartPhase, nodes: shared.nodes });
   }
 
   /** Counts across all models (the global pending bound). */
@@ -171,7 +179,10 @@ export class ModelState {
     else {
       this.heldNoReplica.inc();
       x.cold = true;
-      if (this.coldSince < 0) this.coldSince = x.arrivedAt;
+      if (this.coldSince < 0) {
+        this.coldSince = x.arrivedAt;
+        this.timeline.begin(performance.timeOrigin + x.arrivedAt);
+      }
       this.waitForReady();
     }
   }
@@ -204,6 +215,7 @@ export class ModelState {
     this.coldSince = -1;
     this.coldEnd = null;
     this.shared.metrics.coldStartDuration.observe({ model: this.key, outcome, cause }, durationMs / 1000);
+    if (outcome !== "served") this.timeline.end(cause ? `${outcome}:${cause}` : outcome);
     return durationMs;
   }
 
@@ -246,8 +258,9 @@ export class ModelState {
 
   private onReady(): void {
     if (this.coldSince >= 0) {
-      const durationMs = this.endColdStart("served", "");
-      this.shared.logger.info({ model: this.key, durationMs: Math.round(durationMs), held: this.held }, "cold start");
+      this.endColdStart("served", "");
+      // The `cold start` log line is written by the timeline, with its phases, once the first byte is back.
+      this.timeline.ready(this.held, this.requestTimeoutMs);
     }
     this.drain();
   }

@@ -8,6 +8,7 @@ import type { HealthWatcher } from "../health/watch";
 import type { ModelActivity } from "../scaler/activity";
 import { IDLE_SHARE, learnIdleClose } from "./idleClose";
 import { ModelState, type HoldingShared, type Totals } from "./modelState";
+import type { NodeLookup } from "../readiness/coldStartRecorder";
 
 export type ReadinessFactory = (mode: ActivatorConfig["readiness"]["mode"], target: ReadinessTarget) => Readiness;
 
@@ -57,6 +58,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       createReadiness: ReadinessFactory;
       /** Readiness mode `kubernetes`: why a model cannot start (Pods, Events, InferenceService). Default none. */
       health?: HealthWatcher;
+      /** Readiness mode `kubernetes`: the cold-start timeline's Node and NodeClaim reader. Default none. */
+      nodes?: NodeLookup;
       release(x: Exchange<ModelState>): void;
       /** Answers a request that will never be released: its model was removed, the activator is stopping, or it cannot start. */
       rejectHeld(x: Exchange<ModelState>, model: ModelState, code: HeldRejection): void;
@@ -69,6 +72,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       logger: deps.logger,
       metrics: deps.metrics,
       release: deps.release,
+      nodes: deps.nodes,
       activationNeeded: (model, arrivedAt) => this.activationNeeded(model, arrivedAt),
       requestArrived: (model) => {
         for (const listener of this.requestListeners) listener(model.key);
@@ -95,6 +99,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
         this.models.set(key, state);
         state.configure(model, this.createReadiness(key, model), this.newPool(key, model));
         this.watchHealth(state, model);
+        this.observeTimeline(state, model);
         continue;
       }
       const old = state.config;
@@ -109,6 +114,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       if (readinessChanged) oldReadiness.close();
       if (pool) void oldPool.close(); // graceful: in-flight requests on the old backend finish
       if (modeChanged || JSON.stringify(old.failFast) !== JSON.stringify(model.failFast)) this.watchHealth(state, model);
+      if (modeChanged || old.namespace !== model.namespace) this.observeTimeline(state, model);
     }
     for (const [key, state] of this.models) {
       if (keep.has(key)) continue;
@@ -117,6 +123,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       state.removed = true;
       this.rejectHeld(state, "model_removed");
       state.health?.close();
+      state.timelineWatch?.close();
+      state.timeline.close();
       state.readiness.close();
       void state.pool.close();
     }
@@ -154,6 +162,14 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       // Held requests wait for nothing now (a ready replica, if any, still serves them).
       if (failure && !state.readiness.ready) this.rejectHeld(state, "model_cannot_start");
     });
+  }
+
+  /** (Re)starts the cold-start timeline's view of the model's Pods, ReplicaSets and Events: kubernetes mode only. */
+  private observeTimeline(state: ModelState, model: ModelConfig): void {
+    state.timelineWatch?.close();
+    state.timelineWatch = null;
+    if (this.readinessMode !== "kubernetes" || !this.deps.health) return;
+    state.timelineWatch = this.deps.health.observe({ namespace: model.namespace, inferenceService: model.name }, (read) => state.timeline.objectsChanged(read));
   }
 
   private createReadiness(key: string, model: ModelConfig): Readiness {
@@ -235,6 +251,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
   async close(): Promise<void> {
     for (const state of this.models.values()) {
       state.health?.close();
+      state.timelineWatch?.close();
+      state.timeline.close();
       state.readiness.close();
     }
     await Promise.all([...this.models.values()].map((s) => s.pool.destroy()));

@@ -114,6 +114,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     x.body = null;
     if (x.phase !== Phase.InFlight || x.res.headersSent) return;
     x.model!.proxyLatency.observe((performance.now() - x.forwardedAt) / 1000);
+    if (x.cold) x.model!.timeline.firstByte();
     x.res.writeHead(status, clientResponseHeaders(x, corsGoverned(x.res) ? withoutUpstreamCors(headers) : headers));
   }
 

@@ -51,6 +51,15 @@ export const modelNamespaceRules = [
     { apiGroups: ["serving.kserve.io"], resources: ["inferenceservices"], verbs: ["get", "list", "watch"] },
 ];
 
+/**
+ * What the activator may read cluster-wide, for the cold-start timeline's `node_ready` phase: the Node a cold start's
+ * pod was bound to (`get`) and Karpenter's NodeClaims (`list`; `karpenter.sh/v1`, Karpenter v1.14.1's CRD). Read only.
+ */
+export const clusterRules = [
+    { apiGroups: [""], resources: ["nodes"], verbs: ["get"] },
+    { apiGroups: ["karpenter.sh"], resources: ["nodeclaims"], verbs: ["list"] },
+];
+
 /** What the activator may do in its own namespace, read-only: find its peers (the headless Service's EndpointSlices). */
 export const activatorNamespaceRules = [{ apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] }];
 

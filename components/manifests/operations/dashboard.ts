@@ -87,6 +87,16 @@ function rows(o: DashboardOptions): Array<{ title: string; panels: PanelSpec[] }
                     targets: [[`sum by (model, outcome, cause) (increase(activator_cold_start_duration_seconds_count{model=~"$model"}[1h])) > 0`, "{{model}} {{outcome}} {{cause}}"]],
                 },
                 {
+                    title: "Cold-start phases (served, mean seconds, 6h window)",
+                    unit: "s",
+                    targets: [
+                        [
+                            `sum by (phase) (increase(activator_cold_start_phase_seconds_sum{model=~"$model"}[6h])) / sum by (phase) (increase(activator_cold_start_phase_seconds_count{model=~"$model"}[6h]))`,
+                            "{{phase}}",
+                        ],
+                    ],
+                },
+                {
                     title: "Request rate",
                     unit: "reqps",
                     targets: [

@@ -62,7 +62,7 @@ describe("Activator (mocks)", () => {
         assert.ok(dependsOn(statefulSet, configMap));
     });
 
-    it("creates its namespace and each model namespace once, and may only read (namespaced, never a ClusterRole)", async () => {
+    it("creates its namespace and each model namespace once, and may only read (namespaced, plus Nodes and NodeClaims cluster-wide)", async () => {
         activator("act-b", twoNamespaces);
         await settled();
         const namespaces = resourcesOfType(Namespace).filter((n) => n.name.startsWith("act-b-"));
@@ -74,7 +74,15 @@ describe("Activator (mocks)", () => {
         for (const role of roles) {
             for (const rule of role.inputs.rules) assert.deepEqual(rule.verbs, ["get", "list", "watch"], JSON.stringify(rule));
         }
-        assert.equal(resourcesOfType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
+        // Cluster-wide only what the cold-start timeline reads: one Node by name, Karpenter's NodeClaims; nothing written.
+        const clusterRoles = resourcesOfType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").filter((r) => r.name.startsWith("act-b-"));
+        assert.deepEqual(
+            clusterRoles.map((r) => r.inputs.rules),
+            [[{ apiGroups: [""], resources: ["nodes"], verbs: ["get"] }, { apiGroups: ["karpenter.sh"], resources: ["nodeclaims"], verbs: ["list"] }]],
+        );
+        const clusterBinding = resourceNamed("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "act-b-nodes-binding");
+        assert.deepEqual(clusterBinding.inputs.subjects, [{ kind: "ServiceAccount", name: "activator", namespace: "activator" }]);
+        assert.equal(clusterBinding.inputs.roleRef.name, clusterRoles[0]!.inputs.metadata.name);
         const binding = resourceNamed("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "act-b-reader-binding-risk");
         assert.deepEqual(binding.inputs.subjects, [{ kind: "ServiceAccount", name: "activator", namespace: "activator" }]);
         assert.ok(dependsOn(binding, resourceNamed(Namespace, "act-b-model-namespace-risk")));
