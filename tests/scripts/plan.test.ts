@@ -116,6 +116,7 @@ describe("plan rendering (pure)", () => {
         custom: true,
         parent: "",
         inputs: {},
+        dependencies: [],
         ...p,
     });
 
