@@ -30,7 +30,7 @@ describe("program (index.ts, dev stack, mocks)", () => {
     after(() => pulumi.runtime.setAllConfig({}));
 
     it("exports the cluster name, GPU node group names and the in-cluster Prometheus URL", async () => {
-        assert.equal(await unwrap(program.clusterName), "gpu-cluster-eks-eks");
+        assert.equal(await unwrap(program.clusterName), "gpu-serverless-dev");
         assert.deepEqual(await unwrap(program.gpuNodeGroupNames), ["gpu-cluster-gpu-a100"]);
         assert.equal(await unwrap(program.prometheusUrl), "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090");
     });

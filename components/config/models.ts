@@ -8,7 +8,7 @@
  * Routing keys reuse the activator's own field schemas, so a host or path prefix accepted here is accepted there.
  */
 import { z } from "zod";
-import { limitFields, modelSchema as activatorModelSchema, requiredMemoryBytes } from "../../activator/src/index";
+import { limitFields, modelSchema as activatorModelSchema, requiredMemoryBytes, routeConflicts } from "../../activator/src/index";
 import { parseCidr } from "../domain/networkLayout";
 import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds } from "./coldStart";
 
@@ -409,8 +409,10 @@ export function checkModels(config: ModelsStackView, ctx: z.RefinementCtx): void
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
     const groups = (config.gpuNodeGroups ?? []).map((g) => g.name);
     const names = new Map<string, number>();
-    const openai = new Map<string, number>();
-    const routes = new Map<string, number>();
+    // The activator's own rule (activator/src/routing/conflicts.ts), reported under each model's `routing`.
+    for (const c of routeConflicts(config.models.map((m) => m.routing))) {
+        issue(["models", c.model, "routing", c.key, ...(c.index === undefined ? [] : [c.index])], c.message);
+    }
     config.models.forEach((model, i) => {
         const at = (...rest: (string | number)[]) => ["models", i, ...rest];
         const first = names.get(model.name);
@@ -441,24 +443,5 @@ export function checkModels(config: ModelsStackView, ctx: z.RefinementCtx): void
             issue(at("gpuNodeGroup"), `"${model.gpuNodeGroup}" is not a GPU node group; known: ${groups.join(", ")}`);
         }
 
-        model.routing.openaiModels.forEach((id, k) => {
-            const owner = openai.get(id);
-            if (owner !== undefined) issue(at("routing", "openaiModels", k), `OpenAI model "${id}" is already routed to models[${owner}]`);
-            else openai.set(id, i);
-        });
-        if (model.routing.hosts.length > 0 || model.routing.pathPrefix !== undefined) {
-            const prefix = model.routing.pathPrefix ?? "/";
-            const hosts = model.routing.hosts.length > 0 ? model.routing.hosts : ["*"];
-            hosts.forEach((host, k) => {
-                const route = `${host}${prefix}`;
-                const owner = routes.get(route);
-                if (owner === undefined) routes.set(route, i);
-                else {
-                    const where = host === "*" ? "any host" : `host "${host}"`;
-                    const path = model.routing.hosts.length > 0 ? at("routing", "hosts", k) : at("routing", "pathPrefix");
-                    issue(path, `${where} with path prefix "${prefix}" is already routed to models[${owner}]`);
-                }
-            });
-        }
     });
 }

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { a100InstanceTypeNames, capacityTypes, autoscalerNodeTemplateTags, awsTagKeyMaxLength, reservedLabelKeys, systemGroupName } from "../domain/nodeGroups";
 import { formatCidr, parseCidr, vpcPrefixRange, zoneCountRange } from "../domain/networkLayout";
-import { chartVersionOverrideProblem, supportedKubernetesVersions } from "../domain/versions";
+import { chartVersionOverrideProblem, kubernetesVersionProblem } from "../domain/versions";
 import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../domain/checks";
 import { instanceTypeProblem, regionProblem } from "../domain/awsCatalog";
 
@@ -315,13 +315,8 @@ export const platformKeys = {
     kubernetesVersion: z
         .string()
         .check((ctx) => {
-            if (!supportedKubernetesVersions.includes(ctx.value)) {
-                ctx.issues.push({
-                    code: "custom",
-                    input: ctx.value,
-                    message: `${quote(ctx.value)} is not a supported Kubernetes version; use one of ${supportedKubernetesVersions.map((v) => `"${v}"`).join(", ")} (KEDA 2.20 is tested on 1.33 to 1.35)`,
-                });
-            }
+            const problem = kubernetesVersionProblem(ctx.value);
+            if (problem !== undefined) ctx.issues.push({ code: "custom", input: ctx.value, message: problem });
         })
         .default("1.35"),
     /**

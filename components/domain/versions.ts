@@ -98,3 +98,12 @@ export const clusterAutoscalerImageTags: Readonly<Record<string, string>> = {
 
 /** `1.<minor>` versions the stack accepts. */
 export const supportedKubernetesVersions: readonly string[] = Object.keys(clusterAutoscalerImageTags);
+
+/**
+ * The one rule for `kubernetesVersion`: a minor we pin a cluster-autoscaler image for (its minor must match the
+ * cluster's), which is also what KEDA 2.20 is tested on. The stack schema and ClusterAutoscaler's args both apply it.
+ */
+export function kubernetesVersionProblem(version: string): string | undefined {
+    if (supportedKubernetesVersions.includes(version)) return undefined;
+    return `${JSON.stringify(version)} is not a supported Kubernetes version; use one of ${supportedKubernetesVersions.map((v) => `"${v}"`).join(", ")} (KEDA 2.20 is tested on 1.33 to 1.35)`;
+}

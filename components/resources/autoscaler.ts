@@ -10,9 +10,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { clusterAutoscalerValues } from "../manifests/charts/clusterAutoscaler";
 import type { GpuNodeGroupConfig } from "../config/schema";
 import { clusterAutoscalerPolicy, serviceAccountTrustPolicy } from "../domain/iamPolicies";
+import { check } from "../domain/checks";
 import { childName } from "../domain/naming";
 import { autoscalerNodeTemplateTags } from "../domain/nodeGroups";
-import { ChartVersionOverrides, clusterAutoscalerImageTags, releaseSource, resolveChart } from "../domain/versions";
+import { ChartVersionOverrides, kubernetesVersionProblem, releaseSource, resolveChart } from "../domain/versions";
 
 export interface ClusterAutoscalerArgs {
     /** Cluster name: auto-discovery and the IAM condition key use it. Required. */
@@ -59,11 +60,7 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterAutoscalerArgs, opts?: pulumi.ComponentResourceOptions) {
         const owner = `ClusterAutoscaler "${name}"`;
         if (!args.clusterName) throw new Error(`${owner} args.clusterName: required`);
-        if (!(args.kubernetesVersion in clusterAutoscalerImageTags)) {
-            throw new Error(
-                `${owner} args.kubernetesVersion: ${JSON.stringify(args.kubernetesVersion)} has no pinned cluster-autoscaler image; use one of ${Object.keys(clusterAutoscalerImageTags).join(", ")}`,
-            );
-        }
+        check(owner, "kubernetesVersion", args.kubernetesVersion, kubernetesVersionProblem);
         const chart = resolveChart("cluster-autoscaler", args.chartVersions);
         super("gpu-serverless:autoscaler:ClusterAutoscaler", name, {}, opts);
         const awsOpts = { parent: this, provider: args.awsProvider };

@@ -1,16 +1,22 @@
 /**
- * Runs the program (index.ts) under Pulumi's mock runtime (`pulumi.runtime.setMocks`: no engine, no CLI, no cloud
- * credentials) and records every resource it registers, with its resolved inputs, parent and type.
+ * The one Pulumi mock runtime of the repository: `npm run plan` evaluates the program (index.ts) under it, and the
+ * test suite's helper (tests/support/mocks.ts) installs it for the components' tests. It uses Pulumi's mock runtime
+ * (`pulumi.runtime.setMocks`: no engine, no CLI, no cloud credentials) and records every resource the program
+ * registers, with its resolved inputs, parent, type and direct dependencies.
  *
  * What a cloud provider would compute (an EKS cluster's OIDC issuer, an image digest, ARNs) cannot be known without an
  * account: such outputs get placeholder values shaped like the real ones (account 123456789012, region from config),
- * and secrets stay marked so the renderer redacts them.
+ * and secrets stay marked so the renderer redacts them. It is strict, so a program that reads what it does not model
+ * fails loudly instead of rendering placeholders nobody checks:
+ *   - a provider function (`aws.getX`) it does not model throws `mock runtime: provider function <token> is not modelled`;
+ *   - an input string containing `undefined` or `[object Object]` (an output it did not model, formatted into a
+ *     string) is recorded as a problem, thrown by {@link recordedResources} and {@link runProgram}.
  */
 import * as pulumi from "@pulumi/pulumi";
-// The mock monitor drops parents and dependencies before `newResource`; wrapping `registerResource` observes them
-// (the same technique as tests/support/mocks.ts).
+// The mock monitor drops parents and dependencies before `newResource`; wrapping `registerResource` observes them.
 import * as settings from "@pulumi/pulumi/runtime/settings";
 
+// Internal to the SDK (present at run time, absent from its typings): drains queued resource registrations.
 const { getMonitor, waitForRPCs } = settings as typeof settings & { waitForRPCs(): Promise<void> };
 
 /** One registered resource: inputs as the provider would receive them (secrets as `{ [sig]: secret, value }`). */
@@ -22,6 +28,8 @@ export interface PlannedResource {
     /** URN of the parent; the stack's own URN for top-level resources. */
     readonly parent: string;
     readonly inputs: Record<string, any>;
+    /** URNs of direct dependencies: explicit `dependsOn` plus resources whose outputs feed the inputs. */
+    readonly dependencies: string[];
 }
 
 const ACCOUNT = "123456789012";
@@ -53,6 +61,12 @@ function computedState(type: string, name: string, inputs: Record<string, any>, 
             break;
         case "aws:ecr/repository:Repository":
             state.repositoryUrl = `${ACCOUNT}.dkr.ecr.${region}.amazonaws.com/${inputs.name ?? name}`;
+            state.registryId = ACCOUNT;
+            break;
+        case "aws:ec2/launchTemplate:LaunchTemplate":
+            // A new launch template has one version, the default one.
+            state.latestVersion = 1;
+            state.defaultVersion = 1;
             break;
         case "docker-build:index:Image":
             // The pushed image by digest: the first tag, with a placeholder digest (the real one exists after the push).
@@ -66,9 +80,138 @@ function computedState(type: string, name: string, inputs: Record<string, any>, 
     return state;
 }
 
+const recorded = new Map<string, PlannedResource>();
+const problems: string[] = [];
+const subnetZones = new Map<string, string>();
+let problemListener: ((error: Error) => void) | undefined;
+
+/** Records `message` as a problem of this run and returns it as an Error. */
+function problem(message: string): Error {
+    problems.push(message);
+    const error = new Error(message);
+    problemListener?.(error);
+    return error;
+}
+
+/** Provider functions the program calls, answered as the real ones would for `region` in account 123456789012. */
+function providerCall(token: string, inputs: Record<string, any>, region: string): Record<string, any> {
+    switch (token) {
+        case "aws:index/getAvailabilityZones:getAvailabilityZones": {
+            const zones = ["a", "b", "c", "d", "e", "f"];
+            return { names: zones.map((z) => `${region}${z}`), zoneIds: zones.map((_, i) => `az${i + 1}`) };
+        }
+        case "aws:index/getRegion:getRegion":
+            return { name: region, region };
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/plan`, userId: "plan" };
+        case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com" };
+        case "aws:ec2/getSubnet:getSubnet": {
+            // An existing subnet: zones a, b, c, … in the order the program first asks about each subnet.
+            if (!subnetZones.has(inputs.id)) subnetZones.set(inputs.id, `${region}${"abcdef"[subnetZones.size % 6]}`);
+            return { id: inputs.id, availabilityZone: subnetZones.get(inputs.id) };
+        }
+        case "aws:ecr/getAuthorizationToken:getAuthorizationToken": {
+            // ECR's docker login: user AWS and a 12-hour token (placeholder here; the real one exists at deploy time).
+            const proxyEndpoint = `https://${ACCOUNT}.dkr.ecr.${region}.amazonaws.com`;
+            const password = "<ecr token at deploy time>";
+            return { proxyEndpoint, userName: "AWS", password, authorizationToken: Buffer.from(`AWS:${password}`).toString("base64") };
+        }
+        default:
+            // Pulumi's mock monitor passes on only "Error" to the caller: the message reaches the user as a problem.
+            throw problem(`mock runtime: provider function ${token} is not modelled (scripts/plan/runtime.ts providerCall)`);
+    }
+}
+
+/** Strings in `value` that show an unmodelled output was formatted into an input, as `<path> = "<string>"`. */
+export function suspiciousStrings(value: unknown, path = ""): string[] {
+    if (typeof value === "string") return /undefined|\[object Object\]/.test(value) ? [`${path || "(value)"} = ${JSON.stringify(value)}`] : [];
+    if (Array.isArray(value)) return value.flatMap((v, i) => suspiciousStrings(v, `${path}[${i}]`));
+    if (typeof value === "object" && value !== null) {
+        return Object.entries(value).flatMap(([k, v]) => suspiciousStrings(v, path ? `${path}.${k}` : k));
+    }
+    return [];
+}
+
+
+/**
+ * Installs the mock runtime for `project`/`stack` (and `config`, when given, with `secretKeys` marked secret) and
+ * records every resource registered from then on. Call again to start over with other config; {@link resetRecorded}
+ * forgets what was recorded.
+ */
+export function installMockRuntime(options: { project: string; stack: string; config?: Record<string, string>; secretKeys?: string[] }): void {
+    const region = options.config?.["gpu-serverless:region"] ?? "us-west-2";
+    if (options.config) pulumi.runtime.setAllConfig(options.config, options.secretKeys);
+    pulumi.runtime.setMocks(
+        {
+            newResource: (args) => ({ id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs, region) }),
+            call: (args) => providerCall(args.token, args.inputs, region),
+        },
+        options.project,
+        options.stack,
+        false,
+    );
+    const monitor = getMonitor() as any;
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: (err: any, resp: any) => void) =>
+        register(req, (err: any, resp: any) => {
+            if (!err && resp) {
+                const urn: string = resp.getUrn();
+                const resource: PlannedResource = {
+                    urn,
+                    type: req.getType(),
+                    name: req.getName(),
+                    custom: req.getCustom(),
+                    parent: req.getParent(),
+                    inputs: pulumi.runtime.deserializeProperties(req.getObject()),
+                    dependencies: req.getDependenciesList(),
+                };
+                for (const found of suspiciousStrings(resource.inputs)) {
+                    problem(`mock runtime: ${resource.type} "${resource.name}" input ${found} (an output the mocks do not model, formatted into a string)`);
+                }
+                recorded.set(urn, resource);
+            }
+            callback(err, resp);
+        });
+}
+
+/** Forgets every recorded resource and problem. */
+export function resetRecorded(): void {
+    recorded.clear();
+    problems.length = 0;
+}
+
+/** Every resource registered since the last reset, in registration order; throws the problems found, one a line. */
+export function recordedResources(): PlannedResource[] {
+    if (problems.length > 0) throw new Error(problems.join("\n"));
+    return [...recorded.values()];
+}
+
+/** The recorded resource with this URN, if any (no problem check: for walking dependencies). */
+export function recordedByUrn(urn: string): PlannedResource | undefined {
+    return recorded.get(urn);
+}
+
+/**
+ * Waits until every resource registration started so far has reached the mock engine; throws the problems found
+ * instead (an unmodelled provider function leaves the registrations that wait on it pending forever).
+ */
+export async function settled(): Promise<void> {
+    const stopped = new Promise<never>((_, reject) => (problemListener = reject));
+    try {
+        await Promise.race([waitForRPCs(), stopped]);
+    } catch {
+        // the problems, one a line, below
+    } finally {
+        problemListener = undefined;
+    }
+    if (problems.length > 0) throw new Error(problems.join("\n"));
+}
+
 /**
  * Evaluates `programPath` (a module that registers resources on load, like index.ts) with `config` for `stack` and
- * returns every resource in registration order. A config error or any exception the program throws propagates.
+ * returns every resource in registration order. A config error or any exception the program throws propagates, and
+ * so do the runtime's own problems (see the file's comment).
  */
 export async function runProgram(options: {
     programPath: string;
@@ -77,59 +220,23 @@ export async function runProgram(options: {
     config: Record<string, string>;
     secretKeys: string[];
 }): Promise<PlannedResource[]> {
-    const region = options.config["gpu-serverless:region"] ?? "us-west-2";
-    pulumi.runtime.setAllConfig(options.config, options.secretKeys);
-    pulumi.runtime.setMocks(
-        {
-            newResource: (args) => ({ id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs, region) }),
-            call: (args) => {
-                switch (args.token) {
-                    case "aws:index/getAvailabilityZones:getAvailabilityZones": {
-                        const zones = ["a", "b", "c", "d", "e", "f"];
-                        return { names: zones.map((z) => `${region}${z}`), zoneIds: zones.map((_, i) => `az${i + 1}`) };
-                    }
-                    case "aws:index/getRegion:getRegion":
-                        return { name: region, region };
-                    case "aws:index/getCallerIdentity:getCallerIdentity":
-                        return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/plan`, userId: "plan" };
-                    case "aws:index/getPartition:getPartition":
-                        return { partition: "aws", dnsSuffix: "amazonaws.com" };
-                    default:
-                        return args.inputs;
-                }
-            },
-        },
-        options.project,
-        options.stack,
-        false,
-    );
-    const recorded = new Map<string, PlannedResource>();
-    const monitor = getMonitor() as any;
-    const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: any, callback: (err: any, resp: any) => void) =>
-        register(req, (err: any, resp: any) => {
-            if (!err && resp) {
-                const urn: string = resp.getUrn();
-                recorded.set(urn, {
-                    urn,
-                    type: req.getType(),
-                    name: req.getName(),
-                    custom: req.getCustom(),
-                    parent: req.getParent(),
-                    inputs: pulumi.runtime.deserializeProperties(req.getObject()),
-                });
-            }
-            callback(err, resp);
-        });
+    installMockRuntime(options);
+    resetRecorded();
     let failure: unknown;
     const onError = (e: unknown) => (failure ??= e);
     process.on("unhandledRejection", onError);
+    // An unmodelled provider function leaves the program's outputs unresolved forever: stop at the first problem.
+    const stopped = new Promise<never>((_, reject) => (problemListener = reject));
     try {
         require(options.programPath);
-        await waitForRPCs();
+        await Promise.race([waitForRPCs(), stopped]);
+    } catch (e) {
+        if (problems.length > 0) throw new Error(problems.join("\n"));
+        throw e;
     } finally {
+        problemListener = undefined;
         process.off("unhandledRejection", onError);
     }
     if (failure !== undefined) throw failure;
-    return [...recorded.values()];
+    return recordedResources();
 }

@@ -173,6 +173,7 @@ describe("plan rendering (pure)", () => {
         custom: true,
         parent: "",
         inputs: {},
+        dependencies: [],
         ...p,
     });
 

@@ -1,135 +1,32 @@
 /**
- * The one Pulumi mocks helper of the test suite.
+ * The test suite's Pulumi mocks helper, over the repository's one mock runtime (scripts/plan/runtime.ts, which
+ * `npm run plan` uses too): the same placeholder outputs (cluster `gpu-serverless-<stack>`'s OIDC issuer, ECR URLs,
+ * image digests, ARNs of account 123456789012), and the same strictness: a provider function it does not model
+ * throws, and an input string containing `undefined` or `[object Object]` makes {@link allResources} throw.
  *
- * `setupMocks()` installs `pulumi.runtime.setMocks` with a recorder: every resource the program registers (custom or
- * component) is kept with its type, name, inputs, parent and direct dependencies, so tests can assert on what a
- * `pulumi preview` would show and on ordering (`dependsOn`) without a Pulumi engine.
- *
- * Call it before importing the code under test's resources are created, then `resetRecorded()` between cases.
+ * `setupMocks()` installs it; every resource the program registers (custom or component) is kept with its type,
+ * name, inputs, parent and direct dependencies, so tests can assert on what a `pulumi preview` would show and on
+ * ordering (`dependsOn`) without a Pulumi engine. Call it before the code under test creates resources, then
+ * `resetRecorded()` between cases.
  */
 import * as pulumi from "@pulumi/pulumi";
-// The mock monitor drops dependency information before calling `newResource`; wrapping its `registerResource`
-// is the only way to observe `dependsOn` and input-derived dependencies under mocks.
-import * as settings from "@pulumi/pulumi/runtime/settings";
+import { installMockRuntime, type PlannedResource, recordedByUrn, recordedResources, resetRecorded as forget, settled as drained } from "../../scripts/plan/runtime";
 
-// Internal to the SDK (present at run time, absent from its typings): drains queued resource registrations.
-const { getMonitor, waitForRPCs } = settings as typeof settings & { waitForRPCs(): Promise<void> };
+export type RecordedResource = PlannedResource;
 
-export interface RecordedResource {
-    urn: string;
-    type: string;
-    name: string;
-    /**
-     * Inputs as the provider would receive them: Outputs resolved, secrets kept in their wire form
-     * `{ [specialSigKey]: specialSecretSig, value }` so tests can assert secrecy (see `isSecret`, `reveal`).
-     */
-    inputs: Record<string, any>;
-    custom: boolean;
-    parent: string;
-    /** URNs of direct dependencies: explicit `dependsOn` plus resources whose outputs feed the inputs. */
-    dependencies: string[];
-}
-
-const recorded = new Map<string, RecordedResource>();
-
-/** Outputs a real provider would compute that the program reads back; everything else echoes the inputs. */
-function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
-    const state: Record<string, any> = { ...args.inputs };
-    switch (args.type) {
-        case "eks:index:Cluster":
-            state.kubeconfig = { apiVersion: "v1", kind: "Config", clusters: [], contexts: [], users: [] };
-            state.kubeconfigJson = JSON.stringify(state.kubeconfig);
-            state.eksCluster = {
-                name: `${args.name}-eks`,
-                arn: `arn:aws:eks:us-west-2:123456789012:cluster/${args.name}-eks`,
-                version: args.inputs.version ?? "1.33",
-                vpcConfig: { clusterSecurityGroupId: "sg-cluster" },
-            };
-            state.clusterSecurityGroupId = "sg-cluster";
-            state.core = {
-                oidcProvider: {
-                    arn: `arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE`,
-                    url: "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE",
-                },
-            };
-            state.oidcProviderArn = state.core.oidcProvider.arn;
-            state.oidcProviderUrl = state.core.oidcProvider.url;
-            state.oidcIssuer = state.core.oidcProvider.url;
-            break;
-        case "aws:eks/nodeGroup:NodeGroup":
-            state.resources = [{ autoscalingGroups: [{ name: `${args.name}-asg` }] }];
-            state.nodeGroupName = args.inputs.nodeGroupName ?? args.name;
-            state.arn = `arn:aws:eks:us-west-2:123456789012:nodegroup/${args.name}`;
-            break;
-        case "random:index/randomPassword:RandomPassword":
-            state.result = "mock-password-0123456789";
-            break;
-    }
-    if (state.arn === undefined && args.type.startsWith("aws:")) {
-        state.arn = `arn:aws:mock:us-west-2:123456789012:${args.name}`;
-    }
-    return state;
-}
-
-/** Install Pulumi mocks that record every registered resource. Idempotent. */
+/** Install the mock runtime (project `gpu-serverless`, stack `test` unless given) and record every resource. */
 export function setupMocks(options: { project?: string; stack?: string; config?: Record<string, string> } = {}): void {
-    if (options.config) {
-        pulumi.runtime.setAllConfig(options.config);
-    }
-    pulumi.runtime.setMocks(
-        {
-            newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args) }),
-            call: (args) => {
-                switch (args.token) {
-                    case "aws:index/getAvailabilityZones:getAvailabilityZones":
-                        return { names: ["us-west-2a", "us-west-2b", "us-west-2c"], zoneIds: ["usw2-az1", "usw2-az2", "usw2-az3"] };
-                    case "aws:index/getRegion:getRegion":
-                        return { name: "us-west-2", region: "us-west-2" };
-                    case "aws:index/getCallerIdentity:getCallerIdentity":
-                        return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/test", userId: "test" };
-                    case "aws:index/getPartition:getPartition":
-                        return { partition: "aws", dnsSuffix: "amazonaws.com" };
-                    default:
-                        return args.inputs;
-                }
-            },
-        },
-        options.project ?? "gpu-serverless",
-        options.stack ?? "test",
-        false,
-    );
-    const monitor = getMonitor() as any;
-    if (monitor.__recording) {
-        return;
-    }
-    const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: any, callback: (err: any, resp: any) => void) =>
-        register(req, (err: any, resp: any) => {
-            if (!err && resp) {
-                const urn: string = resp.getUrn();
-                recorded.set(urn, {
-                    urn,
-                    type: req.getType(),
-                    name: req.getName(),
-                    inputs: pulumi.runtime.deserializeProperties(req.getObject()),
-                    custom: req.getCustom(),
-                    parent: req.getParent(),
-                    dependencies: req.getDependenciesList(),
-                });
-            }
-            callback(err, resp);
-        });
-    monitor.__recording = true;
+    installMockRuntime({ project: options.project ?? "gpu-serverless", stack: options.stack ?? "test", config: options.config });
 }
 
 /** Forget what was recorded (call in `beforeEach`). */
 export function resetRecorded(): void {
-    recorded.clear();
+    forget();
 }
 
-/** Every resource registered since the last reset, in registration order. */
+/** Every resource registered since the last reset, in registration order; throws the mock runtime's problems. */
 export function allResources(): RecordedResource[] {
-    return [...recorded.values()];
+    return recordedResources();
 }
 
 /** Resources of one type token, e.g. `kubernetes:helm.sh/v3:Release`. */
@@ -163,7 +60,7 @@ export function dependsOn(from: RecordedResource, on: RecordedResource): boolean
         const urn = stack.pop()!;
         if (seen.has(urn)) continue;
         seen.add(urn);
-        const r = recorded.get(urn);
+        const r = recordedByUrn(urn);
         if (!r) continue;
         for (const dep of r.dependencies) {
             if (dep === on.urn) return true;
@@ -189,7 +86,7 @@ export function reveal<T = unknown>(value: unknown): T {
 
 /** Wait until every resource registration started so far has reached the (mock) engine. */
 export async function settled(): Promise<void> {
-    await waitForRPCs();
+    await drained();
 }
 
 /** Resolve an Output (or plain value) to a Promise of its value, for `await` in tests. */

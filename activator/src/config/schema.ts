@@ -4,6 +4,7 @@
  * Pure: no Node runtime imports, no side effects.
  */
 import { z } from "zod";
+import { routeConflicts } from "../routing/conflicts";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
@@ -255,8 +256,6 @@ type RawConfig = {
 function crossCheck(config: RawConfig, ctx: z.RefinementCtx): void {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
   const seenKeys = new Map<string, number>();
-  const seenOpenai = new Map<string, number>();
-  const seenRoutes = new Map<string, number>();
   config.models.forEach((model, i) => {
     const key = modelKey(model);
     const first = seenKeys.get(key);
@@ -266,29 +265,11 @@ function crossCheck(config: RawConfig, ctx: z.RefinementCtx): void {
     if (model.hosts.length === 0 && model.pathPrefix === undefined && model.openaiModels.length === 0) {
       issue(["models", i], "no routing key: set hosts, pathPrefix or openaiModels");
     }
-    model.openaiModels.forEach((id, k) => {
-      const owner = seenOpenai.get(id);
-      if (owner === undefined) seenOpenai.set(id, i);
-      else issue(["models", i, "openaiModels", k], `OpenAI model "${id}" is already routed to models[${owner}]`);
-    });
-    if (model.hosts.length > 0 || model.pathPrefix !== undefined) {
-      const prefix = model.pathPrefix ?? "/";
-      const hosts = model.hosts.length > 0 ? model.hosts : ["*"];
-      hosts.forEach((host, k) => {
-        const route = `${host}${prefix}`;
-        const owner = seenRoutes.get(route);
-        if (owner === undefined) seenRoutes.set(route, i);
-        else {
-          const path = model.hosts.length > 0 ? ["models", i, "hosts", k] : ["models", i, "pathPrefix"];
-          const where = host === "*" ? "any host" : `host "${host}"`;
-          issue(path, `${where} with path prefix "${prefix}" is already routed to models[${owner}]`);
-        }
-      });
-    }
     if (config.limits.requestTimeoutSeconds !== undefined && model.coldStartTimeoutSeconds >= config.limits.requestTimeoutSeconds) {
       issue(["models", i, "coldStartTimeoutSeconds"], `must be below limits.requestTimeoutSeconds (${config.limits.requestTimeoutSeconds}), which also bounds holding`);
     }
   });
+  for (const c of routeConflicts(config.models)) issue(["models", c.model, c.key, ...(c.index === undefined ? [] : [c.index])], c.message);
   const { headersTimeoutSeconds, requestTimeoutSeconds, maxBodyBytes, maxBufferedBodyBytes } = config.limits;
   if (maxBufferedBodyBytes < maxBodyBytes) {
     issue(["limits", "maxBufferedBodyBytes"], `must be at least limits.maxBodyBytes (${maxBodyBytes}), or no body of the largest size can be routed`);

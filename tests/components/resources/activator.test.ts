@@ -186,10 +186,18 @@ describe("Activator (mocks)", () => {
         // The repository root is the context: the build installs from the workspace's one lock file.
         assert.ok(fs.existsSync(path.join(image.inputs.context.location, "package-lock.json")));
         assert.match(image.inputs.dockerfile.location, /\/activator\/Dockerfile$/);
-        assert.match(image.inputs.tags[0], /:src-[0-9a-f]{16}$/, "one content, one tag: the repository refuses to move a tag");
+        // The repository's URL as ECR computes it (account and region of the mock runtime), tagged by content.
+        const url = "123456789012.dkr.ecr.us-west-2.amazonaws.com/act-f-repository";
+        assert.match(image.inputs.tags[0], /^123456789012\.dkr\.ecr\.us-west-2\.amazonaws\.com\/act-f-repository:src-[0-9a-f]{16}$/, "one content, one tag: the repository refuses to move a tag");
+        assert.deepEqual(
+            image.inputs.registries.map((r: any) => ({ address: r.address, username: r.username })),
+            [{ address: url, username: "AWS" }],
+            "pushes with ECR's docker login",
+        );
         assert.ok(dependsOn(image, repository));
         const statefulSet = resourceNamed(StatefulSet, "act-f-stateful-set");
         assert.ok(dependsOn(statefulSet, image), "the StatefulSet runs the image just pushed");
+        assert.equal(statefulSet.inputs.spec.template.spec.containers[0].image, `${url}@sha256:${"0".repeat(64)}`, "by the digest just pushed");
     });
 
     it("lets no port of any activator Service go without a NetworkPolicy rule: scaler only from KEDA's operator, admin only from peers and Prometheus", async () => {

@@ -46,7 +46,7 @@ describe("GpuCluster (mocks)", () => {
         assert.equal(eks.skipDefaultNodeGroup, true);
         assert.equal(eks.version, "1.35");
         assert.deepEqual(eks.upgradePolicy, { supportType: "STANDARD" });
-        assert.equal(eks.encryptionConfigKeyArn, "arn:aws:mock:us-west-2:123456789012:cl-a-secrets-key");
+        assert.equal(eks.encryptionConfigKeyArn, "arn:aws:kms:us-west-2:123456789012:cl-a-secrets-key");
         assert.equal(key.inputs.enableKeyRotation, true);
         assert.deepEqual(eks.enabledClusterLogTypes, ["api", "audit", "authenticator", "controllerManager", "scheduler"]);
         assert.equal(eks.createOidcProvider, true);
@@ -58,7 +58,7 @@ describe("GpuCluster (mocks)", () => {
         assert.equal(eks.endpointPublicAccess, true);
         assert.deepEqual(eks.publicAccessCidrs, ["100.20.30.0/24"]);
         assert.equal(eks.endpointPrivateAccess, true);
-        assert.equal(await unwrap(cluster.clusterName), "cl-a-eks-eks");
+        assert.equal(await unwrap(cluster.clusterName), "gpu-test");
     });
 
     it("runs a private-only endpoint for prod", async () => {
@@ -152,7 +152,7 @@ describe("GpuCluster (mocks)", () => {
         const big = resourceNamed(NodeGroup, "cl-d-gpu-big").inputs;
         assert.deepEqual([big.capacityType, big.scalingConfig.minSize, big.scalingConfig.maxSize], ["SPOT", 1, 3]);
         assert.deepEqual(await unwrap(cluster.gpuNodeGroupNames), ["cl-d-gpu-a100", "cl-d-gpu-big"]);
-        assert.equal(await unwrap(cluster.gpuAutoScalingGroupNames.big), "cl-d-gpu-big-asg");
+        assert.equal(await unwrap(cluster.gpuAutoScalingGroupNames.big), "eks-cl-d-gpu-big-asg");
     });
 
     it("leaves the desired size of every node group to cluster-autoscaler (ignoreChanges)", async () => {
@@ -210,7 +210,7 @@ describe("GpuCluster (mocks)", () => {
             "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
         ]);
         for (const group of resourcesOfType(NodeGroup)) {
-            assert.equal(group.inputs.nodeRoleArn, "arn:aws:mock:us-west-2:123456789012:cl-h-node-role");
+            assert.equal(group.inputs.nodeRoleArn, "arn:aws:iam:us-west-2:123456789012:cl-h-node-role");
         }
     });
 

@@ -72,8 +72,8 @@ describe("ServerlessGpuPlatform (mocks)", () => {
     it("exposes what later components need", async () => {
         assert.deepEqual(platform.namespaces, { monitoring: "monitoring", keda: "keda", kserve: "kserve", certManager: "cert-manager", gpu: "nvidia" });
         assert.equal(await unwrap(platform.prometheusUrl), "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090");
-        assert.equal(await unwrap(platform.grafanaAdminPassword), "mock-password-0123456789");
-        assert.equal(await unwrap(platform.clusterName), "pf-cluster-eks-eks");
+        assert.equal(await unwrap(platform.grafanaAdminPassword), "<generated at deploy time>");
+        assert.equal(await unwrap(platform.clusterName), "gpu-dev");
         assert.deepEqual(await unwrap(platform.gpuNodeGroupNames), ["pf-cluster-gpu-a100"]);
         const crd = platform.crdReleases;
         assert.equal(await unwrap(crd.keda.urn), release("pf-keda-release").urn);

@@ -28,8 +28,16 @@ describe("activator config generated from the models", () => {
     const input = activatorConfig(stack.models, stack.activator);
     const parsed = parseActivatorConfig(JSON.parse(activatorConfigFile(input)));
 
-    it("passes the activator's own schema", () => {
+    it("listens where the Services point and finds its peers through the headless Service", () => {
         assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("\n"));
+        assert.deepEqual(parsed.config.listeners, {
+            proxy: { host: "0.0.0.0", port: 8080 },
+            scaler: { host: "0.0.0.0", port: 9090 },
+            admin: { host: "0.0.0.0", port: 9091 },
+        });
+        assert.deepEqual(parsed.config.peers?.kubernetes, { namespace: stack.activator.namespace, service: "activator-pods", port: 9091 });
+        assert.equal(parsed.config.peers?.tokenFile, "/etc/activator-peer-token/token");
+        assert.deepEqual(parsed.config.models.map((m) => m.serviceName).sort(), ["coder-predictor", "fraud-predictor", "iris-predictor", "qwen-predictor"]);
     });
 
     it("routes every model: OpenAI names, path prefixes and hosts each reach their model", () => {

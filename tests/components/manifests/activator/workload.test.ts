@@ -10,7 +10,7 @@ import {
     scalerAddress,
     scalerServiceManifest,
 } from "../../../../components/manifests/activator/services";
-import { modelNamespaceRules, activatorNamespaceRules, podDisruptionBudgetManifest, statefulSetManifest, terminationGraceSeconds } from "../../../../components/manifests/activator/workload";
+import { modelNamespaceRules, activatorNamespaceRules, podDisruptionBudgetManifest, statefulSetManifest } from "../../../../components/manifests/activator/workload";
 import { crdErrors } from "../../../support/crds";
 import { stackWith } from "../model/fixtures";
 
@@ -89,8 +89,9 @@ describe("activator workload and Services manifests", () => {
     });
 
     it("lets Kubernetes wait for the whole drain before killing a pod", () => {
-        assert.equal(pod.terminationGracePeriodSeconds, terminationGraceSeconds(internal));
-        assert.ok(pod.terminationGracePeriodSeconds > 40 + container.lifecycle.preStop.sleep.seconds);
+        // shutdownGraceSeconds 40 + the preStop sleep (5 s, while the endpoint leaves the NLB) + 5 s to exit.
+        assert.equal(container.lifecycle.preStop.sleep.seconds, 5);
+        assert.equal(pod.terminationGracePeriodSeconds, 50);
     });
 
     it("may only read: EndpointSlices, Pods, Events, ReplicaSets and InferenceServices in model namespaces, EndpointSlices in its own", () => {
