@@ -35,7 +35,7 @@ export function karpenterValues(s: KarpenterSettings) {
     if (Object.keys(s.systemNodeSelector ?? {}).length === 0) throw new Error("karpenterValues: systemNodeSelector must name the system nodes' labels");
     return {
         serviceAccount: { create: true, name: karpenterServiceAccount.name, annotations: { "eks.amazonaws.com/role-arn": s.roleArn } },
-        nodeSelector: { "kubernetes.io/os": "linux", ...s.systemNodeSelector },
+        nodeSelector: { "kubernetes.io/os": "linux", ...s.systemNodeSelector } as Record<string, string>,
         // Two replicas (leader election), on two system nodes, spread over zones where the nodes allow (the chart's
         // default DoNotSchedule would leave the second replica pending on a one-zone system group).
         replicas: 2,
