@@ -34,16 +34,21 @@ export const gpuRootVolumeGiB = 100;
 /** Name of the EC2NodeClass and NodePool of a pool: the pool's name (a DNS label, unique). */
 export const karpenterPoolName = (pool: Pick<GpuNodeGroupConfig, "name">): string => pool.name;
 
-/** Where nodes launch and what they are: resolved by the stack, passed in as plain strings. */
+/**
+ * Where nodes launch and what they are: resolved by the stack, passed in as plain strings. Subnets and security
+ * groups are selected by id, not by a `karpenter.sh/discovery` tag: the ids are exact (no other tagged subnet of an
+ * adopted VPC is picked up) and nothing has to be tagged on resources the stack may not own.
+ */
 export interface NodeClassRefs {
-    /** Physical cluster name: subnets and security groups are found by `karpenter.sh/discovery: <clusterName>`. */
+    /** Physical cluster name (instance tags). */
     clusterName: string;
     /** Name of the instance profile of the node role (created by the stack, so Karpenter needs no IAM writes). */
     instanceProfile: string;
+    /** The private node subnets (subnet-...), at least one. A pool pinned to a zone is held there by its NodePool. */
+    subnetIds: readonly string[];
+    /** Security groups of the nodes (sg-...): the EKS cluster security group, as on the managed node groups. */
+    securityGroupIds: readonly string[];
 }
-
-/** The discovery tag the stack puts on node subnets and the cluster security group. */
-export const discoveryTag = (clusterName: string): Record<string, string> => ({ "karpenter.sh/discovery": clusterName });
 
 /**
  * nodeadm configuration appended to the user data Karpenter generates (AL2023 merges NodeConfig documents).
@@ -72,15 +77,16 @@ export function gpuNodeUserData(): string {
 
 /** The EC2NodeClass of one GPU pool. */
 export function gpuEc2NodeClass(pool: GpuNodeGroupConfig, refs: NodeClassRefs) {
-    const discovery = [{ tags: discoveryTag(refs.clusterName) }];
+    if (refs.subnetIds.length === 0) throw new Error(`EC2NodeClass ${pool.name}: refs.subnetIds is empty; pass the private node subnets`);
+    if (refs.securityGroupIds.length === 0) throw new Error(`EC2NodeClass ${pool.name}: refs.securityGroupIds is empty; pass the cluster security group`);
     return {
         apiVersion: ec2NodeClassApiVersion,
         kind: "EC2NodeClass",
         metadata: { name: karpenterPoolName(pool) },
         spec: {
             amiSelectorTerms: [{ alias: gpuAmiAlias }],
-            subnetSelectorTerms: discovery,
-            securityGroupSelectorTerms: discovery,
+            subnetSelectorTerms: refs.subnetIds.map((id) => ({ id })),
+            securityGroupSelectorTerms: refs.securityGroupIds.map((id) => ({ id })),
             instanceProfile: refs.instanceProfile,
             // A Capacity Block or reservation is found by id; Karpenter then launches into it (capacity type `reserved`).
             ...(pool.capacityReservationId !== undefined ? { capacityReservationSelectorTerms: [{ id: pool.capacityReservationId }] } : {}),

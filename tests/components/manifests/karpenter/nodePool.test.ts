@@ -12,7 +12,7 @@ import { crdErrors } from "../../../support/crds";
 import { reachableApi, stackConfig } from "../../config/stackFiles";
 
 const pools = (groups: object[]) => parseStackConfig({ ...reachableApi, "gpu-serverless:gpuNodeGroups": JSON.stringify(groups) }).gpuNodeGroups;
-const refs = { clusterName: "gpu-dev", instanceProfile: "gpu-dev-gpu-nodes" };
+const refs = { clusterName: "gpu-dev", instanceProfile: "gpu-dev-gpu-nodes", subnetIds: ["subnet-0a1b2c3d", "subnet-4e5f6a7b"], securityGroupIds: ["sg-0123abcd"] };
 
 // Every capacity option the config offers, and zone pinning.
 const variants = pools([
@@ -64,7 +64,9 @@ describe("Karpenter GPU pools (EC2NodeClass, NodePool)", () => {
         assert.equal(root.ebs.volumeType, "gp3");
         assert.equal(spec.instanceStorePolicy, "RAID0");
         assert.equal(spec.instanceProfile, refs.instanceProfile);
-        assert.deepEqual(spec.subnetSelectorTerms, [{ tags: { "karpenter.sh/discovery": "gpu-dev" } }]);
+        assert.deepEqual(spec.subnetSelectorTerms, [{ id: "subnet-0a1b2c3d" }, { id: "subnet-4e5f6a7b" }]);
+        assert.deepEqual(spec.securityGroupSelectorTerms, [{ id: "sg-0123abcd" }]);
+        assert.throws(() => gpuEc2NodeClass(variants[0], { ...refs, subnetIds: [] }), /EC2NodeClass a100: refs.subnetIds is empty/);
     });
 
     it("user data turns on nodeadm's FastImagePull in a NodeConfig part", () => {
