@@ -57,10 +57,9 @@ describe("Karpenter (mocks)", () => {
         const entry = resourceNamed("aws:eks/accessEntry:AccessEntry", "kp-b-node-access");
         assert.equal(entry.inputs.type, "EC2_LINUX");
         assert.equal(entry.inputs.principalArn, "arn:aws:mock:us-west-2:123456789012:kp-b-node-role");
-        const profile = resourceNamed("aws:iam/instanceProfile:InstanceProfile", "kp-b-node-profile");
-        assert.ok(dependsOn(profile, resourceNamed("aws:iam/role:Role", "kp-b-node-role")), "the instance profile holds the node role");
-        const nodeClass = resourceNamed("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "kp-b-a100-node-class");
-        assert.ok(dependsOn(nodeClass, profile), "the node class names that instance profile");
+        const trust = JSON.parse(resourceNamed("aws:iam/role:Role", "kp-b-node-role").inputs.assumeRolePolicy);
+        assert.deepEqual(trust.Statement[0].Principal, { Service: "ec2.amazonaws.com" });
+        assert.ok(resourceNamed("aws:iam/instanceProfile:InstanceProfile", "kp-b-node-profile"));
     });
 
     it("creates the queue, its policy and the five EventBridge rules feeding it", async () => {
