@@ -13,7 +13,7 @@
  * - zonal-shift reads (`arc-zonal-shift:GetManagedResource`) are left out: `settings.enableZonalShift` stays false.
  * Every action here is one the controller calls; tests hold each against a table of its calls in the source.
  */
-import type { PolicyDocument, PolicyStatement } from "../iamPolicies";
+import type { PolicyDocument, PolicyStatement } from "./iamPolicies";
 
 /** Where the cluster lives, for ARNs and tag conditions. */
 export interface KarpenterIamScope {

@@ -14,11 +14,11 @@ import * as pulumi from "@pulumi/pulumi";
 import type { GpuNodeGroupConfig } from "../config/schema";
 import { interruptionQueuePolicy, karpenterControllerPolicy } from "../domain/karpenterIam";
 import { interruptionQueueSettings, interruptionRules } from "../domain/karpenterInterruption";
-import { ec2TrustPolicy, managedPolicyArn, nodeManagedPolicies, serviceAccountTrustPolicy } from "../iamPolicies";
+import { ec2TrustPolicy, managedPolicyArn, nodeManagedPolicies, serviceAccountTrustPolicy } from "../domain/iamPolicies";
 import { gpuEc2NodeClass, gpuNodePool, karpenterPoolName } from "../manifests/karpenter/nodePool";
 import { karpenterServiceAccount, karpenterValues } from "../manifests/karpenter/values";
-import { childName } from "../naming";
-import { ChartVersionOverrides, releaseSource, resolveChart } from "../versions";
+import { childName } from "../domain/naming";
+import { ChartVersionOverrides, releaseSource, resolveChart } from "../domain/versions";
 
 export interface KarpenterArgs {
     /** Physical EKS cluster name. Required. */

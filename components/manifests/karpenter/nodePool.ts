@@ -11,7 +11,8 @@
  * karpenter.sh_nodepools.yaml (copies in ../shared/upstream/crds; tests validate every object against them).
  */
 import type { GpuNodeGroupConfig } from "../../config/schema";
-import { a100InstanceTypes, acceleratorLabel, acceleratorValue, gpuPresentLabel, gpuTaint, nodeGroupLabel } from "../../nodeGroups";
+import { gpuTaint } from "../../domain/clusterFacts";
+import { a100InstanceTypes, acceleratorLabel, acceleratorValue, gpuPresentLabel, nodeGroupLabel } from "../../domain/nodeGroups";
 
 export const karpenterApiVersion = "karpenter.sh/v1";
 export const ec2NodeClassApiVersion = "karpenter.k8s.aws/v1";

@@ -19,8 +19,8 @@
  * (`parameterNotFoundAction: Deny`).
  */
 import type { ModelConfig } from "../../config/models";
-import { predictorLabels } from "../../models/predictor";
-import { scaledObjectType } from "../../models/scaledObject";
+import { predictorLabels } from "./predictor";
+import { scaledObjectType } from "./scaledObject";
 
 export const firstReplicaPolicyName = "gpu-serverless-first-replica";
 

@@ -14,7 +14,7 @@
  * reach its own host engine, a monitoring fault — is never a reason to replace a node. GPU faults DCGM does report
  * (health codes, XIDs, NVLink) keep the default repair.
  */
-import type { Toleration } from "../../values/scheduling";
+import type { Toleration } from "../charts/scheduling";
 
 /** A taint as nodes carry it (Kubernetes spelling of the effect). */
 export interface NodeTaint {

@@ -7,7 +7,7 @@ import {
     gpuNodeUserData,
     karpenterCapacityTypes,
 } from "../../../../components/manifests/karpenter/nodePool";
-import { eksGpuTaint, gpuNodeLabels } from "../../../../components/nodeGroups";
+import { eksGpuTaint, gpuNodeLabels } from "../../../../components/domain/nodeGroups";
 import { crdErrors } from "../../../support/crds";
 import { reachableApi, stackConfig } from "../../config/stackFiles";
 

@@ -7,10 +7,10 @@ import {
     kedaHasCheckedExpression,
     requestsGpuExpression,
 } from "../../../../components/manifests/model/firstReplicaAdmission";
-import { inferenceServiceManifest } from "../../../../components/models/inferenceService";
-import { predictorLabels } from "../../../../components/models/predictor";
-import { scaledObjectManifest } from "../../../../components/models/scaledObject";
-import { a100Scheduling, cpuModel, llmModel, parseModels } from "../../models/fixtures";
+import { inferenceServiceManifest } from "../../../../components/manifests/model/inferenceService";
+import { predictorLabels } from "../../../../components/manifests/model/predictor";
+import { scaledObjectManifest } from "../../../../components/manifests/model/scaledObject";
+import { a100Scheduling, cpuModel, llmModel, parseModels } from "./fixtures";
 
 const [gpuModel, cpu] = parseModels(llmModel, cpuModel);
 
