@@ -96,7 +96,7 @@ describe("Karpenter (mocks)", () => {
 
     it("refuses a pool it cannot serve before creating anything", async () => {
         assert.throws(
-            () => new Karpenter("kp-e", args({ pools: pools([{ name: "warm", instanceType: "p4d.24xlarge", minSize: 1, maxSize: 2 }]) })),
+            () => new Karpenter("kp-e", args({ pools: [{ ...pools([{ name: "warm", instanceType: "p4d.24xlarge", maxSize: 2 }])[0], minSize: 1 }] })),
             /gpuNodeGroups warm: minSize 1/,
         );
         await settled();

@@ -99,7 +99,8 @@ describe("Karpenter GPU pools (EC2NodeClass, NodePool)", () => {
     });
 
     it("refuses what a NodePool cannot do, naming the pool", () => {
-        const [warm] = pools([{ name: "warm", instanceType: "p4d.24xlarge", minSize: 1, maxSize: 2 }]);
+        // Config validation refuses this too; the builder does not rely on it.
+        const warm = { ...pools([{ name: "warm", instanceType: "p4d.24xlarge", maxSize: 2 }])[0], minSize: 1 };
         assert.throws(() => gpuNodePool(warm, { consolidateAfter: "10m" }), /gpuNodeGroups warm: minSize 1 .*minSize 0/);
         assert.throws(() => gpuNodePool(variants[0], { consolidateAfter: "ten minutes" }), /NodePool a100: consolidateAfter "ten minutes" is not a duration/);
     });
