@@ -107,6 +107,9 @@ export function gpuEc2NodeClass(pool: GpuNodeGroupConfig, refs: NodeClassRefs) {
     };
 }
 
+/** The taints of every node of a Karpenter GPU pool: the GPU taint the managed node groups carry too. */
+export const karpenterPoolTaints = [{ key: gpuTaint.key, value: gpuTaint.value, effect: gpuTaint.effect }] as const;
+
 /** Karpenter capacity types for a pool's `capacityType` (and capacity reservation, if any). */
 export function karpenterCapacityTypes(pool: Pick<GpuNodeGroupConfig, "capacityType" | "capacityReservationId">): string[] {
     switch (pool.capacityType) {
@@ -157,7 +160,7 @@ export function gpuNodePool(pool: GpuNodeGroupConfig, settings: NodePoolSettings
                         { key: "kubernetes.io/os", operator: "In", values: ["linux"] },
                         ...(pool.availabilityZone !== undefined ? [{ key: "topology.kubernetes.io/zone", operator: "In", values: [pool.availabilityZone] }] : []),
                     ],
-                    taints: [{ key: gpuTaint.key, value: gpuTaint.value, effect: gpuTaint.effect }],
+                    taints: karpenterPoolTaints.map((t) => ({ ...t })),
                     // Nodes go when empty, not on age: a pinned AMI gives a replacement nothing new, and replacing a
                     // serving GPU node costs a cold start.
                     expireAfter: "Never",

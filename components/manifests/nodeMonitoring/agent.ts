@@ -14,13 +14,27 @@
  * reach its own host engine, a monitoring fault — is never a reason to replace a node. GPU faults DCGM does report
  * (health codes, XIDs, NVLink) keep the default repair.
  */
+import type { GpuNodeGroupConfig } from "../../config/schema";
+import { eksGpuTaint } from "../../domain/nodeGroups";
 import type { Toleration } from "../charts/scheduling";
+import { karpenterPoolTaints } from "../karpenter/nodePool";
 
 /** A taint as nodes carry it (Kubernetes spelling of the effect). */
 export interface NodeTaint {
     readonly key: string;
     readonly value?: string;
     readonly effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+}
+
+/** The EKS API's taint effect (`NO_SCHEDULE`) in Kubernetes spelling (`NoSchedule`). */
+const kubernetesEffect = (effect: string) => effect.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _s, c: string) => c.toUpperCase()) as NodeTaint["effect"];
+
+/** Every taint of every GPU pool, as its provisioner puts it on nodes (managed node group or Karpenter NodePool). */
+export function gpuPoolTaints(pools: readonly Pick<GpuNodeGroupConfig, "provisioner">[]): NodeTaint[] {
+    const taints = pools.flatMap((p): NodeTaint[] =>
+        p.provisioner === "karpenter" ? karpenterPoolTaints.map((t) => ({ ...t })) : [{ key: eksGpuTaint.key, value: eksGpuTaint.value, effect: kubernetesEffect(eksGpuTaint.effect) }],
+    );
+    return [...new Map(taints.map((t) => [JSON.stringify(t), t])).values()];
 }
 
 /** Tolerations matching each taint exactly (`Equal` with its value, or `Exists` for a taint without one), deduplicated. */
