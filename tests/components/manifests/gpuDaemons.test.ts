@@ -11,7 +11,14 @@ import * as path from "node:path";
 import Ajv from "ajv";
 import { parseStackConfig } from "../../../components/config/stack";
 import { gpuNodePool } from "../../../components/manifests/karpenter/nodePool";
-import { dcgmUnreachable, gpuNodeRepairConfig, nodeMonitoringAgentConfiguration, tolerationsFor, type NodeTaint } from "../../../components/manifests/nodeMonitoring/agent";
+import {
+    dcgmUnreachable,
+    gpuNodeRepairConfig,
+    gpuPoolTaints,
+    nodeMonitoringAgentConfiguration,
+    tolerationsFor,
+    type NodeTaint,
+} from "../../../components/manifests/nodeMonitoring/agent";
 import { allGpuNodesSelector, eksGpuTaint, gpuNodeLabels } from "../../../components/domain/nodeGroups";
 import { dcgmExporterValues } from "../../../components/manifests/charts/dcgmExporter";
 import { devicePluginValues } from "../../../components/manifests/charts/nvidiaDevicePlugin";
@@ -55,8 +62,12 @@ function gpuNodes(stack: string): GpuNode[] {
 /** Every distinct taint of every GPU pool of the stack. */
 const poolTaints = (nodes: GpuNode[]): NodeTaint[] => [...new Map(nodes.flatMap((n) => n.taints).map((t) => [JSON.stringify(t), t])).values()];
 
-/** The pods of our add-ons, with the placement their charts render from defaults + our values. */
-function addOnPods(taints: NodeTaint[]): { name: string; placement: Placement }[] {
+/**
+ * The pods of our add-ons, with the placement their charts render from defaults + our values, built as the stack
+ * builds them: from `gpuPoolTaints` of the config's pools (resources/cluster.ts, resources/platform.ts).
+ */
+function addOnPods(stack: string): { name: string; placement: Placement }[] {
+    const taints = gpuPoolTaints(parseStackConfig(stackConfig(stack)).gpuNodeGroups);
     const gpuPlacement = { gpuNodeSelector: allGpuNodesSelector, gpuTolerations: tolerationsFor(taints) };
     const monitoring = helmMerge(chartDefaults("eks-node-monitoring-agent"), nodeMonitoringAgentConfiguration(taints)) as Record<string, Placement>;
     return [
@@ -84,7 +95,7 @@ describe("GPU node daemons and the node repair loop", () => {
     for (const stack of ["dev", "prod"]) {
         it(`${stack}: every pod that must run on GPU nodes tolerates every taint of every GPU pool`, () => {
             const nodes = gpuNodes(stack);
-            const pods = addOnPods(poolTaints(nodes));
+            const pods = addOnPods(stack);
             assert.deepEqual(violations(pods, nodes), []);
             // Not vacuous: each GPU daemon is admitted on every GPU pool's nodes.
             for (const name of ["dcgm-server (node monitoring agent)", "nvidia-device-plugin", "dcgm-exporter", "eks-node-monitoring-agent"]) {
@@ -105,9 +116,15 @@ describe("GPU node daemons and the node repair loop", () => {
     it("the add-on's configurationValues are valid against its v1.7.0 configuration schema", () => {
         const schema = JSON.parse(fs.readFileSync(path.join(upstreamDir, "charts/eks-node-monitoring-agent/configuration.schema.json"), "utf8"));
         const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
-        const config = nodeMonitoringAgentConfiguration(poolTaints(gpuNodes("prod")));
+        const config = nodeMonitoringAgentConfiguration(gpuPoolTaints(parseStackConfig(stackConfig("prod")).gpuNodeGroups));
         assert.ok(validate(config), JSON.stringify(validate.errors));
         assert.equal(validate({ dcgmAgent: { toleration: [] } }), false, "the schema refuses unknown keys");
+    });
+
+    it("a pool whose taint the stack forgets is caught", () => {
+        const nodes = gpuNodes("dev");
+        const extra: GpuNode = { ...nodes[1], pool: "tainted (Karpenter)", taints: [...nodes[1].taints, { key: "example.com/reserved", value: "ml", effect: "NoSchedule" }] };
+        assert.ok(violations(addOnPods("dev"), [...nodes, extra]).some((v) => v.startsWith("dcgm-server (node monitoring agent) must run on GPU nodes but does not tolerate example.com/reserved=ml:NoSchedule")));
     });
 
     it("refuses an empty taint list, which would leave the fault in place", () => {
