@@ -35,8 +35,8 @@ export const requestsGpuExpression =
 /** The cluster-wide policy (one per cluster); each GPU model binds it with its own ScaledObject as the parameter. */
 export function firstReplicaPolicy() {
     return {
-        apiVersion: "admissionregistration.k8s.io/v1",
-        kind: "ValidatingAdmissionPolicy",
+        apiVersion: "admissionregistration.k8s.io/v1" as const,
+        kind: "ValidatingAdmissionPolicy" as const,
         metadata: { name: firstReplicaPolicyName },
         spec: {
             failurePolicy: "Fail",
@@ -61,8 +61,8 @@ export function firstReplicaPolicy() {
 export function firstReplicaBinding(model: Pick<ModelConfig, "name" | "namespace" | "gpus">) {
     if (model.gpus <= 0) throw new Error(`model ${model.name}: the first-replica policy is for GPU models (gpus > 0)`);
     return {
-        apiVersion: "admissionregistration.k8s.io/v1",
-        kind: "ValidatingAdmissionPolicyBinding",
+        apiVersion: "admissionregistration.k8s.io/v1" as const,
+        kind: "ValidatingAdmissionPolicyBinding" as const,
         // Cluster-scoped: namespace and name together, so two namespaces' models of one name do not collide.
         metadata: { name: `${firstReplicaPolicyName}-${model.namespace}-${model.name}`.slice(0, 253) },
         spec: {
