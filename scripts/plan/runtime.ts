@@ -6,6 +6,7 @@
  * account: such outputs get placeholder values shaped like the real ones (account 123456789012, region from config),
  * and secrets stay marked so the renderer redacts them.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 // The mock monitor drops parents and dependencies before `newResource`; wrapping `registerResource` observes them
 // (the same technique as tests/support/mocks.ts).
@@ -81,7 +82,7 @@ export async function runProgram(options: {
     pulumi.runtime.setAllConfig(options.config, options.secretKeys);
     pulumi.runtime.setMocks(
         {
-            newResource: (args) => ({ id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs, region) }),
+            newResource: (args) => ({ id: placeholderId(args.type, args.name), state: computedState(args.type, args.name, args.inputs, region) }),
             call: (args) => {
                 switch (args.token) {
                     case "aws:index/getAvailabilityZones:getAvailabilityZones": {
@@ -132,4 +133,10 @@ export async function runProgram(options: {
     }
     if (failure !== undefined) throw failure;
     return [...recorded.values()];
+}
+
+/** A resource id: EC2 subnets get one shaped like EC2's (`subnet-` + 17 hex; Karpenter's EC2NodeClass selects them by id), others `<name>-id`. */
+function placeholderId(type: string, name: string): string {
+    if (type === "aws:ec2/subnet:Subnet") return `subnet-${createHash("sha256").update(name).digest("hex").slice(0, 17)}`;
+    return `${name}-id`;
 }

@@ -18,10 +18,11 @@ describe("GpuCluster (mocks)", () => {
     beforeEach(() => resetRecorded());
 
     // These tests are about managed node groups: every GPU pool here is a cluster-autoscaler one unless it says otherwise.
-    const managed = (groups: unknown) => (groups as Record<string, unknown>[]).map((g) => ({ provisioner: "cluster-autoscaler", ...g }));
+    const managed = (groups: unknown, force: boolean) =>
+        (groups as Record<string, unknown>[]).map((g) => (force ? { ...g, provisioner: "cluster-autoscaler" } : { provisioner: "cluster-autoscaler", ...g }));
     const argsFor = (overrides: Record<string, unknown> = {}, stack = "dev"): GpuClusterArgs => {
-        const groups = overrides.gpuNodeGroups ?? stackFileValues(stack)["gpu-serverless:gpuNodeGroups"];
-        const config = parseStackConfig(stackConfig(stack, { ...overrides, gpuNodeGroups: managed(groups) }));
+        const groups = overrides.gpuNodeGroups !== undefined ? managed(overrides.gpuNodeGroups, false) : managed(stackFileValues(stack)["gpu-serverless:gpuNodeGroups"], true);
+        const config = parseStackConfig(stackConfig(stack, { ...overrides, gpuNodeGroups: groups }));
         return {
             clusterName: "gpu-test",
             kubernetesVersion: config.kubernetesVersion,
