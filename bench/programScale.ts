@@ -1,6 +1,7 @@
 /**
- * Program scale: the Pulumi program (index.ts, dev stack config) evaluated under the test suite's mocks with 1, 10,
- * 50 and 100 generated models (half vLLM on an A100, half CPU sklearn), each in a fresh process. Wall time of the
+ * Program scale: the Pulumi program (index.ts, dev stack config) evaluated under the test suite's mocks with 2, 10,
+ * 50 and 100 generated models (half vLLM on an A100, half CPU sklearn; even counts, as a GPU model has one resource
+ * more than a CPU one, its first-replica admission binding), each in a fresh process. Wall time of the
  * process (what `pulumi preview` pays before talking to any cloud, ts-node included), its split into loading the
  * SDKs and evaluating the program, and the resources registered. Growth must be linear: a constant number of
  * resources per model, and an evaluation cost per added model that does not grow with the number of models.
@@ -70,9 +71,9 @@ const medianBy = (runs: Evaluation[], key: "wallMs" | "evalMs" | "loadMs"): numb
 
 export const programScale: Bench = {
   name: "program-scale",
-  description: "Pulumi program under mocks with 1, 10, 50, 100 models: wall time and resources",
+  description: "Pulumi program under mocks with 2, 10, 50, 100 models: wall time and resources",
   async run(ctx: BenchContext): Promise<BenchResult> {
-    const sizes = ctx.smoke ? [1, 4] : [1, 10, 50, 100];
+    const sizes = ctx.smoke ? [2, 4] : [2, 10, 50, 100];
     const repeats = ctx.smoke ? 1 : 3;
     const rows: { models: number; wallMs: number; loadMs: number; evalMs: number; resources: number; byType: Record<string, number> }[] = [];
     for (const models of sizes) {

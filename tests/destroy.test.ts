@@ -5,7 +5,7 @@
  */
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { allResources, kubernetesObjects, resetRecorded, resourcesOfType, setupMocks, settled } from "./support/mocks";
+import { allResources, dependsOn, kubernetesObjects, resetRecorded, resourcesOfType, setupMocks, settled } from "./support/mocks";
 import { stackConfig } from "./components/config/stackFiles";
 
 /**
@@ -41,6 +41,11 @@ const awsDestroy: Record<string, string> = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "pulumi",
     "aws:ec2/securityGroup:SecurityGroup": "pulumi",
     "aws:ec2/securityGroupRule:SecurityGroupRule": "pulumi",
+    "aws:iam/instanceProfile:InstanceProfile": "pulumi (Karpenter's nodes; its EC2NodeClasses, deleted first, name it)",
+    "aws:sqs/queue:Queue": "pulumi",
+    "aws:sqs/queuePolicy:QueuePolicy": "pulumi",
+    "aws:cloudwatch/eventRule:EventRule": "pulumi",
+    "aws:cloudwatch/eventTarget:EventTarget": "pulumi",
 };
 
 /**
@@ -50,7 +55,6 @@ const awsDestroy: Record<string, string> = {
  */
 const insideEksCluster = new Set([
     "aws:eks/cluster:Cluster",
-    "aws:eks/accessEntry:AccessEntry",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
     "aws:ec2/securityGroup:SecurityGroup",
@@ -112,6 +116,21 @@ for (const [stack, overrides] of [
             for (const release of resourcesOfType("kubernetes:helm.sh/v3:Release")) {
                 const text = JSON.stringify(release.inputs.values ?? {});
                 if (release.inputs.chart !== "kube-prometheus-stack") assert.ok(!/"persistence":\{"enabled":true/.test(text), `${release.name} asks for no volume`);
+            }
+        });
+
+        it("terminates Karpenter's instances before Karpenter goes: NodePool, then EC2NodeClass, then the release", () => {
+            // Instances Karpenter launched are no Pulumi resources. Deleting a NodePool deletes its NodeClaims, whose
+            // finalizer terminates the instance; the EC2NodeClass's finalizer holds its deletion until no NodeClaim
+            // uses it (aws/karpenter-provider-aws v1.14.1 pkg/controllers/nodeclass/controller.go L219-L225, finalize). Pulumi
+            // deletes in reverse dependency order, so the controller is still running while they go.
+            const release = resourcesOfType("kubernetes:helm.sh/v3:Release").find((r) => r.inputs.chart === "oci://public.ecr.aws/karpenter/karpenter");
+            const nodePools = resourcesOfType("kubernetes:karpenter.sh/v1:NodePool");
+            assert.ok(release && nodePools.length > 0, "the stack's GPU pools are Karpenter's");
+            for (const nodePool of nodePools) {
+                const nodeClass = resourcesOfType("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass").find((c) => c.inputs.metadata.name === nodePool.inputs.spec.template.spec.nodeClassRef.name)!;
+                assert.ok(dependsOn(nodePool, nodeClass), `${nodePool.name} goes before its EC2NodeClass`);
+                assert.ok(dependsOn(nodeClass, release), `${nodeClass.name} goes before the controller`);
             }
         });
 

@@ -31,7 +31,8 @@ describe("program (index.ts, dev stack, mocks)", () => {
 
     it("exports the cluster name, GPU node group names and the in-cluster Prometheus URL", async () => {
         assert.equal(await unwrap(program.clusterName), "gpu-serverless-dev");
-        assert.deepEqual(await unwrap(program.gpuNodeGroupNames), ["gpu-cluster-gpu-a100"]);
+        // The dev stack's GPU pool is Karpenter's: no managed node group to name.
+        assert.deepEqual(await unwrap(program.gpuNodeGroupNames), []);
         assert.equal(await unwrap(program.prometheusUrl), "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090");
     });
 
@@ -52,6 +53,9 @@ describe("program (index.ts, dev stack, mocks)", () => {
             "keda.sh": "gpu-keda-release",
             "monitoring.coreos.com": "gpu-monitoring-kube-prometheus-stack",
             "serving.kserve.io": "gpu-kserve-crds",
+            // Karpenter's chart installs its CRDs (crds/).
+            "karpenter.sh": "gpu-karpenter-release",
+            "karpenter.k8s.aws": "gpu-karpenter-release",
         };
         const customResources = kubernetesObjects().filter((r) => isCustomKind(r.inputs.apiVersion, r.inputs.kind));
         assert.ok(customResources.length > 0, "the dev stack has custom resources to check");
@@ -95,13 +99,16 @@ describe("program (index.ts, dev stack, mocks)", () => {
         assert.equal(dashboard.metadata.labels.grafana_dashboard, "1");
     });
 
-    it("builds the dev stack: one A100 group, one shared NAT gateway, the platform's releases", () => {
-        assert.equal(counts["aws:eks/nodeGroup:NodeGroup"], 2);
-        assert.equal(counts["aws:ec2/launchTemplate:LaunchTemplate"], 2);
+    it("builds the dev stack: one Karpenter GPU pool, one shared NAT gateway, the platform's releases", () => {
+        // The system node group only: the A100 pool is a NodePool with its EC2NodeClass.
+        assert.equal(counts["aws:eks/nodeGroup:NodeGroup"], 1);
+        assert.equal(counts["aws:ec2/launchTemplate:LaunchTemplate"], 1);
+        assert.equal(counts["kubernetes:karpenter.sh/v1:NodePool"], 1);
+        assert.equal(counts["kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"], 1);
         assert.equal(counts["aws:ec2/natGateway:NatGateway"], 1);
         assert.equal(counts["aws:ec2/subnet:Subnet"], 6);
         assert.equal(counts["eks:index:Cluster"], 1);
-        assert.equal(counts["aws:autoscaling/tag:Tag"], 7);
+        assert.equal(counts["aws:autoscaling/tag:Tag"] ?? 0, 0, "node-template tags are for cluster-autoscaler's groups only");
         assert.ok(counts["kubernetes:helm.sh/v3:Release"] >= 8);
     });
 });

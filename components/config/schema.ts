@@ -234,6 +234,10 @@ const labels = z.record(z.string(), z.string()).check((ctx) => {
     }
 });
 
+/** Who launches a GPU pool's nodes. */
+export const gpuProvisioners = ["karpenter", "cluster-autoscaler"] as const;
+export type GpuProvisioner = (typeof gpuProvisioners)[number];
+
 const gpuNodeGroup = section({
     /** Group name: a DNS label of at most 20 characters, unique; pods select the group by it. */
     name: z
@@ -261,10 +265,21 @@ const gpuNodeGroup = section({
     rootVolumeSizeGiB: int(100, 16384).default(500),
     /** Extra node labels. Default none. */
     labels: labels.default({}),
+    /**
+     * Who launches the pool's nodes: `karpenter` (a NodePool: launches ~1 s after a pod goes pending, NVMe RAID0 for
+     * images and pods, a 100 GiB OS root volume; rootVolumeSizeGiB does not apply) or `cluster-autoscaler` (a managed
+     * node group; needed for minSize > 0). Default karpenter. See docs/karpenter.md.
+     */
+    provisioner: z
+        .enum(gpuProvisioners, { error: (iss) => `${quote(iss.input)} is not one of ${gpuProvisioners.join(", ")}` })
+        .default("karpenter"),
 }).check((ctx) => {
     const g = ctx.value;
     const issue = (path: string, message: string) => ctx.issues.push({ code: "custom", input: g, path: [path], message });
     if (g.minSize > g.maxSize) issue("minSize", `${g.minSize} exceeds maxSize ${g.maxSize}`);
+    if (g.provisioner === "karpenter" && g.minSize > 0) {
+        issue("minSize", `${g.minSize} needs nodes kept without pods, which a Karpenter NodePool does not do; use minSize 0 or provisioner cluster-autoscaler`);
+    }
     if (g.capacityType === "CAPACITY_BLOCK") {
         if (g.capacityReservationId === undefined) issue("capacityReservationId", "required with capacityType CAPACITY_BLOCK: the id of the Capacity Block (cr-...)");
         if (g.availabilityZone === undefined) issue("availabilityZone", "required with capacityType CAPACITY_BLOCK: the zone the Capacity Block is in");
@@ -281,7 +296,7 @@ const gpuNodeGroup = section({
     }
     // cluster-autoscaler reads node labels from Auto Scaling group tags, whose keys AWS caps at 128 characters.
     const tagPrefix = "k8s.io/cluster-autoscaler/node-template/label/";
-    for (const key of Object.keys(autoscalerNodeTemplateTags(g))) {
+    for (const key of g.provisioner === "cluster-autoscaler" ? Object.keys(autoscalerNodeTemplateTags(g)) : []) {
         if (key.length > awsTagKeyMaxLength && key.startsWith(tagPrefix)) {
             const label = key.slice(tagPrefix.length);
             ctx.issues.push({

@@ -36,6 +36,8 @@ export const charts = {
     },
     "dcgm-exporter": { name: "dcgm-exporter", repository: "https://nvidia.github.io/dcgm-exporter/helm-charts", version: "4.8.2" },
     "cluster-autoscaler": { name: "cluster-autoscaler", repository: "https://kubernetes.github.io/autoscaler", version: "9.59.0" },
+    // Karpenter's chart (controller image of the same version; CRDs in its crds/, installed with the release).
+    karpenter: { name: "karpenter", repository: "oci://public.ecr.aws/karpenter", version: "1.14.1" },
 } as const satisfies Record<string, PinnedChart>;
 
 /** Key of a chart we install, e.g. `"keda"`. */

@@ -22,6 +22,7 @@ import {
 } from "../domain/iamPolicies";
 import { childName } from "../domain/naming";
 import { eksGpuTaint, gpuLaunchTemplateData, gpuNodeLabels, systemLaunchTemplateData, systemNodeLabels } from "../domain/nodeGroups";
+import { gpuNodeRepairConfig, gpuPoolTaints, nodeMonitoringAgentConfiguration } from "../manifests/nodeMonitoring/agent";
 
 export interface GpuClusterArgs {
     /** Physical EKS cluster name (also in subnet and Auto Scaling group tags). Required. */
@@ -41,7 +42,10 @@ export interface GpuClusterArgs {
     apiEndpoint: ApiEndpointConfig;
     /** The CPU node group for controllers. Required. */
     systemNodeGroup: SystemNodeGroupConfig;
-    /** The A100 node groups; may be empty. */
+    /**
+     * Every GPU pool; may be empty. Those with provisioner `cluster-autoscaler` become managed node groups here; all
+     * of them count for the node monitoring agent's tolerations.
+     */
     gpuNodeGroups: readonly GpuNodeGroupConfig[];
     /** Protect the EKS cluster and its secrets key from deletion. Default false. */
     protect?: boolean;
@@ -129,6 +133,8 @@ export class GpuCluster extends pulumi.ComponentResource {
     public readonly gpuNodeGroupNames: pulumi.Output<string[]>;
     /** Auto Scaling group behind each A100 node group, by config name. */
     public readonly gpuAutoScalingGroupNames: Record<string, pulumi.Output<string>>;
+    /** The security group EKS created for the cluster (nodes of managed node groups are in it; Karpenter's too). */
+    public readonly clusterSecurityGroupId: pulumi.Output<string>;
 
     constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         checkArgs(name, args);
@@ -187,6 +193,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         // The private endpoint admits only the cluster security group unless told otherwise; the machines that run
         // pulumi and kubectl are never in it.
         const clusterSecurityGroupId = this.cluster.eksCluster.vpcConfig.clusterSecurityGroupId;
+        this.clusterSecurityGroupId = clusterSecurityGroupId;
         const apiIngress = privateEndpointIngress(args.apiEndpoint).map(
             ({ key, args: rule }) =>
                 new aws.vpc.SecurityGroupIngressRule(childName(name, `api-from-${key}`), { ...rule, securityGroupId: clusterSecurityGroupId }, awsOpts),
@@ -239,7 +246,7 @@ export class GpuCluster extends pulumi.ComponentResource {
 
         this.gpuNodeGroups = {};
         this.gpuAutoScalingGroupNames = {};
-        for (const group of args.gpuNodeGroups) {
+        for (const group of args.gpuNodeGroups.filter((g) => g.provisioner === "cluster-autoscaler")) {
             const nodeGroup = new aws.eks.NodeGroup(
                 childName(name, `gpu-${group.name}`),
                 {
@@ -259,8 +266,9 @@ export class GpuCluster extends pulumi.ComponentResource {
                     taints: [eksGpuTaint],
                     updateConfig: { maxUnavailable: 1 },
                     // Replace nodes EKS finds unhealthy. Beyond NotReady nodes, that takes the node monitoring agent
-                    // add-on below, which reports GPU faults (XID errors, NVLink, DCGM health) as node conditions.
-                    nodeRepairConfig: { enabled: true },
+                    // add-on below, which reports GPU faults (XID errors, NVLink, DCGM health) as node conditions;
+                    // its own DCGM connection failing (DCGMError) is a monitoring fault and repairs nothing.
+                    nodeRepairConfig: gpuNodeRepairConfig(),
                 },
                 nodeGroupOpts,
             );
@@ -302,12 +310,15 @@ export class GpuCluster extends pulumi.ComponentResource {
         );
 
         // Reports accelerated-hardware, kernel, container-runtime, storage and network faults as node conditions and
-        // events; node repair (on the A100 groups) replaces nodes on them. A DaemonSet on every node.
+        // events; node repair (on the managed A100 groups) replaces nodes on them. A DaemonSet on every node, and its
+        // dcgm-server on GPU nodes, which must tolerate the GPU pools' taints (manifests/nodeMonitoring/agent.ts).
+        const gpuTaints = gpuPoolTaints(args.gpuNodeGroups);
         new aws.eks.Addon(
             childName(name, "node-monitoring-agent"),
             {
                 clusterName: this.clusterName,
                 addonName: "eks-node-monitoring-agent",
+                ...(gpuTaints.length > 0 ? { configurationValues: JSON.stringify(nodeMonitoringAgentConfiguration(gpuTaints)) } : {}),
                 resolveConflictsOnCreate: "OVERWRITE",
                 resolveConflictsOnUpdate: "OVERWRITE",
             },

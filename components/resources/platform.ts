@@ -22,6 +22,9 @@ import { childName } from "../domain/naming";
 import { Network } from "./network";
 import { allGpuNodesSelector, type GpuScheduling, gpuSchedulingFor, systemNodeLabels } from "../domain/nodeGroups";
 import { gpuTaint } from "../domain/clusterFacts";
+import { firstReplicaPolicy } from "../manifests/model/firstReplicaAdmission";
+import { gpuPoolTaints, tolerationsFor } from "../manifests/nodeMonitoring/agent";
+import { Karpenter } from "./karpenter";
 
 export type { GpuScheduling } from "../domain/nodeGroups";
 
@@ -53,7 +56,7 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
     /** Node selector and tolerations per A100 node group, keyed by the group's name from config. */
     public readonly gpuScheduling: Record<string, GpuScheduling>;
     /** Releases that install the CRDs our custom resources use: dependsOn them before creating any CR. */
-    public readonly crdReleases: { keda: pulumi.Resource; monitoring: pulumi.Resource; kserve: pulumi.Resource };
+    public readonly crdReleases: { keda: pulumi.Resource; monitoring: pulumi.Resource; kserve: pulumi.Resource; firstReplicaPolicy: pulumi.Resource };
     /** AWS provider in the configured region, for ECR and other AWS resources of later components. */
     public readonly awsProvider: aws.Provider;
     /** The cluster's IAM OIDC provider ARN and issuer (without `https://`), for IRSA roles of later components. */
@@ -122,7 +125,10 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
                 provider: this.provider,
                 oidcProviderArn: cluster.oidcProviderArn,
                 oidcIssuer: cluster.oidcIssuer,
-                gpuNodeGroups: config.gpuNodeGroups.map((g) => ({ config: g, autoScalingGroupName: cluster.gpuAutoScalingGroupNames[g.name] })),
+                // The managed GPU node groups; it also sizes the system node group. Karpenter pools are not its.
+                gpuNodeGroups: config.gpuNodeGroups
+                    .filter((g) => g.provisioner === "cluster-autoscaler")
+                    .map((g) => ({ config: g, autoScalingGroupName: cluster.gpuAutoScalingGroupNames[g.name] })),
                 scaleDownUnneededTime: config.clusterAutoscaler.scaleDownUnneededTime,
                 maxNodeProvisionTime: config.clusterAutoscaler.maxNodeProvisionTime,
                 systemNodeSelector: systemNodeLabels,
@@ -132,13 +138,40 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
             { ...awsChildOpts, providers: { aws: this.awsProvider, kubernetes: this.provider } },
         );
 
+        const karpenterPools = config.gpuNodeGroups.filter((g) => g.provisioner === "karpenter");
+        if (karpenterPools.length > 0) {
+            new Karpenter(
+                childName(name, "karpenter"),
+                {
+                    clusterName,
+                    region: config.region,
+                    awsProvider: this.awsProvider,
+                    provider: this.provider,
+                    oidcProviderArn: cluster.oidcProviderArn,
+                    oidcIssuer: cluster.oidcIssuer,
+                    privateSubnetIds: network.privateSubnetIds,
+                    clusterSecurityGroupId: cluster.clusterSecurityGroupId,
+                    pools: karpenterPools,
+                    // The same idle time as cluster-autoscaler's pools: an empty GPU node goes after it.
+                    consolidateAfter: config.clusterAutoscaler.scaleDownUnneededTime,
+                    systemNodeSelector: systemNodeLabels,
+                    monitoringRelease: monitoring.release,
+                    chartVersions,
+                },
+                { ...awsChildOpts, providers: { aws: this.awsProvider, kubernetes: this.provider } },
+            );
+        }
+
+        // GPU daemons tolerate every taint of every GPU pool (the same rule as the node monitoring agent's dcgm-server).
+        const poolTolerations = tolerationsFor(gpuPoolTaints(config.gpuNodeGroups));
         new GpuSupport(
             childName(name, "gpu-support"),
             {
                 provider: this.provider,
                 monitoring,
                 gpuNodeSelector: allGpuNodesSelector,
-                gpuTolerations: [{ key: gpuTaint.key, operator: "Equal", value: gpuTaint.value, effect: gpuTaint.effect }],
+                gpuTolerations:
+                    poolTolerations.length > 0 ? poolTolerations : [{ key: gpuTaint.key, operator: "Equal", value: gpuTaint.value, effect: gpuTaint.effect }],
                 namespace: namespaces.gpu,
                 chartVersions,
             },
@@ -175,7 +208,14 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
         this.gpuScheduling = Object.fromEntries(config.gpuNodeGroups.map((g) => [g.name, gpuSchedulingFor(g.name)]));
         // The KServe runtimes release waits for the controller (which waits for its CRDs and cert-manager and serves
         // the webhooks that admit InferenceServices): depending on it covers all four, runtimes included.
-        this.crdReleases = { keda: keda.release, monitoring: monitoring.release, kserve: kserve.runtimes };
+        // Refuses a GPU model's first pod until KEDA has checked its ScaledObject (paramKind: KEDA's CRD), so a new
+        // model boots no GPU node under either provisioner (manifests/model/firstReplicaAdmission.ts).
+        const admission = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            childName(name, "first-replica-policy"),
+            firstReplicaPolicy(),
+            { parent: this, provider: this.provider, dependsOn: [keda.release] },
+        );
+        this.crdReleases = { keda: keda.release, monitoring: monitoring.release, kserve: kserve.runtimes, firstReplicaPolicy: admission };
 
         this.registerOutputs({
             provider: this.provider,

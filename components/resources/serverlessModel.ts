@@ -22,6 +22,7 @@ import type { ModelConfig } from "../config/models";
 import { modelStoragePolicy, serviceAccountTrustPolicy } from "../domain/iamPolicies";
 import { inferenceServiceManifest } from "../manifests/model/inferenceService";
 import { backendUrl, modelLabels, predictorName } from "../manifests/model/predictor";
+import { firstReplicaBinding } from "../manifests/model/firstReplicaAdmission";
 import { scaledObjectManifest, scaledObjectType } from "../manifests/model/scaledObject";
 import { networkPolicyManifest, serviceMonitorManifest } from "../manifests/model/traffic";
 import { childName } from "../domain/naming";
@@ -50,8 +51,12 @@ export interface ServerlessModelArgs {
      * (without `https://`) and the bucket's region. Required when `model.storageUri` is `s3://`.
      */
     s3Access?: { awsProvider: aws.Provider; oidcProviderArn: pulumi.Input<string>; oidcIssuer: pulumi.Input<string>; region: string };
-    /** What must exist first: the CRD releases of KServe, KEDA and monitoring, and the model's namespace. */
-    dependencies: { kserve: pulumi.Resource; keda: pulumi.Resource; monitoring: pulumi.Resource; namespace: pulumi.Resource };
+    /**
+     * What must exist first: the CRD releases of KServe, KEDA and monitoring, and the model's namespace; and the
+     * first-replica admission policy (platform), which a GPU model binds before its InferenceService exists so that
+     * its first pod boots no GPU node. Without the policy no binding is made.
+     */
+    dependencies: { kserve: pulumi.Resource; keda: pulumi.Resource; monitoring: pulumi.Resource; namespace: pulumi.Resource; firstReplicaPolicy?: pulumi.Resource };
 }
 
 export class ServerlessModel extends pulumi.ComponentResource {
@@ -135,10 +140,21 @@ export class ServerlessModel extends pulumi.ComponentResource {
             gpuScheduling: args.gpuScheduling,
             hfTokenSecretName: hfSecret ? `${model.name}-hf-token` : undefined,
         });
+        // In force before the InferenceService exists: KServe's Deployment starts at one replica.
+        const admission =
+            model.gpus > 0 && args.dependencies.firstReplicaPolicy
+                ? [
+                      new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+                          childName(name, "first-replica-binding"),
+                          firstReplicaBinding(model),
+                          k8sOpts([args.dependencies.firstReplicaPolicy]),
+                      ),
+                  ]
+                : [];
         this.inferenceService = new k8s.apiextensions.CustomResource(
             childName(name, "inference-service"),
             isvc,
-            k8sOpts([args.dependencies.kserve, serviceAccount, ...secrets]),
+            k8sOpts([args.dependencies.kserve, serviceAccount, ...secrets, ...admission]),
         );
 
         const scaledObject = pulumi.output(args.scalerAddress).apply((scalerAddress) => scaledObjectManifest(model, { scalerAddress }));

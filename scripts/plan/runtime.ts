@@ -12,6 +12,7 @@
  *   - an input string containing `undefined` or `[object Object]` (an output it did not model, formatted into a
  *     string) is recorded as a problem, thrown by {@link recordedResources} and {@link runProgram}.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 // The mock monitor drops parents and dependencies before `newResource`; wrapping `registerResource` observes them.
 import * as settings from "@pulumi/pulumi/runtime/settings";
@@ -144,7 +145,7 @@ export function installMockRuntime(options: { project: string; stack: string; co
     if (options.config) pulumi.runtime.setAllConfig(options.config, options.secretKeys);
     pulumi.runtime.setMocks(
         {
-            newResource: (args) => ({ id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs, region) }),
+            newResource: (args) => ({ id: placeholderId(args.type, args.name), state: computedState(args.type, args.name, args.inputs, region) }),
             call: (args) => providerCall(args.token, args.inputs, region),
         },
         options.project,
@@ -239,4 +240,10 @@ export async function runProgram(options: {
     }
     if (failure !== undefined) throw failure;
     return recordedResources();
+}
+
+/** A resource id: EC2 subnets get one shaped like EC2's (`subnet-` + 17 hex; Karpenter's EC2NodeClass selects them by id), others `<name>-id`. */
+export function placeholderId(type: string, name: string): string {
+    if (type === "aws:ec2/subnet:Subnet") return `subnet-${createHash("sha256").update(name).digest("hex").slice(0, 17)}`;
+    return `${name}-id`;
 }

@@ -10,7 +10,7 @@
  * `resetRecorded()` between cases.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { installMockRuntime, type PlannedResource, recordedByUrn, recordedResources, resetRecorded as forget, settled as drained } from "../../scripts/plan/runtime";
+import { installMockRuntime, placeholderId, type PlannedResource, recordedByUrn, recordedResources, resetRecorded as forget, settled as drained } from "../../scripts/plan/runtime";
 
 export type RecordedResource = PlannedResource;
 
@@ -92,4 +92,9 @@ export async function settled(): Promise<void> {
 /** Resolve an Output (or plain value) to a Promise of its value, for `await` in tests. */
 export function unwrap<T>(value: pulumi.Input<T>): Promise<T> {
     return new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v as T)));
+}
+
+/** The id the mock runtime gives a resource of `type` named `name` (EC2-shaped for subnets, `<name>-id` otherwise). */
+export function mockIdOf(type: string, name: string): string {
+    return placeholderId(type, name);
 }

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { GpuCluster, GpuClusterArgs, zoneSubnets } from "../../../components/resources/cluster";
 import { parseStackConfig } from "../../../components/config/stack";
 import { dependsOn, resetRecorded, resourceNamed, resourcesOfType, setupMocks, settled, unwrap } from "../../support/mocks";
-import { stackConfig } from "../config/stackFiles";
+import { stackConfig, stackFileValues } from "../config/stackFiles";
 
 const NodeGroup = "aws:eks/nodeGroup:NodeGroup";
 const LaunchTemplate = "aws:ec2/launchTemplate:LaunchTemplate";
@@ -17,8 +17,12 @@ describe("GpuCluster (mocks)", () => {
     });
     beforeEach(() => resetRecorded());
 
+    // These tests are about managed node groups: every GPU pool here is a cluster-autoscaler one unless it says otherwise.
+    const managed = (groups: unknown, force: boolean) =>
+        (groups as Record<string, unknown>[]).map((g) => (force ? { ...g, provisioner: "cluster-autoscaler" } : { provisioner: "cluster-autoscaler", ...g }));
     const argsFor = (overrides: Record<string, unknown> = {}, stack = "dev"): GpuClusterArgs => {
-        const config = parseStackConfig(stackConfig(stack, overrides));
+        const groups = overrides.gpuNodeGroups !== undefined ? managed(overrides.gpuNodeGroups, false) : managed(stackFileValues(stack)["gpu-serverless:gpuNodeGroups"], true);
+        const config = parseStackConfig(stackConfig(stack, { ...overrides, gpuNodeGroups: groups }));
         return {
             clusterName: "gpu-test",
             kubernetesVersion: config.kubernetesVersion,
@@ -111,7 +115,15 @@ describe("GpuCluster (mocks)", () => {
         new GpuCluster("cl-m", argsFor());
         await settled();
         assert.equal(resourceNamed("aws:eks/addon:Addon", "cl-m-node-monitoring-agent").inputs.addonName, "eks-node-monitoring-agent");
-        assert.equal(resourceNamed(NodeGroup, "cl-m-gpu-a100").inputs.nodeRepairConfig.enabled, true);
+        const repair = resourceNamed(NodeGroup, "cl-m-gpu-a100").inputs.nodeRepairConfig;
+        assert.equal(repair.enabled, true);
+        assert.deepEqual(
+            repair.nodeRepairConfigOverrides.filter((o: any) => o.nodeUnhealthyReason === "DCGMError").map((o: any) => o.repairAction),
+            ["NoAction"],
+            "a monitoring fault never replaces a node",
+        );
+        const agent = JSON.parse(resourceNamed("aws:eks/addon:Addon", "cl-m-node-monitoring-agent").inputs.configurationValues);
+        assert.deepEqual(agent.dcgmAgent.tolerations, [{ key: "nvidia.com/gpu", operator: "Equal", value: "true", effect: "NoSchedule" }]);
         const ebs = JSON.parse(resourceNamed("aws:eks/addon:Addon", "cl-m-ebs-csi-driver").inputs.configurationValues);
         assert.deepEqual(ebs.controller.extraVolumeTags, { "gpu-serverless:cluster": "gpu-test" });
     });
@@ -193,6 +205,16 @@ describe("GpuCluster (mocks)", () => {
         const nodeGroup = resourceNamed(NodeGroup, "cl-g-gpu-block").inputs;
         assert.equal(nodeGroup.capacityType, "CAPACITY_BLOCK");
         assert.deepEqual(nodeGroup.subnetIds, ["subnet-b"]);
+    });
+
+    it("creates no managed node group for a Karpenter pool, but still gives dcgm-server its taint", async () => {
+        const config = parseStackConfig(stackConfig("dev", { gpuNodeGroups: [{ name: "kp", instanceType: "p4d.24xlarge" }] }));
+        const cluster = new GpuCluster("cl-k", { ...argsFor(), gpuNodeGroups: config.gpuNodeGroups });
+        await settled();
+        assert.deepEqual(resourcesOfType(NodeGroup).filter((g) => g.name.startsWith("cl-k-gpu")), []);
+        assert.deepEqual(await unwrap(cluster.gpuNodeGroupNames), []);
+        const agent = JSON.parse(resourceNamed("aws:eks/addon:Addon", "cl-k-node-monitoring-agent").inputs.configurationValues);
+        assert.deepEqual(agent.dcgmAgent.tolerations, [{ key: "nvidia.com/gpu", operator: "Equal", value: "true", effect: "NoSchedule" }]);
     });
 
     it("gives nodes a least-privilege role: worker, CNI and ECR pull policies only", async () => {

@@ -2,7 +2,9 @@ import * as assert from "node:assert/strict";
 import { Network } from "../../../components/resources/network";
 import { parseStackConfig } from "../../../components/config/stack";
 import { reachableApi } from "../config/stackFiles";
-import { allResources, resetRecorded, resourceNamed, resourcesOfType, setupMocks, settled, unwrap } from "../../support/mocks";
+import { allResources, mockIdOf, resetRecorded, resourceNamed, resourcesOfType, setupMocks, settled, unwrap } from "../../support/mocks";
+
+const subnetId = (name: string): string => mockIdOf("aws:ec2/subnet:Subnet", name);
 
 const vpcConfig = (vpc: object) => parseStackConfig({ ...reachableApi, "gpu-serverless:vpc": JSON.stringify(vpc) }).vpc;
 const ownedBy = (prefix: string) => allResources().filter((r) => r.name.startsWith(`${prefix}-`));
@@ -46,13 +48,13 @@ describe("Network (mocks)", () => {
         // Each private zone routes through its own zone's NAT gateway.
         const routes = resourcesOfType("aws:ec2/route:Route").filter((r) => r.name.startsWith("net-a-private-"));
         assert.deepEqual(routes.map((r) => r.inputs.natGatewayId).sort(), ["net-a-nat-0-id", "net-a-nat-1-id", "net-a-nat-2-id"]);
-        assert.equal(resourceNamed("aws:ec2/natGateway:NatGateway", "net-a-nat-1").inputs.subnetId, "net-a-public-1-id");
+        assert.equal(resourceNamed("aws:ec2/natGateway:NatGateway", "net-a-nat-1").inputs.subnetId, subnetId("net-a-public-1"));
 
-        assert.deepEqual(await unwrap(network.privateSubnetIds), ["net-a-private-0-id", "net-a-private-1-id", "net-a-private-2-id"]);
+        assert.deepEqual(await unwrap(network.privateSubnetIds), [subnetId("net-a-private-0"), subnetId("net-a-private-1"), subnetId("net-a-private-2")]);
         assert.deepEqual(await unwrap(network.privateSubnetsByZone), {
-            "us-west-2a": ["net-a-private-0-id"],
-            "us-west-2b": ["net-a-private-1-id"],
-            "us-west-2c": ["net-a-private-2-id"],
+            "us-west-2a": [subnetId("net-a-private-0")],
+            "us-west-2b": [subnetId("net-a-private-1")],
+            "us-west-2c": [subnetId("net-a-private-2")],
         });
         assert.equal(network.egress.length, 1 + 3 + 3 * 2);
     });

@@ -24,16 +24,18 @@ describe("ServerlessGpuPlatform (mocks)", () => {
             "gpu-serverless:autoscaler:ClusterAutoscaler pf-autoscaler",
             "gpu-serverless:cluster:GpuCluster pf-cluster",
             "gpu-serverless:gpuSupport:GpuSupport pf-gpu-support",
+            "gpu-serverless:karpenter:Karpenter pf-karpenter",
             "gpu-serverless:keda:Keda pf-keda",
             "gpu-serverless:kserve:KServe pf-kserve",
             "gpu-serverless:monitoring:Monitoring pf-monitoring",
             "gpu-serverless:network:Network pf-network",
+            "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy pf-first-replica-policy",
             "pulumi:providers:aws pf-aws",
         ]);
     });
 
     it("installs every pinned chart once, at its pinned version", () => {
-        const installed = resourcesOfType(Release).map((r) => [r.inputs.chart.replace(/^oci:\/\/ghcr\.io\/kserve\/charts\//, ""), r.inputs.version]);
+        const installed = resourcesOfType(Release).map((r) => [r.inputs.chart.replace(/^oci:\/\/(ghcr\.io\/kserve\/charts|public\.ecr\.aws\/karpenter)\//, ""), r.inputs.version]);
         assert.deepEqual(installed.sort(), chartNames.map((c) => [c, charts[c].version]).sort());
     });
 
@@ -70,12 +72,15 @@ describe("ServerlessGpuPlatform (mocks)", () => {
     });
 
     it("exposes what later components need", async () => {
+        const crd = platform.crdReleases;
         assert.deepEqual(platform.namespaces, { monitoring: "monitoring", keda: "keda", kserve: "kserve", certManager: "cert-manager", gpu: "nvidia" });
         assert.equal(await unwrap(platform.prometheusUrl), "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090");
         assert.equal(await unwrap(platform.grafanaAdminPassword), "<generated at deploy time>");
         assert.equal(await unwrap(platform.clusterName), "gpu-dev");
-        assert.deepEqual(await unwrap(platform.gpuNodeGroupNames), ["pf-cluster-gpu-a100"]);
-        const crd = platform.crdReleases;
+        // The dev stack's pool is a Karpenter one: no managed node group.
+        assert.deepEqual(await unwrap(platform.gpuNodeGroupNames), []);
+        assert.equal(await unwrap(crd.firstReplicaPolicy.urn), resourceNamed("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "pf-first-replica-policy").urn);
+        assert.ok(dependsOn(resourceNamed("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "pf-first-replica-policy"), release("pf-keda-release")));
         assert.equal(await unwrap(crd.keda.urn), release("pf-keda-release").urn);
         assert.equal(await unwrap(crd.monitoring.urn), release("pf-monitoring-kube-prometheus-stack").urn);
         // Models wait for the runtimes, which wait for the controller: no InferenceService meets "no runtime found".

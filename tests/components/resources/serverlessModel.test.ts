@@ -29,11 +29,18 @@ describe("ServerlessModel (mocks)", () => {
     beforeEach(() => resetRecorded());
 
     /** The platform's CRD releases (stand-ins with the platform's chart names), an Activator, and one ServerlessModel per model. */
-    function deploy(prefix: string, rawModels: object[], extra: { hfToken?: string; gcsKey?: string } = {}) {
+    function deploy(prefix: string, rawModels: object[], extra: { hfToken?: string; gcsKey?: string; firstReplicaPolicy?: boolean } = {}) {
         const stack = stackWith(rawModels);
         const awsProvider = new aws.Provider(`${prefix}-aws`, { region: "us-west-2" });
         const release = (chart: string) => new k8s.helm.v3.Release(`${prefix}-${chart}`, { chart, namespace: "x" }, { provider });
-        const releases = { kserve: release("kserve-crd"), keda: release("keda"), monitoring: release("kube-prometheus-stack") };
+        const releases = {
+            kserve: release("kserve-crd"),
+            keda: release("keda"),
+            monitoring: release("kube-prometheus-stack"),
+            ...(extra.firstReplicaPolicy
+                ? { firstReplicaPolicy: new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${prefix}-first-replica-policy`, {}, { provider }) }
+                : {}),
+        };
         const activator = new Activator(`${prefix}-activator`, {
             config: { ...stack.activator, image: "example.com/activator:1.0.0" },
             models: stack.models,
@@ -95,6 +102,18 @@ describe("ServerlessModel (mocks)", () => {
         const custom = kubernetesObjects().filter((r) => isCustomKind(r.inputs.apiVersion, r.inputs.kind));
         assert.equal(custom.filter((r) => r.type === ISVC || r.type === ScaledObject).length, 4);
         for (const r of custom) assert.deepEqual(crdErrors(r.inputs as any), [], `${r.type} ${r.name}`);
+    });
+
+    it("binds a GPU model to the first-replica policy before its InferenceService exists; a CPU model not", async () => {
+        deploy("sm-fr", [llmModel, cpuModel], { firstReplicaPolicy: true });
+        await settled();
+        const Binding = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding";
+        const bindings = resourcesOfType(Binding).filter((r) => r.name.startsWith("sm-fr-"));
+        assert.deepEqual(bindings.map((b) => b.name), ["sm-fr-qwen-first-replica-binding"]);
+        const [binding] = bindings;
+        assert.equal(binding.inputs.spec.paramRef.name, resourceNamed("kubernetes:keda.sh/v1alpha1:ScaledObject", "sm-fr-qwen-scaled-object").inputs.metadata.name);
+        assert.ok(dependsOn(resourceNamed("kubernetes:serving.kserve.io/v1beta1:InferenceService", "sm-fr-qwen-inference-service"), binding));
+        assert.ok(dependsOn(binding, resourceNamed("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "sm-fr-first-replica-policy")));
     });
 
     it("points the one external-push trigger at the activator's scaler Service, under the key the activator reads", async () => {
