@@ -4,10 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig, ServerlessGpuPlatform } from "./components";
-import { Activator } from "./components/activator";
+import { Activator } from "./components/resources/activator";
 import { gpuNodeGroupOf } from "./components/config/models";
-import { Observability } from "./components/observability";
-import { ServerlessModel } from "./components/serverlessModel";
+import { Observability } from "./components/resources/observability";
+import { ServerlessModel } from "./components/resources/serverlessModel";
 
 const config = loadStackConfig();
 

@@ -5,7 +5,7 @@
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { MODEL_METADATA_KEY } from "../activator/src/scaler/activity";
+import { MODEL_METADATA_KEY } from "../activator/src/index";
 import { crdErrors, isCustomKind } from "./support/crds";
 import { allResources, dependsOn, isSecret, kubernetesObjects, resetRecorded, resourceNamed, resourcesOfType, reveal, setupMocks, settled, unwrap } from "./support/mocks";
 import { stackConfig } from "./components/config/stackFiles";

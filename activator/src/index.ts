@@ -10,6 +10,7 @@ export {
   modelSchema,
   parseActivatorConfig,
   formatPath,
+  limitFields,
   modelKey,
   serviceNameOf,
   type ActivatorConfig,

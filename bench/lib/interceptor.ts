@@ -5,7 +5,7 @@
  *
  * Version: v0.15.0, the newest release the module proxy serves here (v0.16 / v1.0 answer 403), and the one whose own
  * end-to-end suite installs KEDA 2.20.0 (http-add-on v0.15.0 Makefile, `KEDA_VERSION ?= 2.20.0`): the KEDA line this
- * stack pins (components/versions.ts). Built as upstream's release does (.ko.yaml at v0.15.0): CGO_ENABLED=0,
+ * stack pins (components/domain/versions.ts). Built as upstream's release does (.ko.yaml at v0.15.0): CGO_ENABLED=0,
  * `-s -w`, `-X .../pkg/build.version`.
  *
  * Cache: `${XDG_CACHE_HOME:-$HOME/.cache}/gpu-serverless/bench/keda-http-interceptor-v0.15.0/` holding

@@ -1,9 +1,9 @@
 /**
- * Stack key `alerts`: the thresholds of the alerts the stack ships (`components/operations/alertRules.ts`). Every
+ * Stack key `alerts`: the thresholds of the alerts the stack ships (`components/manifests/operations/alertRules.ts`). Every
  * threshold has a default; durations are Prometheus durations (`5m`, `1h`).
  */
 import { z } from "zod";
-import { prometheusDurationProblem } from "../values/checks";
+import { prometheusDurationProblem } from "../domain/checks";
 
 const quote = (v: unknown) => JSON.stringify(v);
 const duration = z.string().check((ctx) => {

@@ -8,9 +8,8 @@
  * Routing keys reuse the activator's own field schemas, so a host or path prefix accepted here is accepted there.
  */
 import { z } from "zod";
-import { requiredMemoryBytes } from "../../activator/src/config/memory";
-import { limitFields, modelSchema as activatorModelSchema } from "../../activator/src/config/schema";
-import { parseCidr } from "../networkLayout";
+import { limitFields, modelSchema as activatorModelSchema, requiredMemoryBytes } from "../../activator/src/index";
+import { parseCidr } from "../domain/networkLayout";
 import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds } from "./coldStart";
 
 /** LLM formats: served by KServe's Hugging Face runtime, which exports vLLM's queue and KV-cache metrics. */

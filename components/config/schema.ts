@@ -6,10 +6,10 @@
  * `Pulumi.yaml` declares the same keys with the same defaults (a test holds them together).
  */
 import { z } from "zod";
-import { a100InstanceTypeNames, autoscalerNodeTemplateTags, awsTagKeyMaxLength, reservedLabelKeys, systemGroupName } from "../nodeGroups";
-import { formatCidr, parseCidr, vpcPrefixRange, zoneCountRange } from "../networkLayout";
-import { chartVersionOverrideProblem, supportedKubernetesVersions } from "../versions";
-import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../values/checks";
+import { a100InstanceTypeNames, capacityTypes, autoscalerNodeTemplateTags, awsTagKeyMaxLength, reservedLabelKeys, systemGroupName } from "../domain/nodeGroups";
+import { formatCidr, parseCidr, vpcPrefixRange, zoneCountRange } from "../domain/networkLayout";
+import { chartVersionOverrideProblem, supportedKubernetesVersions } from "../domain/versions";
+import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../domain/checks";
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
@@ -230,8 +230,6 @@ const labels = z.record(z.string(), z.string()).check((ctx) => {
     }
 });
 
-const capacityTypes = ["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"] as const;
-
 const gpuNodeGroup = section({
     /** Group name: a DNS label of at most 20 characters, unique; pods select the group by it. */
     name: z
@@ -356,7 +354,7 @@ export const platformKeys = {
         /** Size of Prometheus' gp3 volume. Default 50Gi. */
         storageSize: z.string().check(satisfies(storageSizeProblem)).default("50Gi"),
     }).prefault({}),
-    /** Chart version overrides by chart key (see components/versions.ts). Default none. */
+    /** Chart version overrides by chart key (see components/domain/versions.ts). Default none. */
     chartVersions: z
         .record(z.string(), z.unknown())
         .check((ctx) => {

@@ -1,8 +1,8 @@
 /**
  * Prints the dashboard's layout and queries as JSON for render.py: the same panels the ConfigMap carries
- * (components/operations/dashboard.ts), Grafana's variables given values as Prometheus would receive them.
+ * (components/manifests/operations/dashboard.ts), Grafana's variables given values as Prometheus would receive them.
  */
-import { grafanaDashboard } from "../../components/operations/dashboard";
+import { grafanaDashboard } from "../../components/manifests/operations/dashboard";
 
 const dashboard = grafanaDashboard({ activatorNamespace: "activator" });
 const rows: Array<{ title: string; panels: Array<{ title: string; unit: string; max?: number; gridPos: unknown; targets: Array<{ expr: string; legend: string }> }> }> = [];

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Synthetic metrics for rendering the dashboard: six hours of a dev stack, written as OpenMetrics for
 `promtool tsdb create-blocks-from openmetrics`. The series have the names and labels the exporters write (see
-components/operations/dashboard.ts); the values follow a scripted day, not a measurement:
+components/manifests/operations/dashboard.ts); the values follow a scripted day, not a measurement:
 
   qwen (vLLM, one A100): idle at zero; a burst at 0:30 waits for a GPU node (4.5 min cold start, held queue rises),
     serves until 2:30 with a second replica during the 1:00-1:45 peak, scales to zero; at 3:30 a cold start whose node

@@ -19,7 +19,7 @@
 #   their own module at the pinned tag, with upstream's go.mod/go.sum exactly (what their release images build).
 set -euo pipefail
 
-# Pinned versions. KEDA and KServe match components/versions.ts (charts keda 2.20.2, kserve-* v0.20.0);
+# Pinned versions. KEDA and KServe match components/domain/versions.ts (charts keda 2.20.2, kserve-* v0.20.0);
 # kube-apiserver matches the stack's default EKS version (Pulumi.yaml kubernetesVersion 1.33); etcd is the 3.6 line
 # that Kubernetes 1.33 is tested with (kubernetes/kubernetes cluster/images/etcd, build/dependencies.yaml at v1.33.x).
 KUBERNETES_VERSION=v1.33.13

@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { kserveValues } from "../../components/values/kserve";
+import { kserveValues } from "../../components/manifests/charts/kserve";
 import { inferenceServiceConfig, kserveWebhooks } from "./upstream";
 
 const upstream = YAML.parse(fs.readFileSync(path.resolve(__dirname, "../../../shared/upstream/manifests/kserve-inferenceservice-config-configmap.yaml"), "utf8"));

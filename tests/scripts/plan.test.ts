@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { charts } from "../../components/versions";
+import { charts } from "../../components/domain/versions";
 import { REDACTED, renderPlan } from "../../scripts/plan/render";
 import type { PlannedResource } from "../../scripts/plan/runtime";
 import { parseSetting, planConfig } from "../../scripts/plan/stackConfig";

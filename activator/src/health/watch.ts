@@ -3,7 +3,7 @@
  * ReplicaSets (label `serving.kserve.io/inferenceservice`, which KServe sets on the pod template), the Events about
  * Pods, and the InferenceServices; after every change it diagnoses each model of the namespace (./causes) and reports
  * a changed cause at once. Read only: `list` and `watch` on pods, events, replicasets and inferenceservices in the
- * model namespaces (RBAC in components/activatorManifests/workload.ts).
+ * model namespaces (RBAC in components/manifests/activator/workload.ts).
  */
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";

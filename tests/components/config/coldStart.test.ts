@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { coldStartBudget, goDurationSeconds, scaleUpDelaySeconds } from "../../../components/config/coldStart";
 import { modelFormats } from "../../../components/config/models";
 import { parseStackConfig } from "../../../components/config/stack";
-import { clusterAutoscalerValues } from "../../../components/clusterAutoscalerValues";
+import { clusterAutoscalerValues } from "../../../components/manifests/charts/clusterAutoscaler";
 import { problemsOf, stackConfig } from "./stackFiles";
 
 const cpuOnly = ["sklearn", "xgboost", "lightgbm", "pmml", "paddle", "mlflow"];

@@ -1,0 +1,75 @@
+/**
+ * The activator's own configuration file, generated from the models, as plain data. The Activator component mounts
+ * it from a ConfigMap; the activator validates it with the same schema (`activatorConfigSchema`) and reloads it
+ * when the ConfigMap changes, so adding a model needs no restart.
+ */
+import { type ActivatorConfigInput, activatorConfigSchema, apiKeyDigestsFile, parseActivatorConfig } from "../../../activator/src/index";
+import type { ActivatorStackConfig, ModelConfig } from "../../config/models";
+import { backendUrl, predictorName, readinessPath } from "../model/predictor";
+import { activatorPorts, apiKeysDir, apiKeysFileName, peerTokenDir, peerTokenFileName, serviceNames } from "./names";
+
+/** The API keys Secret's data: the file of their SHA-256 digests, in the activator's own format. Never the keys. */
+export function apiKeysSecretData(keys: readonly string[]): Record<string, string> {
+    return { [apiKeysFileName]: apiKeyDigestsFile(keys) };
+}
+
+export function activatorConfig(
+    models: readonly ModelConfig[],
+    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets" | "limits" | "namespace">,
+): ActivatorConfigInput {
+    return {
+        listeners: {
+            proxy: { host: "0.0.0.0", port: activatorPorts.proxy },
+            scaler: { host: "0.0.0.0", port: activatorPorts.scaler },
+            admin: { host: "0.0.0.0", port: activatorPorts.admin },
+        },
+        // In the cluster, readiness comes from the predictor Service's EndpointSlices, not from polling.
+        readiness: { mode: "kubernetes" },
+        shutdownGraceSeconds: stack.shutdownGraceSeconds,
+        limits: { ...stack.limits },
+        // Replicas share their demand (KEDA talks to one of them): peers are the headless Service's endpoints.
+        // The shared token (a generated Secret) keeps anyone else from reporting demand on the admin port.
+        peers: {
+            kubernetes: { namespace: stack.namespace, service: serviceNames.pods, port: activatorPorts.admin },
+            tokenFile: `${peerTokenDir}/${peerTokenFileName}`,
+        },
+        // With API keys, the activator serves no request without one (the Secret holding their digests is mounted here).
+        ...(stack.apiKeySecrets.length > 0 ? { auth: { apiKeysFile: `${apiKeysDir}/${apiKeysFileName}` } } : {}),
+        models: models.map((model) => ({
+            name: model.name,
+            namespace: model.namespace,
+            backend: backendUrl(model),
+            serviceName: predictorName(model),
+            readinessPath,
+            hosts: model.routing.hosts,
+            ...(model.routing.pathPrefix !== undefined ? { pathPrefix: model.routing.pathPrefix } : {}),
+            openaiModels: model.routing.openaiModels,
+            coldStartTimeoutSeconds: model.coldStartTimeoutSeconds,
+            requestTimeoutSeconds: model.requestTimeoutSeconds,
+            targetConcurrency: model.targetConcurrency,
+            maxPending: model.maxPending,
+            ...(model.maxConcurrencyPerReplica !== undefined ? { maxConcurrencyPerReplica: model.maxConcurrencyPerReplica } : {}),
+            upstreamKeepAliveSeconds: model.upstreamKeepAliveSeconds,
+            // vLLM's own gauges, read by the activator from each ready replica: no Prometheus in the scaling path.
+            ...(model.vllm ? { vllm: { waitingRequestsPerReplica: model.vllm.waitingRequestsPerReplica, kvCacheUsage: model.vllm.kvCacheUsage } } : {}),
+        })),
+    };
+}
+
+/** The ConfigMap file content: JSON, checked against the activator's schema so a bad file never reaches the cluster. */
+export function activatorConfigFile(config: ActivatorConfigInput): string {
+    const result = parseActivatorConfig(config);
+    if (!result.ok) throw new Error(`generated activator config is invalid:\n  ${result.errors.join("\n  ")}`);
+    return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/**
+ * TCP idle timeout asked of the NLB listener: a held request sends no byte until its model is ready, so the load
+ * balancer must not cut it before the activator's own request timeout (which bounds holding). NLBs accept 60..6000 s.
+ * Only the AWS Load Balancer Controller applies it; the NLB the in-tree cloud provider makes keeps AWS's fixed 350 s
+ * (see README, "Long holds behind the NLB").
+ */
+export function nlbIdleTimeoutSeconds(config: ActivatorConfigInput): number {
+    const { limits } = activatorConfigSchema.parse(config);
+    return Math.min(6000, Math.max(60, Math.ceil(limits.requestTimeoutSeconds) + 30));
+}

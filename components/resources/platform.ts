@@ -1,0 +1,196 @@
+/**
+ * ServerlessGpuPlatform: everything the models run on. Network → EKS cluster with system and A100 node groups →
+ * cluster-autoscaler, then the add-ons on the cluster's Kubernetes provider: kube-prometheus-stack, the NVIDIA device
+ * plugin and DCGM exporter, KEDA, cert-manager and KServe.
+ *
+ * Ordering: every Kubernetes resource goes through the cluster's provider, which waits for the system nodes and the
+ * EBS CSI driver; releases that create ServiceMonitors (DCGM, KEDA, cluster-autoscaler) wait for the monitoring
+ * release that installs that CRD; KServe waits for cert-manager. Later components create custom resources only after
+ * the releases in `crdReleases`.
+ */
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterAutoscaler } from "./autoscaler";
+import { GpuCluster } from "./cluster";
+import type { PlatformConfig } from "../config/schema";
+import { GpuSupport } from "./gpuSupport";
+import { Keda } from "./keda";
+import { KServe } from "./kserve";
+import { Monitoring } from "./monitoring";
+import { childName } from "../domain/naming";
+import { Network } from "./network";
+import { allGpuNodesSelector, type GpuScheduling, gpuSchedulingFor, systemNodeLabels } from "../domain/nodeGroups";
+import { gpuTaint } from "../domain/clusterFacts";
+
+export type { GpuScheduling } from "../domain/nodeGroups";
+
+export interface ServerlessGpuPlatformArgs {
+    /** The validated platform stack config (`loadStackConfig()` from `components/config/stack`). Required. */
+    config: PlatformConfig;
+    /** Physical EKS cluster name. Default `<project>-<stack>`, e.g. `gpu-serverless-dev`. */
+    clusterName?: string;
+}
+
+/** Namespaces of the add-ons. */
+const namespaces = { monitoring: "monitoring", keda: "keda", kserve: "kserve", certManager: "cert-manager", gpu: "nvidia" } as const;
+
+export class ServerlessGpuPlatform extends pulumi.ComponentResource {
+    /** Provider of the cluster; use it for every Kubernetes resource. */
+    public readonly provider: k8s.Provider;
+    public readonly clusterName: pulumi.Output<string>;
+    /** Kubeconfig of the cluster (secret). */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** EKS names of the A100 node groups, in config order. */
+    public readonly gpuNodeGroupNames: pulumi.Output<string[]>;
+    /** In-cluster Prometheus URL, for KEDA prometheus triggers. */
+    public readonly prometheusUrl: pulumi.Output<string>;
+    /** Grafana `admin` password (secret). */
+    public readonly grafanaAdminPassword: pulumi.Output<string>;
+    public readonly namespaces: { monitoring: string; keda: string; kserve: string; certManager: string; gpu: string };
+    /** Node selector of the system (CPU) node group, for controllers. */
+    public readonly systemNodeSelector: Record<string, string>;
+    /** Node selector and tolerations per A100 node group, keyed by the group's name from config. */
+    public readonly gpuScheduling: Record<string, GpuScheduling>;
+    /** Releases that install the CRDs our custom resources use: dependsOn them before creating any CR. */
+    public readonly crdReleases: { keda: pulumi.Resource; monitoring: pulumi.Resource; kserve: pulumi.Resource };
+    /** AWS provider in the configured region, for ECR and other AWS resources of later components. */
+    public readonly awsProvider: aws.Provider;
+    /** The cluster's IAM OIDC provider ARN and issuer (without `https://`), for IRSA roles of later components. */
+    public readonly oidc: { providerArn: pulumi.Output<string>; issuer: pulumi.Output<string> };
+    /** The AWS region of the stack. */
+    public readonly region: string;
+
+    constructor(name: string, args: ServerlessGpuPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        const config = args.config;
+        if (!config) throw new Error(`ServerlessGpuPlatform "${name}" args.config: required (loadStackConfig())`);
+        const clusterName = args.clusterName ?? `${pulumi.getProject()}-${pulumi.getStack()}`;
+        super("gpu-serverless:index:ServerlessGpuPlatform", name, {}, opts);
+
+        this.awsProvider = new aws.Provider(
+            childName(name, "aws"),
+            { region: config.region as aws.Region, defaultTags: { tags: { "gpu-serverless:cluster": clusterName } } },
+            { parent: this },
+        );
+        const awsChildOpts = { parent: this, providers: { aws: this.awsProvider } };
+
+        const network = new Network(childName(name, "network"), { vpc: config.vpc, clusterName }, awsChildOpts);
+
+        const cluster = new GpuCluster(
+            childName(name, "cluster"),
+            {
+                clusterName,
+                kubernetesVersion: config.kubernetesVersion,
+                awsProvider: this.awsProvider,
+                vpcId: network.vpcId,
+                privateSubnetIds: network.privateSubnetIds,
+                publicSubnetIds: network.publicSubnetIds,
+                privateSubnetsByZone: network.privateSubnetsByZone,
+                apiEndpoint: config.apiEndpoint,
+                systemNodeGroup: config.systemNodeGroup,
+                gpuNodeGroups: config.gpuNodeGroups,
+                protect: config.protect,
+                networkReady: network.egress,
+                adminPrincipalArns: config.adminPrincipalArns,
+            },
+            awsChildOpts,
+        );
+        this.provider = cluster.provider;
+        const k8sChildOpts = { parent: this, providers: { kubernetes: this.provider } };
+        const chartVersions = config.chartVersions;
+
+        const monitoring = new Monitoring(
+            childName(name, "monitoring"),
+            {
+                provider: this.provider,
+                systemNodeSelector: systemNodeLabels,
+                retention: config.prometheus.retention,
+                storageSize: config.prometheus.storageSize,
+                namespace: namespaces.monitoring,
+                chartVersions,
+            },
+            k8sChildOpts,
+        );
+
+        new ClusterAutoscaler(
+            childName(name, "autoscaler"),
+            {
+                clusterName,
+                region: config.region,
+                kubernetesVersion: config.kubernetesVersion,
+                awsProvider: this.awsProvider,
+                provider: this.provider,
+                oidcProviderArn: cluster.oidcProviderArn,
+                oidcIssuer: cluster.oidcIssuer,
+                gpuNodeGroups: config.gpuNodeGroups.map((g) => ({ config: g, autoScalingGroupName: cluster.gpuAutoScalingGroupNames[g.name] })),
+                scaleDownUnneededTime: config.clusterAutoscaler.scaleDownUnneededTime,
+                maxNodeProvisionTime: config.clusterAutoscaler.maxNodeProvisionTime,
+                systemNodeSelector: systemNodeLabels,
+                monitoringRelease: monitoring.release,
+                chartVersions,
+            },
+            { ...awsChildOpts, providers: { aws: this.awsProvider, kubernetes: this.provider } },
+        );
+
+        new GpuSupport(
+            childName(name, "gpu-support"),
+            {
+                provider: this.provider,
+                monitoring,
+                gpuNodeSelector: allGpuNodesSelector,
+                gpuTolerations: [{ key: gpuTaint.key, operator: "Equal", value: gpuTaint.value, effect: gpuTaint.effect }],
+                namespace: namespaces.gpu,
+                chartVersions,
+            },
+            k8sChildOpts,
+        );
+
+        const keda = new Keda(
+            childName(name, "keda"),
+            { provider: this.provider, monitoring, systemNodeSelector: systemNodeLabels, namespace: namespaces.keda, chartVersions },
+            k8sChildOpts,
+        );
+
+        const kserve = new KServe(
+            childName(name, "kserve"),
+            {
+                provider: this.provider,
+                systemNodeSelector: systemNodeLabels,
+                namespace: namespaces.kserve,
+                certManagerNamespace: namespaces.certManager,
+                chartVersions,
+            },
+            k8sChildOpts,
+        );
+
+        this.oidc = { providerArn: cluster.oidcProviderArn, issuer: cluster.oidcIssuer };
+        this.region = config.region;
+        this.clusterName = cluster.clusterName;
+        this.kubeconfig = cluster.kubeconfig;
+        this.gpuNodeGroupNames = cluster.gpuNodeGroupNames;
+        this.prometheusUrl = monitoring.prometheusUrl;
+        this.grafanaAdminPassword = monitoring.grafanaAdminPassword;
+        this.namespaces = { ...namespaces };
+        this.systemNodeSelector = { ...systemNodeLabels };
+        this.gpuScheduling = Object.fromEntries(config.gpuNodeGroups.map((g) => [g.name, gpuSchedulingFor(g.name)]));
+        // The KServe runtimes release waits for the controller (which waits for its CRDs and cert-manager and serves
+        // the webhooks that admit InferenceServices): depending on it covers all four, runtimes included.
+        this.crdReleases = { keda: keda.release, monitoring: monitoring.release, kserve: kserve.runtimes };
+
+        this.registerOutputs({
+            provider: this.provider,
+            awsProvider: this.awsProvider,
+            oidc: this.oidc,
+            region: this.region,
+            crdReleases: this.crdReleases,
+            clusterName: this.clusterName,
+            kubeconfig: this.kubeconfig,
+            gpuNodeGroupNames: this.gpuNodeGroupNames,
+            prometheusUrl: this.prometheusUrl,
+            grafanaAdminPassword: this.grafanaAdminPassword,
+            namespaces: this.namespaces,
+            systemNodeSelector: this.systemNodeSelector,
+            gpuScheduling: this.gpuScheduling,
+        });
+    }
+}

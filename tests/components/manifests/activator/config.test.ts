@@ -1,0 +1,134 @@
+import * as assert from "node:assert/strict";
+import { buildRouteTable, matchHostPath, modelKey, parseActivatorConfig, parseApiKeyDigests } from "../../../../activator/src/index";
+import { createHash } from "node:crypto";
+import { activatorConfig, activatorConfigFile, apiKeysSecretData, nlbIdleTimeoutSeconds } from "../../../../components/manifests/activator/config";
+import { podsServiceManifest } from "../../../../components/manifests/activator/services";
+import { cpuModel, llmModel, stackWith } from "../model/fixtures";
+import { activatorPorts, apiKeysDir, apiKeysFileName, peerTokenDir, peerTokenFileName } from "../../../../components/manifests/activator/names";
+
+describe("activator config generated from the models", () => {
+    const stack = stackWith(
+        [
+            llmModel,
+            cpuModel,
+            { ...cpuModel, name: "fraud", format: "xgboost", storageUri: "s3://models/fraud/v3", namespace: "risk", routing: { hosts: ["fraud.example.com", "*.fraud.example.com"] } },
+            {
+                ...llmModel,
+                name: "coder",
+                routing: { openaiModels: ["qwen-coder"], pathPrefix: "/coder" },
+                coldStartTimeoutSeconds: 1200,
+                requestTimeoutSeconds: 1800,
+                maxPending: 50,
+                maxConcurrencyPerReplica: 8,
+                upstreamKeepAliveSeconds: 2,
+            },
+        ],
+        { shutdownGraceSeconds: 45, limits: { maxBodyBytes: 20 * 1024 * 1024, maxBufferedBodyBytes: 256 * 1024 * 1024 }, memory: "1Gi" },
+    );
+    const input = activatorConfig(stack.models, stack.activator);
+    const parsed = parseActivatorConfig(JSON.parse(activatorConfigFile(input)));
+
+    it("passes the activator's own schema", () => {
+        assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("\n"));
+    });
+
+    it("routes every model: OpenAI names, path prefixes and hosts each reach their model", () => {
+        assert.ok(parsed.ok);
+        const table = buildRouteTable(parsed.config.models.map((m) => ({ keys: m, target: modelKey(m) })));
+        assert.equal(table.openai.get("qwen"), "models/qwen");
+        assert.equal(table.openai.get("qwen-coder"), "models/coder");
+        assert.equal(matchHostPath(table, "gateway.internal", "/v2/models/iris/infer"), "models/iris");
+        assert.equal(matchHostPath(table, "gateway.internal", "/coder/v1/chat/completions"), "models/coder");
+        assert.equal(matchHostPath(table, "fraud.example.com", "/v1/models/fraud:predict"), "risk/fraud");
+        assert.equal(matchHostPath(table, "eu.fraud.example.com", "/v2/models/fraud/infer"), "risk/fraud");
+        const routed = new Set([...table.openai.values(), ...table.anyHost.map((r) => r.target), ...[...table.exact.values()].flat().map((r) => r.target)]);
+        assert.deepEqual([...routed].sort(), stack.models.map((m) => `${m.namespace}/${m.name}`).sort());
+    });
+
+    it("points each model at its predictor Service and watches that Service's EndpointSlices", () => {
+        assert.ok(parsed.ok);
+        const [qwen, iris, fraud] = parsed.config.models;
+        assert.equal(parsed.config.readiness.mode, "kubernetes");
+        assert.deepEqual([qwen.backend, qwen.serviceName], ["http://qwen-predictor.models.svc.cluster.local", "qwen-predictor"]);
+        assert.deepEqual([fraud.backend, fraud.serviceName], ["http://fraud-predictor.risk.svc.cluster.local", "fraud-predictor"]);
+        assert.deepEqual([iris.coldStartTimeoutSeconds, iris.targetConcurrency], [480, 10]);
+    });
+
+    it("passes the limits and each model's timeouts, queue bound and connection settings to the activator", () => {
+        assert.ok(parsed.ok);
+        assert.deepEqual(
+            { ...parsed.config.limits, requestTimeoutSeconds: undefined, headersTimeoutSeconds: undefined },
+            { maxBodyBytes: 20 * 1024 * 1024, maxPendingTotal: 10_000, maxBufferedBodyBytes: 256 * 1024 * 1024, requestTimeoutSeconds: undefined, headersTimeoutSeconds: undefined },
+        );
+        const coder = parsed.config.models[3]!;
+        assert.deepEqual(
+            [coder.requestTimeoutSeconds, coder.maxPending, coder.maxConcurrencyPerReplica, coder.upstreamKeepAliveSeconds],
+            [1800, 50, 8, 2],
+        );
+        const iris = parsed.config.models[1]!;
+        assert.deepEqual([iris.requestTimeoutSeconds, iris.maxPending, iris.maxConcurrencyPerReplica, iris.upstreamKeepAliveSeconds], [600, 1000, undefined, 4]);
+    });
+
+    it("finds its peers through the headless Service the StatefulSet is governed by, on the admin port", () => {
+        assert.ok(parsed.ok);
+        const pods = podsServiceManifest(stack.activator.namespace);
+        assert.deepEqual(parsed.config.peers, {
+            kubernetes: { namespace: stack.activator.namespace, service: pods.metadata.name, port: activatorPorts.admin },
+            tokenFile: `${peerTokenDir}/${peerTokenFileName}`,
+            heartbeatSeconds: 1,
+            ttlSeconds: 3,
+        });
+        assert.equal(pods.spec.ports[0]!.port, activatorPorts.admin);
+    });
+
+    it("passes each LLM's vLLM targets to the activator, which reads vLLM's gauges itself; other models none", () => {
+        assert.ok(parsed.ok);
+        const [qwen, iris] = parsed.config.models;
+        assert.deepEqual(qwen!.vllm, { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8, metricsPath: "/metrics" });
+        assert.equal(iris!.vllm, undefined);
+        const [tuned] = stackWith([{ ...llmModel, vllm: { waitingRequestsPerReplica: 2, kvCacheUsage: 0.5 } }]).models;
+        const generated = activatorConfig([tuned!], stack.activator).models[0]!;
+        assert.deepEqual(generated.vllm, { waitingRequestsPerReplica: 2, kvCacheUsage: 0.5 });
+        assert.deepEqual(qwen!.failFast, { enabled: true, unschedulableGraceSeconds: 900 }, "fail fast on, in kubernetes mode");
+    });
+
+    it("listens where the Deployment's ports are and drains for the configured grace", () => {
+        assert.ok(parsed.ok);
+        const { listeners, shutdownGraceSeconds } = parsed.config;
+        assert.deepEqual([listeners.proxy.port, listeners.scaler.port, listeners.admin.port], [activatorPorts.proxy, activatorPorts.scaler, activatorPorts.admin]);
+        assert.equal(shutdownGraceSeconds, 45);
+    });
+
+    it("asks the NLB (through the Load Balancer Controller's annotation) for an idle timeout above the longest hold", () => {
+        assert.ok(parsed.ok);
+        const idle = nlbIdleTimeoutSeconds(input);
+        assert.ok(idle > parsed.config.limits.requestTimeoutSeconds, `${idle}`);
+        assert.ok(idle > 1200 && idle <= 6000);
+        const small = stackWith([{ ...cpuModel, coldStartTimeoutSeconds: 10 }]);
+        assert.equal(nlbIdleTimeoutSeconds(activatorConfig(small.models, small.activator)), 330);
+    });
+
+    it("turns authentication on, reading the mounted digests file, exactly when the stack names API keys", () => {
+        assert.ok(parsed.ok);
+        assert.equal(parsed.config.auth, undefined, "no API keys: no auth");
+        const keyed = stackWith([cpuModel], { apiKeySecrets: ["activatorApiKey"] });
+        const withKeys = parseActivatorConfig(JSON.parse(activatorConfigFile(activatorConfig(keyed.models, keyed.activator))));
+        assert.ok(withKeys.ok, withKeys.ok ? "" : withKeys.errors.join("\n"));
+        assert.deepEqual(withKeys.config.auth, { apiKeysFile: `${apiKeysDir}/${apiKeysFileName}` });
+    });
+
+    it("writes the API keys Secret as the digests file the activator reads, never the keys", () => {
+        const keys = ["sk-test-0123456789-a", "sk-test-0123456789-b"];
+        const data = apiKeysSecretData(keys);
+        assert.deepEqual(Object.keys(data), [apiKeysFileName]);
+        const read = parseApiKeyDigests(data[apiKeysFileName]);
+        assert.ok(read.ok);
+        assert.deepEqual([...read.digests], keys.map((k) => createHash("sha256").update(k).digest("hex")));
+        assert.doesNotMatch(data[apiKeysFileName], /sk-test/);
+    });
+
+    it("refuses to write a config the activator would refuse", () => {
+        const bad = { ...input, models: [{ ...input.models[0], backend: "not a url" }] };
+        assert.throws(() => activatorConfigFile(bad), /generated activator config is invalid:\n {2}models\[0\]\.backend: not a URL/);
+    });
+});

@@ -1,0 +1,86 @@
+import * as assert from "node:assert/strict";
+import { parseStackConfig } from "../../../components/config/stack";
+import { ServerlessGpuPlatform } from "../../../components/resources/platform";
+import { chartNames, charts } from "../../../components/domain/versions";
+import { allResources, dependsOn, RecordedResource, resetRecorded, resourceNamed, resourcesOfType, setupMocks, settled, unwrap } from "../../support/mocks";
+import { stackConfig } from "../config/stackFiles";
+
+const Release = "kubernetes:helm.sh/v3:Release";
+const release = (name: string): RecordedResource => resourceNamed(Release, name);
+
+describe("ServerlessGpuPlatform (mocks)", () => {
+    let platform: ServerlessGpuPlatform;
+    before(async () => {
+        setupMocks();
+        resetRecorded();
+        platform = new ServerlessGpuPlatform("pf", { config: parseStackConfig(stackConfig("dev")), clusterName: "gpu-dev" });
+        await settled();
+    });
+
+    it("composes network, cluster, autoscaler and every add-on under itself", () => {
+        const root = resourceNamed("gpu-serverless:index:ServerlessGpuPlatform", "pf").urn;
+        const children = allResources().filter((r) => r.parent === root).map((r) => `${r.type} ${r.name}`).sort();
+        assert.deepEqual(children, [
+            "gpu-serverless:autoscaler:ClusterAutoscaler pf-autoscaler",
+            "gpu-serverless:cluster:GpuCluster pf-cluster",
+            "gpu-serverless:gpuSupport:GpuSupport pf-gpu-support",
+            "gpu-serverless:keda:Keda pf-keda",
+            "gpu-serverless:kserve:KServe pf-kserve",
+            "gpu-serverless:monitoring:Monitoring pf-monitoring",
+            "gpu-serverless:network:Network pf-network",
+            "pulumi:providers:aws pf-aws",
+        ]);
+    });
+
+    it("installs every pinned chart once, at its pinned version", () => {
+        const installed = resourcesOfType(Release).map((r) => [r.inputs.chart.replace(/^oci:\/\/ghcr\.io\/kserve\/charts\//, ""), r.inputs.version]);
+        assert.deepEqual(installed.sort(), chartNames.map((c) => [c, charts[c].version]).sort());
+    });
+
+    it("uses the configured region for AWS", () => {
+        assert.equal(resourceNamed("pulumi:providers:aws", "pf-aws").inputs.region, "us-west-2");
+    });
+
+    it("orders releases: ServiceMonitor users after monitoring, KServe after cert-manager and its CRDs", () => {
+        const monitoring = release("pf-monitoring-kube-prometheus-stack");
+        for (const name of ["pf-gpu-support-dcgm-exporter", "pf-keda-release", "pf-autoscaler-release"]) {
+            assert.ok(dependsOn(release(name), monitoring), `${name} waits for the monitoring CRDs`);
+        }
+        const controller = release("pf-kserve-controller");
+        assert.ok(dependsOn(controller, release("pf-kserve-cert-manager")));
+        assert.ok(dependsOn(controller, release("pf-kserve-crds")));
+    });
+
+    it("puts the Kubernetes provider after the system nodes and the EBS CSI driver", () => {
+        const provider = resourceNamed("pulumi:providers:kubernetes", "pf-cluster-kubernetes");
+        assert.ok(dependsOn(provider, resourceNamed("aws:eks/nodeGroup:NodeGroup", "pf-cluster-system-nodes")));
+        assert.ok(dependsOn(provider, resourceNamed("aws:eks/addon:Addon", "pf-cluster-ebs-csi-driver")));
+    });
+
+    it("places controllers on system nodes and GPU daemons on the A100 nodes", () => {
+        const system = { "gpu-serverless.io/node-group": "system" };
+        assert.deepEqual(release("pf-autoscaler-release").inputs.values.nodeSelector, system);
+        assert.deepEqual(platform.systemNodeSelector, system);
+        assert.deepEqual(platform.gpuScheduling, {
+            a100: {
+                nodeSelector: { "gpu-serverless.io/node-group": "a100" },
+                tolerations: [{ key: "nvidia.com/gpu", operator: "Equal", value: "true", effect: "NoSchedule" }],
+            },
+        });
+    });
+
+    it("exposes what later components need", async () => {
+        assert.deepEqual(platform.namespaces, { monitoring: "monitoring", keda: "keda", kserve: "kserve", certManager: "cert-manager", gpu: "nvidia" });
+        assert.equal(await unwrap(platform.prometheusUrl), "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090");
+        assert.equal(await unwrap(platform.grafanaAdminPassword), "mock-password-0123456789");
+        assert.equal(await unwrap(platform.clusterName), "pf-cluster-eks-eks");
+        assert.deepEqual(await unwrap(platform.gpuNodeGroupNames), ["pf-cluster-gpu-a100"]);
+        const crd = platform.crdReleases;
+        assert.equal(await unwrap(crd.keda.urn), release("pf-keda-release").urn);
+        assert.equal(await unwrap(crd.monitoring.urn), release("pf-monitoring-kube-prometheus-stack").urn);
+        // Models wait for the runtimes, which wait for the controller: no InferenceService meets "no runtime found".
+        assert.equal(await unwrap(crd.kserve.urn), release("pf-kserve-runtimes").urn);
+        assert.ok(dependsOn(release("pf-kserve-runtimes"), release("pf-kserve-controller")));
+        assert.equal(await unwrap(platform.awsProvider.urn), resourceNamed("pulumi:providers:aws", "pf-aws").urn);
+    });
+});
