@@ -20,7 +20,7 @@
  * S3 access: the streamer reads with the AWS SDK's default credential chain, so the model's ServiceAccount role (its
  * read-only bucket policy) applies; `AWS_REGION` is set to the bucket's region.
  */
-import { modelServerPort } from "../../models/predictor";
+import { modelServerPort } from "./predictor";
 
 /** Name of our runtime; an InferenceService selects it with `spec.predictor.model.runtime`. */
 export const vllmRuntimeName = "gpu-serverless-vllm-openai";

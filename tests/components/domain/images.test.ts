@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { registryHost, stackImages, upstreamRegistries } from "../../../components/domain/images";
-import { servingRuntimes } from "../../../components/models/runtime";
+import { servingRuntimes } from "../../../components/manifests/model/runtime";
 import { chartDefaults } from "../../support/chartValues";
 import { clusterServingRuntimes } from "../../support/servingRuntimes";
 

@@ -1,10 +1,10 @@
 import * as assert from "node:assert/strict";
-import { scalerAddress } from "../../../../components/activatorManifests/services";
-import { scaledObjectManifest } from "../../../../components/models/scaledObject";
+import { scalerAddress } from "../../../../components/manifests/activator/services";
+import { scaledObjectManifest } from "../../../../components/manifests/model/scaledObject";
 import { cronTrigger, parseCron, warmHoursPerWeek, warmScheduleProblems } from "../../../../components/manifests/warm/schedule";
 import { warmCapacityHourlyCost, warmNodeManifests, withPrewarmTriggers } from "../../../../components/manifests/warm/warmCapacity";
 import { crdErrors } from "../../../support/crds";
-import { llmModel, parseModels } from "../../models/fixtures";
+import { llmModel, parseModels } from "../model/fixtures";
 
 const office = { timezone: "Europe/Berlin", start: "0 8 * * 1-5", end: "0 18 * * 1-5", desiredReplicas: 1 };
 const pool = {
