@@ -1,5 +1,6 @@
 /**
- * Runs the benchmarks: `npm run bench` (all, full length), `npm run bench -- --smoke` (each briefly, to prove it
+ * Runs the benchmarks: `npm run bench` (all, full length), `npm run bench -- --help` (the options and every bench by
+ * name), `npm run bench -- --smoke` (each briefly, to prove it
  * works), `--only warm-path,streaming` (a subset), `--out DIR` (where the JSON results go; default bench/results,
  * or bench/results/smoke with --smoke so a smoke run never overwrites real figures).
  *
@@ -74,8 +75,32 @@ function machine(): Record<string, unknown> {
   };
 }
 
+/** What `--help` prints: the options and each bench by name. */
+function usage(): string {
+  const width = Math.max(...BENCHES.map((b) => b.name.length));
+  return [
+    "usage: npm run bench -- [--smoke] [--only NAME[,NAME...]] [--out DIR]",
+    "  --smoke   each bench briefly, to prove it works (figures not meaningful; results go to bench/results/smoke)",
+    "  --only    run these benches only",
+    "  --out     where the JSON results go (default bench/results)",
+    "benches:",
+    ...BENCHES.map((b) => `  ${b.name.padEnd(width)}  ${b.description}`),
+  ].join("\n");
+}
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { smoke: { type: "boolean", default: false }, only: { type: "string" }, out: { type: "string" } } });
+  let parsed;
+  try {
+    parsed = parseArgs({ options: { smoke: { type: "boolean", default: false }, only: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${usage()}\n`);
+    return 2;
+  }
+  const { values } = parsed;
+  if (values.help) {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
   const smoke = values.smoke!;
   const outDir = path.resolve(values.out ?? path.join(__dirname, "results", smoke ? "smoke" : ""));
   const only = values.only?.split(",").map((s) => s.trim());

@@ -69,6 +69,21 @@ const VERSION_SEGMENT = /^(v?\d+(\.\d+)*([-+][0-9A-Za-z.-]+)?|[0-9a-f]{12,64})$/
 export const movingTags = ["latest", "main", "master", "head", "stable", "current", "live", "dev", "nightly", "snapshot", "prod", "production"];
 
 /**
+ * Why `bucket` cannot be an S3 (`s3`) or Cloud Storage (`gs`) bucket name, or undefined. The rules both share: 3 to 63
+ * characters of lowercase letters, digits, dots and hyphens (GCS also allows underscores), starting and ending with a
+ * letter or digit (AWS S3 User Guide, "General purpose bucket naming rules"; Cloud Storage docs, "Bucket names").
+ */
+export function bucketNameProblem(scheme: "s3" | "gs", bucket: string): string | undefined {
+    const service = scheme === "s3" ? "an S3" : "a Cloud Storage";
+    const rules = `${scheme === "s3" ? "S3" : "Cloud Storage"} bucket names are 3 to 63 lowercase letters, digits, dots${scheme === "gs" ? ", underscores" : ""} and hyphens`;
+    if (bucket === "") return `names no bucket; use ${scheme}://<bucket>/<path>/<version>`;
+    if (/[A-Z]/.test(bucket)) return `bucket "${bucket}" has capital letters, which ${service} bucket name cannot have (${rules}); did you mean "${bucket.toLowerCase()}"?`;
+    const allowed = scheme === "s3" ? /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/ : /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
+    if (!allowed.test(bucket)) return `bucket "${bucket}" is not ${service} bucket name (${rules}, starting and ending with a letter or digit)`;
+    return undefined;
+}
+
+/**
  * Why `uri` is not a pinned model location, or undefined when it is. Pinned means:
  * - `hf://<org>/<model>:<commit>` with the full 40-hex commit SHA (KServe's storage initializer downloads that
  *   revision; a branch or tag name can move, so only a commit counts);
@@ -88,6 +103,9 @@ export function storageUriProblem(uri: string): string | undefined {
         return undefined;
     }
     if (uri.startsWith("hf://")) return `"${uri}" is not a Hugging Face location; use hf://<org>/<model>:<commit>`;
+    const bucket = /^(s3|gs):\/\/([^/]*)/.exec(uri);
+    const bucketProblem = bucket ? bucketNameProblem(bucket[1] as "s3" | "gs", bucket[2]!) : undefined;
+    if (bucketProblem) return `"${uri}": ${bucketProblem}`;
     const object = OBJECT_URI.exec(uri);
     if (!object) {
         return `"${uri}" is not a supported model location; use hf://<org>/<model>:<commit>, s3://<bucket>/<path>/<version> or gs://<bucket>/<path>/<version>`;

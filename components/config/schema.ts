@@ -10,6 +10,7 @@ import { a100InstanceTypeNames, capacityTypes, autoscalerNodeTemplateTags, awsTa
 import { formatCidr, parseCidr, vpcPrefixRange, zoneCountRange } from "../domain/networkLayout";
 import { chartVersionOverrideProblem, supportedKubernetesVersions } from "../domain/versions";
 import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../domain/checks";
+import { instanceTypeProblem, regionProblem } from "../domain/awsCatalog";
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
@@ -197,6 +198,9 @@ const systemNodeGroup = section({
                 ctx.issues.push({ code: "custom", input: t, message: `${quote(t)} is not an EC2 instance type like m6i.xlarge` });
             } else if (/^(p|g|inf|trn|dl)\d/.test(t)) {
                 ctx.issues.push({ code: "custom", input: t, message: `${quote(t)} is an accelerated instance type; the system group runs CPU controllers, use e.g. m6i.xlarge` });
+            } else {
+                const unknown = instanceTypeProblem(t); // a typo AWS would only refuse at launch
+                if (unknown) ctx.issues.push({ code: "custom", input: t, message: unknown });
             }
         })
         .default("m6i.xlarge"),
@@ -299,7 +303,11 @@ const goDuration = z.string().check((ctx) => {
 /** The platform's stack keys (the models' keys live in `./models.ts`). */
 export const platformKeys = {
     /** AWS region of everything the stack creates. Default us-west-2. */
-    region: z.string().regex(regionPattern, { error: (iss) => `${quote(iss.input)} is not an AWS region name like us-west-2` }).default("us-west-2"),
+    region: z
+        .string()
+        // A name of the wrong shape, or one AWS does not have (a typo it would refuse only at pulumi up).
+        .check(satisfies((r: string) => (regionPattern.test(r) ? regionProblem(r) : `${quote(r)} is not an AWS region name like us-west-2`)))
+        .default("us-west-2"),
     /**
      * Kubernetes version of the EKS control plane and nodes: one of `supportedKubernetesVersions` (versions.ts: those
      * KEDA 2.20 is tested on and cluster-autoscaler has a release for). Default 1.35.

@@ -75,7 +75,20 @@ function decode(key: string, raw: string): unknown {
     try {
         return JSON.parse(raw);
     } catch {
-        return raw; // zod then reports the type it expected
+        return raw; // zod then reports the type it expected, or jsonProblem the typo
+    }
+}
+
+/** Why `raw`, meant as a JSON list or object for `key`, does not parse, quoting the text; undefined when it parses. */
+function jsonProblem(key: string, raw: string): string | undefined {
+    const schema = (stackKeys as Record<string, z.ZodType>)[key];
+    if (schema === undefined || holdsString(schema) || !/^\s*[[{]/.test(raw)) return undefined;
+    try {
+        JSON.parse(raw);
+        return undefined;
+    } catch (e) {
+        const text = raw.length > 200 ? `${raw.slice(0, 200)}...` : raw;
+        return `${keyPath([key])}: is not valid JSON (${(e as Error).message}) in the text ${text}`;
     }
 }
 
@@ -151,6 +164,14 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>): StackCo
     }
 
     const problems: string[] = [];
+    const undecodable = new Set<PropertyKey>();
+    for (const key of Object.keys(values)) {
+        const problem = jsonProblem(key, raw[prefix + key]!);
+        if (problem !== undefined) {
+            problems.push(problem);
+            undecodable.add(key);
+        }
+    }
     const secrets = referencedSecrets(values);
     for (const key of unknown) {
         if (!secrets.has(key)) problems.push(`${keyPath([key])}: unknown key; known keys: ${stackKeyNames.join(", ")}`);
@@ -165,6 +186,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>): StackCo
     const result = stackSchema.safeParse(values);
     if (!result.success) {
         for (const issue of result.error.issues) {
+            if (undecodable.has(issue.path[0]!)) continue; // reported as a JSON typo above
             if (issue.code === "unrecognized_keys") {
                 for (const key of issue.keys) problems.push(`${keyPath([...issue.path, key])}: ${issue.message}`);
             } else {

@@ -94,8 +94,24 @@ describe("GitHub Actions workflows", () => {
         assert.ok(uses(preview, "pulumi/auth-actions"), "Pulumi Cloud token through OIDC");
         const pulumi = uses(preview, "pulumi/actions").with;
         assert.equal(pulumi.command, "preview");
+        assert.equal(pulumi.upsert, true, "a stack not yet created is created (pulumi stack init), not a failed preview");
         assert.equal(pulumi["comment-on-pr"], true);
         assert.match(pulumi["stack-name"], /matrix\.stack/);
+    });
+
+    it("sets up the Node.js that .ci/run installs and package.json's engines allow", () => {
+        const pinned = /^NODE_VERSION=(\d+)\./m.exec(fs.readFileSync(path.join(root, ".ci/run"), "utf8"))?.[1];
+        assert.ok(pinned, ".ci/run pins NODE_VERSION");
+        const floor = Number(/>=\s*(\d+)/.exec(JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).engines.node)?.[1]);
+        assert.ok(Number(pinned) >= floor && floor >= 24, `engines floor ${floor}, pinned ${pinned}`);
+        for (const name of ["pull-request.yml", "deploy.yml"]) {
+            for (const [id, job] of Object.entries<any>(read(name).jobs)) {
+                const setup = uses(job, "actions/setup-node");
+                if (setup) assert.equal(String(setup.with["node-version"]), pinned, `${name} ${id}`);
+            }
+        }
+        const dockerfile = fs.readFileSync(path.join(root, "activator/Dockerfile"), "utf8");
+        for (const [, image] of dockerfile.matchAll(/^FROM (\S+)/gm)) assert.ok(image!.includes(`node:${pinned}-`) || image!.includes(`nodejs${pinned}-`), image);
     });
 
     it("deploy.yml runs pulumi up for the stack named after the branch merged to, one at a time, in its environment", () => {
@@ -108,6 +124,7 @@ describe("GitHub Actions workflows", () => {
         assert.match(uses(up, "aws-actions/configure-aws-credentials").with["role-to-assume"], /vars\.AWS_DEPLOY_ROLE_ARN/);
         const pulumi = uses(up, "pulumi/actions").with;
         assert.equal(pulumi.command, "up");
+        assert.equal(pulumi.upsert, true, "the first deploy of a stack creates it");
         assert.match(pulumi["stack-name"], /github\.ref_name/);
     });
 });
