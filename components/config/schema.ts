@@ -11,6 +11,7 @@ import { formatCidr, parseCidr, vpcPrefixRange, zoneCountRange } from "../domain
 import { chartVersionOverrideProblem, supportedKubernetesVersions } from "../domain/versions";
 import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../domain/checks";
 import { instanceTypeProblem, regionProblem } from "../domain/awsCatalog";
+import { imageCacheSchema, vpcEndpointsSchema, warmNodesSchema } from "./fastPath";
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
@@ -261,10 +262,15 @@ const gpuNodeGroup = section({
     rootVolumeSizeGiB: int(100, 16384).default(500),
     /** Extra node labels. Default none. */
     labels: labels.default({}),
+    /** Spare GPU nodes kept up, always or on a schedule (`{nodes, schedule: {timezone, start, end}}`; see config/fastPath.ts). Default none. */
+    warm: warmNodesSchema.optional(),
 }).check((ctx) => {
     const g = ctx.value;
     const issue = (path: string, message: string) => ctx.issues.push({ code: "custom", input: g, path: [path], message });
     if (g.minSize > g.maxSize) issue("minSize", `${g.minSize} exceeds maxSize ${g.maxSize}`);
+    if (g.warm !== undefined && g.warm.nodes > g.maxSize) {
+        ctx.issues.push({ code: "custom", input: g, path: ["warm", "nodes"], message: `${g.warm.nodes} spare nodes cannot fit under maxSize ${g.maxSize}` });
+    }
     if (g.capacityType === "CAPACITY_BLOCK") {
         if (g.capacityReservationId === undefined) issue("capacityReservationId", "required with capacityType CAPACITY_BLOCK: the id of the Capacity Block (cr-...)");
         if (g.availabilityZone === undefined) issue("availabilityZone", "required with capacityType CAPACITY_BLOCK: the zone the Capacity Block is in");
@@ -384,6 +390,10 @@ export const platformKeys = {
          */
         maxNodeProvisionTime: goDuration.default("10m"),
     }).prefault({}),
+    /** Images from ECR: pull-through cache rules and an nvcr.io mirror (config/fastPath.ts). Default: off, images from their upstreams. */
+    imageCache: imageCacheSchema,
+    /** S3 gateway and ECR interface endpoints in the VPC (config/fastPath.ts). Default false. */
+    vpcEndpoints: vpcEndpointsSchema,
     /** Protect the EKS cluster and its secrets key from deletion (`pulumi destroy` refuses until turned off). Default false. */
     protect: z.boolean({ error: (iss) => `${quote(iss.input)} is not true or false` }).default(false),
 };

@@ -20,10 +20,11 @@
  * S3 access: the streamer reads with the AWS SDK's default credential chain, so the model's ServiceAccount role (its
  * read-only bucket policy) applies; `AWS_REGION` is set to the bucket's region.
  */
+import { streamingRuntimeName } from "../../config/models";
 import { modelServerPort } from "./predictor";
 
-/** Name of our runtime; an InferenceService selects it with `spec.predictor.model.runtime`. */
-export const vllmRuntimeName = "gpu-serverless-vllm-openai";
+/** Name of our runtime; an InferenceService selects it with `spec.predictor.model.runtime` (config `models[].runtime`). */
+export const vllmRuntimeName = streamingRuntimeName;
 
 /** Health path of vLLM's OpenAI server (200 once the engine is up); KServe's `/v2/health/ready` does not exist there. */
 export const vllmHealthPath = "/health";

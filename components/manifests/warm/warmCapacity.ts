@@ -16,7 +16,7 @@
  * nodes (cost: N nodes above what models use). `always` sets the replica count; `schedule` lets a KEDA ScaledObject
  * with one `cron` trigger move it between 0 and N.
  */
-import { cronTrigger, type WarmSchedule, warmHoursPerWeek } from "./schedule";
+import { cronTrigger, type WarmSchedule, warmHoursPerWeek } from "../../domain/warmSchedule";
 
 /** Namespace of the balloon pods (Pod Security `baseline`: they run a pause container and nothing else). */
 export const warmCapacityNamespace = "warm-capacity";

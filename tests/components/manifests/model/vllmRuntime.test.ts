@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { OPENAI_BODY_PATHS, OPENAI_MODELS_PATH } from "../../../../activator/src/routing/table";
-import { ociStorageUriProblem } from "../../../../components/manifests/model/modelcar";
+import { ociStorageUriProblem } from "../../../../components/domain/modelcar";
 import {
     kserveOpenAiRoute,
     runaiStreamerModelSpec,

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { scalerAddress } from "../../../../components/manifests/activator/services";
 import { scaledObjectManifest } from "../../../../components/manifests/model/scaledObject";
-import { cronTrigger, parseCron, warmHoursPerWeek, warmScheduleProblems } from "../../../../components/manifests/warm/schedule";
+import { cronTrigger, parseCron, warmHoursPerWeek, warmScheduleProblems } from "../../../../components/domain/warmSchedule";
 import { warmCapacityHourlyCost, warmNodeManifests, withPrewarmTriggers } from "../../../../components/manifests/warm/warmCapacity";
 import { crdErrors } from "../../../support/crds";
 import { llmModel, parseModels } from "../model/fixtures";
