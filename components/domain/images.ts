@@ -67,12 +67,16 @@ export interface StackImage {
     chart: string;
     /** Dotted values key of the image's repository in that chart (`kserve.storage.image`). */
     valuesKey: string;
+    /** Dotted values key of the registry the chart puts before `valuesKey`, where it splits them (KEDA's `image.keda.registry`). */
+    registryKey?: string;
     nodes: ImageNodes;
     /** Approximate compressed size, GB, when it matters for a cold start (estimate unless a source is named). */
     sizeGb?: number;
 }
 
 const kserveTag = "v0.20.0";
+/** `chart` of the images our own manifests name (no Helm values: the builders take the reference). */
+export const ourManifests = "gpu-serverless";
 
 /**
  * The images of the charts and runtimes we install, at their pinned defaults. Model-serving runtimes are listed for
@@ -96,11 +100,14 @@ export const stackImages: readonly StackImage[] = [
     { repository: "docker.io/seldonio/mlserver", tag: "1.5.0", chart: "kserve-runtime-configs", valuesKey: "kserve.servingruntime.mlserver.image", nodes: "cpu-models" },
     // System nodes.
     { repository: "docker.io/kserve/kserve-controller", tag: kserveTag, chart: "kserve-resources", valuesKey: "kserve.controller.image", nodes: "system" },
-    { repository: "ghcr.io/kedacore/keda", tag: "2.20.2", chart: "keda", valuesKey: "image.keda.repository", nodes: "system" },
-    { repository: "ghcr.io/kedacore/keda-metrics-apiserver", tag: "2.20.2", chart: "keda", valuesKey: "image.metricsApiServer.repository", nodes: "system" },
-    { repository: "ghcr.io/kedacore/keda-admission-webhooks", tag: "2.20.2", chart: "keda", valuesKey: "image.webhooks.repository", nodes: "system" },
+    { repository: "ghcr.io/kedacore/keda", tag: "2.20.2", chart: "keda", valuesKey: "image.keda.repository", registryKey: "image.keda.registry", nodes: "system" },
+    { repository: "ghcr.io/kedacore/keda-metrics-apiserver", tag: "2.20.2", chart: "keda", valuesKey: "image.metricsApiServer.repository", registryKey: "image.metricsApiServer.registry", nodes: "system" },
+    { repository: "ghcr.io/kedacore/keda-admission-webhooks", tag: "2.20.2", chart: "keda", valuesKey: "image.webhooks.repository", registryKey: "image.webhooks.registry", nodes: "system" },
     { repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag: "v1.35.0", chart: "cluster-autoscaler", valuesKey: "image.repository", nodes: "system" },
     { repository: "quay.io/jetstack/cert-manager-controller", tag: "v1.21.1", chart: "cert-manager", valuesKey: "imageRegistry", nodes: "system" },
+    // Ours: the balloon pods that hold warm GPU nodes (manifests/warm/warmCapacity.ts), and our vLLM runtime, which
+    // runs the huggingfaceserver image above with another entrypoint (manifests/model/vllmRuntime.ts).
+    { repository: "registry.k8s.io/pause", tag: "3.10", chart: ourManifests, valuesKey: "image", nodes: "gpu" },
 ];
 
 /** Registry host of a repository written as containerd resolves it (`kserve/x` and `busybox` are Docker Hub). */

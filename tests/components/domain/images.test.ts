@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
-import { registryHost, stackImages, upstreamRegistries } from "../../../components/domain/images";
+import { ourManifests, registryHost, stackImages, upstreamRegistries } from "../../../components/domain/images";
+import { pauseImage } from "../../../components/manifests/warm/warmCapacity";
 import { servingRuntimes } from "../../../components/manifests/model/runtime";
 import { chartDefaults } from "../../support/chartValues";
 import { clusterServingRuntimes } from "../../support/servingRuntimes";
@@ -8,9 +9,8 @@ function at(values: Record<string, unknown>, key: string): unknown {
     return key.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], values);
 }
 
-/** The repository the chart renders by default for an image's values key, with the registry containerd resolves. */
-function upstreamRepository(chart: string, valuesKey: string): string {
-    const values = chartDefaults(chart);
+/** The repository the chart renders for an image's values key (its defaults, or `values`), with the registry containerd resolves. */
+export function upstreamRepository(chart: string, valuesKey: string, values: Record<string, unknown> = chartDefaults(chart)): string {
     if (chart === "cert-manager") return `${values.imageRegistry}/${values.imageNamespace}/${at(values, "image.name")}`;
     const repository = String(at(values, valuesKey));
     const registry = at(values, valuesKey.replace(/repository$/, "registry"));
@@ -20,9 +20,17 @@ function upstreamRepository(chart: string, valuesKey: string): string {
 
 describe("domain/images: every image the stack pulls", () => {
     it("names each image as its pinned chart's default values render it", () => {
-        for (const image of stackImages) {
+        for (const image of stackImages.filter((i) => i.chart !== ourManifests)) {
             assert.equal(image.repository, upstreamRepository(image.chart, image.valuesKey), `${image.chart} ${image.valuesKey}`);
+            const registry = at(chartDefaults(image.chart), image.valuesKey.replace(/repository$/, "registry"));
+            // A chart that splits registry and repository must say so (registryKey), or a rewrite would miss it.
+            if (image.valuesKey.endsWith("repository")) assert.equal(image.registryKey !== undefined, typeof registry === "string", `${image.chart} ${image.valuesKey}`);
         }
+    });
+
+    it("lists the pause image the warm-capacity balloon pods run", () => {
+        const [repository, tag] = pauseImage.split(/:(?=[^/:]+$)/);
+        assert.ok(stackImages.some((i) => i.chart === ourManifests && i.repository === repository && i.tag === tag), pauseImage);
     });
 
     it("lists the image of every ClusterServingRuntime a deployed model format selects", () => {

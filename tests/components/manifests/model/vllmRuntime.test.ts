@@ -1,4 +1,7 @@
 import * as assert from "node:assert/strict";
+import { inferenceServiceManifest } from "../../../../components/manifests/model/inferenceService";
+import { modelStoragePolicy } from "../../../../components/domain/iamPolicies";
+import { llmModel, stackWith } from "./fixtures";
 import { OPENAI_BODY_PATHS, OPENAI_MODELS_PATH } from "../../../../activator/src/routing/table";
 import { ociStorageUriProblem } from "../../../../components/domain/modelcar";
 import {
@@ -66,5 +69,33 @@ describe("manifests/model: oci:// modelcars", () => {
         assert.match(ociStorageUriProblem("oci://quay.io/org/model")!, /not pinned: add a version tag/);
         assert.match(ociStorageUriProblem("oci://quay.io/org/model:latest")!, /"latest" is a moving tag/);
         assert.match(ociStorageUriProblem("oci://model")!, /not an OCI model image/);
+    });
+});
+
+describe("InferenceService of an s3:// LLM on our streaming runtime", () => {
+    const scheduling = { nodeSelector: { "gpu-serverless.io/node-group": "a100" }, tolerations: [{ key: "nvidia.com/gpu", operator: "Equal", value: "true", effect: "NoSchedule" }] };
+    const model = stackWith([{ ...llmModel, gpus: 2, storageUri: "s3://models-bucket/llama/v1", runtime: "gpu-serverless-vllm-openai", runtimeArgs: ["--max-model-len=8192"] }]).models[0];
+    const isvc = inferenceServiceManifest(model, { serviceAccountName: "qwen-model", gpuScheduling: scheduling, s3Region: "us-west-2" });
+    const m = isvc.spec.predictor.model as Record<string, any>;
+
+    it("names our runtime, sets no storageUri (no storage initializer) and passes the S3 location to vLLM", () => {
+        assert.equal(m.runtime, "gpu-serverless-vllm-openai");
+        assert.equal(m.storageUri, undefined);
+        assert.deepEqual(m.args, ["--model=s3://models-bucket/llama/v1", "--served-model-name=qwen", "--tensor-parallel-size=2", "--max-model-len=8192"]);
+        assert.deepEqual(m.env, [{ name: "AWS_REGION", value: "us-west-2" }]);
+    });
+
+    it("probes vLLM's /health, which its OpenAI server answers (not KServe's /v2/health/ready)", () => {
+        for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) assert.equal(m[probe].httpGet.path, "/health", probe);
+    });
+
+    it("needs the bucket region", () => {
+        assert.throws(() => inferenceServiceManifest(model, { serviceAccountName: "q", gpuScheduling: scheduling }), /needs the bucket's region/);
+    });
+
+    it("reads with a role that allows exactly what the streamer calls: ListBucket on the prefix, GetObject under it", () => {
+        const policy = modelStoragePolicy("aws", model.storageUri) as { Statement: { Action: string; Resource: string | string[] }[] };
+        assert.deepEqual(policy.Statement.map((s) => s.Action), ["s3:ListBucket", "s3:GetObject"]);
+        assert.deepEqual(policy.Statement[1].Resource, ["arn:aws:s3:::models-bucket/llama/v1", "arn:aws:s3:::models-bucket/llama/v1/*"]);
     });
 });
