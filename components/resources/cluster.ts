@@ -129,6 +129,8 @@ export class GpuCluster extends pulumi.ComponentResource {
     public readonly gpuNodeGroupNames: pulumi.Output<string[]>;
     /** Auto Scaling group behind each A100 node group, by config name. */
     public readonly gpuAutoScalingGroupNames: Record<string, pulumi.Output<string>>;
+    /** Name of the nodes' IAM role (the image cache adds its pull-through permissions to it). */
+    public readonly nodeRoleName: pulumi.Output<string>;
 
     constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         checkArgs(name, args);
@@ -196,6 +198,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         this.oidcIssuer = this.cluster.oidcIssuer;
 
         const nodeRole = new aws.iam.Role(childName(name, "node-role"), { assumeRolePolicy: JSON.stringify(ec2TrustPolicy()) }, awsOpts);
+        this.nodeRoleName = nodeRole.name;
         const nodePolicies = nodeManagedPolicies.map(
             (policy) =>
                 new aws.iam.RolePolicyAttachment(

@@ -129,7 +129,9 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
                     modelFormat: { name: kserveModelFormat(model) },
                     // Part of KServe's runtime selection: without it onnx, tensorrt and mlflow match no runtime.
                     ...(runtime.protocolVersion ? { protocolVersion: runtime.protocolVersion } : {}),
-                    ...(streamed ? { runtime: streamed.runtime } : { storageUri: model.storageUri }),
+                    // Our runtime: no storageUri, so the pod mutator injects no storage initializer.
+                    ...(streamed ? { runtime: streamed.runtime } : {}),
+                    ...(streamed ? {} : { storageUri: model.storageUri }),
                     // Declared so that KServe names the Service port after it and Prometheus finds it (see runtime.ts).
                     ports: modelContainerPorts(model.format),
                     ...(args.length > 0 ? { args } : {}),

@@ -79,7 +79,9 @@ describe("ServerlessGpuPlatform (mocks)", () => {
         assert.equal(await unwrap(crd.keda.urn), release("pf-keda-release").urn);
         assert.equal(await unwrap(crd.monitoring.urn), release("pf-monitoring-kube-prometheus-stack").urn);
         // Models wait for the runtimes, which wait for the controller: no InferenceService meets "no runtime found".
-        assert.equal(await unwrap(crd.kserve.urn), release("pf-kserve-runtimes").urn);
+        // Our vLLM runtime, which comes after the chart's runtimes: models wait for both.
+        assert.equal(await unwrap(crd.kserve.urn), resourceNamed("kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime", "pf-kserve-vllm-runtime").urn);
+        assert.ok(dependsOn(resourceNamed("kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime", "pf-kserve-vllm-runtime"), release("pf-kserve-runtimes")));
         assert.ok(dependsOn(release("pf-kserve-runtimes"), release("pf-kserve-controller")));
         assert.equal(await unwrap(platform.awsProvider.urn), resourceNamed("pulumi:providers:aws", "pf-aws").urn);
     });
