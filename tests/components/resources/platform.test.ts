@@ -28,8 +28,24 @@ describe("ServerlessGpuPlatform (mocks)", () => {
             "gpu-serverless:kserve:KServe pf-kserve",
             "gpu-serverless:monitoring:Monitoring pf-monitoring",
             "gpu-serverless:network:Network pf-network",
+            // The dev stack turns the endpoints on (docs/cold-start.md); the image cache and warm nodes stay off.
+            "gpu-serverless:network:VpcEndpoints pf-vpc-endpoints",
             "pulumi:providers:aws pf-aws",
         ]);
+    });
+
+    it("attaches the S3 gateway endpoint to every private route table and the ECR endpoints to the private subnets", async () => {
+        const endpoint = (n: string) => resourceNamed("aws:ec2/vpcEndpoint:VpcEndpoint", `pf-vpc-endpoints-${n}`).inputs;
+        const privateTables = resourcesOfType("aws:ec2/routeTable:RouteTable").filter((r) => /private-\d-routes$/.test(r.name));
+        assert.equal(endpoint("s3").serviceName, "com.amazonaws.us-west-2.s3");
+        assert.equal(endpoint("s3").routeTableIds.length, privateTables.length);
+        for (const n of ["ecr-api", "ecr-dkr"]) {
+            assert.equal(endpoint(n).vpcEndpointType, "Interface");
+            assert.equal(endpoint(n).privateDnsEnabled, true);
+            assert.equal(endpoint(n).subnetIds.length, 3);
+        }
+        assert.deepEqual(resourcesOfType("aws:ecr/pullThroughCacheRule:PullThroughCacheRule"), []);
+        assert.equal(release("pf-kserve-runtimes").inputs.values.kserve.servingruntime.huggingfaceserver, undefined, "no image rewrite without imageCache");
     });
 
     it("installs every pinned chart once, at its pinned version", () => {
