@@ -84,7 +84,8 @@ export class ImageCache extends pulumi.ComponentResource {
         }
 
         const hosts = [
-            ...(pullThroughCache ? Object.values(upstreamRegistries).filter((r) => r.pullThroughCacheUrl !== undefined).map((r) => r.host) : []),
+            // Only the registries a rule was made for: an image of another registry stays upstream.
+            ...rules.map((rule) => Object.values(upstreamRegistries).find((r) => r.ecrPrefix === rule.ecrRepositoryPrefix)!.host),
             ...(nvcrMirror ? ["nvcr.io"] : []),
         ];
         this.rewrite = ecr.apply((e) => (hosts.length > 0 ? { ecr: e, hosts } : undefined));
