@@ -41,6 +41,11 @@ const awsDestroy: Record<string, string> = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "pulumi",
     "aws:ec2/securityGroup:SecurityGroup": "pulumi",
     "aws:ec2/securityGroupRule:SecurityGroupRule": "pulumi",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "pulumi (interface endpoints' network interfaces go with them)",
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule":
+        "pulumi; the repositories ECR creates on first pull through a rule are not Pulumi's and stay (billed per GB): delete them with aws ecr delete-repository --force (README)",
+    "aws:secretsmanager/secret:Secret": "pulumi (recoveryWindowInDays 0: deleted at once, so a new stack can reuse the ecr-pullthroughcache/ name)",
+    "aws:secretsmanager/secretVersion:SecretVersion": "pulumi",
 };
 
 function run(stack: string, overrides: Record<string, unknown> = {}) {
@@ -53,8 +58,17 @@ function run(stack: string, overrides: Record<string, unknown> = {}) {
 
 for (const [stack, overrides] of [
     ["dev", {}],
-    // prod with a model from S3, so its IAM role is registered too.
-    ["prod", { models: [{ name: "fraud", format: "xgboost", storageUri: "s3://ml-models/fraud/v3" }], protect: false }],
+    // prod with a model from S3, so its IAM role is registered too, and every image cache resource.
+    [
+        "prod",
+        {
+            models: [{ name: "fraud", format: "xgboost", storageUri: "s3://ml-models/fraud/v3" }],
+            protect: false,
+            imageCache: { pullThroughCache: true, dockerHubCredentialsSecret: "dockerHubPull", githubCredentialsSecret: "githubPull", nvcrMirror: true },
+            dockerHubPull: '{"username":"u","accessToken":"t"}',
+            githubPull: '{"username":"u","accessToken":"t"}',
+        },
+    ],
 ] as const) {
     describe(`pulumi destroy, ${stack} stack (mocks)`, () => {
         before(async () => {

@@ -78,7 +78,7 @@ export class ImageCache extends pulumi.ComponentResource {
         for (const image of mirror) {
             new aws.ecr.Repository(
                 childName(name, image.ecrRepositoryName.replace(/\//g, "-")),
-                { name: image.ecrRepositoryName, imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true }, forceDelete: false },
+                { name: image.ecrRepositoryName, imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true }, forceDelete: true },
                 awsOpts,
             );
         }

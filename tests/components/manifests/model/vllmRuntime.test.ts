@@ -79,6 +79,7 @@ describe("InferenceService of an s3:// LLM on our streaming runtime", () => {
     const m = isvc.spec.predictor.model as Record<string, any>;
 
     it("names our runtime, sets no storageUri (no storage initializer) and passes the S3 location to vLLM", () => {
+        assert.deepEqual(crdErrors(isvc), []);
         assert.equal(m.runtime, "gpu-serverless-vllm-openai");
         assert.equal(m.storageUri, undefined);
         assert.deepEqual(m.args, ["--model=s3://models-bucket/llama/v1", "--served-model-name=qwen", "--tensor-parallel-size=2", "--max-model-len=8192"]);
