@@ -11,9 +11,16 @@ import { ServerlessModel } from "./components/resources/serverlessModel";
 
 const config = loadStackConfig();
 
-const platform = new ServerlessGpuPlatform("gpu", { config });
-
 const secrets = new pulumi.Config();
+
+const { dockerHubCredentialsSecret, githubCredentialsSecret } = config.imageCache;
+const platform = new ServerlessGpuPlatform("gpu", {
+    config,
+    registryCredentials: {
+        ...(dockerHubCredentialsSecret ? { "docker.io": secrets.requireSecret(dockerHubCredentialsSecret) } : {}),
+        ...(githubCredentialsSecret ? { "ghcr.io": secrets.requireSecret(githubCredentialsSecret) } : {}),
+    },
+});
 
 // One endpoint in front of every model: routes, holds requests while a model is at zero, wakes it through KEDA.
 const activator = new Activator("activator", {
@@ -66,3 +73,5 @@ export const prometheusUrl = platform.prometheusUrl;
 export const grafanaAdminPassword = platform.grafanaAdminPassword;
 /** Where clients send requests: `http://<activator NLB>:80` (OpenAI API at /v1/..., other models by host or path). */
 export const activatorEndpoint = activator.endpoint;
+/** With `imageCache.nvcrMirror`: run these once per pinned version before GPU nodes start (ECR cannot cache nvcr.io). */
+export const nvcrMirrorCopies = platform.nvcrMirrorCopies;

@@ -46,6 +46,11 @@ const awsDestroy: Record<string, string> = {
     "aws:sqs/queuePolicy:QueuePolicy": "pulumi",
     "aws:cloudwatch/eventRule:EventRule": "pulumi",
     "aws:cloudwatch/eventTarget:EventTarget": "pulumi",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "pulumi (interface endpoints' network interfaces go with them)",
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule":
+        "pulumi; the repositories ECR creates on first pull through a rule are not Pulumi's and stay (billed per GB): delete them with aws ecr delete-repository --force (README)",
+    "aws:secretsmanager/secret:Secret": "pulumi (recoveryWindowInDays 0: deleted at once, so a new stack can reuse the ecr-pullthroughcache/ name)",
+    "aws:secretsmanager/secretVersion:SecretVersion": "pulumi",
 };
 
 /**
@@ -57,7 +62,6 @@ const insideEksCluster = new Set([
     "aws:eks/cluster:Cluster",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-    "aws:ec2/securityGroup:SecurityGroup",
     "aws:ec2/securityGroupRule:SecurityGroupRule",
 ]);
 
@@ -77,8 +81,22 @@ function run(stack: string, overrides: Record<string, unknown> = {}) {
 
 for (const [stack, overrides] of [
     ["dev", {}],
-    // prod with a model from S3, so its IAM role is registered too.
-    ["prod", { models: [{ name: "fraud", format: "xgboost", storageUri: "s3://ml-models/fraud/v3" }], protect: false }],
+    // prod with a model from S3, so its IAM role is registered too, every image cache resource, and a second GPU pool
+    // on cluster-autoscaler (a managed node group with its Auto Scaling group tags) beside the Karpenter one.
+    [
+        "prod",
+        {
+            gpuNodeGroups: [
+                { name: "a100-80gb", provisioner: "karpenter", instanceType: "p4de.24xlarge", minSize: 0, maxSize: 4, rootVolumeSizeGiB: 1000 },
+                { name: "a100-ca", provisioner: "cluster-autoscaler", instanceType: "p4d.24xlarge", minSize: 0, maxSize: 1 },
+            ],
+            models: [{ name: "fraud", format: "xgboost", storageUri: "s3://ml-models/fraud/v3" }],
+            protect: false,
+            imageCache: { pullThroughCache: true, dockerHubCredentialsSecret: "dockerHubPull", githubCredentialsSecret: "githubPull", nvcrMirror: true },
+            dockerHubPull: '{"username":"u","accessToken":"t"}',
+            githubPull: '{"username":"u","accessToken":"t"}',
+        },
+    ],
 ] as const) {
     describe(`pulumi destroy, ${stack} stack (mocks)`, () => {
         before(async () => {

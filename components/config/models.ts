@@ -11,6 +11,16 @@ import { z } from "zod";
 import { limitFields, modelSchema as activatorModelSchema, requiredMemoryBytes, routeConflicts } from "../../activator/src/index";
 import { parseCidr } from "../domain/networkLayout";
 import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds } from "./coldStart";
+import { ociStorageUriProblem } from "../domain/modelcar";
+import { prewarmSchema } from "./fastPath";
+
+/**
+ * Our ClusterServingRuntime for `s3://` LLM weights streamed by vLLM's Run:ai streamer
+ * (manifests/model/vllmRuntime.ts); a model selects it with `runtime`.
+ */
+export const streamingRuntimeName = "gpu-serverless-vllm-openai";
+/** `models[].runtime`: `auto` lets KServe pick by format (servingRuntimes in manifests/model/runtime.ts). */
+export const modelRuntimes = ["auto", streamingRuntimeName] as const;
 
 /** LLM formats: served by KServe's Hugging Face runtime, which exports vLLM's queue and KV-cache metrics. */
 export const llmFormats = ["vllm", "huggingface"] as const;
@@ -60,6 +70,8 @@ export function memoryBytes(quantity: string): number {
     return Number(quantity.slice(0, -2)) * unit;
 }
 
+const quote = (v: unknown): string => JSON.stringify(v);
+
 const COMMIT = /^[0-9a-f]{40}$/;
 const HF_URI = /^hf:\/\/([A-Za-z0-9][\w.-]*)\/([A-Za-z0-9][\w.-]*)(?::(.*))?$/;
 const OBJECT_URI = /^(s3|gs):\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(\S+)$/;
@@ -88,9 +100,11 @@ export function bucketNameProblem(scheme: "s3" | "gs", bucket: string): string |
  * - `hf://<org>/<model>:<commit>` with the full 40-hex commit SHA (KServe's storage initializer downloads that
  *   revision; a branch or tag name can move, so only a commit counts);
  * - `s3://<bucket>/<path>` or `gs://<bucket>/<path>` whose path has a version segment (`v1.2.3`, `1.0`, a date or a
- *   digest) and no moving name such as `latest`.
+ *   digest) and no moving name such as `latest`;
+ * - `oci://<registry>/<repository>:<version tag>` or `@sha256:<digest>`: a KServe v0.20 modelcar (domain/modelcar.ts).
  */
 export function storageUriProblem(uri: string): string | undefined {
+    if (uri.startsWith("oci://")) return ociStorageUriProblem(uri);
     const hf = HF_URI.exec(uri);
     if (hf) {
         const [, org, model, revision] = hf;
@@ -108,7 +122,7 @@ export function storageUriProblem(uri: string): string | undefined {
     if (bucketProblem) return `"${uri}": ${bucketProblem}`;
     const object = OBJECT_URI.exec(uri);
     if (!object) {
-        return `"${uri}" is not a supported model location; use hf://<org>/<model>:<commit>, s3://<bucket>/<path>/<version> or gs://<bucket>/<path>/<version>`;
+        return `"${uri}" is not a supported model location; use hf://<org>/<model>:<commit>, s3://<bucket>/<path>/<version>, gs://<bucket>/<path>/<version> or oci://<registry>/<repository>:<version>`;
     }
     const segments = object[3].split("/").filter((s) => s !== "");
     const moving = segments.find((s) => movingTags.includes(s.toLowerCase()));
@@ -227,6 +241,13 @@ export const modelSchema = z
         gcsCredentialsSecret: z.string().regex(PULUMI_KEY, "must be a config key name such as gcsModelReader").optional(),
         /** A100 node group (a `gpuNodeGroups[].name`) for GPU models. Default: the first group. */
         gpuNodeGroup: z.string().min(1).optional(),
+        /**
+         * Serving runtime: `auto` (KServe picks by format) or `gpu-serverless-vllm-openai` (vLLM's OpenAI server
+         * streaming `s3://` weights with the Run:ai streamer; `vllm` models with an `s3://` storageUri only). Default auto.
+         */
+        runtime: z.enum(modelRuntimes, { error: (iss) => `${quote(iss.input)} is not one of ${modelRuntimes.join(", ")}` }).default("auto"),
+        /** Pre-warm windows: KEDA `cron` triggers beside the activator's (`[{timezone, start, end, desiredReplicas}]`). Default none. */
+        prewarm: z.array(prewarmSchema).default([]),
     })
     .superRefine((m, ctx) => {
         const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
@@ -240,6 +261,13 @@ export const modelSchema = z
         if (m.gcsCredentialsSecret !== undefined && !m.storageUri.startsWith("gs://")) {
             issue(["gcsCredentialsSecret"], "only for gs:// storageUri (s3:// models get an IAM role of their own; hf:// ones use hfTokenSecret)");
         }
+        if (m.runtime === streamingRuntimeName) {
+            if (m.format !== "vllm") issue(["runtime"], `${streamingRuntimeName} serves format vllm only, not ${m.format}`);
+            if (!m.storageUri.startsWith("s3://")) issue(["runtime"], `${streamingRuntimeName} streams s3:// weights only; "${m.storageUri}" is downloaded by KServe's runtime (runtime: auto)`);
+        }
+        m.prewarm.forEach((p, k) => {
+            if (p.desiredReplicas > m.maxReplicas) issue(["prewarm", k, "desiredReplicas"], `${p.desiredReplicas} is above maxReplicas ${m.maxReplicas}`);
+        });
         if (m.routing.openaiModels.length > 1) {
             issue(["routing", "openaiModels"], "at most one: the model server answers to a single served model name");
         }

@@ -11,6 +11,7 @@ import { formatCidr, parseCidr, vpcPrefixRange, zoneCountRange } from "../domain
 import { chartVersionOverrideProblem, kubernetesVersionProblem } from "../domain/versions";
 import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../domain/checks";
 import { instanceTypeProblem, regionProblem } from "../domain/awsCatalog";
+import { imageCacheSchema, vpcEndpointsSchema, warmNodesSchema } from "./fastPath";
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
@@ -273,12 +274,17 @@ const gpuNodeGroup = section({
     provisioner: z
         .enum(gpuProvisioners, { error: (iss) => `${quote(iss.input)} is not one of ${gpuProvisioners.join(", ")}` })
         .default("karpenter"),
+    /** Spare GPU nodes kept up, always or on a schedule (`{nodes, schedule: {timezone, start, end}}`; see config/fastPath.ts). Default none. */
+    warm: warmNodesSchema.optional(),
 }).check((ctx) => {
     const g = ctx.value;
     const issue = (path: string, message: string) => ctx.issues.push({ code: "custom", input: g, path: [path], message });
     if (g.minSize > g.maxSize) issue("minSize", `${g.minSize} exceeds maxSize ${g.maxSize}`);
     if (g.provisioner === "karpenter" && g.minSize > 0) {
         issue("minSize", `${g.minSize} needs nodes kept without pods, which a Karpenter NodePool does not do; use minSize 0 or provisioner cluster-autoscaler`);
+    }
+    if (g.warm !== undefined && g.warm.nodes > g.maxSize) {
+        ctx.issues.push({ code: "custom", input: g, path: ["warm", "nodes"], message: `${g.warm.nodes} spare nodes cannot fit under maxSize ${g.maxSize}` });
     }
     if (g.capacityType === "CAPACITY_BLOCK") {
         if (g.capacityReservationId === undefined) issue("capacityReservationId", "required with capacityType CAPACITY_BLOCK: the id of the Capacity Block (cr-...)");
@@ -394,6 +400,10 @@ export const platformKeys = {
          */
         maxNodeProvisionTime: goDuration.default("10m"),
     }).prefault({}),
+    /** Images from ECR: pull-through cache rules and an nvcr.io mirror (config/fastPath.ts). Default: off, images from their upstreams. */
+    imageCache: imageCacheSchema,
+    /** S3 gateway and ECR interface endpoints in the VPC (config/fastPath.ts). Default false. */
+    vpcEndpoints: vpcEndpointsSchema,
     /** Protect the EKS cluster and its secrets key from deletion (`pulumi destroy` refuses until turned off). Default false. */
     protect: z.boolean({ error: (iss) => `${quote(iss.input)} is not true or false` }).default(false),
 };

@@ -13,6 +13,7 @@ import { alertStackKeys } from "./alerts";
 import { coldStartBudget, goDurationSeconds } from "./coldStart";
 import { checkModels, modelStackKeys } from "./models";
 import { checkPlatform, platformKeys } from "./schema";
+import { registryCredentialProblem } from "./fastPath";
 
 /** Namespace of our stack keys (the Pulumi project name). */
 export const configNamespace = "gpu-serverless";
@@ -141,6 +142,14 @@ function referencedSecrets(values: Record<string, unknown>): Map<string, SecretR
                 set: (name) => `pulumi config set --secret ${name} < key.json`,
                 problem: gcsKeyProblem,
             });
+        });
+    }
+    const imageCache = values.imageCache as Record<string, unknown> | null | undefined;
+    for (const key of ["dockerHubCredentialsSecret", "githubCredentialsSecret"]) {
+        add(imageCache?.[key], {
+            path: ["imageCache", key],
+            set: (name) => `pulumi config set --secret ${name} '{"username": "<user>", "accessToken": "<token>"}'`,
+            problem: registryCredentialProblem,
         });
     }
     const apiKeySecrets = (values.activator as { apiKeySecrets?: unknown } | null | undefined)?.apiKeySecrets;

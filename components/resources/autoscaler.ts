@@ -7,6 +7,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { type ImageRewriteInput, releaseValues } from "./imageCache";
 import { clusterAutoscalerValues } from "../manifests/charts/clusterAutoscaler";
 import type { GpuNodeGroupConfig } from "../config/schema";
 import { clusterAutoscalerPolicy, serviceAccountTrustPolicy } from "../domain/iamPolicies";
@@ -41,6 +42,8 @@ export interface ClusterAutoscalerArgs {
     monitoringRelease?: pulumi.Resource;
     /** Per-chart version overrides from stack config. Default: the versions pinned in versions.ts. */
     chartVersions?: ChartVersionOverrides;
+    /** Images from ECR (ImageCache.rewrite). Default: the charts' upstream registries. */
+    imageRewrite?: ImageRewriteInput;
 }
 
 /** Namespace and service account of cluster-autoscaler (the IRSA role trusts exactly this one). */
@@ -109,18 +112,22 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
                 name: "cluster-autoscaler",
                 namespace,
                 ...releaseSource(chart),
-                values: this.role.arn.apply((roleArn) =>
-                    clusterAutoscalerValues({
-                        clusterName: args.clusterName,
-                        region: args.region,
-                        kubernetesVersion: args.kubernetesVersion,
-                        roleArn,
-                        serviceAccount,
-                        scaleDownUnneededTime: args.scaleDownUnneededTime ?? "10m",
-                        maxNodeProvisionTime: args.maxNodeProvisionTime ?? "10m",
-                        systemNodeSelector: args.systemNodeSelector,
-                        serviceMonitor: args.monitoringRelease !== undefined,
-                    }),
+                values: releaseValues(
+                    "cluster-autoscaler",
+                    this.role.arn.apply((roleArn) =>
+                        clusterAutoscalerValues({
+                            clusterName: args.clusterName,
+                            region: args.region,
+                            kubernetesVersion: args.kubernetesVersion,
+                            roleArn,
+                            serviceAccount,
+                            scaleDownUnneededTime: args.scaleDownUnneededTime ?? "10m",
+                            maxNodeProvisionTime: args.maxNodeProvisionTime ?? "10m",
+                            systemNodeSelector: args.systemNodeSelector,
+                            serviceMonitor: args.monitoringRelease !== undefined,
+                        }),
+                    ),
+                    args.imageRewrite,
                 ),
             },
             { parent: this, provider: args.provider, dependsOn: [policy, ...(args.monitoringRelease ? [args.monitoringRelease] : [])] },

@@ -135,6 +135,8 @@ export class GpuCluster extends pulumi.ComponentResource {
     public readonly gpuAutoScalingGroupNames: Record<string, pulumi.Output<string>>;
     /** The security group EKS created for the cluster (nodes of managed node groups are in it; Karpenter's too). */
     public readonly clusterSecurityGroupId: pulumi.Output<string>;
+    /** Name of the nodes' IAM role (the image cache adds its pull-through permissions to it). */
+    public readonly nodeRoleName: pulumi.Output<string>;
 
     constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         checkArgs(name, args);
@@ -203,6 +205,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         this.oidcIssuer = this.cluster.oidcIssuer;
 
         const nodeRole = new aws.iam.Role(childName(name, "node-role"), { assumeRolePolicy: JSON.stringify(ec2TrustPolicy()) }, awsOpts);
+        this.nodeRoleName = nodeRole.name;
         const nodePolicies = nodeManagedPolicies.map(
             (policy) =>
                 new aws.iam.RolePolicyAttachment(

@@ -5,6 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { type ImageRewriteInput, releaseValues } from "./imageCache";
 import { Monitoring } from "./monitoring";
 import { childName } from "../domain/naming";
 import { checkDnsLabel } from "../domain/checks";
@@ -29,6 +30,8 @@ export interface GpuSupportArgs {
     namespace?: string;
     /** Per-chart version overrides from stack config. Default: the versions pinned in versions.ts. */
     chartVersions?: ChartVersionOverrides;
+    /** Images from ECR (ImageCache.rewrite). Default: the charts' upstream registries. */
+    imageRewrite?: ImageRewriteInput;
 }
 
 /** Arguments with defaults applied; throws naming the argument when one is invalid. */
@@ -70,7 +73,7 @@ export class GpuSupport extends pulumi.ComponentResource {
                 name: "nvidia-device-plugin",
                 namespace: namespace.metadata.name,
                 ...releaseSource(devicePluginChart),
-                values: devicePluginValues(placement),
+                values: releaseValues("nvidia-device-plugin", devicePluginValues(placement), args.imageRewrite),
             },
             k8sOpts,
         );
@@ -81,7 +84,7 @@ export class GpuSupport extends pulumi.ComponentResource {
                 name: "dcgm-exporter",
                 namespace: namespace.metadata.name,
                 ...releaseSource(dcgmChart),
-                values: dcgmExporterValues(placement),
+                values: releaseValues("dcgm-exporter", dcgmExporterValues(placement), args.imageRewrite),
             },
             { ...k8sOpts, dependsOn: [args.monitoring.release] },
         );

@@ -5,6 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { type ImageRewriteInput, releaseValues } from "./imageCache";
 import { Monitoring } from "./monitoring";
 import { childName } from "../domain/naming";
 import { checkDnsLabel } from "../domain/checks";
@@ -23,6 +24,8 @@ export interface KedaArgs {
     namespace?: string;
     /** Per-chart version overrides from stack config. Default: the versions pinned in versions.ts. */
     chartVersions?: ChartVersionOverrides;
+    /** Images from ECR (ImageCache.rewrite). Default: the charts' upstream registries. */
+    imageRewrite?: ImageRewriteInput;
 }
 
 /** Arguments with defaults applied; throws naming the argument when one is invalid. */
@@ -56,7 +59,7 @@ export class Keda extends pulumi.ComponentResource {
                 name: "keda",
                 namespace: namespace.metadata.name,
                 ...releaseSource(chart),
-                values: kedaValues(args.systemNodeSelector),
+                values: releaseValues("keda", kedaValues(args.systemNodeSelector), args.imageRewrite),
             },
             { ...k8sOpts, dependsOn: [args.monitoring.release] },
         );

@@ -6,12 +6,18 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { type ImageRewriteInput, releaseValues } from "./imageCache";
 import { childName } from "../domain/naming";
+import { imageReference } from "../manifests/images/chartImages";
+import { vllmRuntimeManifest } from "../manifests/model/vllmRuntime";
 import { certManagerValues } from "../manifests/charts/certManager";
 import { checkDnsLabel } from "../domain/checks";
 import { kserveRuntimeValues, kserveValues } from "../manifests/charts/kserve";
 import { NodeSelector, checkNodeSelector } from "../manifests/charts/scheduling";
 import { ChartVersionOverrides, releaseSource, resolveChart } from "../domain/versions";
+
+/** The image of our vLLM runtime: KServe's own Hugging Face server image (manifests/model/vllmRuntime.ts). */
+const vllmRuntimeImage = "kserve/huggingfaceserver:v0.20.0";
 
 export interface KServeArgs {
     /** Provider of the cluster every Kubernetes resource goes to. */
@@ -24,6 +30,8 @@ export interface KServeArgs {
     certManagerNamespace?: string;
     /** Per-chart version overrides from stack config. Default: the versions pinned in versions.ts. */
     chartVersions?: ChartVersionOverrides;
+    /** Images from ECR (ImageCache.rewrite). Default: the charts' upstream registries. */
+    imageRewrite?: ImageRewriteInput;
 }
 
 /** Arguments with defaults applied; throws naming the argument when one is invalid. */
@@ -55,6 +63,8 @@ export class KServe extends pulumi.ComponentResource {
     public readonly controller: k8s.helm.v3.Release;
     /** The `kserve-runtime-configs` release: the ClusterServingRuntimes; after the controller, whose webhook admits them. */
     public readonly runtimes: k8s.helm.v3.Release;
+    /** Our ClusterServingRuntime `gpu-serverless-vllm-openai` (vLLM streaming s3:// weights), after the chart's runtimes. */
+    public readonly vllmRuntime: k8s.apiextensions.CustomResource;
     /** Namespace of the KServe releases. */
     public readonly namespace: pulumi.Output<string>;
 
@@ -77,7 +87,7 @@ export class KServe extends pulumi.ComponentResource {
                 name: "cert-manager",
                 namespace: certManagerNamespace.metadata.name,
                 ...releaseSource(certManagerChart),
-                values: certManagerValues(args.systemNodeSelector),
+                values: releaseValues("cert-manager", certManagerValues(args.systemNodeSelector), args.imageRewrite),
             },
             k8sOpts,
         );
@@ -95,7 +105,7 @@ export class KServe extends pulumi.ComponentResource {
                 name: "kserve",
                 namespace: namespace.metadata.name,
                 ...releaseSource(resourcesChart),
-                values: kserveValues(args.systemNodeSelector),
+                values: releaseValues("kserve-resources", kserveValues(args.systemNodeSelector), args.imageRewrite),
             },
             { ...k8sOpts, dependsOn: [this.certManager, this.crds] },
         );
@@ -106,13 +116,24 @@ export class KServe extends pulumi.ComponentResource {
                 name: "kserve-runtime-configs",
                 namespace: namespace.metadata.name,
                 ...releaseSource(runtimesChart),
-                values: kserveRuntimeValues(),
+                values: releaseValues("kserve-runtime-configs", kserveRuntimeValues(), args.imageRewrite),
             },
             { ...k8sOpts, dependsOn: [this.controller] },
         );
 
+        // Never auto-selected: only models with `runtime: gpu-serverless-vllm-openai` use it.
+        const vllmRuntime = pulumi
+            .output(args.imageRewrite)
+            .apply((rewrite) => vllmRuntimeManifest({ image: imageReference(vllmRuntimeImage, rewrite) }));
+        this.vllmRuntime = new k8s.apiextensions.CustomResource(
+            childName(name, "vllm-runtime"),
+            { apiVersion: "serving.kserve.io/v1alpha1", kind: "ClusterServingRuntime", metadata: vllmRuntime.metadata, spec: vllmRuntime.spec },
+            { ...k8sOpts, dependsOn: [this.runtimes] },
+        );
+
         this.namespace = namespace.metadata.name;
         this.registerOutputs({
+            vllmRuntime: this.vllmRuntime,
             certManager: this.certManager,
             crds: this.crds,
             controller: this.controller,

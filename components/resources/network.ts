@@ -34,6 +34,10 @@ export class Network extends pulumi.ComponentResource {
     public readonly privateSubnetsByZone: pulumi.Output<Record<string, string[]>>;
     /** Routes and associations nodes need for egress: node groups wait for them so new nodes can pull images. */
     public readonly egress: pulumi.Resource[];
+    /** Route tables of the private subnets (distinct), for gateway endpoints. */
+    public readonly privateRouteTableIds: pulumi.Output<string[]>;
+    /** The VPC's CIDR block, for interface endpoints' security group. */
+    public readonly cidrBlock: pulumi.Output<string>;
 
     constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         if (!args.clusterName) throw new Error(`Network "${name}" args.clusterName: required`);
@@ -44,6 +48,8 @@ export class Network extends pulumi.ComponentResource {
         this.publicSubnetIds = built.publicSubnetIds;
         this.privateSubnetsByZone = built.privateSubnetsByZone;
         this.egress = built.egress;
+        this.privateRouteTableIds = built.privateRouteTableIds;
+        this.cidrBlock = built.cidrBlock;
         this.registerOutputs({
             vpcId: this.vpcId,
             privateSubnetIds: this.privateSubnetIds,
@@ -112,6 +118,7 @@ export class Network extends pulumi.ComponentResource {
                 { ...opts, dependsOn: [gateway] },
             );
         });
+        const privateRouteTables: aws.ec2.RouteTable[] = [];
         privateSubnets.forEach((s, i) => {
             const routes = new aws.ec2.RouteTable(childName(name, `private-${i}-routes`), { vpcId: vpc.id, tags: { Name: `${clusterName}-private-${i}` } }, opts);
             egress.push(
@@ -122,6 +129,7 @@ export class Network extends pulumi.ComponentResource {
                 ),
                 new aws.ec2.RouteTableAssociation(childName(name, `private-${i}-routes`), { subnetId: s.id, routeTableId: routes.id }, opts),
             );
+            privateRouteTables.push(routes);
         });
 
         return {
@@ -130,6 +138,8 @@ export class Network extends pulumi.ComponentResource {
             publicSubnetIds: pulumi.all(publicSubnets.map((s) => s.id)),
             privateSubnetsByZone: byZone(privateSubnets.map((s) => ({ id: s.id, zone: s.availabilityZone }))),
             egress,
+            privateRouteTableIds: pulumi.all(privateRouteTables.map((r) => r.id)),
+            cidrBlock: vpc.cidrBlock,
         };
     }
 
@@ -151,6 +161,11 @@ export class Network extends pulumi.ComponentResource {
             publicSubnetIds: pulumi.output(vpcConfig.publicSubnetIds),
             privateSubnetsByZone: byZone(lookups),
             egress: [],
+            // A subnet without an explicit association uses the main route table, which this lookup also returns.
+            privateRouteTableIds: pulumi
+                .all(vpcConfig.privateSubnetIds.map((subnetId) => aws.ec2.getRouteTableOutput({ subnetId }, opts).routeTableId))
+                .apply((ids) => [...new Set(ids)]),
+            cidrBlock: aws.ec2.getVpcOutput({ id: vpcConfig.id }, opts).cidrBlock,
         };
     }
 }

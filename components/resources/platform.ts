@@ -25,6 +25,10 @@ import { gpuTaint } from "../domain/clusterFacts";
 import { firstReplicaPolicy } from "../manifests/model/firstReplicaAdmission";
 import { gpuPoolTaints, tolerationsFor } from "../manifests/nodeMonitoring/agent";
 import { Karpenter } from "./karpenter";
+import { gpusPerInstance } from "../domain/prices";
+import { ImageCache, type ImageRewriteInput } from "./imageCache";
+import { VpcEndpoints } from "./vpcEndpoints";
+import { WarmCapacity } from "./warmCapacity";
 
 export type { GpuScheduling } from "../domain/nodeGroups";
 
@@ -33,6 +37,11 @@ export interface ServerlessGpuPlatformArgs {
     config: PlatformConfig;
     /** Physical EKS cluster name. Default `<project>-<stack>`, e.g. `gpu-serverless-dev`. */
     clusterName?: string;
+    /**
+     * Values of the secret config keys `imageCache.dockerHubCredentialsSecret` / `githubCredentialsSecret` name
+     * (JSON {username, accessToken}); required with `imageCache.pullThroughCache`. Default none.
+     */
+    registryCredentials?: Partial<Record<"docker.io" | "ghcr.io", pulumi.Input<string>>>;
 }
 
 /** Namespaces of the add-ons. */
@@ -63,6 +72,8 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
     public readonly oidc: { providerArn: pulumi.Output<string>; issuer: pulumi.Output<string> };
     /** The AWS region of the stack. */
     public readonly region: string;
+    /** `crane copy` commands that fill the nvcr.io mirror (empty without `imageCache.nvcrMirror`). */
+    public readonly nvcrMirrorCopies: pulumi.Output<string[]>;
 
     constructor(name: string, args: ServerlessGpuPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         const config = args.config;
@@ -99,6 +110,31 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
             awsChildOpts,
         );
         this.provider = cluster.provider;
+
+        if (config.vpcEndpoints) {
+            new VpcEndpoints(
+                childName(name, "vpc-endpoints"),
+                {
+                    region: config.region,
+                    clusterName,
+                    vpcId: network.vpcId,
+                    cidrBlock: network.cidrBlock,
+                    privateSubnetIds: network.privateSubnetIds,
+                    privateRouteTableIds: network.privateRouteTableIds,
+                },
+                awsChildOpts,
+            );
+        }
+        const cacheOn = config.imageCache.pullThroughCache || config.imageCache.nvcrMirror;
+        const imageCache = cacheOn
+            ? new ImageCache(
+                  childName(name, "image-cache"),
+                  { config: config.imageCache, region: config.region, nodeRoleName: cluster.nodeRoleName, credentials: args.registryCredentials ?? {} },
+                  awsChildOpts,
+              )
+            : undefined;
+        const imageRewrite: ImageRewriteInput = imageCache?.rewrite;
+        this.nvcrMirrorCopies = imageCache?.nvcrMirrorCopies ?? pulumi.output([]);
         const k8sChildOpts = { parent: this, providers: { kubernetes: this.provider } };
         const chartVersions = config.chartVersions;
 
@@ -134,6 +170,7 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
                 systemNodeSelector: systemNodeLabels,
                 monitoringRelease: monitoring.release,
                 chartVersions,
+                imageRewrite,
             },
             { ...awsChildOpts, providers: { aws: this.awsProvider, kubernetes: this.provider } },
         );
@@ -174,13 +211,14 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
                     poolTolerations.length > 0 ? poolTolerations : [{ key: gpuTaint.key, operator: "Equal", value: gpuTaint.value, effect: gpuTaint.effect }],
                 namespace: namespaces.gpu,
                 chartVersions,
+                imageRewrite,
             },
             k8sChildOpts,
         );
 
         const keda = new Keda(
             childName(name, "keda"),
-            { provider: this.provider, monitoring, systemNodeSelector: systemNodeLabels, namespace: namespaces.keda, chartVersions },
+            { provider: this.provider, monitoring, systemNodeSelector: systemNodeLabels, namespace: namespaces.keda, chartVersions, imageRewrite },
             k8sChildOpts,
         );
 
@@ -192,9 +230,15 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
                 namespace: namespaces.kserve,
                 certManagerNamespace: namespaces.certManager,
                 chartVersions,
+                imageRewrite,
             },
             k8sChildOpts,
         );
+
+        const warmPools = config.gpuNodeGroups.flatMap((g) => (g.warm ? [{ name: g.name, gpusPerNode: gpusPerInstance[g.instanceType], warm: g.warm }] : []));
+        if (warmPools.length > 0) {
+            new WarmCapacity(childName(name, "warm-capacity"), { provider: this.provider, pools: warmPools, keda: keda.release, imageRewrite }, k8sChildOpts);
+        }
 
         this.oidc = { providerArn: cluster.oidcProviderArn, issuer: cluster.oidcIssuer };
         this.region = config.region;
@@ -215,13 +259,14 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
             firstReplicaPolicy(),
             { parent: this, provider: this.provider, dependsOn: [keda.release] },
         );
-        this.crdReleases = { keda: keda.release, monitoring: monitoring.release, kserve: kserve.runtimes, firstReplicaPolicy: admission };
+        this.crdReleases = { keda: keda.release, monitoring: monitoring.release, kserve: kserve.vllmRuntime, firstReplicaPolicy: admission };
 
         this.registerOutputs({
             provider: this.provider,
             awsProvider: this.awsProvider,
             oidc: this.oidc,
             region: this.region,
+            nvcrMirrorCopies: this.nvcrMirrorCopies,
             crdReleases: this.crdReleases,
             clusterName: this.clusterName,
             kubeconfig: this.kubeconfig,

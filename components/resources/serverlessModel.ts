@@ -1,6 +1,7 @@
 /**
  * One model served from zero: KServe InferenceService (Standard mode, external autoscaler), the KEDA ScaledObject
- * that owns its replica count (one `external-push` trigger to the activator, which also reports vLLM's load), a ServiceMonitor
+ * that owns its replica count (one `external-push` trigger to the activator, which also reports vLLM's load, and a
+ * `cron` trigger per `prewarm` window: manifests/warm/warmCapacity.ts), a ServiceMonitor
  * for its metrics, a NetworkPolicy admitting only the activator and Prometheus, a ServiceAccount without API access,
  * and the credentials KServe's storage initializer downloads the weights with: for gated Hugging Face models a Secret
  * with the token; for `s3://` models an IAM role (IRSA) that may only list and read the model's prefix; for private
@@ -25,6 +26,7 @@ import { backendUrl, modelLabels, predictorName } from "../manifests/model/predi
 import { firstReplicaBinding } from "../manifests/model/firstReplicaAdmission";
 import { scaledObjectManifest, scaledObjectType } from "../manifests/model/scaledObject";
 import { networkPolicyManifest, serviceMonitorManifest } from "../manifests/model/traffic";
+import { withPrewarmTriggers } from "../manifests/warm/warmCapacity";
 import { childName } from "../domain/naming";
 import type { GpuScheduling } from "../domain/nodeGroups";
 import { argsError } from "../domain/checks";
@@ -139,6 +141,7 @@ export class ServerlessModel extends pulumi.ComponentResource {
             serviceAccountName,
             gpuScheduling: args.gpuScheduling,
             hfTokenSecretName: hfSecret ? `${model.name}-hf-token` : undefined,
+            s3Region: s3 ? args.s3Access!.region : undefined,
         });
         // In force before the InferenceService exists: KServe's Deployment starts at one replica.
         const admission =
@@ -157,7 +160,7 @@ export class ServerlessModel extends pulumi.ComponentResource {
             k8sOpts([args.dependencies.kserve, serviceAccount, ...secrets, ...admission]),
         );
 
-        const scaledObject = pulumi.output(args.scalerAddress).apply((scalerAddress) => scaledObjectManifest(model, { scalerAddress }));
+        const scaledObject = pulumi.output(args.scalerAddress).apply((scalerAddress) => withPrewarmTriggers(scaledObjectManifest(model, { scalerAddress }), model.prewarm));
         this.scaledObject = new k8s.apiextensions.CustomResource(
             childName(name, "scaled-object"),
             { ...scaledObjectType, metadata: scaledObject.metadata, spec: scaledObject.spec },

@@ -112,6 +112,14 @@ function providerCall(token: string, inputs: Record<string, any>, region: string
             if (!subnetZones.has(inputs.id)) subnetZones.set(inputs.id, `${region}${"abcdef"[subnetZones.size % 6]}`);
             return { id: inputs.id, availabilityZone: subnetZones.get(inputs.id) };
         }
+        case "aws:ec2/getVpc:getVpc":
+            // An adopted VPC: the /16 the stacks' defaults use (the endpoints' security group admits it).
+            return { id: inputs.id, cidrBlock: "10.0.0.0/16", cidrBlockAssociations: [{ cidrBlock: "10.0.0.0/16" }] };
+        case "aws:ec2/getRouteTable:getRouteTable": {
+            // The route table associated with an adopted private subnet (its S3 gateway endpoint route goes there).
+            const routeTableId = `rtb-${createHash("sha256").update(String(inputs.subnetId)).digest("hex").slice(0, 17)}`;
+            return { id: routeTableId, routeTableId, subnetId: inputs.subnetId, vpcId: "vpc-adopted" };
+        }
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken": {
             // ECR's docker login: user AWS and a 12-hour token (placeholder here; the real one exists at deploy time).
             const proxyEndpoint = `https://${ACCOUNT}.dkr.ecr.${region}.amazonaws.com`;

@@ -6,6 +6,7 @@
 import { type ActivatorConfigInput, activatorConfigSchema, apiKeyDigestsFile, parseActivatorConfig } from "../../../activator/src/index";
 import type { ActivatorStackConfig, ModelConfig } from "../../config/models";
 import { backendUrl, predictorName, readinessPath } from "../model/predictor";
+import { vllmHealthPath, vllmRuntimeName } from "../model/vllmRuntime";
 import { activatorPorts, apiKeysDir, apiKeysFileName, peerTokenDir, peerTokenFileName, serviceNames } from "./names";
 
 /** The API keys Secret's data: the file of their SHA-256 digests, in the activator's own format. Never the keys. */
@@ -42,7 +43,8 @@ export function activatorConfig(
             namespace: model.namespace,
             backend: backendUrl(model),
             serviceName: predictorName(model),
-            readinessPath,
+            // Probe mode only: vLLM's own server (our streaming runtime) has no /v2/health/ready.
+            readinessPath: model.runtime === vllmRuntimeName ? vllmHealthPath : readinessPath,
             hosts: model.routing.hosts,
             ...(model.routing.pathPrefix !== undefined ? { pathPrefix: model.routing.pathPrefix } : {}),
             openaiModels: model.routing.openaiModels,

@@ -11,6 +11,7 @@ import { isLlmFormat, type ModelConfig } from "../../config/models";
 import type { GpuScheduling } from "../../domain/nodeGroups";
 import { livenessPath, modelLabels, modelServerPort, readinessPath, servedModelName } from "./predictor";
 import { modelContainerPorts, servingRuntimes } from "./runtime";
+import { runaiStreamerModelSpec, vllmHealthPath, vllmRuntimeName } from "./vllmRuntime";
 
 export interface InferenceServiceOptions {
     /** ServiceAccount of the predictor pods (carries the HF token Secret for KServe's storage initializer). */
@@ -19,6 +20,8 @@ export interface InferenceServiceOptions {
     gpuScheduling?: GpuScheduling;
     /** Secret with key `HF_TOKEN`, when the model has `hfTokenSecret`. */
     hfTokenSecretName?: string;
+    /** Region of an `s3://` model's bucket; required with `runtime: gpu-serverless-vllm-openai` (the streamer's `AWS_REGION`). */
+    s3Region?: string;
 }
 
 /** The KServe runtime's model format: `vllm` is KServe's Hugging Face runtime with its vLLM backend forced. */
@@ -86,9 +89,19 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
     if (options.hfTokenSecretName) {
         env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: options.hfTokenSecretName, key: "HF_TOKEN" } } });
     }
-    const args = modelServerArgs(model);
+    // Our vLLM runtime (vllmRuntime.ts): no storageUri (so no storage initializer), the S3 location as vLLM's
+    // --model, vLLM's own /health for the probes.
+    const streaming = model.runtime === vllmRuntimeName;
+    if (streaming && options.s3Region === undefined) throw new Error(`model ${model.name}: runtime ${vllmRuntimeName} needs the bucket's region (options.s3Region)`);
+    const streamed = streaming
+        ? runaiStreamerModelSpec({ name: model.name, storageUri: model.storageUri, gpus: model.gpus, servedModelName: servedModelName(model) }, options.s3Region!)
+        : undefined;
+    if (streamed) env.splice(0, env.length, ...env.filter((e) => e.name !== "KSERVE_OPENAI_ROUTE_PREFIX"), ...streamed.env);
+    const args = streamed ? [...streamed.args, ...model.runtimeArgs] : modelServerArgs(model);
     const runtime = servingRuntimes[model.format];
     const httpGet = (path: string) => ({ path, port: modelServerPort, scheme: "HTTP" });
+    const ready = streamed ? vllmHealthPath : readinessPath;
+    const live = streamed ? vllmHealthPath : livenessPath;
 
     return {
         apiVersion: "serving.kserve.io/v1beta1",
@@ -116,7 +129,9 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
                     modelFormat: { name: kserveModelFormat(model) },
                     // Part of KServe's runtime selection: without it onnx, tensorrt and mlflow match no runtime.
                     ...(runtime.protocolVersion ? { protocolVersion: runtime.protocolVersion } : {}),
-                    storageUri: model.storageUri,
+                    // Our runtime: no storageUri, so the pod mutator injects no storage initializer.
+                    ...(streamed ? { runtime: streamed.runtime } : {}),
+                    ...(streamed ? {} : { storageUri: model.storageUri }),
                     // Declared so that KServe names the Service port after it and Prometheus finds it (see runtime.ts).
                     ports: modelContainerPorts(model.format),
                     ...(args.length > 0 ? { args } : {}),
@@ -126,13 +141,13 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
                     // Weights load before the server answers: the startup probe gives it the whole cold-start
                     // budget, then readiness and liveness take over at their usual pace.
                     startupProbe: {
-                        httpGet: httpGet(readinessPath),
+                        httpGet: httpGet(ready),
                         periodSeconds: PROBE_PERIOD_SECONDS,
                         timeoutSeconds: 5,
                         failureThreshold: startupFailureThreshold(model),
                     },
-                    readinessProbe: { httpGet: httpGet(readinessPath), periodSeconds: 2, timeoutSeconds: 5, failureThreshold: 3 },
-                    livenessProbe: { httpGet: httpGet(livenessPath), periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
+                    readinessProbe: { httpGet: httpGet(ready), periodSeconds: 2, timeoutSeconds: 5, failureThreshold: 3 },
+                    livenessProbe: { httpGet: httpGet(live), periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
                 },
             },
         },

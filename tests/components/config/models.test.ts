@@ -47,6 +47,8 @@ describe("stack config: models and activator", () => {
             coldStart: { imagePullSeconds: 180, downloadSeconds: 180, startupSeconds: 120 },
             coldStartTimeoutSeconds: 480,
             coldStartTimeoutExplicit: false,
+            runtime: "auto",
+            prewarm: [],
         });
         assert.deepEqual(models[0].routing, { hosts: [], openaiModels: ["qwen"] });
         assert.deepEqual(models[0].vllm, { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8 });

@@ -21,6 +21,8 @@ describe("stack config", () => {
             prometheus: { retention: "15d", storageSize: "50Gi" },
             chartVersions: {},
             clusterAutoscaler: { scaleDownUnneededTime: "10m", maxNodeProvisionTime: "10m" },
+            imageCache: { pullThroughCache: false, nvcrMirror: false },
+            vpcEndpoints: false,
             protect: false,
             alerts: {
                 heldRequests: 20,

@@ -29,9 +29,25 @@ describe("ServerlessGpuPlatform (mocks)", () => {
             "gpu-serverless:kserve:KServe pf-kserve",
             "gpu-serverless:monitoring:Monitoring pf-monitoring",
             "gpu-serverless:network:Network pf-network",
+            // The dev stack turns the endpoints on (docs/cold-start.md); the image cache and warm nodes stay off.
+            "gpu-serverless:network:VpcEndpoints pf-vpc-endpoints",
             "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy pf-first-replica-policy",
             "pulumi:providers:aws pf-aws",
         ]);
+    });
+
+    it("attaches the S3 gateway endpoint to every private route table and the ECR endpoints to the private subnets", async () => {
+        const endpoint = (n: string) => resourceNamed("aws:ec2/vpcEndpoint:VpcEndpoint", `pf-vpc-endpoints-${n}`).inputs;
+        const privateTables = resourcesOfType("aws:ec2/routeTable:RouteTable").filter((r) => /private-\d-routes$/.test(r.name));
+        assert.equal(endpoint("s3").serviceName, "com.amazonaws.us-west-2.s3");
+        assert.equal(endpoint("s3").routeTableIds.length, privateTables.length);
+        for (const n of ["ecr-api", "ecr-dkr"]) {
+            assert.equal(endpoint(n).vpcEndpointType, "Interface");
+            assert.equal(endpoint(n).privateDnsEnabled, true);
+            assert.equal(endpoint(n).subnetIds.length, 3);
+        }
+        assert.deepEqual(resourcesOfType("aws:ecr/pullThroughCacheRule:PullThroughCacheRule"), []);
+        assert.equal(release("pf-kserve-runtimes").inputs.values.kserve.servingruntime.huggingfaceserver, undefined, "no image rewrite without imageCache");
     });
 
     it("installs every pinned chart once, at its pinned version", () => {
@@ -84,7 +100,9 @@ describe("ServerlessGpuPlatform (mocks)", () => {
         assert.equal(await unwrap(crd.keda.urn), release("pf-keda-release").urn);
         assert.equal(await unwrap(crd.monitoring.urn), release("pf-monitoring-kube-prometheus-stack").urn);
         // Models wait for the runtimes, which wait for the controller: no InferenceService meets "no runtime found".
-        assert.equal(await unwrap(crd.kserve.urn), release("pf-kserve-runtimes").urn);
+        // Our vLLM runtime, which comes after the chart's runtimes: models wait for both.
+        assert.equal(await unwrap(crd.kserve.urn), resourceNamed("kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime", "pf-kserve-vllm-runtime").urn);
+        assert.ok(dependsOn(resourceNamed("kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime", "pf-kserve-vllm-runtime"), release("pf-kserve-runtimes")));
         assert.ok(dependsOn(release("pf-kserve-runtimes"), release("pf-kserve-controller")));
         assert.equal(await unwrap(platform.awsProvider.urn), resourceNamed("pulumi:providers:aws", "pf-aws").urn);
     });
