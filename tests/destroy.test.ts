@@ -1,7 +1,7 @@
 /**
  * `pulumi destroy` leaves nothing billable: every resource the prod and dev programs register, and every AWS resource
  * the cluster creates on their behalf, is accounted for. A new resource type fails here until someone says how it
- * goes away (README "Destroying a stack" lists what cannot be checked without AWS).
+ * goes away (docs/destroy.md lists what cannot be checked without AWS).
  */
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";

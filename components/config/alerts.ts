@@ -53,6 +53,6 @@ export type AlertThresholds = z.output<typeof alertsSchema>;
 
 /** Stack keys of this module. */
 export const alertStackKeys = {
-    /** Alert thresholds; see README "Alerts". */
+    /** Alert thresholds; see docs/operations.md "Alerts". */
     alerts: alertsSchema,
 };

@@ -169,7 +169,7 @@ const apiEndpoint = section({
         issue(
             ["privateAccessCidrs"],
             "required with access private (or privateAccessSecurityGroupIds): the private endpoint admits only the cluster security group, which the machine running pulumi is never in; " +
-                `list ${vpcNetworks} (see README "Running the prod stack")`,
+                `list ${vpcNetworks} (see docs/prod.md)`,
         );
     }
     publicAccessCidrs.forEach((c, i) => {

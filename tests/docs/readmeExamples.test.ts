@@ -1,6 +1,7 @@
 /**
  * What the READMEs show a user to run: the activator's minimal local config keeps its listeners on the loopback
- * interface (it has no API keys), and the activator's error table lists each status and code once.
+ * interface (it has no API keys), the README's test command is what CI runs, and the activator's error table lists
+ * each status and code once.
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -17,6 +18,14 @@ describe("README examples", () => {
         const config = parseConfigText("README.md", block);
         for (const [name, listener] of Object.entries(config.listeners)) assert.equal(listener.host, "127.0.0.1", `${name} listener`);
         assert.equal(config.auth, undefined);
+    });
+
+    it("the README's test command is the one CI runs (.ci/run)", () => {
+        const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+        const block = /^## Test\n\n```sh\n([\s\S]*?)```/m.exec(readme)?.[1];
+        assert.equal(block, "npm test\n", "the README's Test section shows `npm test`");
+        const ci = fs.readFileSync(path.join(root, ".ci/run"), "utf8").split("\n");
+        assert.ok(ci.includes(block.trim()), ".ci/run runs `npm test`");
     });
 
     it("the activator's error table lists each status and code once", () => {

@@ -71,7 +71,7 @@ export function activatorConfigFile(config: ActivatorConfigInput): string {
  * TCP idle timeout asked of the NLB listener: a held request sends no byte until its model is ready, so the load
  * balancer must not cut it before the activator's own request timeout (which bounds holding). NLBs accept 60..6000 s.
  * Only the AWS Load Balancer Controller applies it; the NLB the in-tree cloud provider makes keeps AWS's fixed 350 s
- * (see README, "Long holds behind the NLB").
+ * (see docs/cold-start.md, "Long holds behind the NLB").
  */
 export function nlbIdleTimeoutSeconds(config: ActivatorConfigInput): number {
     const { limits } = activatorConfigSchema.parse(config);

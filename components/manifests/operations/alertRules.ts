@@ -3,7 +3,7 @@
  * the `Observability` component creates and for `promtool` in the tests.
  *
  * Metric names and labels, and where they come from:
- * - activator: `activator/src/metrics.ts` (`model` = `<namespace>/<name>`; see activator/README.md).
+ * - activator: `activator/src/base/metrics.ts` (`model` = `<namespace>/<name>`; see activator/README.md).
  * - DCGM exporter 4.8.2 (chart 4.8.2, image 4.5.3-4.8.2): `DCGM_FI_DEV_FB_USED`, `_FB_FREE`, `_FB_RESERVED` in MiB,
  *   from its default counters (NVIDIA/dcgm-exporter, etc/default-counters.csv at tag 4.5.3-4.8.2); total
  *   framebuffer = used + free + reserved. Label `Hostname` is the node name (internal/pkg/hostname/hostname.go reads

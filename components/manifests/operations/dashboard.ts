@@ -3,7 +3,7 @@
  * kube-prometheus-stack's Grafana sidecar as a ConfigMap labelled `grafana_dashboard: "1"` (the chart's
  * `grafana.sidecar.dashboards.label` / `labelValue`, searched in every namespace by default).
  *
- * Metric names: the activator's (`activator/src/metrics.ts`); vLLM's (vllm-project/vllm vllm/v1/metrics/loggers.py:
+ * Metric names: the activator's (`activator/src/base/metrics.ts`); vLLM's (vllm-project/vllm vllm/v1/metrics/loggers.py:
  * `vllm:time_to_first_token_seconds` histogram, `vllm:generation_tokens` / `vllm:prompt_tokens` counters, exposed with
  * `_total`), scraped through each model's ServiceMonitor (labels `namespace`, `service` = `<name>-predictor`); DCGM
  * exporter's `DCGM_FI_DEV_GPU_UTIL` (%) and `DCGM_FI_DEV_FB_*` (MiB) with `Hostname` = node name; kube-state-metrics'

@@ -45,7 +45,7 @@ describe("stack config", () => {
 
     it("refuses the defaults alone: a private API endpoint nobody can reach", () => {
         assert.deepEqual(problemsOf({}), [
-            'gpu-serverless:apiEndpoint.privateAccessCidrs: required with access private (or privateAccessSecurityGroupIds): the private endpoint admits only the cluster security group, which the machine running pulumi is never in; list the CIDR of the network inside or routed into the VPC that runs pulumi and kubectl (a VPN\'s client range, a CI runner\'s subnet) (see README "Running the prod stack")',
+            'gpu-serverless:apiEndpoint.privateAccessCidrs: required with access private (or privateAccessSecurityGroupIds): the private endpoint admits only the cluster security group, which the machine running pulumi is never in; list the CIDR of the network inside or routed into the VPC that runs pulumi and kubectl (a VPN\'s client range, a CI runner\'s subnet) (see docs/prod.md)',
         ]);
     });
 

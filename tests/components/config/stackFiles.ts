@@ -21,8 +21,9 @@ export const reachableApiEndpoint = { privateAccessCidrs: ["10.100.0.0/16"] };
 export const reachableApi: Record<string, string> = { "gpu-serverless:apiEndpoint": JSON.stringify(reachableApiEndpoint) };
 
 /**
- * What README tells an operator to fill in before the first `pulumi up`: the shipped stack files carry documentation
- * ranges (RFC 5737) there, which the program refuses (tests/components/config/stack.test.ts checks that).
+ * What the README (dev) and docs/prod.md tell an operator to fill in before the first `pulumi up`: the shipped stack
+ * files carry documentation ranges (RFC 5737) there, which the program refuses (tests/components/config/stack.test.ts
+ * checks that).
  */
 export const operatorEdits: Record<string, Record<string, unknown>> = {
     dev: { apiEndpoint: { access: "public", publicAccessCidrs: ["100.20.30.0/24"] } },

@@ -270,8 +270,11 @@ describe("operations/alertRules", () => {
         assert.throws(() => durationSeconds("15 minutes"));
     });
 
-    it("is listed in the README with its threshold key", () => {
-        const readme = fs.readFileSync(path.join(__dirname, "../../../../README.md"), "utf8");
-        for (const name of alertNames) assert.ok(readme.includes(`\`${name}\``), `${name} in README.md`);
+    it("is listed in docs/operations.md with its threshold keys, and the README links that page", () => {
+        const root = path.join(__dirname, "../../../..");
+        const page = fs.readFileSync(path.join(root, "docs/operations.md"), "utf8");
+        for (const name of alertNames) assert.ok(page.includes(`\`${name}\``), `${name} in docs/operations.md`);
+        for (const key of Object.keys(alertsSchema.parse({}))) assert.ok(page.includes(`\`${key}\``), `threshold key ${key} in docs/operations.md`);
+        assert.match(fs.readFileSync(path.join(root, "README.md"), "utf8"), /\]\(docs\/operations\.md\)/);
     });
 });
