@@ -5,6 +5,20 @@ import { STATUS_CODES, type ServerResponse } from "node:http";
  * counted under in `activator_rejections_total`, and, for errors about the request's `model`, the OpenAI `param`.
  * The body is OpenAI's error shape (what OpenAI SDKs parse into their exceptions) plus details:
  * `{ "error": { "message", "type", "param", "code", ...details } }`, `type` from the status (`errorType`).
+ *
+ * Retry guidance for clients (docs/clients.md). The official OpenAI SDKs retry 408, 409, 429 and every 5xx twice
+ * unless the response carries `x-should-retry` (obeyed first: openai-node `src/client.ts` `shouldRetry`,
+ * openai-python `_base_client.py` `_should_retry`), and wait `Retry-After` when it is at most 60 s (openai-node
+ * 7.60.0 `retryRequest`; above that, their own 0.5–8 s backoff) or 120 s (openai-python 3.63.0
+ * `MAX_RETRY_AFTER_DELAY`; above that, no retry at all). So:
+ * - `shouldRetry: true` + `Retry-After` (1 s, `RETRY_AFTER_SECONDS`): the request never reached a model server and a
+ *   moment later it can (a full queue or body buffer, this replica shutting down while another takes over);
+ * - `shouldRetry: false`: a retry cannot help or may do harm: the model cannot start (its cause lasts minutes; the
+ *   `Retry-After` of 10 s says when asking again may tell something new), its hold already spent the model's whole
+ *   cold-start budget (a retry would wait that long again, twice), the model server may have received the request
+ *   (`request_timeout`, `upstream_connection_lost`), or the model was removed;
+ * - nothing: the SDK's own rules fit (4xx are not retried, 408 is: the request was not received in time;
+ *   `upstream_unavailable` is answered only for requests the model server did not receive or idempotent ones).
  */
 export const ERRORS = {
   malformed_request: { status: 400, reason: "bad_request" },
@@ -19,15 +33,16 @@ export const ERRORS = {
   invalid_content_encoding: { status: 400, reason: "bad_request" },
   body_too_large: { status: 413, reason: "body_too_large" },
   unsupported_content_encoding: { status: 415, reason: "unsupported_content_encoding" },
-  model_queue_full: { status: 503, reason: "model_queue_full" },
-  global_queue_full: { status: 503, reason: "global_queue_full" },
-  body_buffer_full: { status: 503, reason: "body_buffer_full" },
-  shutting_down: { status: 503, reason: "shutting_down" },
-  model_removed: { status: 503, reason: "model_removed" },
+  model_queue_full: { status: 503, reason: "model_queue_full", shouldRetry: true },
+  global_queue_full: { status: 503, reason: "global_queue_full", shouldRetry: true },
+  body_buffer_full: { status: 503, reason: "body_buffer_full", shouldRetry: true },
+  shutting_down: { status: 503, reason: "shutting_down", shouldRetry: true },
+  model_removed: { status: 503, reason: "model_removed", shouldRetry: false },
   // The model's pods or InferenceService say it cannot start (readiness mode kubernetes): no use holding.
-  model_cannot_start: { status: 503, reason: "model_cannot_start", retryAfterSeconds: 10 },
-  cold_start_timeout: { status: 504, reason: "cold_start_timeout" },
-  request_timeout: { status: 504, reason: "request_timeout" },
+  model_cannot_start: { status: 503, reason: "model_cannot_start", retryAfterSeconds: 10, shouldRetry: false },
+  cold_start_timeout: { status: 504, reason: "cold_start_timeout", shouldRetry: false },
+  // The model server received the request and did not answer in time.
+  request_timeout: { status: 504, reason: "request_timeout", shouldRetry: false },
   upstream_unavailable: { status: 502, reason: "upstream_unavailable" },
   // The backend's connection died after the request was sent: it may have been received, so no one sends it again.
   upstream_connection_lost: { status: 502, reason: "upstream_connection_lost", shouldRetry: false },

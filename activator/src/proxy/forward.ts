@@ -147,7 +147,7 @@ function onForwardError(x: ForwardExchange, err: Error, responded: boolean): voi
   const code = (err as { code?: string }).code;
   if (res.headersSent) {
     ctx.logger.warn({ model: model.key, err: describe(err, code) }, "backend failed mid-response; client response cut");
-    res.destroy(err);
+    cutResponse(res, err);
     return;
   }
   if (!responded && code !== undefined && bodyReplayable(x)) {
@@ -177,6 +177,28 @@ function onForwardError(x: ForwardExchange, err: Error, responded: boolean): voi
     ctx.logger.warn({ model: model.key, err: describe(err, code) }, "backend request failed");
     reject(ctx, x, "upstream_unavailable", `model ${model.key} backend failed: ${describe(err, code)}`, { model: model.key });
   }
+}
+
+/**
+ * Ends a response the backend failed to finish so that every client sees it cut. A chunked or length-framed body
+ * cut by a close is visibly incomplete (no last chunk; fewer bytes than declared). A close-delimited body (an
+ * HTTP/1.0 client, e.g. nginx's default `proxy_http_version 1.0`, gets no chunked framing; RFC 9112 §6.3 rule 8)
+ * ends at the close, so a FIN would make the cut look like the complete answer: it ends with a reset (RST, via
+ * `SO_LINGER` 0), which the client reads as ECONNRESET.
+ */
+function cutResponse(res: ProxyResponse, err: Error): void {
+  const socket = res.socket;
+  if (socket && !res.chunkedEncoding && !/\r\ncontent-length:/i.test(headerBlock(res))) {
+    socket.resetAndDestroy();
+    return;
+  }
+  res.destroy(err);
+}
+
+/** The response head as written (Node's `_header`; `getHeader` misses headers passed to `writeHead`). */
+function headerBlock(res: ProxyResponse): string {
+  const header = (res as unknown as { _header?: unknown })._header;
+  return typeof header === "string" ? header : "";
 }
 
 /** Nothing of the body is lost yet: it is buffered, absent, or not read from the client yet. */

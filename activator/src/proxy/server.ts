@@ -7,6 +7,7 @@ import { ProxyRequest, ProxyResponse } from "../request/exchange";
 import { lingeringClose } from "../request/linger";
 import { createRequestHandlers } from "./chain";
 import type { ProxyContext } from "./context";
+import { afterEarlierResponses, trackResponse } from "./pipeline";
 
 type ClientLimits = Pick<ActivatorConfig["limits"], "headersTimeoutSeconds" | "requestTimeoutSeconds">;
 
@@ -29,31 +30,52 @@ export function createProxyServer(ctx: ProxyContext, limits: ClientLimits): Serv
     },
   );
   const handlers = createRequestHandlers(ctx);
-  server.on("request", handlers.request);
-  server.on("checkContinue", handlers.checkContinue);
+  server.on("request", (req: ProxyRequest, res: ProxyResponse) => {
+    trackResponse(req, res);
+    handlers.request(req, res);
+  });
+  server.on("checkContinue", (req: ProxyRequest, res: ProxyResponse) => {
+    trackResponse(req, res);
+    handlers.checkContinue(req, res);
+  });
   server.on("upgrade", handlers.upgrade);
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(ctx, err, socket));
   applyClientLimits(server, limits);
   return server;
 }
 
+/** Connections whose parse error is being answered: Node may report more errors for the bytes that follow. */
+const answering = new WeakSet<Duplex>();
+
 /**
  * A request Node's parser refused (malformed, headers too large, too slow) never reaches the chain: it is
- * answered here, in the same JSON shape as every other error, unless a response already started on that
- * connection (writing would corrupt it); then the connection is closed.
+ * answered here, in the same JSON shape as every other error, and the connection is closed (in stages, so the
+ * client reads the answer). Responses stay in request order (`pipeline.ts`): with responses still owed for
+ * requests received earlier on the connection (pipelined), the error is answered after them. No answer, only a
+ * close, when the connection cannot carry one: the client reset it, closed it, or the failed request's own
+ * response already started (a body that turned malformed mid-way; writing would corrupt that response).
  */
 function answerClientError(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (answering.has(socket)) return;
+  answering.add(socket);
   const code: ErrorCode =
     err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "client_timeout" : "malformed_request";
-  const current = (socket as Duplex & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
-  if (err.code !== "ECONNRESET" && socket.writable && !current?.headersSent) {
+  if (err.code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  afterEarlierResponses(socket, (failed) => {
+    // A response finished meanwhile may have ended the connection (Connection: close): then it just closes.
+    const current = (socket as Duplex & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
+    if (socket.destroyed || !socket.writable || failed?.res.headersSent || current?.headersSent) {
+      socket.destroy();
+      return;
+    }
     const message = code === "client_timeout" ? "the request was not received in time" : `the request could not be parsed: ${err.message}`;
     socket.write(rawErrorResponse(code, message));
     ctx.metrics.rejections.inc({ model: "", reason: ERRORS[code].reason });
     lingeringClose.call(socket as Socket); // once the answer is flushed, in stages: the client may still be sending
-  } else {
-    socket.destroy();
-  }
+  });
 }
 
 /** (Re)applies the client timeouts; Node reads them on every check, so a reload takes effect at once. */
