@@ -1,8 +1,8 @@
 /**
  * Every Helm chart the program installs, pinned in one place.
  *
- * Versions match the upstream data the tests check our values against (`../shared/upstream/SOURCES.md`), so a bump here
- * is a bump there too. Stack config may override a version per chart (`gpu-serverless:chartVersions`); overrides go
+ * Versions match the upstream data the tests check our values against (`tests/upstream-facts/charts/`, generated from
+ * `../shared/upstream` by `npm run upstream:generate`), so a bump here is a bump there too. Stack config may override a version per chart (`gpu-serverless:chartVersions`); overrides go
  * through {@link resolveChart}, which refuses unknown charts and malformed versions before any resource exists.
  */
 

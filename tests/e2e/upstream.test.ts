@@ -2,13 +2,11 @@
  * The upstream objects the end-to-end suite installs as our Helm releases would (pure; runs in `npm test`).
  */
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import * as YAML from "yaml";
 import { kserveValues } from "../../components/manifests/charts/kserve";
+import { inferenceServiceConfigMap } from "../support/upstreamFacts";
 import { inferenceServiceConfig, kserveWebhooks } from "./upstream";
 
-const upstream = YAML.parse(fs.readFileSync(path.resolve(__dirname, "../../../shared/upstream/manifests/kserve-inferenceservice-config-configmap.yaml"), "utf8"));
+const upstream = inferenceServiceConfigMap();
 
 describe("e2e: inferenceservice-config with our kserve-resources values", () => {
     it("sets KServe's default deployment mode and ingress creation from our values, leaving the rest upstream's", () => {

@@ -1,16 +1,44 @@
 /**
- * Check the Helm values we set against the chart's real default values (`../shared/upstream/charts/<chart>/`).
+ * Check the Helm values we set against the chart's real default values, carried in `tests/upstream-facts/charts/`
+ * (generated from `../shared/upstream/charts/<chart>/`, see ./upstreamFacts.ts). Charts held: cert-manager,
+ * cluster-autoscaler, dcgm-exporter, eks-node-monitoring-agent, karpenter, keda, kserve-crd, kserve-resources,
+ * kserve-runtime-configs, kube-prometheus-stack, kube-state-metrics, nvidia-device-plugin.
  *
  * Helm silently ignores a misspelt key, so a value that does nothing passes `pulumi up`; every key path we set must
  * therefore exist in the chart's values.yaml. Free-form maps (labels, selectors, extra args...) are not descended,
  * nor is anything under a key whose default is an empty map or null (the chart passes it through as is). Where the
- * chart ships a values.schema.json (cert-manager), the values are also validated against it.
+ * chart ships a JSON schema, the values are also validated against it: cert-manager's `values.schema.json`, and the
+ * EKS node monitoring agent's `configuration.schema.json` (what the add-on's `configurationValues` accept).
+ *
+ * API (`chart` is the folder name above; an unknown one throws naming `npm run upstream:generate`):
+ * - `chartDefaults(chart)`: values.yaml parsed (a fresh copy, `{}` for an empty file).
+ * - `chartMetadata(chart)`: Chart.yaml's `{ apiVersion, name, version, appVersion?, kubeVersion?, type?, dependencies? }`;
+ *   `chartVersion(chart)`, `subchartNames(chart)` from it. Karpenter's reads 1.13.0 at tag v1.14.1 (see its sources).
+ * - `chartSources(chart)`: the repository, path, tag, commit and SOURCES.md release note of each file read.
+ * - `unknownValuePaths(chart, values)`: key paths the chart does not declare; `chartSchemaErrors(chart, values)`.
+ * - `chartNamesWithFacts()`: every chart held.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import Ajv from "ajv";
-import * as YAML from "yaml";
-import { upstreamDir } from "./crds";
+import { factFiles, readFacts, type FactSource, type Facts } from "./upstreamFacts";
+
+export interface ChartMetadata {
+    apiVersion: string;
+    name: string;
+    version: string;
+    appVersion?: string;
+    kubeVersion?: string;
+    type?: string;
+    dependencies?: Array<{ name: string; version?: string; repository?: string; alias?: string; condition?: string }>;
+}
+
+interface ChartFacts extends Facts {
+    chart: ChartMetadata;
+    values: Record<string, unknown>;
+    valuesSchema?: Record<string, unknown>;
+    valuesSchemaFile?: string;
+}
+
+const chartFacts = (chart: string): ChartFacts => readFacts<ChartFacts>(`charts/${chart}.json`);
 
 /** Keys whose values are maps or lists the chart hands to Kubernetes as they are. */
 export const freeFormKeys = new Set([
@@ -37,20 +65,29 @@ function isMap(v: unknown): v is Record<string, unknown> {
 }
 
 export function chartDefaults(chart: string): Record<string, unknown> {
-    const file = path.join(upstreamDir, "charts", chart, "values.yaml");
-    return (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as Record<string, unknown>;
+    return structuredClone(chartFacts(chart).values);
+}
+
+export function chartMetadata(chart: string): ChartMetadata {
+    return chartFacts(chart).chart;
 }
 
 /** Version of the chart we hold upstream data for (Chart.yaml `version`). */
 export function chartVersion(chart: string): string {
-    const file = path.join(upstreamDir, "charts", chart, "Chart.yaml");
-    return String(YAML.parse(fs.readFileSync(file, "utf8")).version);
+    return String(chartFacts(chart).chart.version);
 }
 
 /** Names of the subcharts a chart depends on (Chart.yaml `dependencies`): Helm hands `<name>.*` values to them. */
 export function subchartNames(chart: string): string[] {
-    const file = path.join(upstreamDir, "charts", chart, "Chart.yaml");
-    return ((YAML.parse(fs.readFileSync(file, "utf8")).dependencies ?? []) as Array<{ name: string }>).map((d) => d.name);
+    return (chartFacts(chart).chart.dependencies ?? []).map((d) => d.name);
+}
+
+export function chartSources(chart: string): FactSource[] {
+    return chartFacts(chart).sources;
+}
+
+export function chartNamesWithFacts(): string[] {
+    return factFiles("charts").map((f) => f.replace(/\.json$/, ""));
 }
 
 /** Key paths in `values` that the chart does not declare, e.g. `["controller.replicaCount"]`; empty when all exist. */
@@ -74,11 +111,11 @@ export function unknownValuePaths(chart: string, values: Record<string, unknown>
     return unknown;
 }
 
-/** Errors of `values` against the chart's values.schema.json, or `[]` when it ships none. */
+/** Errors of `values` against the chart's JSON schema (see above), or `[]` when it ships none. */
 export function chartSchemaErrors(chart: string, values: Record<string, unknown>): string[] {
-    const file = path.join(upstreamDir, "charts", chart, "values.schema.json");
-    if (!fs.existsSync(file)) return [];
-    const validate = new Ajv({ strict: false, allErrors: true }).compile(JSON.parse(fs.readFileSync(file, "utf8")));
+    const schema = chartFacts(chart).valuesSchema;
+    if (!schema) return [];
+    const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
     if (validate(values)) return [];
     return (validate.errors ?? []).map((e) => `${e.instancePath || "/"}: ${e.message}`);
 }

@@ -1,21 +1,27 @@
 /**
- * Validate custom resources against the real upstream CRDs in `../shared/upstream/crds/` (see its SOURCES.md).
+ * Validate custom resources against the real upstream CRDs: their served versions' `openAPIV3Schema`s, carried in
+ * `tests/upstream-facts/crds/` (generated from `../shared/upstream/crds/`, see ./upstreamFacts.ts). Every CRD there is
+ * known: KEDA (ScaledObject, ScaledJob, TriggerAuthentication, ClusterTriggerAuthentication), KServe
+ * (InferenceService, ServingRuntime, ClusterServingRuntime, ClusterStorageContainer), prometheus-operator
+ * (ServiceMonitor, PodMonitor, PrometheusRule), Karpenter (NodePool, NodeClaim, EC2NodeClass).
  *
  * The API server prunes unknown fields silently, which hides typos until a model misbehaves in production; here a
  * field the CRD does not declare is an error (as with `kubectl apply --validate=strict`), except under
- * `x-kubernetes-preserve-unknown-fields`. CEL rules (`x-kubernetes-validations`) are not evaluated.
+ * `x-kubernetes-preserve-unknown-fields`. CEL rules (`x-kubernetes-validations`) are kept in the schema but not evaluated.
+ *
+ * API:
+ * - `crdErrors({ apiVersion, kind, ... })`: `path: message` lines, empty when valid; throws for a kind with no CRD.
+ * - `isCustomKind(apiVersion, kind)`, `knownCustomKinds()` (`group/version/Kind` keys, e.g. `karpenter.sh/v1/NodePool`).
+ * - `crdSchema(apiVersion, kind)`: the `openAPIV3Schema` (descriptions stripped), to read enums, defaults, CEL rules.
+ * - `crdSource(apiVersion, kind)`: the repository, path, tag and commit it came from.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import Ajv, { ValidateFunction } from "ajv";
-import * as YAML from "yaml";
+import { factFiles, readFacts, type FactSource, type Facts } from "./upstreamFacts";
 
-export const upstreamDir = path.resolve(__dirname, "../../../shared/upstream");
-const crdDir = path.join(upstreamDir, "crds");
-
-interface CrdVersion {
-    name: string;
-    schema: { openAPIV3Schema: Record<string, unknown> };
+interface CrdFacts extends Facts {
+    group: string;
+    kind: string;
+    versions: Array<{ name: string; storage: boolean; openAPIV3Schema: Record<string, unknown> }>;
 }
 
 // CRD patterns are Go RE2: turn a leading inline `(?i)` (also after `^`, as in PrometheusRule's
@@ -42,21 +48,33 @@ function strict(schema: any): any {
     return out;
 }
 
-let schemas: Map<string, Record<string, unknown>> | undefined;
+let schemas: Map<string, { schema: Record<string, unknown>; source: FactSource }> | undefined;
 const validators = new Map<string, ValidateFunction>();
 
-function load(): Map<string, Record<string, unknown>> {
-    const map = new Map<string, Record<string, unknown>>();
-    for (const file of fs.readdirSync(crdDir).filter((f) => f.endsWith(".yaml"))) {
-        for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(crdDir, file), "utf8"))) {
-            const crd = doc.toJS();
-            if (!crd || crd.kind !== "CustomResourceDefinition") continue;
-            for (const v of crd.spec.versions as CrdVersion[]) {
-                map.set(`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, v.schema.openAPIV3Schema);
-            }
-        }
+function load(): Map<string, { schema: Record<string, unknown>; source: FactSource }> {
+    const map = new Map<string, { schema: Record<string, unknown>; source: FactSource }>();
+    for (const file of factFiles("crds")) {
+        const crd = readFacts<CrdFacts>(`crds/${file}`);
+        for (const v of crd.versions) map.set(`${crd.group}/${v.name}/${crd.kind}`, { schema: v.openAPIV3Schema, source: crd.sources[0] });
     }
     return map;
+}
+
+function entry(apiVersion: string, kind: string) {
+    schemas ??= load();
+    const found = schemas.get(`${apiVersion}/${kind}`);
+    if (!found) throw new Error(`no upstream CRD for ${apiVersion} ${kind}; known: ${knownCustomKinds().join(", ")}`);
+    return found;
+}
+
+/** The `openAPIV3Schema` of `apiVersion`/`kind` (descriptions stripped); throws for unknown kinds. */
+export function crdSchema(apiVersion: string, kind: string): Record<string, unknown> {
+    return entry(apiVersion, kind).schema;
+}
+
+/** Where the CRD of `apiVersion`/`kind` came from (repository, path, tag, commit); throws for unknown kinds. */
+export function crdSource(apiVersion: string, kind: string): FactSource {
+    return entry(apiVersion, kind).source;
 }
 
 /** `apiVersion`/`kind` pairs that have an upstream CRD, e.g. `keda.sh/v1alpha1/ScaledObject`. */
@@ -74,7 +92,7 @@ export function isCustomKind(apiVersion: string, kind: string): boolean {
 /** Compiled lazily: the InferenceService schema alone takes seconds to compile. */
 function validatorFor(key: string): ValidateFunction | undefined {
     schemas ??= load();
-    const schema = schemas.get(key);
+    const schema = schemas.get(key)?.schema;
     if (!schema) return undefined;
     let validate = validators.get(key);
     if (!validate) {

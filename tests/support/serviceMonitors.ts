@@ -7,12 +7,13 @@
  * - `targetPort` as a string keeps targets whose pod container port NAME equals it, as a number those whose pod
  *   container port NUMBER equals it; both labels exist only for ports the container DECLARES
  *   (`__meta_kubernetes_pod_container_port_*`), so an undeclared port matches nothing.
- * The upstream CRD's own field descriptions state the same (`ruleText` reads them from the CRD file).
+ * The upstream CRD's own field descriptions state the same (`ruleText` reads them from the CRD file in
+ * `../shared/upstream`, when it is there: descriptions are prose, which tests/upstream-facts does not carry).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { upstreamDir } from "./crds";
+import { sharedUpstreamDir } from "./upstreamFacts";
 import type { ContainerPort, ServicePort } from "./servingRuntimes";
 
 export interface ServiceMonitorEndpoint {
@@ -62,8 +63,13 @@ export function scrapedPorts(monitor: ServiceMonitorLike, endpoint: ServiceMonit
     return ports;
 }
 
-/** The description of `spec.endpoints[].<field>` in the upstream ServiceMonitor CRD (prometheus-operator v0.93.0). */
-export function ruleText(field: "port" | "targetPort"): string {
+/**
+ * The description of `spec.endpoints[].<field>` in the upstream ServiceMonitor CRD (prometheus-operator v0.93.0), or
+ * `undefined` without `../shared/upstream` beside the repository.
+ */
+export function ruleText(field: "port" | "targetPort"): string | undefined {
+    const upstreamDir = sharedUpstreamDir();
+    if (!upstreamDir) return undefined;
     const crd = YAML.parse(fs.readFileSync(path.join(upstreamDir, "crds", "prometheus-operator-servicemonitors.yaml"), "utf8"));
     const schema = crd.spec.versions[0].schema.openAPIV3Schema;
     return String(schema.properties.spec.properties.endpoints.items.properties[field].description);

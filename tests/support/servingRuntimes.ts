@@ -1,7 +1,13 @@
 /**
  * KServe's runtime selection, replayed over the ClusterServingRuntimes the `kserve-runtime-configs` chart installs
- * (`../shared/upstream/manifests/kserve-cluster-serving-runtimes.yaml`), and what KServe then builds from the runtime
- * and the InferenceService: the predictor container (runtime container + ours) and the predictor Service.
+ * (kserve/kserve v0.20.0 charts/kserve-runtime-configs/files/runtimes/resources.yaml, carried in
+ * `tests/upstream-facts/manifests/kserve-cluster-serving-runtimes.json`, see ./upstreamFacts.ts), and what KServe then
+ * builds from the runtime and the InferenceService: the predictor container (runtime container + ours) and the
+ * predictor Service.
+ *
+ * API: `clusterServingRuntimes()` (the whole objects: formats, protocol versions, containers with image, args, ports;
+ * annotations), `clusterServingRuntime(name)`, `effectiveProtocol(model)`, `supportingRuntimes(model)`,
+ * `selectedRuntime(model)`, `predictorContainerPorts(model, runtime)`, `predictorServicePorts(component, ports)`.
  *
  * Written from kserve/kserve v0.20.0 (our own code, following the upstream rules):
  * - pkg/apis/serving/v1beta1/inference_service_defaults.go `setPredictorModelDefaults`: `protocolVersion` defaults to
@@ -16,10 +22,7 @@
  *   declared container port becomes Service port 80 (its name, numeric targetPort), later ones keep their number;
  *   no declared port gives one port named after the component, targetPort 8080.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
-import * as YAML from "yaml";
-import { upstreamDir } from "./crds";
+import { manifestObjects } from "./upstreamFacts";
 
 export interface SupportedModelFormat {
     name: string;
@@ -61,16 +64,19 @@ export interface PredictorModel {
     ports?: ContainerPort[];
 }
 
-export const runtimesFile = path.join(upstreamDir, "manifests", "kserve-cluster-serving-runtimes.yaml");
-
 let cached: ClusterServingRuntime[] | undefined;
 
 /** The ClusterServingRuntimes of the pinned `kserve-runtime-configs` chart, in file order. */
 export function clusterServingRuntimes(): ClusterServingRuntime[] {
-    cached ??= YAML.parseAllDocuments(fs.readFileSync(runtimesFile, "utf8"))
-        .map((d) => d.toJS())
-        .filter((d) => d?.kind === "ClusterServingRuntime");
+    cached ??= manifestObjects("kserve-cluster-serving-runtimes").filter((d) => d?.kind === "ClusterServingRuntime");
     return cached;
+}
+
+/** The ClusterServingRuntime called `name`; throws listing the installed ones. */
+export function clusterServingRuntime(name: string): ClusterServingRuntime {
+    const found = clusterServingRuntimes().find((r) => r.metadata.name === name);
+    if (!found) throw new Error(`no ClusterServingRuntime ${name}; installed: ${clusterServingRuntimes().map((r) => r.metadata.name).join(", ")}`);
+    return found;
 }
 
 /** The protocol KServe gives the model after defaulting: set, else `v2` for `triton` and `vLLM`, else `v1`. */

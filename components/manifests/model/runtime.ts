@@ -10,7 +10,7 @@
  * `onnx`, `tensorrt` and `mlflow` must ask for `v2` or nothing matches ("No runtime found").
  *
  * The table below is what we expect KServe to choose; tests/components/manifests/model/runtime.test.ts replays KServe's rule
- * over the runtimes the `kserve-runtime-configs` chart installs (`../shared/upstream/manifests/`) and checks every row.
+ * over the runtimes the `kserve-runtime-configs` chart installs (`tests/upstream-facts/manifests/`) and checks every row.
  */
 import type { ModelFormat } from "../../config/models";
 import { modelServerPort } from "./predictor";

@@ -1,17 +1,12 @@
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { chartVersion } from "../../support/chartValues";
-import { upstreamDir } from "../../support/crds";
-import * as YAML from "yaml";
+import { chartMetadata, chartNamesWithFacts, chartSources, chartVersion } from "../../support/chartValues";
 import { ChartName, chartNames, charts, checkChartVersionOverrides, releaseSource, resolveChart, supportedKubernetesVersions } from "../../../components/domain/versions";
 
-// SOURCES.md row of a chart's Chart.yaml, e.g. "| charts/keda/Chart.yaml | kedacore/charts | ... |".
+// SOURCES.md's release column for a chart's Chart.yaml, e.g. "chart 2.20.2 / app 2.20.2".
 function sourcesRow(chart: ChartName): string {
-    const sources = fs.readFileSync(path.join(upstreamDir, "SOURCES.md"), "utf8");
-    const row = sources.split("\n").find((line) => line.startsWith(`| charts/${chart}/Chart.yaml |`));
-    assert.ok(row, `SOURCES.md lists charts/${chart}/Chart.yaml`);
-    return row;
+    const source = chartSources(chart).find((s) => s.file === `charts/${chart}/Chart.yaml`);
+    assert.ok(source, `SOURCES.md lists charts/${chart}/Chart.yaml`);
+    return `${source.release} `;
 }
 
 describe("versions: pinned charts", () => {
@@ -30,7 +25,7 @@ describe("versions: pinned charts", () => {
         ]);
         for (const chart of chartNames) {
             assert.equal(charts[chart].name, chart);
-            assert.ok(fs.existsSync(path.join(upstreamDir, "charts", chart, "values.yaml")), chart);
+            assert.ok(chartNamesWithFacts().includes(chart), chart);
         }
     });
 
@@ -114,7 +109,7 @@ describe("versions: overrides", () => {
 });
 
 describe("versions: Kubernetes minors", () => {
-    const chartYaml = (chart: string) => YAML.parse(fs.readFileSync(path.join(upstreamDir, "charts", chart, "Chart.yaml"), "utf8"));
+    const chartYaml = chartMetadata;
     /** `>= 1.22.0-0`, `>=v1.23.0-0`: the lowest minor a chart's `kubeVersion` admits (all ours are lower bounds). */
     const lowestMinor = (constraint: string): number => {
         const m = /^>=\s*v?1\.(\d+)\.\d+(-0)?$/.exec(constraint.trim());

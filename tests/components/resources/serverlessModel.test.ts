@@ -1,15 +1,13 @@
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
-import * as YAML from "yaml";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { MODEL_METADATA_KEY } from "../../../activator/src/index";
 import { Activator } from "../../../components/resources/activator";
 import type { ModelConfig } from "../../../components/config/models";
 import { gcsCredentialFileName, ServerlessModel } from "../../../components/resources/serverlessModel";
-import { crdErrors, isCustomKind, upstreamDir } from "../../support/crds";
+import { crdErrors, isCustomKind } from "../../support/crds";
+import { inferenceServiceConfigData } from "../../support/upstreamFacts";
 import { allResources, dependsOn, kubernetesObjects, RecordedResource, resetRecorded, resourceNamed, resourcesOfType, settled, setupMocks } from "../../support/mocks";
 import { a100Scheduling, cpuModel, llmModel, stackWith } from "../manifests/model/fixtures";
 
@@ -183,10 +181,7 @@ describe("ServerlessModel (mocks)", () => {
     });
 
     /** KServe's `credentials` settings in its inferenceservice-config ConfigMap (v0.20.0). */
-    const kserveCredentials = () => {
-        const configMap = YAML.parse(fs.readFileSync(path.join(upstreamDir, "manifests", "kserve-inferenceservice-config-configmap.yaml"), "utf8"));
-        return JSON.parse(configMap.data.credentials);
-    };
+    const kserveCredentials = () => inferenceServiceConfigData().credentials;
 
     it("gives an s3:// model an IRSA role that may only list and read its prefix, on the predictor's ServiceAccount", async () => {
         deploy("sm-s3", [{ ...cpuModel, name: "fraud", namespace: "risk", storageUri: "s3://ml-models/fraud/v3" }]);
