@@ -66,6 +66,14 @@ export function controlPlaneLogGroupName(clusterName: string): string {
     return `/aws/eks/${clusterName}/cluster`;
 }
 
+/**
+ * `configurationValues` of the node monitoring agent add-on (its chart's values): the `dcgm-server` DaemonSet
+ * tolerates the A100 groups' GPU taint, so the agent gets DCGM health there.
+ */
+export function nodeMonitoringAgentValues() {
+    return { dcgmAgent: { tolerations: [{ key: eksGpuTaint.key, operator: "Equal", value: eksGpuTaint.value, effect: "NoSchedule" }] } };
+}
+
 /** Tag on the control-plane log group naming the IAM principal that created the cluster (written once). */
 export const clusterCreatorTag = "gpu-serverless:cluster-creator";
 
@@ -324,13 +332,17 @@ export class GpuCluster extends pulumi.ComponentResource {
             { ...awsOpts, dependsOn: [this.systemNodeGroup, ebsCsiPolicy] },
         );
 
-        // Reports accelerated-hardware, kernel, container-runtime, storage and network faults as node conditions and
-        // events; node repair (on the A100 groups) replaces nodes on them. A DaemonSet on every node.
+        // Reports kernel, container-runtime, storage, network and accelerated-hardware faults as node conditions;
+        // node repair (on the A100 groups) replaces nodes on them. Its agent DaemonSet tolerates every taint and
+        // parses the system logs (NVIDIA XID codes among them). GPU health from DCGM needs its `dcgm-server`
+        // DaemonSet, which tolerates nothing by default (aws/eks-node-monitoring-agent v1.7.0 chart values
+        // `dcgmAgent.tolerations: []`): without the GPU taint's toleration below it never runs on our A100 nodes.
         new aws.eks.Addon(
             childName(name, "node-monitoring-agent"),
             {
                 clusterName: this.clusterName,
                 addonName: "eks-node-monitoring-agent",
+                configurationValues: JSON.stringify(nodeMonitoringAgentValues()),
                 resolveConflictsOnCreate: "OVERWRITE",
                 resolveConflictsOnUpdate: "OVERWRITE",
             },

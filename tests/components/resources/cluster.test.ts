@@ -5,6 +5,17 @@ import { clusterCreatorTag, GpuCluster, GpuClusterArgs, zoneSubnets } from "../.
 import { parseStackConfig } from "../../../components/config/stack";
 import { dependsOn, resetRecorded, resourceNamed, resourcesOfType, setupMocks, settled, unwrap } from "../../support/mocks";
 import { stackConfig } from "../config/stackFiles";
+import { chartDefaults } from "../../support/chartValues";
+import Ajv from "ajv";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+
+/** Errors of an add-on's `configurationValues` against its chart's configuration.schema.json (../shared/upstream). */
+function addonSchemaErrors(chart: string, values: unknown): string[] {
+    const schema = JSON.parse(readFileSync(path.join(__dirname, "../../../../shared/upstream/charts", chart, "configuration.schema.json"), "utf8"));
+    const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
+    return validate(values) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}
 
 const NodeGroup = "aws:eks/nodeGroup:NodeGroup";
 const LaunchTemplate = "aws:ec2/launchTemplate:LaunchTemplate";
@@ -130,7 +141,21 @@ describe("GpuCluster (mocks)", () => {
     it("installs the node monitoring agent that node repair acts on, and tags the EBS volumes it creates", async () => {
         new GpuCluster("cl-m", argsFor());
         await settled();
-        assert.equal(resourceNamed("aws:eks/addon:Addon", "cl-m-node-monitoring-agent").inputs.addonName, "eks-node-monitoring-agent");
+        const agent = resourceNamed("aws:eks/addon:Addon", "cl-m-node-monitoring-agent");
+        assert.equal(agent.inputs.addonName, "eks-node-monitoring-agent");
+        // Its dcgm-server DaemonSet tolerates nothing upstream (chart v1.7.0 values.yaml dcgmAgent.tolerations: []):
+        // it must tolerate the taint the A100 nodes carry, or the agent gets no DCGM health there.
+        const values = JSON.parse(agent.inputs.configurationValues);
+        assert.deepEqual(chartDefaults("eks-node-monitoring-agent").dcgmAgent && (chartDefaults("eks-node-monitoring-agent").dcgmAgent as any).tolerations, []);
+        const taints = resourceNamed(NodeGroup, "cl-m-gpu-a100").inputs.taints as Array<{ key: string; value: string; effect: string }>;
+        for (const taint of taints) {
+            const effect = { NO_SCHEDULE: "NoSchedule", NO_EXECUTE: "NoExecute", PREFER_NO_SCHEDULE: "PreferNoSchedule" }[taint.effect];
+            assert.ok(
+                values.dcgmAgent.tolerations.some((t: any) => t.key === taint.key && (t.operator === "Exists" || t.value === taint.value) && t.effect === effect),
+                `dcgm-server tolerates ${taint.key}=${taint.value}:${effect}`,
+            );
+        }
+        assert.deepEqual(addonSchemaErrors("eks-node-monitoring-agent", values), []);
         assert.equal(resourceNamed(NodeGroup, "cl-m-gpu-a100").inputs.nodeRepairConfig.enabled, true);
         const ebs = JSON.parse(resourceNamed("aws:eks/addon:Addon", "cl-m-ebs-csi-driver").inputs.configurationValues);
         assert.deepEqual(ebs.controller.extraVolumeTags, { "gpu-serverless:cluster": "gpu-test" });
