@@ -70,6 +70,15 @@ describe("activator: metrics", function () {
     assert.equal(coldStarts(body, "warm", "failed", "model_removed"), 0);
   });
 
+  it("exports activator_rejections_total as 0 for every model and every reason the README lists, before any rejection", async () => {
+    const body = await scrape();
+    // The reasons as activator/README.md's metrics table lists them.
+    const reasons = ["unauthorized", "no_route", "unknown_model", "bad_request", "client_timeout", "body_too_large", "unsupported_content_encoding", "body_buffer_full", "model_queue_full", "global_queue_full", "cold_start_timeout", "request_timeout", "upstream_unavailable", "model_removed", "shutting_down", "model_cannot_start"];
+    for (const m of ["warm", "capped", "gone"]) {
+      for (const reason of reasons) assert.equal(sample(body, "activator_rejections_total", { model: `test/${m}`, reason }), 0, `test/${m} ${reason}: ${body.split("\n").filter((l) => l.startsWith("activator_rejections_total")).join("; ")}`);
+    }
+  });
+
   it("records a served cold start once, with its duration, while the held and in-flight gauges show the queue", async () => {
     const held = [get("late"), get("late", { headers: { "x-backend-delay": "600" } })];
     await eventually(async () => sample(await scrape(), "activator_held_requests", { model: "test/late" }) === 2, "2 requests held");
