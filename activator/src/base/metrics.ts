@@ -61,6 +61,7 @@ export function createMetrics(queue: QueueSnapshot) {
       for (const reason of ["no_ready_replica", "concurrency_limit"] as const) metrics.requestsHeld.inc({ model, reason }, 0);
       for (const [outcome, cause] of COLD_START_SERIES) metrics.coldStartDuration.zero({ model, outcome, cause });
       for (const reason of REJECTION_REASONS) metrics.rejections.inc({ model, reason }, 0);
+      metrics.kedaLastCall.set({ model }, 0);
     },
   };
 }
@@ -87,6 +88,14 @@ function createCollectors(queue: QueueSnapshot) {
       name: "activator_requests_held_total",
       help: "Requests held instead of forwarded at once, by model and reason (no_ready_replica, concurrency_limit)",
       labelNames: ["model", "reason"] as const,
+      registers,
+    }),
+    kedaLastCall: new Gauge({
+      name: "activator_keda_last_call_timestamp_seconds",
+      help:
+        "Unix time KEDA last called this replica's scaler for the model (IsActive, GetMetricSpec, GetMetrics, StreamIsActive opened); " +
+        "0 until it does. KEDA's one gRPC connection has no keepalive: held requests and no call for long means a stalled connection",
+      labelNames: ["model"] as const,
       registers,
     }),
     requestsServedWarm: new Counter({

@@ -69,6 +69,14 @@ export function idleWindow(thresholds: AlertThresholds, models: readonly Alerted
     return `${Math.ceil(seconds / 60)}m`;
 }
 
+/**
+ * Seconds without a call from KEDA, while requests are held, after which `KedaScalerStalled` fires: three of the
+ * longest polling intervals (KEDA calls IsActive once per `pollingSeconds`), at least 120 s.
+ */
+export function kedaStallSeconds(models: readonly AlertedModel[]): number {
+    return Math.max(120, 3 * Math.max(0, ...models.map((m) => m.pollingSeconds)));
+}
+
 /** Alert groups for the stack: `gpu-serverless.models`, `gpu-serverless.gpu`, `gpu-serverless.keda`, `gpu-serverless.activator`. */
 export function alertRuleGroups(t: AlertThresholds, ctx: AlertRuleContext): RuleGroup[] {
     const act = `namespace="${ctx.activatorNamespace}", container="activator"`;
@@ -176,6 +184,23 @@ export function alertRuleGroups(t: AlertThresholds, ctx: AlertRuleContext): Rule
             },
         },
     ];
+
+    const stall = kedaStallSeconds(ctx.models);
+    keda.push({
+        // KEDA v2.20.2 dials the external scaler with no keepalive and no deadline (pkg/scalers/external_scaler.go),
+        // and keeps one connection on one activator replica: if that replica's node vanishes without a FIN, KEDA
+        // notices only when TCP gives up (~15 minutes). No KEDA setting changes that; this alert shows it.
+        alert: "KedaScalerStalled",
+        expr:
+            `max by (model) (activator_held_requests) > 0` +
+            ` and on (model) (time() - max by (model) (activator_keda_last_call_timestamp_seconds)) > ${stall}`,
+        for: "1m",
+        labels: { severity: "critical" },
+        annotations: {
+            summary: "KEDA has not called the activator about {{ $labels.model }} while its requests are held",
+            description: `Requests for {{ $labels.model }} are held, and no activator replica has had a call from KEDA about it for more than ${stall} s: KEDA's connection to the scaler Service is likely stalled (a replica gone without closing it), so the model is not scaled up. Restart the KEDA operator (kubectl -n keda rollout restart deployment keda-operator) to make it reconnect.`,
+        },
+    });
 
     const activator: AlertingRule[] = [
         {
