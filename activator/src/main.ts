@@ -128,6 +128,7 @@ async function main(): Promise<void> {
     logger,
     heartbeatMs: initial.activation.heartbeatSeconds * 1000,
     observePushLatency: (model, seconds) => metrics.activationPush.observe({ model }, seconds),
+    onKedaCall: (model) => metrics.kedaLastCall.set({ model }, Date.now() / 1000),
   });
   openKedaStreams = () => scaler.openStreams();
   registry.onActivationNeeded((key) => peers.pushNow(key));

@@ -2,7 +2,8 @@
  * The cold-start budget of a model at zero: how long each phase of its first request may take, and their sum, the
  * hold budget (`coldStartTimeoutSeconds`, how long the activator holds the request before answering 504).
  *
- * Phases, in order, for a GPU model (a CPU model skips the first two: system nodes have room or come up fast):
+ * Phases, in order, for a GPU model (a CPU model skips the first: it has no scale-up delay; it runs on the system
+ * nodes, and when those are full cluster-autoscaler adds one, bounded by the same `--max-node-provision-time`):
  * 1. scale-up delay: cluster-autoscaler ignores a new predictor pod this long (`pod-scale-up-delay`, see
  *    models/inferenceService.ts), so that KEDA can take a brand-new model back to zero before a GPU node is bought;
  * 2. node provisioning: a p4d/p4de boots and joins; bounded by cluster-autoscaler's `--max-node-provision-time`,
@@ -53,10 +54,10 @@ export function coldStartBudget(
     model: { gpus: number; pollingSeconds: number; coldStart: ColdStartPhases },
     nodeProvisionSeconds: number,
 ): ColdStartBudget {
-    const gpu = model.gpus > 0;
+    // Every model may wait for a node: a GPU model for an A100 node, a CPU model for a system node when those are full.
     const phases = {
         scaleUpDelaySeconds: scaleUpDelaySeconds(model),
-        nodeProvisionSeconds: gpu ? nodeProvisionSeconds : 0,
+        nodeProvisionSeconds,
         ...model.coldStart,
     };
     const totalSeconds = phases.scaleUpDelaySeconds + phases.nodeProvisionSeconds + phases.imagePullSeconds + phases.downloadSeconds + phases.startupSeconds;

@@ -75,7 +75,9 @@ export function clusterOwnershipTag(clusterName: string): string {
 
 /**
  * cluster-autoscaler's permissions: read what it must to discover groups and build node templates; change the
- * size of, and terminate instances in, only the Auto Scaling groups tagged as this cluster's.
+ * size of, and terminate instances in, only the Auto Scaling groups tagged as this cluster's. Exactly the calls
+ * cluster-autoscaler makes at the image tags we pin (`awsApiCalls.ts` `clusterAutoscalerCalls`); upstream's sample
+ * policy also lists `DescribeAutoScalingInstances` and `DescribeTags`, which its AWS provider never calls.
  */
 export function clusterAutoscalerPolicy(c: ClusterLocation): PolicyDocument {
     return document(
@@ -90,10 +92,8 @@ export function clusterAutoscalerPolicy(c: ClusterLocation): PolicyDocument {
             Effect: "Allow",
             Action: [
                 "autoscaling:DescribeAutoScalingGroups",
-                "autoscaling:DescribeAutoScalingInstances",
                 "autoscaling:DescribeLaunchConfigurations",
                 "autoscaling:DescribeScalingActivities",
-                "autoscaling:DescribeTags",
                 "ec2:DescribeImages",
                 "ec2:DescribeInstanceTypes",
                 "ec2:DescribeLaunchTemplateVersions",
@@ -110,26 +110,31 @@ export function clusterAutoscalerPolicy(c: ClusterLocation): PolicyDocument {
     );
 }
 
-/** Bucket and key prefix of an `s3://<bucket>/<prefix>` URI (prefix without trailing `/`). */
+/**
+ * Bucket and key prefix of an `s3://<bucket>/<prefix>` URI, the prefix as KServe's storage initializer lists it: the
+ * path without its leading `/`, a trailing `/` kept as typed (kserve_storage.py `_download_s3`, v0.20.0).
+ */
 export function s3Location(uri: string): { bucket: string; prefix: string } {
-    const m = /^s3:\/\/([^/]+)\/(.*?)\/*$/.exec(uri);
-    if (!m || m[2] === "") throw new Error(`"${uri}" is not an s3://<bucket>/<prefix> URI`);
-    return { bucket: m[1], prefix: m[2] };
+    const m = /^s3:\/\/([^/]+)\/+(.+)$/.exec(uri);
+    if (!m || /^\/*$/.test(m[2]!)) throw new Error(`"${uri}" is not an s3://<bucket>/<prefix> URI`);
+    return { bucket: m[1]!, prefix: m[2]! };
 }
 
 /**
- * Read-only access to one model's weights: list the bucket under the prefix (KServe's storage initializer lists the
- * objects under the URI, then downloads each) and get the objects under it; nothing else in the bucket, no writes.
+ * Read-only access to one model's weights, exactly what KServe v0.20's storage initializer asks for (the calls and the
+ * lines they are made on: `awsApiCalls.ts` `storageInitializerCalls`):
+ * - `s3:ListBucket` on the bucket, with no `s3:prefix` condition: `HeadBucket`, its first call, is authorised by
+ *   `s3:ListBucket` and carries no `s3:prefix`, so a condition on it refuses the download with 403. This lets the
+ *   role list the bucket's key names; it reads no object outside the prefix.
+ * - `s3:GetObject` on every key that starts with the prefix (`HeadObject` and `GetObject` of each listed key): KServe
+ *   lists by plain string prefix, so `s3://b/m/v3` also downloads `m/v3.1/...`; write the URI with a trailing `/`
+ *   (`s3://b/m/v3/`) to list and grant only the folder.
+ * No writes, nothing in other buckets.
  */
 export function modelStoragePolicy(partition: string, uri: string): PolicyDocument {
     const { bucket, prefix } = s3Location(uri);
     return document(
-        {
-            Effect: "Allow",
-            Action: "s3:ListBucket",
-            Resource: `arn:${partition}:s3:::${bucket}`,
-            Condition: { StringLike: { "s3:prefix": [prefix, `${prefix}/*`] } },
-        },
-        { Effect: "Allow", Action: "s3:GetObject", Resource: [`arn:${partition}:s3:::${bucket}/${prefix}`, `arn:${partition}:s3:::${bucket}/${prefix}/*`] },
+        { Effect: "Allow", Action: "s3:ListBucket", Resource: `arn:${partition}:s3:::${bucket}` },
+        { Effect: "Allow", Action: "s3:GetObject", Resource: `arn:${partition}:s3:::${bucket}/${prefix}*` },
     );
 }

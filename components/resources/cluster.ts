@@ -20,6 +20,7 @@ import {
     nodeManagedPolicies,
     serviceAccountTrustPolicy,
 } from "../domain/iamPolicies";
+import { adminsBesideCreator, creatorPrincipalArn, creatorSkippedMessage } from "../domain/clusterAdmins";
 import { childName } from "../domain/naming";
 import { eksGpuTaint, gpuLaunchTemplateData, gpuNodeLabels, systemLaunchTemplateData, systemNodeLabels } from "../domain/nodeGroups";
 import { gpuNodeRepairConfig, gpuPoolTaints, nodeMonitoringAgentConfiguration } from "../manifests/nodeMonitoring/agent";
@@ -51,7 +52,10 @@ export interface GpuClusterArgs {
     protect?: boolean;
     /** What nodes need before they can join (NAT routes of a new VPC); node groups wait for it. Default none. */
     networkReady?: pulumi.Resource[];
-    /** IAM role/user ARNs that get cluster-admin through EKS access entries (besides the creator). Default none. */
+    /**
+     * IAM role/user ARNs that get cluster-admin through EKS access entries. The cluster's creator, which EKS makes
+     * admin itself, is skipped with a warning if listed. Default none.
+     */
     adminPrincipalArns?: readonly string[];
 }
 
@@ -65,6 +69,9 @@ export const controlPlaneLogRetentionDays = 90;
 export function controlPlaneLogGroupName(clusterName: string): string {
     return `/aws/eks/${clusterName}/cluster`;
 }
+
+/** Tag on the control-plane log group naming the IAM principal that created the cluster (written once). */
+export const clusterCreatorTag = "gpu-serverless:cluster-creator";
 
 /** EKS access policy giving cluster-admin (arn:<partition>:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy). */
 export function clusterAdminAccessEntries(principalArns: readonly string[]) {
@@ -151,11 +158,26 @@ export class GpuCluster extends pulumi.ComponentResource {
         );
 
         // Ours, so that it has a retention and goes with `pulumi destroy` (EKS creates it without either otherwise).
+        // It also remembers who created the cluster (the tag is written once, at creation, and never updated), so
+        // that a later `pulumi up` by another identity still skips the creator's access entry.
+        const caller = aws.getCallerIdentityOutput({}, awsOpts).arn;
         const logGroup = new aws.cloudwatch.LogGroup(
             childName(name, "control-plane-logs"),
-            { name: controlPlaneLogGroupName(args.clusterName), retentionInDays: controlPlaneLogRetentionDays },
-            awsOpts,
+            {
+                name: controlPlaneLogGroupName(args.clusterName),
+                retentionInDays: controlPlaneLogRetentionDays,
+                tags: { [clusterCreatorTag]: caller.apply(creatorPrincipalArn) },
+            },
+            { ...awsOpts, ignoreChanges: [`tags["${clusterCreatorTag}"]`] },
         );
+        const admins = args.adminPrincipalArns ?? [];
+        const accessEntries = pulumi.output(logGroup.tags).apply((tags) => {
+            const creator = tags?.[clusterCreatorTag];
+            if (creator === undefined) return clusterAdminAccessEntries(admins);
+            const { kept, skipped } = adminsBesideCreator(admins, creator);
+            if (skipped.length > 0) pulumi.log.warn(creatorSkippedMessage(skipped, creator), this);
+            return clusterAdminAccessEntries(kept);
+        });
 
         const publicEndpoint = args.apiEndpoint.access === "public";
         this.cluster = new eks.Cluster(
@@ -186,8 +208,9 @@ export class GpuCluster extends pulumi.ComponentResource {
                 // Explicit: STANDARD upgrades the cluster when its version's standard support ends, instead of
                 // moving it into extended support, which bills six times the control-plane price.
                 upgradePolicy: { supportType: "STANDARD" },
-                // The creator keeps admin (pulumi-eks default); these principals get it too.
-                accessEntries: clusterAdminAccessEntries(args.adminPrincipalArns ?? []),
+                // The creator keeps admin (pulumi-eks default); these principals get it too. The map is an Output
+                // (the creator is known once AWS answers); pulumi serialises it like any input, the type says plain.
+                accessEntries: accessEntries as unknown as ReturnType<typeof clusterAdminAccessEntries>,
             },
             { parent: this, providers: { aws: args.awsProvider }, protect: args.protect, dependsOn: [logGroup] },
         );
@@ -312,9 +335,11 @@ export class GpuCluster extends pulumi.ComponentResource {
             { ...awsOpts, dependsOn: [this.systemNodeGroup, ebsCsiPolicy] },
         );
 
-        // Reports accelerated-hardware, kernel, container-runtime, storage and network faults as node conditions and
-        // events; node repair (on the managed A100 groups) replaces nodes on them. A DaemonSet on every node, and its
-        // dcgm-server on GPU nodes, which must tolerate the GPU pools' taints (manifests/nodeMonitoring/agent.ts).
+        // Reports kernel, container-runtime, storage, network and accelerated-hardware faults as node conditions;
+        // node repair (on the managed A100 groups) replaces nodes on them. Its agent DaemonSet tolerates every taint and
+        // parses the system logs (NVIDIA XID codes among them). GPU health from DCGM needs its `dcgm-server`
+        // DaemonSet, which tolerates nothing by default (aws/eks-node-monitoring-agent v1.7.0 chart values
+        // `dcgmAgent.tolerations: []`): it gets every GPU pool's taints (manifests/nodeMonitoring/agent.ts).
         const gpuTaints = gpuPoolTaints(args.gpuNodeGroups);
         new aws.eks.Addon(
             childName(name, "node-monitoring-agent"),

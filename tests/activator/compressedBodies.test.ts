@@ -83,7 +83,7 @@ describe("activator: compressed request bodies", function () {
     const res = await post(bomb, "br");
     assert.equal(res.status, 413);
     assert.equal(res.json.error.code, "body_too_large");
-    assert.match(res.json.error.message, /decoded request body exceeds 262144 bytes/);
+    assert.match(res.json.error.message, /decoded request body exceeds 262144 bytes \(limits\.maxBodyBytes raises it\)/);
     const metrics = await (await fetch(`${act.adminUrl}/metrics`)).text();
     const rss = Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics)![1]);
     assert.ok(rss < 200 * 1024 * 1024, `RSS ${rss} stays far below the 256 MiB the bomb decodes to`);

@@ -47,7 +47,11 @@ describe("activator: early error answers reach clients still uploading", functio
 
   for (const client of CLIENTS) {
     it(`${client} receives the 413 for a declared body over the limit (3 tries)`, async () => {
-      for (let i = 0; i < 3; i++) expectAnswer(await postWith(client, `${act.proxyUrl}/v1/chat/completions`, BIG), 413, "body_too_large", client);
+      for (let i = 0; i < 3; i++) {
+        const outcome = await postWith(client, `${act.proxyUrl}/v1/chat/completions`, BIG);
+        expectAnswer(outcome, 413, "body_too_large", client);
+        assert.match((JSON.parse(outcome.body!) as ErrorBody).error.message, /limits\.maxBodyBytes/, "the 413 names the key that raises the limit");
+      }
     });
 
     it(`${client} receives the 401 without an API key, and the 404 for an unrouted path, while uploading`, async () => {

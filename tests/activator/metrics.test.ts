@@ -9,6 +9,7 @@ import { ActivatorProcess } from "../../testing/activator/activatorProcess";
 import { TestBackend } from "../../testing/activator/backend";
 import { config, model } from "../../testing/activator/config";
 import { eventually, keepAliveAgent, send, sendJson } from "../../testing/activator/http";
+import { KedaClient } from "../../testing/activator/kedaClient";
 
 /** One sample's value from the text exposition, by exact name and label set (label order as prom-client writes it). */
 function sample(body: string, name: string, labels: Record<string, string>): number | undefined {
@@ -68,6 +69,30 @@ describe("activator: metrics", function () {
     assert.equal(sample(body, "activator_requests_held_total", { model: "test/warm", reason: "no_ready_replica" }), 0);
     for (const outcome of ["served", "timeout", "client_gone"]) assert.equal(coldStarts(body, "warm", outcome), 0, `exported as 0: ${outcome}`);
     assert.equal(coldStarts(body, "warm", "failed", "model_removed"), 0);
+  });
+
+  it("exports activator_rejections_total as 0 for every model and every reason the README lists, before any rejection", async () => {
+    const body = await scrape();
+    // The reasons as activator/README.md's metrics table lists them.
+    const reasons = ["unauthorized", "no_route", "unknown_model", "bad_request", "client_timeout", "body_too_large", "unsupported_content_encoding", "body_buffer_full", "model_queue_full", "global_queue_full", "cold_start_timeout", "request_timeout", "upstream_unavailable", "model_removed", "shutting_down", "model_cannot_start"];
+    for (const m of ["warm", "capped", "gone"]) {
+      for (const reason of reasons) assert.equal(sample(body, "activator_rejections_total", { model: `test/${m}`, reason }), 0, `test/${m} ${reason}: ${body.split("\n").filter((l) => l.startsWith("activator_rejections_total")).join("; ")}`);
+    }
+  });
+
+  it("exports when KEDA last called about each model: 0 until it does, then the time of its IsActive", async () => {
+    const lastCall = async (m: string) => sample(await scrape(), "activator_keda_last_call_timestamp_seconds", { model: `test/${m}` });
+    assert.equal(await lastCall("gone"), 0, "exported as 0 before any call");
+    const keda = new KedaClient(act.scalerAddress);
+    try {
+      const before = Date.now() / 1000;
+      await keda.isActive("test/gone");
+      const at = (await lastCall("gone"))!;
+      assert.ok(at >= before - 1 && at <= Date.now() / 1000 + 1, `last call ${at} is the time of the IsActive (${before})`);
+      assert.equal(await lastCall("capped"), 0, "another model KEDA did not ask about stays at 0");
+    } finally {
+      keda.close();
+    }
   });
 
   it("records a served cold start once, with its duration, while the held and in-flight gauges show the queue", async () => {

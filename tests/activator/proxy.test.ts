@@ -77,6 +77,12 @@ describe("activator: routing and forwarding", function () {
     assert.equal(unrouted.status, 404);
     assert.equal(unrouted.json.error.code, "no_route");
     assert.ok(unrouted.json.error.models!.includes("test/iris"));
+    // The 404 names the routes that would work: host + path prefix per model, and the OpenAI models.
+    const routes = (unrouted.json.error as unknown as { routes: string[] }).routes;
+    assert.ok(routes.includes("*/v2/models/iris"), routes.join("; "));
+    assert.ok(routes.includes("api.example.com/special"), routes.join("; "));
+    assert.ok(routes.some((r) => r.startsWith("POST /v1/chat/completions") && r.includes('"llm-b"')), routes.join("; "));
+    assert.match(unrouted.json.error.message, /routes: .*\*\/v2\/models\/iris/);
   });
 
   it("routes OpenAI requests by the body's model field and forwards the body byte for byte", async () => {

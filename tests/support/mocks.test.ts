@@ -27,8 +27,8 @@ describe("test support: strict mock runtime", () => {
     });
 
     it("fails a provider function it does not model", async () => {
-        await assert.rejects(aws.ec2.getVpc({ default: true }));
-        assert.throws(() => allResources(), /^Error: mock runtime: provider function aws:ec2\/getVpc:getVpc is not modelled/);
+        await assert.rejects(aws.ec2.getInternetGateway({}));
+        assert.throws(() => allResources(), /^Error: mock runtime: provider function aws:ec2\/getInternetGateway:getInternetGateway is not modelled/);
     });
 
     it("answers the functions and outputs it models, as the real ones are shaped", async () => {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { ERRORS } from "./errors";
 
 /** Buckets of `activator_cold_start_phase_seconds`, s: few, so a model costs 10 phases × 8 series at most. */
 export const COLD_START_PHASE_BUCKETS = [1, 5, 30, 120, 600];
@@ -37,6 +38,9 @@ const COLD_START_SERIES: ReadonlyArray<readonly [ColdStartOutcome, string]> = [
   ["failed", "shutting_down"],
 ];
 
+/** Every `reason` of `activator_rejections_total` (ERRORS' reasons), each exported as 0 per model. */
+const REJECTION_REASONS = [...new Set(Object.values(ERRORS).map((e) => e.reason))];
+
 /** All activator metrics, in their own registry, served on the admin port. */
 export function createMetrics(queue: QueueSnapshot) {
   const metrics = createCollectors(queue);
@@ -56,6 +60,8 @@ export function createMetrics(queue: QueueSnapshot) {
       metrics.requestsServedWarm.inc({ model }, 0);
       for (const reason of ["no_ready_replica", "concurrency_limit"] as const) metrics.requestsHeld.inc({ model, reason }, 0);
       for (const [outcome, cause] of COLD_START_SERIES) metrics.coldStartDuration.zero({ model, outcome, cause });
+      for (const reason of REJECTION_REASONS) metrics.rejections.inc({ model, reason }, 0);
+      metrics.kedaLastCall.set({ model }, 0);
     },
   };
 }
@@ -82,6 +88,14 @@ function createCollectors(queue: QueueSnapshot) {
       name: "activator_requests_held_total",
       help: "Requests held instead of forwarded at once, by model and reason (no_ready_replica, concurrency_limit)",
       labelNames: ["model", "reason"] as const,
+      registers,
+    }),
+    kedaLastCall: new Gauge({
+      name: "activator_keda_last_call_timestamp_seconds",
+      help:
+        "Unix time KEDA last called this replica's scaler for the model (IsActive, GetMetricSpec, GetMetrics, StreamIsActive opened); " +
+        "0 until it does. KEDA's one gRPC connection has no keepalive: held requests and no call for long means a stalled connection",
+      labelNames: ["model"] as const,
       registers,
     }),
     requestsServedWarm: new Counter({

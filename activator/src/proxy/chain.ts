@@ -67,7 +67,7 @@ export function createRequestHandlers(ctx: ProxyContext): RequestHandlers {
     const apiKeys = ctx.apiKeys;
     if (apiKeys !== null && !authenticate(ctx, apiKeys, x)) return;
     if (x.contentLength > ctx.limits.maxBodyBytes) {
-      reject(ctx, x, "body_too_large", `request body of ${x.contentLength} bytes exceeds ${ctx.limits.maxBodyBytes}`, {
+      reject(ctx, x, "body_too_large", `request body of ${x.contentLength} bytes exceeds ${ctx.limits.maxBodyBytes} (limits.maxBodyBytes raises it)`, {
         limit: ctx.limits.maxBodyBytes,
       });
       return;

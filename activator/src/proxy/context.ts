@@ -12,6 +12,8 @@ export interface Routes {
   readonly modelObjects: ReadonlyMap<string, string>;
   /** Model keys, for "no route" errors. */
   readonly modelKeys: readonly string[];
+  /** The routes that would work, one line each, for "no route" errors (`buildRoutes`). */
+  readonly routeList: readonly string[];
 }
 
 /** What the request chain reads: built once by main, its `routes`, `limits` and `apiKeys` swapped on reload. */

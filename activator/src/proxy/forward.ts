@@ -33,7 +33,7 @@ type ForwardExchange = Exchange<ModelState>;
 /** Thrown into the upstream body stream when a chunked request body exceeds the limit. */
 class BodyTooLargeError extends Error {
   constructor(readonly limit: number) {
-    super(`request body exceeds ${limit} bytes`);
+    super(`request body exceeds ${limit} bytes (limits.maxBodyBytes raises it)`);
   }
 }
 

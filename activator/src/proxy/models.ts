@@ -26,7 +26,8 @@ export function answerUnrouted(ctx: ProxyContext, x: ProxyExchange): void {
       return;
     }
   }
-  reject(ctx, x, "no_route", `no model is routed for host "${x.host}" and path "${path}"`, { models: ctx.routes.modelKeys });
+  const routes = ctx.routes.routeList;
+  reject(ctx, x, "no_route", `no model is routed for host "${x.host}" and path "${path}"; routes: ${routes.join(", ") || "none"}`, { models: ctx.routes.modelKeys, routes });
 }
 
 function sendJson(x: ProxyExchange, body: string): void {

@@ -22,7 +22,23 @@ export function buildRoutes(config: ActivatorConfig, registry: ModelRegistry): R
     modelsList: JSON.stringify({ object: "list", data: objects }),
     modelObjects: new Map(objects.map((o) => [o.id, JSON.stringify(o)])),
     modelKeys: entries.map((e) => e.target.key),
+    routeList: routeList(config),
   };
+}
+
+/**
+ * The routes that would work, for "no route" errors: `host + path prefix` per model (host `*`: any host), e.g.
+ * `api.example.com/v2/models/iris`, then the OpenAI endpoints with the `model` values they take.
+ */
+function routeList(config: ActivatorConfig): string[] {
+  const routes: string[] = [];
+  for (const model of config.models) {
+    if (model.hosts.length === 0 && model.pathPrefix === undefined) continue;
+    for (const host of model.hosts.length > 0 ? model.hosts : ["*"]) routes.push(`${host}${model.pathPrefix ?? "/"}`);
+  }
+  const ids = config.models.flatMap((m) => m.openaiModels);
+  if (ids.length > 0) routes.push(`POST ${[...OPENAI_BODY_PATHS].join(" | ")} with model ${ids.map((id) => JSON.stringify(id)).join(" | ")}`);
+  return routes;
 }
 
 /** The model routed by host and path, or null. */
@@ -91,7 +107,7 @@ function onBodyData(this: ProxyRequest, chunk: Buffer): void {
   const limit = x.ctx.limits.maxBodyBytes;
   if (x.bodyBytes > limit) {
     stopReading(this, x);
-    reject(x.ctx, x, "body_too_large", `request body exceeds ${limit} bytes`, { limit });
+    reject(x.ctx, x, "body_too_large", `request body exceeds ${limit} bytes (limits.maxBodyBytes raises it)`, { limit });
     return;
   }
   if (!reserveBuffered(x, chunk.length)) {
@@ -123,7 +139,7 @@ function onBodyEnd(this: RoutingRequest): void {
       releaseBuffered(x, Math.min(counted, x.bufferedBytes));
       if (ok) next(x, ok);
     } else if (failure.code === "body_too_large") {
-      reject(x.ctx, x, "body_too_large", `decoded request body exceeds ${failure.limit} bytes`, { limit: failure.limit });
+      reject(x.ctx, x, "body_too_large", `decoded request body exceeds ${failure.limit} bytes (limits.maxBodyBytes raises it)`, { limit: failure.limit });
     } else if (failure.code === "body_buffer_full") {
       reject(x.ctx, x, "body_buffer_full", `the activator holds too many bytes of request bodies to decode this one (limits.maxBufferedBodyBytes ${x.ctx.limits.maxBufferedBodyBytes})`);
     } else {

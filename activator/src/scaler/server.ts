@@ -57,6 +57,12 @@ export interface ScalerServerOptions {
   now?: () => number;
   /** Called once per activation event that was pushed to at least one stream, with (push time − arrival) in seconds. */
   observePushLatency?: (modelKey: string, seconds: number) => void;
+  /**
+   * Called whenever KEDA calls in for a model (IsActive, GetMetricSpec, GetMetrics, a StreamIsActive opened). KEDA's
+   * one connection has no keepalive (kedacore/keda v2.20.2 pkg/scalers/external_scaler.go dials without keepalive
+   * parameters): a replica that hears nothing from KEDA while requests are held is how a stalled connection shows.
+   */
+  onKedaCall?: (modelKey: string) => void;
 }
 
 export interface ScalerServer {
@@ -188,6 +194,7 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
     IsActive(call: grpc.ServerUnaryCall<ScaledObjectRef, IsActiveResponse>, callback: grpc.sendUnaryData<IsActiveResponse>) {
       const resolved = resolveModel(call.request, activity);
       if ("error" in resolved) return rejectUnary(callback, resolved.error, "IsActive");
+      opts.onKedaCall?.(resolved.modelKey);
       callback(null, { result: reports.report(resolved.modelKey, resolved.modelKey) });
     },
 
@@ -197,6 +204,7 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
     ) {
       const resolved = resolveModel(call.request, activity);
       if ("error" in resolved) return rejectUnary(callback, resolved.error, "GetMetricSpec");
+      opts.onKedaCall?.(resolved.modelKey);
       const key = resolved.modelKey;
       const target = activity.targetConcurrency(key);
       const spec = (metricName: string, t: number) => ({ metricName, targetSize: Math.max(1, Math.round(t)), targetSizeFloat: t });
@@ -208,6 +216,7 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
     GetMetrics(call: grpc.ServerUnaryCall<GetMetricsRequest, GetMetricsResponse>, callback: grpc.sendUnaryData<GetMetricsResponse>) {
       const resolved = resolveModel(call.request.scaledObjectRef, activity);
       if ("error" in resolved) return rejectUnary(callback, resolved.error, "GetMetrics");
+      opts.onKedaCall?.(resolved.modelKey);
       const key = resolved.modelKey;
       const asked = call.request.metricName;
       const extra = asked ? activity.extraMetrics?.(key).find((m) => metricNameFor(key, m.suffix) === asked) : undefined;
@@ -233,6 +242,7 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
       call.on("close", () => forget(stream));
       call.on("error", () => forget(stream));
       logger.debug({ model: stream.modelKey, peer: call.getPeer() }, "StreamIsActive opened");
+      opts.onKedaCall?.(stream.modelKey);
       report(stream, now()); // KEDA expects a first value, `false` included
     },
   };

@@ -69,6 +69,14 @@ export function idleWindow(thresholds: AlertThresholds, models: readonly Alerted
     return `${Math.ceil(seconds / 60)}m`;
 }
 
+/**
+ * Seconds without a call from KEDA, while requests are held, after which `KedaScalerStalled` fires: three of the
+ * longest polling intervals (KEDA calls IsActive once per `pollingSeconds`), at least 120 s.
+ */
+export function kedaStallSeconds(models: readonly AlertedModel[]): number {
+    return Math.max(120, 3 * Math.max(0, ...models.map((m) => m.pollingSeconds)));
+}
+
 /** Alert groups for the stack: `gpu-serverless.models`, `gpu-serverless.gpu`, `gpu-serverless.keda`, `gpu-serverless.activator`. */
 export function alertRuleGroups(t: AlertThresholds, ctx: AlertRuleContext): RuleGroup[] {
     const act = `namespace="${ctx.activatorNamespace}", container="activator"`;
@@ -177,6 +185,23 @@ export function alertRuleGroups(t: AlertThresholds, ctx: AlertRuleContext): Rule
         },
     ];
 
+    const stall = kedaStallSeconds(ctx.models);
+    keda.push({
+        // KEDA v2.20.2 dials the external scaler with no keepalive and no deadline (pkg/scalers/external_scaler.go),
+        // and keeps one connection on one activator replica: if that replica's node vanishes without a FIN, KEDA
+        // notices only when TCP gives up (~15 minutes). No KEDA setting changes that; this alert shows it.
+        alert: "KedaScalerStalled",
+        expr:
+            `max by (model) (activator_held_requests) > 0` +
+            ` and on (model) (time() - max by (model) (activator_keda_last_call_timestamp_seconds)) > ${stall}`,
+        for: "1m",
+        labels: { severity: "critical" },
+        annotations: {
+            summary: "KEDA has not called the activator about {{ $labels.model }} while its requests are held",
+            description: `Requests for {{ $labels.model }} are held, and no activator replica has had a call from KEDA about it for more than ${stall} s: KEDA's connection to the scaler Service is likely stalled (a replica gone without closing it), so the model is not scaled up. Restart the KEDA operator (kubectl -n keda rollout restart deployment keda-operator) to make it reconnect.`,
+        },
+    });
+
     const activator: AlertingRule[] = [
         {
             alert: "ActivatorMemoryNearLimit",
@@ -197,6 +222,18 @@ export function alertRuleGroups(t: AlertThresholds, ctx: AlertRuleContext): Rule
             annotations: {
                 summary: "Activator {{ $labels.pod }} restarted",
                 description: `The activator container restarted {{ $value }} times in 15 minutes: its held and in-flight requests were lost (kubectl -n ${ctx.activatorNamespace} describe pod {{ $labels.pod }}: OOMKilled?).`,
+            },
+        },
+        {
+            // activator/src/lifecycle/lifecycle.ts: an error no handler caught is counted by kind; with requests held or
+            // in flight the replica drains and exits 1 (its counts, which KEDA scales on, may be wrong), else it serves on.
+            alert: "ActivatorUncaughtErrors",
+            expr: `sum by (namespace, pod, kind) (increase(activator_uncaught_exceptions_total[15m])) > 0`,
+            labels: { severity: "warning" },
+            annotations: {
+                summary: "Activator {{ $labels.pod }}: {{ $value }} {{ $labels.kind }} in 15 minutes",
+                description:
+                    "An error no handler caught escaped in the activator (a bug: its log line says uncaughtException or unhandledRejection). With requests held or in flight the replica drained and exited 1 (ActivatorRestarting may follow); with none it kept serving.",
             },
         },
     ];

@@ -43,9 +43,9 @@ describe("stack config: models and activator", () => {
             requestTimeoutSeconds: 600,
             maxPending: 1000,
             upstreamKeepAliveSeconds: 4,
-            // CPU model: no scale-up delay or node boot; image pull 180 + download 180 + startup 120.
+            // CPU model: no scale-up delay; a system node added when those are full (600) + image pull 180 + download 180 + startup 120.
             coldStart: { imagePullSeconds: 180, downloadSeconds: 180, startupSeconds: 120 },
-            coldStartTimeoutSeconds: 480,
+            coldStartTimeoutSeconds: 1080,
             coldStartTimeoutExplicit: false,
             runtime: "auto",
             prewarm: [],

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { GpuCluster, GpuClusterArgs, zoneSubnets } from "../../../components/resources/cluster";
+import { clusterCreatorTag, GpuCluster, GpuClusterArgs, zoneSubnets } from "../../../components/resources/cluster";
 import { parseStackConfig } from "../../../components/config/stack";
 import { dependsOn, resetRecorded, resourceNamed, resourcesOfType, setupMocks, settled, unwrap } from "../../support/mocks";
 import { stackConfig, stackFileValues } from "../config/stackFiles";
@@ -99,6 +99,26 @@ describe("GpuCluster (mocks)", () => {
             assert.deepEqual(Object.values(e.accessPolicies), [
                 { policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } },
             ]);
+        }
+    });
+
+    it("skips, with one warning, the access entry of a listed principal that is the cluster's creator (EKS made it admin already)", async () => {
+        // The mock runtime answers sts:GetCallerIdentity with arn:aws:iam::123456789012:user/plan.
+        const warnings: string[] = [];
+        const warn = pulumi.log.warn;
+        (pulumi.log as any).warn = (message: string) => warnings.push(message);
+        try {
+            const alice = "arn:aws:iam::123456789012:user/alice";
+            new GpuCluster("cl-y", argsFor({ adminPrincipalArns: ["arn:aws:iam::123456789012:user/plan", alice] }));
+            await settled();
+            const entries = Object.values(resourceNamed("eks:index:Cluster", "cl-y-eks").inputs.accessEntries as Record<string, any>);
+            assert.deepEqual(entries.map((e) => e.principalArn), [alice]);
+            assert.equal(resourceNamed("aws:cloudwatch/logGroup:LogGroup", "cl-y-control-plane-logs").inputs.tags[clusterCreatorTag], "arn:aws:iam::123456789012:user/plan");
+            assert.deepEqual(warnings.filter((w) => w.includes("adminPrincipalArns")), [
+                "adminPrincipalArns: arn:aws:iam::123456789012:user/plan is the identity that created the cluster (arn:aws:iam::123456789012:user/plan), which EKS already makes cluster admin; skipping its access entry (a second one would fail pulumi up)",
+            ]);
+        } finally {
+            (pulumi.log as any).warn = warn;
         }
     });
 

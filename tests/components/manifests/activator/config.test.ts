@@ -59,7 +59,7 @@ describe("activator config generated from the models", () => {
         assert.equal(parsed.config.readiness.mode, "kubernetes");
         assert.deepEqual([qwen.backend, qwen.serviceName], ["http://qwen-predictor.models.svc.cluster.local", "qwen-predictor"]);
         assert.deepEqual([fraud.backend, fraud.serviceName], ["http://fraud-predictor.risk.svc.cluster.local", "fraud-predictor"]);
-        assert.deepEqual([iris.coldStartTimeoutSeconds, iris.targetConcurrency], [480, 10]);
+        assert.deepEqual([iris.coldStartTimeoutSeconds, iris.targetConcurrency], [1080, 10]);
     });
 
     it("passes the limits and each model's timeouts, queue bound and connection settings to the activator", () => {

@@ -1,4 +1,6 @@
 import * as assert from "node:assert/strict";
+import { evaluate, type IamRequest } from "../../../support/iamEvaluator";
+import type { PolicyDocument } from "../../../../components/domain/iamPolicies";
 import { inferenceServiceManifest } from "../../../../components/manifests/model/inferenceService";
 import { modelStoragePolicy } from "../../../../components/domain/iamPolicies";
 import { llmModel, stackWith } from "./fixtures";
@@ -94,9 +96,17 @@ describe("InferenceService of an s3:// LLM on our streaming runtime", () => {
         assert.throws(() => inferenceServiceManifest(model, { serviceAccountName: "q", gpuScheduling: scheduling }), /needs the bucket's region/);
     });
 
-    it("reads with a role that allows exactly what the streamer calls: ListBucket on the prefix, GetObject under it", () => {
-        const policy = modelStoragePolicy("aws", model.storageUri) as { Statement: { Action: string; Resource: string | string[] }[] };
-        assert.deepEqual(policy.Statement.map((s) => s.Action), ["s3:ListBucket", "s3:GetObject"]);
-        assert.deepEqual(policy.Statement[1].Resource, ["arn:aws:s3:::models-bucket/llama/v1", "arn:aws:s3:::models-bucket/llama/v1/*"]);
+    it("reads with a role that allows what the streamer calls: ListObjectsV2 under the prefix, ranged GetObject of each file", () => {
+        // vLLM's Run:ai streamer lists the model prefix, then reads each safetensors file with ranged gets
+        // (vllm model_executor/model_loader runai_streamer_loader.py and transformers_utils/runai_utils.py).
+        const policy = modelStoragePolicy("aws", model.storageUri) as PolicyDocument;
+        const calls: IamRequest[] = [
+            { action: "s3:ListBucket", resource: "arn:aws:s3:::models-bucket", context: { "s3:prefix": "llama/v1/" } },
+            { action: "s3:GetObject", resource: "arn:aws:s3:::models-bucket/llama/v1/model-00001-of-00004.safetensors", context: {} },
+            { action: "s3:GetObject", resource: "arn:aws:s3:::models-bucket/llama/v1/config.json", context: {} },
+        ];
+        for (const call of calls) assert.equal(evaluate(policy, call), "allow", `${call.action} ${call.resource}`);
+        assert.equal(evaluate(policy, { action: "s3:GetObject", resource: "arn:aws:s3:::models-bucket/other/v1/x", context: {} }), "implicitDeny");
+        assert.equal(evaluate(policy, { action: "s3:PutObject", resource: "arn:aws:s3:::models-bucket/llama/v1/x", context: {} }), "implicitDeny");
     });
 });

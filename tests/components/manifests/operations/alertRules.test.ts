@@ -49,6 +49,7 @@ function runCase(alertname: string, c: Case): void {
 
 const kedaScaler =
     'keda_scaler_detail_errors_total{namespace="models",scaledObject="qwen",scaler="prometheusScaler",triggerIndex="1",metric="s1-prometheus",type="scaledobject"}';
+const uncaught = 'activator_uncaught_exceptions_total{namespace="activator",pod="activator-0",kind="uncaughtException"}';
 const restarts = 'kube_pod_container_status_restarts_total{namespace="activator",pod="activator-0",container="activator"}';
 
 const cases: Record<string, { fires: Case; silent: Case[] }> = {
@@ -178,6 +179,32 @@ const cases: Record<string, { fires: Case; silent: Case[] }> = {
         },
         silent: [{ series: [{ series: 'keda_scaled_object_errors_total{namespace="models",scaledObject="qwen"}', values: "3x30" }], at: 25, fires: [] }],
     },
+    // time() runs from 0 in promtool: the timestamp series count in seconds from there.
+    KedaScalerStalled: {
+        fires: {
+            series: [
+                { series: 'activator_held_requests{model="models/qwen",pod="activator-1"}', values: "0x10 3x20" },
+                // KEDA called every minute until minute 10 (its replica then vanished: its series ends), nothing since.
+                { series: 'activator_keda_last_call_timestamp_seconds{model="models/qwen",pod="activator-0"}', values: "0+60x10" },
+                { series: 'activator_keda_last_call_timestamp_seconds{model="models/qwen",pod="activator-1"}', values: "0x30" },
+            ],
+            at: 20,
+            fires: [{ model: "models/qwen" }],
+        },
+        silent: [
+            // KEDA calls every minute: requests held during a cold start are normal.
+            {
+                series: [
+                    { series: 'activator_held_requests{model="models/qwen",pod="activator-1"}', values: "0x10 3x20" },
+                    { series: 'activator_keda_last_call_timestamp_seconds{model="models/qwen",pod="activator-1"}', values: "0+60x30" },
+                ],
+                at: 20,
+                fires: [],
+            },
+            // No calls, but nothing held: an idle model at zero is not polled by a stalled KEDA any more than by a healthy one.
+            { series: [{ series: 'activator_held_requests{model="models/qwen",pod="activator-1"}', values: "0x30" }, { series: 'activator_keda_last_call_timestamp_seconds{model="models/qwen",pod="activator-1"}', values: "0x30" }], at: 20, fires: [] },
+        ],
+    },
     ActivatorMemoryNearLimit: {
         fires: { series: activatorMemory(480, "activator"), at: 10, fires: [{ namespace: "activator", pod: "activator-0" }] },
         silent: [
@@ -191,6 +218,13 @@ const cases: Record<string, { fires: Case; silent: Case[] }> = {
         silent: [
             { series: [{ series: restarts, values: "2x30" }], at: 25, fires: [] },
             { series: [{ series: restarts, values: "0x5 1x40" }], at: 30, fires: [] },
+        ],
+    },
+    ActivatorUncaughtErrors: {
+        fires: { series: [{ series: uncaught, values: "0x5 1x20" }], at: 10, fires: [{ namespace: "activator", pod: "activator-0", kind: "uncaughtException" }] },
+        silent: [
+            { series: [{ series: uncaught, values: "0x30" }], at: 10, fires: [] },
+            { series: [{ series: uncaught, values: "0x5 1x30" }], at: 25, fires: [] }, // 20 minutes after the only error
         ],
     },
 };
