@@ -97,13 +97,18 @@ export interface Pick {
 
 /**
  * Consistent hashing with bounded loads. `load(endpoint)` is the endpoint's current load (≥ 0); `boundFactor` (c)
- * must be ≥ 1. Returns undefined only for an empty ring.
+ * must be ≥ 1; an endpoint whose load is Infinity is never taken. Returns undefined when no endpoint can be.
  */
 export function pickBounded(ring: HashRing, key: string, load: (endpoint: string) => number, boundFactor = DEFAULT_BOUND_FACTOR): Pick | undefined {
-  const n = ring.endpoints.length;
-  if (n === 0) return undefined;
+  let n = 0;
   let total = 0;
-  for (const endpoint of ring.endpoints) total += load(endpoint);
+  for (const endpoint of ring.endpoints) {
+    const l = load(endpoint);
+    if (l === Infinity) continue; // passed over (e.g. it refused a connection): not part of the average
+    total += l;
+    n++;
+  }
+  if (n === 0) return undefined;
   const bound = loadBound(total, n, boundFactor);
   let first = true;
   for (const endpoint of ring.walk(key)) {
