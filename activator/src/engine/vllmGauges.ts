@@ -12,7 +12,10 @@
  *   (the HPA's average is then the mean usage per replica), as the former Prometheus query
  *   `sum(vllm:kv_cache_usage_perc{...})` meant for one engine per replica.
  * A replica that does not answer within the timeout, or whose text lacks a gauge, adds nothing; values older than
- * three intervals count as 0. Never an error toward KEDA: a failing trigger would block scale-to-zero.
+ * three intervals count as 0.
+ * Per replica it also keeps `vllm:num_requests_running` and the gauges above for replica choice (`replicaReading`),
+ * and folds the increases of the counters `vllm:prefix_cache_hits_total` / `vllm:prefix_cache_queries_total` into a
+ * per-model hit ratio over the last HIT_RATIO_ROUNDS rounds (`onPrefixCacheHitRatio`). Never an error toward KEDA: a failing trigger would block scale-to-zero.
  */
 import type { Logger } from "pino";
 import { Agent, request } from "undici";
