@@ -64,7 +64,7 @@ export const heldBodies: Bench = {
     const backend = await TestBackend.create();
     await backend.start();
     const names = [...Array.from({ length: PATH_MODELS }, (_, i) => `m${i}`), "llm"];
-    const slice = (name: string, ready: boolean) => endpointSlice({ namespace: "bench", service: name, name: `${name}-a`, ready: [ready] });
+    const slice = (name: string, ready: boolean) => endpointSlice({ namespace: "bench", service: name, name: `${name}-a`, ready: [ready], address: "127.0.0.1", port: backend.port });
     for (const name of names) api.apply(slice(name, false));
     const model = (name: string) => ({
       name,

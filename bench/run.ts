@@ -28,6 +28,7 @@ import { WRK } from "./lib/wrk";
 import { earlyErrors } from "./earlyErrors";
 import { peerPush } from "./peerPush";
 import { programScale } from "./programScale";
+import { replicaChoice } from "./replicaChoice";
 import { staleUpstream } from "./staleUpstream";
 import { streaming } from "./streaming";
 import { warmPath } from "./warmPath";
@@ -44,6 +45,7 @@ const BENCHES: Bench[] = [
   staleUpstream,
   earlyErrors,
   programScale,
+  replicaChoice,
 ];
 
 /** A full run waits this long at most for the machine to be quiet before each bench (then runs and says so). */

@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     health: new HealthWatcher(environmentKubeConfig, logger),
     nodes: new KubeNodeLookup(environmentKubeConfig, logger),
     release: forward,
+    engineReading: (key, endpoint) => engine.replicaReading(key, endpoint),
     rejectHeld: (x, model, code) => {
       if (code === "model_cannot_start" && model.failure) {
         reject(ctx, x, code, failureMessage(model.key, model.failure), failureDetails(model.key, model.failure));
@@ -106,6 +107,11 @@ async function main(): Promise<void> {
     logger,
     intervalMs: initial.engineMetrics.intervalSeconds * 1000,
     timeoutMs: initial.engineMetrics.timeoutSeconds * 1000,
+    // One series per vLLM model, removed with the model.
+    onPrefixCacheHitRatio: (model, ratio) => {
+      if (ratio === undefined) metrics.prefixCacheHitRatio.remove({ model });
+      else metrics.prefixCacheHitRatio.set({ model }, ratio);
+    },
   });
   const activity = new ClusterActivity(registry, peers, (key) => engine.metrics(key, engineModel(key)));
   const startDiscovery = (c: ActivatorConfig): PeerDiscovery | null =>

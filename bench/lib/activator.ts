@@ -135,7 +135,7 @@ export async function startColdModel(
     api = await FakeKubeApi.start();
     backend = await TestBackend.create();
     await backend.start();
-    const slice = (ready: boolean) => endpointSlice({ namespace: "bench", service: name, name: `${name}-a`, ready: [ready] });
+    const slice = (ready: boolean) => endpointSlice({ namespace: "bench", service: name, name: `${name}-a`, ready: [ready], address: "127.0.0.1", port: backend!.port });
     api.apply(slice(false));
     const model = { name, namespace: "bench", backend: backend.url, serviceName: name, readinessPath: "/health", hosts: [host], ...extra.model };
     act = await startActivator(

@@ -146,6 +146,14 @@ const routingSchema = z
         pathPrefix: activatorModelSchema.shape.pathPrefix,
         /** OpenAI `model` values routed to this model; LLM formats only, at most one. Default: `[<name>]` for LLMs without routing. */
         openaiModels: activatorModelSchema.shape.openaiModels,
+        /**
+         * Which ready replica the activator sends a request to (docs/design.md, "Replica choice"): `prefix-affine`
+         * (LLM prompts sharing a system prompt and first turn go to one replica, whose prefix cache holds them, within
+         * 1.25 × the average load; other requests as `least-loaded`), `least-loaded` (fewest outstanding requests,
+         * raised by vLLM's queue and KV-cache gauges), `service` (the Service address: kube-proxy picks at random).
+         * Default `prefix-affine`.
+         */
+        replicaChoice: activatorModelSchema.shape.replicaChoice.unwrap().shape.policy,
     })
     .prefault({});
 

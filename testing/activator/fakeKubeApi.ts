@@ -56,18 +56,22 @@ const RESOURCES: Record<string, { resource: string; listKind: string; apiVersion
   },
 };
 
-/** An EndpointSlice of `service` with one endpoint per entry of `ready` (null = condition left unset). */
-export function endpointSlice(opts: { namespace: string; service: string; name: string; ready: Array<boolean | null> }): V1EndpointSlice {
+/**
+ * An EndpointSlice of `service` with one endpoint per entry of `ready` (null = condition left unset), at 10.0.0.<i+1>
+ * port 8080 unless `address` / `port` say where the model server really listens (the activator sends requests to
+ * ready endpoints directly: ../../activator/src/holding/replicas.ts).
+ */
+export function endpointSlice(opts: { namespace: string; service: string; name: string; ready: Array<boolean | null>; address?: string; port?: number }): V1EndpointSlice {
   return {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
     addressType: "IPv4",
     metadata: { name: opts.name, namespace: opts.namespace, labels: { "kubernetes.io/service-name": opts.service } },
     endpoints: opts.ready.map((ready, i) => ({
-      addresses: [`10.0.0.${i + 1}`],
+      addresses: [opts.address ?? `10.0.0.${i + 1}`],
       conditions: ready === null ? {} : { ready, serving: ready, terminating: false },
     })),
-    ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+    ports: [{ name: "http", port: opts.port ?? 8080, protocol: "TCP" }],
   };
 }
 

@@ -49,7 +49,7 @@ describe("benchmarks (smoke mode)", function () {
       });
     });
     assert.equal(code, 0, `npm run bench -- --smoke failed:\n${output}`);
-    for (const name of ["warm-path", "streaming", "activation-push", "peer-push", "fail-fast", "cold-path", "held-capacity", "held-bodies", "stale-upstream", "early-errors", "program-scale"]) {
+    for (const name of ["warm-path", "streaming", "activation-push", "peer-push", "fail-fast", "cold-path", "held-capacity", "held-bodies", "stale-upstream", "early-errors", "program-scale", "replica-choice"]) {
       results[name] = JSON.parse(readFileSync(path.join(outDir, `${name}.json`), "utf8")) as Json;
     }
   });
@@ -181,6 +181,20 @@ describe("benchmarks (smoke mode)", function () {
       ["node-http", "fetch", "python-http.client"],
     );
     assert.equal(f.missed, 0);
+  });
+
+  it("replica choice: three policies side by side on both workloads, at one rate per workload, with hit rates", () => {
+    const f = results["replica-choice"]!.figures;
+    assert.equal(f.rows.length, 6);
+    for (const workload of ["shared prefixes", "no shared prefix"]) {
+      const rows = f.rows.filter((r: { workload: string }) => r.workload === workload);
+      assert.deepEqual(rows.map((r: { policy: string }) => r.policy), ["service", "least-loaded", "prefix-affine"]);
+      assert.equal(new Set(rows.map((r: { ratePerSecond: number }) => r.ratePerSecond)).size, 1, "same offered load for every policy");
+      for (const r of rows) positive(r.ttftP99Ms, `${workload} ${r.policy} TTFT p99`);
+    }
+    const hit = (workload: string, policy: string) => f.rows.find((r: { workload: string; policy: string }) => r.workload === workload && r.policy === policy).hitRate;
+    assert.equal(hit("no shared prefix", "prefix-affine"), 0);
+    assert.ok(hit("shared prefixes", "prefix-affine") > hit("shared prefixes", "service"), "affinity raises the prefix hit rate");
   });
 
   it("program scale: the program evaluated under mocks, resources growing by a constant number per model", () => {

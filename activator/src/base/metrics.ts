@@ -62,9 +62,14 @@ export function createMetrics(queue: QueueSnapshot) {
       for (const [outcome, cause] of COLD_START_SERIES) metrics.coldStartDuration.zero({ model, outcome, cause });
       for (const reason of REJECTION_REASONS) metrics.rejections.inc({ model, reason }, 0);
       metrics.kedaLastCall.set({ model }, 0);
+      for (const choice of REPLICA_CHOICES) metrics.replicaChoices.inc({ model, choice }, 0);
     },
   };
 }
+
+/** Values of `activator_replica_choices_total`'s `choice` label: 4 series per model. */
+export const REPLICA_CHOICES = ["preferred", "walked", "least_loaded", "service"] as const;
+export type ReplicaChoice = (typeof REPLICA_CHOICES)[number];
 
 function createCollectors(queue: QueueSnapshot) {
   const registry = new Registry();
@@ -141,6 +146,18 @@ function createCollectors(queue: QueueSnapshot) {
       help: "Time from forwarding a request to the backend until its response headers arrive",
       labelNames: ["model"] as const,
       buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    replicaChoices: new Counter({
+      name: "activator_replica_choices_total",
+      help: "Requests forwarded, by how their replica was chosen: preferred (prefix-affine, the prompt's own endpoint), walked (its endpoint was at its load bound: a later one on the ring), least_loaded, service (the Service address: no endpoints known, or policy service)",
+      labelNames: ["model", "choice"] as const,
+      registers,
+    }),
+    prefixCacheHitRatio: new Gauge({
+      name: "activator_prefix_cache_hit_ratio",
+      help: "vLLM models: prompt tokens found in the replicas' prefix caches / looked up, over the last minute of scrapes (vllm:prefix_cache_hits_total / vllm:prefix_cache_queries_total increases, summed over ready replicas); absent without lookups",
+      labelNames: ["model"] as const,
       registers,
     }),
     held: new Gauge({

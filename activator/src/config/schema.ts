@@ -96,6 +96,27 @@ export const modelSchema = z.strictObject({
     })
     .optional(),
   /**
+   * Which ready replica gets a request (`../routing/endpointPicker.ts`). Readiness mode `kubernetes` only: the
+   * ready endpoints of the Service's EndpointSlices are addressed directly; with none listed, or in mode `probe`,
+   * requests go to `backend` (the Service address, where kube-proxy picks a pod at random).
+   * - `prefix-affine` (default): an LLM request (`/v1/chat/completions`, `/v1/completions` routed by its `model`
+   *   field) goes to the endpoint its prompt's leading `prefixBytes` hash to, walking the ring past any endpoint that
+   *   would exceed `boundFactor` × the average load (consistent hashing with bounded loads); other requests as
+   *   `least-loaded`.
+   * - `least-loaded`: the endpoint with the fewest outstanding requests (this replica's in-flight count, raised by
+   *   vLLM's fresh gauges for `vllm` models).
+   * - `service`: always `backend`.
+   */
+  replicaChoice: z
+    .strictObject({
+      policy: z.enum(["prefix-affine", "least-loaded", "service"]).default("prefix-affine"),
+      /** Bytes of the canonicalised prompt hashed (system prompt + first user turn, cut). Default 1024. */
+      prefixBytes: z.int().min(16).max(65_536).default(1024),
+      /** `c` of the bounded-load rule (≥ 1): an endpoint takes at most c × the average load. Default 1.25 (KubeAI's). */
+      boundFactor: z.number().min(1).max(10).default(1.25),
+    })
+    .prefault({}),
+  /**
    * Readiness mode `kubernetes` only: fail held and new requests at once (503 `model_cannot_start`) when the model
    * cannot start. `unschedulableGraceSeconds`: a replica unschedulable this long fails even without cluster-autoscaler
    * saying so (covers a normal GPU node boot).

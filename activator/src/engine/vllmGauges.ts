@@ -12,15 +12,27 @@
  *   (the HPA's average is then the mean usage per replica), as the former Prometheus query
  *   `sum(vllm:kv_cache_usage_perc{...})` meant for one engine per replica.
  * A replica that does not answer within the timeout, or whose text lacks a gauge, adds nothing; values older than
- * three intervals count as 0. Never an error toward KEDA: a failing trigger would block scale-to-zero.
+ * three intervals count as 0.
+ * Per replica it also keeps `vllm:num_requests_running` and the gauges above for replica choice (`replicaReading`),
+ * and folds the increases of the counters `vllm:prefix_cache_hits_total` / `vllm:prefix_cache_queries_total` into a
+ * per-model hit ratio over the last HIT_RATIO_ROUNDS rounds (`onPrefixCacheHitRatio`). Never an error toward KEDA: a failing trigger would block scale-to-zero.
  */
 import type { Logger } from "pino";
 import { Agent, request } from "undici";
 import type { ScalingMetric } from "../scaler/activity";
+import type { EngineReading } from "../routing/endpointPicker";
 import { parsePrometheusText } from "./promText";
 
 export const WAITING = "vllm:num_requests_waiting";
+export const RUNNING = "vllm:num_requests_running";
 export const KV_CACHE_USAGE = "vllm:kv_cache_usage_perc";
+/** Counters of prompt tokens looked up in / found in the prefix cache (vllm/v1/metrics/loggers.py, `vllm:prefix_cache_queries`, `_hits`). */
+export const PREFIX_CACHE_QUERIES = "vllm:prefix_cache_queries_total";
+export const PREFIX_CACHE_HITS = "vllm:prefix_cache_hits_total";
+/** Readings older than this many scrape intervals are stale: KEDA gets 0, replica choice ignores them. */
+export const STALE_INTERVALS = 3;
+/** Scrape rounds the prefix-cache hit ratio is computed over (30 × the 2 s default: the last minute). */
+export const HIT_RATIO_ROUNDS = 30;
 
 export interface VllmTargets {
   waitingRequestsPerReplica: number;
@@ -41,6 +53,52 @@ export interface EngineGaugesOptions {
   logger: Logger;
   intervalMs: number;
   timeoutMs: number;
+  /**
+   * Called after each round for each scraped model: prompt tokens found in the replicas' prefix caches / looked up,
+   * over the last HIT_RATIO_ROUNDS rounds (undefined when no replica reported a lookup then). Also called with
+   * undefined for a model no longer scraped. Default: nothing.
+   */
+  onPrefixCacheHitRatio?(modelKey: string, ratio: number | undefined): void;
+  /** The clock, ms; default performance.now (tests inject one). */
+  now?(): number;
+}
+
+/** One replica's `/metrics`, as read: undefined fields were absent. */
+export interface ReplicaReading extends EngineReading {
+  /** Cumulative prompt tokens looked up in / found in the prefix cache (counters, summed over engines); -1 when absent. */
+  prefixQueries: number;
+  prefixHits: number;
+}
+
+/** The gauges and counters of one replica's text; undefined when it carries none of the gauges. */
+export function readReplicaText(text: string): ReplicaReading | undefined {
+  let waiting = 0;
+  let running = 0;
+  let usage = 0;
+  let engines = 0;
+  let seen = false;
+  let prefixQueries = -1;
+  let prefixHits = -1;
+  for (const s of parsePrometheusText(text)) {
+    if (!Number.isFinite(s.value)) continue;
+    if (s.name === WAITING) {
+      waiting += Math.max(0, s.value);
+      seen = true;
+    } else if (s.name === RUNNING) {
+      running += Math.max(0, s.value);
+      seen = true;
+    } else if (s.name === KV_CACHE_USAGE) {
+      usage += Math.min(1, Math.max(0, s.value));
+      engines++;
+      seen = true;
+    } else if (s.name === PREFIX_CACHE_QUERIES) {
+      prefixQueries = Math.max(0, prefixQueries) + Math.max(0, s.value);
+    } else if (s.name === PREFIX_CACHE_HITS) {
+      prefixHits = Math.max(0, prefixHits) + Math.max(0, s.value);
+    }
+  }
+  if (!seen) return undefined;
+  return { waiting, running, kvCache: engines > 0 ? usage / engines : 0, prefixQueries, prefixHits };
 }
 
 interface Reading {
@@ -77,14 +135,24 @@ export function foldReplicaTexts(texts: ReadonlyArray<string | undefined>): { wa
   return { waiting, kvCache, replicas };
 }
 
+/** Per model: each replica's last reading, and the prefix-cache deltas of the last rounds. */
+interface ModelReadings {
+  replicas: Map<string, { reading: ReplicaReading; at: number }>;
+  /** [hits, queries] added per round, oldest first, at most HIT_RATIO_ROUNDS. */
+  rounds: Array<[number, number]>;
+}
+
 export class EngineGauges {
   private readonly readings = new Map<string, Reading>();
+  private readonly perReplica = new Map<string, ModelReadings>();
+  private readonly now: () => number;
   private readonly failing = new Set<string>();
   private readonly agent: Agent;
   private timer: NodeJS.Timeout;
   private running = false;
 
   constructor(private readonly opts: EngineGaugesOptions) {
+    this.now = opts.now ?? (() => performance.now());
     this.agent = new Agent({ connections: 2, keepAliveTimeout: 30_000, connect: { timeout: opts.timeoutMs } });
     this.timer = setInterval(() => void this.scrapeAll(), opts.intervalMs);
     this.timer.unref();
@@ -95,7 +163,7 @@ export class EngineGauges {
     const targets = model?.vllm;
     if (!targets) return [];
     const reading = this.readings.get(modelKey);
-    const fresh = reading !== undefined && model!.ready && performance.now() - reading.at <= 3 * this.opts.intervalMs;
+    const fresh = reading !== undefined && model!.ready && this.now() - reading.at <= STALE_INTERVALS * this.opts.intervalMs;
     return [
       { suffix: "vllm-waiting", target: targets.waitingRequestsPerReplica, value: fresh ? reading.waiting : 0 },
       { suffix: "vllm-kv-cache", target: targets.kvCacheUsage, value: fresh ? reading.kvCache : 0 },
@@ -115,10 +183,25 @@ export class EngineGauges {
         rounds.push(this.scrapeModel(key, model.vllm.metricsPath, model.endpoints));
       }
       for (const key of this.readings.keys()) if (!seen.has(key)) this.readings.delete(key);
+      for (const key of this.perReplica.keys()) {
+        if (seen.has(key)) continue;
+        this.perReplica.delete(key);
+        this.opts.onPrefixCacheHitRatio?.(key, undefined);
+      }
       await Promise.all(rounds);
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * One replica's gauges for replica choice: undefined when it has none, or when its last reading is older than
+   * STALE_INTERVALS scrape intervals (a replica whose `/metrics` stopped answering is placed on in-flight counts).
+   */
+  replicaReading(modelKey: string, endpoint: string): EngineReading | undefined {
+    const entry = this.perReplica.get(modelKey)?.replicas.get(endpoint);
+    if (!entry || this.now() - entry.at > STALE_INTERVALS * this.opts.intervalMs) return undefined;
+    return entry.reading;
   }
 
   close(): void {
@@ -128,8 +211,43 @@ export class EngineGauges {
 
   private async scrapeModel(key: string, metricsPath: string, endpoints: readonly string[]): Promise<void> {
     const texts = await Promise.all(endpoints.map((base) => this.fetchText(`${base}${metricsPath}`)));
+    const at = this.now();
     const folded = foldReplicaTexts(texts);
-    this.readings.set(key, { ...folded, at: performance.now() });
+    this.readings.set(key, { ...folded, at });
+    let model = this.perReplica.get(key);
+    if (!model) this.perReplica.set(key, (model = { replicas: new Map(), rounds: [] }));
+    let hits = 0;
+    let queries = 0;
+    const listed = new Set(endpoints);
+    endpoints.forEach((base, i) => {
+      const text = texts[i];
+      const reading = text === undefined ? undefined : readReplicaText(text);
+      if (!reading) return;
+      const before = model.replicas.get(base)?.reading;
+      // Counters: the increase since the previous reading; a replica that restarted (counter went down) counts from 0.
+      if (before && reading.prefixQueries >= 0 && before.prefixQueries >= 0) {
+        const q = reading.prefixQueries - before.prefixQueries;
+        const h = reading.prefixHits - before.prefixHits;
+        if (q >= 0 && h >= 0) {
+          queries += q;
+          hits += h;
+        } else {
+          queries += reading.prefixQueries;
+          hits += Math.max(0, reading.prefixHits);
+        }
+      }
+      model.replicas.set(base, { reading, at });
+    });
+    for (const base of model.replicas.keys()) if (!listed.has(base)) model.replicas.delete(base);
+    model.rounds.push([hits, queries]);
+    if (model.rounds.length > HIT_RATIO_ROUNDS) model.rounds.shift();
+    let h = 0;
+    let q = 0;
+    for (const [rh, rq] of model.rounds) {
+      h += rh;
+      q += rq;
+    }
+    this.opts.onPrefixCacheHitRatio?.(key, q > 0 ? Math.min(1, h / q) : undefined);
   }
 
   private async fetchText(url: string): Promise<string | undefined> {

@@ -3,11 +3,12 @@ import type { Pool } from "undici";
 import type { ModelConfig } from "../config/schema";
 import type { ModelFailure } from "../health/failure";
 import type { HealthWatch } from "../health/watch";
-import type { ColdStartOutcome, Metrics } from "../base/metrics";
+import type { ColdStartOutcome, Metrics, ReplicaChoice } from "../base/metrics";
 import { Phase, type Exchange } from "../request/exchange";
 import type { Readiness } from "../readiness/types";
 import { ColdStartRecorder, type NodeLookup } from "../readiness/coldStartRecorder";
 import { Fifo } from "./fifo";
+import { Replicas, type Chosen, type ReplicaChoiceDeps } from "./replicas";
 
 /** Counts across all models (the global pending bound, shutdown draining). */
 export interface Totals {
@@ -36,6 +37,8 @@ export interface HoldingShared {
   now(): number;
   /** The cold-start timeline's Node/NodeClaim reader (readiness mode `kubernetes`). */
   readonly nodes?: NodeLookup;
+  /** Engine readings and endpoint pools for replica choice. */
+  readonly replicaChoice: ReplicaChoiceDeps;
 }
 
 /**
@@ -78,6 +81,9 @@ export class ModelState {
   readonly timeline: ColdStartRecorder;
   private readonly heldNoReplica;
   private readonly heldNoSlot;
+  /** Per-endpoint in-flight counts and pools (replica choice). */
+  readonly replicas: Replicas;
+  private readonly choiceCounters;
 
   private readonly requestCounters = new Map<number, { inc(): void }>();
   private waitingFor: Readiness | null = null;
@@ -93,6 +99,9 @@ export class ModelState {
     this.heldNoReplica = shared.metrics.requestsHeld.labels({ model: key, reason: "no_ready_replica" });
     this.heldNoSlot = shared.metrics.requestsHeld.labels({ model: key, reason: "concurrency_limit" });
     shared.metrics.initModel(key);
+    this.replicas = new Replicas(key, shared.replicaChoice);
+    const choice = (c: ReplicaChoice) => shared.metrics.replicaChoices.labels({ model: key, choice: c });
+    this.choiceCounters = { preferred: choice("preferred"), walked: choice("walked"), least_loaded: choice("least_loaded"), service: choice("service") };
     this.timeline = new ColdStartRecorder(key, { logger: shared.logger, histogram: shared.metrics.coldStartPhase, nodes: shared.nodes });
   }
 
@@ -160,7 +169,22 @@ export class ModelState {
     this.shared.totals.inFlight++;
   }
 
+  /**
+   * The replica for a request about to be forwarded (counted in flight to it, `x.endpoint` set), or null for the
+   * Service pool. Counted in `activator_replica_choices_total`.
+   */
+  chooseReplica(x: Exchange<ModelState>): Chosen | null {
+    const chosen = this.replicas.choose(this.config, this.readiness.endpoints, this.readiness.direct === true, x.affinityKey);
+    x.endpoint = chosen?.endpoint ?? "";
+    this.choiceCounters[chosen?.how ?? "service"].inc();
+    return chosen;
+  }
+
   endFlight(x: Exchange<ModelState>): void {
+    if (x.endpoint !== "") {
+      this.replicas.done(x.endpoint);
+      x.endpoint = "";
+    }
     x.phase = Phase.Done;
     this.touch();
     this.inFlight--;

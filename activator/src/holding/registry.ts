@@ -9,6 +9,7 @@ import type { ModelActivity } from "../scaler/activity";
 import { IDLE_SHARE, learnIdleClose } from "./idleClose";
 import { ModelState, type HoldingShared, type Totals } from "./modelState";
 import type { NodeLookup } from "../readiness/coldStartRecorder";
+import type { EngineReading } from "../routing/endpointPicker";
 
 export type ReadinessFactory = (mode: ActivatorConfig["readiness"]["mode"], target: ReadinessTarget) => Readiness;
 
@@ -65,8 +66,11 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       rejectHeld(x: Exchange<ModelState>, model: ModelState, code: HeldRejection): void;
       /** The activity clock, ms; default performance.now (tests inject one). */
       now?: () => number;
+      /** vLLM models: one endpoint's fresh engine gauges, for replica choice (../engine/vllmGauges). Default none. */
+      engineReading?: (modelKey: string, endpoint: string) => EngineReading | undefined;
     },
   ) {
+    const now = deps.now ?? (() => performance.now());
     this.shared = {
       totals: this.totals,
       logger: deps.logger,
@@ -77,7 +81,12 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       requestArrived: (model) => {
         for (const listener of this.requestListeners) listener(model.key);
       },
-      now: deps.now ?? (() => performance.now()),
+      now,
+      replicaChoice: {
+        reading: (key, endpoint) => deps.engineReading?.(key, endpoint),
+        newPool: (model, endpoint) => new Pool(endpoint, poolOptions(model, this.learnedIdleMs.get(modelKey(model)))),
+        now,
+      },
     };
   }
 
@@ -111,6 +120,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       if (old.backend !== model.backend) this.learnedIdleMs.delete(key);
       const pool = poolChanged ? this.newPool(key, model) : undefined;
       state.configure(model, readinessChanged ? this.createReadiness(key, model) : undefined, pool);
+      // Endpoint pools follow the Service pool's options; a policy that no longer goes direct needs none.
+      if (poolChanged || readinessChanged || model.replicaChoice.policy === "service") void state.replicas.close();
       if (readinessChanged) oldReadiness.close();
       if (pool) void oldPool.close(); // graceful: in-flight requests on the old backend finish
       if (modeChanged || JSON.stringify(old.failFast) !== JSON.stringify(model.failFast)) this.watchHealth(state, model);
@@ -127,6 +138,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       state.timeline.close();
       state.readiness.close();
       void state.pool.close();
+      void state.replicas.close();
     }
   }
 
@@ -256,5 +268,6 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       state.readiness.close();
     }
     await Promise.all([...this.models.values()].map((s) => s.pool.destroy()));
+    await Promise.all([...this.models.values()].map((s) => s.replicas.close()));
   }
 }

@@ -45,7 +45,8 @@ const CLOSED_EARLY = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 export function forward(x: ForwardExchange): void {
-  dispatch(x, x.model!.pool);
+  const model = x.model!;
+  dispatch(x, model.chooseReplica(x)?.pool ?? model.pool);
 }
 
 function dispatch(x: ForwardExchange, dispatcher: Dispatcher): void {
@@ -152,6 +153,7 @@ function onForwardError(x: ForwardExchange, err: Error, responded: boolean): voi
   }
   if (!responded && code !== undefined && bodyReplayable(x)) {
     if (CONNECT_FAILED.has(code)) {
+      if (x.endpoint !== "") model.replicas.refused(x.endpoint);
       ctx.logger.debug({ model: model.key, err: describe(err, code) }, "backend not reachable; request held again");
       holdAgain(ctx, x, `backend not reachable (${code})`);
       return;
@@ -159,7 +161,7 @@ function onForwardError(x: ForwardExchange, err: Error, responded: boolean): voi
     if (CLOSED_EARLY.has(code) && !x.sentFresh && IDEMPOTENT.has(x.req.method!)) {
       ctx.logger.debug({ model: model.key, err: describe(err, code) }, "backend connection closed before answering; sent again on a fresh connection");
       x.sentFresh = true;
-      const fresh = new Client(model.config.backend, { connect: { timeout: 10_000 } });
+      const fresh = new Client(x.endpoint || model.config.backend, { connect: { timeout: 10_000 } });
       dispatch(x, fresh);
       void fresh.close(); // closes once this request is done
       return;

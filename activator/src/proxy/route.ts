@@ -10,6 +10,7 @@ import { grantContinue, releaseBuffered, reserveBuffered, type ProxyRequest } fr
 import { reject } from "../request/respond";
 import { buildRouteTable, hostOf, matchHostPath, OPENAI_BODY_PATHS, pathOf } from "../routing/table";
 import type { ProxyContext, ProxyExchange, Routes } from "./context";
+import { prefixKey } from "../routing/prefixKey";
 import { contentCodings, decodeBody, DECODED_CODINGS, unsupportedCoding } from "./decode";
 
 export function buildRoutes(config: ActivatorConfig, registry: ModelRegistry): Routes {
@@ -155,8 +156,10 @@ function onBodyEnd(this: RoutingRequest): void {
 function routeByModelField(x: ProxyExchange, json: Buffer, next: Next | null): ModelState | null {
   const { ctx } = x;
   let id: unknown;
+  let parsed: unknown;
   try {
-    id = (JSON.parse(json.toString("utf8")) as { model?: unknown } | null)?.model;
+    parsed = JSON.parse(json.toString("utf8"));
+    id = (parsed as { model?: unknown } | null)?.model;
   } catch (err) {
     const at = /at position (\d+)/.exec((err as Error).message);
     reject(ctx, x, "invalid_json", `request body is not valid JSON${at ? ` (at position ${at[1]})` : ""}`);
@@ -171,6 +174,8 @@ function routeByModelField(x: ProxyExchange, json: Buffer, next: Next | null): M
     reject(ctx, x, "model_not_found", `model "${id}" is not served here`, { model: id, models: ctx.routes.table.openaiIds });
     return null;
   }
+  const choice = model.config.replicaChoice;
+  if (choice.policy === "prefix-affine") x.affinityKey = prefixKey(pathOf(x.req.url!), parsed, choice.prefixBytes);
   if (next) next(x, model);
   return model;
 }

@@ -58,6 +58,9 @@ export class EndpointSliceReadiness extends ReadinessState {
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private readyCount = 0;
+  /** The ready endpoints, rebuilt on every change (a new array: readers may compare identity). */
+  private endpointList: readonly string[] = [];
+  readonly direct = true;
 
   constructor(target: ReadinessTarget, logger: Logger, kubeConfig?: KubeConfig) {
     super(target.modelKey, logger);
@@ -77,7 +80,7 @@ export class EndpointSliceReadiness extends ReadinessState {
   }
 
   override get endpoints(): readonly string[] {
-    return [...this.urlsBySlice.values()].flat();
+    return this.endpointList;
   }
 
   /** Endpoint changes are pushed by the watch: there is nothing to speed up. */
@@ -215,6 +218,7 @@ export class EndpointSliceReadiness extends ReadinessState {
     let endpoints = 0;
     for (const count of this.readyBySlice.values()) endpoints += count;
     this.readyCount = endpoints;
+    this.endpointList = [...new Set([...this.urlsBySlice.values()].flat())];
     this.observe(
       endpoints > 0,
       `EndpointSlices of Service ${this.service}: ${endpoints} ready endpoint(s) in ${this.readyBySlice.size} slice(s) (after ${cause})`,

@@ -12,6 +12,8 @@ export interface Readiness {
   readonly lastObserved: string;      // human text of the last observation, for the 504 error
   readonly readyReplicas: number;     // ready replicas seen (probe mode sees one Service: 1 when ready), for the per-replica cap
   readonly endpoints: readonly string[]; // base URLs of the ready replicas (probe mode: the backend itself), for engine metrics
+  /** True when `endpoints` are the replicas' own addresses (mode kubernetes), which requests may be sent to directly. */
+  readonly direct?: boolean;
   wake(): void;                       // demand appeared: probe fast again
   markUnready(reason: string): void;  // e.g. connection refused to a replica that went away
   close(): void;

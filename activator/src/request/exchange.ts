@@ -96,6 +96,10 @@ export class Exchange<M extends ExchangeModel = ExchangeModel, C extends Request
   /** The current forwarding attempt's controller (abort when the client leaves). */
   controller: Dispatcher.DispatchController | null = null;
   forwardedAt = 0;
+  /** Base URL of the replica the current attempt went to (../holding/replicas); "" for the Service address. */
+  endpoint = "";
+  /** The prompt's leading part, hashed for prefix-affine replica choice (../routing/prefixKey); null without one. */
+  affinityKey: string | null = null;
   /** Arrived pipelined behind another request of its connection (its response had no socket yet). */
   pipelined = false;
   /** An upgrade the backend accepted (101): the connection is a tunnel now. */

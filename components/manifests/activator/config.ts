@@ -54,6 +54,9 @@ export function activatorConfig(
             maxPending: model.maxPending,
             ...(model.maxConcurrencyPerReplica !== undefined ? { maxConcurrencyPerReplica: model.maxConcurrencyPerReplica } : {}),
             upstreamKeepAliveSeconds: model.upstreamKeepAliveSeconds,
+            // Straight to the ready endpoints of the predictor's EndpointSlices (the model NetworkPolicy admits the
+            // activator on the model server port, which is what those endpoints carry).
+            replicaChoice: { policy: model.routing.replicaChoice },
             // vLLM's own gauges, read by the activator from each ready replica: no Prometheus in the scaling path.
             ...(model.vllm ? { vllm: { waitingRequestsPerReplica: model.vllm.waitingRequestsPerReplica, kvCacheUsage: model.vllm.kvCacheUsage } } : {}),
         })),

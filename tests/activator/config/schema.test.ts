@@ -39,6 +39,7 @@ describe("activator config schema", () => {
       requestTimeoutSeconds: 300,
       targetConcurrency: 10,
       upstreamKeepAliveSeconds: 4,
+      replicaChoice: { policy: "prefix-affine", prefixBytes: 1024, boundFactor: 1.25 },
       failFast: { enabled: true, unschedulableGraceSeconds: 900 },
     });
     assert.equal(config.peers, undefined, "a single replica unless peers are configured");

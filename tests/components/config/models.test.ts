@@ -39,7 +39,7 @@ describe("stack config: models and activator", () => {
             pollingSeconds: 15,
             targetConcurrency: 10,
             vllm: undefined,
-            routing: { hosts: [], pathPrefix: "/v2/models/iris", openaiModels: [] },
+            routing: { hosts: [], pathPrefix: "/v2/models/iris", openaiModels: [], replicaChoice: "prefix-affine" },
             requestTimeoutSeconds: 600,
             maxPending: 1000,
             upstreamKeepAliveSeconds: 4,
@@ -50,7 +50,7 @@ describe("stack config: models and activator", () => {
             runtime: "auto",
             prewarm: [],
         });
-        assert.deepEqual(models[0].routing, { hosts: [], openaiModels: ["qwen"] });
+        assert.deepEqual(models[0].routing, { hosts: [], openaiModels: ["qwen"], replicaChoice: "prefix-affine" });
         assert.deepEqual(models[0].vllm, { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8 });
         assert.deepEqual(activator, {
             namespace: "activator",
@@ -75,8 +75,14 @@ describe("stack config: models and activator", () => {
 
     it("keeps explicit routing as given and accepts CPU quantities written as numbers", () => {
         const [model] = parseStackConfig(raw([{ ...llm, cpu: 8, routing: { hosts: ["chat.example.com"] } }])).models;
-        assert.deepEqual(model.routing, { hosts: ["chat.example.com"], openaiModels: [] });
+        assert.deepEqual(model.routing, { hosts: ["chat.example.com"], openaiModels: [], replicaChoice: "prefix-affine" });
         assert.equal(model.cpu, "8");
+    });
+
+    it("takes a replica choice per model and refuses an unknown one naming the key", () => {
+        const [model] = parseStackConfig(raw([{ ...llm, routing: { replicaChoice: "service" } }])).models;
+        assert.equal(model.routing.replicaChoice, "service");
+        assert.throws(() => parseStackConfig(raw([{ ...llm, routing: { replicaChoice: "random" } }])), /models\[0\]\.routing\.replicaChoice/);
     });
 
     it("accepts a public activator limited to CIDRs, with API keys, and a pinned prebuilt image", () => {

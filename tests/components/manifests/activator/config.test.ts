@@ -15,7 +15,7 @@ describe("activator config generated from the models", () => {
             {
                 ...llmModel,
                 name: "coder",
-                routing: { openaiModels: ["qwen-coder"], pathPrefix: "/coder" },
+                routing: { openaiModels: ["qwen-coder"], pathPrefix: "/coder", replicaChoice: "least-loaded" },
                 coldStartTimeoutSeconds: 1200,
                 requestTimeoutSeconds: 1800,
                 maxPending: 50,
@@ -75,6 +75,21 @@ describe("activator config generated from the models", () => {
         );
         const iris = parsed.config.models[1]!;
         assert.deepEqual([iris.requestTimeoutSeconds, iris.maxPending, iris.maxConcurrencyPerReplica, iris.upstreamKeepAliveSeconds], [600, 1000, undefined, 4]);
+    });
+
+    it("passes each model's replica choice: prefix-affine unless the model says otherwise", () => {
+        assert.ok(parsed.ok);
+        assert.deepEqual(
+            parsed.config.models.map((m) => [m.name, m.replicaChoice.policy]),
+            [["qwen", "prefix-affine"], ["iris", "prefix-affine"], ["fraud", "prefix-affine"], ["coder", "least-loaded"]],
+        );
+        assert.deepEqual([parsed.config.models[3]!.replicaChoice.prefixBytes, parsed.config.models[3]!.replicaChoice.boundFactor], [1024, 1.25]);
+    });
+
+    it("refuses an unknown replica choice naming the key", () => {
+        const bad = parseActivatorConfig({ ...input, models: [{ ...input.models[0]!, replicaChoice: { policy: "random" } }] });
+        assert.ok(!bad.ok);
+        assert.match(bad.errors.join("\n"), /^models\[0\]\.replicaChoice\.policy: /m);
     });
 
     it("finds its peers through the headless Service the StatefulSet is governed by, on the admin port", () => {

@@ -76,6 +76,19 @@ describe("model ServiceMonitor and NetworkPolicy manifests", () => {
         assert.deepEqual(policy.spec.ingress.map((rule) => rule.ports), [[{ protocol: "TCP", port: 8080 }], [{ protocol: "TCP", port: 8002 }]]);
     });
 
+    for (const format of modelFormats) {
+        it(`admits the activator on the port a ${format} model's EndpointSlices list, so it can send straight to a replica`, () => {
+            // The activator's replica choice sends to `<pod IP>:<ports[0].port>` of the predictor Service's EndpointSlices:
+            // the first Service port's targetPort. vLLM's /metrics is read there too.
+            const service = predictorService(format);
+            const slicePort = service.ports[0]!.targetPort;
+            const activatorPods = { "app.kubernetes.io/name": "activator" };
+            const policy = networkPolicyManifest(modelOf(format), { activator: { namespace: "activator", podLabels: activatorPods }, monitoringNamespace: "monitoring" });
+            const admitted = policy.spec.ingress.filter((rule) => rule.from.some((peer) => peer.podSelector.matchLabels === activatorPods)).flatMap((rule) => rule.ports.map((p) => p.port));
+            assert.deepEqual(admitted, [slicePort]);
+        });
+    }
+
     it("admits only the activator pods and Prometheus to the model pods, on the model server port", () => {
         const activatorPods = { "app.kubernetes.io/name": "activator" };
         const policy = networkPolicyManifest(llm, { activator: { namespace: "activator", podLabels: activatorPods }, monitoringNamespace: "monitoring" });

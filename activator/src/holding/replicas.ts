@@ -1,0 +1,103 @@
+/**
+ * One model's replica choice, the stateful part: the per-endpoint in-flight counts of this activator replica, one
+ * keep-alive pool per ready endpoint, and the hash ring over them (rebuilt when the EndpointSlices change). The
+ * choice itself is the pure ../routing/endpointPicker.
+ *
+ * An endpoint goes direct only when readiness lists the replicas' own addresses (mode `kubernetes`); otherwise, or
+ * with policy `service`, the request goes to the model's Service pool (`null` here). An endpoint that refused a
+ * connection is passed over for AVOID_MS while another is listed (the EndpointSlice may still list a pod that died).
+ * Pools of endpoints no longer listed are closed gracefully (their in-flight requests finish).
+ */
+import type { Pool } from "undici";
+import type { ModelConfig } from "../config/schema";
+import type { ReplicaChoice } from "../base/metrics";
+import { endpointLoad, HashRing, pickBounded, pickLeastLoaded, type EngineReading } from "../routing/endpointPicker";
+
+/** How long an endpoint that refused a connection is passed over (while another is listed). */
+export const AVOID_MS = 2000;
+
+export interface ReplicaChoiceDeps {
+  /** A fresh engine reading of one endpoint (vLLM models), undefined when none or stale. */
+  reading(modelKey: string, endpoint: string): EngineReading | undefined;
+  /** A keep-alive pool to one endpoint of the model. */
+  newPool(config: ModelConfig, endpoint: string): Pool;
+  /** The clock, ms. */
+  now(): number;
+}
+
+export interface Chosen {
+  endpoint: string;
+  pool: Pool;
+  how: Exclude<ReplicaChoice, "service">;
+}
+
+export class Replicas {
+  private readonly inFlight = new Map<string, number>();
+  private readonly pools = new Map<string, Pool>();
+  private readonly avoidUntil = new Map<string, number>();
+  private listed: readonly string[] = [];
+  private ring = new HashRing([]);
+  private rotate = 0;
+
+  constructor(
+    private readonly key: string,
+    private readonly deps: ReplicaChoiceDeps,
+  ) {}
+
+  /** This replica's requests in flight to `endpoint`. */
+  inFlightTo(endpoint: string): number {
+    return this.inFlight.get(endpoint) ?? 0;
+  }
+
+  /** The endpoint for a request (counted in flight to it), or null for the Service address. */
+  choose(config: ModelConfig, endpoints: readonly string[], direct: boolean, affinityKey: string | null): Chosen | null {
+    const { policy, boundFactor } = config.replicaChoice;
+    if (policy === "service" || !direct) return null;
+    if (endpoints !== this.listed) this.relist(endpoints);
+    if (this.ring.endpoints.length === 0) return null;
+    const now = this.deps.now();
+    const load = (endpoint: string) => {
+      const until = this.avoidUntil.get(endpoint);
+      if (until !== undefined && until > now) return Infinity;
+      return endpointLoad(this.inFlightTo(endpoint), this.deps.reading(this.key, endpoint));
+    };
+    let pick = policy === "prefix-affine" && affinityKey !== null ? pickBounded(this.ring, affinityKey, load, boundFactor) : undefined;
+    pick ??= pickLeastLoaded(this.ring.endpoints, load, this.rotate++);
+    if (pick === undefined) return null;
+    let pool = this.pools.get(pick.endpoint);
+    if (!pool) this.pools.set(pick.endpoint, (pool = this.deps.newPool(config, pick.endpoint)));
+    this.inFlight.set(pick.endpoint, this.inFlightTo(pick.endpoint) + 1);
+    return { endpoint: pick.endpoint, pool, how: pick.how };
+  }
+
+  /** A request to `endpoint` ended (answered, failed or re-held). */
+  done(endpoint: string): void {
+    const n = this.inFlightTo(endpoint) - 1;
+    if (n > 0) this.inFlight.set(endpoint, n);
+    else this.inFlight.delete(endpoint);
+  }
+
+  /** `endpoint` refused a connection: pass it over for AVOID_MS. */
+  refused(endpoint: string): void {
+    this.avoidUntil.set(endpoint, this.deps.now() + AVOID_MS);
+  }
+
+  /** Closes every pool (shutdown, model removed, policy no longer direct). */
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+
+  private relist(endpoints: readonly string[]): void {
+    this.listed = endpoints;
+    this.ring = new HashRing(endpoints);
+    const keep = new Set(this.ring.endpoints);
+    for (const [endpoint, pool] of this.pools) {
+      if (keep.has(endpoint)) continue;
+      this.pools.delete(endpoint);
+      void pool.close(); // graceful: requests in flight to it finish
+    }
+    for (const endpoint of this.avoidUntil.keys()) if (!keep.has(endpoint)) this.avoidUntil.delete(endpoint);
+  }
+}

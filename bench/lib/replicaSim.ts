@@ -1,0 +1,242 @@
+/**
+ * A discrete-event model of N vLLM-like engine replicas behind one activator, for bench/replicaChoice.ts. Virtual
+ * time (seconds), seeded: the same input gives the same figures on any machine. The replica choice is the
+ * activator's own code (`activator/src/routing/endpointPicker.ts`: `pickBounded`, `pickLeastLoaded`, `endpointLoad`)
+ * fed what the activator has: its own per-endpoint in-flight counts, and the engines' gauges as last scraped
+ * (every `scrapeSeconds`).
+ *
+ * One replica: `slots` requests run at once (vLLM's `max_num_seqs`); more wait (`vllm:num_requests_waiting`). A
+ * request with a slot is prefilled, one at a time per replica (FIFO), taking `overheadSeconds` + uncached prompt
+ * tokens / `prefillTokensPerSecond`; its first token comes when its prefill ends (TTFT = arrival → prefill end). It
+ * then decodes `outputTokens` at `decodeTokensPerSecond` per sequence and frees its slot. The prefix cache is an LRU
+ * of whole shared prefixes holding at most `cacheTokens` tokens: a request whose prefix is cached prefills only its
+ * own suffix (the hit speed-up), and its prefix becomes most recent.
+ */
+import { endpointLoad, HashRing, loadBound, pickBounded, pickLeastLoaded, type EngineReading } from "../../activator/src/routing/endpointPicker";
+import { rng } from "../../simulator/rng";
+
+export interface EngineParams {
+  replicas: number;
+  slots: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  overheadSeconds: number;
+  cacheTokens: number;
+  scrapeSeconds: number;
+}
+
+export interface Workload {
+  /** Tokens of the shared prefix (system prompt + document or history) and of each request's own suffix. */
+  prefixTokens: number;
+  suffixTokens: number;
+  outputTokens: number;
+  /** Distinct shared prefixes, drawn Zipf(`zipfS`); 0 = every request has its own prefix (nothing shared). */
+  prefixes: number;
+  zipfS: number;
+}
+
+export type Policy = "service" | "least-loaded" | "prefix-affine";
+
+export interface SimResult {
+  requests: number;
+  ttftMs: number[];
+  hitRate: number;
+  /** Completed requests per second over the run. */
+  throughput: number;
+  /** Placements where the chosen replica's load after taking the request exceeded the bound (prefix-affine). */
+  aboveBound: number;
+  /** Highest in-flight count of one replica ÷ the bound at that placement, over the run. */
+  maxLoadOverBound: number;
+}
+
+interface Req {
+  at: number;
+  prefix: number;
+  replica: number;
+}
+
+interface Replica {
+  running: number;
+  waiting: Req[];
+  prefillQueue: Req[];
+  prefilling: boolean;
+  cache: Map<number, true>; // LRU: insertion order
+  cachedTokens: number;
+  inFlight: number;
+  gauges: EngineReading | undefined;
+}
+
+/** A min-heap of timed events. */
+class Events {
+  private readonly heap: Array<{ t: number; seq: number; run: () => void }> = [];
+  private seq = 0;
+  push(t: number, run: () => void): void {
+    const h = this.heap;
+    h.push({ t, seq: this.seq++, run });
+    for (let i = h.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (less(h[p]!, h[i]!)) break;
+      [h[p], h[i]] = [h[i]!, h[p]!];
+      i = p;
+    }
+  }
+  pop(): { t: number; run: () => void } | undefined {
+    const h = this.heap;
+    if (h.length === 0) return undefined;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+const less = (a: { t: number; seq: number }, b: { t: number; seq: number }) => a.t < b.t || (a.t === b.t && a.seq < b.seq);
+
+/** Zipf(s) sampler over 0..n-1 by inverse CDF. */
+function zipf(n: number, s: number, next: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 0; k < n; k++) cdf[k] = sum += 1 / (k + 1) ** s;
+  return () => {
+    const u = next() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/**
+ * Runs `requests` requests arriving as a Poisson process of `ratePerSecond` (open loop), or, with `closedClients`,
+ * that many clients each sending its next request when its last one completes (to measure saturation throughput).
+ */
+export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number }): SimResult {
+  const random = rng(opts.seed);
+  const next = () => random.next();
+  const drawPrefix = workload.prefixes > 0 ? zipf(workload.prefixes, workload.zipfS, next) : undefined;
+  let unique = workload.prefixes; // private prefixes get ids past the shared ones
+  const endpoints = Array.from({ length: engine.replicas }, (_, i) => `http://10.0.0.${i + 1}:8080`);
+  const index = new Map(endpoints.map((e, i) => [e, i]));
+  const ring = new HashRing(endpoints);
+  const replicas: Replica[] = endpoints.map(() => ({ running: 0, waiting: [], prefillQueue: [], prefilling: false, cache: new Map(), cachedTokens: 0, inFlight: 0, gauges: undefined }));
+  const events = new Events();
+  const ttft: number[] = [];
+  let hits = 0;
+  let lookups = 0;
+  let completed = 0;
+  let sent = 0;
+  let lastDone = 0;
+  let aboveBound = 0;
+  let maxOver = 0;
+  let rotate = 0;
+  const boundFactor = opts.boundFactor ?? 1.25;
+  const load = (e: string) => {
+    const r = replicas[index.get(e)!]!;
+    return endpointLoad(r.inFlight, r.gauges);
+  };
+
+  const startPrefill = (r: Replica, now: number) => {
+    if (r.prefilling || r.prefillQueue.length === 0) return;
+    const req = r.prefillQueue.shift()!;
+    r.prefilling = true;
+    lookups++;
+    const hit = r.cache.has(req.prefix);
+    if (hit) {
+      hits++;
+      r.cache.delete(req.prefix);
+      r.cache.set(req.prefix, true);
+    }
+    const tokens = workload.suffixTokens + (hit ? 0 : workload.prefixTokens);
+    events.push(now + engine.overheadSeconds + tokens / engine.prefillTokensPerSecond, () => {
+      const t = now + engine.overheadSeconds + tokens / engine.prefillTokensPerSecond;
+      ttft.push((t - req.at) * 1000);
+      if (!hit && workload.prefixTokens <= engine.cacheTokens) {
+        r.cache.set(req.prefix, true);
+        r.cachedTokens += workload.prefixTokens;
+        for (const old of r.cache.keys()) {
+          if (r.cachedTokens <= engine.cacheTokens) break;
+          r.cache.delete(old);
+          r.cachedTokens -= workload.prefixTokens;
+        }
+      }
+      r.prefilling = false;
+      startPrefill(r, t);
+      events.push(t + workload.outputTokens / engine.decodeTokensPerSecond, () => finish(r, t + workload.outputTokens / engine.decodeTokensPerSecond));
+    });
+  };
+  const admit = (r: Replica, now: number) => {
+    while (r.running < engine.slots && r.waiting.length > 0) {
+      r.running++;
+      r.prefillQueue.push(r.waiting.shift()!);
+    }
+    startPrefill(r, now);
+  };
+  const finish = (r: Replica, now: number) => {
+    r.running--;
+    r.inFlight--;
+    completed++;
+    lastDone = now;
+    admit(r, now);
+    if (opts.closedClients && sent < opts.requests) arrive(now);
+  };
+  const arrive = (now: number) => {
+    sent++;
+    const prefix = drawPrefix ? drawPrefix() : unique++;
+    let endpoint: string;
+    if (policy === "service") {
+      endpoint = endpoints[Math.floor(next() * endpoints.length)]!;
+    } else {
+      let total = 0;
+      for (const e of endpoints) total += load(e);
+      const bound = loadBound(total, endpoints.length, boundFactor);
+      const pick = policy === "prefix-affine" ? pickBounded(ring, `prefix ${prefix}`, load, boundFactor) : pickLeastLoaded(endpoints, load, rotate++);
+      endpoint = pick!.endpoint;
+      if (policy === "prefix-affine") {
+        const after = load(endpoint) + 1;
+        if (after > bound + 1e-9) aboveBound++;
+        maxOver = Math.max(maxOver, after / bound);
+      }
+    }
+    const r = replicas[index.get(endpoint)!]!;
+    r.inFlight++;
+    r.waiting.push({ at: now, prefix, replica: index.get(endpoint)! });
+    admit(r, now);
+  };
+  const scrape = (now: number) => {
+    for (const r of replicas) {
+      const busyTokens = r.running * (workload.prefixTokens + workload.suffixTokens + workload.outputTokens);
+      r.gauges = { waiting: r.waiting.length, running: r.running, kvCache: Math.min(1, (busyTokens + r.cachedTokens) / (engine.cacheTokens * 2)) };
+    }
+    if (completed < opts.requests) events.push(now + engine.scrapeSeconds, () => scrape(now + engine.scrapeSeconds));
+  };
+
+  if (opts.closedClients) {
+    for (let i = 0; i < opts.closedClients; i++) events.push(0, () => arrive(0));
+  } else {
+    let t = 0;
+    for (let i = 0; i < opts.requests; i++) {
+      t += -Math.log(1 - next()) / opts.ratePerSecond!;
+      const at = t;
+      events.push(at, () => arrive(at));
+    }
+    sent = opts.requests;
+  }
+  events.push(0, () => scrape(0));
+  for (let e = events.pop(); e; e = events.pop()) e.run();
+  return { requests: completed, ttftMs: ttft, hitRate: lookups > 0 ? hits / lookups : 0, throughput: completed / lastDone, aboveBound, maxLoadOverBound: maxOver };
+}
