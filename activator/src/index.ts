@@ -23,3 +23,4 @@ export { buildRouteTable, matchHostPath, hostOf, OPENAI_BODY_PATHS, type RouteKe
 export { routeConflicts, type ModelRoutes, type RouteConflict } from "./routing/conflicts";
 export { MODEL_METADATA_KEY } from "./scaler/activity";
 export { estimatedPeakMemoryBytes, MEMORY_MODEL, requiredMemoryBytes } from "./config/memory";
+export type { ColdStartRecord } from "./readiness/coldStartRecorder";

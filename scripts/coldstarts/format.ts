@@ -3,21 +3,7 @@
  * first) and the one in progress, one line per phase reached with its seconds and the time since the demand.
  * Phases: activator/src/readiness/timeline.ts. Throws a one-line error when the answer is not `/queue`'s shape.
  */
-interface Phase {
-    phase: string;
-    at: string;
-    seconds: number;
-}
-interface Record {
-    demandAt: string;
-    outcome: string;
-    pod?: string;
-    node?: string;
-    nodeAdded?: boolean;
-    nodeClaim?: string;
-    phases: Phase[];
-    seconds: number;
-}
+import type { ColdStartRecord as Record } from "../../activator/src";
 
 export function formatColdStarts(queue: unknown, onlyModel?: string): string {
     const models = (queue as { models?: unknown } | null)?.models;

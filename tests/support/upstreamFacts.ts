@@ -28,20 +28,9 @@ export function sharedUpstreamDir(): string | undefined {
     return fs.existsSync(path.join(dir, "SOURCES.md")) ? dir : undefined;
 }
 
-/** Where a generated file's data came from, as `../shared/upstream/SOURCES.md` lists it. */
-export interface FactSource {
-    /** Local path under `../shared/upstream`, e.g. `charts/keda/values.yaml`. */
-    file: string;
-    /** GitHub `owner/name`. */
-    repository: string;
-    /** Path in that repository. */
-    path: string;
-    tag: string;
-    /** Abbreviated commit of the tag. */
-    commit: string;
-    /** SOURCES.md's "chart version / app version" column, e.g. `chart 2.20.2 / app 2.20.2`. */
-    release: string;
-}
+/** Where a generated file's data came from, as `../shared/upstream/SOURCES.md` lists it (scripts/upstream/facts.ts). */
+import type { Source as FactSource } from "../../scripts/upstream/facts";
+export type { FactSource };
 
 export interface Facts {
     generatedBy: string;
