@@ -227,7 +227,7 @@ export class Cluster {
 
     private async applyCrds(): Promise<void> {
         const files = [
-            ...fs.readdirSync(path.join(sharedUpstream, "crds")).filter((f) => /^(keda|kserve|prometheus-operator)-/.test(f)).map((f) => path.join(sharedUpstream, "crds", f)),
+            ...fs.readdirSync(path.join(sharedUpstream, "crds")).filter((f) => /^(keda|kserve|prometheus-operator|karpenter)-/.test(f)).map((f) => path.join(sharedUpstream, "crds", f)),
             ...["kserve", "keda"].flatMap((c) => {
                 const share = path.join(this.bins[c], "..", "share");
                 return fs.readdirSync(share).filter((f) => /\.yaml$/.test(f) && f !== "resources.yaml").map((f) => path.join(share, f));

@@ -46,7 +46,7 @@ describe("npm run simulate", function () {
 
     it("--set overrides a stack key as plan takes it: minReplicas 1 never waits", () => {
         const models = JSON.stringify([{ name: "qwen", format: "vllm", storageUri: "hf://Qwen/Qwen2.5-0.5B-Instruct:7ae557604adf67be50417f59c2c2f167def9a775", gpus: 1, minReplicas: 1, maxReplicas: 2 }]);
-        const gpus = JSON.stringify([{ name: "a100", instanceType: "p4d.24xlarge", minSize: 1, maxSize: 1 }]);
+        const gpus = JSON.stringify([{ name: "a100", instanceType: "p4d.24xlarge", provisioner: "cluster-autoscaler", minSize: 1, maxSize: 1 }]);
         const r = cli(["--stack", "dev", "--trace", sample, "--set", `models=${models}`, "--set", `gpuNodeGroups=${gpus}`, "--json", path.join(dir, "set.json")]);
         assert.equal(r.code, 0, r.err);
         const json = JSON.parse(fs.readFileSync(path.join(dir, "set.json"), "utf8"));
