@@ -36,6 +36,9 @@ export interface PlannedResource {
 const ACCOUNT = "123456789012";
 
 /** Placeholder outputs for what a provider computes; everything else echoes the inputs, as a real create would. */
+/** AWS types whose `name` output Pulumi auto-names and the program reads (EC2NodeClass instanceProfile, Karpenter interruptionQueue). */
+const autoNamed = new Set(["aws:iam/instanceProfile:InstanceProfile", "aws:sqs/queue:Queue"]);
+
 function computedState(type: string, name: string, inputs: Record<string, any>, region: string): Record<string, any> {
     const state: Record<string, any> = { ...inputs };
     switch (type) {
@@ -77,6 +80,8 @@ function computedState(type: string, name: string, inputs: Record<string, any>, 
             state.result = pulumi.secret("<generated at deploy time>");
             break;
     }
+    // Pulumi auto-names these when `name` is not given: the logical name plus a random suffix (placeholder here).
+    if (state.name === undefined && autoNamed.has(type)) state.name = `${name}-${createHash("sha256").update(name).digest("hex").slice(0, 7)}`;
     if (state.arn === undefined && type.startsWith("aws:")) state.arn = `arn:aws:${type.split(/[:/]/)[1]}:${region}:${ACCOUNT}:${name}`;
     return state;
 }

@@ -89,6 +89,10 @@ describe("Karpenter (mocks)", () => {
             assert.deepEqual(crdErrors(nodePool.inputs as any), []);
             assert.deepEqual(nodeClass.inputs.spec.subnetSelectorTerms, [{ id: "subnet-0a1b2c3d" }, { id: "subnet-4e5f6a7b" }]);
             assert.equal(nodePool.inputs.spec.disruption.consolidateAfter, "5m");
+            // The CRD's CEL rule (not evaluated by crdErrors; a real API server refused the class without it):
+            // exactly one of role and instanceProfile. Ours names the instance profile the stack creates.
+            assert.equal(nodeClass.inputs.spec.role, undefined);
+            assert.match(String(nodeClass.inputs.spec.instanceProfile), /^kp-d-node-profile-[0-9a-f]{7}$/);
             assert.ok(dependsOn(nodePool, resourceNamed("kubernetes:helm.sh/v3:Release", "kp-d-release")), "CRDs come with the release");
             assert.ok(dependsOn(nodePool, nodeClass));
         }
