@@ -81,11 +81,10 @@ async function main(): Promise<void> {
 
   // Cluster-wide demand: this replica's plus its peers' (an empty peer list when `peers` is not configured).
   let openKedaStreams = (): number => 0; // the scaler's, once it listens
-  let peerHeartbeatMs = peerTimes(initial).heartbeatMs;
-  const peers = new PeerSync({
+  const peers: PeerSync = new PeerSync({
     logger,
     // Models with activity within two peer heartbeats ride along, so the end of a request is told too.
-    local: () => registry.demandSnapshot(2 * peerHeartbeatMs),
+    local: () => registry.demandSnapshot(2 * peers.heartbeatIntervalMs),
     holdsKedaStreams: () => openKedaStreams() > 0,
     onRemoteCold: (key, at) => activity.remoteCold(key, at),
     onRemoteActivity: (key) => activity.remoteActivity(key),
@@ -154,7 +153,6 @@ async function main(): Promise<void> {
       if (!peersChanged) return;
       discovery?.close();
       const { heartbeatMs, ttlMs } = peerTimes(next);
-      peerHeartbeatMs = heartbeatMs;
       peers.configure(heartbeatMs, ttlMs);
       discovery = startDiscovery(next);
     },

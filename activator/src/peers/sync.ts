@@ -131,6 +131,11 @@ export class PeerSync {
     this.scheduleTick();
   }
 
+  /** The current heartbeat interval, ms (set at start and by `configure`). */
+  get heartbeatIntervalMs(): number {
+    return this.heartbeatMs;
+  }
+
   configure(heartbeatMs: number, ttlMs: number): void {
     this.heartbeatMs = heartbeatMs;
     this.ttlMs = ttlMs;
