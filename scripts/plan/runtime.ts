@@ -35,10 +35,10 @@ export interface PlannedResource {
 
 const ACCOUNT = "123456789012";
 
-/** Placeholder outputs for what a provider computes; everything else echoes the inputs, as a real create would. */
 /** AWS types whose `name` output Pulumi auto-names and the program reads (EC2NodeClass instanceProfile, Karpenter interruptionQueue). */
 const autoNamed = new Set(["aws:iam/instanceProfile:InstanceProfile", "aws:sqs/queue:Queue"]);
 
+/** Placeholder outputs for what a provider computes; everything else echoes the inputs, as a real create would. */
 function computedState(type: string, name: string, inputs: Record<string, any>, region: string): Record<string, any> {
     const state: Record<string, any> = { ...inputs };
     switch (type) {
@@ -155,6 +155,7 @@ export function suspiciousStrings(value: unknown, path = ""): string[] {
  */
 export function installMockRuntime(options: { project: string; stack: string; config?: Record<string, string>; secretKeys?: string[] }): void {
     const region = options.config?.["gpu-serverless:region"] ?? "us-west-2";
+    subnetZones.clear(); // zones of adopted subnets are answered in this runtime's region, in the order it asks
     if (options.config) pulumi.runtime.setAllConfig(options.config, options.secretKeys);
     pulumi.runtime.setMocks(
         {
@@ -189,10 +190,11 @@ export function installMockRuntime(options: { project: string; stack: string; co
         });
 }
 
-/** Forgets every recorded resource and problem. */
+/** Forgets every recorded resource and problem, and the zones given to adopted subnets. */
 export function resetRecorded(): void {
     recorded.clear();
     problems.length = 0;
+    subnetZones.clear();
 }
 
 /** Every resource registered since the last reset, in registration order; throws the problems found, one a line. */
@@ -211,6 +213,7 @@ export function recordedByUrn(urn: string): PlannedResource | undefined {
  * instead (an unmodelled provider function leaves the registrations that wait on it pending forever).
  */
 export async function settled(): Promise<void> {
+    if (problems.length > 0) throw new Error(problems.join("\n")); // recorded before this call: no listener saw it
     const stopped = new Promise<never>((_, reject) => (problemListener = reject));
     try {
         await Promise.race([waitForRPCs(), stopped]);
@@ -239,16 +242,13 @@ export async function runProgram(options: {
     let failure: unknown;
     const onError = (e: unknown) => (failure ??= e);
     process.on("unhandledRejection", onError);
-    // An unmodelled provider function leaves the program's outputs unresolved forever: stop at the first problem.
-    const stopped = new Promise<never>((_, reject) => (problemListener = reject));
     try {
         require(options.programPath);
-        await Promise.race([waitForRPCs(), stopped]);
+        await settled(); // stops at the first problem: an unmodelled provider function leaves outputs unresolved forever
     } catch (e) {
         if (problems.length > 0) throw new Error(problems.join("\n"));
         throw e;
     } finally {
-        problemListener = undefined;
         process.off("unhandledRejection", onError);
     }
     if (failure !== undefined) throw failure;

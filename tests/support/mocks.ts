@@ -10,7 +10,11 @@
  * `resetRecorded()` between cases.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { installMockRuntime, placeholderId, type PlannedResource, recordedByUrn, recordedResources, resetRecorded as forget, settled as drained } from "../../scripts/plan/runtime";
+import { installMockRuntime, type PlannedResource, recordedByUrn, recordedResources } from "../../scripts/plan/runtime";
+
+// The runtime's own: forget what was recorded (call in `beforeEach`); every resource registered since (throws the
+// runtime's problems); wait until every registration started has reached the mock engine; a resource's placeholder id.
+export { resetRecorded, recordedResources as allResources, settled, placeholderId as mockIdOf } from "../../scripts/plan/runtime";
 
 export type RecordedResource = PlannedResource;
 
@@ -19,19 +23,11 @@ export function setupMocks(options: { project?: string; stack?: string; config?:
     installMockRuntime({ project: options.project ?? "gpu-serverless", stack: options.stack ?? "test", config: options.config });
 }
 
-/** Forget what was recorded (call in `beforeEach`). */
-export function resetRecorded(): void {
-    forget();
-}
 
-/** Every resource registered since the last reset, in registration order; throws the mock runtime's problems. */
-export function allResources(): RecordedResource[] {
-    return recordedResources();
-}
 
 /** Resources of one type token, e.g. `kubernetes:helm.sh/v3:Release`. */
 export function resourcesOfType(type: string): RecordedResource[] {
-    return allResources().filter((r) => r.type === type);
+    return recordedResources().filter((r) => r.type === type);
 }
 
 /** The one resource of `type` whose name is `name`; throws naming what exists otherwise. */
@@ -46,7 +42,7 @@ export function resourceNamed(type: string, name: string): RecordedResource {
 
 /** Kubernetes custom objects (apiextensions CustomResource and typed CRs) recorded, by apiVersion/kind. */
 export function kubernetesObjects(): RecordedResource[] {
-    return allResources().filter((r) => r.type.startsWith("kubernetes:") && r.inputs.apiVersion && r.inputs.kind);
+    return recordedResources().filter((r) => r.type.startsWith("kubernetes:") && r.inputs.apiVersion && r.inputs.kind);
 }
 
 /**
@@ -84,17 +80,8 @@ export function reveal<T = unknown>(value: unknown): T {
     return (isSecret(value) ? (value as { value: T }).value : value) as T;
 }
 
-/** Wait until every resource registration started so far has reached the (mock) engine. */
-export async function settled(): Promise<void> {
-    await drained();
-}
 
 /** Resolve an Output (or plain value) to a Promise of its value, for `await` in tests. */
 export function unwrap<T>(value: pulumi.Input<T>): Promise<T> {
     return new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v as T)));
-}
-
-/** The id the mock runtime gives a resource of `type` named `name` (EC2-shaped for subnets, `<name>-id` otherwise). */
-export function mockIdOf(type: string, name: string): string {
-    return placeholderId(type, name);
 }
