@@ -184,8 +184,11 @@ function run(argv: string[], out: (s: string) => void, err: (s: string) => void)
 
     const runs: RunSummary[] = [];
     const svgs: [string, string][] = [];
-    for (const v of variants) {
-        const scenario = buildScenario(stack, trace, { ...options, tailSeconds: tail }, v.knobs);
+    // The sweep's scenarios are the probes with the common tail (buildScenario is seeded: a rebuild is identical);
+    // only always-on is built anew.
+    for (const s of probe) s.input.horizon = s.traceSeconds + tail;
+    for (const [i, v] of variants.entries()) {
+        const scenario = probe[i] ?? buildScenario(stack, trace, { ...options, tailSeconds: tail }, v.knobs);
         scenario.input.timeline = !!values.svg;
         const result = simulate(scenario.input);
         runs.push(summarize(v.label, scenario, result));
