@@ -46,7 +46,7 @@ function keyValue(flag: string, text: string): [string, string] {
 }
 
 /** Stack keys the simulator reads; problems in any other key do not change its result. */
-export const keysRead = ["region", "vpc", "systemNodeGroup", "gpuNodeGroups", "clusterAutoscaler", "models"];
+const keysRead = ["region", "vpc", "systemNodeGroup", "gpuNodeGroups", "clusterAutoscaler", "models"];
 /** A stand-in for keys the simulator does not read but the stack files ship as refused placeholders (apiEndpoint). */
 const standIn: Record<string, string> = { "gpu-serverless:apiEndpoint": JSON.stringify({ access: "public", publicAccessCidrs: ["1.2.3.4/32"] }) };
 
@@ -56,7 +56,7 @@ const standIn: Record<string, string> = { "gpu-serverless:apiEndpoint": JSON.str
  * API CIDR, say) are reported through `note` and those keys validated with a stand-in or their default instead;
  * a problem in a key it reads is an InputError.
  */
-export function loadStack(stack: string, sets: string[], note: (s: string) => void = () => {}): StackConfig {
+function loadStack(stack: string, sets: string[], note: (s: string) => void = () => {}): StackConfig {
     let config: Record<string, string>;
     try {
         config = planConfig(root, stack, sets).config;

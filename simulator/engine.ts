@@ -83,7 +83,7 @@ const enum Ev { Activate, Done, PodReady, NodeLaunched, NodeReady, NodeCheck, Ke
 const enum Pod { Pending, Starting, Ready, Draining, Gone }
 const enum Node { Requested, Booting, Ready, Gone }
 /** The official OpenAI SDKs' default request timeout (openai-python and openai-node: 10 minutes). */
-export const SDK_TIMEOUT_SECONDS = 600;
+const SDK_TIMEOUT_SECONDS = 600;
 
 interface PodS { model: number; state: Pod; node: number; busy: number; created: number; bound: number }
 interface NodeS { pool: number; state: Node; free: number; launched: number; pods: number; emptySince: number; images: Set<number>; caches: Set<number>; waiting: number[] }

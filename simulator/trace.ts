@@ -24,7 +24,7 @@ export class InputError extends Error {
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)$/;
 
 /** Seconds since the epoch of a trace timestamp (time zone ignored: only differences count), or NaN. */
-export function timestampSeconds(text: string): number {
+function timestampSeconds(text: string): number {
     const m = TIMESTAMP.exec(text);
     if (!m) return NaN;
     const day = Date.UTC(+m[1], +m[2] - 1, +m[3]) / 1000;

@@ -12,7 +12,6 @@
  * API:
  * - `crdErrors({ apiVersion, kind, ... })`: `path: message` lines, empty when valid; throws for a kind with no CRD.
  * - `isCustomKind(apiVersion, kind)`, `knownCustomKinds()` (`group/version/Kind` keys, e.g. `karpenter.sh/v1/NodePool`).
- * - `crdSchema(apiVersion, kind)`: the `openAPIV3Schema` (descriptions stripped), to read enums, defaults, CEL rules.
  * - `crdSource(apiVersion, kind)`: the repository, path, tag and commit it came from.
  */
 import Ajv, { ValidateFunction } from "ajv";
@@ -65,11 +64,6 @@ function entry(apiVersion: string, kind: string) {
     const found = schemas.get(`${apiVersion}/${kind}`);
     if (!found) throw new Error(`no upstream CRD for ${apiVersion} ${kind}; known: ${knownCustomKinds().join(", ")}`);
     return found;
-}
-
-/** The `openAPIV3Schema` of `apiVersion`/`kind` (descriptions stripped); throws for unknown kinds. */
-export function crdSchema(apiVersion: string, kind: string): Record<string, unknown> {
-    return entry(apiVersion, kind).schema;
 }
 
 /** Where the CRD of `apiVersion`/`kind` came from (repository, path, tag, commit); throws for unknown kinds. */

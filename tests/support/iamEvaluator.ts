@@ -44,7 +44,7 @@ function conditionHolds(operator: string, key: string, values: string[], context
 }
 
 /** Whether `statement` applies to `request` (its Effect aside). */
-export function statementMatches(statement: PolicyStatement, request: IamRequest): boolean {
+function statementMatches(statement: PolicyStatement, request: IamRequest): boolean {
     const raw = statement as unknown as Record<string, unknown>;
     for (const unsupported of ["NotAction", "NotResource", "NotPrincipal"]) {
         if (unsupported in raw) throw new Error(`${unsupported} is not supported by this evaluator`);

@@ -6,7 +6,7 @@
  * predictor Service.
  *
  * API: `clusterServingRuntimes()` (the whole objects: formats, protocol versions, containers with image, args, ports;
- * annotations), `clusterServingRuntime(name)`, `effectiveProtocol(model)`, `supportingRuntimes(model)`,
+ * annotations), `effectiveProtocol(model)`, `supportingRuntimes(model)`,
  * `selectedRuntime(model)`, `predictorContainerPorts(model, runtime)`, `predictorServicePorts(component, ports)`.
  *
  * Written from kserve/kserve v0.20.0 (our own code, following the upstream rules):
@@ -70,13 +70,6 @@ let cached: ClusterServingRuntime[] | undefined;
 export function clusterServingRuntimes(): ClusterServingRuntime[] {
     cached ??= manifestObjects("kserve-cluster-serving-runtimes").filter((d) => d?.kind === "ClusterServingRuntime");
     return cached;
-}
-
-/** The ClusterServingRuntime called `name`; throws listing the installed ones. */
-export function clusterServingRuntime(name: string): ClusterServingRuntime {
-    const found = clusterServingRuntimes().find((r) => r.metadata.name === name);
-    if (!found) throw new Error(`no ClusterServingRuntime ${name}; installed: ${clusterServingRuntimes().map((r) => r.metadata.name).join(", ")}`);
-    return found;
 }
 
 /** The protocol KServe gives the model after defaulting: set, else `v2` for `triton` and `vLLM`, else `v1`. */
