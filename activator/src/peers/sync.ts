@@ -72,7 +72,7 @@ interface PeerEntry {
   kedaStreams: boolean;
   /** clock.now() of the last message. */
   seenAt: number;
-  /** Per model: performance.now() of the message in which its activity count last moved. */
+  /** Per model: clock.now() of the message in which its activity count last moved. */
   activityAt: Map<string, number>;
 }
 
@@ -168,17 +168,15 @@ export class PeerSync {
 
   /** Sum of the live peers' demand for a model. */
   remoteDemand(modelKey: string): number {
-    const oldest = this.clock.now() - this.ttlMs;
     let sum = 0;
-    for (const peer of this.peers.values()) if (peer.seenAt >= oldest) sum += peer.models[modelKey]?.demand ?? 0;
+    for (const peer of this.livePeers()) sum += peer.models[modelKey]?.demand ?? 0;
     return sum;
   }
 
-  /** Latest activity reported by a live peer for a model (performance.now() of receipt); -Infinity when none. */
+  /** Latest activity reported by a live peer for a model (clock.now() of receipt, ms); -Infinity when none. */
   remoteLastActivityAt(modelKey: string): number {
-    const oldest = performance.now() - this.ttlMs;
     let latest = -Infinity;
-    for (const peer of this.peers.values()) if (peer.seenAt >= oldest) latest = Math.max(latest, peer.activityAt.get(modelKey) ?? -Infinity);
+    for (const peer of this.livePeers()) latest = Math.max(latest, peer.activityAt.get(modelKey) ?? -Infinity);
     return latest;
   }
 
@@ -311,6 +309,12 @@ export class PeerSync {
     this.lastSentAt = this.clock.now();
     this.toldCold.clear();
     for (const [key, demand] of Object.entries(snapshot.models)) if (demand.cold) this.toldCold.add(key);
+  }
+
+  /** Peers heard from within the TTL (clock.now()); a silent one stops counting here before the tick forgets it. */
+  private *livePeers(): Iterable<PeerEntry> {
+    const oldest = this.clock.now() - this.ttlMs;
+    for (const peer of this.peers.values()) if (peer.seenAt >= oldest) yield peer;
   }
 
   /** A peer that holds KEDA's streams, or that has not said yet (it may). */
