@@ -170,7 +170,8 @@ function routeByModelField(x: ProxyExchange, json: Buffer, next: Next | null): M
     return null;
   }
   const choice = model.config.replicaChoice;
-  if (choice.policy === "prefix-affine") x.affinityKey = prefixKey(pathOf(x.req.url!), parsed, choice.prefixBytes);
+  // Only direct readiness picks replicas (Replicas.choose): elsewhere the key would be computed and ignored.
+  if (choice.policy === "prefix-affine" && model.readiness.direct === true) x.affinityKey = prefixKey(pathOf(x.req.url!), parsed, choice.prefixBytes);
   if (next) next(x, model);
   return model;
 }
