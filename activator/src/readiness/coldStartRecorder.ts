@@ -176,8 +176,8 @@ export class ColdStartRecorder {
     );
   }
 
-  private record(c: Current, outcome: string): ColdStartRecord {
-    const phases = phaseTimeline(c.demandAt, c.found.at, c.observed);
+  /** `phases`: the cold start's phase timeline, when the caller already has it. */
+  private record(c: Current, outcome: string, phases = phaseTimeline(c.demandAt, c.found.at, c.observed)): ColdStartRecord {
     const last = outcome === "in_progress" ? this.clock() : (phases.at(-1)?.at ?? c.demandAt);
     const { pod, node, nodeAdded, nodeClaim } = c.found;
     return {
@@ -198,8 +198,8 @@ export class ColdStartRecorder {
     if (!c) return;
     clearTimeout(c.timer);
     this.current = null;
-    const record = this.record(c, "served");
     const phases = phaseTimeline(c.demandAt, c.found.at, c.observed);
+    const record = this.record(c, "served", phases);
     for (const p of phases) this.deps.histogram.observe({ model: this.model, phase: p.phase }, p.seconds);
     this.remember(record);
     const seconds: Partial<Record<ColdStartPhase, number>> = {};
