@@ -1,7 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ERRORS } from "./errors";
 
-/** Buckets of `activator_cold_start_phase_seconds`, s: few, so a model costs 10 phases × 8 series at most. */
+/**
+ * Buckets of `activator_cold_start_phase_seconds`, s: few, so a model costs 10 phases × 8 series at most. Our own share
+ * (≤ 1 s), a warm node's start (≤ 5, ≤ 30 s), pulls and weights (2 min), a node boot (10 min).
+ */
 export const COLD_START_PHASE_BUCKETS = [1, 5, 30, 120, 600];
 
 /**

@@ -5,6 +5,8 @@
  */
 import { z } from "zod";
 import { routeConflicts } from "../routing/conflicts";
+import { DEFAULT_BOUND_FACTOR } from "../routing/endpointPicker";
+import { DEFAULT_PREFIX_BYTES } from "../routing/prefixKey";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
@@ -110,10 +112,10 @@ export const modelSchema = z.strictObject({
   replicaChoice: z
     .strictObject({
       policy: z.enum(["prefix-affine", "least-loaded", "service"]).default("prefix-affine"),
-      /** Bytes of the canonicalised prompt hashed (system prompt + first user turn, cut). Default 1024. */
-      prefixBytes: z.int().min(16).max(65_536).default(1024),
-      /** `c` of the bounded-load rule (≥ 1): an endpoint takes at most c × the average load. Default 1.25 (KubeAI's). */
-      boundFactor: z.number().min(1).max(10).default(1.25),
+      /** Bytes of the canonicalised prompt hashed (system prompt + first user turn, cut). Default 1024 (DEFAULT_PREFIX_BYTES). */
+      prefixBytes: z.int().min(16).max(65_536).default(DEFAULT_PREFIX_BYTES),
+      /** `c` of the bounded-load rule (≥ 1): an endpoint takes at most c × the average load. Default 1.25 (DEFAULT_BOUND_FACTOR, KubeAI's). */
+      boundFactor: z.number().min(1).max(10).default(DEFAULT_BOUND_FACTOR),
     })
     .prefault({}),
   /**

@@ -70,13 +70,23 @@ export interface ReplicaReading extends EngineReading {
   prefixHits: number;
 }
 
-/** The gauges and counters of one replica's text; undefined when it carries none of the gauges. */
-export function readReplicaText(text: string): ReplicaReading | undefined {
+/**
+ * One replica's text, parsed once: its reading (undefined when it carries none of the gauges), and whether it carried
+ * a scaling gauge (`vllm:num_requests_waiting` or `vllm:kv_cache_usage_perc`), which is what counts it in a model's
+ * `replicas` total (a replica reporting only `vllm:num_requests_running` has a reading but is not counted).
+ */
+interface ParsedReplica {
+  reading: ReplicaReading | undefined;
+  scaling: boolean;
+}
+
+function parseReplicaText(text: string): ParsedReplica {
   let waiting = 0;
   let running = 0;
   let usage = 0;
   let engines = 0;
   let seen = false;
+  let sawWaiting = false;
   let prefixQueries = -1;
   let prefixHits = -1;
   for (const s of parsePrometheusText(text)) {
@@ -84,6 +94,7 @@ export function readReplicaText(text: string): ReplicaReading | undefined {
     if (s.name === WAITING) {
       waiting += Math.max(0, s.value);
       seen = true;
+      sawWaiting = true;
     } else if (s.name === RUNNING) {
       running += Math.max(0, s.value);
       seen = true;
@@ -97,8 +108,13 @@ export function readReplicaText(text: string): ReplicaReading | undefined {
       prefixHits = Math.max(0, prefixHits) + Math.max(0, s.value);
     }
   }
-  if (!seen) return undefined;
-  return { waiting, running, kvCache: engines > 0 ? usage / engines : 0, prefixQueries, prefixHits };
+  const reading = seen ? { waiting, running, kvCache: engines > 0 ? usage / engines : 0, prefixQueries, prefixHits } : undefined;
+  return { reading, scaling: engines > 0 || sawWaiting };
+}
+
+/** The gauges and counters of one replica's text; undefined when it carries none of the gauges. */
+export function readReplicaText(text: string): ReplicaReading | undefined {
+  return parseReplicaText(text).reading;
 }
 
 interface Reading {
@@ -109,30 +125,23 @@ interface Reading {
   at: number;
 }
 
-/** Totals over one model's replicas from their /metrics texts (undefined for a replica that did not answer). */
-export function foldReplicaTexts(texts: ReadonlyArray<string | undefined>): { waiting: number; kvCache: number; replicas: number } {
+/** Totals over one model's parsed replicas (undefined for a replica that did not answer). */
+function foldParsed(parsed: ReadonlyArray<ParsedReplica | undefined>): { waiting: number; kvCache: number; replicas: number } {
   let waiting = 0;
   let kvCache = 0;
   let replicas = 0;
-  for (const text of texts) {
-    if (text === undefined) continue;
-    let engines = 0;
-    let usage = 0;
-    let sawWaiting = false;
-    for (const s of parsePrometheusText(text)) {
-      if (!Number.isFinite(s.value)) continue;
-      if (s.name === WAITING) {
-        waiting += Math.max(0, s.value);
-        sawWaiting = true;
-      } else if (s.name === KV_CACHE_USAGE) {
-        usage += Math.min(1, Math.max(0, s.value));
-        engines++;
-      }
-    }
-    if (engines > 0) kvCache += usage / engines;
-    if (engines > 0 || sawWaiting) replicas++;
+  for (const p of parsed) {
+    if (!p?.reading) continue;
+    waiting += p.reading.waiting;
+    kvCache += p.reading.kvCache;
+    if (p.scaling) replicas++;
   }
   return { waiting, kvCache, replicas };
+}
+
+/** Totals over one model's replicas from their /metrics texts (undefined for a replica that did not answer). */
+export function foldReplicaTexts(texts: ReadonlyArray<string | undefined>): { waiting: number; kvCache: number; replicas: number } {
+  return foldParsed(texts.map((text) => (text === undefined ? undefined : parseReplicaText(text))));
 }
 
 /** Per model: each replica's last reading, and the prefix-cache deltas of the last rounds. */
@@ -212,16 +221,15 @@ export class EngineGauges {
   private async scrapeModel(key: string, metricsPath: string, endpoints: readonly string[]): Promise<void> {
     const texts = await Promise.all(endpoints.map((base) => this.fetchText(`${base}${metricsPath}`)));
     const at = this.now();
-    const folded = foldReplicaTexts(texts);
-    this.readings.set(key, { ...folded, at });
+    const parsed = texts.map((text) => (text === undefined ? undefined : parseReplicaText(text)));
+    this.readings.set(key, { ...foldParsed(parsed), at });
     let model = this.perReplica.get(key);
     if (!model) this.perReplica.set(key, (model = { replicas: new Map(), rounds: [] }));
     let hits = 0;
     let queries = 0;
     const listed = new Set(endpoints);
     endpoints.forEach((base, i) => {
-      const text = texts[i];
-      const reading = text === undefined ? undefined : readReplicaText(text);
+      const reading = parsed[i]?.reading;
       if (!reading) return;
       const before = model.replicas.get(base)?.reading;
       // Counters: the increase since the previous reading; a replica that restarted (counter went down) counts from 0.

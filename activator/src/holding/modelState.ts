@@ -3,7 +3,7 @@ import type { Pool } from "undici";
 import type { ModelConfig } from "../config/schema";
 import type { ModelFailure } from "../health/failure";
 import type { HealthWatch } from "../health/watch";
-import type { ColdStartOutcome, Metrics, ReplicaChoice } from "../base/metrics";
+import { REPLICA_CHOICES, type ColdStartOutcome, type Metrics, type ReplicaChoice } from "../base/metrics";
 import { Phase, type Exchange } from "../request/exchange";
 import type { Readiness } from "../readiness/types";
 import { ColdStartRecorder, type NodeLookup } from "../readiness/coldStartRecorder";
@@ -83,7 +83,7 @@ export class ModelState {
   private readonly heldNoSlot;
   /** Per-endpoint in-flight counts and pools (replica choice). */
   readonly replicas: Replicas;
-  private readonly choiceCounters;
+  private readonly choiceCounters: Record<ReplicaChoice, { inc(): void }>;
 
   private readonly requestCounters = new Map<number, { inc(): void }>();
   private waitingFor: Readiness | null = null;
@@ -100,8 +100,8 @@ export class ModelState {
     this.heldNoSlot = shared.metrics.requestsHeld.labels({ model: key, reason: "concurrency_limit" });
     shared.metrics.initModel(key);
     this.replicas = new Replicas(key, shared.replicaChoice);
-    const choice = (c: ReplicaChoice) => shared.metrics.replicaChoices.labels({ model: key, choice: c });
-    this.choiceCounters = { preferred: choice("preferred"), walked: choice("walked"), least_loaded: choice("least_loaded"), service: choice("service") };
+    const choices = REPLICA_CHOICES.map((choice) => [choice, shared.metrics.replicaChoices.labels({ model: key, choice })] as const);
+    this.choiceCounters = Object.fromEntries(choices) as Record<ReplicaChoice, { inc(): void }>;
     this.timeline = new ColdStartRecorder(key, { logger: shared.logger, histogram: shared.metrics.coldStartPhase, nodes: shared.nodes });
   }
 

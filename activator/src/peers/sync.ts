@@ -72,7 +72,7 @@ interface PeerEntry {
   kedaStreams: boolean;
   /** clock.now() of the last message. */
   seenAt: number;
-  /** Per model: performance.now() of the message in which its activity count last moved. */
+  /** Per model: clock.now() of the message in which its activity count last moved. */
   activityAt: Map<string, number>;
 }
 
@@ -168,17 +168,15 @@ export class PeerSync {
 
   /** Sum of the live peers' demand for a model. */
   remoteDemand(modelKey: string): number {
-    const oldest = this.clock.now() - this.ttlMs;
     let sum = 0;
-    for (const peer of this.peers.values()) if (peer.seenAt >= oldest) sum += peer.models[modelKey]?.demand ?? 0;
+    for (const peer of this.livePeers()) sum += peer.models[modelKey]?.demand ?? 0;
     return sum;
   }
 
-  /** Latest activity reported by a live peer for a model (performance.now() of receipt); -Infinity when none. */
+  /** Latest activity reported by a live peer for a model (clock.now() of receipt, ms); -Infinity when none. */
   remoteLastActivityAt(modelKey: string): number {
-    const oldest = performance.now() - this.ttlMs;
     let latest = -Infinity;
-    for (const peer of this.peers.values()) if (peer.seenAt >= oldest) latest = Math.max(latest, peer.activityAt.get(modelKey) ?? -Infinity);
+    for (const peer of this.livePeers()) latest = Math.max(latest, peer.activityAt.get(modelKey) ?? -Infinity);
     return latest;
   }
 
@@ -289,7 +287,8 @@ export class PeerSync {
       for (const target of this.targets.values()) if (target.peer === name && target.up) target.link.reset();
     }
     const snapshot = this.snapshot();
-    if (snapshotKey(snapshot) !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll("routine", snapshot);
+    const key = snapshotKey(snapshot);
+    if (key !== this.lastSent || now - this.lastSentAt >= this.heartbeatMs) this.pushAll("routine", snapshot, key);
   }
 
   /** This replica's demand now, read once. */
@@ -304,13 +303,19 @@ export class PeerSync {
 
   /**
    * Notes `snapshot` as what every peer now knows: the next tick re-sends only a different one (or at the heartbeat),
-   * and pushNow skips models it already said were cold.
+   * and pushNow skips models it already said were cold. `sentKey`: snapshotKey(snapshot), when the caller already has it.
    */
-  private noteSentToAll(snapshot: DemandSnapshot): void {
-    this.lastSent = snapshotKey(snapshot);
+  private noteSentToAll(snapshot: DemandSnapshot, sentKey = snapshotKey(snapshot)): void {
+    this.lastSent = sentKey;
     this.lastSentAt = this.clock.now();
     this.toldCold.clear();
     for (const [key, demand] of Object.entries(snapshot.models)) if (demand.cold) this.toldCold.add(key);
+  }
+
+  /** Peers heard from within the TTL (clock.now()); a silent one stops counting here before the tick forgets it. */
+  private *livePeers(): Iterable<PeerEntry> {
+    const oldest = this.clock.now() - this.ttlMs;
+    for (const peer of this.peers.values()) if (peer.seenAt >= oldest) yield peer;
   }
 
   /** A peer that holds KEDA's streams, or that has not said yet (it may). */
@@ -318,10 +323,13 @@ export class PeerSync {
     return target.peer === undefined || this.peers.get(target.peer)?.kedaStreams !== false;
   }
 
-  /** Sends `snapshot` (read now if not given) to every peer whose link is up; "urgent": stream holders first. */
-  private pushAll(order: "urgent" | "routine", snapshot = this.snapshot()): void {
+  /**
+   * Sends `snapshot` (read now if not given) to every peer whose link is up; "urgent": stream holders first. `key`:
+   * snapshotKey(snapshot), when the caller already has it.
+   */
+  private pushAll(order: "urgent" | "routine", snapshot = this.snapshot(), key?: string): void {
     if (this.closed) return;
-    this.noteSentToAll(snapshot); // even with nobody to send to: an unchanged snapshot is not re-sent each tick
+    this.noteSentToAll(snapshot, key); // even with nobody to send to: an unchanged snapshot is not re-sent each tick
     const body = this.encode(snapshot);
     // Urgent: two passes, stream holders first. Routine: one pass, in any order.
     for (const first of order === "urgent" ? [true, false] : [undefined]) {

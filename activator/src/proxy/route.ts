@@ -8,7 +8,7 @@ import type { ModelRegistry } from "../holding/registry";
 import type { ModelState } from "../holding/modelState";
 import { grantContinue, releaseBuffered, reserveBuffered, type ProxyRequest } from "../request/exchange";
 import { reject } from "../request/respond";
-import { buildRouteTable, hostOf, matchHostPath, OPENAI_BODY_PATHS, pathOf } from "../routing/table";
+import { buildRouteTable, hostOf, hostPathRoutes, matchHostPath, OPENAI_BODY_PATHS, pathOf } from "../routing/table";
 import type { ProxyContext, ProxyExchange, Routes } from "./context";
 import { prefixKey } from "../routing/prefixKey";
 import { contentCodings, decodeBody, DECODED_CODINGS, unsupportedCoding } from "./decode";
@@ -23,7 +23,7 @@ export function buildRoutes(config: ActivatorConfig, registry: ModelRegistry): R
     modelsList: JSON.stringify({ object: "list", data: objects }),
     modelObjects: new Map(objects.map((o) => [o.id, JSON.stringify(o)])),
     modelKeys: entries.map((e) => e.target.key),
-    routeList: routeList(config),
+    routeList: routeList(config, table.openaiIds),
   };
 }
 
@@ -31,14 +31,9 @@ export function buildRoutes(config: ActivatorConfig, registry: ModelRegistry): R
  * The routes that would work, for "no route" errors: `host + path prefix` per model (host `*`: any host), e.g.
  * `api.example.com/v2/models/iris`, then the OpenAI endpoints with the `model` values they take.
  */
-function routeList(config: ActivatorConfig): string[] {
-  const routes: string[] = [];
-  for (const model of config.models) {
-    if (model.hosts.length === 0 && model.pathPrefix === undefined) continue;
-    for (const host of model.hosts.length > 0 ? model.hosts : ["*"]) routes.push(`${host}${model.pathPrefix ?? "/"}`);
-  }
-  const ids = config.models.flatMap((m) => m.openaiModels);
-  if (ids.length > 0) routes.push(`POST ${[...OPENAI_BODY_PATHS].join(" | ")} with model ${ids.map((id) => JSON.stringify(id)).join(" | ")}`);
+function routeList(config: ActivatorConfig, openaiIds: readonly string[]): string[] {
+  const routes = config.models.flatMap((model) => hostPathRoutes(model).map(({ host, prefix }) => `${host ?? "*"}${prefix}`));
+  if (openaiIds.length > 0) routes.push(`POST ${[...OPENAI_BODY_PATHS].join(" | ")} with model ${openaiIds.map((id) => JSON.stringify(id)).join(" | ")}`);
   return routes;
 }
 
@@ -175,7 +170,8 @@ function routeByModelField(x: ProxyExchange, json: Buffer, next: Next | null): M
     return null;
   }
   const choice = model.config.replicaChoice;
-  if (choice.policy === "prefix-affine") x.affinityKey = prefixKey(pathOf(x.req.url!), parsed, choice.prefixBytes);
+  // Only direct readiness picks replicas (Replicas.choose): elsewhere the key would be computed and ignored.
+  if (choice.policy === "prefix-affine" && model.readiness.direct === true) x.affinityKey = prefixKey(pathOf(x.req.url!), parsed, choice.prefixBytes);
   if (next) next(x, model);
   return model;
 }

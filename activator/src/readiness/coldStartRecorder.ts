@@ -14,17 +14,15 @@
  * - `end(outcome, cause)`: the cold start ended without a ready replica (timeout, failed, client_gone); kept on
  *   `/queue`, not in the histogram (its phases stop short).
  *
- * Series: PHASE_BUCKETS (5) + `+Inf` + `_sum` + `_count` = 8 per phase, 10 phases: at most 80 series per model,
+ * Series: COLD_START_PHASE_BUCKETS (5, ../base/metrics) + `+Inf` + `_sum` + `_count` = 8 per phase, 10 phases: at most 80 series per model,
  * created by its first cold start (none for a model that never started cold); label values are the configured model
  * key and the fixed phase names.
  */
 import type { Logger } from "pino";
 import type { Histogram } from "prom-client";
 import type { EventLike, PodLike, ReplicaSetLike } from "../health/causes";
-import { COLD_START_PHASES, milestonesFromObjects, phaseTimeline, type ColdStartPhase, type Milestones, type NodeClaimLike, type NodeLike, type ObjectMilestones } from "./timeline";
+import { milestonesFromObjects, phaseTimeline, type ColdStartPhase, type Milestones, type NodeClaimLike, type NodeLike, type ObjectMilestones } from "./timeline";
 
-/** Seconds: our own share (≤ 1 s), a warm node's start (≤ 5, ≤ 30 s), pulls and weights (2 min), a node boot (10 min). */
-export { COLD_START_PHASE_BUCKETS as PHASE_BUCKETS } from "../base/metrics";
 /** Completed cold starts kept per model for `/queue`. */
 export const RECENT_COLD_STARTS = 5;
 
@@ -178,8 +176,8 @@ export class ColdStartRecorder {
     );
   }
 
-  private record(c: Current, outcome: string): ColdStartRecord {
-    const phases = phaseTimeline(c.demandAt, c.found.at, c.observed);
+  /** `phases`: the cold start's phase timeline, when the caller already has it. */
+  private record(c: Current, outcome: string, phases = phaseTimeline(c.demandAt, c.found.at, c.observed)): ColdStartRecord {
     const last = outcome === "in_progress" ? this.clock() : (phases.at(-1)?.at ?? c.demandAt);
     const { pod, node, nodeAdded, nodeClaim } = c.found;
     return {
@@ -200,8 +198,8 @@ export class ColdStartRecorder {
     if (!c) return;
     clearTimeout(c.timer);
     this.current = null;
-    const record = this.record(c, "served");
     const phases = phaseTimeline(c.demandAt, c.found.at, c.observed);
+    const record = this.record(c, "served", phases);
     for (const p of phases) this.deps.histogram.observe({ model: this.model, phase: p.phase }, p.seconds);
     this.remember(record);
     const seconds: Partial<Record<ColdStartPhase, number>> = {};
@@ -218,6 +216,3 @@ export class ColdStartRecorder {
 }
 
 const round = (seconds: number): number => Math.round(seconds * 1000) / 1000;
-
-/** Phase names in order, for readers of the records (the CLI, the dashboard builder). */
-export { COLD_START_PHASES };

@@ -4,13 +4,7 @@
  * config schema applies it to `models[]`, and the stack config (components/config/models.ts) to `models[].routing`, so
  * `pulumi up` refuses what the activator would refuse.
  */
-
-/** The routing keys of one model (the activator's model entry and the stack's `routing` both have this shape). */
-export interface ModelRoutes {
-  hosts: readonly string[];
-  pathPrefix?: string | undefined;
-  openaiModels: readonly string[];
-}
+import { hostPathRoutes, type RouteKeys } from "./table";
 
 /** One collision: models[`model`].`key`[`index`] (no index for pathPrefix) is already routed to models[`owner`]. */
 export interface RouteConflict {
@@ -23,7 +17,7 @@ export interface RouteConflict {
 }
 
 /** Every collision among `models`, in model order; the first model to claim a route owns it. */
-export function routeConflicts(models: readonly ModelRoutes[]): RouteConflict[] {
+export function routeConflicts(models: readonly RouteKeys[]): RouteConflict[] {
   const conflicts: RouteConflict[] = [];
   const openai = new Map<string, number>();
   const routes = new Map<string, number>();
@@ -33,17 +27,14 @@ export function routeConflicts(models: readonly ModelRoutes[]): RouteConflict[] 
       if (owner === undefined) openai.set(id, i);
       else conflicts.push({ model: i, key: "openaiModels", index: k, owner, message: `OpenAI model "${id}" is already routed to models[${owner}]` });
     });
-    if (model.hosts.length === 0 && model.pathPrefix === undefined) return;
-    const prefix = model.pathPrefix ?? "/";
-    const hosts = model.hosts.length > 0 ? model.hosts : ["*"];
-    hosts.forEach((host, k) => {
-      const route = `${host}${prefix}`;
+    hostPathRoutes(model).forEach(({ host, prefix }, k) => {
+      const route = `${host ?? "*"}${prefix}`;
       const owner = routes.get(route);
       if (owner === undefined) {
         routes.set(route, i);
         return;
       }
-      const where = host === "*" ? "any host" : `host "${host}"`;
+      const where = host === undefined ? "any host" : `host "${host}"`;
       const at = model.hosts.length > 0 ? { key: "hosts" as const, index: k } : { key: "pathPrefix" as const };
       conflicts.push({ model: i, ...at, owner, message: `${where} with path prefix "${prefix}" is already routed to models[${owner}]` });
     });

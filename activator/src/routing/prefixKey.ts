@@ -11,7 +11,6 @@
  * key (null): it is placed by load alone.
  */
 
-export const AFFINITY_PATHS: ReadonlySet<string> = new Set(["/v1/chat/completions", "/v1/completions"]);
 /** Default bytes of canonicalised prompt hashed (about 250 tokens of English: a system prompt and the start of the first turn). */
 export const DEFAULT_PREFIX_BYTES = 1024;
 

@@ -3,11 +3,29 @@
  * Pure (no I/O); generic over what a route leads to so it can be tested with plain values.
  */
 
-/** Routing keys of one model, as in the configuration. */
+/** Routing keys of one model, as in the configuration (the activator's model entry and the stack's `routing` both have this shape). */
 export interface RouteKeys {
   hosts: readonly string[];
   pathPrefix?: string | undefined;
   openaiModels: readonly string[];
+}
+
+/** One `host + path prefix` route of a model: `host` undefined for any host (a model without hosts). */
+export interface HostPathRoute {
+  readonly host: string | undefined;
+  readonly prefix: string;
+}
+
+/**
+ * The `host + path prefix` routes of one model's keys: one per host in `keys.hosts` order, or one for any host when
+ * it has none; each with the model's path prefix (default `/`). None when the model has neither hosts nor a path
+ * prefix (it is routed by OpenAI `model` value only). The one expansion the table, the conflict rule
+ * (./conflicts.ts) and the "no route" error's route list read.
+ */
+export function hostPathRoutes(keys: RouteKeys): HostPathRoute[] {
+  if (keys.hosts.length === 0 && keys.pathPrefix === undefined) return [];
+  const prefix = keys.pathPrefix ?? "/";
+  return keys.hosts.length > 0 ? keys.hosts.map((host) => ({ host, prefix })) : [{ host: undefined, prefix }];
 }
 
 interface PrefixRoute<T> {
@@ -65,11 +83,10 @@ export function buildRouteTable<T>(entries: readonly { keys: RouteKeys; target: 
       if (!openai.has(id)) openaiIds.push(id);
       openai.set(id, target);
     }
-    if (keys.hosts.length === 0 && keys.pathPrefix === undefined) continue;
-    const route = { prefix: keys.pathPrefix ?? "/", target };
-    if (keys.hosts.length === 0) anyHost.push(route);
-    for (const host of keys.hosts) {
-      if (host.startsWith("*.")) add(wildcards, host.slice(1), route);
+    for (const { host, prefix } of hostPathRoutes(keys)) {
+      const route = { prefix, target };
+      if (host === undefined) anyHost.push(route);
+      else if (host.startsWith("*.")) add(wildcards, host.slice(1), route);
       else add(exact, host, route);
     }
   }

@@ -87,6 +87,25 @@ describe("activator peers: the demand table", () => {
     }
   });
 
+  it("dates a live peer's activity by the injected clock, and stops counting it past the TTL as its demand does (manual clock)", async () => {
+    const clock = new ManualClock();
+    const timed = new PeerSync({ logger, local: () => ({}), onRemoteCold: () => undefined, heartbeatMs: 100, ttlMs: 300, name: "a", clock });
+    try {
+      await clock.advance(100);
+      timed.receive(msg({ name: "b", models: { "m/x": { demand: 1, cold: false, activity: 4 } } }));
+      assert.equal(timed.remoteLastActivityAt("m/x"), 100, "the receipt time on the injected clock");
+      assert.equal(timed.remoteLastActivityAt("m/y"), -Infinity, "no activity reported for another model");
+      await clock.advance(300);
+      assert.equal(timed.remoteLastActivityAt("m/x"), 100, "still counted at the TTL");
+      assert.equal(timed.remoteDemand("m/x"), 1);
+      await clock.advance(1);
+      assert.equal(timed.remoteLastActivityAt("m/x"), -Infinity, "not heard from within the TTL");
+      assert.equal(timed.remoteDemand("m/x"), 0);
+    } finally {
+      await timed.close();
+    }
+  });
+
   it("says who it is first on every link (how a replica finds itself in a peer list), and ignores its own messages", () => {
     assert.deepEqual(sync.hello(), { name: "a", incarnation: sync.incarnation });
     sync.receive(msg({ name: "a", incarnation: sync.incarnation, models: { "m/x": { demand: 7, cold: true } } }));
