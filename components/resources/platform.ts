@@ -23,7 +23,7 @@ import { Network } from "./network";
 import { allGpuNodesSelector, type GpuScheduling, gpuSchedulingFor, systemNodeLabels } from "../domain/nodeGroups";
 import { gpuTaint } from "../domain/clusterFacts";
 import { firstReplicaPolicy } from "../manifests/model/firstReplicaAdmission";
-import { gpuPoolTaints, tolerationsFor } from "../manifests/nodeMonitoring/agent";
+import { tolerationsFor } from "../manifests/nodeMonitoring/agent";
 import { Karpenter } from "./karpenter";
 import { gpusPerInstance } from "../domain/prices";
 import { ImageCache, type ImageRewriteInput } from "./imageCache";
@@ -208,16 +208,14 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
             { ...awsChildOpts, providers: { aws: this.awsProvider, kubernetes: this.provider } },
         );
 
-        // GPU daemons tolerate every taint of every GPU pool (the same rule as the node monitoring agent's dcgm-server).
-        const poolTolerations = tolerationsFor(gpuPoolTaints(config.gpuNodeGroups));
+        // GPU daemons tolerate the taint every GPU pool carries (the same rule as the node monitoring agent's dcgm-server).
         new GpuSupport(
             childName(name, "gpu-support"),
             {
                 provider: this.provider,
                 monitoring,
                 gpuNodeSelector: allGpuNodesSelector,
-                gpuTolerations:
-                    poolTolerations.length > 0 ? poolTolerations : [{ key: gpuTaint.key, operator: "Equal", value: gpuTaint.value, effect: gpuTaint.effect }],
+                gpuTolerations: tolerationsFor([gpuTaint]),
                 namespace: namespaces.gpu,
                 chartVersions,
                 imageRewrite,
