@@ -74,7 +74,8 @@ const quote = (v: unknown): string => JSON.stringify(v);
 
 const COMMIT = /^[0-9a-f]{40}$/;
 const HF_URI = /^hf:\/\/([A-Za-z0-9][\w.-]*)\/([A-Za-z0-9][\w.-]*)(?::(.*))?$/;
-const OBJECT_URI = /^(s3|gs):\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(\S+)$/;
+/** `<scheme>://<bucket>/<path>`: the bucket is any name here, since bucketNameProblem holds the one rule for it and runs first. */
+const OBJECT_URI = /^(s3|gs):\/\/([^/]+)\/(\S+)$/;
 /** Path segments that name a version: `v1.2.3`, `1.0`, `v3`, `2024-05-01`, `1.2.3-rc.1`, or a content digest. */
 const VERSION_SEGMENT = /^(v?\d+(\.\d+)*([-+][0-9A-Za-z.-]+)?|[0-9a-f]{12,64})$/;
 /** Names that move: pointing at them makes `pulumi up` deploy whatever was uploaded last. */

@@ -2,7 +2,7 @@
  * ImageCache: the images the stack pulls, served from ECR in the stack's region (`gpu-serverless:imageCache`).
  * - `pullThroughCache`: one `aws.ecr.PullThroughCacheRule` per upstream the listed images come from (nvcr.io aside),
  *   Docker Hub's and GHCR's credentials in Secrets Manager secrets `ecr-pullthroughcache/<prefix>` (the only names
- *   ECR accepts as `credentialArn`), and an inline policy on the node role so a node's first pull may create and
+ *   ECR accepts as `credentialArn`), and an inline policy on each node role so a node's first pull may create and
  *   import the cached repository;
  * - `nvcrMirror`: an ECR repository per nvcr.io image (ECR cannot cache nvcr.io); the images are copied by hand
  *   (`nvcrMirrorCopies`), since Pulumi has no registry client here.
@@ -20,8 +20,12 @@ import { ecrRegistry, mirroredImages, pullThroughCacheRules } from "../manifests
 export interface ImageCacheArgs {
     config: ImageCacheConfig;
     region: string;
-    /** Name of the node IAM role (pull-through pulls need CreateRepository and BatchImportUpstreamImage). */
-    nodeRoleName: pulumi.Input<string>;
+    /**
+     * Names of every node IAM role whose nodes pull images (the managed node groups' role and Karpenter's node role):
+     * pull-through pulls need CreateRepository and BatchImportUpstreamImage. Each gets the same inline policy, named
+     * `<name>-node-pull-through` for the first role and `<name>-node-pull-through-<index>` for the others. Required.
+     */
+    nodeRoleNames: pulumi.Input<string>[];
     /** Credentials (Pulumi secrets, JSON {username, accessToken}) by upstream host; required for docker.io and ghcr.io with pullThroughCache. */
     credentials: Partial<Record<"docker.io" | "ghcr.io", pulumi.Input<string>>>;
 }
@@ -62,16 +66,12 @@ export class ImageCache extends pulumi.ComponentResource {
         }
         if (rules.length > 0) {
             const partition = aws.getPartitionOutput({}, awsOpts).partition;
-            new aws.iam.RolePolicy(
-                childName(name, "node-pull-through"),
-                {
-                    role: args.nodeRoleName,
-                    policy: pulumi
-                        .all([partition, accountId])
-                        .apply(([p, id]) => JSON.stringify(pullThroughCachePullPolicy(p, args.region, id, rules.map((r) => r.ecrRepositoryPrefix)))),
-                },
-                awsOpts,
-            );
+            const policy = pulumi
+                .all([partition, accountId])
+                .apply(([p, id]) => JSON.stringify(pullThroughCachePullPolicy(p, args.region, id, rules.map((r) => r.ecrRepositoryPrefix))));
+            args.nodeRoleNames.forEach((role, i) => {
+                new aws.iam.RolePolicy(childName(name, i === 0 ? "node-pull-through" : `node-pull-through-${i}`), { role, policy }, awsOpts);
+            });
         }
 
         const mirror = nvcrMirror ? mirroredImages(stackImages, ecrRegistry("000000000000", args.region)) : [];

@@ -23,7 +23,7 @@ import { Network } from "./network";
 import { allGpuNodesSelector, type GpuScheduling, gpuSchedulingFor, systemNodeLabels } from "../domain/nodeGroups";
 import { gpuTaint } from "../domain/clusterFacts";
 import { firstReplicaPolicy } from "../manifests/model/firstReplicaAdmission";
-import { gpuPoolTaints, tolerationsFor } from "../manifests/nodeMonitoring/agent";
+import { tolerationsFor } from "../manifests/nodeMonitoring/agent";
 import { Karpenter } from "./karpenter";
 import { gpusPerInstance } from "../domain/prices";
 import { ImageCache, type ImageRewriteInput } from "./imageCache";
@@ -125,16 +125,6 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
                 awsChildOpts,
             );
         }
-        const cacheOn = config.imageCache.pullThroughCache || config.imageCache.nvcrMirror;
-        const imageCache = cacheOn
-            ? new ImageCache(
-                  childName(name, "image-cache"),
-                  { config: config.imageCache, region: config.region, nodeRoleName: cluster.nodeRoleName, credentials: args.registryCredentials ?? {} },
-                  awsChildOpts,
-              )
-            : undefined;
-        const imageRewrite: ImageRewriteInput = imageCache?.rewrite;
-        this.nvcrMirrorCopies = imageCache?.nvcrMirrorCopies ?? pulumi.output([]);
         const k8sChildOpts = { parent: this, providers: { kubernetes: this.provider } };
         const chartVersions = config.chartVersions;
 
@@ -150,6 +140,49 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
             },
             k8sChildOpts,
         );
+
+        // Before the image cache, which gives Karpenter's node role its pull-through policy.
+        const karpenterPools = config.gpuNodeGroups.filter((g) => g.provisioner === "karpenter");
+        const karpenter =
+            karpenterPools.length > 0
+                ? new Karpenter(
+                      childName(name, "karpenter"),
+                      {
+                          clusterName,
+                          region: config.region,
+                          awsProvider: this.awsProvider,
+                          provider: this.provider,
+                          oidcProviderArn: cluster.oidcProviderArn,
+                          oidcIssuer: cluster.oidcIssuer,
+                          privateSubnetIds: network.privateSubnetIds,
+                          clusterSecurityGroupId: cluster.clusterSecurityGroupId,
+                          pools: karpenterPools,
+                          // The same idle time as cluster-autoscaler's pools: an empty GPU node goes after it.
+                          consolidateAfter: config.clusterAutoscaler.scaleDownUnneededTime,
+                          systemNodeSelector: systemNodeLabels,
+                          monitoringRelease: monitoring.release,
+                          chartVersions,
+                      },
+                      { ...awsChildOpts, providers: { aws: this.awsProvider, kubernetes: this.provider } },
+                  )
+                : undefined;
+
+        const cacheOn = config.imageCache.pullThroughCache || config.imageCache.nvcrMirror;
+        const imageCache = cacheOn
+            ? new ImageCache(
+                  childName(name, "image-cache"),
+                  {
+                      config: config.imageCache,
+                      region: config.region,
+                      // Every role whose nodes pull: the managed node groups' and Karpenter's (its GPU nodes pull the model servers).
+                      nodeRoleNames: [cluster.nodeRoleName, ...(karpenter ? [karpenter.nodeRole.name] : [])],
+                      credentials: args.registryCredentials ?? {},
+                  },
+                  awsChildOpts,
+              )
+            : undefined;
+        const imageRewrite: ImageRewriteInput = imageCache?.rewrite;
+        this.nvcrMirrorCopies = imageCache?.nvcrMirrorCopies ?? pulumi.output([]);
 
         new ClusterAutoscaler(
             childName(name, "autoscaler"),
@@ -175,40 +208,14 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
             { ...awsChildOpts, providers: { aws: this.awsProvider, kubernetes: this.provider } },
         );
 
-        const karpenterPools = config.gpuNodeGroups.filter((g) => g.provisioner === "karpenter");
-        if (karpenterPools.length > 0) {
-            new Karpenter(
-                childName(name, "karpenter"),
-                {
-                    clusterName,
-                    region: config.region,
-                    awsProvider: this.awsProvider,
-                    provider: this.provider,
-                    oidcProviderArn: cluster.oidcProviderArn,
-                    oidcIssuer: cluster.oidcIssuer,
-                    privateSubnetIds: network.privateSubnetIds,
-                    clusterSecurityGroupId: cluster.clusterSecurityGroupId,
-                    pools: karpenterPools,
-                    // The same idle time as cluster-autoscaler's pools: an empty GPU node goes after it.
-                    consolidateAfter: config.clusterAutoscaler.scaleDownUnneededTime,
-                    systemNodeSelector: systemNodeLabels,
-                    monitoringRelease: monitoring.release,
-                    chartVersions,
-                },
-                { ...awsChildOpts, providers: { aws: this.awsProvider, kubernetes: this.provider } },
-            );
-        }
-
-        // GPU daemons tolerate every taint of every GPU pool (the same rule as the node monitoring agent's dcgm-server).
-        const poolTolerations = tolerationsFor(gpuPoolTaints(config.gpuNodeGroups));
+        // GPU daemons tolerate the taint every GPU pool carries (the same rule as the node monitoring agent's dcgm-server).
         new GpuSupport(
             childName(name, "gpu-support"),
             {
                 provider: this.provider,
                 monitoring,
                 gpuNodeSelector: allGpuNodesSelector,
-                gpuTolerations:
-                    poolTolerations.length > 0 ? poolTolerations : [{ key: gpuTaint.key, operator: "Equal", value: gpuTaint.value, effect: gpuTaint.effect }],
+                gpuTolerations: tolerationsFor([gpuTaint]),
                 namespace: namespaces.gpu,
                 chartVersions,
                 imageRewrite,

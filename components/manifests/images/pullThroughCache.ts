@@ -7,12 +7,14 @@
  * through the ECR endpoints and the S3 gateway endpoint (ECR serves layers from S3), not through the NAT gateway.
  * Rules, prefixes and the `ecr-pullthroughcache/` secret name: see `domain/images.ts`.
  */
+import { regionProblem } from "../../domain/awsCatalog";
 import { registryHost, type StackImage, type UpstreamRegistry, type UpstreamRegistryHost, upstreamRegistries } from "../../domain/images";
 
 /** `<account>.dkr.ecr.<region>.amazonaws.com` */
 export function ecrRegistry(accountId: string, region: string): string {
     if (!/^\d{12}$/.test(accountId)) throw new Error(`ECR registry: account id "${accountId}" is not 12 digits`);
-    if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) throw new Error(`ECR registry: "${region}" is not an AWS region such as us-west-2`);
+    const problem = regionProblem(region);
+    if (problem) throw new Error(`ECR registry: ${problem}`);
     return `${accountId}.dkr.ecr.${region}.amazonaws.com`;
 }
 

@@ -21,6 +21,7 @@
  * read-only bucket policy) applies; `AWS_REGION` is set to the bucket's region.
  */
 import { streamingRuntimeName } from "../../config/models";
+import { regionProblem } from "../../domain/awsCatalog";
 import { modelServerPort } from "./predictor";
 
 /** Name of our runtime; an InferenceService selects it with `spec.predictor.model.runtime` (config `models[].runtime`). */
@@ -84,9 +85,6 @@ export interface RunaiModel {
     servedModelName: string;
 }
 
-/** Region of an S3 bucket as given, e.g. `us-west-2`. */
-const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
-
 /**
  * The InferenceService model arguments and env for our runtime: the S3 location as `--model`, the served name, tensor
  * parallelism over the model's GPUs. Throws for a location the streamer cannot read from S3.
@@ -95,7 +93,8 @@ export function runaiStreamerModelSpec(model: RunaiModel, bucketRegion: string) 
     if (!model.storageUri.startsWith("s3://")) {
         throw new Error(`model ${model.name}: runtime ${vllmRuntimeName} streams s3:// weights only, not "${model.storageUri}"`);
     }
-    if (!REGION.test(bucketRegion)) throw new Error(`model ${model.name}: bucket region "${bucketRegion}" is not an AWS region such as us-west-2`);
+    const regionIssue = regionProblem(bucketRegion);
+    if (regionIssue) throw new Error(`model ${model.name}: bucket region ${regionIssue}`);
     const args = [`--model=${model.storageUri}`, `--served-model-name=${model.servedModelName}`];
     if (model.gpus > 1) args.push(`--tensor-parallel-size=${model.gpus}`);
     return { runtime: vllmRuntimeName, modelFormat: { name: "huggingface" }, args, env: [{ name: "AWS_REGION", value: bucketRegion }] };

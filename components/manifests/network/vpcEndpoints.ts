@@ -8,6 +8,7 @@
  * - A gateway endpoint costs nothing per GB or hour; interface endpoints are billed per hour per zone and per GB
  *   (AWS PrivateLink pricing), which is below NAT processing per GB.
  */
+import { regionProblem } from "../../domain/awsCatalog";
 
 export interface VpcEndpointSpec {
     /** Short name, used in resource names. */
@@ -23,7 +24,8 @@ export interface VpcEndpointSpec {
 
 /** The endpoints for `region`. */
 export function vpcEndpointSpecs(region: string): VpcEndpointSpec[] {
-    if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) throw new Error(`VPC endpoints: "${region}" is not an AWS region such as us-west-2`);
+    const problem = regionProblem(region);
+    if (problem) throw new Error(`VPC endpoints: ${problem}`);
     return [
         { name: "s3", serviceName: `com.amazonaws.${region}.s3`, vpcEndpointType: "Gateway", attachTo: "privateRouteTables" },
         { name: "ecr-api", serviceName: `com.amazonaws.${region}.ecr.api`, vpcEndpointType: "Interface", privateDnsEnabled: true, attachTo: "privateSubnets" },

@@ -15,9 +15,8 @@
  * (health codes, XIDs, NVLink) keep the default repair.
  */
 import type { GpuNodeGroupConfig } from "../../config/schema";
-import { eksGpuTaint } from "../../domain/nodeGroups";
+import { gpuTaint } from "../../domain/clusterFacts";
 import type { Toleration } from "../charts/scheduling";
-import { karpenterPoolTaints } from "../karpenter/nodePool";
 
 /** A taint as nodes carry it (Kubernetes spelling of the effect). */
 export interface NodeTaint {
@@ -26,15 +25,13 @@ export interface NodeTaint {
     readonly effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
 }
 
-/** The EKS API's taint effect (`NO_SCHEDULE`) in Kubernetes spelling (`NoSchedule`). */
-const kubernetesEffect = (effect: string) => effect.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _s, c: string) => c.toUpperCase()) as NodeTaint["effect"];
-
-/** Every taint of every GPU pool, as its provisioner puts it on nodes (managed node group or Karpenter NodePool). */
+/**
+ * Every distinct taint of every GPU pool, as nodes carry it: `[gpuTaint]` when there is a pool, `[]` otherwise. Both
+ * provisioners put the one taint of domain/clusterFacts.ts on their nodes (managed node groups as `eksGpuTaint`,
+ * Karpenter NodePools as `karpenterPoolTaints`, both built from it).
+ */
 export function gpuPoolTaints(pools: readonly Pick<GpuNodeGroupConfig, "provisioner">[]): NodeTaint[] {
-    const taints = pools.flatMap((p): NodeTaint[] =>
-        p.provisioner === "karpenter" ? karpenterPoolTaints.map((t) => ({ ...t })) : [{ key: eksGpuTaint.key, value: eksGpuTaint.value, effect: kubernetesEffect(eksGpuTaint.effect) }],
-    );
-    return [...new Map(taints.map((t) => [JSON.stringify(t), t])).values()];
+    return pools.length > 0 ? [{ ...gpuTaint }] : [];
 }
 
 /** Tolerations matching each taint exactly (`Equal` with its value, or `Exists` for a taint without one), deduplicated. */

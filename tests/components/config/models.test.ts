@@ -224,6 +224,8 @@ describe("pinned model locations", () => {
         "s3://my-models/iris/2024-05-01",
         "gs://bucket/model/3f2a9c1b7d4e",
         "s3://bucket/path/v2-rc.1/",
+        // Cloud Storage allows underscores in bucket names (S3 does not).
+        "gs://my_bucket/models/m/v1",
     ];
     for (const uri of pinned) {
         it(`accepts ${uri}`, () => assert.equal(storageUriProblem(uri), undefined));
@@ -235,6 +237,10 @@ describe("pinned model locations", () => {
                 assert.match(storageUriProblem(uri) ?? "", /moving name/, uri);
             }
         }
+    });
+
+    it("refuses an underscore in an S3 bucket name, naming the bucket rules", () => {
+        assert.match(storageUriProblem("s3://my_bucket/models/m/v1") ?? "", /bucket "my_bucket" is not an S3 bucket name/);
     });
 
     it("refuses malformed Hugging Face locations", () => {

@@ -10,7 +10,7 @@ describe("ImageCache (mocks)", () => {
         const cache = new ImageCache("ic", {
             config: { pullThroughCache: true, dockerHubCredentialsSecret: "dh", githubCredentialsSecret: "gh", nvcrMirror: false },
             region: "us-west-2",
-            nodeRoleName: "node-role",
+            nodeRoleNames: ["node-role", "karpenter-node-role"],
             credentials: { "docker.io": '{"username":"u","accessToken":"t"}', "ghcr.io": '{"username":"u","accessToken":"t"}' },
         });
         await settled();
@@ -24,6 +24,10 @@ describe("ImageCache (mocks)", () => {
         assert.deepEqual(resourcesOfType("aws:secretsmanager/secret:Secret").map((s) => s.inputs.name).sort(), ["ecr-pullthroughcache/docker-hub", "ecr-pullthroughcache/github"]);
         const policy = JSON.parse(resourceNamed("aws:iam/rolePolicy:RolePolicy", "ic-node-pull-through").inputs.policy);
         assert.deepEqual(policy.Statement[0].Action, ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]);
+        // Every node role pulls: the same policy on each.
+        const policies = resourcesOfType("aws:iam/rolePolicy:RolePolicy");
+        assert.deepEqual(policies.map((p) => p.inputs.role), ["node-role", "karpenter-node-role"]);
+        assert.ok(policies.every((p) => p.inputs.policy === policies[0].inputs.policy));
         assert.deepEqual(resourcesOfType("aws:ecr/repository:Repository"), []);
         const rewrite = await unwrap(cache.rewrite);
         assert.deepEqual(rewrite?.hosts.slice().sort(), ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"]);
@@ -31,7 +35,7 @@ describe("ImageCache (mocks)", () => {
     });
 
     it("nvcrMirror alone: immutable repositories for the nvcr.io images and the copies to run, no rules", async () => {
-        const cache = new ImageCache("im", { config: { pullThroughCache: false, nvcrMirror: true }, region: "us-west-2", nodeRoleName: "node-role", credentials: {} });
+        const cache = new ImageCache("im", { config: { pullThroughCache: false, nvcrMirror: true }, region: "us-west-2", nodeRoleNames: ["node-role"], credentials: {} });
         await settled();
         assert.deepEqual(resourcesOfType("aws:ecr/pullThroughCacheRule:PullThroughCacheRule"), []);
         const repos = resourcesOfType("aws:ecr/repository:Repository");
@@ -44,7 +48,7 @@ describe("ImageCache (mocks)", () => {
 
     it("refuses a credentialed rule without its credentials", () => {
         assert.throws(
-            () => new ImageCache("ix", { config: { pullThroughCache: true, nvcrMirror: false }, region: "us-west-2", nodeRoleName: "r", credentials: {} }),
+            () => new ImageCache("ix", { config: { pullThroughCache: true, nvcrMirror: false }, region: "us-west-2", nodeRoleNames: ["r"], credentials: {} }),
             /args.credentials\["docker.io"\]: required for the docker-hub pull-through cache rule/,
         );
     });

@@ -107,3 +107,26 @@ describe("ServerlessGpuPlatform (mocks)", () => {
         assert.equal(await unwrap(platform.awsProvider.urn), resourceNamed("pulumi:providers:aws", "pf-aws").urn);
     });
 });
+
+describe("ServerlessGpuPlatform with imageCache.pullThroughCache (mocks)", () => {
+    before(async () => {
+        setupMocks();
+        resetRecorded();
+        const credentials = '{"username":"u","accessToken":"t"}';
+        const cache = { pullThroughCache: true, dockerHubCredentialsSecret: "dockerHubPullToken", githubCredentialsSecret: "githubPullToken" };
+        const config = parseStackConfig(stackConfig("dev", { imageCache: cache, dockerHubPullToken: credentials, githubPullToken: credentials }));
+        new ServerlessGpuPlatform("pc", { config, clusterName: "gpu-dev", registryCredentials: { "docker.io": credentials, "ghcr.io": credentials } });
+        await settled();
+    });
+
+    it("gives the pull-through policy to every node role, Karpenter's included, so its GPU nodes may pull through the cache", () => {
+        // The roles nodes run as: those EC2 may assume (the managed node groups' and Karpenter's).
+        const nodeRoles = resourcesOfType("aws:iam/role:Role").filter((r) => JSON.parse(r.inputs.assumeRolePolicy).Statement[0].Principal.Service === "ec2.amazonaws.com");
+        assert.deepEqual(nodeRoles.map((r) => r.name).sort(), ["pc-cluster-node-role", "pc-karpenter-node-role"]);
+        // The mock runtime leaves role names to deploy time (the policies' role inputs are unknown here): one policy
+        // per node role; ImageCache's own test checks each names its role.
+        const policies = resourcesOfType("aws:iam/rolePolicy:RolePolicy").filter((p) => p.name.startsWith("pc-image-cache-node-pull-through"));
+        assert.equal(policies.length, nodeRoles.length, policies.map((p) => p.name).join(", "));
+        for (const p of policies) assert.deepEqual(JSON.parse(p.inputs.policy).Statement[0].Action, ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]);
+    });
+});

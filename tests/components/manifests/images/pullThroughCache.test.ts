@@ -71,4 +71,9 @@ describe("manifests/images: ECR pull-through cache and mirror", () => {
         assert.throws(() => ecrRegistry("1234", "us-west-2"), { message: /account id "1234" is not 12 digits/ });
         assert.throws(() => ecrRegistry("123456789012", "west"), { message: /"west" is not an AWS region/ });
     });
+
+    it("takes every region the stack config takes (the AWS catalog's), isolated partitions included", () => {
+        assert.equal(ecrRegistry("123456789012", "us-iso-east-1"), "123456789012.dkr.ecr.us-iso-east-1.amazonaws.com");
+        assert.throws(() => ecrRegistry("123456789012", "us-west-3"), { message: /"us-west-3" is not an AWS region; did you mean us-west-1 or us-west-2\?/ });
+    });
 });

@@ -62,6 +62,11 @@ describe("manifests/model: our vLLM runtime with the Run:ai streamer", () => {
         assert.throws(() => runaiStreamerModelSpec({ ...model, storageUri: "hf://org/m:abc" }, "us-west-2"), { message: /model q: runtime gpu-serverless-vllm-openai streams s3:\/\/ weights only/ });
         assert.throws(() => runaiStreamerModelSpec({ ...model, storageUri: "s3://b/m/v1" }, "west"), { message: /bucket region "west"/ });
     });
+
+    it("takes a bucket in any region the stack config takes (the AWS catalog's), isolated partitions included", () => {
+        const spec = runaiStreamerModelSpec({ name: "q", gpus: 1, servedModelName: "q", storageUri: "s3://b/m/v1" }, "us-iso-east-1");
+        assert.deepEqual(spec.env, [{ name: "AWS_REGION", value: "us-iso-east-1" }]);
+    });
 });
 
 describe("manifests/model: oci:// modelcars", () => {

@@ -19,5 +19,10 @@ describe("manifests/network: VPC endpoints for image pulls", () => {
 
     it("refuses a region that is not one", () => {
         assert.throws(() => vpcEndpointSpecs("mars"), { message: /"mars" is not an AWS region/ });
+        assert.throws(() => vpcEndpointSpecs("us-west-3"), { message: /"us-west-3" is not an AWS region/ });
+    });
+
+    it("takes every region the stack config takes (the AWS catalog's), isolated partitions included", () => {
+        assert.equal(vpcEndpointSpecs("us-iso-east-1").find((e) => e.name === "s3")?.serviceName, "com.amazonaws.us-iso-east-1.s3");
     });
 });
