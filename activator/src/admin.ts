@@ -67,6 +67,8 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
             ready: model.readiness.ready,
             ...(extras.clusterDemand ? { clusterDemand: extras.clusterDemand(key) } : {}),
             ...(model.failure ? { failure: model.failure } : {}),
+            ...(model.split ? { canary: model.split.view() } : {}),
+            ...(model.canaryOf ? { canaryOf: model.canaryOf.key } : {}),
             ...coldStartView(model.timeline),
           };
         });

@@ -157,6 +157,18 @@ function createCollectors(queue: QueueSnapshot) {
       labelNames: ["model", "choice"] as const,
       registers,
     }),
+    canaryDraws: new Counter({
+      name: "activator_canary_draws_total",
+      help: "Models with a canary: requests by the version drawn for them (stable, canary), before any fallback; the version that served them is the model label of activator_requests_total (<namespace>/<name>-canary for the canary)",
+      labelNames: ["model", "version"] as const,
+      registers,
+    }),
+    canaryFallbacks: new Counter({
+      name: "activator_canary_fallbacks_total",
+      help: "Models with a canary: requests drawn for the canary that the stable served, by reason: cannot_start (the canary's fail-fast cause is set), canary_cold (coldPolicy stable-first, the canary had no ready replica)",
+      labelNames: ["model", "reason"] as const,
+      registers,
+    }),
     prefixCacheHitRatio: new Gauge({
       name: "activator_prefix_cache_hit_ratio",
       help: "vLLM models: prompt tokens found in the replicas' prefix caches / looked up, over the last minute of scrapes (vllm:prefix_cache_hits_total / vllm:prefix_cache_queries_total increases, summed over ready replicas); absent without lookups",

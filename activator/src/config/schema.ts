@@ -50,6 +50,45 @@ function listener(port: number) {
     .prefault({});
 }
 
+/** An HTTP header name (RFC 9110 token), lowercased. */
+const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name such as x-session-id")
+  .transform((h) => h.toLowerCase());
+
+/**
+ * A model's canary: a second version served by its own InferenceService `<name>-canary` (its own Service, readiness,
+ * ScaledObject and scale to zero; docs/canary.md says why not KServe's `canaryTrafficPercent`). It is not routed to
+ * itself: requests routed to the model draw their version first (../holding/canary.ts), then only that version is
+ * held and woken. Its model key, metric `model` label and KEDA trigger `model` are `<namespace>/<name>-canary`.
+ */
+export const canarySchema = z.strictObject({
+  /** Base URL of the canary's Service, e.g. `http://iris-canary-predictor.models.svc.cluster.local`. */
+  backend: backendUrl,
+  /** Service whose EndpointSlices readiness watches; default: first DNS label of `backend`. */
+  serviceName: dnsLabel.optional(),
+  /** Share of the model's requests drawn for the canary, percent (0–100, fractions allowed). */
+  trafficPercent: z.number().min(0, "must be between 0 and 100").max(100, "must be between 0 and 100"),
+  /**
+   * What keeps a client on one version (its conversation and prefix cache stay there): `api-key` (the SHA-256
+   * digest of its API key; needs `auth`), `header` (the value of `header`), `none` (every request drawn at random).
+   * A request without the key is drawn at random. Default `api-key`.
+   */
+  stickiness: z
+    .strictObject({
+      by: z.enum(["api-key", "header", "none"]).default("api-key"),
+      /** Header naming the session when `by` is `header`. Default `x-session-id`. */
+      header: headerName.default("x-session-id"),
+    })
+    .prefault({}),
+  /**
+   * A request drawn for a canary with no ready replica: `strict` holds it for the canary (the split stays honest);
+   * `stable-first` sends it to the stable when the stable has a ready replica (counted, and the canary is still
+   * woken). Default `strict`.
+   */
+  coldPolicy: z.enum(["strict", "stable-first"]).default("strict"),
+});
+
 export const modelSchema = z.strictObject({
   /** Model name, a DNS-1123 label; with `namespace` it forms the model key `<namespace>/<name>`. */
   name: dnsLabel,
@@ -128,7 +167,8 @@ export const modelSchema = z.strictObject({
       enabled: z.boolean().default(true),
       unschedulableGraceSeconds: seconds.default(900),
     })
-    .prefault({}),
+    .prefault({}),  /** A second version taking `trafficPercent` of the requests (docs/canary.md). Off when unset. */
+  canary: canarySchema.optional(),
 });
 
 /** The fields of `limits` (the Pulumi stack exposes some of them as they are). */
@@ -270,6 +310,7 @@ export function serviceNameOf(model: { backend: string; serviceName?: string }):
 }
 
 type RawConfig = {
+  auth?: unknown;
   listeners: Record<"proxy" | "scaler" | "admin", { host: string; port: number }>;
   limits: { headersTimeoutSeconds: number; requestTimeoutSeconds?: number | undefined; maxBodyBytes: number; maxBufferedBodyBytes: number };
   models: z.output<typeof modelSchema>[];
@@ -288,9 +329,14 @@ function crossCheck(config: RawConfig, ctx: z.RefinementCtx): void {
     if (model.hosts.length === 0 && model.pathPrefix === undefined && model.openaiModels.length === 0) {
       issue(["models", i], "no routing key: set hosts, pathPrefix or openaiModels");
     }
+    if (model.canary) checkCanary(model, i, config.auth !== undefined, issue);
     if (config.limits.requestTimeoutSeconds !== undefined && model.coldStartTimeoutSeconds >= config.limits.requestTimeoutSeconds) {
       issue(["models", i, "coldStartTimeoutSeconds"], `must be below limits.requestTimeoutSeconds (${config.limits.requestTimeoutSeconds}), which also bounds holding`);
     }
+  });
+  config.models.forEach((model, i) => {
+    const other = model.canary ? seenKeys.get(canaryKey(model)) : undefined;
+    if (other !== undefined) issue(["models", i, "canary"], `its model key "${canaryKey(model)}" is already models[${other}]`);
   });
   for (const c of routeConflicts(config.models)) issue(["models", c.model, c.key, ...(c.index === undefined ? [] : [c.index])], c.message);
   const { headersTimeoutSeconds, requestTimeoutSeconds, maxBodyBytes, maxBufferedBodyBytes } = config.limits;
@@ -308,6 +354,38 @@ function crossCheck(config: RawConfig, ctx: z.RefinementCtx): void {
     if (other) issue(["listeners", name, "port"], `port ${port} is already used by listeners.${other}`);
     else ports.set(port, name);
   }
+}
+
+/** `<namespace>/<name>-canary`: the canary's model key (KEDA trigger `model`, metrics, logs, `/queue`). */
+export function canaryKey(model: { namespace: string; name: string }): string {
+  return `${model.namespace}/${canaryName(model.name)}`;
+}
+
+/** `<name>-canary`: the canary's InferenceService name. */
+export function canaryName(name: string): string {
+  return `${name}-canary`;
+}
+
+/** The canary's own model config: the model's, with the canary's name, Service and no routing keys of its own. */
+export function canaryModelConfig(model: ModelConfig): ModelConfig {
+  const { canary, ...rest } = model;
+  if (!canary) throw new Error(`model ${modelKey(model)} has no canary`);
+  return {
+    ...rest,
+    name: canaryName(model.name),
+    backend: canary.backend,
+    serviceName: canary.serviceName,
+    hosts: [],
+    pathPrefix: undefined,
+    openaiModels: [],
+  };
+}
+
+function checkCanary(model: z.output<typeof modelSchema>, i: number, auth: boolean, issue: (path: (string | number)[], message: string) => void): void {
+  const canary = model.canary!;
+  if (!DNS_LABEL.test(canaryName(model.name))) issue(["models", i, "name"], `with a canary, at most 56 characters ("${canaryName(model.name)}" must be a DNS-1123 label)`);
+  if (canary.backend === model.backend) issue(["models", i, "canary", "backend"], "must differ from the model's backend (the canary is its own Service)");
+  if (canary.stickiness.by === "api-key" && !auth) issue(["models", i, "canary", "stickiness", "by"], "api-key needs auth.apiKeysFile; use header or none");
 }
 
 /** `["models", 1, "backend"]` → `models[1].backend`. */

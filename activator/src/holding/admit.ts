@@ -96,6 +96,22 @@ function rejectColdStart(ctx: RequestContext, x: HeldExchange, model: ModelState
   reject(ctx, x, "cold_start_timeout", message, { model: model.key, lastObserved: model.readiness.lastObserved });
 }
 
+/**
+ * Moves a held request to another model state (a canary removed by a reload, or one that cannot start: its stable),
+ * queued behind what that state holds, with what is left of its cold-start budget counted from its arrival. `cause`
+ * ends it on the old state (outcome `failed`). Nothing is answered: the request waits for, or goes to, the new state.
+ */
+export function moveHeld(x: HeldExchange, to: ModelState, cause: string): void {
+  x.model!.unhold(x, "failed", cause);
+  x.model = to;
+  x.cold = false;
+  to.hold(x, false);
+  const left = to.coldStartTimeoutMs - (performance.now() - x.arrivedAt);
+  x.holdTimer = setTimeout(onHoldTimeout, Math.max(0, left), x.ctx, x);
+  if (x.cold) to.activationNeeded(performance.now());
+  to.drain();
+}
+
 /** The client left while its request was held: it stops counting at once. */
 export function abandonHeld(x: HeldExchange): void {
   x.model!.unhold(x, "client_gone");

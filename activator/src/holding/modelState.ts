@@ -7,6 +7,7 @@ import { REPLICA_CHOICES, type ColdStartOutcome, type Metrics, type ReplicaChoic
 import { Phase, type Exchange } from "../request/exchange";
 import type { Readiness } from "../readiness/types";
 import { ColdStartRecorder, type NodeLookup } from "../readiness/coldStartRecorder";
+import type { CanarySplit } from "./canary";
 import { Fifo } from "./fifo";
 import { Replicas, type Chosen, type ReplicaChoiceDeps } from "./replicas";
 
@@ -65,6 +66,11 @@ export class ModelState {
   /** The shared namespace watch feeding `timeline`; null outside readiness mode `kubernetes`. */
   timelineWatch: { close(): void } | null = null;
 
+  /** A model with a canary: the split its requests are drawn by (./canary); null otherwise. */
+  split: CanarySplit | null = null;
+  /** A canary's state: its stable model's state (held requests move there when the canary goes); null otherwise. */
+  canaryOf: ModelState | null = null;
+
   config!: ModelConfig;
   readiness!: Readiness;
   pool!: Pool;
@@ -103,6 +109,10 @@ export class ModelState {
     const choices = REPLICA_CHOICES.map((choice) => [choice, shared.metrics.replicaChoices.labels({ model: key, choice })] as const);
     this.choiceCounters = Object.fromEntries(choices) as Record<ReplicaChoice, { inc(): void }>;
     this.timeline = new ColdStartRecorder(key, { logger: shared.logger, histogram: shared.metrics.coldStartPhase, nodes: shared.nodes });
+  }
+
+  get logger(): Logger {
+    return this.shared.logger;
   }
 
   /** Counts across all models (the global pending bound). */

@@ -1,11 +1,13 @@
 import type { Logger } from "pino";
 import { buildConnector, Pool } from "undici";
-import { modelKey, serviceNameOf, type ActivatorConfig, type ModelConfig } from "../config/schema";
+import { canaryKey, canaryModelConfig, modelKey, serviceNameOf, type ActivatorConfig, type ModelConfig } from "../config/schema";
 import type { Metrics, QueueSnapshot } from "../base/metrics";
 import type { Exchange } from "../request/exchange";
 import type { Readiness, ReadinessTarget } from "../readiness/types";
 import type { HealthWatcher } from "../health/watch";
 import type { ModelActivity } from "../scaler/activity";
+import { moveHeld } from "./admit";
+import { CANARY_FALLBACKS, CanarySplit, VERSIONS, type CanaryFallback, type Version } from "./canary";
 import { IDLE_SHARE, learnIdleClose } from "./idleClose";
 import { ModelState, type HoldingShared, type Totals } from "./modelState";
 import type { NodeLookup } from "../readiness/coldStartRecorder";
@@ -66,6 +68,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       rejectHeld(x: Exchange<ModelState>, model: ModelState, code: HeldRejection): void;
       /** The activity clock, ms; default performance.now (tests inject one). */
       now?: () => number;
+      /** The canary draw's random source, [0, 1); default Math.random (tests inject a seeded one). */
+      random?: () => number;
       /** vLLM models: one endpoint's fresh engine gauges, for replica choice (../engine/vllmGauges). Default none. */
       engineReading?: (modelKey: string, endpoint: string) => EngineReading | undefined;
     },
@@ -99,7 +103,9 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
     const modeChanged = this.readinessMode !== config.readiness.mode;
     this.readinessMode = config.readiness.mode;
     const keep = new Set<string>();
-    for (const model of config.models) {
+    // Each version is a model state of its own: the stable `<ns>/<name>`, its canary `<ns>/<name>-canary`.
+    const versions = config.models.flatMap((m) => (m.canary ? [m, canaryModelConfig(m)] : [m]));
+    for (const model of versions) {
       const key = modelKey(model);
       keep.add(key);
       let state = this.models.get(key);
@@ -127,12 +133,15 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       if (modeChanged || JSON.stringify(old.failFast) !== JSON.stringify(model.failFast)) this.watchHealth(state, model);
       if (modeChanged || old.namespace !== model.namespace) this.observeTimeline(state, model);
     }
+    for (const model of config.models) this.linkCanary(model);
     for (const [key, state] of this.models) {
       if (keep.has(key)) continue;
       this.models.delete(key);
       this.learnedIdleMs.delete(key);
       state.removed = true;
-      this.rejectHeld(state, "model_removed");
+      const stable = state.canaryOf;
+      if (stable && !stable.removed) this.moveAllHeld(state, stable, "canary_removed"); // promotion or rollback: nothing held is lost
+      else this.rejectHeld(state, "model_removed");
       state.health?.close();
       state.timelineWatch?.close();
       state.timeline.close();
@@ -140,6 +149,34 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       void state.pool.close();
       void state.replicas.close();
     }
+  }
+
+  /** Links a model's state to its canary's (or unlinks it), keeping the split's counts across reloads. */
+  private linkCanary(model: ModelConfig): void {
+    const stable = this.models.get(modelKey(model))!;
+    if (!model.canary) {
+      stable.split = null;
+      return;
+    }
+    const canary = this.models.get(canaryKey(model))!;
+    canary.canaryOf = stable;
+    if (stable.split?.canary === canary) {
+      stable.split.config = model.canary;
+      return;
+    }
+    const { metrics } = this.deps;
+    const draws = Object.fromEntries(VERSIONS.map((v) => [v, metrics.canaryDraws.labels({ model: stable.key, version: v })])) as Record<Version, { inc(): void }>;
+    const fallbacks = Object.fromEntries(CANARY_FALLBACKS.map((r) => [r, metrics.canaryFallbacks.labels({ model: stable.key, reason: r })])) as Record<CanaryFallback, { inc(): void }>;
+    for (const version of VERSIONS) metrics.canaryDraws.inc({ model: stable.key, version }, 0); // exported from the start
+    for (const reason of CANARY_FALLBACKS) metrics.canaryFallbacks.inc({ model: stable.key, reason }, 0);
+    stable.split = new CanarySplit(stable, canary, model.canary, { draws, fallbacks }, this.deps.random ?? Math.random);
+  }
+
+  /** Moves every request `from` holds to `to`, in arrival order (./admit moveHeld). */
+  private moveAllHeld(from: ModelState, to: ModelState, cause: string): void {
+    if (from.held === 0) return;
+    this.deps.logger.info({ model: from.key, to: to.key, held: from.held, cause }, "held requests moved to the stable");
+    for (let x = from.queue.head; x; x = from.queue.head) moveHeld(x, to, cause);
   }
 
   /** A pool to the model's backend whose sockets are watched for idle closes by the server. */
@@ -171,8 +208,11 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
     const target = { modelKey: state.key, namespace: model.namespace, inferenceService: model.name, unschedulableGraceMs: model.failFast.unschedulableGraceSeconds * 1000 };
     state.health = this.deps.health.watch(target, (failure) => {
       state.failure = failure;
-      // Held requests wait for nothing now (a ready replica, if any, still serves them).
-      if (failure && !state.readiness.ready) this.rejectHeld(state, "model_cannot_start");
+      // Held requests wait for nothing now (a ready replica, if any, still serves them); a canary's go to its stable.
+      if (!failure || state.readiness.ready) return;
+      const stable = state.canaryOf;
+      if (stable && !stable.removed && stable.split?.canary === state) this.moveAllHeld(state, stable, "model_cannot_start");
+      else this.rejectHeld(state, "model_cannot_start");
     });
   }
 

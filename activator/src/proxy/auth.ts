@@ -33,7 +33,11 @@ export function authenticate(ctx: ProxyContext, apiKeys: ReadonlySet<string>, x:
   else {
     const scheme = BEARER.exec(credentials);
     const key = scheme === null ? "" : credentials.slice(scheme[0].length).trim();
-    if (key !== "" && apiKeys.has(apiKeyDigest(key))) return true;
+    const digest = key === "" ? "" : apiKeyDigest(key);
+    if (digest !== "" && apiKeys.has(digest)) {
+      x.apiKeyDigest = digest;
+      return true;
+    }
     problem = scheme === null ? "the Authorization header must use the Bearer scheme: Authorization: Bearer <key>" : "API key not accepted";
   }
   reject(ctx, x, "unauthorized", problem);

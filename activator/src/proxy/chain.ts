@@ -53,7 +53,7 @@ export interface RequestHandlers {
 
 export function createRequestHandlers(ctx: ProxyContext): RequestHandlers {
   function proceed(x: ProxyExchange, model: ModelState): void {
-    x.model = model;
+    x.model = model.split === null ? model : model.split.choose(x); // a canary's version is drawn first (../holding/canary)
     if (admit(ctx, x)) forward(x);
   }
 

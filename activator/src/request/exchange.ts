@@ -98,6 +98,8 @@ export class Exchange<M extends ExchangeModel = ExchangeModel, C extends Request
   forwardedAt = 0;
   /** Base URL of the replica the current attempt went to (../holding/replicas); "" for the Service address. */
   endpoint = "";
+  /** SHA-256 hex digest of the request's accepted API key (auth on); null otherwise. The canary draw's sticky key. */
+  apiKeyDigest: string | null = null;
   /** The prompt's leading part, hashed for prefix-affine replica choice (../routing/prefixKey); null without one. */
   affinityKey: string | null = null;
   /** Arrived pipelined behind another request of its connection (its response had no socket yet). */
