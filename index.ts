@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig, ServerlessGpuPlatform } from "./components";
 import { Activator } from "./components/resources/activator";
+import { deployedVersions } from "./components/config/canary";
 import { gpuNodeGroupOf } from "./components/config/models";
 import { Observability } from "./components/resources/observability";
 import { ServerlessModel } from "./components/resources/serverlessModel";
@@ -42,11 +43,12 @@ new Observability("observability", {
     monitoring: platform.crdReleases.monitoring,
     activatorNamespace: config.activator.namespace,
     thresholds: config.alerts,
-    models: config.models.map((m) => ({ key: `${m.namespace}/${m.name}`, minReplicas: m.minReplicas, cooldownSeconds: m.cooldownSeconds, pollingSeconds: m.pollingSeconds })),
+    models: deployedVersions(config.models).map((m) => ({ key: `${m.namespace}/${m.name}`, minReplicas: m.minReplicas, cooldownSeconds: m.cooldownSeconds, pollingSeconds: m.pollingSeconds })),
 });
 
 const gpuGroupNames = config.gpuNodeGroups.map((group) => group.name);
-for (const model of config.models) {
+// Each model, and its canary as an InferenceService of its own (components/config/canary.ts).
+for (const model of deployedVersions(config.models)) {
     new ServerlessModel(model.name, {
         model,
         provider: platform.provider,

@@ -8,11 +8,12 @@
  * Routing keys reuse the activator's own field schemas, so a host or path prefix accepted here is accepted there.
  */
 import { z } from "zod";
-import { limitFields, modelSchema as activatorModelSchema, requiredMemoryBytes, routeConflicts } from "../../activator/src/index";
+import { canarySchema as activatorCanarySchema, limitFields, modelSchema as activatorModelSchema, requiredMemoryBytes, routeConflicts } from "../../activator/src/index";
 import { parseCidr } from "../domain/networkLayout";
 import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds } from "./coldStart";
 import { ociStorageUriProblem } from "../domain/modelcar";
 import { prewarmSchema } from "./fastPath";
+import { canaryFormats } from "./canary";
 
 /**
  * Our ClusterServingRuntime for `s3://` LLM weights streamed by vLLM's Run:ai streamer
@@ -48,6 +49,8 @@ export const gpusPerNode = 8;
 // Service names must start with a letter and a label value fits in 63 characters, hence 63 - 15 = 48.
 const MODEL_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const MODEL_NAME_MAX = 48;
+/** A canary's InferenceService is `<name>-canary` (activator/src/config/schema.ts canaryName). */
+const CANARY_SUFFIX = "-canary";
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 const modelName = z
@@ -183,6 +186,34 @@ const coldStartSchema = z.strictObject({
     startupSeconds: phaseSeconds.optional(),
 });
 
+/**
+ * `models[].canary`: a second version of the model, deployed as its own InferenceService `<name>-canary` with its own
+ * ScaledObject (./canary.ts says why not KServe's canary fields); the activator draws each request's version
+ * (activator/src/holding/canary.ts). Resources and replica bounds default to the model's.
+ */
+const canaryStackSchema = z.strictObject({
+    /** Pinned location of the new version's weights (same rules as the model's `storageUri`). Required. */
+    storageUri,
+    /** Extra model server arguments of the canary. Default: the model's `runtimeArgs`. */
+    runtimeArgs: z.array(z.string().min(1)).optional(),
+    /** NVIDIA GPUs per canary replica. Default: the model's. */
+    gpus: z.int().min(0).max(gpusPerNode, `at most ${gpusPerNode} (GPUs on one p4d/p4de node)`).optional(),
+    /** CPU per canary replica. Default: the model's. */
+    cpu: cpuQuantity.optional(),
+    /** Memory per canary replica. Default: the model's. */
+    memory: memoryQuantity.optional(),
+    /** Canary replicas kept when idle; 0 scales it to zero on its own. Default 0. */
+    minReplicas: z.int().min(0).default(0),
+    /** Canary replicas at most. Default: the model's `maxReplicas`. */
+    maxReplicas: z.int().min(1).optional(),
+    /** Share of the model's requests drawn for the canary, percent (0–100). Required. */
+    trafficPercent: activatorCanarySchema.shape.trafficPercent,
+    /** What keeps a client on one version: `api-key` (needs `activator.apiKeySecrets`), `header` (`header`, default `x-session-id`), `none`. Default api-key. */
+    stickiness: activatorCanarySchema.shape.stickiness,
+    /** A request drawn for a cold canary: `strict` (held for the canary) or `stable-first` (a ready stable serves it, counted). Default strict. */
+    coldPolicy: activatorCanarySchema.shape.coldPolicy,
+});
+
 export const modelSchema = z
     .strictObject({
         /** InferenceService name, unique across models: a DNS-1123 label starting with a letter, at most 48 characters. */
@@ -257,6 +288,8 @@ export const modelSchema = z
         runtime: z.enum(modelRuntimes, { error: (iss) => `${quote(iss.input)} is not one of ${modelRuntimes.join(", ")}` }).default("auto"),
         /** Pre-warm windows: KEDA `cron` triggers beside the activator's (`[{timezone, start, end, desiredReplicas}]`). Default none. */
         prewarm: z.array(prewarmSchema).default([]),
+        /** A canary version taking `trafficPercent` of the requests (docs/canary.md). Default none. */
+        canary: canaryStackSchema.optional(),
     })
     .superRefine((m, ctx) => {
         const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
@@ -277,6 +310,18 @@ export const modelSchema = z
         m.prewarm.forEach((p, k) => {
             if (p.desiredReplicas > m.maxReplicas) issue(["prewarm", k, "desiredReplicas"], `${p.desiredReplicas} is above maxReplicas ${m.maxReplicas}`);
         });
+        if (m.canary) {
+            const c = m.canary;
+            if (!canaryFormats.includes(m.format)) issue(["canary"], `not offered for ${m.format} models (their server names the model itself, so ${m.name}-canary would not answer to ${m.name}); formats: ${canaryFormats.join(", ")}`);
+            if (m.name.length > MODEL_NAME_MAX - CANARY_SUFFIX.length) issue(["name"], `with a canary, at most ${MODEL_NAME_MAX - CANARY_SUFFIX.length} characters ("${m.name}${CANARY_SUFFIX}" is its InferenceService)`);
+            const gpus = c.gpus ?? m.gpus;
+            if (gpus > 0 && isCpuOnlyFormat(m.format)) issue(["canary", "gpus"], `must be 0: the ${m.format} runtime runs on CPU only`);
+            if (gpus === 0 && isGpuOnlyFormat(m.format)) issue(["canary", "gpus"], `must be at least 1: the ${m.format} runtime needs a GPU`);
+            if (c.minReplicas > (c.maxReplicas ?? m.maxReplicas)) issue(["canary", "minReplicas"], `must not exceed canary.maxReplicas (${c.maxReplicas ?? m.maxReplicas})`);
+            if (c.storageUri === m.storageUri && JSON.stringify(c.runtimeArgs ?? m.runtimeArgs) === JSON.stringify(m.runtimeArgs)) {
+                issue(["canary", "storageUri"], "the canary serves the same weights and arguments as the model: change storageUri or runtimeArgs");
+            }
+        }
         if (m.routing.openaiModels.length > 1) {
             issue(["routing", "openaiModels"], "at most one: the model server answers to a single served model name");
         }
@@ -455,6 +500,11 @@ export function checkModels(config: ModelsStackView, ctx: z.RefinementCtx): void
         const first = names.get(model.name);
         if (first !== undefined) issue(at("name"), `duplicate model name "${model.name}" (also models[${first}])`);
         else names.set(model.name, i);
+        const canaryOf = config.models.findIndex((m) => m.canary !== undefined && `${m.name}${CANARY_SUFFIX}` === model.name);
+        if (canaryOf >= 0) issue(at("name"), `"${model.name}" is the InferenceService of models[${canaryOf}].canary; rename one`);
+        if (model.canary?.stickiness.by === "api-key" && config.activator.apiKeySecrets.length === 0) {
+            issue(at("canary", "stickiness", "by"), "api-key needs activator.apiKeySecrets (no key, no stickiness); use header or none");
+        }
 
         if (model.namespace === config.activator.namespace) {
             issue(at("namespace"), `must differ from the activator's namespace "${config.activator.namespace}"`);

@@ -5,6 +5,7 @@
  */
 import { type ActivatorConfigInput, activatorConfigSchema, apiKeyDigestsFile, parseActivatorConfig } from "../../../activator/src/index";
 import type { ActivatorStackConfig, ModelConfig } from "../../config/models";
+import { canaryVersion } from "../../config/canary";
 import { backendUrl, predictorName, readinessPath } from "../model/predictor";
 import { vllmHealthPath, vllmRuntimeName } from "../model/vllmRuntime";
 import { activatorPorts, apiKeysDir, apiKeysFileName, peerTokenDir, peerTokenFileName, serviceNames } from "./names";
@@ -59,8 +60,17 @@ export function activatorConfig(
             replicaChoice: { policy: model.routing.replicaChoice },
             // vLLM's own gauges, read by the activator from each ready replica: no Prometheus in the scaling path.
             ...(model.vllm ? { vllm: { waitingRequestsPerReplica: model.vllm.waitingRequestsPerReplica, kvCacheUsage: model.vllm.kvCacheUsage } } : {}),
+            // The canary's own InferenceService (config/canary.ts); the activator draws each request's version.
+            ...(model.canary ? { canary: activatorCanary(model) } : {}),
         })),
     };
+}
+
+/** A model's `canary` in the activator's config: the canary InferenceService's predictor Service and the split. */
+function activatorCanary(model: ModelConfig): NonNullable<ActivatorConfigInput["models"][number]["canary"]> {
+    const version = canaryVersion(model);
+    const { trafficPercent, stickiness, coldPolicy } = model.canary!;
+    return { backend: backendUrl(version), serviceName: predictorName(version), trafficPercent, stickiness, coldPolicy };
 }
 
 /** The ConfigMap file content: JSON, checked against the activator's schema so a bad file never reaches the cluster. */
