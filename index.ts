@@ -43,6 +43,7 @@ new Observability("observability", {
     monitoring: platform.crdReleases.monitoring,
     activatorNamespace: config.activator.namespace,
     thresholds: config.alerts,
+    canaryModels: config.models.filter((m) => m.canary).map((m) => `${m.namespace}/${m.name}`),
     models: deployedVersions(config.models).map((m) => ({ key: `${m.namespace}/${m.name}`, minReplicas: m.minReplicas, cooldownSeconds: m.cooldownSeconds, pollingSeconds: m.pollingSeconds })),
 });
 

@@ -13,6 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { AlertThresholds } from "../config/alerts";
 import { childName } from "../domain/naming";
 import { alertRuleGroups, type AlertedModel } from "../manifests/operations/alertRules";
+import { canaryRuleGroups } from "../manifests/operations/canaryAlerts";
 import { grafanaDashboard, grafanaDashboardLabel } from "../manifests/operations/dashboard";
 import { checkDnsLabel } from "../domain/checks";
 
@@ -28,15 +29,19 @@ export interface ObservabilityArgs {
     thresholds: AlertThresholds;
     /** The models, for the scale-to-zero idle alert. */
     models: readonly AlertedModel[];
+    /** Keys `<ns>/<name>` of the models with a canary, for the canary-vs-stable alerts. Default none. */
+    canaryModels?: readonly string[];
 }
 
 /** The PrometheusRule manifest (without namespace) for the given thresholds and models. */
-export function prometheusRuleManifest(name: string, args: Pick<ObservabilityArgs, "activatorNamespace" | "thresholds" | "models">) {
+export function prometheusRuleManifest(name: string, args: Pick<ObservabilityArgs, "activatorNamespace" | "thresholds" | "models" | "canaryModels">) {
     return {
         apiVersion: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
         metadata: { name, labels: { "app.kubernetes.io/part-of": "gpu-serverless" } },
-        spec: { groups: alertRuleGroups(args.thresholds, { activatorNamespace: args.activatorNamespace, models: args.models }) },
+        spec: {
+            groups: [...alertRuleGroups(args.thresholds, { activatorNamespace: args.activatorNamespace, models: args.models }), ...canaryRuleGroups(args.canaryModels ?? [])],
+        },
     };
 }
 

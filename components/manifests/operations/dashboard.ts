@@ -116,6 +116,16 @@ function rows(o: DashboardOptions): Array<{ title: string; panels: PanelSpec[] }
                 },
                 { title: "Latency to response headers", unit: "s", targets: quantiles("activator_proxy_latency_seconds", "model") },
                 {
+                    // Each version is a model of its own in the panels above (`<ns>/<name>-canary`); this shows the draw.
+                    title: "Canary split: versions drawn and fallbacks to the stable",
+                    unit: "reqps",
+                    description: "Models with a canary (docs/canary.md): requests by the version drawn, and those drawn for the canary that the stable served (cannot_start, canary_cold)",
+                    targets: [
+                        [`sum by (model, version) (rate(activator_canary_draws_total{model=~"$model"}[$__rate_interval]))`, "{{model}} drew {{version}}"],
+                        [`sum by (model, reason) (rate(activator_canary_fallbacks_total{model=~"$model"}[$__rate_interval]))`, "{{model}} fallback {{reason}}"],
+                    ],
+                },
+                {
                     title: "vLLM time to first token",
                     unit: "s",
                     targets: [0.5, 0.9, 0.99].map((q): [string, string] => [
