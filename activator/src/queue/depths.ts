@@ -184,7 +184,8 @@ export class QueueDepths {
       ]);
       if (!Number.isFinite(depth) || depth < 0) throw new Error(`depth ${String(depth)} is not a count of messages`);
     } catch (err) {
-      const message = errorMessage(err);
+      // A read that stops on the abort rejects with its own AbortError: the timeout is what happened.
+      const message = errorMessage(controller.signal.aborted ? controller.signal.reason : err);
       if (!state.error) logger.warn({ queue: state.queue.arn, models, err: message }, "queue depth unreadable: the queue adds nothing to demand once its last depth is stale");
       state.error = { message, sinceWall: state.error?.sinceWall ?? this.wallNow(), failedReads: (state.error?.failedReads ?? 0) + 1 };
       for (const model of models) this.opts.events?.readFailed?.(model, state.queue.arn);
