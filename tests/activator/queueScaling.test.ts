@@ -52,13 +52,14 @@ describe("activator: SQS queue backlog through the one external-push trigger (mo
     moto = null;
   });
 
-  async function startActivator(arns: string[]): Promise<ActivatorProcess> {
-    const cfg = config([model("batch", "http://127.0.0.1:9", { queueScaling: { sqsQueueArns: arns, activationMessages: 5, messagesPerReplica: 2 } })], {
+  const activatorConfig = (arns: string[]) =>
+    config([model("batch", "http://127.0.0.1:9", { queueScaling: { sqsQueueArns: arns, activationMessages: 5, messagesPerReplica: 2 } })], {
       queueReads: { intervalSeconds: 0.2, timeoutSeconds: 1, maxStalenessSeconds: 1, endpoint: moto!.endpoint },
       // A backlog is told on the stream with the heartbeat (and to every IsActive poll).
       activation: { heartbeatSeconds: 1 },
     });
-    act = await ActivatorProcess.start(cfg, { env: MOTO_CLIENT_ENV });
+  async function startActivator(arns: string[]): Promise<ActivatorProcess> {
+    act = await ActivatorProcess.start(activatorConfig(arns), { env: MOTO_CLIENT_ENV });
     keda = new KedaClient(act.scalerAddress);
     return act;
   }
@@ -132,5 +133,24 @@ describe("activator: SQS queue backlog through the one external-push trigger (mo
     assert.equal(await keda!.isActive(MODEL), false);
     assert.equal((await send(`${a.adminUrl}/healthz`)).status, 200, "still alive");
     assert.equal(a.child.exitCode, null);
+  });
+
+  it("follows a config reload: a queue added counts at once (its error counter exported at 0), one removed stops counting", async () => {
+    const [first, second] = [await moto!.createQueue("first"), await moto!.createQueue("second")];
+    await moto!.send(first, 2);
+    await moto!.send(second, 4);
+    const a = await startActivator([first]);
+    await eventually(async () => (await backlog(a)).depth === 2, "depth 2 from the first queue", 5000, 50);
+    assert.equal(await keda!.isActive(MODEL), false);
+    a.writeConfig(activatorConfig([first, second]));
+    await a.waitForLog((l) => l.msg === "config reloaded", 10_000);
+    await eventually(async () => (await backlog(a)).depth === 6, "depth 2 + 4 after the reload", 5000, 50);
+    assert.equal(await keda!.isActive(MODEL), true, "6 ≥ activationMessages 5");
+    await eventually(async () => JSON.stringify(await samples(a, "activator_queue_read_errors_total")) === JSON.stringify({ [first]: 0, [second]: 0 }), "both queues' series", 5000, 50);
+    a.writeConfig(activatorConfig([second]));
+    await a.waitForLog((l) => l.msg === "config reloaded" && a.logs.filter((x) => x.msg === "config reloaded").length === 2, 10_000);
+    await eventually(async () => (await backlog(a)).depth === 4, "only the second queue counts", 5000, 50);
+    // Series follow the configured queues at the next round (within queueReads.intervalSeconds).
+    await eventually(async () => JSON.stringify(await samples(a, "activator_queue_read_errors_total")) === JSON.stringify({ [second]: 0 }), "the removed queue's series gone", 5000, 50);
   });
 });

@@ -43,7 +43,7 @@ export interface ModelActivity {
 /**
  * The one definition of "active" reported to KEDA (IsActive answers, StreamIsActive messages): the model has held or
  * in-flight requests now, or a request arrived or ended since the previous report to the same reader (a stream, or
- * the IsActive polls for one model). Sampling demand alone misses every request that falls between two reports: a
+ * the IsActive polls for one model), or `activeNow` says so (an SQS backlog at its activation threshold, ../queue). Sampling demand alone misses every request that falls between two reports: a
  * 150 ms request every 30 s is seen by a 15 s poll or a 5 s heartbeat about 4 % of the time.
  *
  * How KEDA uses it (kedacore/keda v2.20.2): `pkg/scaling/executor/scale_scaledobjects.go` RequestScale sets the
