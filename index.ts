@@ -34,6 +34,8 @@ const activator = new Activator("activator", {
     kedaNamespace: platform.namespaces.keda,
     monitoringNamespace: platform.namespaces.monitoring,
     dependencies: { monitoring: platform.crdReleases.monitoring },
+    // Queue load scaling: the activator's own IRSA role, made only when a model lists queues.
+    queueAccess: { awsProvider: platform.awsProvider, oidcProviderArn: platform.oidc.providerArn, oidcIssuer: platform.oidc.issuer },
 });
 
 // Alerts (PrometheusRule) and the Grafana dashboard, with thresholds from `gpu-serverless:alerts`.

@@ -9,6 +9,7 @@ import type { Metrics } from "./base/metrics";
 import { coldStartView } from "./readiness/coldStartView";
 import { PEER_PATH } from "./peers/protocol";
 import type { PeerSync } from "./peers/sync";
+import type { ModelQueueView } from "./queue/index";
 
 export interface AdminState {
   /** False once shutdown began: /readyz fails so the Service stops sending traffic. */
@@ -26,6 +27,8 @@ export interface AdminExtras {
   peers?: PeerSync;
   /** Cluster-wide demand per model (this replica plus live peers), for /queue. */
   clusterDemand?(modelKey: string): number;
+  /** The model's SQS backlog (./queue), for /queue; undefined for a model without `queueScaling`. */
+  queueScaling?(modelKey: string): ModelQueueView | undefined;
 }
 
 export function createAdminServer(state: AdminState, registry: ModelRegistry, metrics: Metrics, extras: AdminExtras = {}): Server {
@@ -61,6 +64,7 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
         const models: Record<string, Record<string, unknown>> = {};
         registry.forEachModel((key, held, inFlight) => {
           const model = registry.get(key)!;
+          const queueScaling = extras.queueScaling?.(key);
           models[key] = {
             held,
             inFlight,
@@ -69,6 +73,7 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
             ...(model.failure ? { failure: model.failure } : {}),
             ...(model.split ? { canary: model.split.view() } : {}),
             ...(model.canaryOf ? { canaryOf: model.canaryOf.key } : {}),
+            ...(queueScaling ? { queueScaling } : {}),
             ...coldStartView(model.timeline),
           };
         });

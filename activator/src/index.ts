@@ -27,3 +27,4 @@ export { routeConflicts, type RouteConflict } from "./routing/conflicts";
 export { MODEL_METADATA_KEY } from "./scaler/activity";
 export { estimatedPeakMemoryBytes, MEMORY_MODEL, requiredMemoryBytes } from "./config/memory";
 export type { ColdStartRecord } from "./readiness/coldStartRecorder";
+export { queueReadsSchema, sqsQueue, QUEUE_READS_DEFAULTS, QUEUE_SCALING_DEFAULTS, type SqsQueue } from "./queue/config";

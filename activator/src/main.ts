@@ -35,6 +35,7 @@ import { createReadiness } from "./readiness/index";
 import { reject } from "./request/respond";
 import { KubeNodeLookup } from "./readiness/nodes";
 import { startScalerServer } from "./scaler/server";
+import { startQueueScaling, withQueueDemand } from "./queue/index";
 
 const USAGE = "usage: node dist/main.js --config FILE   (YAML or JSON; see activator/README.md)";
 
@@ -86,8 +87,8 @@ async function main(): Promise<void> {
     // Models with activity within two peer heartbeats ride along, so the end of a request is told too.
     local: () => registry.demandSnapshot(2 * peers.heartbeatIntervalMs),
     holdsKedaStreams: () => openKedaStreams() > 0,
-    onRemoteCold: (key, at) => activity.remoteCold(key, at),
-    onRemoteActivity: (key) => activity.remoteActivity(key),
+    onRemoteCold: (key, at) => clusterActivity.remoteCold(key, at),
+    onRemoteActivity: (key) => clusterActivity.remoteActivity(key),
     ...peerTimes(initial),
   });
   peers.token = loaded.peerToken;
@@ -112,7 +113,21 @@ async function main(): Promise<void> {
       else metrics.prefixCacheHitRatio.set({ model }, ratio);
     },
   });
-  const activity = new ClusterActivity(registry, peers, (key) => engine.metrics(key, engineModel(key)));
+  const clusterActivity = new ClusterActivity(registry, peers, (key) => engine.metrics(key, engineModel(key)));
+  // SQS backlog of models with `queueScaling`, folded into the same trigger (./queue).
+  let reloadRef: ConfigReload | undefined;
+  const queues = startQueueScaling({
+    models: function* () {
+      const keys: string[] = [];
+      registry.forEachModel((key) => keys.push(key));
+      for (const key of keys) yield [key, registry.get(key)!.config.queueScaling] as const;
+    },
+    settings: () => (reloadRef?.current ?? initial).queueReads,
+    registry: metrics.registry,
+    clock: systemClock,
+    logger,
+  });
+  const activity = withQueueDemand(clusterActivity, (key) => queues.depths.model(key));
   const startDiscovery = (c: ActivatorConfig): PeerDiscovery | null =>
     c.peers ? discoverPeers(c.peers, (addresses) => peers.setAddresses(addresses), { logger, kubeConfig: environmentKubeConfig }) : null;
   let discovery = startDiscovery(initial);
@@ -121,7 +136,7 @@ async function main(): Promise<void> {
   const { listeners } = initial;
   const proxy = createProxyServer(ctx, initial.limits);
   const adminState: AdminState = { accepting: true };
-  const admin = createAdminServer(adminState, registry, metrics, { peers, clusterDemand: (key) => activity.demand(key) });
+  const admin = createAdminServer(adminState, registry, metrics, { peers, clusterDemand: (key) => activity.demand(key), queueScaling: (key) => queues.depths.model(key) });
   const peerLinks = acceptPeerLinks(admin, peers, logger);
   const proxyPort = await listen(proxy, listeners.proxy, "proxy");
   // Started before the peers' push is subscribed: a cold request's `true` on a stream held here is written first.
@@ -157,6 +172,7 @@ async function main(): Promise<void> {
       discovery = startDiscovery(next);
     },
   });
+  reloadRef = reload;
   const watcher = watchMountedFile(file, loaded.text, loadConfigFile, { onChange: (next) => reload.applied(next), onError: (err) => reload.refused(err) });
 
   const lifecycle = new Lifecycle(
@@ -177,6 +193,7 @@ async function main(): Promise<void> {
         await peers.close(); // peers drop this replica's demand now rather than after their TTL
         discovery?.close();
         engine.close();
+        queues.close();
         await registry.close();
         peerLinks.close();
         admin.close();

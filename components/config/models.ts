@@ -8,7 +8,7 @@
  * Routing keys reuse the activator's own field schemas, so a host or path prefix accepted here is accepted there.
  */
 import { z } from "zod";
-import { canarySchema as activatorCanarySchema, limitFields, modelSchema as activatorModelSchema, requiredMemoryBytes, routeConflicts } from "../../activator/src/index";
+import { canarySchema as activatorCanarySchema, limitFields, modelSchema as activatorModelSchema, queueReadsSchema, requiredMemoryBytes, routeConflicts } from "../../activator/src/index";
 import { parseCidr } from "../domain/networkLayout";
 import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds } from "./coldStart";
 import { ociStorageUriProblem } from "../domain/modelcar";
@@ -286,6 +286,12 @@ export const modelSchema = z
          * streaming `s3://` weights with the Run:ai streamer; `vllm` models with an `s3://` storageUri only). Default auto.
          */
         runtime: z.enum(modelRuntimes, { error: (iss) => `${quote(iss.input)} is not one of ${modelRuntimes.join(", ")}` }).default("auto"),
+        /**
+         * SQS queues whose backlog (visible + in flight) is demand for this model, read by the activator and folded into
+         * its one `external-push` trigger (docs/queue-scaling.md): `{ sqsQueueArns, activationMessages (default 1),
+         * messagesPerReplica (default 5) }`. The activator's IAM role may read exactly these queues' attributes. Default none.
+         */
+        queueScaling: activatorModelSchema.shape.queueScaling,
         /** Pre-warm windows: KEDA `cron` triggers beside the activator's (`[{timezone, start, end, desiredReplicas}]`). Default none. */
         prewarm: z.array(prewarmSchema).default([]),
         /** A canary version taking `trafficPercent` of the requests (docs/canary.md). Default none. */
@@ -416,6 +422,12 @@ export const activatorStackSchema = z
         cpu: cpuQuantity.default("1"),
         /** Memory per replica (requests = limits); at least what `limits` need (checked). Default "768Mi". */
         memory: memoryQuantity.default("768Mi"),
+        /**
+         * How the activator reads the depth of models' `queueScaling` queues: `{ intervalSeconds (5), timeoutSeconds
+         * (3), maxStalenessSeconds (15), endpoint (an SQS VPC interface endpoint without private DNS; default the
+         * regional one) }` (docs/queue-scaling.md).
+         */
+        queueReads: queueReadsSchema,
     })
     .superRefine((a, ctx) => {
         const { maxBodyBytes, maxBufferedBodyBytes } = a.limits;

@@ -5,8 +5,8 @@
  * policy documents (`iamPolicies.ts`) against these requests: every call must be allowed, and every allowed action
  * must be one a consumer calls.
  *
- * Consumers: KServe's storage initializer (reads `s3://` models with the model's IRSA role) and cluster-autoscaler (its
- * IRSA role). KEDA calls no AWS API in this stack (our activator is its external scaler), and the stack installs no
+ * Consumers: KServe's storage initializer (reads `s3://` models with the model's IRSA role), cluster-autoscaler (its
+ * IRSA role) and the activator (its IRSA role, when a model has `queueScaling`; `activatorCalls`). KEDA calls no AWS API in this stack (our activator is its external scaler), and the stack installs no
  * Karpenter and no vLLM S3 streaming; a consumer added later gets rows here and a case in the tests.
  *
  * IAM actions per operation: AWS Service Authorization Reference (Amazon S3, Amazon EC2 Auto Scaling, Amazon EC2,
@@ -25,6 +25,12 @@ export interface UpstreamLine {
     line: number;
 }
 
+/** A file of this repository (the activator's own calls: the test reads the file for every SDK command it sends). */
+export interface OwnSource {
+    repository: "gpu-serverless";
+    path: string;
+}
+
 /** One API operation a consumer calls. */
 export interface ApiCall {
     /** AWS API operation, e.g. `HeadBucket`. */
@@ -32,7 +38,7 @@ export interface ApiCall {
     /** IAM action that authorises it, e.g. `s3:ListBucket`. */
     action: string;
     /** Where the consumer calls it; what the line shows when it is not the call itself. */
-    source: UpstreamLine & { note?: string };
+    source: (UpstreamLine | OwnSource) & { note?: string };
 }
 
 /** An authorisation request: what IAM evaluates for one call. */
@@ -45,7 +51,7 @@ export interface AuthorizationRequest {
     context: Record<string, string>;
 }
 
-const kserveStorage = (line: number, note?: string): ApiCall["source"] => ({
+const kserveStorage = (line: number, note?: string): UpstreamLine & { note?: string } => ({
     repository: "kserve/kserve",
     path: "python/storage/kserve_storage/kserve_storage.py",
     tag: "v0.20.0",
@@ -92,7 +98,7 @@ export function storageInitializerRequests(partition: string, uri: string, keys:
     return requests;
 }
 
-const autoscaler = (path: string, line: number, note: string): ApiCall["source"] => ({
+const autoscaler = (path: string, line: number, note: string): UpstreamLine & { note: string } => ({
     repository: "kubernetes/autoscaler",
     path: `cluster-autoscaler/cloudprovider/aws/${path}`,
     tag: "cluster-autoscaler-1.35.2",
@@ -182,4 +188,23 @@ export function clusterAutoscalerRequests(s: AutoscalerScene): AuthorizationRequ
         { call: c.terminateInstanceInAutoScalingGroup, action: c.terminateInstanceInAutoScalingGroup.action, resource: asgArn, context: tagContext },
         { call: c.describeNodegroup, action: c.describeNodegroup.action, resource: nodegroupArn, context: {} },
     ];
+}
+
+/**
+ * The activator's AWS calls (issue 22, queue load scaling): GetQueueAttributes of each configured queue, authorised by
+ * `sqs:GetQueueAttributes` on the queue's ARN (Service Authorization Reference, Amazon SQS). The test lists every SDK
+ * command `activator/src` constructs and requires a row here for each.
+ */
+export const activatorCalls = {
+    getQueueAttributes: {
+        operation: "GetQueueAttributes",
+        action: "sqs:GetQueueAttributes",
+        source: { repository: "gpu-serverless", path: "activator/src/queue/sqs.ts", note: "new GetQueueAttributesCommand({ QueueUrl, AttributeNames })" },
+    },
+} as const satisfies Record<string, ApiCall>;
+
+/** The requests the activator makes for queues `queueArns`: one GetQueueAttributes on each queue's ARN per round. */
+export function activatorRequests(queueArns: readonly string[]): AuthorizationRequest[] {
+    const c = activatorCalls.getQueueAttributes;
+    return queueArns.map((arn) => ({ call: c, action: c.action, resource: arn, context: {} }));
 }

@@ -138,3 +138,15 @@ export function modelStoragePolicy(partition: string, uri: string): PolicyDocume
         { Effect: "Allow", Action: "s3:GetObject", Resource: `arn:${partition}:s3:::${bucket}/${prefix}*` },
     );
 }
+
+/**
+ * The activator's own permissions (issue 22, queue load scaling): exactly `sqs:GetQueueAttributes` (its one AWS call,
+ * `awsApiCalls.ts` `activatorCalls`) on exactly the queues models list in `queueScaling.sqsQueueArns`; undefined when
+ * no model lists a queue (then the activator gets no role at all). Not `sqs:ReceiveMessage` or anything that touches
+ * messages: the consumers are the user's.
+ */
+export function activatorQueuePolicy(queueArns: readonly string[]): PolicyDocument | undefined {
+    const arns = [...new Set(queueArns)].sort();
+    if (arns.length === 0) return undefined;
+    return document({ Effect: "Allow", Action: "sqs:GetQueueAttributes", Resource: arns });
+}

@@ -19,11 +19,12 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ActivatorStackConfig, ModelConfig } from "../config/models";
-import { activatorConfig, activatorConfigFile, apiKeysSecretData, nlbIdleTimeoutSeconds } from "../manifests/activator/config";
+import { activatorConfig, activatorConfigFile, apiKeysSecretData, configuredQueueArns, nlbIdleTimeoutSeconds } from "../manifests/activator/config";
+import { activatorQueuePolicy, serviceAccountTrustPolicy } from "../domain/iamPolicies";
 import { activatorNetworkPolicyManifest } from "../manifests/activator/networkPolicy";
 import { activatorImageTag, imageContextDir, imageDockerfile } from "../manifests/activator/image";
 import { activatorServiceMonitorManifest, adminServiceManifest, podsServiceManifest, proxyServiceManifest, scalerAddress, scalerServiceManifest } from "../manifests/activator/services";
-import { activatorNamespaceManifest, activatorNamespaceRules, modelNamespaceManifest, modelNamespaceRules, clusterRules, podDisruptionBudgetManifest, statefulSetManifest } from "../manifests/activator/workload";
+import { activatorNamespaceManifest, activatorNamespaceRules, irsaRoleAnnotation, modelNamespaceManifest, modelNamespaceRules, clusterRules, podDisruptionBudgetManifest, statefulSetManifest } from "../manifests/activator/workload";
 import { childName } from "../domain/naming";
 import { argsError, checkDnsLabel } from "../domain/checks";
 import { checkNodeSelector } from "../manifests/charts/scheduling";
@@ -51,6 +52,12 @@ export interface ActivatorArgs {
     monitoringNamespace: string;
     /** What must exist first: the monitoring release that installs the ServiceMonitor CRD. */
     dependencies: { monitoring: pulumi.Resource };
+    /**
+     * Where the activator's IRSA role comes from, required when a model has `queueScaling`: the AWS provider and the
+     * cluster's OIDC provider ARN and issuer (without `https://`). The role may call exactly `sqs:GetQueueAttributes` on
+     * exactly the listed queues (iamPolicies.ts `activatorQueuePolicy`); without queues no role is made.
+     */
+    queueAccess?: { awsProvider: aws.Provider; oidcProviderArn: pulumi.Input<string>; oidcIssuer: pulumi.Input<string> };
 }
 
 export class Activator extends pulumi.ComponentResource {
@@ -88,6 +95,10 @@ export class Activator extends pulumi.ComponentResource {
             const names = config.apiKeySecrets.join(", ") || "none";
             throw argsError(owner, "apiKeys", `${apiKeys.length} given for ${config.apiKeySecrets.length} config.apiKeySecrets (${names}): pass one value per name`);
         }
+        const queuePolicy = activatorQueuePolicy(configuredQueueArns(models));
+        if (queuePolicy && args.queueAccess === undefined) {
+            throw argsError(owner, "queueAccess", "required when a model has queueScaling: the activator reads the queues through an IAM role of its own");
+        }
         // Validated against the activator's own schema before any resource exists.
         const activatorConfigInput = activatorConfig(models, config);
         const configFile = activatorConfigFile(activatorConfigInput);
@@ -99,10 +110,15 @@ export class Activator extends pulumi.ComponentResource {
         const ns = new k8s.core.v1.Namespace(childName(name, "namespace"), activatorNamespaceManifest(namespace), k8sOpts());
         const inNamespace = (more: pulumi.Resource[] = []) => k8sOpts([ns, ...more]);
 
+        // Queue load scaling: an IRSA role trusted by this ServiceAccount alone, reading exactly the configured queues.
+        const queueRole = queuePolicy ? this.queueRole(name, namespace, queuePolicy, args.queueAccess!) : undefined;
         const serviceAccount = new k8s.core.v1.ServiceAccount(
             childName(name, "service-account"),
             // The readiness watch talks to the API server with this account's token.
-            { metadata: { name: activatorName, namespace, labels: activatorPodLabels }, automountServiceAccountToken: true },
+            {
+                metadata: { name: activatorName, namespace, labels: activatorPodLabels, ...(queueRole ? { annotations: { [irsaRoleAnnotation]: queueRole.role.arn } } : {}) },
+                automountServiceAccountToken: true,
+            },
             inNamespace(),
         );
 
@@ -187,8 +203,9 @@ export class Activator extends pulumi.ComponentResource {
         this.image = config.image !== undefined ? pulumi.output(config.image) : this.buildImage(name, args.awsProvider!);
 
         const pods = new k8s.core.v1.Service(childName(name, "pods"), podsServiceManifest(namespace), inNamespace());
-        const workload = this.image.apply((image) =>
+        const workload = pulumi.all([this.image, queueRole?.role.arn]).apply(([image, awsRoleArn]) =>
             statefulSetManifest(config, {
+                ...(awsRoleArn ? { awsRoleArn } : {}),
                 namespace,
                 serviceName: serviceNames.pods,
                 image,
@@ -200,7 +217,7 @@ export class Activator extends pulumi.ComponentResource {
         const statefulSet = new k8s.apps.v1.StatefulSet(
             childName(name, "stateful-set"),
             { metadata: workload.metadata, spec: workload.spec },
-            inNamespace([pods, serviceAccount, configMap, peerTokenSecret, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : [])]),
+            inNamespace([pods, serviceAccount, configMap, peerTokenSecret, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : []), ...(queueRole ? [queueRole.policy] : [])]),
         );
         new k8s.policy.v1.PodDisruptionBudget(childName(name, "disruption-budget"), podDisruptionBudgetManifest(namespace), inNamespace());
         new k8s.networking.v1.NetworkPolicy(
@@ -238,6 +255,23 @@ export class Activator extends pulumi.ComponentResource {
             modelNamespaces: this.modelNamespaces,
             configFile: this.configFile,
         });
+    }
+
+    /** The activator's IRSA role: trusted by its ServiceAccount alone; `policy` (GetQueueAttributes on the queues) inline. */
+    private queueRole(name: string, namespace: string, policy: NonNullable<ReturnType<typeof activatorQueuePolicy>>, access: NonNullable<ActivatorArgs["queueAccess"]>) {
+        const awsOpts = { parent: this, provider: access.awsProvider };
+        const role = new aws.iam.Role(
+            childName(name, "queue-role"),
+            {
+                description: "Reads the depth of the SQS queues models list in queueScaling (sqs:GetQueueAttributes only)",
+                assumeRolePolicy: pulumi
+                    .all([access.oidcProviderArn, access.oidcIssuer])
+                    .apply(([oidcProviderArn, oidcIssuer]) => JSON.stringify(serviceAccountTrustPolicy({ oidcProviderArn, oidcIssuer, namespace, serviceAccount: activatorName }))),
+            },
+            awsOpts,
+        );
+        const rolePolicy = new aws.iam.RolePolicy(childName(name, "queue-policy"), { role: role.name, policy: JSON.stringify(policy) }, awsOpts);
+        return { role, policy: rolePolicy };
     }
 
     /** ECR repository (immutable tags, scan on push) and the image built from the activator sources, pushed there. */

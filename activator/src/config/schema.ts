@@ -7,6 +7,7 @@ import { z } from "zod";
 import { routeConflicts } from "../routing/conflicts";
 import { DEFAULT_BOUND_FACTOR } from "../routing/endpointPicker";
 import { DEFAULT_PREFIX_BYTES } from "../routing/prefixKey";
+import { queueReadsSchema, queueScalingSchema } from "../queue/config";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
@@ -167,8 +168,11 @@ export const modelSchema = z.strictObject({
       enabled: z.boolean().default(true),
       unschedulableGraceSeconds: seconds.default(900),
     })
-    .prefault({}),  /** A second version taking `trafficPercent` of the requests (docs/canary.md). Off when unset. */
+    .prefault({}),
+  /** A second version taking `trafficPercent` of the requests (docs/canary.md). Off when unset. */
   canary: canarySchema.optional(),
+  /** SQS queues whose backlog is demand for this model (../queue/config.ts); off when unset. */
+  queueScaling: queueScalingSchema.optional(),
 });
 
 /** The fields of `limits` (the Pulumi stack exposes some of them as they are). */
@@ -257,6 +261,8 @@ export const activatorConfigSchema = z
         timeoutSeconds: seconds.default(1),
       })
       .prefault({}),
+    /** How queue depths (models with `queueScaling`) are read (../queue/config.ts). */
+    queueReads: queueReadsSchema,
     /**
      * API-key authentication of the proxy listener; off when absent. `apiKeysFile` lists the SHA-256 hex digests of
      * the accepted keys, one per line (see `./apiKeys.ts`); a relative path is taken from the config file's folder.

@@ -34,6 +34,8 @@ export interface ModelActivity {
   targetConcurrency(modelKey: string): number;
   /** Metrics beyond demand (engine gauges) for the model; none when absent. */
   extraMetrics?(modelKey: string): ScalingMetric[];
+  /** Active now for a reason other than requests (a queue backlog, ../queue/activity.ts); false when absent. */
+  activeNow?(modelKey: string): boolean;
   /** Subscribe to "a request arrived for a model with no ready replica"; arrivedAt = performance.now() at arrival. Returns unsubscribe. */
   onActivationNeeded(listener: (modelKey: string, arrivedAt: number) => void): () => void;
 }
@@ -41,7 +43,7 @@ export interface ModelActivity {
 /**
  * The one definition of "active" reported to KEDA (IsActive answers, StreamIsActive messages): the model has held or
  * in-flight requests now, or a request arrived or ended since the previous report to the same reader (a stream, or
- * the IsActive polls for one model). Sampling demand alone misses every request that falls between two reports: a
+ * the IsActive polls for one model), or `activeNow` says so (an SQS backlog at its activation threshold, ../queue). Sampling demand alone misses every request that falls between two reports: a
  * 150 ms request every 30 s is seen by a 15 s poll or a 5 s heartbeat about 4 % of the time.
  *
  * How KEDA uses it (kedacore/keda v2.20.2): `pkg/scaling/executor/scale_scaledobjects.go` RequestScale sets the
@@ -54,8 +56,8 @@ export interface ModelActivity {
  *
  * `lastReportAt`: the reader's previous report on the activity's clock (ms); -Infinity when it had none.
  */
-export function activeSince(activity: Pick<ModelActivity, "demand" | "lastActivityAt">, modelKey: string, lastReportAt: number): boolean {
-  return activity.demand(modelKey) > 0 || activity.lastActivityAt(modelKey) >= lastReportAt;
+export function activeSince(activity: Pick<ModelActivity, "demand" | "lastActivityAt" | "activeNow">, modelKey: string, lastReportAt: number): boolean {
+  return activity.demand(modelKey) > 0 || activity.lastActivityAt(modelKey) >= lastReportAt || (activity.activeNow?.(modelKey) ?? false);
 }
 
 /**
@@ -67,7 +69,7 @@ export class ActivityReports<Reader> {
   private readonly last = new Map<Reader, number>();
 
   constructor(
-    private readonly activity: Pick<ModelActivity, "demand" | "lastActivityAt">,
+    private readonly activity: Pick<ModelActivity, "demand" | "lastActivityAt" | "activeNow">,
     private readonly firstLookbackMs: number,
     private readonly now: () => number = () => performance.now(),
   ) {}

@@ -17,7 +17,7 @@ export function apiKeysSecretData(keys: readonly string[]): Record<string, strin
 
 export function activatorConfig(
     models: readonly ModelConfig[],
-    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets" | "limits" | "namespace"> & Partial<Pick<ActivatorStackConfig, "corsAllowedOrigins">>,
+    stack: Pick<ActivatorStackConfig, "shutdownGraceSeconds" | "apiKeySecrets" | "limits" | "namespace"> & Partial<Pick<ActivatorStackConfig, "corsAllowedOrigins" | "queueReads">>,
 ): ActivatorConfigInput {
     return {
         listeners: {
@@ -39,6 +39,8 @@ export function activatorConfig(
         },
         // With API keys, the activator serves no request without one (the Secret holding their digests is mounted here).
         ...(stack.apiKeySecrets.length > 0 ? { auth: { apiKeysFile: `${apiKeysDir}/${apiKeysFileName}` } } : {}),
+        // Queue load scaling (docs/queue-scaling.md): how the queues' depths are read.
+        ...(stack.queueReads ? { queueReads: stack.queueReads } : {}),
         models: models.map((model) => ({
             name: model.name,
             namespace: model.namespace,
@@ -62,6 +64,8 @@ export function activatorConfig(
             ...(model.vllm ? { vllm: { waitingRequestsPerReplica: model.vllm.waitingRequestsPerReplica, kvCacheUsage: model.vllm.kvCacheUsage } } : {}),
             // The canary's own InferenceService (config/canary.ts); the activator draws each request's version.
             ...(model.canary ? { canary: activatorCanary(model) } : {}),
+            // SQS backlog as demand, read by the activator through its own IAM role (components/resources/activator.ts).
+            ...(model.queueScaling ? { queueScaling: model.queueScaling } : {}),
         })),
     };
 }
@@ -71,6 +75,11 @@ function activatorCanary(model: ModelConfig): NonNullable<ActivatorConfigInput["
     const version = canaryVersion(model);
     const { trafficPercent, stickiness, coldPolicy } = model.canary!;
     return { backend: backendUrl(version), serviceName: predictorName(version), trafficPercent, stickiness, coldPolicy };
+}
+
+/** Every queue ARN the models list (`queueScaling.sqsQueueArns`), each once: what the activator's IAM role may read. */
+export function configuredQueueArns(models: readonly Pick<ModelConfig, "queueScaling">[]): string[] {
+    return [...new Set(models.flatMap((m) => m.queueScaling?.sqsQueueArns ?? []))];
 }
 
 /** The ConfigMap file content: JSON, checked against the activator's schema so a bad file never reaches the cluster. */

@@ -82,7 +82,16 @@ export interface StatefulSetOptions {
     systemNodeSelector: Record<string, string>;
     /** Mount the API keys Secret (`apiKeysSecretName`) at `apiKeysDir`, where the generated config points. Default false. */
     apiKeys?: boolean;
+    /**
+     * The activator's IRSA role (queue load scaling), also on the ServiceAccount: written on the pod template too, so
+     * pods are replaced when the role appears or changes (the EKS pod identity webhook injects credentials only into
+     * new pods). Default none.
+     */
+    awsRoleArn?: string;
 }
+
+/** The ServiceAccount annotation the EKS pod identity webhook reads to give a pod an IAM role (IRSA). */
+export const irsaRoleAnnotation = "eks.amazonaws.com/role-arn";
 
 export function statefulSetManifest(stack: ActivatorStackConfig, options: StatefulSetOptions) {
     const quantities = { cpu: stack.cpu, memory: stack.memory };
@@ -105,7 +114,7 @@ export function statefulSetManifest(stack: ActivatorStackConfig, options: Statef
             // previous one is ready again; the pod being replaced drains its held requests for the termination grace.
             updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 0 } },
             template: {
-                metadata: { labels: activatorPodLabels },
+                metadata: { labels: activatorPodLabels, ...(options.awsRoleArn ? { annotations: { [irsaRoleAnnotation]: options.awsRoleArn } } : {}) },
                 spec: {
                     serviceAccountName: activatorName,
                     nodeSelector: options.systemNodeSelector,

@@ -41,7 +41,13 @@ export function scaledObjectManifest(model: ModelConfig, options: ScaledObjectOp
             name: activatorTriggerName,
             // Every metric of the trigger is a total over the model's replicas; the HPA divides it by the replica count.
             metricType: "AverageValue",
-            metadata: { scalerAddress: options.scalerAddress, [MODEL_METADATA_KEY]: modelKey(model) },
+            metadata: {
+                scalerAddress: options.scalerAddress,
+                [MODEL_METADATA_KEY]: modelKey(model),
+                // Queue load scaling (docs/queue-scaling.md): KEDA reads GetMetricSpec when it reconciles the ScaledObject,
+                // so adding queues or changing their target must change the ScaledObject; the activator ignores this key.
+                ...(model.queueScaling ? { queueMessagesPerReplica: String(model.queueScaling.messagesPerReplica) } : {}),
+            },
         },
     ];
     return {

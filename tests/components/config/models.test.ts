@@ -63,6 +63,7 @@ describe("stack config: models and activator", () => {
             limits: { maxBodyBytes: 10 * 1024 * 1024, maxPendingTotal: 10_000, maxBufferedBodyBytes: 128 * 1024 * 1024 },
             cpu: "1",
             memory: "768Mi",
+            queueReads: { intervalSeconds: 5, timeoutSeconds: 3, maxStalenessSeconds: 15 },
         });
     });
 
@@ -150,6 +151,13 @@ describe("stack config: models and activator", () => {
         ["two OpenAI names for one server", [{ ...llm, routing: { openaiModels: ["a", "b"] } }], {}, /models\[0\]\.routing\.openaiModels: at most one/],
         ["vLLM targets on a non-LLM", [{ ...cpu, vllm: { kvCacheUsage: 0.5 } }], {}, /models\[0\]\.vllm: only for vllm\/huggingface models/],
         ["a KV-cache target above 1", [{ ...llm, vllm: { kvCacheUsage: 1.5 } }], {}, /models\[0\]\.vllm\.kvCacheUsage: /],
+        [
+            "a queue URL where the queue's ARN goes",
+            [{ ...cpu, queueScaling: { sqsQueueArns: ["https://sqs.us-east-1.amazonaws.com/123456789012/jobs"] } }],
+            {},
+            /models\[0\]\.queueScaling\.sqsQueueArns\[0\]: must be an SQS queue ARN arn:aws:sqs:<region>:<12-digit account>:<queue name>, got "https:/,
+        ],
+        ["an SQS endpoint that is not a URL", [], { activator: { queueReads: { endpoint: "vpce-123" } } }, /gpu-serverless:activator\.queueReads\.endpoint: /],
         ["a model in the activator's namespace", [{ ...cpu, namespace: "activator" }], {}, /models\[0\]\.namespace: must differ from the activator's namespace "activator"/],
         ["a model in kube-system", [{ ...cpu, namespace: "kube-system" }], {}, /models\[0\]\.namespace: "kube-system" is reserved/],
         ["an invalid memory quantity", [{ ...cpu, memory: "4GB" }], {}, /models\[0\]\.memory: must be a memory quantity/],

@@ -1,13 +1,17 @@
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
 import {
+    activatorCalls,
+    activatorRequests,
     AuthorizationRequest,
     clusterAutoscalerCalls,
     clusterAutoscalerRequests,
     storageInitializerCalls,
     storageInitializerRequests,
 } from "../../../components/domain/awsApiCalls";
-import { clusterAutoscalerPolicy, clusterOwnershipTag, modelStoragePolicy, PolicyDocument } from "../../../components/domain/iamPolicies";
+import { activatorQueuePolicy, clusterAutoscalerPolicy, clusterOwnershipTag, modelStoragePolicy, PolicyDocument } from "../../../components/domain/iamPolicies";
 import { allowedActions, evaluate } from "../../support/iamEvaluator";
 
 /** Requests the policy refuses, as `Operation resource` lines (empty when all are allowed). */
@@ -85,6 +89,52 @@ describe("domain/iamPolicies against the API calls of their consumers (component
 
         it("allows no action cluster-autoscaler never calls", () => {
             assert.deepEqual(unused(policy, clusterAutoscalerRequests(scene)), []);
+        });
+    });
+
+    describe("activator role × the activator's own AWS calls (activator/src/queue/sqs.ts)", () => {
+        const jobs = "arn:aws:sqs:us-east-1:123456789012:jobs";
+        const nightly = "arn:aws:sqs:eu-west-1:123456789012:nightly.fifo";
+        const policy = activatorQueuePolicy([jobs, nightly, jobs])!;
+
+        /** Every `new <Name>Command(` in the activator's sources, by file. */
+        function sdkCommands(): string[] {
+            const root = path.resolve(__dirname, "../../../activator/src");
+            const found: string[] = [];
+            const walk = (dir: string) => {
+                for (const entry of readdirSync(dir, { withFileTypes: true })) {
+                    const file = path.join(dir, entry.name);
+                    if (entry.isDirectory()) walk(file);
+                    else if (file.endsWith(".ts")) for (const m of readFileSync(file, "utf8").matchAll(/new (\w+)Command\(/g)) found.push(`${path.relative(root, file)} ${m[1]}`);
+                }
+            };
+            walk(root);
+            return found;
+        }
+
+        it("has a row for every SDK command the activator sends, where it sends it", () => {
+            const rows = Object.values(activatorCalls).map((c) => `${path.relative("activator/src", c.source.path)} ${c.operation}`);
+            assert.deepEqual(sdkCommands().sort(), rows.sort());
+        });
+
+        it("allows GetQueueAttributes on every configured queue", () => {
+            assert.deepEqual(refused(policy, activatorRequests([jobs, nightly])), []);
+        });
+
+        it("allows nothing on other queues, nothing that touches messages, and no action it never calls", () => {
+            const deny = (action: string, resource: string) => assert.equal(evaluate(policy, { action, resource }), "implicitDeny", `${action} ${resource}`);
+            deny("sqs:GetQueueAttributes", "arn:aws:sqs:us-east-1:123456789012:jobs-dlq");
+            deny("sqs:GetQueueAttributes", "arn:aws:sqs:us-east-1:210987654321:jobs");
+            deny("sqs:ReceiveMessage", jobs);
+            deny("sqs:DeleteMessage", jobs);
+            deny("sqs:SendMessage", jobs);
+            deny("sqs:SetQueueAttributes", jobs);
+            assert.deepEqual(unused(policy, activatorRequests([jobs, nightly])), []);
+            assert.deepEqual(policy.Statement, [{ Effect: "Allow", Action: "sqs:GetQueueAttributes", Resource: [nightly, jobs] }], "one statement, each queue once (sorted: a stable document)");
+        });
+
+        it("has no policy at all when no model lists a queue", () => {
+            assert.equal(activatorQueuePolicy([]), undefined);
         });
     });
 

@@ -46,6 +46,63 @@ describe("Activator (mocks)", () => {
         return { stack, component };
     }
 
+    describe("queue load scaling: the activator's own IRSA role", () => {
+        const queueAccess = {
+            oidcProviderArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE",
+            oidcIssuer: "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE",
+        };
+        const jobs = "arn:aws:sqs:us-west-2:123456789012:jobs";
+        const nightly = "arn:aws:sqs:us-west-2:123456789012:nightly";
+        function withQueues(name: string, rawModels: object[], access = true) {
+            const stack = stackWith(rawModels, { image });
+            return new Activator(name, {
+                config: stack.activator,
+                models: stack.models,
+                provider,
+                awsProvider,
+                systemNodeSelector,
+                ...namespaces,
+                dependencies: { monitoring },
+                ...(access ? { queueAccess: { awsProvider, ...queueAccess } } : {}),
+            });
+        }
+
+        it("may read exactly the configured queues' attributes, trusted by the activator's ServiceAccount alone", async () => {
+            withQueues("act-q", [
+                { ...cpuModel, queueScaling: { sqsQueueArns: [jobs, nightly], messagesPerReplica: 20 } },
+                { ...llmModel, queueScaling: { sqsQueueArns: [jobs] } },
+            ]);
+            await settled();
+            const role = resourceNamed("aws:iam/role:Role", "act-q-queue-role");
+            assert.deepEqual(JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Condition.StringEquals, {
+                "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE:sub": "system:serviceaccount:activator:activator",
+                "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE:aud": "sts.amazonaws.com",
+            });
+            const policy = resourceNamed("aws:iam/rolePolicy:RolePolicy", "act-q-queue-policy");
+            assert.deepEqual(JSON.parse(policy.inputs.policy).Statement, [{ Effect: "Allow", Action: "sqs:GetQueueAttributes", Resource: [jobs, nightly] }]);
+            const account = resourceNamed("kubernetes:core/v1:ServiceAccount", "act-q-service-account");
+            assert.equal(account.inputs.metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam:us-west-2:123456789012:act-q-queue-role");
+            const statefulSet = resourceNamed(StatefulSet, "act-q-stateful-set");
+            assert.equal(statefulSet.inputs.spec.template.metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam:us-west-2:123456789012:act-q-queue-role", "pods are replaced when the role appears");
+            assert.ok(dependsOn(statefulSet, policy), "pods start with the permission in place");
+            const config = JSON.parse(resourceNamed(ConfigMap, "act-q-config").inputs.data[configFileName]);
+            assert.deepEqual(config.models[0].queueScaling, { sqsQueueArns: [jobs, nightly], activationMessages: 1, messagesPerReplica: 20 });
+            assert.deepEqual(config.queueReads, { intervalSeconds: 5, timeoutSeconds: 3, maxStalenessSeconds: 15 });
+        });
+
+        it("makes no role, no policy and no annotation when no model lists a queue", async () => {
+            withQueues("act-nq", [cpuModel]);
+            await settled();
+            assert.deepEqual(allResources().filter((r) => r.name.startsWith("act-nq-") && r.type.startsWith("aws:iam")), []);
+            assert.equal(resourceNamed("kubernetes:core/v1:ServiceAccount", "act-nq-service-account").inputs.metadata.annotations, undefined);
+            assert.equal(resourceNamed(StatefulSet, "act-nq-stateful-set").inputs.spec.template.metadata.annotations, undefined);
+        });
+
+        it("refuses queues without queueAccess, naming the argument", () => {
+            assert.throws(() => withQueues("act-qx", [{ ...cpuModel, queueScaling: { sqsQueueArns: [jobs] } }], false), /queueAccess.*required when a model has queueScaling/);
+        });
+    });
+
     it("mounts a config that the activator's own schema accepts and that routes every model", async () => {
         const { stack } = activator("act-a", twoNamespaces);
         await settled();

@@ -27,6 +27,17 @@ describe("ScaledObject manifest", () => {
         assert.deepEqual([llmScaled.metadata.name, llmScaled.metadata.namespace], ["qwen", "models"]);
     });
 
+    it("still carries one trigger with queueScaling, whose target is in the metadata so that KEDA rebuilds the HPA when it changes", () => {
+        const arn = "arn:aws:sqs:us-west-2:123456789012:jobs";
+        const [a, b] = parseModels({ ...cpuModel, queueScaling: { sqsQueueArns: [arn] } }, { ...cpuModel, name: "iris-b", queueScaling: { sqsQueueArns: [arn], messagesPerReplica: 50 } });
+        const [soA, soB] = [scaledObjectManifest(a!, options), scaledObjectManifest(b!, options)];
+        assert.deepEqual(crdErrors(soA), []);
+        assert.equal(soA.spec.triggers.length, 1, "no aws-sqs-queue trigger: an SQS error would keep KEDA from scaling to zero");
+        assert.equal(soA.spec.triggers[0]!.metadata.queueMessagesPerReplica, "5");
+        assert.equal(soB.spec.triggers[0]!.metadata.queueMessagesPerReplica, "50");
+        assert.equal((cpuScaled.spec.triggers[0]!.metadata as Record<string, string>).queueMessagesPerReplica, undefined);
+    });
+
     it("carries exactly one trigger, external-push to the activator's scaler Service, for LLMs and other models alike", () => {
         // KEDA v2.20.2 never scales a ScaledObject to zero while any trigger errors (scale_handler.go getScaledObjectState,
         // executor/scale_scaledobjects.go RequestScale): a second trigger (Prometheus, a per-pod address) could pin GPUs.
