@@ -22,7 +22,7 @@ export {
   type ParseResult,
 } from "./config/schema";
 export { apiKeyDigest, apiKeyDigestsFile, parseApiKeyDigests, type ApiKeysParseResult } from "./config/apiKeys";
-export { buildRouteTable, matchHostPath, hostOf, OPENAI_BODY_PATHS, type RouteKeys, type RouteTable } from "./routing/table";
+export { buildRouteTable, matchHostPath, matchKServePath, hostOf, OPENAI_BODY_PATHS, type RouteKeys, type RouteTable } from "./routing/table";
 export { routeConflicts, type RouteConflict } from "./routing/conflicts";
 export { MODEL_METADATA_KEY } from "./scaler/activity";
 export { estimatedPeakMemoryBytes, MEMORY_MODEL, requiredMemoryBytes } from "./config/memory";

@@ -173,7 +173,11 @@ async function main(): Promise<void> {
     },
   });
   reloadRef = reload;
-  const watcher = watchMountedFile(file, loaded.text, loadConfigFile, { onChange: (next) => reload.applied(next), onError: (err) => reload.refused(err) });
+  const watcher = watchMountedFile(file, loaded.text, loadConfigFile, {
+    onChange: (next, recovered) => reload.applied(next, recovered),
+    onError: (err) => reload.refused(err),
+    onRecovered: () => reload.recovered(),
+  });
 
   const lifecycle = new Lifecycle(
     {

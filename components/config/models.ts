@@ -38,6 +38,13 @@ export const gpuOnlyFormats = ["vllm", "tensorrt"] as const;
 export const modelFormats = [...llmFormats, ...cpuOnlyFormats, "pytorch", "onnx", "triton", "tensorrt"] as const;
 export type ModelFormat = (typeof modelFormats)[number];
 
+/**
+ * Formats served by KServe's own Python model servers, which answer KServe's v1 REST paths besides v2 (KServe v0.20.0
+ * python/kserve/kserve/protocol/rest/server.py registers both); the other non-LLM formats' runtimes (MLServer,
+ * TorchServe, Triton) are deployed with `protocolVersion: v2` (manifests/model/runtime.ts) and answer v2 only.
+ */
+export const kserveV1Formats = ["sklearn", "xgboost", "lightgbm", "pmml", "paddle"] as const;
+
 export const isLlmFormat = (format: ModelFormat): boolean => (llmFormats as readonly string[]).includes(format);
 const isCpuOnlyFormat = (format: ModelFormat): boolean => (cpuOnlyFormats as readonly string[]).includes(format);
 const isGpuOnlyFormat = (format: ModelFormat): boolean => (gpuOnlyFormats as readonly string[]).includes(format);
@@ -336,11 +343,14 @@ export const modelSchema = z
         const llm = isLlmFormat(m.format);
         const routed = m.routing.hosts.length > 0 || m.routing.pathPrefix !== undefined || m.routing.openaiModels.length > 0;
         const routing = routed ? m.routing : llm ? { ...m.routing, openaiModels: [m.name] } : { ...m.routing, pathPrefix: `/v2/models/${m.name}` };
+        // KServe's REST paths for the model's name (the InferenceService's, which KServe passes as --model_name).
+        const v1 = (kserveV1Formats as readonly string[]).includes(m.format);
+        const kserve = llm ? {} : { kserve: { modelName: m.name, protocols: (v1 ? ["v1", "v2"] : ["v2"]) as ("v1" | "v2")[] } };
         const coldStart = { ...coldStartDefaults[llm ? "llm" : m.gpus > 0 ? "gpu" : "cpu"], ...m.coldStart };
         const explicit = m.coldStartTimeoutSeconds !== undefined;
         // Sized with the default node provisioning time here; the stack loader resizes it with the configured one.
         const coldStartTimeoutSeconds = m.coldStartTimeoutSeconds ?? coldStartBudget({ ...m, coldStart }, defaultNodeProvisionSeconds).totalSeconds;
-        return { ...m, routing, vllm: llm ? (m.vllm ?? defaultVllmTargets) : undefined, coldStart, coldStartTimeoutSeconds, coldStartTimeoutExplicit: explicit };
+        return { ...m, routing: { ...routing, ...kserve }, vllm: llm ? (m.vllm ?? defaultVllmTargets) : undefined, coldStart, coldStartTimeoutSeconds, coldStartTimeoutExplicit: explicit };
     });
 
 /**
@@ -505,7 +515,8 @@ export function checkModels(config: ModelsStackView, ctx: z.RefinementCtx): void
     const names = new Map<string, number>();
     // The activator's own rule (activator/src/routing/conflicts.ts), reported under each model's `routing`.
     for (const c of routeConflicts(config.models.map((m) => m.routing))) {
-        issue(["models", c.model, "routing", c.key, ...(c.index === undefined ? [] : [c.index])], c.message);
+        // A KServe route is the model's name (not a routing key the user sets): reported there.
+        issue(c.key === "kserve" ? ["models", c.model, "name"] : ["models", c.model, "routing", c.key, ...(c.index === undefined ? [] : [c.index])], c.message);
     }
     config.models.forEach((model, i) => {
         const at = (...rest: (string | number)[]) => ["models", i, ...rest];

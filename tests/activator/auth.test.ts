@@ -186,6 +186,28 @@ describe("activator: API-key authentication", function () {
       assert.ok((await metric(act, /^activator_api_keys_reloads_total\{result="rejected"\} (\S+)$/m)) >= 1, "counted as rejected");
     });
 
+    it("logs a bad keys file once however often it is swapped in, never as a config refusal, and once more when fixed", async () => {
+      const [oldKey, newKey] = [key(), key()];
+      act = await start({ [KEYS_PATH]: keysFile(oldKey) });
+      const bad = `${sha256(newKey)}\nsk-${randomBytes(8).toString("hex")}\n`;
+      for (let i = 0; i < 4; i++) {
+        act.writeMountedFile(KEYS_PATH, bad); // each swap its own settled change (the watcher debounces 200 ms)
+        await new Promise((resolve) => setTimeout(resolve, 350));
+      }
+      const refusals = act.logs.filter((l) => l.msg.startsWith("API keys change refused"));
+      assert.equal(refusals.length, 1, act.output());
+      assert.match(refusals[0]!.msg, /line 2: not a SHA-256 hex digest/);
+      assert.equal(act.logs.filter((l) => l.msg.startsWith("config change refused")).length, 0, "the config did not change");
+      assert.equal(await metric(act, /^activator_api_keys_reloads_total\{result="rejected"\} (\S+)$/m), 1, "one refusal counted");
+
+      act.writeMountedFile(KEYS_PATH, keysFile(oldKey)); // the file in force, back
+      const back = await act.waitForLog((l) => l.msg.startsWith("API keys file is back"));
+      assert.match(String(back["file"]), /api-keys\/digests$/);
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      assert.equal(act.logs.filter((l) => l.msg.startsWith("API keys")).length, 2, "one refusal line, one recovery line");
+      assert.equal(await statusWith(oldKey), 200);
+    });
+
     it("reads the keys file again with each config reload: auth turned on, keys watched after it, a bad keys file refused", async () => {
       const [first, second] = [key(), key()];
       act = await start({ [KEYS_PATH]: keysFile(first) }, null);

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { routeConflicts } from "../routing/conflicts";
+import { KSERVE_PROTOCOLS } from "../routing/table";
 import { DEFAULT_BOUND_FACTOR } from "../routing/endpointPicker";
 import { DEFAULT_PREFIX_BYTES } from "../routing/prefixKey";
 import { queueReadsSchema, queueScalingSchema } from "../queue/config";
@@ -12,6 +13,8 @@ import { queueReadsSchema, queueScalingSchema } from "../queue/config";
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 const PATH_PREFIX = /^\/([^?#\s]*[^/?#\s])?$/;
+/** A KServe model name as it appears in a URL path segment: no `/`, `:`, `?`, `#`, `%` or space. */
+const KSERVE_MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
 const dnsLabel = z.string().regex(DNS_LABEL, "must be a DNS-1123 label (lowercase letters, digits and '-', at most 63)");
 
@@ -107,6 +110,18 @@ export const modelSchema = z.strictObject({
   pathPrefix: z.string().regex(PATH_PREFIX, "must start with / and have no trailing /, ? or #").optional(),
   /** Values of the OpenAI `model` field routed to this model, listed by `GET /v1/models`. */
   openaiModels: z.array(z.string().min(1)).default([]),
+  /**
+   * A KServe model server (sklearn, xgboost, Triton, ...): its model name (`--model_name`, the InferenceService's
+   * name) and the protocols it answers (default both). Routes, on any host, after host and path routes: v1
+   * `/v1/models/<modelName>` and `/v1/models/<modelName>:predict` / `:explain`; v2 `/v2/models/<modelName>` and below
+   * (`/infer`, `/ready`, `/versions/<v>/...`). Upstream: KServe v0.20.0 python/kserve/kserve/protocol/rest/v1_endpoints.py, v2_endpoints.py.
+   */
+  kserve: z
+    .strictObject({
+      modelName: z.string().regex(KSERVE_MODEL_NAME, "must be letters, digits, '.', '_' or '-' (a path segment, no ':' or '/')"),
+      protocols: z.array(z.enum(KSERVE_PROTOCOLS)).min(1).default([...KSERVE_PROTOCOLS]),
+    })
+    .optional(),
   /** Requests held for this model at most; more get 503 with Retry-After. */
   maxPending: z.int().positive().default(1000),
   /** How long a held request waits for a ready replica before 504. */
@@ -332,8 +347,8 @@ function crossCheck(config: RawConfig, ctx: z.RefinementCtx): void {
     if (first !== undefined) issue(["models", i, "name"], `duplicate model "${key}" (also models[${first}])`);
     else seenKeys.set(key, i);
 
-    if (model.hosts.length === 0 && model.pathPrefix === undefined && model.openaiModels.length === 0) {
-      issue(["models", i], "no routing key: set hosts, pathPrefix or openaiModels");
+    if (model.hosts.length === 0 && model.pathPrefix === undefined && model.openaiModels.length === 0 && model.kserve === undefined) {
+      issue(["models", i], "no routing key: set hosts, pathPrefix, openaiModels or kserve");
     }
     if (model.canary) checkCanary(model, i, config.auth !== undefined, issue);
     if (config.limits.requestTimeoutSeconds !== undefined && model.coldStartTimeoutSeconds >= config.limits.requestTimeoutSeconds) {

@@ -49,7 +49,7 @@ export class ConfigReload {
   }
 
   /** A valid new config file: applied whole (listeners and activation.heartbeatSeconds only on restart, warned). */
-  applied({ config: next, apiKeys, peerToken }: LoadedConfig): void {
+  applied({ config: next, apiKeys, peerToken }: LoadedConfig, recovered = false): void {
     const { t, config } = this;
     if (JSON.stringify(next.listeners) !== JSON.stringify(config.listeners) || next.activation.heartbeatSeconds !== config.activation.heartbeatSeconds) {
       t.logger.warn("listeners and activation.heartbeatSeconds change only on restart; the rest of the new config is applied");
@@ -66,7 +66,7 @@ export class ConfigReload {
     t.logger.level = next.logLevel;
     this.config = next;
     t.metrics.configReloads.inc({ result: "applied" });
-    t.logger.info({ models: next.models.length, auth: apiKeys !== null }, "config reloaded");
+    t.logger.info({ models: next.models.length, auth: apiKeys !== null, ...(recovered ? { recovered } : {}) }, "config reloaded");
   }
 
   /** An invalid new config file: refused, the old one serving on. */
@@ -75,11 +75,21 @@ export class ConfigReload {
     this.t.logger.error({ errors: (err as { errors?: string[] }).errors }, `config change refused, old config kept: ${(err as Error).message}`);
   }
 
-  /** A valid new API keys file. */
-  apiKeysApplied(next: LoadedApiKeys): void {
+  /** After a refused config file, the config in force is back: nothing to apply. */
+  recovered(): void {
+    this.t.logger.info("config file is back to the config in force; the refused change is gone");
+  }
+
+  /** A valid new API keys file (`recovered`: it replaces a refused one). */
+  apiKeysApplied(next: LoadedApiKeys, recovered = false): void {
     this.t.ctx.apiKeys = next.digests;
     this.t.metrics.apiKeysReloads.inc({ result: "applied" });
-    this.t.logger.info({ file: next.file, keys: next.digests.size }, "API keys reloaded");
+    this.t.logger.info({ file: next.file, keys: next.digests.size, ...(recovered ? { recovered } : {}) }, "API keys reloaded");
+  }
+
+  /** After a refused API keys file, the keys in force are back: nothing to apply. */
+  apiKeysRecovered(file: string): void {
+    this.t.logger.info({ file }, "API keys file is back to the keys in force; the refused change is gone");
   }
 
   /** An invalid new API keys file: refused, the old keys kept. */
@@ -92,8 +102,9 @@ export class ConfigReload {
   private watchApiKeys(apiKeys: LoadedApiKeys | null): FileWatcher | null {
     if (apiKeys === null) return null;
     return watchMountedFile(apiKeys.file, apiKeys.text, loadApiKeysFile, {
-      onChange: (next) => this.apiKeysApplied(next),
+      onChange: (next, recovered) => this.apiKeysApplied(next, recovered),
       onError: (err) => this.apiKeysRefused(err),
+      onRecovered: () => this.apiKeysRecovered(apiKeys.file),
     });
   }
 

@@ -8,7 +8,7 @@ import type { ModelRegistry } from "../holding/registry";
 import type { ModelState } from "../holding/modelState";
 import { grantContinue, releaseBuffered, reserveBuffered, type ProxyRequest } from "../request/exchange";
 import { reject } from "../request/respond";
-import { buildRouteTable, hostOf, hostPathRoutes, matchHostPath, OPENAI_BODY_PATHS, pathOf } from "../routing/table";
+import { buildRouteTable, hostOf, hostPathRoutes, kservePaths, matchHostPath, matchKServePath, OPENAI_BODY_PATHS, pathOf } from "../routing/table";
 import type { ProxyContext, ProxyExchange, Routes } from "./context";
 import { prefixKey } from "../routing/prefixKey";
 import { contentCodings, decodeBody, DECODED_CODINGS, unsupportedCoding } from "./decode";
@@ -28,19 +28,25 @@ export function buildRoutes(config: ActivatorConfig, registry: ModelRegistry): R
 }
 
 /**
- * The routes that would work, for "no route" errors: `host + path prefix` per model (host `*`: any host), e.g.
- * `api.example.com/v2/models/iris`, then the OpenAI endpoints with the `model` values they take.
+ * The routes that would work, for "no route" errors, once each: per model its `host + path prefix` routes (host `*`:
+ * any host), e.g. `api.example.com/v2/models/iris`, and its KServe paths (`POST *` + `/v1/models/iris:predict`, ...), then
+ * the OpenAI endpoints with the `model` values they take.
  */
 function routeList(config: ActivatorConfig, openaiIds: readonly string[]): string[] {
-  const routes = config.models.flatMap((model) => hostPathRoutes(model).map(({ host, prefix }) => `${host ?? "*"}${prefix}`));
-  if (openaiIds.length > 0) routes.push(`POST ${[...OPENAI_BODY_PATHS].join(" | ")} with model ${openaiIds.map((id) => JSON.stringify(id)).join(" | ")}`);
-  return routes;
+  const routes = new Set<string>();
+  for (const model of config.models) {
+    for (const { host, prefix } of hostPathRoutes(model)) routes.add(`${host ?? "*"}${prefix}`);
+    if (model.kserve !== undefined) for (const path of kservePaths(model.kserve)) routes.add(path);
+  }
+  if (openaiIds.length > 0) routes.add(`POST ${[...OPENAI_BODY_PATHS].join(" | ")} with model ${openaiIds.map((id) => JSON.stringify(id)).join(" | ")}`);
+  return [...routes];
 }
 
-/** The model routed by host and path, or null. */
+/** The model routed by host and path, else by KServe REST path (any host), or null. */
 export function routeByHostPath(ctx: ProxyContext, x: ProxyExchange): ModelState | null {
   x.host = hostOf(x.host);
-  return matchHostPath(ctx.routes.table, x.host, x.req.url!) ?? null;
+  const { table } = ctx.routes;
+  return matchHostPath(table, x.host, x.req.url!) ?? matchKServePath(table, x.req.url!) ?? null;
 }
 
 /** True when the model can only come from the body (an OpenAI endpoint the host/path routes did not take). */

@@ -3,11 +3,39 @@
  * Pure (no I/O); generic over what a route leads to so it can be tested with plain values.
  */
 
+/**
+ * KServe's inference protocols (KServe v0.20.0 python/kserve/kserve/protocol/rest/v1_endpoints.py and v2_endpoints.py):
+ * `v1` (TensorFlow Serving's REST shape) and `v2` (the Open Inference Protocol).
+ */
+export const KSERVE_PROTOCOLS = ["v1", "v2"] as const;
+export type KServeProtocol = (typeof KSERVE_PROTOCOLS)[number];
+
+/** A model's name on its KServe model server (`--model_name`) and the protocols that server answers. */
+export interface KServeKeys {
+  modelName: string;
+  protocols: readonly KServeProtocol[];
+}
+
 /** Routing keys of one model, as in the configuration (the activator's model entry and the stack's `routing` both have this shape). */
 export interface RouteKeys {
   hosts: readonly string[];
   pathPrefix?: string | undefined;
   openaiModels: readonly string[];
+  kserve?: KServeKeys | undefined;
+}
+
+/**
+ * The KServe REST paths of one model name, per protocol, as routes list them (`*`: any host), e.g. for `iris`:
+ * v1 `GET /v1/models/iris` (ready), `POST /v1/models/iris:predict`, `POST /v1/models/iris:explain`; v2
+ * `/v2/models/iris` and below (metadata, `/ready`, `/infer`, `/versions/<v>/...`). Upstream: KServe v0.20.0
+ * python/kserve/kserve/protocol/rest/v1_endpoints.py (`/models/{model_name}`, `:predict`, `:explain` under `/v1`)
+ * and v2_endpoints.py (`/models/{model_name}[/versions/{model_version}][/ready|/infer]` under `/v2`).
+ */
+export function kservePaths(keys: KServeKeys): string[] {
+  const name = keys.modelName;
+  return keys.protocols.flatMap((p) =>
+    p === "v1" ? [`GET */v1/models/${name}`, `POST */v1/models/${name}:predict`, `POST */v1/models/${name}:explain`] : [`*/v2/models/${name}`],
+  );
 }
 
 /** One `host + path prefix` route of a model: `host` undefined for any host (a model without hosts). */
@@ -50,6 +78,8 @@ export interface RouteTable<T> {
   readonly openai: ReadonlyMap<string, T>;
   /** OpenAI model ids in configuration order, for `GET /v1/models` and error messages. */
   readonly openaiIds: readonly string[];
+  /** KServe model name → target, per protocol (any host). */
+  readonly kserve: { readonly v1: ReadonlyMap<string, T>; readonly v2: ReadonlyMap<string, T> };
 }
 
 /** OpenAI-style endpoints whose JSON body names the model. */
@@ -73,6 +103,7 @@ export function buildRouteTable<T>(entries: readonly { keys: RouteKeys; target: 
   const anyHost: PrefixRoute<T>[] = [];
   const openai = new Map<string, T>();
   const openaiIds: string[] = [];
+  const kserve = { v1: new Map<string, T>(), v2: new Map<string, T>() };
   const add = (map: Map<string, PrefixRoute<T>[]>, key: string, route: PrefixRoute<T>) => {
     const list = map.get(key);
     if (list) list.push(route);
@@ -83,6 +114,7 @@ export function buildRouteTable<T>(entries: readonly { keys: RouteKeys; target: 
       if (!openai.has(id)) openaiIds.push(id);
       openai.set(id, target);
     }
+    for (const protocol of keys.kserve?.protocols ?? []) kserve[protocol].set(keys.kserve!.modelName, target);
     for (const { host, prefix } of hostPathRoutes(keys)) {
       const route = { prefix, target };
       if (host === undefined) anyHost.push(route);
@@ -94,7 +126,7 @@ export function buildRouteTable<T>(entries: readonly { keys: RouteKeys; target: 
   anyHost.sort(byLongestPrefix);
   const wildcard = [...wildcards].map(([suffix, routes]) => ({ suffix, routes: routes.sort(byLongestPrefix) }));
   wildcard.sort((a, b) => b.suffix.length - a.suffix.length);
-  return { exact, wildcard, anyHost, openai, openaiIds };
+  return { exact, wildcard, anyHost, openai, openaiIds, kserve };
 }
 
 /** The host of a `Host` header: lowercased, port removed (`[::1]:80` → `[::1]`). */
@@ -138,6 +170,33 @@ export function matchHostPath<T>(table: RouteTable<T>, host: string, url: string
     }
   }
   return firstPrefixMatch(table.anyHost, url);
+}
+
+const V1_MODELS = "/v1/models/";
+const V2_MODELS = "/v2/models/";
+const V1_VERBS: ReadonlySet<string> = new Set(["predict", "explain"]);
+
+/**
+ * Route by KServe REST path, on any host (see `kservePaths`): `/v1/models/<name>`, `/v1/models/<name>:predict` and
+ * `:explain` to the model whose KServe name is `<name>` with protocol v1; `/v2/models/<name>` and anything below it
+ * to the model with that name and protocol v2. The method is not checked (the model server answers a wrong one).
+ */
+export function matchKServePath<T>(table: RouteTable<T>, url: string): T | undefined {
+  const path = pathOf(url);
+  if (path.startsWith(V2_MODELS)) {
+    if (table.kserve.v2.size === 0) return undefined;
+    const end = path.indexOf("/", V2_MODELS.length);
+    return table.kserve.v2.get(path.slice(V2_MODELS.length, end === -1 ? undefined : end));
+  }
+  if (path.startsWith(V1_MODELS)) {
+    if (table.kserve.v1.size === 0) return undefined;
+    const rest = path.slice(V1_MODELS.length);
+    if (rest.includes("/")) return undefined;
+    const colon = rest.indexOf(":");
+    if (colon !== -1 && !V1_VERBS.has(rest.slice(colon + 1))) return undefined;
+    return table.kserve.v1.get(colon === -1 ? rest : rest.slice(0, colon));
+  }
+  return undefined;
 }
 
 /** The path of `url` without its query string. */

@@ -51,6 +51,7 @@ export function activatorConfig(
             hosts: model.routing.hosts,
             ...(model.routing.pathPrefix !== undefined ? { pathPrefix: model.routing.pathPrefix } : {}),
             openaiModels: model.routing.openaiModels,
+            ...(model.routing.kserve !== undefined ? { kserve: model.routing.kserve } : {}),
             coldStartTimeoutSeconds: model.coldStartTimeoutSeconds,
             requestTimeoutSeconds: model.requestTimeoutSeconds,
             targetConcurrency: model.targetConcurrency,

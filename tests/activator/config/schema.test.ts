@@ -120,7 +120,7 @@ describe("activator config schema", () => {
       withModels({ ...base, hosts: [], pathPrefix: "/p" }, { ...base, name: "b", hosts: [], pathPrefix: "/p" }),
       ['models[1].pathPrefix: any host with path prefix "/p" is already routed to models[0]'],
     ],
-    ["no routing key", withModels({ ...base, hosts: [] }), ["models[0]: no routing key: set hosts, pathPrefix or openaiModels"]],
+    ["no routing key", withModels({ ...base, hosts: [] }), ["models[0]: no routing key: set hosts, pathPrefix, openaiModels or kserve"]],
     [
       "a body budget smaller than one body",
       { ...withModels(base), limits: { maxBodyBytes: 2048, maxBufferedBodyBytes: 1024 } },

@@ -1,7 +1,8 @@
 /** The routing table: host precedence, longest path prefix on segment boundaries, OpenAI ids. */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import { buildRouteTable, hostOf, matchHostPath, pathOf, type RouteKeys } from "../../../activator/src/routing/table";
+import { routeConflicts } from "../../../activator/src/routing/conflicts";
+import { buildRouteTable, hostOf, kservePaths, matchHostPath, matchKServePath, pathOf, type RouteKeys } from "../../../activator/src/routing/table";
 
 const route = (target: string, keys: Partial<RouteKeys>) => ({ keys: { hosts: [], openaiModels: [], ...keys }, target });
 
@@ -84,5 +85,62 @@ describe("activator routing table", () => {
         assert.equal(matchHostPath(t, "h", request), longest);
       }),
     );
+  });
+
+  describe("KServe REST paths (KServe v0.20.0 protocol/rest/v1_endpoints.py, v2_endpoints.py)", () => {
+    const kt = buildRouteTable([
+      route("iris", { kserve: { modelName: "iris", protocols: ["v1", "v2"] } }),
+      route("resnet", { kserve: { modelName: "resnet", protocols: ["v2"] } }),
+      route("v1only", { kserve: { modelName: "old_model.v1", protocols: ["v1"] } }),
+    ]);
+    const kcases: [url: string, expected: string | undefined][] = [
+      ["/v1/models/iris:predict", "iris"],
+      ["/v1/models/iris:explain", "iris"],
+      ["/v1/models/iris", "iris"],
+      ["/v1/models/iris?verbose=1", "iris"],
+      ["/v1/models/iris:train", undefined],
+      ["/v1/models/iris/extra", undefined],
+      ["/v1/models/irises:predict", undefined],
+      ["/v1/models/old_model.v1:predict", "v1only"],
+      ["/v2/models/iris/infer", "iris"],
+      ["/v2/models/iris", "iris"],
+      ["/v2/models/iris/versions/3/infer", "iris"],
+      ["/v2/models/iris/ready", "iris"],
+      ["/v2/models/irises/infer", undefined],
+      ["/v2/models/resnet/infer", "resnet"],
+      ["/v1/models/resnet:predict", undefined],
+      ["/v2/models/old_model.v1/infer", undefined],
+      ["/v1/models", undefined],
+      ["/v1/chat/completions", undefined],
+      ["/iris", undefined],
+    ];
+    for (const [url, expected] of kcases) {
+      it(`${url} → ${expected ?? "no route"}`, () => assert.equal(matchKServePath(kt, url), expected));
+    }
+
+    it("lists each protocol's paths for the 404's route list", () => {
+      assert.deepEqual(kservePaths({ modelName: "iris", protocols: ["v1", "v2"] }), [
+        "GET */v1/models/iris",
+        "POST */v1/models/iris:predict",
+        "POST */v1/models/iris:explain",
+        "*/v2/models/iris",
+      ]);
+      assert.deepEqual(kservePaths({ modelName: "resnet", protocols: ["v2"] }), ["*/v2/models/resnet"]);
+    });
+
+    it("refuses a KServe name routed twice under one protocol, and a v1 name that is also an OpenAI model", () => {
+      const keys = (k: Partial<RouteKeys>): RouteKeys => ({ hosts: [], openaiModels: [], ...k });
+      const conflicts = routeConflicts([
+        keys({ kserve: { modelName: "iris", protocols: ["v1", "v2"] } }),
+        keys({ kserve: { modelName: "iris", protocols: ["v2"] } }),
+        keys({ openaiModels: ["iris"] }),
+        keys({ openaiModels: ["resnet"] }),
+        keys({ kserve: { modelName: "resnet", protocols: ["v2"] } }),
+      ]).map((c) => `${c.model} ${c.key} ${c.owner}: ${c.message}`);
+      assert.deepEqual(conflicts, [
+        '1 kserve 0: KServe model "iris" (protocol v2) is already routed to models[0]',
+        '0 kserve 2: KServe v1 model "iris" is also an OpenAI model of models[2]: GET /v1/models/iris would answer for both',
+      ]);
+    });
   });
 });

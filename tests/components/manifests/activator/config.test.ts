@@ -1,8 +1,10 @@
 import * as assert from "node:assert/strict";
-import { buildRouteTable, matchHostPath, modelKey, parseActivatorConfig, parseApiKeyDigests } from "../../../../activator/src/index";
+import { buildRouteTable, matchHostPath, matchKServePath, modelKey, parseActivatorConfig, parseApiKeyDigests } from "../../../../activator/src/index";
 import { createHash } from "node:crypto";
 import { activatorConfig, activatorConfigFile, apiKeysSecretData, nlbIdleTimeoutSeconds } from "../../../../components/manifests/activator/config";
 import { podsServiceManifest } from "../../../../components/manifests/activator/services";
+import { modelFormats, isLlmFormat } from "../../../../components/config/models";
+import { servingRuntimes } from "../../../../components/manifests/model/runtime";
 import { cpuModel, llmModel, stackWith } from "../model/fixtures";
 import { activatorPorts, apiKeysDir, apiKeysFileName, peerTokenDir, peerTokenFileName } from "../../../../components/manifests/activator/names";
 
@@ -51,6 +53,26 @@ describe("activator config generated from the models", () => {
         assert.equal(matchHostPath(table, "eu.fraud.example.com", "/v2/models/fraud/infer"), "risk/fraud");
         const routed = new Set([...table.openai.values(), ...table.anyHost.map((r) => r.target), ...[...table.exact.values()].flat().map((r) => r.target)]);
         assert.deepEqual([...routed].sort(), stack.models.map((m) => `${m.namespace}/${m.name}`).sort());
+    });
+
+    it("routes KServe's v1 and v2 paths of each non-LLM model by its name, on any host; LLMs get none", () => {
+        assert.ok(parsed.ok);
+        const table = buildRouteTable(parsed.config.models.map((m) => ({ keys: m, target: modelKey(m) })));
+        assert.equal(matchKServePath(table, "/v1/models/iris:predict"), "models/iris");
+        assert.equal(matchKServePath(table, "/v1/models/fraud:predict"), "risk/fraud");
+        assert.equal(matchKServePath(table, "/v2/models/fraud/infer"), "risk/fraud");
+        assert.equal(matchKServePath(table, "/v1/models/qwen"), undefined, "GET /v1/models/qwen stays OpenAI's model object");
+        assert.deepEqual(parsed.config.models.map((m) => m.kserve?.modelName), [undefined, "iris", "fraud", undefined]);
+    });
+
+    it("routes KServe's v1 paths exactly for the formats whose runtime is not deployed as v2-only", () => {
+        for (const format of modelFormats.filter((f) => !isLlmFormat(f))) {
+            const gpu = ["sklearn", "xgboost", "lightgbm", "pmml", "paddle", "mlflow"].includes(format) ? {} : { gpus: 1 };
+            const one = stackWith([{ ...cpuModel, format, ...gpu }]);
+            const [m] = activatorConfig(one.models, one.activator).models;
+            const expected = servingRuntimes[format].protocolVersion === "v2" ? ["v2"] : ["v1", "v2"];
+            assert.deepEqual(m!.kserve, { modelName: "iris", protocols: expected }, format);
+        }
     });
 
     it("points each model at its predictor Service and watches that Service's EndpointSlices", () => {
