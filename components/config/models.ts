@@ -379,7 +379,7 @@ export const activatorStackSchema = z
             ctx.addIssue({ code: "custom", path: ["limits", "maxBufferedBodyBytes"], message });
         }
         // A burst within the limits must not get the pod OOM-killed: that drops every held and in-flight request.
-        const needed = requiredMemoryBytes(a.limits);
+        const needed = requiredMemoryBytes(a.limits, 0);
         if (memoryBytes(a.memory) < needed) {
             const mi = Math.ceil(needed / 2 ** 20);
             const message =

@@ -15,6 +15,7 @@ const MiB = 1024 * 1024;
 
 export const MEMORY_MODEL = {
   baseBytes: 160 * MiB,
+  perModelBytes: 0,
   perHeldRequestBytes: 21 * 1024,
   bufferedBodyOverhead: 1.25,
   /** Share of the pod's memory limit the peak may reach: the rest is headroom for what the model does not see. */
@@ -22,12 +23,12 @@ export const MEMORY_MODEL = {
 } as const;
 
 /** Estimated peak RSS, in bytes, for these limits. */
-export function estimatedPeakMemoryBytes(limits: { maxPendingTotal: number; maxBufferedBodyBytes: number }): number {
+export function estimatedPeakMemoryBytes(limits: { maxPendingTotal: number; maxBufferedBodyBytes: number }, models: number): number {
   const m = MEMORY_MODEL;
-  return Math.ceil(m.baseBytes + limits.maxPendingTotal * m.perHeldRequestBytes + limits.maxBufferedBodyBytes * m.bufferedBodyOverhead);
+  return Math.ceil(m.baseBytes + models * m.perModelBytes + limits.maxPendingTotal * m.perHeldRequestBytes + limits.maxBufferedBodyBytes * m.bufferedBodyOverhead);
 }
 
 /** The smallest pod memory limit, in bytes, that keeps the estimated peak within the headroom. */
-export function requiredMemoryBytes(limits: { maxPendingTotal: number; maxBufferedBodyBytes: number }): number {
-  return Math.ceil(estimatedPeakMemoryBytes(limits) / MEMORY_MODEL.headroom);
+export function requiredMemoryBytes(limits: { maxPendingTotal: number; maxBufferedBodyBytes: number }, models: number): number {
+  return Math.ceil(estimatedPeakMemoryBytes(limits, models) / MEMORY_MODEL.headroom);
 }
