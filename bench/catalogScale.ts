@@ -89,15 +89,16 @@ async function measure(models: number, phaseMs: number, ctx: BenchContext): Prom
   const slice = (name: string, ready: boolean) => endpointSlice({ namespace: "bench", service: name, name: `${name}-a`, ready: [ready], address: "127.0.0.1", port: backend.port });
   for (const name of names) api.apply(slice(name, false));
   const model = (name: string) => ({ name, namespace: "bench", backend: backend.url, serviceName: name, readinessPath: "/health", pathPrefix: `/${name}` });
-  const act = await startActivator({ readiness: { mode: "kubernetes" }, limits: { ...stack.limits }, models: names.map(model) }, ctx.cores.proxy, { kubeApi: api });
+  const act = await startActivator({ readiness: { mode: "kubernetes" }, limits: { ...stack.limits }, models: names.map(model) }, ctx.cores.proxy, { kubeApi: api, listenTimeoutMs: 120_000 });
   let scraper: ReturnType<typeof spawnChild> | undefined;
   try {
     await act.waitQueue((q) => Object.keys(q.models).length === models && Object.values(q.models).every((m) => !m.ready), "models at zero", 60_000);
     await sleep(1000);
     const rssIdle = rssOf(act.pid).rss;
     // One served cold start per model: held, then released when its slice turns ready.
-    const agent = new http.Agent({ keepAlive: false, maxSockets: 256 });
+    const agent = new http.Agent({ keepAlive: false });
     const held = Promise.all(names.map((n) => send(`${act.proxyUrl}/${n}/x`, { agent })));
+    held.catch(() => undefined); // awaited below; a failed wait must not leave it unhandled
     await act.waitQueue((q) => q.held === models, `${models} requests held`, 60_000);
     for (const name of names) api.apply(slice(name, true));
     const firsts = await held;

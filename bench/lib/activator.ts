@@ -36,6 +36,8 @@ export interface BenchActivator {
 export interface ActivatorOptions {
   /** Readiness mode `kubernetes` talks to this fake API server through a generated kubeconfig (KUBECONFIG). */
   kubeApi?: FakeKubeApi;
+  /** How long the activator may take to listen, ms (default 15 000; large catalogs take longer on a busy machine). */
+  listenTimeoutMs?: number;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function startActivator(config: ActivatorConfigInput, cpuList: stri
   Object.assign(process.env, env);
   let act: ActivatorProcess;
   try {
-    act = await ActivatorProcess.start(config as Record<string, unknown>);
+    act = await ActivatorProcess.start(config as Record<string, unknown>, opts.listenTimeoutMs ? { listenTimeoutMs: opts.listenTimeoutMs } : {});
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
