@@ -75,8 +75,12 @@ export async function startActivator(config: ActivatorConfigInput, cpuList: stri
     async waitQueue(check, what, timeoutMs = 10_000) {
       const overdue = deadline(timeoutMs, `waiting for the activator: ${what}`);
       for (;;) {
-        const q = await queue();
-        if (check(q)) return q;
+        // A kept-alive admin connection the activator closed as idle resets the next poll: poll again.
+        const q = await queue().catch((err: NodeJS.ErrnoException) => {
+          if (err.code === "ECONNRESET") return undefined;
+          throw err;
+        });
+        if (q && check(q)) return q;
         overdue();
         await sleep(2);
       }
