@@ -5,12 +5,16 @@
  * process (what `pulumi preview` pays before talking to any cloud, ts-node included), its split into loading the
  * SDKs and evaluating the program, and the resources registered. Growth must be linear: a constant number of
  * resources per model, and an evaluation cost per added model that does not grow with the number of models.
+ * A full run also evaluates 1000 models once (a large catalog): within 60 s, and on the resources line of the others.
  */
 import * as path from "node:path";
 import { spawnChild } from "./lib/processes";
 import { fixed, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 
 const CHILD = path.join(__dirname, "lib", "programChild.ts");
+/** A large catalog, evaluated once in a full run (not in the fits): its wall time is bounded by CATALOG_WALL_S. */
+const CATALOG_MODELS = 1000;
+const CATALOG_WALL_S = 60;
 
 interface Evaluation {
   models: number;
@@ -24,7 +28,7 @@ interface Evaluation {
 async function evaluate(models: number, cpuList: string | undefined): Promise<Evaluation> {
   const started = performance.now();
   const proc = spawnChild(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), CHILD, String(models)], { cpuList });
-  const timer = setTimeout(() => void proc.stop(), 120_000);
+  const timer = setTimeout(() => void proc.stop(), 300_000);
   const code = await proc.exited;
   clearTimeout(timer);
   const wallMs = performance.now() - started;
@@ -71,7 +75,7 @@ const medianBy = (runs: Evaluation[], key: "wallMs" | "evalMs" | "loadMs"): numb
 
 export const programScale: Bench = {
   name: "program-scale",
-  description: "Pulumi program under mocks with 2, 10, 50, 100 models: wall time and resources",
+  description: "Pulumi program under mocks with 2, 10, 50, 100 models (and 1000 once): wall time and resources",
   async run(ctx: BenchContext): Promise<BenchResult> {
     const sizes = ctx.smoke ? [2, 4] : [2, 10, 50, 100];
     const repeats = ctx.smoke ? 1 : 3;
@@ -83,6 +87,9 @@ export const programScale: Bench = {
       rows.push({ models, wallMs: medianBy(runs, "wallMs"), loadMs: medianBy(runs, "loadMs"), evalMs: medianBy(runs, "evalMs"), resources: runs[0]!.resources, byType: runs[0]!.byType });
       ctx.log(`program-scale: ${models} models → ${runs[0]!.resources} resources, ${(medianBy(runs, "wallMs") / 1000).toFixed(2)} s`);
     }
+    // The large-catalog guard (issue: `npm run plan` with 1000 models within 60 s): one evaluation, outside the fits.
+    const catalog = ctx.smoke ? undefined : await evaluate(CATALOG_MODELS, ctx.cores.others);
+    if (catalog) ctx.log(`program-scale: ${CATALOG_MODELS} models → ${catalog.resources} resources, ${(catalog.wallMs / 1000).toFixed(2)} s`);
     const xs = rows.map((r) => r.models);
     const resourcesFit = linearFit(xs, rows.map((r) => r.resources));
     const evalFit = linearFit(xs, rows.map((r) => r.evalMs));
@@ -98,6 +105,13 @@ export const programScale: Bench = {
     }
     if (largest.models === 100) {
       targets.push({ what: "wall time at 100 models", target: "≤ 10 s", value: largest.wallMs / 1000, unit: "s", met: largest.wallMs <= 10_000 });
+    }
+    if (catalog) {
+      const expected = rows[0]!.resources + perModel * (CATALOG_MODELS - rows[0]!.models);
+      targets.push(
+        { what: `wall time at ${CATALOG_MODELS} models (a regression guard)`, target: `≤ ${CATALOG_WALL_S} s`, value: catalog.wallMs / 1000, unit: "s", met: catalog.wallMs <= CATALOG_WALL_S * 1000 },
+        { what: `resources at ${CATALOG_MODELS} models on the line of the smaller sizes`, target: `${expected}`, value: catalog.resources, unit: "", met: catalog.resources === expected },
+      );
     }
     return {
       name: "program-scale",
@@ -115,12 +129,13 @@ export const programScale: Bench = {
         resourcesFit,
         evalMsFit: evalFit,
         evalMarginalGrowth: marginal,
+        ...(catalog ? { catalog } : {}),
       },
       tables: [
         {
           title: `Program scale: index.ts under mocks (median of ${repeats} fresh processes each; seconds)`,
           columns: ["models", "resources", "wall", "load SDKs", "evaluate", "evaluate/model ms"],
-          rows: rows.map((r) => [r.models, r.resources, fixed(r.wallMs / 1000), fixed(r.loadMs / 1000), fixed(r.evalMs / 1000), fixed(r.evalMs / r.models, 1)]),
+          rows: [...rows, ...(catalog ? [catalog] : [])].map((r) => [r.models, r.resources, fixed(r.wallMs / 1000), fixed(r.loadMs / 1000), fixed(r.evalMs / 1000), fixed(r.evalMs / r.models, 1)]),
         },
         {
           title: "Program scale: linear fits over the sizes",

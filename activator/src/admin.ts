@@ -4,6 +4,7 @@
  * share their demand.
  */
 import { createServer, type Server, type ServerResponse } from "node:http";
+import { Readable } from "node:stream";
 import type { ModelRegistry } from "./holding/registry";
 import type { Metrics } from "./base/metrics";
 import { coldStartView } from "./readiness/coldStartView";
@@ -52,10 +53,13 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
         else json(res, 503, { status: "shutting down" });
         return;
       case "/metrics":
-        metrics.registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { "content-type": metrics.registry.contentType });
-            res.end(text);
+        // Written chunk by chunk with back-pressure: an 11 MiB exposition is never one write.
+        metrics.exposition().then(
+          (chunks) => {
+            const length = chunks.reduce((sum, c) => sum + c.length, 0);
+            res.writeHead(200, { "content-type": metrics.registry.contentType, "content-length": length });
+            if (req.method === "HEAD") res.end();
+            else Readable.from(chunks, { objectMode: false }).pipe(res);
           },
           (err: Error) => json(res, 500, { error: { code: "metrics_failed", message: err.message } }),
         );

@@ -36,6 +36,8 @@ export interface BenchActivator {
 export interface ActivatorOptions {
   /** Readiness mode `kubernetes` talks to this fake API server through a generated kubeconfig (KUBECONFIG). */
   kubeApi?: FakeKubeApi;
+  /** How long the activator may take to listen, ms (default 15 000; large catalogs take longer on a busy machine). */
+  listenTimeoutMs?: number;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function startActivator(config: ActivatorConfigInput, cpuList: stri
   Object.assign(process.env, env);
   let act: ActivatorProcess;
   try {
-    act = await ActivatorProcess.start(config as Record<string, unknown>);
+    act = await ActivatorProcess.start(config as Record<string, unknown>, opts.listenTimeoutMs ? { listenTimeoutMs: opts.listenTimeoutMs } : {});
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
@@ -73,8 +75,12 @@ export async function startActivator(config: ActivatorConfigInput, cpuList: stri
     async waitQueue(check, what, timeoutMs = 10_000) {
       const overdue = deadline(timeoutMs, `waiting for the activator: ${what}`);
       for (;;) {
-        const q = await queue();
-        if (check(q)) return q;
+        // A kept-alive admin connection the activator closed as idle resets the next poll: poll again.
+        const q = await queue().catch((err: NodeJS.ErrnoException) => {
+          if (err.code === "ECONNRESET") return undefined;
+          throw err;
+        });
+        if (q && check(q)) return q;
         overdue();
         await sleep(2);
       }

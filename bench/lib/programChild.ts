@@ -6,6 +6,8 @@
  *
  *   node -r ts-node/register/transpile-only bench/lib/programChild.ts N
  */
+import { requiredMemoryBytes } from "../../activator/src/config/memory";
+import { activatorStackSchema, memoryBytes } from "../../components/config/models";
 import { stackConfig } from "../../tests/components/config/stackFiles";
 import { allResources, resetRecorded, settled, setupMocks } from "../../tests/support/mocks";
 
@@ -18,10 +20,18 @@ export function generatedModels(n: number): Record<string, unknown>[] {
   );
 }
 
+/** The dev stack's activator, its memory raised to what the memory rule needs for N models where 768Mi is too little. */
+function activatorFor(n: number): Record<string, unknown> {
+  const activator = JSON.parse(stackConfig("dev")["gpu-serverless:activator"] ?? "{}") as Record<string, unknown>;
+  const limits = activatorStackSchema.parse(activator).limits;
+  const needMi = Math.ceil(requiredMemoryBytes(limits, n) / 2 ** 20);
+  return needMi > memoryBytes(String(activator["memory"] ?? "768Mi")) / 2 ** 20 ? { ...activator, memory: `${needMi}Mi` } : activator;
+}
+
 async function main(): Promise<void> {
   const n = Number(process.argv[2]);
   if (!Number.isInteger(n) || n < 0) throw new Error(`usage: programChild.ts N (got ${process.argv[2]})`);
-  setupMocks({ project: "gpu-serverless", stack: "dev", config: stackConfig("dev", { models: generatedModels(n) }) });
+  setupMocks({ project: "gpu-serverless", stack: "dev", config: stackConfig("dev", { models: generatedModels(n), activator: activatorFor(n) }) });
   resetRecorded();
   require("../../components"); // the SDKs and our components, so evalMs is the program's own work
   const loadedAt = performance.now();

@@ -89,13 +89,14 @@ export class ActivatorProcess {
 
   /**
    * Starts the activator with `config` written as YAML, or, given a string, that exact file text (named
-   * `config.<ext>`). With `waitListening: false` it returns at once (for configs that must be refused).
+   * `config.<ext>`). With `waitListening: false` it returns at once (for configs that must be refused); else it waits
+   * `listenTimeoutMs` (default 15 000) for the activator to listen.
    * `files` are more mounted files, by path relative to the config's folder (a config names them the same way),
    * each in a folder of its own as volumes are mounted (`keys/digests`): the config's folder has its own `..data`.
    */
   static async start(
     config: Config | string,
-    opts: { ext?: string; waitListening?: boolean; files?: Record<string, string>; env?: Record<string, string> } = {},
+    opts: { ext?: string; waitListening?: boolean; listenTimeoutMs?: number; files?: Record<string, string>; env?: Record<string, string> } = {},
   ): Promise<ActivatorProcess> {
     const dir = mkdtempSync(path.join(tmpdir(), "activator-test-"));
     const file = path.join(dir, `config.${opts.ext ?? "yaml"}`);
@@ -104,7 +105,7 @@ export class ActivatorProcess {
     const act = new ActivatorProcess(dir, file, spawn(process.execPath, [ACTIVATOR_MAIN, "--config", file], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } }));
     for (const name of Object.keys(opts.files ?? {})) act.fileVersions.set(name, 1);
     if (opts.waitListening === false) return act;
-    const listening = await Promise.race([act.waitForLog((l) => l.msg === "activator listening", 15_000), act.exited.then((code) => code)]);
+    const listening = await Promise.race([act.waitForLog((l) => l.msg === "activator listening", opts.listenTimeoutMs ?? 15_000), act.exited.then((code) => code)]);
     if (typeof listening !== "object" || listening === null) {
       throw new Error(`activator exited (${String(listening)}) before listening:\n${act.output()}`);
     }

@@ -49,7 +49,7 @@ describe("benchmarks (smoke mode)", function () {
       });
     });
     assert.equal(code, 0, `npm run bench -- --smoke failed:\n${output}`);
-    for (const name of ["warm-path", "streaming", "activation-push", "peer-push", "fail-fast", "cold-path", "held-capacity", "held-bodies", "stale-upstream", "early-errors", "program-scale", "replica-choice"]) {
+    for (const name of ["warm-path", "streaming", "activation-push", "peer-push", "fail-fast", "cold-path", "held-capacity", "held-bodies", "stale-upstream", "early-errors", "program-scale", "replica-choice", "catalog-scale"]) {
       results[name] = JSON.parse(readFileSync(path.join(outDir, `${name}.json`), "utf8")) as Json;
     }
   });
@@ -195,6 +195,20 @@ describe("benchmarks (smoke mode)", function () {
     const hit = (workload: string, policy: string) => f.rows.find((r: { workload: string; policy: string }) => r.workload === workload && r.policy === policy).hitRate;
     assert.equal(hit("no shared prefix", "prefix-affine"), 0);
     assert.ok(hit("shared prefixes", "prefix-affine") > hit("shared prefixes", "service"), "affinity raises the prefix hit rate");
+  });
+
+  it("catalog scale: every model cold-started and served, /metrics scraped under traffic, RSS against the memory rule", () => {
+    const f = results["catalog-scale"]!.figures;
+    assert.deepEqual(f.sizes.map((s: { models: number }) => s.models), [20, 60]);
+    for (const s of f.sizes) {
+      assert.equal(s.errors, 0, `${s.models} models: proxied requests failed ${JSON.stringify(s.coldStartFailures)}`);
+      assert.ok(s.scrapesDuringTraffic > 0, `${s.models} models: scraped while proxying`);
+      latency(s.withoutScrape.p99, "p99 without scraping");
+      latency(s.withScrape.p99, "p99 while scraped");
+      assert.ok(s.rssPeakMiB >= s.rssIdleMiB && s.peakShareOfLimit > 0 && s.peakShareOfLimit < 1, `peak ${s.rssPeakMiB} MiB`);
+    }
+    assert.ok(f.sizes[1].metricsBytes > f.sizes[0].metricsBytes, "more models, more series");
+    for (const r of f.renders) assert.equal(r.sliced.bytes - r.promClient.bytes < 4096, true, "both renderers wrote the same exposition, give or take the process metrics");
   });
 
   it("program scale: the program evaluated under mocks, resources growing by a constant number per model", () => {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ERRORS } from "./errors";
+import { renderExposition } from "./exposition";
 
 /**
  * Buckets of `activator_cold_start_phase_seconds`, s: few, so a model costs 10 phases × 8 series at most. Our own share
@@ -50,8 +51,17 @@ export function createMetrics(queue: QueueSnapshot) {
   // Exported as 0 from the start: `increase()` sees the first uncaught error (over a series that first appears at 1 it reads 0).
   for (const kind of ["uncaughtException", "unhandledRejection"] as const) metrics.uncaughtExceptions.inc({ kind }, 0);
   const initialised = new Set<string>();
+  let rendering: Promise<Buffer[]> | undefined;
   return {
     ...metrics,
+    /**
+     * The registry's Prometheus text as UTF-8 chunks, rendered in slices that yield to the event loop (./exposition):
+     * a scrape of a large catalog does not stall proxied requests. Scrapes that arrive while one renders share it.
+     */
+    exposition(): Promise<Buffer[]> {
+      rendering ??= renderExposition(metrics.registry).finally(() => (rendering = undefined));
+      return rendering;
+    },
     /**
      * Exports a model's per-model counters and cold-start outcomes as 0, once per model key (a model removed and
      * added again keeps its counts): `rate()` and alerts see the model before its first request, and `increase()`

@@ -1,0 +1,273 @@
+/**
+ * Catalog scale: one activator serving N path-routed models (100 and 1000; 20 and 60 in smoke mode), every model
+ * behind the fake EndpointSlice API in kubernetes readiness mode, sharing one backend. Each model first goes through
+ * one served cold start (held, then its slice turns ready), so the per-model series of today exist: cold-start
+ * duration and phase histograms, wait, proxy latency, replica choices, rejections, KEDA call gauge.
+ *
+ * Per size: RSS idle at zero and after the cold starts; `/metrics` size, series and scrape time; then the same
+ * proxied traffic (CONNECTIONS keep-alive connections, each sending GETs to random models back to back) for
+ * PHASE_MS without scraping (the reference) and for PHASE_MS while a separate process scrapes `/metrics` back to back;
+ * p50/p99/max of both, in the same run. Peak RSS (VmHWM) over the whole run against the pod limit the stack's memory
+ * rule (activator/src/config/memory.ts) gives for N models with the default limits.
+ */
+import * as http from "node:http";
+import { activatorStackSchema } from "../components/config/models";
+import { requiredMemoryBytes } from "../activator/src/config/memory";
+import { endpointSlice, FakeKubeApi } from "../testing/activator/fakeKubeApi";
+import { TestBackend } from "../testing/activator/backend";
+import { keepAliveAgent, send } from "../testing/activator/http";
+import { startActivator } from "./lib/activator";
+import { renderFigures, type RenderFigures } from "./lib/metricsRender";
+import { rssOf, spawnChild } from "./lib/processes";
+import { fixed, sleep, summarize, type Bench, type BenchContext, type BenchResult, type Summary } from "./lib/report";
+
+const MiB = 1024 * 1024;
+const CONNECTIONS = 4;
+/** Models cold-started at once. */
+const COLD_BATCH = 100;
+
+/** A child process that GETs `url` back to back and prints each scrape's milliseconds and bytes. */
+const SCRAPER = `
+const url = process.argv[1];
+(async () => {
+  for (;;) {
+    const t = performance.now();
+    const res = await fetch(url);
+    const body = await res.arrayBuffer();
+    process.stdout.write(JSON.stringify({ ms: performance.now() - t, bytes: body.byteLength, status: res.status }) + "\\n");
+  }
+})().catch((e) => { process.stderr.write(String(e)); process.exit(1); });
+`;
+
+interface Scrape {
+  ms: number;
+  bytes: number;
+  status: number;
+}
+
+/** Back-to-back GETs to random models on `connections` keep-alive connections for `ms`: each latency, in ms. */
+async function traffic(base: string, models: number, connections: number, ms: number): Promise<{ latencies: number[]; errors: number }> {
+  const agent = keepAliveAgent();
+  const latencies: number[] = [];
+  let errors = 0;
+  const until = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < until) {
+        const started = performance.now();
+        const res = await send(`${base}/m${Math.floor(Math.random() * models)}/x`, { agent }).catch(() => undefined);
+        if (res?.status === 200) latencies.push(performance.now() - started);
+        else errors++;
+      }
+    }),
+  );
+  agent.destroy();
+  return { latencies, errors };
+}
+
+interface SizeResult {
+  models: number;
+  rssIdleMiB: number;
+  rssAfterColdStartsMiB: number;
+  rssPeakMiB: number;
+  podLimitMiB: number;
+  peakShareOfLimit: number;
+  metricsBytes: number;
+  metricsSeries: number;
+  scrapeMs: Summary;
+  withoutScrape: Summary;
+  withScrape: Summary;
+  addedP50Ms: number;
+  addedP99Ms: number;
+  scrapesDuringTraffic: number;
+  /** Proxied requests without a 200, cold starts included. */
+  errors: number;
+  /** Cold-start requests answered other than 200, by status or error. */
+  coldStartFailures: Record<string, number>;
+}
+
+export async function measure(models: number, phaseMs: number, ctx: BenchContext): Promise<SizeResult> {
+  const stack = activatorStackSchema.parse({});
+  const api = await FakeKubeApi.start();
+  const backend = await TestBackend.create();
+  await backend.start();
+  const names = Array.from({ length: models }, (_, i) => `m${i}`);
+  const slice = (name: string, ready: boolean) => endpointSlice({ namespace: "bench", service: name, name: `${name}-a`, ready: [ready], address: "127.0.0.1", port: backend.port });
+  for (const name of names) api.apply(slice(name, false));
+  const model = (name: string) => ({ name, namespace: "bench", backend: backend.url, serviceName: name, readinessPath: "/health", pathPrefix: `/${name}` });
+  const act = await startActivator({ readiness: { mode: "kubernetes" }, limits: { ...stack.limits }, models: names.map(model) }, ctx.cores.proxy, { kubeApi: api, listenTimeoutMs: 120_000 });
+  let scraper: ReturnType<typeof spawnChild> | undefined;
+  try {
+    await act.waitQueue((q) => Object.keys(q.models).length === models && Object.values(q.models).every((m) => !m.ready), "models at zero", 60_000);
+    await sleep(1000);
+    const rssIdle = rssOf(act.pid).rss;
+    ctx.log(`catalog-scale: ${models} models at zero`);
+    // One served cold start per model: held, then released when its slice turns ready; COLD_BATCH models at a time.
+    const agent = new http.Agent({ keepAlive: false });
+    const coldStartFailures: Record<string, number> = {};
+    for (let start = 0; start < models; start += COLD_BATCH) {
+      const batch = names.slice(start, start + COLD_BATCH);
+      const held = Promise.all(batch.map((n) => send(`${act.proxyUrl}/${n}/x`, { agent }).then((r) => r.status, (err: Error) => err.message)));
+      await act.waitQueue((q) => q.held === batch.length, `${batch.length} requests held`, 60_000);
+      for (const name of batch) api.apply(slice(name, true));
+      for (const answer of await held) if (answer !== 200) coldStartFailures[answer] = (coldStartFailures[answer] ?? 0) + 1;
+    }
+    agent.destroy();
+    if (Object.keys(coldStartFailures).length > 0) ctx.log(`catalog-scale: cold starts not answered 200: ${JSON.stringify(coldStartFailures)}`);
+    await sleep(1000);
+    const rssAfter = rssOf(act.pid).rss;
+
+    const scrapes: Scrape[] = [];
+    let text = "";
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      text = await act.metrics();
+      scrapes.push({ ms: performance.now() - started, bytes: Buffer.byteLength(text), status: 200 });
+    }
+    const series = text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).length;
+    const phaseNames = new Set([...text.matchAll(/^activator_cold_start_phase_seconds_count\{model="bench\/m0",phase="([a-z_]+)"\}/gm)].map((m) => m[1]));
+    if (phaseNames.size === 0) throw new Error("no cold-start phase series for bench/m0 after its served cold start");
+
+    await traffic(act.proxyUrl, models, CONNECTIONS, Math.min(1000, phaseMs)); // warm the connections and the JIT
+    const without = await traffic(act.proxyUrl, models, CONNECTIONS, phaseMs);
+    scraper = spawnChild(process.execPath, ["-e", SCRAPER, `${act.process.adminUrl}/metrics`], { cpuList: ctx.cores.others });
+    await sleep(200);
+    const withScrape = await traffic(act.proxyUrl, models, CONNECTIONS, phaseMs);
+    await scraper.stop();
+    const during = scraper
+      .stdout()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Scrape);
+    scraper = undefined;
+    if (during.some((s) => s.status !== 200)) throw new Error("a scrape failed");
+    const peak = rssOf(act.pid).peak;
+    const podLimit = requiredMemoryBytes(stack.limits, models);
+    const a = summarize(without.latencies);
+    const b = summarize(withScrape.latencies);
+    const result: SizeResult = {
+      models,
+      rssIdleMiB: rssIdle / MiB,
+      rssAfterColdStartsMiB: rssAfter / MiB,
+      rssPeakMiB: peak / MiB,
+      podLimitMiB: podLimit / MiB,
+      peakShareOfLimit: peak / podLimit,
+      metricsBytes: scrapes.at(-1)!.bytes,
+      metricsSeries: series,
+      scrapeMs: summarize([...scrapes, ...during].map((s) => s.ms)),
+      withoutScrape: a,
+      withScrape: b,
+      addedP50Ms: b.p50 - a.p50,
+      addedP99Ms: b.p99 - a.p99,
+      scrapesDuringTraffic: during.length,
+      errors: without.errors + withScrape.errors + Object.values(coldStartFailures).reduce((a, b) => a + b, 0),
+      coldStartFailures,
+    };
+    ctx.log(
+      `catalog-scale: ${models} models: RSS idle ${fixed(result.rssIdleMiB, 0)} MiB, peak ${fixed(result.rssPeakMiB, 0)} MiB of ${fixed(result.podLimitMiB, 0)}; ` +
+        `/metrics ${fixed(result.metricsBytes / MiB, 2)} MiB in ${fixed(result.scrapeMs.p50, 0)} ms; p99 ${fixed(a.p99, 2)} → ${fixed(b.p99, 2)} ms with ${during.length} scrapes`,
+    );
+    return result;
+  } finally {
+    await scraper?.stop();
+    await act.stop();
+    await backend.stop();
+    await api.stop();
+  }
+}
+
+export const catalogScale: Bench = {
+  name: "catalog-scale",
+  description: "100 and 1000 models in one activator: RSS vs the memory rule, /metrics size, latency added while scraped",
+  async run(ctx: BenchContext): Promise<BenchResult> {
+    const sizes = ctx.smoke ? [20, 60] : [100, 1000];
+    const phaseMs = ctx.smoke ? 1500 : 10_000;
+    const rows: SizeResult[] = [];
+    for (const models of sizes) rows.push(await measure(models, phaseMs, ctx));
+    // The same registry in this process, by both renderers: the longest event-loop block, whatever the proxy's latency.
+    const renders: Array<{ models: number; series: string; promClient: RenderFigures; sliced: RenderFigures }> = [];
+    for (const [models, future] of [...sizes.map((n) => [n, false] as const), [sizes.at(-1)!, true] as const]) {
+      const r = await renderFigures(models, future, ctx.smoke ? 1 : 3);
+      renders.push({ models, series: future ? "today's + canary versions and endpoints" : "today's", ...r });
+      ctx.log(`catalog-scale: render ${models} models (${renders.at(-1)!.series}): prom-client blocks ${fixed(r.promClient.longestBlockMs, 0)} ms, sliced ${fixed(r.sliced.longestBlockMs, 1)} ms`);
+    }
+    const largestRender = renders.at(-1)!;
+    const [small, large] = [rows[0]!, rows.at(-1)!];
+    const perModelKiB = ((large.rssAfterColdStartsMiB - small.rssAfterColdStartsMiB) * 1024) / (large.models - small.models);
+    const peakPerModelKiB = ((large.rssPeakMiB - small.rssPeakMiB) * 1024) / (large.models - small.models);
+    return {
+      name: "catalog-scale",
+      method: {
+        readiness: "kubernetes (fake EndpointSlice API), N path-routed models on one backend, each after one served cold start",
+        limits: "the stack's defaults (gpu-serverless:activator limits)",
+        traffic: `${CONNECTIONS} keep-alive connections, GETs to random models back to back, ${phaseMs} ms without scraping (reference), then ${phaseMs} ms while another process scrapes /metrics back to back`,
+        rss: "/proc/<activator pid>/status: VmRSS idle at zero (1 s after start), after the cold starts (1 s later), VmHWM (peak) at the end",
+        podLimit: "requiredMemoryBytes(default limits, N) (activator/src/config/memory.ts)",
+      },
+      figures: { sizes: rows, rssPerModelKiB: perModelKiB, peakPerModelKiB, renders },
+      tables: [
+        {
+          title: "Catalog scale: memory and /metrics (MiB, ms)",
+          columns: ["models", "RSS idle", "after cold starts", "peak", "pod limit", "peak ÷ limit", "/metrics MiB", "series", "scrape p50", "scrape max"],
+          rows: rows.map((r) => [
+            r.models,
+            fixed(r.rssIdleMiB, 0),
+            fixed(r.rssAfterColdStartsMiB, 0),
+            fixed(r.rssPeakMiB, 0),
+            fixed(r.podLimitMiB, 0),
+            fixed(r.peakShareOfLimit, 2),
+            fixed(r.metricsBytes / MiB, 2),
+            r.metricsSeries,
+            fixed(r.scrapeMs.p50, 0),
+            fixed(r.scrapeMs.max, 0),
+          ]),
+        },
+        {
+          title: "Catalog scale: proxied request latency without and with /metrics scraped back to back (ms)",
+          columns: ["models", "requests", "p50", "p99", "max", "scraped: requests", "p50", "p99", "max", "scrapes", "added p99"],
+          rows: rows.map((r) => [
+            r.models,
+            r.withoutScrape.count,
+            fixed(r.withoutScrape.p50, 2),
+            fixed(r.withoutScrape.p99, 2),
+            fixed(r.withoutScrape.max, 1),
+            r.withScrape.count,
+            fixed(r.withScrape.p50, 2),
+            fixed(r.withScrape.p99, 2),
+            fixed(r.withScrape.max, 1),
+            r.scrapesDuringTraffic,
+            fixed(r.addedP99Ms, 2),
+          ]),
+        },
+        {
+          title: "Catalog scale: rendering the activator's registry in-process, prom-client's registry.metrics() against the sliced renderer /metrics serves (ms)",
+          columns: ["models", "series kinds", "MiB", "series", "prom-client wall", "CPU", "longest block", "sliced wall", "CPU", "longest block"],
+          rows: renders.map((r) => [
+            r.models,
+            r.series,
+            fixed(r.sliced.bytes / MiB, 2),
+            r.sliced.series,
+            fixed(r.promClient.renderMs, 0),
+            fixed(r.promClient.cpuMs, 0),
+            fixed(r.promClient.longestBlockMs, 1),
+            fixed(r.sliced.renderMs, 0),
+            fixed(r.sliced.cpuMs, 0),
+            fixed(r.sliced.longestBlockMs, 1),
+          ]),
+        },
+      ],
+      targets: [
+        {
+          what: `longest event-loop block while /metrics renders, ${largestRender.models} models with future per-model series`,
+          target: "≤ 5 ms",
+          value: largestRender.sliced.longestBlockMs,
+          unit: "ms",
+          met: largestRender.sliced.longestBlockMs <= 5,
+        },
+        { what: `peak RSS ÷ pod limit from the memory rule, ${large.models} models`, target: "≤ 0.8", value: large.peakShareOfLimit, unit: "", met: large.peakShareOfLimit <= 0.8 },
+        { what: `p99 added to proxied requests while /metrics is scraped, ${large.models} models`, target: "≤ 5 ms", value: large.addedP99Ms, unit: "ms", met: large.addedP99Ms <= 5 },
+        { what: "proxied requests failed", target: "0", value: rows.reduce((s, r) => s + r.errors, 0), unit: "", met: rows.every((r) => r.errors === 0) },
+      ],
+    };
+  },
+};
