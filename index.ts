@@ -6,6 +6,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig, ServerlessGpuPlatform } from "./components";
 import { Activator } from "./components/resources/activator";
 import { gpuNodeGroupOf } from "./components/config/models";
+import { cachedPools } from "./components/config/nodeCache";
+import { gpusPerInstance } from "./components/domain/prices";
+import { usesNodeCache } from "./components/manifests/model/inferenceService";
+import { gpuPoolTaints, tolerationsFor } from "./components/manifests/nodeMonitoring/agent";
+import { NodeCache } from "./components/resources/nodeCache";
 import { Observability } from "./components/resources/observability";
 import { ServerlessModel } from "./components/resources/serverlessModel";
 
@@ -45,6 +50,20 @@ new Observability("observability", {
     models: config.models.map((m) => ({ key: `${m.namespace}/${m.name}`, minReplicas: m.minReplicas, cooldownSeconds: m.cooldownSeconds, pollingSeconds: m.pollingSeconds })),
 });
 
+// The node-local NVMe cache of the Karpenter GPU pools (`nodeCache`; manifests/model/nodeCache.ts), its agent from the activator's image.
+const cachePools = cachedPools(config);
+const nodeCache =
+    cachePools.length > 0
+        ? new NodeCache("node-cache", {
+              provider: platform.provider,
+              image: activator.image,
+              pools: cachePools,
+              defaultSlots: Math.max(...config.gpuNodeGroups.filter((g) => cachePools.includes(g.name)).map((g) => gpusPerInstance[g.instanceType] ?? 8)),
+              systemNodeSelector: platform.systemNodeSelector,
+              gpuTolerations: tolerationsFor(gpuPoolTaints(config.gpuNodeGroups)),
+          })
+        : undefined;
+
 const gpuGroupNames = config.gpuNodeGroups.map((group) => group.name);
 for (const model of config.models) {
     new ServerlessModel(model.name, {
@@ -63,6 +82,7 @@ for (const model of config.models) {
             region: platform.region,
         },
         dependencies: { ...platform.crdReleases, namespace: activator.modelNamespaces[model.namespace] },
+        nodeCache: nodeCache && usesNodeCache(model, gpuNodeGroupOf(model, gpuGroupNames), cachePools) ? nodeCache.storageClass : undefined,
     });
 }
 
