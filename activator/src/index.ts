@@ -24,3 +24,5 @@ export { routeConflicts, type RouteConflict } from "./routing/conflicts";
 export { MODEL_METADATA_KEY } from "./scaler/activity";
 export { estimatedPeakMemoryBytes, MEMORY_MODEL, requiredMemoryBytes } from "./config/memory";
 export type { ColdStartRecord } from "./readiness/coldStartRecorder";
+export { cachePersistentVolume, cacheVolumeName, reconcile as reconcileNodeCache, type NodeCacheAgentConfig, type PersistentVolumeView } from "./nodeCacheAgent/reconcile";
+export { configEnvironmentVariable as nodeCacheAgentConfigVariable } from "./nodeCacheAgent/config";

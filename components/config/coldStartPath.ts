@@ -6,10 +6,9 @@
  * run on the system nodes, a managed node group under cluster-autoscaler).
  */
 import { pathPhaseBudgets, type PathInUse } from "../domain/coldStartBudget";
-import { usesNodeCache } from "../manifests/model/inferenceService";
 import { coldStartBudget, coldStartDefaults, type ColdStartPhases } from "./coldStart";
 import { gpuNodeGroupOf, isLlmFormat, streamingRuntimeName, type ModelConfig } from "./models";
-import { cachedPools } from "./nodeCache";
+import { cachedPools, usesNodeCache } from "./nodeCache";
 
 export interface PathConfig {
     gpuNodeGroups: readonly { name: string; provisioner: "karpenter" | "cluster-autoscaler"; warm?: unknown }[];

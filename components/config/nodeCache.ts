@@ -9,6 +9,9 @@
  * because it is not verified on AWS (no GPU node here). Turn it on per stack: `pulumi config set nodeCache true`.
  */
 import { z } from "zod";
+import { isLlmFormat, streamingRuntimeName, type ModelConfig } from "./models";
+
+type CacheModel = Pick<ModelConfig, "format" | "storageUri" | "gpus" | "runtime">;
 
 export const nodeCacheSchema = z.boolean({ error: (iss) => `${JSON.stringify(iss.input)} is not true or false` }).default(false);
 
@@ -23,4 +26,18 @@ export function nodeCacheProblem(config: { nodeCache: boolean; gpuNodeGroups: re
         return "needs a gpuNodeGroups entry with provisioner karpenter: the cache lives on the RAID0 instance-store mount its EC2NodeClass makes";
     }
     return undefined;
+}
+
+/**
+ * Whether `model` gets the node cache when the stack turns it on: an `hf://` LLM (vllm or huggingface format, both
+ * KServe's Hugging Face server) on GPUs, with KServe's runtime (the streaming runtime reads `s3://` only), on a pool
+ * whose nodes have the cache (`cachedPools`: the Karpenter pools).
+ */
+export function usesNodeCache(model: CacheModel, pool: string | undefined, cachedPools: readonly string[]): boolean {
+    return nodeCacheEligible(model) && pool !== undefined && cachedPools.includes(pool);
+}
+
+/** An `hf://` LLM on GPUs with KServe's Hugging Face server: what the node cache can serve. */
+export function nodeCacheEligible(model: CacheModel): boolean {
+    return isLlmFormat(model.format) && model.storageUri.startsWith("hf://") && model.gpus > 0 && model.runtime !== streamingRuntimeName;
 }

@@ -10,6 +10,7 @@ import { scaleUpDelaySeconds } from "../../config/coldStart";
 import { isLlmFormat, type ModelConfig } from "../../config/models";
 import type { GpuScheduling } from "../../domain/nodeGroups";
 import { livenessPath, modelLabels, modelServerPort, readinessPath, servedModelName } from "./predictor";
+import { nodeCacheEligible } from "../../config/nodeCache";
 import { hfCachedModelArgs, nodeCacheEnv, nodeCacheOwner, nodeCacheVolume, nodeCacheVolumeMount } from "./nodeCache";
 import { modelContainerPorts, servingRuntimes } from "./runtime";
 import { runaiStreamerModelSpec, vllmHealthPath, vllmRuntimeName } from "./vllmRuntime";
@@ -24,25 +25,12 @@ export interface InferenceServiceOptions {
     /** Region of an `s3://` model's bucket; required with `runtime: gpu-serverless-vllm-openai` (the streamer's `AWS_REGION`). */
     s3Region?: string;
     /**
-     * Use the node-local NVMe cache (nodeCache.ts; config `nodeCache`, see `usesNodeCache`): KServe's Hugging Face
+     * Use the node-local NVMe cache (nodeCache.ts; config `nodeCache`, see config/nodeCache.ts `usesNodeCache`): KServe's Hugging Face
      * server downloads `hf://` weights by id and revision into it, and vLLM's compile caches live there. Default false.
      */
     nodeCache?: boolean;
 }
 
-/**
- * Whether `model` gets the node cache when the stack turns it on: an `hf://` LLM (vllm or huggingface format, both
- * KServe's Hugging Face server) on GPUs, with KServe's runtime (the streaming runtime reads `s3://` only), on a pool
- * whose nodes have the cache (`cachedPools`: the Karpenter pools).
- */
-export function usesNodeCache(model: Pick<ModelConfig, "format" | "storageUri" | "gpus" | "runtime">, pool: string | undefined, cachedPools: readonly string[]): boolean {
-    return nodeCacheEligible(model) && pool !== undefined && cachedPools.includes(pool);
-}
-
-/** An `hf://` LLM on GPUs with KServe's Hugging Face server: what the node cache can serve. */
-export function nodeCacheEligible(model: Pick<ModelConfig, "format" | "storageUri" | "gpus" | "runtime">): boolean {
-    return isLlmFormat(model.format) && model.storageUri.startsWith("hf://") && model.gpus > 0 && model.runtime !== vllmRuntimeName;
-}
 
 /** The KServe runtime's model format: `vllm` is KServe's Hugging Face runtime with its vLLM backend forced. */
 export function kserveModelFormat(model: Pick<ModelConfig, "format">): string {

@@ -23,12 +23,7 @@
  * `VLLM_CACHE_ROOT` (vLLM's torch.compile artefacts) and `XDG_CACHE_HOME` (what else defaults to `~/.cache`).
  */
 
-import {
-    cachePersistentVolume,
-    reconcile,
-    type NodeCacheAgentConfig,
-    type PersistentVolumeView,
-} from "../../../activator/src/nodeCacheAgent/reconcile";
+import { cachePersistentVolume, reconcileNodeCache as reconcile, type NodeCacheAgentConfig, type PersistentVolumeView } from "../../../activator/src/index";
 
 /** StorageClass of the cache volumes: no provisioner (local PVs made by the agent), bound where the pod lands. */
 export const nodeCacheStorageClassName = "gpu-serverless-node-cache";

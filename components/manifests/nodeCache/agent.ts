@@ -15,11 +15,7 @@
  * The DaemonSet tolerates every taint of every GPU pool (tests/components/manifests/gpuDaemons.test.ts checks the
  * rule for it with the add-ons' pods); the agent runs on the system nodes and needs no GPU toleration.
  */
-import {
-    cacheVolumeName,
-    type NodeCacheAgentConfig,
-} from "../../../activator/src/nodeCacheAgent/reconcile";
-import { configEnvironmentVariable } from "../../../activator/src/nodeCacheAgent/config";
+import { cacheVolumeName, nodeCacheAgentConfigVariable as configEnvironmentVariable, type NodeCacheAgentConfig } from "../../../activator/src/index";
 import { acceleratorLabel, acceleratorValue, nodeGroupLabel } from "../../domain/nodeGroups";
 import {
     nodeCacheCapacity,

@@ -9,7 +9,8 @@ import {
     persistentVolumesToRecycle,
 } from "../../../../components/manifests/model/nodeCache";
 import { vllmRuntimeManifest } from "../../../../components/manifests/model/vllmRuntime";
-import { inferenceServiceManifest, usesNodeCache } from "../../../../components/manifests/model/inferenceService";
+import { inferenceServiceManifest } from "../../../../components/manifests/model/inferenceService";
+import { usesNodeCache } from "../../../../components/config/nodeCache";
 import { crdErrors } from "../../../support/crds";
 import { a100Scheduling, llmModel, qwenUri, stackWith } from "./fixtures";
 
