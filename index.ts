@@ -7,6 +7,10 @@ import { loadStackConfig, ServerlessGpuPlatform } from "./components";
 import { Activator } from "./components/resources/activator";
 import { deployedVersions } from "./components/config/canary";
 import { gpuNodeGroupOf } from "./components/config/models";
+import { cachedPools, usesNodeCache } from "./components/config/nodeCache";
+import { gpusPerInstance } from "./components/domain/prices";
+import { gpuPoolTaints, tolerationsFor } from "./components/manifests/nodeMonitoring/agent";
+import { NodeCache } from "./components/resources/nodeCache";
 import { Observability } from "./components/resources/observability";
 import { ServerlessModel } from "./components/resources/serverlessModel";
 
@@ -49,6 +53,20 @@ new Observability("observability", {
     models: deployedVersions(config.models).map((m) => ({ key: `${m.namespace}/${m.name}`, minReplicas: m.minReplicas, cooldownSeconds: m.cooldownSeconds, pollingSeconds: m.pollingSeconds })),
 });
 
+// The node-local NVMe cache of the Karpenter GPU pools (`nodeCache`; manifests/model/nodeCache.ts), its agent from the activator's image.
+const cachePools = cachedPools(config);
+const nodeCache =
+    cachePools.length > 0
+        ? new NodeCache("node-cache", {
+              provider: platform.provider,
+              image: activator.image,
+              pools: cachePools,
+              defaultSlots: Math.max(...config.gpuNodeGroups.filter((g) => cachePools.includes(g.name)).map((g) => gpusPerInstance[g.instanceType] ?? 8)),
+              systemNodeSelector: platform.systemNodeSelector,
+              gpuTolerations: tolerationsFor(gpuPoolTaints(config.gpuNodeGroups)),
+          })
+        : undefined;
+
 const gpuGroupNames = config.gpuNodeGroups.map((group) => group.name);
 // Each model, and its canary as an InferenceService of its own (components/config/canary.ts).
 for (const model of deployedVersions(config.models)) {
@@ -68,6 +86,7 @@ for (const model of deployedVersions(config.models)) {
             region: platform.region,
         },
         dependencies: { ...platform.crdReleases, namespace: activator.modelNamespaces[model.namespace] },
+        nodeCache: nodeCache && usesNodeCache(model, gpuNodeGroupOf(model, gpuGroupNames), cachePools) ? nodeCache.storageClass : undefined,
     });
 }
 

@@ -28,3 +28,5 @@ export { MODEL_METADATA_KEY } from "./scaler/activity";
 export { estimatedPeakMemoryBytes, MEMORY_MODEL, requiredMemoryBytes } from "./config/memory";
 export type { ColdStartRecord } from "./readiness/coldStartRecorder";
 export { queueReadsSchema, sqsQueue, QUEUE_READS_DEFAULTS, QUEUE_SCALING_DEFAULTS, type SqsQueue } from "./queue/config";
+export { cachePersistentVolume, cacheVolumeName, reconcile as reconcileNodeCache, type NodeCacheAgentConfig, type PersistentVolumeView } from "./nodeCacheAgent/reconcile";
+export { configEnvironmentVariable as nodeCacheAgentConfigVariable } from "./nodeCacheAgent/config";

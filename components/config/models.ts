@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { canarySchema as activatorCanarySchema, limitFields, modelSchema as activatorModelSchema, queueReadsSchema, requiredMemoryBytes, routeConflicts } from "../../activator/src/index";
 import { parseCidr } from "../domain/networkLayout";
-import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds } from "./coldStart";
+import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds, type ColdStartPhases } from "./coldStart";
 import { ociStorageUriProblem } from "../domain/modelcar";
 import { prewarmSchema } from "./fastPath";
 import { canaryFormats } from "./canary";
@@ -350,7 +350,9 @@ export const modelSchema = z
         const explicit = m.coldStartTimeoutSeconds !== undefined;
         // Sized with the default node provisioning time here; the stack loader resizes it with the configured one.
         const coldStartTimeoutSeconds = m.coldStartTimeoutSeconds ?? coldStartBudget({ ...m, coldStart }, defaultNodeProvisionSeconds).totalSeconds;
-        return { ...m, routing: { ...routing, ...kserve }, vllm: llm ? (m.vllm ?? defaultVllmTargets) : undefined, coldStart, coldStartTimeoutSeconds, coldStartTimeoutExplicit: explicit };
+        // Which phases the config set: the stack loader fills the others from the model's cold-start path (config/coldStartPath.ts).
+        const coldStartSet = Object.keys(m.coldStart ?? {}).filter((k) => m.coldStart?.[k as keyof ColdStartPhases] !== undefined) as (keyof ColdStartPhases)[];
+        return { ...m, routing: { ...routing, ...kserve }, vllm: llm ? (m.vllm ?? defaultVllmTargets) : undefined, coldStart, coldStartSet, coldStartTimeoutSeconds, coldStartTimeoutExplicit: explicit };
     });
 
 /**

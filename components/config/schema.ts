@@ -12,6 +12,7 @@ import { chartVersionOverrideProblem, kubernetesVersionProblem } from "../domain
 import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../domain/checks";
 import { instanceTypeProblem, regionProblem } from "../domain/awsCatalog";
 import { imageCacheSchema, vpcEndpointsSchema, warmNodesSchema } from "./fastPath";
+import { nodeCacheProblem, nodeCacheSchema } from "./nodeCache";
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
@@ -404,6 +405,8 @@ export const platformKeys = {
     imageCache: imageCacheSchema,
     /** S3 gateway and ECR interface endpoints in the VPC (config/fastPath.ts). Default false. */
     vpcEndpoints: vpcEndpointsSchema,
+    /** Node-local NVMe cache for hf:// LLM weights and vLLM compile caches on the Karpenter GPU pools (config/nodeCache.ts). Default false. */
+    nodeCache: nodeCacheSchema,
     /** Protect the EKS cluster and its secrets key from deletion (`pulumi destroy` refuses until turned off). Default false. */
     protect: z.boolean({ error: (iss) => `${quote(iss.input)} is not true or false` }).default(false),
 };
@@ -430,5 +433,6 @@ export function checkPlatform(config: PlatformConfig, ctx: z.RefinementCtx): voi
         } else if (vpcZones && !vpcZones.includes(g.availabilityZone)) {
             issue(["gpuNodeGroups", i, "availabilityZone"], `${quote(g.availabilityZone)} is not one of vpc.availabilityZones (${vpcZones.join(", ")})`);
         }
-    });
+    });    const cacheProblem = nodeCacheProblem(config);
+    if (cacheProblem) issue(["nodeCache"], cacheProblem);
 }

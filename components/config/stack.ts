@@ -10,7 +10,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { alertStackKeys } from "./alerts";
-import { coldStartBudget, goDurationSeconds } from "./coldStart";
+import { goDurationSeconds } from "./coldStart";
+import { withPathBudgets } from "./coldStartPath";
 import { checkModels, modelStackKeys } from "./models";
 import { checkPlatform, platformKeys } from "./schema";
 import { registryCredentialProblem } from "./fastPath";
@@ -27,11 +28,10 @@ const stackSchema = z
         checkModels({ ...config, nodeProvisionSeconds: goDurationSeconds(config.clusterAutoscaler.maxNodeProvisionTime) }, ctx);
     })
     .transform((config) => {
-        // A hold budget left to its default covers the node provisioning time this cluster actually allows.
+        // A hold budget left to its default is the sum of the phases of the path this stack configures for the model
+        // (config/coldStartPath.ts); under cluster-autoscaler it covers the node provisioning time the cluster allows.
         const nodeProvisionSeconds = goDurationSeconds(config.clusterAutoscaler.maxNodeProvisionTime);
-        const models = config.models.map((m) =>
-            m.coldStartTimeoutExplicit ? m : { ...m, coldStartTimeoutSeconds: coldStartBudget(m, nodeProvisionSeconds).totalSeconds },
-        );
+        const models = config.models.map((m) => withPathBudgets(config, m, nodeProvisionSeconds));
         return { ...config, models };
     });
 

@@ -133,3 +133,69 @@ export function pathTotal(path: ColdStartPath): { min: number; typical: number; 
     }
     return { min, typical, max };
 }
+
+/**
+ * What a stack configures for one GPU model, as far as its cold start goes (config: the model's pool's
+ * `provisioner`, `imageCache.pullThroughCache`, the model's runtime and `nodeCache`, the pool's `warm`).
+ */
+export interface PathInUse {
+    /** Who adds a GPU node: Karpenter (batches 1-10 s) or cluster-autoscaler (30 s GPU buffer, managed node group). */
+    readonly provisioner: "karpenter" | "cluster-autoscaler";
+    /** Images from ECR in the region (pull-through cache) or from their upstream registries through the NAT gateway. */
+    readonly images: "ecr" | "upstream";
+    /** How weights arrive: KServe's storage initializer, vLLM's Run:ai streamer from S3, or the server into the node cache. */
+    readonly weights: "storageInitializer" | "streamed" | "nodeCache";
+    /** Whether the pool keeps warm nodes (always or on a schedule). */
+    readonly warmNodes: boolean;
+}
+
+/** The factor on a phase's published or estimated maximum that its hold budget gets: the figures are not verified on AWS. */
+export const holdMargin = 2;
+
+/**
+ * The phases of the slowest cold start this path allows: a new node, no image on it, empty caches. Warm nodes and the
+ * node cache do not shorten it: a warm node may be taken by another model, and a node the provisioner just added has
+ * neither the image nor the cache. Per phase, Karpenter takes `fast`'s provisioning and node figures, ECR images
+ * `fast`'s pull, streamed weights `fast`'s weights and engine start; everything else is `today`'s.
+ */
+export function slowestPhases(path: PathInUse): ColdStartPath {
+    const { today, fast } = coldStartBudget;
+    return {
+        activation: today.activation,
+        provisioning: path.provisioner === "karpenter" ? fast.provisioning : today.provisioning,
+        nodeReady: path.provisioner === "karpenter" ? fast.nodeReady : today.nodeReady,
+        imagePull: path.images === "ecr" ? fast.imagePull : today.imagePull,
+        weights: path.weights === "streamed" ? fast.weights : today.weights,
+        engineStart: path.weights === "streamed" ? fast.engineStart : today.engineStart,
+        firstByte: today.firstByte,
+    };
+}
+
+/** Per-phase hold budgets, in seconds, as the stack config names them (`models[].coldStart` and the node phase). */
+export interface PhaseBudgets {
+    readonly nodeSeconds: number;
+    readonly imagePullSeconds: number;
+    readonly downloadSeconds: number;
+    readonly startupSeconds: number;
+}
+
+const budgetOf = (seconds: number) => Math.ceil((holdMargin * seconds) / 10) * 10;
+
+/**
+ * The per-phase budgets a path gives a GPU model whose config leaves them out, from `defaults` (today's path: the
+ * node phase is cluster-autoscaler's `--max-node-provision-time`, the others the model kind's defaults, config/
+ * coldStart.ts). Karpenter: the node phase is `holdMargin` × (provisioning + node ready maxima); ECR images: the pull
+ * at most `holdMargin` × its maximum; streamed weights: no download phase (the streamer loads while the server
+ * starts, inside `startupSeconds`). The node cache changes no total: the server downloads inside its startup (the
+ * startup probe gets both, manifests/model/inferenceService.ts). Budgets are rounded up to 10 s and never above
+ * `defaults`.
+ */
+export function pathPhaseBudgets(path: PathInUse, defaults: PhaseBudgets): PhaseBudgets {
+    const phases = slowestPhases(path);
+    return {
+        nodeSeconds: path.provisioner === "karpenter" ? Math.min(defaults.nodeSeconds, budgetOf(phases.provisioning.max + phases.nodeReady.max)) : defaults.nodeSeconds,
+        imagePullSeconds: path.images === "ecr" ? Math.min(defaults.imagePullSeconds, budgetOf(phases.imagePull.max)) : defaults.imagePullSeconds,
+        downloadSeconds: path.weights === "streamed" ? 0 : defaults.downloadSeconds,
+        startupSeconds: defaults.startupSeconds,
+    };
+}

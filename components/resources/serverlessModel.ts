@@ -59,6 +59,8 @@ export interface ServerlessModelArgs {
      * its first pod boots no GPU node. Without the policy no binding is made.
      */
     dependencies: { kserve: pulumi.Resource; keda: pulumi.Resource; monitoring: pulumi.Resource; namespace: pulumi.Resource; firstReplicaPolicy?: pulumi.Resource };
+    /** The node cache's StorageClass (resources/nodeCache.ts) when this model uses the cache (`usesNodeCache`). Default none: no cache. */
+    nodeCache?: pulumi.Resource;
 }
 
 export class ServerlessModel extends pulumi.ComponentResource {
@@ -142,6 +144,7 @@ export class ServerlessModel extends pulumi.ComponentResource {
             gpuScheduling: args.gpuScheduling,
             hfTokenSecretName: hfSecret ? `${model.name}-hf-token` : undefined,
             s3Region: s3 ? args.s3Access!.region : undefined,
+            nodeCache: args.nodeCache !== undefined,
         });
         // In force before the InferenceService exists: KServe's Deployment starts at one replica.
         const admission =
@@ -157,7 +160,7 @@ export class ServerlessModel extends pulumi.ComponentResource {
         this.inferenceService = new k8s.apiextensions.CustomResource(
             childName(name, "inference-service"),
             isvc,
-            k8sOpts([args.dependencies.kserve, serviceAccount, ...secrets, ...admission]),
+            k8sOpts([args.dependencies.kserve, serviceAccount, ...secrets, ...admission, ...(args.nodeCache ? [args.nodeCache] : [])]),
         );
 
         const scaledObject = pulumi.output(args.scalerAddress).apply((scalerAddress) => withPrewarmTriggers(scaledObjectManifest(model, { scalerAddress }), model.prewarm));

@@ -10,6 +10,8 @@ import { scaleUpDelaySeconds } from "../../config/coldStart";
 import { isLlmFormat, type ModelConfig } from "../../config/models";
 import type { GpuScheduling } from "../../domain/nodeGroups";
 import { livenessPath, modelLabels, modelServerPort, readinessPath, servedModelName } from "./predictor";
+import { nodeCacheEligible } from "../../config/nodeCache";
+import { hfCachedModelArgs, nodeCacheEnv, nodeCacheOwner, nodeCacheVolume, nodeCacheVolumeMount } from "./nodeCache";
 import { modelContainerPorts, servingRuntimes } from "./runtime";
 import { runaiStreamerModelSpec, vllmHealthPath, vllmRuntimeName } from "./vllmRuntime";
 
@@ -22,7 +24,13 @@ export interface InferenceServiceOptions {
     hfTokenSecretName?: string;
     /** Region of an `s3://` model's bucket; required with `runtime: gpu-serverless-vllm-openai` (the streamer's `AWS_REGION`). */
     s3Region?: string;
+    /**
+     * Use the node-local NVMe cache (nodeCache.ts; config `nodeCache`, see config/nodeCache.ts `usesNodeCache`): KServe's Hugging Face
+     * server downloads `hf://` weights by id and revision into it, and vLLM's compile caches live there. Default false.
+     */
+    nodeCache?: boolean;
 }
+
 
 /** The KServe runtime's model format: `vllm` is KServe's Hugging Face runtime with its vLLM backend forced. */
 export function kserveModelFormat(model: Pick<ModelConfig, "format">): string {
@@ -57,8 +65,10 @@ const PROBE_PERIOD_SECONDS = 1;
  * (`coldStart.startupSeconds`), not the whole hold: image pull and weight download happen before the container
  * starts, and a server that has not come up within its own budget is restarted rather than waited on forever.
  */
-export function startupFailureThreshold(model: Pick<ModelConfig, "coldStart">): number {
-    return Math.ceil(model.coldStart.startupSeconds / PROBE_PERIOD_SECONDS);
+export function startupFailureThreshold(model: Pick<ModelConfig, "coldStart">, nodeCache = false): number {
+    // With the node cache the server itself downloads the weights (no storage initializer): its probe covers both.
+    const seconds = model.coldStart.startupSeconds + (nodeCache ? model.coldStart.downloadSeconds : 0);
+    return Math.ceil(seconds / PROBE_PERIOD_SECONDS);
 }
 
 /**
@@ -97,7 +107,16 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
         ? runaiStreamerModelSpec({ name: model.name, storageUri: model.storageUri, gpus: model.gpus, servedModelName: servedModelName(model) }, options.s3Region!)
         : undefined;
     if (streamed) env.splice(0, env.length, ...env.filter((e) => e.name !== "KSERVE_OPENAI_ROUTE_PREFIX"), ...streamed.env);
-    const args = streamed ? [...streamed.args, ...model.runtimeArgs] : modelServerArgs(model);
+    const cached = options.nodeCache === true;
+    if (cached && !nodeCacheEligible(model)) throw new Error(`model ${model.name}: the node cache is for hf:// LLMs on GPUs with KServe's runtime`);
+    if (cached) env.push(...nodeCacheEnv());
+    const ours = modelServerArgs({ ...model, runtimeArgs: [] });
+    const args = streamed ? [...streamed.args, ...model.runtimeArgs] : [...ours, ...(cached ? hfCachedModelArgs(model.storageUri) : []), ...model.runtimeArgs];
+    const volumes = [
+        ...(llm ? [{ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: sharedMemorySize(model) } }] : []),
+        ...(cached ? [nodeCacheVolume()] : []),
+    ];
+    const volumeMounts = [...(llm ? [{ name: "dshm", mountPath: "/dev/shm" }] : []), ...(cached ? [nodeCacheVolumeMount()] : [])];
     const runtime = servingRuntimes[model.format];
     const httpGet = (path: string) => ({ path, port: modelServerPort, scheme: "HTTP" });
     const ready = streamed ? vllmHealthPath : readinessPath;
@@ -124,27 +143,30 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
                 ...(gpu ? { annotations: { [podScaleUpDelayAnnotation]: `${scaleUpDelaySeconds(model)}s` } } : {}),
                 serviceAccountName: options.serviceAccountName,
                 ...(gpu ? { nodeSelector: options.gpuScheduling!.nodeSelector, tolerations: options.gpuScheduling!.tolerations } : {}),
-                ...(llm ? { volumes: [{ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: sharedMemorySize(model) } }] } : {}),
+                ...(volumes.length > 0 ? { volumes } : {}),
+                // The cache directory is group-writable by this group (the prepare DaemonSet sets it); OnRootMismatch
+                // keeps the kubelet from re-owning the whole cache on every mount.
+                ...(cached ? { securityContext: { fsGroup: nodeCacheOwner.gid, fsGroupChangePolicy: "OnRootMismatch" } } : {}),
                 model: {
                     modelFormat: { name: kserveModelFormat(model) },
                     // Part of KServe's runtime selection: without it onnx, tensorrt and mlflow match no runtime.
                     ...(runtime.protocolVersion ? { protocolVersion: runtime.protocolVersion } : {}),
-                    // Our runtime: no storageUri, so the pod mutator injects no storage initializer.
+                    // Our runtime, or the node cache: no storageUri, so the pod mutator injects no storage initializer.
                     ...(streamed ? { runtime: streamed.runtime } : {}),
-                    ...(streamed ? {} : { storageUri: model.storageUri }),
+                    ...(streamed || cached ? {} : { storageUri: model.storageUri }),
                     // Declared so that KServe names the Service port after it and Prometheus finds it (see runtime.ts).
                     ports: modelContainerPorts(model.format),
                     ...(args.length > 0 ? { args } : {}),
                     ...(env.length > 0 ? { env } : {}),
                     resources: { requests: quantities, limits: { ...quantities } },
-                    ...(llm ? { volumeMounts: [{ name: "dshm", mountPath: "/dev/shm" }] } : {}),
+                    ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
                     // Weights load before the server answers: the startup probe gives it the whole cold-start
                     // budget, then readiness and liveness take over at their usual pace.
                     startupProbe: {
                         httpGet: httpGet(ready),
                         periodSeconds: PROBE_PERIOD_SECONDS,
                         timeoutSeconds: 5,
-                        failureThreshold: startupFailureThreshold(model),
+                        failureThreshold: startupFailureThreshold(model, cached),
                     },
                     readinessProbe: { httpGet: httpGet(ready), periodSeconds: 2, timeoutSeconds: 5, failureThreshold: 3 },
                     livenessProbe: { httpGet: httpGet(live), periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },

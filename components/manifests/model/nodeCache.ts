@@ -8,7 +8,11 @@
  * (WaitForFirstConsumer) to a *local PersistentVolume* on the node it picks. Those PVs, one per pod slot per GPU node,
  * all point at one directory on the RAID0 NVMe array, and have `persistentVolumeReclaimPolicy: Retain`, so nothing
  * is wiped when a pod goes; a small agent in its own namespace (`node-cache`, which alone is `privileged`) creates a
- * node's PVs when it joins and returns Released ones to Available by clearing `spec.claimRef`.
+ * node's PVs when it joins and returns Released ones to Available by clearing `spec.claimRef`, and a DaemonSet there
+ * makes the directory (../nodeCache/agent.ts; program: activator/src/nodeCacheAgent).
+ * A model pod with the cache volume can only be scheduled on a node that has a free cache PV (the scheduler's
+ * VolumeBinding filter): the cache is for the Karpenter GPU pools (their `instanceStorePolicy: RAID0` makes the mount),
+ * and each node offers one PV per GPU.
  * Chosen over: a CSI driver (no maintained driver offers a persistent per-node directory as an inline volume; writing
  * one is a bigger component), sig-storage-local-static-provisioner (it wipes a released volume, which is the cache),
  * KServe's LocalModelCache (mounts without waiting for the download: no help on a node a cold start creates).
@@ -18,6 +22,8 @@
  * the pod's own emptyDir every start). Compile caches: `TORCHINDUCTOR_CACHE_DIR`, `TRITON_CACHE_DIR`,
  * `VLLM_CACHE_ROOT` (vLLM's torch.compile artefacts) and `XDG_CACHE_HOME` (what else defaults to `~/.cache`).
  */
+
+import { cachePersistentVolume, reconcileNodeCache as reconcile, type NodeCacheAgentConfig, type PersistentVolumeView } from "../../../activator/src/index";
 
 /** StorageClass of the cache volumes: no provisioner (local PVs made by the agent), bound where the pod lands. */
 export const nodeCacheStorageClassName = "gpu-serverless-node-cache";
@@ -43,23 +49,21 @@ export function nodeCacheStorageClass() {
 
 /** Size each PV advertises (local volumes are not enforced; the NVMe array holds the real bytes). */
 export const nodeCacheCapacity = "1Ti";
+/** Label of every cache PV (the agent watches only those). */
+export const nodeCacheVolumeLabel = { key: "gpu-serverless/node-cache", value: "true" } as const;
+/**
+ * Owner of the cache directory and the model pods' `fsGroup`: KServe's Hugging Face server image runs as uid 1000
+ * (kserve/kserve v0.20.0 `python/huggingface_server.Dockerfile`, `USER 1000`).
+ */
+export const nodeCacheOwner = { uid: 1000, gid: 1000 } as const;
 
-/** Local PV number `slot` of `nodeName` (the agent creates `slots` of them per node, e.g. one per GPU). */
+function agentConfig(): NodeCacheAgentConfig {
+    return { storageClassName: nodeCacheStorageClassName, hostPath: nodeCacheHostPath, capacity: nodeCacheCapacity, defaultSlots: 1, nodeLabelSelector: "-", label: nodeCacheVolumeLabel };
+}
+
+/** Local PV number `slot` of `nodeName`, as the agent creates it (the agent's own builder: one definition). */
 export function nodeCachePersistentVolume(nodeName: string, slot: number) {
-    return {
-        apiVersion: "v1",
-        kind: "PersistentVolume",
-        metadata: { name: `node-cache-${nodeName}-${slot}`.slice(0, 253), labels: { "gpu-serverless/node-cache": "true", "gpu-serverless/node": nodeName.slice(0, 63) } },
-        spec: {
-            capacity: { storage: nodeCacheCapacity },
-            accessModes: ["ReadWriteOnce"],
-            persistentVolumeReclaimPolicy: "Retain",
-            storageClassName: nodeCacheStorageClassName,
-            volumeMode: "Filesystem",
-            local: { path: nodeCacheHostPath },
-            nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [nodeName] }] }] } },
-        },
-    };
+    return cachePersistentVolume(nodeName, slot, agentConfig());
 }
 
 /** The model pod's volume: a generic ephemeral volume (a PVC per pod, deleted with it; the PV and its bytes stay). */
@@ -68,7 +72,7 @@ export function nodeCacheVolume() {
         name: nodeCacheVolumeName,
         ephemeral: {
             volumeClaimTemplate: {
-                metadata: { labels: { "gpu-serverless/node-cache": "true" } },
+                metadata: { labels: { [nodeCacheVolumeLabel.key]: nodeCacheVolumeLabel.value } },
                 spec: { accessModes: ["ReadWriteOnce"], storageClassName: nodeCacheStorageClassName, resources: { requests: { storage: nodeCacheCapacity } } },
             },
         },
@@ -99,17 +103,9 @@ export function hfCachedModelArgs(storageUri: string): string[] {
     return [`--model_id=${m[1]}`, `--model_revision=${m[2]}`];
 }
 
-interface PersistentVolumeState {
-    metadata: { name: string; labels?: Record<string, string> };
-    spec: { storageClassName?: string; claimRef?: unknown };
-    status?: { phase?: string };
-}
-
-/** The agent's rule: which cache PVs to make Available again (Released ones of our class; the data stays). */
-export function persistentVolumesToRecycle(volumes: readonly PersistentVolumeState[]): string[] {
-    return volumes
-        .filter((v) => v.spec.storageClassName === nodeCacheStorageClassName && v.status?.phase === "Released" && v.spec.claimRef !== undefined)
-        .map((v) => v.metadata.name);
+/** The agent's rule: which cache PVs to make Available again (Released ones of our class and label; the data stays). */
+export function persistentVolumesToRecycle(volumes: readonly PersistentVolumeView[]): string[] {
+    return reconcile([], volumes, agentConfig()).flatMap((a) => (a.kind === "recycle" ? [a.name] : []));
 }
 
 /**

@@ -15,8 +15,11 @@ const modelOf = (format: string, extra: object = {}) => ({
 });
 
 describe("cold-start budget", () => {
+    // Today's path (cluster-autoscaler, images through NAT, storage initializer); other paths: coldStartPath.test.ts.
+    const caGroups = (parseStackConfig(stackConfig("dev")).gpuNodeGroups as object[]).map((g) => ({ ...g, provisioner: "cluster-autoscaler" }));
+
     it("adds up the phases of a GPU LLM: scale-up delay, node boot, image pull, download, server start", () => {
-        const [qwen] = parseStackConfig(stackConfig("dev")).models;
+        const [qwen] = parseStackConfig(stackConfig("dev", { gpuNodeGroups: caGroups })).models;
         const budget = coldStartBudget(qwen, 600);
         assert.deepEqual(budget, {
             scaleUpDelaySeconds: 30,
@@ -34,7 +37,7 @@ describe("cold-start budget", () => {
     for (const maxNodeProvisionTime of ["5m", "10m", "15m", "25m"]) {
         it(`holds every model format longer than cluster-autoscaler waits for a node (${maxNodeProvisionTime})`, () => {
             const config = parseStackConfig(
-                stackConfig("dev", { clusterAutoscaler: { scaleDownUnneededTime: "5m", maxNodeProvisionTime }, models: modelFormats.map((f) => modelOf(f)) }),
+                stackConfig("dev", { clusterAutoscaler: { scaleDownUnneededTime: "5m", maxNodeProvisionTime }, gpuNodeGroups: caGroups, models: modelFormats.map((f) => modelOf(f)) }),
             );
             const caSeconds = goDurationSeconds(clusterAutoscalerValues({
                 clusterName: "c", region: "us-west-2", kubernetesVersion: config.kubernetesVersion, roleArn: "arn", serviceAccount: "ca",
@@ -58,7 +61,7 @@ describe("cold-start budget", () => {
     });
 
     it("takes per-phase budgets, and refuses phases that add up beyond the longest hold", () => {
-        const [model] = parseStackConfig(stackConfig("dev", { models: [modelOf("onnx", { coldStart: { downloadSeconds: 1200 } })] })).models;
+        const [model] = parseStackConfig(stackConfig("dev", { gpuNodeGroups: caGroups, models: [modelOf("onnx", { coldStart: { downloadSeconds: 1200 } })] })).models;
         assert.deepEqual(model.coldStart, { imagePullSeconds: 600, downloadSeconds: 1200, startupSeconds: 300 });
         assert.equal(model.coldStartTimeoutSeconds, 30 + 600 + 600 + 1200 + 300);
         const problems = problemsOf(stackConfig("dev", { models: [modelOf("vllm", { coldStart: { downloadSeconds: 4000 } })] }));

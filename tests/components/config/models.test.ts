@@ -45,6 +45,7 @@ describe("stack config: models and activator", () => {
             upstreamKeepAliveSeconds: 4,
             // CPU model: no scale-up delay; a system node added when those are full (600) + image pull 180 + download 180 + startup 120.
             coldStart: { imagePullSeconds: 180, downloadSeconds: 180, startupSeconds: 120 },
+            coldStartSet: [],
             coldStartTimeoutSeconds: 1080,
             coldStartTimeoutExplicit: false,
             runtime: "auto",

@@ -23,6 +23,7 @@ describe("stack config", () => {
             clusterAutoscaler: { scaleDownUnneededTime: "10m", maxNodeProvisionTime: "10m" },
             imageCache: { pullThroughCache: false, nvcrMirror: false },
             vpcEndpoints: false,
+            nodeCache: false,
             protect: false,
             alerts: {
                 heldRequests: 20,

@@ -22,6 +22,8 @@ import { devicePluginValues } from "../../../components/manifests/charts/nvidiaD
 import { chartDefaults, chartSchemaErrors } from "../../support/chartValues";
 import { Placement, admits, helmMerge, untolerated } from "../../support/scheduling";
 import { stackConfig } from "../config/stackFiles";
+import { cachedPools } from "../../../components/config/nodeCache";
+import { nodeCacheAgentManifests } from "../../../components/manifests/nodeCache/agent";
 
 interface GpuNode {
     pool: string;
@@ -63,7 +65,16 @@ const poolTaints = (nodes: GpuNode[]): NodeTaint[] => [...new Map(nodes.flatMap(
  * builds them: from `gpuPoolTaints` of the config's pools (resources/cluster.ts, resources/platform.ts).
  */
 function addOnPods(stack: string): { name: string; placement: Placement }[] {
-    const taints = gpuPoolTaints(parseStackConfig(stackConfig(stack)).gpuNodeGroups);
+    const config = parseStackConfig(stackConfig(stack));
+    const taints = gpuPoolTaints(config.gpuNodeGroups);
+    // The node cache's prepare DaemonSet as index.ts builds it, with the cache turned on (its default is off).
+    const nodeCache = nodeCacheAgentManifests({
+        image: "activator",
+        pools: cachedPools({ ...config, nodeCache: true }),
+        defaultSlots: 8,
+        systemNodeSelector: {},
+        gpuTolerations: tolerationsFor(taints),
+    });
     const gpuPlacement = { gpuNodeSelector: allGpuNodesSelector, gpuTolerations: tolerationsFor(taints) };
     const monitoring = helmMerge(chartDefaults("eks-node-monitoring-agent"), nodeMonitoringAgentConfiguration(taints)) as Record<string, Placement>;
     return [
@@ -71,6 +82,7 @@ function addOnPods(stack: string): { name: string; placement: Placement }[] {
         { name: "dcgm-server (node monitoring agent)", placement: monitoring.dcgmAgent },
         { name: "nvidia-device-plugin", placement: helmMerge(chartDefaults("nvidia-device-plugin"), devicePluginValues(gpuPlacement)) as Placement },
         { name: "dcgm-exporter", placement: helmMerge(chartDefaults("dcgm-exporter"), dcgmExporterValues(gpuPlacement)) as Placement },
+        { name: "node-cache-prepare", placement: nodeCache.daemonSet.spec.template.spec as Placement },
     ];
 }
 
@@ -98,6 +110,9 @@ describe("GPU node daemons and the node repair loop", () => {
                 const pod = pods.find((p) => p.name === name)!;
                 for (const node of nodes) assert.ok(admits(pod.placement, node.labels), `${name} is not admitted on ${node.pool}`);
             }
+            // The cache's DaemonSet runs on the Karpenter pools' nodes (the RAID0 mount is theirs).
+            const prepare = pods.find((p) => p.name === "node-cache-prepare")!;
+            for (const node of nodes.filter((n) => n.pool.endsWith("(Karpenter)"))) assert.ok(admits(prepare.placement, node.labels), `node-cache-prepare is not admitted on ${node.pool}`);
         });
     }
 
@@ -119,6 +134,7 @@ describe("GPU node daemons and the node repair loop", () => {
         const nodes = gpuNodes("dev");
         const extra: GpuNode = { ...nodes[1], pool: "tainted (Karpenter)", taints: [...nodes[1].taints, { key: "example.com/reserved", value: "ml", effect: "NoSchedule" }] };
         assert.ok(violations(addOnPods("dev"), [...nodes, extra]).some((v) => v.startsWith("dcgm-server (node monitoring agent) must run on GPU nodes but does not tolerate example.com/reserved=ml:NoSchedule")));
+        assert.ok(violations(addOnPods("dev"), [...nodes, extra]).some((v) => v.startsWith("node-cache-prepare must run on GPU nodes but does not tolerate example.com/reserved=ml:NoSchedule")));
     });
 
     it("refuses an empty taint list, which would leave the fault in place", () => {
