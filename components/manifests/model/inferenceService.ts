@@ -9,9 +9,9 @@ import type * as k8s from "@pulumi/kubernetes";
 import { scaleUpDelaySeconds } from "../../config/coldStart";
 import { isLlmFormat, type ModelConfig } from "../../config/models";
 import type { GpuScheduling } from "../../domain/nodeGroups";
-import { livenessPath, modelLabels, modelServerPort, readinessPath, servedModelName } from "./predictor";
+import { livenessPath, modelLabels, modelServerPort, servedModelName } from "./predictor";
 import { modelContainerPorts, servingRuntimes } from "./runtime";
-import { runaiStreamerModelSpec, vllmHealthPath, vllmRuntimeName } from "./vllmRuntime";
+import { readinessPathFor, runaiStreamerModelSpec, vllmHealthPath, vllmRuntimeName } from "./vllmRuntime";
 
 export interface InferenceServiceOptions {
     /** ServiceAccount of the predictor pods (carries the HF token Secret for KServe's storage initializer). */
@@ -81,14 +81,6 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
     const quantities: Record<string, string> = { cpu: model.cpu, memory: model.memory };
     if (gpu) quantities["nvidia.com/gpu"] = String(model.gpus);
 
-    const env: k8s.types.input.core.v1.EnvVar[] = [];
-    if (llm) {
-        // KServe serves the OpenAI API under /openai by default; the activator forwards /v1/... unchanged.
-        env.push({ name: "KSERVE_OPENAI_ROUTE_PREFIX", value: "" });
-    }
-    if (options.hfTokenSecretName) {
-        env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: options.hfTokenSecretName, key: "HF_TOKEN" } } });
-    }
     // Our vLLM runtime (vllmRuntime.ts): no storageUri (so no storage initializer), the S3 location as vLLM's
     // --model, vLLM's own /health for the probes.
     const streaming = model.runtime === vllmRuntimeName;
@@ -96,11 +88,21 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
     const streamed = streaming
         ? runaiStreamerModelSpec({ name: model.name, storageUri: model.storageUri, gpus: model.gpus, servedModelName: servedModelName(model) }, options.s3Region!)
         : undefined;
-    if (streamed) env.splice(0, env.length, ...env.filter((e) => e.name !== "KSERVE_OPENAI_ROUTE_PREFIX"), ...streamed.env);
+
+    const env: k8s.types.input.core.v1.EnvVar[] = [];
+    if (llm && !streamed) {
+        // KServe serves the OpenAI API under /openai by default; the activator forwards /v1/... unchanged. (vLLM's own
+        // server, on our runtime, has no prefix.)
+        env.push({ name: "KSERVE_OPENAI_ROUTE_PREFIX", value: "" });
+    }
+    if (options.hfTokenSecretName) {
+        env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: options.hfTokenSecretName, key: "HF_TOKEN" } } });
+    }
+    if (streamed) env.push(...streamed.env);
     const args = streamed ? [...streamed.args, ...model.runtimeArgs] : modelServerArgs(model);
     const runtime = servingRuntimes[model.format];
     const httpGet = (path: string) => ({ path, port: modelServerPort, scheme: "HTTP" });
-    const ready = streamed ? vllmHealthPath : readinessPath;
+    const ready = readinessPathFor(model);
     const live = streamed ? vllmHealthPath : livenessPath;
 
     return {

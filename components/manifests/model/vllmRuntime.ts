@@ -20,15 +20,24 @@
  * S3 access: the streamer reads with the AWS SDK's default credential chain, so the model's ServiceAccount role (its
  * read-only bucket policy) applies; `AWS_REGION` is set to the bucket's region.
  */
-import { streamingRuntimeName } from "../../config/models";
+import { type ModelConfig, streamingRuntimeName } from "../../config/models";
 import { regionProblem } from "../../domain/awsCatalog";
-import { modelServerPort } from "./predictor";
+import { modelServerPort, readinessPath } from "./predictor";
 
 /** Name of our runtime; an InferenceService selects it with `spec.predictor.model.runtime` (config `models[].runtime`). */
 export const vllmRuntimeName = streamingRuntimeName;
 
 /** Health path of vLLM's OpenAI server (200 once the engine is up); KServe's `/v2/health/ready` does not exist there. */
 export const vllmHealthPath = "/health";
+
+/**
+ * The path that answers 200 once `model`'s server is ready, as the predictor's readiness probe and the activator's
+ * probe mode both poll it: vLLM's `/health` on our runtime (config `models[].runtime: gpu-serverless-vllm-openai`),
+ * KServe's `/v2/health/ready` on every other.
+ */
+export function readinessPathFor(model: Pick<ModelConfig, "runtime">): string {
+    return model.runtime === streamingRuntimeName ? vllmHealthPath : readinessPath;
+}
 
 /** OpenAI routes vLLM's server answers, as the activator forwards them (no prefix). */
 export const vllmOpenAiRoutes = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"] as const;
