@@ -16,7 +16,8 @@ import { prewarmSchema } from "./fastPath";
 
 /**
  * Our ClusterServingRuntime for `s3://` LLM weights streamed by vLLM's Run:ai streamer
- * (manifests/model/vllmRuntime.ts); a model selects it with `runtime`.
+ * (manifests/model/vllmRuntime.ts): the ClusterServingRuntime's name and what an InferenceService's
+ * `spec.predictor.model.runtime` names; a model selects it with config `models[].runtime`.
  */
 export const streamingRuntimeName = "gpu-serverless-vllm-openai";
 /** `models[].runtime`: `auto` lets KServe pick by format (servingRuntimes in manifests/model/runtime.ts). */

@@ -7,11 +7,11 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import { scaleUpDelaySeconds } from "../../config/coldStart";
-import { isLlmFormat, type ModelConfig } from "../../config/models";
+import { isLlmFormat, type ModelConfig, streamingRuntimeName } from "../../config/models";
 import type { GpuScheduling } from "../../domain/nodeGroups";
 import { livenessPath, modelLabels, modelServerPort, servedModelName } from "./predictor";
 import { modelContainerPorts, servingRuntimes } from "./runtime";
-import { readinessPathFor, runaiStreamerModelSpec, vllmHealthPath, vllmRuntimeName } from "./vllmRuntime";
+import { readinessPathFor, runaiStreamerModelSpec, vllmHealthPath } from "./vllmRuntime";
 
 export interface InferenceServiceOptions {
     /** ServiceAccount of the predictor pods (carries the HF token Secret for KServe's storage initializer). */
@@ -83,8 +83,8 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
 
     // Our vLLM runtime (vllmRuntime.ts): no storageUri (so no storage initializer), the S3 location as vLLM's
     // --model, vLLM's own /health for the probes.
-    const streaming = model.runtime === vllmRuntimeName;
-    if (streaming && options.s3Region === undefined) throw new Error(`model ${model.name}: runtime ${vllmRuntimeName} needs the bucket's region (options.s3Region)`);
+    const streaming = model.runtime === streamingRuntimeName;
+    if (streaming && options.s3Region === undefined) throw new Error(`model ${model.name}: runtime ${streamingRuntimeName} needs the bucket's region (options.s3Region)`);
     const streamed = streaming
         ? runaiStreamerModelSpec({ name: model.name, storageUri: model.storageUri, gpus: model.gpus, servedModelName: servedModelName(model) }, options.s3Region!)
         : undefined;

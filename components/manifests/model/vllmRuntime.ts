@@ -24,9 +24,6 @@ import { type ModelConfig, streamingRuntimeName } from "../../config/models";
 import { regionProblem } from "../../domain/awsCatalog";
 import { modelServerPort, readinessPath } from "./predictor";
 
-/** Name of our runtime; an InferenceService selects it with `spec.predictor.model.runtime` (config `models[].runtime`). */
-export const vllmRuntimeName = streamingRuntimeName;
-
 /** Health path of vLLM's OpenAI server (200 once the engine is up); KServe's `/v2/health/ready` does not exist there. */
 export const vllmHealthPath = "/health";
 
@@ -58,7 +55,7 @@ export function vllmRuntimeManifest(options: VllmRuntimeOptions = {}) {
     return {
         apiVersion: "serving.kserve.io/v1alpha1",
         kind: "ClusterServingRuntime",
-        metadata: { name: vllmRuntimeName, labels: { "app.kubernetes.io/part-of": "gpu-serverless" } },
+        metadata: { name: streamingRuntimeName, labels: { "app.kubernetes.io/part-of": "gpu-serverless" } },
         spec: {
             // Never auto-selected: KServe's own runtime stays the choice for `huggingface` unless a model names ours.
             supportedModelFormats: [{ name: "huggingface", autoSelect: false }],
@@ -100,11 +97,11 @@ export interface RunaiModel {
  */
 export function runaiStreamerModelSpec(model: RunaiModel, bucketRegion: string) {
     if (!model.storageUri.startsWith("s3://")) {
-        throw new Error(`model ${model.name}: runtime ${vllmRuntimeName} streams s3:// weights only, not "${model.storageUri}"`);
+        throw new Error(`model ${model.name}: runtime ${streamingRuntimeName} streams s3:// weights only, not "${model.storageUri}"`);
     }
     const regionIssue = regionProblem(bucketRegion);
     if (regionIssue) throw new Error(`model ${model.name}: bucket region ${regionIssue}`);
     const args = [`--model=${model.storageUri}`, `--served-model-name=${model.servedModelName}`];
     if (model.gpus > 1) args.push(`--tensor-parallel-size=${model.gpus}`);
-    return { runtime: vllmRuntimeName, modelFormat: { name: "huggingface" }, args, env: [{ name: "AWS_REGION", value: bucketRegion }] };
+    return { runtime: streamingRuntimeName, modelFormat: { name: "huggingface" }, args, env: [{ name: "AWS_REGION", value: bucketRegion }] };
 }

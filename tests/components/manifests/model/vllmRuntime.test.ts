@@ -12,8 +12,8 @@ import {
     runaiStreamerModelSpec,
     vllmOpenAiRoutes,
     vllmRuntimeManifest,
-    vllmRuntimeName,
 } from "../../../../components/manifests/model/vllmRuntime";
+import { streamingRuntimeName } from "../../../../components/config/models";
 import { crdErrors } from "../../../support/crds";
 import { clusterServingRuntimes, predictorContainerPorts, selectedRuntime, type ClusterServingRuntime } from "../../../support/servingRuntimes";
 
@@ -38,7 +38,7 @@ describe("manifests/model: our vLLM runtime with the Run:ai streamer", () => {
         assert.equal(selectedRuntime({ modelFormat: { name: "huggingface" } }, installed).metadata.name, "kserve-huggingfaceserver");
         const spec = runaiStreamerModelSpec({ name: "llama", storageUri: "s3://weights/llama/v1", gpus: 2, servedModelName: "llama-8b" }, "us-west-2");
         const chosen = selectedRuntime({ modelFormat: spec.modelFormat, runtime: spec.runtime }, installed);
-        assert.equal(chosen.metadata.name, vllmRuntimeName);
+        assert.equal(chosen.metadata.name, streamingRuntimeName);
         assert.deepEqual(predictorContainerPorts({ modelFormat: spec.modelFormat, runtime: spec.runtime }, chosen), [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
     });
 
