@@ -7,12 +7,11 @@
  * key path. Cron and time-zone rules are KEDA v2.20.2's (`domain/warmSchedule.ts`).
  */
 import { z } from "zod";
+import { PULUMI_KEY } from "../domain/checks";
 import { type WarmSchedule, warmScheduleIssues } from "../domain/warmSchedule";
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
-/** A Pulumi config key name (`gpu-serverless:<name>`), as secret references are written. */
-const PULUMI_KEY = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const secretKeyName = (example: string) => z.string().regex(PULUMI_KEY, { error: (iss) => `${quote(iss.input)} is not a config key name such as ${example}` });
 
 /** Issues for a schedule, each at the field it names (`start`, `end`, `timezone`, `desiredReplicas`). */

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { limitFields, modelSchema as activatorModelSchema, requiredMemoryBytes, routeConflicts } from "../../activator/src/index";
+import { PULUMI_KEY } from "../domain/checks";
 import { parseCidr } from "../domain/networkLayout";
 import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds } from "./coldStart";
 import { ociStorageUriProblem } from "../domain/modelcar";
@@ -169,7 +170,6 @@ const vllmTargetsSchema = z.strictObject({
 /** vLLM targets when a model leaves them out (LLM formats only). */
 export const defaultVllmTargets = vllmTargetsSchema.parse({});
 
-const PULUMI_KEY = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
 /** Longest hold: an NLB listener's idle timeout tops out at 6000 s. */
 export const maxColdStartTimeoutSeconds = 5400;
