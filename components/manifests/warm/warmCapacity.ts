@@ -54,8 +54,12 @@ export interface GpuPool {
     tolerations: { key: string; operator: string; value?: string; effect: string }[];
 }
 
-/** The objects that keep `warm.nodes` nodes of `pool` up: PriorityClass, balloon Deployment, and for a schedule its ScaledObject. */
-export function warmNodeManifests(pool: GpuPool, warm: WarmNodes, image = pauseImage) {
+/**
+ * The objects that keep `warm.nodes` nodes of `pool` up: PriorityClass, balloon Deployment, and for a schedule its
+ * ScaledObject. `image` is the pause image reference (default `pauseImage`); a Pulumi output of one may stand in for
+ * it (it only lands in the container's `image`).
+ */
+export function warmNodeManifests<Image = string>(pool: GpuPool, warm: WarmNodes, image: Image | string = pauseImage) {
     if (!Number.isInteger(warm.nodes) || warm.nodes < 1) throw new Error(`gpuPools.${pool.name}.warm.nodes: must be a whole number of at least 1, not ${warm.nodes}`);
     const name = `warm-${pool.name}`;
     const labels = { "app.kubernetes.io/part-of": "gpu-serverless", "gpu-serverless/warm-pool": pool.name };
