@@ -1,5 +1,5 @@
 /**
- * Karpenter: the provisioner of the GPU pools whose `gpuProvisioner` is `karpenter`.
+ * Karpenter: the provisioner of the GPU pools whose `provisioner` is `karpenter` (config `gpuNodeGroups[].provisioner`).
  *
  * Creates, in AWS: the node role (the managed node groups' policies) with an instance profile and an EC2_LINUX
  * access entry so its nodes can join; the controller's IRSA role, trusted by its one service account, with the

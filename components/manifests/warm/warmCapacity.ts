@@ -60,7 +60,7 @@ export interface GpuPool {
  * it (it only lands in the container's `image`).
  */
 export function warmNodeManifests<Image = string>(pool: GpuPool, warm: WarmNodes, image: Image | string = pauseImage) {
-    if (!Number.isInteger(warm.nodes) || warm.nodes < 1) throw new Error(`gpuPools.${pool.name}.warm.nodes: must be a whole number of at least 1, not ${warm.nodes}`);
+    if (!Number.isInteger(warm.nodes) || warm.nodes < 1) throw new Error(`gpuNodeGroups ${pool.name}: warm.nodes must be a whole number of at least 1, not ${warm.nodes}`);
     const name = `warm-${pool.name}`;
     const labels = { "app.kubernetes.io/part-of": "gpu-serverless", "gpu-serverless/warm-pool": pool.name };
     const gpus = String(pool.gpusPerNode);
