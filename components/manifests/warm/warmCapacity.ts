@@ -8,7 +8,7 @@
  * "inactive" message went straight to `RequestScale(..., false, ...)` and could scale to zero while the cron window
  * was open; since kedacore/keda#7116 (`startPushScalers`: "inactivation events are ignored and inactivation happens
  * through the standard metric scaling logic") only activations are pushed. The cron scaler never errors once its
- * zone loads (checked in schedule.ts), so it cannot pin a model up the way an erroring trigger would.
+ * zone loads (checked in domain/warmSchedule.ts), so it cannot pin a model up the way an erroring trigger would.
  *
  * Warm nodes: a "balloon" Deployment in its own namespace whose pods each ask for a whole node's GPUs at a negative
  * priority, so the provisioner (Karpenter or cluster-autoscaler) keeps that many GPU nodes up; a model pod preempts a
