@@ -14,8 +14,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ImageCacheConfig } from "../config/fastPath";
 import { regionProblem } from "../domain/awsCatalog";
 import { stackImages } from "../domain/images";
+import { mergeValues } from "../domain/mergeValues";
 import { childName } from "../domain/naming";
-import { chartImageOverrides, type ImageRewrite, mergeValues, pullThroughCachePullPolicy } from "../manifests/images/chartImages";
+import { chartImageOverrides, type ImageRewrite, pullThroughCachePullPolicy } from "../manifests/images/chartImages";
 import { ecrRegistry, mirrorDestination, mirroredImages, pullThroughCacheRules } from "../manifests/images/pullThroughCache";
 
 export interface ImageCacheArgs {
