@@ -8,7 +8,7 @@ import { Activator } from "./components/resources/activator";
 import { deployedVersions } from "./components/config/canary";
 import { gpuNodeGroupOf } from "./components/config/models";
 import { cachedPools, usesNodeCache } from "./components/config/nodeCache";
-import { gpusPerInstance } from "./components/domain/prices";
+import { a100InstanceTypes } from "./components/domain/nodeGroups";
 import { gpuPoolTaints, tolerationsFor } from "./components/manifests/nodeMonitoring/agent";
 import { NodeCache } from "./components/resources/nodeCache";
 import { Observability } from "./components/resources/observability";
@@ -61,7 +61,7 @@ const nodeCache =
               provider: platform.provider,
               image: activator.image,
               pools: cachePools,
-              defaultSlots: Math.max(...config.gpuNodeGroups.filter((g) => cachePools.includes(g.name)).map((g) => gpusPerInstance[g.instanceType] ?? 8)),
+              defaultSlots: Math.max(...config.gpuNodeGroups.filter((g) => cachePools.includes(g.name)).map((g) => a100InstanceTypes[g.instanceType as keyof typeof a100InstanceTypes]?.gpus ?? 8)),
               systemNodeSelector: platform.systemNodeSelector,
               gpuTolerations: tolerationsFor(gpuPoolTaints(config.gpuNodeGroups)),
           })

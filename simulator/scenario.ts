@@ -8,7 +8,8 @@
  * vLLM's default `--max-num-seqs`). `exponentialServiceMean` replaces it with exponential times (the M/M/c check).
  */
 import { coldStartBudget, phaseNames, type ColdStartPath, type PhaseDistribution, type PhaseName } from "../components/domain/coldStartBudget";
-import { gpusPerInstance, instancePrice, prices } from "../components/domain/prices";
+import { a100InstanceTypes } from "../components/domain/nodeGroups";
+import { instancePrice, prices } from "../components/domain/prices";
 import type { StackConfig } from "../components/config/stack";
 import { goDurationSeconds } from "../components/config/coldStart";
 import type { SimInput, SimModel, SimPool } from "./engine";
@@ -85,7 +86,7 @@ export function buildScenario(stack: StackConfig, trace: Trace, options: Scenari
     const unneeded = knobs.scaleDownUnneededSeconds ?? goDurationSeconds(stack.clusterAutoscaler.scaleDownUnneededTime);
     const pools: SimPool[] = groups.map((g) => {
         const minSize = knobs.warmNodes ?? g.minSize;
-        return { name: g.name, gpusPerNode: gpusPerInstance[g.instanceType] ?? 8, minSize, maxSize: Math.max(g.maxSize, minSize), scaleDownUnneededSeconds: unneeded };
+        return { name: g.name, gpusPerNode: a100InstanceTypes[g.instanceType].gpus, minSize, maxSize: Math.max(g.maxSize, minSize), scaleDownUnneededSeconds: unneeded };
     });
     // A CPU model runs on the system nodes: model it as a pool with room for everything, always up.
     const cpuPool = pools.length;
@@ -144,7 +145,7 @@ export function buildScenario(stack: StackConfig, trace: Trace, options: Scenari
     return {
         input: { models, pools, arrivals, model, service, phases, cachedPhases, seed, horizon: traceSeconds + tail },
         region,
-        pools: groups.map((g) => ({ name: g.name, instanceType: g.instanceType, usdPerHour: instancePrice(region, g.instanceType).usd, gpusPerNode: gpusPerInstance[g.instanceType] ?? 8 })),
+        pools: groups.map((g) => ({ name: g.name, instanceType: g.instanceType, usdPerHour: instancePrice(region, g.instanceType).usd, gpusPerNode: a100InstanceTypes[g.instanceType].gpus })),
         modelNames: models.map((m) => m.name),
         platformUsdPerHour,
         traceSeconds,

@@ -13,6 +13,7 @@
  * own suffix (the hit speed-up), and its prefix becomes most recent.
  */
 import { endpointLoad, HashRing, loadBound, pickBounded, pickLeastLoaded, type EngineReading } from "../../activator/src/routing/endpointPicker";
+import { EventQueue } from "../../simulator/heap";
 import { rng } from "../../simulator/rng";
 
 export interface EngineParams {
@@ -66,42 +67,26 @@ interface Replica {
   gauges: EngineReading | undefined;
 }
 
-/** A min-heap of timed events. */
+/**
+ * Timed callbacks on the simulator's event queue (simulator/heap.ts): earliest first, ties in the order pushed. The
+ * queue carries integers, so each callback waits in `pending` under the id the queue holds.
+ */
 class Events {
-  private readonly heap: Array<{ t: number; seq: number; run: () => void }> = [];
-  private seq = 0;
+  private readonly queue = new EventQueue();
+  private readonly pending: ((() => void) | undefined)[] = [];
+  private readonly popped: [number, number, number, number] = [0, 0, 0, 0];
   push(t: number, run: () => void): void {
-    const h = this.heap;
-    h.push({ t, seq: this.seq++, run });
-    for (let i = h.length - 1; i > 0; ) {
-      const p = (i - 1) >> 1;
-      if (less(h[p]!, h[i]!)) break;
-      [h[p], h[i]] = [h[i]!, h[p]!];
-      i = p;
-    }
+    this.queue.push(t, 0, this.pending.push(run) - 1);
   }
+  /** The earliest callback, taken off the queue; undefined when none is left. */
   pop(): { t: number; run: () => void } | undefined {
-    const h = this.heap;
-    if (h.length === 0) return undefined;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
-        i = m;
-      }
-    }
-    return top;
+    if (!this.queue.pop(this.popped)) return undefined;
+    const id = this.popped[2];
+    const run = this.pending[id]!;
+    this.pending[id] = undefined;
+    return { t: this.popped[0], run };
   }
 }
-const less = (a: { t: number; seq: number }, b: { t: number; seq: number }) => a.t < b.t || (a.t === b.t && a.seq < b.seq);
 
 /** Zipf(s) sampler over 0..n-1 by inverse CDF. */
 function zipf(n: number, s: number, next: () => number): () => number {

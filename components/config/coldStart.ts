@@ -5,7 +5,7 @@
  * Phases, in order, for a GPU model (a CPU model skips the first: it has no scale-up delay; it runs on the system
  * nodes, and when those are full cluster-autoscaler adds one, bounded by the same `--max-node-provision-time`):
  * 1. scale-up delay: cluster-autoscaler ignores a new predictor pod this long (`pod-scale-up-delay`, see
- *    models/inferenceService.ts), so that KEDA can take a brand-new model back to zero before a GPU node is bought;
+ *    manifests/model/inferenceService.ts), so that KEDA can take a brand-new model back to zero before a GPU node is bought;
  * 2. node provisioning: a p4d/p4de boots and joins; bounded by cluster-autoscaler's `--max-node-provision-time`,
  *    after which it gives up on the group (so the hold must last longer, or the failure is never seen);
  * 3. image pull: the runtime image (the Hugging Face/vLLM and Triton images are 5-15 GB) through the NAT gateway;

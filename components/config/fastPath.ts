@@ -7,20 +7,17 @@
  * key path. Cron and time-zone rules are KEDA v2.20.2's (`domain/warmSchedule.ts`).
  */
 import { z } from "zod";
-import { type WarmSchedule, warmScheduleProblems } from "../domain/warmSchedule";
+import { PULUMI_KEY } from "../domain/checks";
+import { type WarmSchedule, warmScheduleIssues } from "../domain/warmSchedule";
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
-/** A Pulumi config key name (`gpu-serverless:<name>`), as secret references are written. */
-const PULUMI_KEY = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const secretKeyName = (example: string) => z.string().regex(PULUMI_KEY, { error: (iss) => `${quote(iss.input)} is not a config key name such as ${example}` });
 
 /** Issues for a schedule, each at the field it names (`start`, `end`, `timezone`, `desiredReplicas`). */
 function scheduleCheck(ctx: z.core.ParsePayload<unknown>, schedule: WarmSchedule, path: PropertyKey[] = []) {
-    for (const line of warmScheduleProblems(schedule, "")) {
-        // warmScheduleProblems writes ".<field>: <what is wrong>" for an empty prefix.
-        const m = /^\.(\w+): (.*)$/.exec(line);
-        ctx.issues.push({ code: "custom", input: schedule, path: m ? [...path, m[1]] : path, message: m ? m[2] : line });
+    for (const issue of warmScheduleIssues(schedule)) {
+        ctx.issues.push({ code: "custom", input: schedule, path: [...path, issue.field], message: issue.message });
     }
 }
 

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { canarySchema as activatorCanarySchema, limitFields, modelSchema as activatorModelSchema, queueReadsSchema, requiredMemoryBytes, routeConflicts } from "../../activator/src/index";
+import { PULUMI_KEY } from "../domain/checks";
 import { parseCidr } from "../domain/networkLayout";
 import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds, type ColdStartPhases } from "./coldStart";
 import { ociStorageUriProblem } from "../domain/modelcar";
@@ -17,7 +18,8 @@ import { canaryFormats } from "./canary";
 
 /**
  * Our ClusterServingRuntime for `s3://` LLM weights streamed by vLLM's Run:ai streamer
- * (manifests/model/vllmRuntime.ts); a model selects it with `runtime`.
+ * (manifests/model/vllmRuntime.ts): the ClusterServingRuntime's name and what an InferenceService's
+ * `spec.predictor.model.runtime` names; a model selects it with config `models[].runtime`.
  */
 export const streamingRuntimeName = "gpu-serverless-vllm-openai";
 /** `models[].runtime`: `auto` lets KServe pick by format (servingRuntimes in manifests/model/runtime.ts). */
@@ -178,7 +180,6 @@ const vllmTargetsSchema = z.strictObject({
 /** vLLM targets when a model leaves them out (LLM formats only). */
 export const defaultVllmTargets = vllmTargetsSchema.parse({});
 
-const PULUMI_KEY = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
 /** Longest hold: an NLB listener's idle timeout tops out at 6000 s. */
 export const maxColdStartTimeoutSeconds = 5400;

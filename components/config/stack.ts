@@ -69,27 +69,20 @@ function holdsString(schema: z.ZodType): boolean {
     return def.type === "string" || def.type === "enum";
 }
 
-/** A raw config string as the value the schema expects: strings as they are, anything else decoded from JSON. */
-function decode(key: string, raw: string): unknown {
+/**
+ * A raw config string as the value the schema expects: strings as they are, anything else decoded from JSON. Text
+ * that is not JSON is kept as it is (zod then reports the type it expected), and `problem` names the JSON typo when it
+ * was meant as a list or object (starts with `[` or `{`), quoting the text (at most 200 characters).
+ */
+function decode(key: string, raw: string): { value: unknown; problem?: string } {
     const schema = (stackKeys as Record<string, z.ZodType>)[key];
-    if (schema === undefined || holdsString(schema)) return raw;
+    if (schema === undefined || holdsString(schema)) return { value: raw };
     try {
-        return JSON.parse(raw);
-    } catch {
-        return raw; // zod then reports the type it expected, or jsonProblem the typo
-    }
-}
-
-/** Why `raw`, meant as a JSON list or object for `key`, does not parse, quoting the text; undefined when it parses. */
-function jsonProblem(key: string, raw: string): string | undefined {
-    const schema = (stackKeys as Record<string, z.ZodType>)[key];
-    if (schema === undefined || holdsString(schema) || !/^\s*[[{]/.test(raw)) return undefined;
-    try {
-        JSON.parse(raw);
-        return undefined;
+        return { value: JSON.parse(raw) };
     } catch (e) {
+        if (!/^\s*[[{]/.test(raw)) return { value: raw };
         const text = raw.length > 200 ? `${raw.slice(0, 200)}...` : raw;
-        return `${keyPath([key])}: is not valid JSON (${(e as Error).message}) in the text ${text}`;
+        return { value: raw, problem: `${keyPath([key])}: is not valid JSON (${(e as Error).message}) in the text ${text}` };
     }
 }
 
@@ -165,22 +158,23 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>): StackCo
     const prefix = configNamespace + ":";
     const values: Record<string, unknown> = {};
     const unknown: string[] = [];
+    const problems: string[] = [];
+    const undecodable = new Set<PropertyKey>();
     for (const [fullKey, text] of Object.entries(raw)) {
         if (!fullKey.startsWith(prefix)) continue;
         const key = fullKey.slice(prefix.length);
-        if (key in stackKeys) values[key] = decode(key, text);
-        else unknown.push(key);
-    }
-
-    const problems: string[] = [];
-    const undecodable = new Set<PropertyKey>();
-    for (const key of Object.keys(values)) {
-        const problem = jsonProblem(key, raw[prefix + key]!);
-        if (problem !== undefined) {
-            problems.push(problem);
+        if (!(key in stackKeys)) {
+            unknown.push(key);
+            continue;
+        }
+        const decoded = decode(key, text);
+        values[key] = decoded.value;
+        if (decoded.problem !== undefined) {
+            problems.push(decoded.problem);
             undecodable.add(key);
         }
     }
+
     const secrets = referencedSecrets(values);
     for (const key of unknown) {
         if (!secrets.has(key)) problems.push(`${keyPath([key])}: unknown key; known keys: ${stackKeyNames.join(", ")}`);

@@ -24,6 +24,13 @@ export function check<T>(owner: ArgsOwner, field: string, value: T, problem: Pro
 }
 
 const quote = (value: unknown): string => JSON.stringify(value);
+
+/**
+ * A Pulumi config key name, the `<name>` of `gpu-serverless:<name>`, as the config names secret keys (a model's
+ * `hfTokenSecret`, the activator's `apiKeySecrets`, the image cache's credential secrets).
+ */
+export const PULUMI_KEY = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** A Kubernetes object name that must be an RFC 1123 label (namespaces; we hold StorageClass names to it too). */

@@ -47,7 +47,7 @@ const zero = (why: string): PhaseDistribution => ({ min: 0, typical: 0, max: 0, 
 
 const E2E = "tests/e2e/README.md \"Figures\": arrival → replicas: 1 p50 16-22 ms, replicas: 1 → pod created ~50-100 ms (real kube-apiserver, kube-controller-manager, KEDA v2.20.2)";
 const PROBES =
-    "startup probe every 1 s + readiness probe every 2 s (components/models/inferenceService.ts; docs/performance.md step 7) + EndpointSlice → first byte 0.9 ms p50 / 5.7 ms p99 (docs/performance.md, cold-path bench)";
+    "startup probe every 1 s + readiness probe every 2 s (components/manifests/model/inferenceService.ts; docs/performance.md step 7) + EndpointSlice → first byte 0.9 ms p50 / 5.7 ms p99 (docs/performance.md, cold-path bench)";
 
 /** The budget per path. */
 export const coldStartBudget: Readonly<Record<"today" | "fast" | "warmNode", ColdStartPath>> = {

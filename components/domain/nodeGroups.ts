@@ -7,7 +7,10 @@ import type * as aws from "@pulumi/aws";
 import type * as k8s from "@pulumi/kubernetes";
 import { gpuTaint } from "./clusterFacts";
 
-/** The A100 instance types we run, with what a node offers. Both carry eight A100s (40 GiB resp. 80 GiB each). */
+/**
+ * The A100 instance types we run, with what a node offers: `gpus` per node and each GPU's memory. Both carry eight
+ * A100s, 40 GiB resp. 80 GiB each (https://aws.amazon.com/ec2/instance-types/p4/).
+ */
 export const a100InstanceTypes = {
     "p4d.24xlarge": { gpus: 8, gpuMemoryGiB: 40 },
     "p4de.24xlarge": { gpus: 8, gpuMemoryGiB: 80 },

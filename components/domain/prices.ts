@@ -93,9 +93,6 @@ export const prices: Readonly<Record<string, RegionPrices>> = {
     },
 };
 
-/** GPUs per instance type (NVIDIA A100, 8 per p4d/p4de: https://aws.amazon.com/ec2/instance-types/p4/). */
-export const gpusPerInstance: Readonly<Record<string, number>> = { "p4d.24xlarge": 8, "p4de.24xlarge": 8 };
-
 /** The price of `instanceType` in `region`; throws naming what is missing from the table. */
 export function instancePrice(region: string, instanceType: string): Price {
     const r = prices[region];

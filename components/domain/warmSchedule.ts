@@ -71,19 +71,30 @@ function isTimeZone(zone: string): boolean {
     }
 }
 
-/** One line per problem with `schedule` (prefixed by `path`); empty when KEDA will accept it. */
-export function warmScheduleProblems(schedule: WarmSchedule, path: string): string[] {
-    const problems: string[] = [];
-    if (!isTimeZone(schedule.timezone)) problems.push(`${path}.timezone: "${schedule.timezone}" is not an IANA time zone such as Europe/Berlin`);
+/** A problem with one field of a schedule: which field, and what is wrong with it (one line, no key path). */
+export interface WarmScheduleIssue {
+    field: keyof WarmSchedule;
+    message: string;
+}
+
+/** The problems with `schedule`, each at the field it names; empty when KEDA will accept it. */
+export function warmScheduleIssues(schedule: WarmSchedule): WarmScheduleIssue[] {
+    const issues: WarmScheduleIssue[] = [];
+    if (!isTimeZone(schedule.timezone)) issues.push({ field: "timezone", message: `"${schedule.timezone}" is not an IANA time zone such as Europe/Berlin` });
     for (const key of ["start", "end"] as const) {
         const parsed = parseCron(schedule[key]);
-        if ("problem" in parsed) problems.push(`${path}.${key}: ${parsed.problem}`);
+        if ("problem" in parsed) issues.push({ field: key, message: parsed.problem });
     }
-    if (schedule.start.trim() === schedule.end.trim()) problems.push(`${path}.end: must differ from start (KEDA refuses equal start and end)`);
+    if (schedule.start.trim() === schedule.end.trim()) issues.push({ field: "end", message: "must differ from start (KEDA refuses equal start and end)" });
     if (!Number.isInteger(schedule.desiredReplicas) || schedule.desiredReplicas < 1) {
-        problems.push(`${path}.desiredReplicas: must be a whole number of at least 1, not ${schedule.desiredReplicas}`);
+        issues.push({ field: "desiredReplicas", message: `must be a whole number of at least 1, not ${schedule.desiredReplicas}` });
     }
-    return problems;
+    return issues;
+}
+
+/** One line per problem with `schedule`, `<path>.<field>: <what is wrong>`; empty when KEDA will accept it. */
+export function warmScheduleProblems(schedule: WarmSchedule, path: string): string[] {
+    return warmScheduleIssues(schedule).map((i) => `${path}.${i.field}: ${i.message}`);
 }
 
 /** The KEDA trigger for `schedule` (throws on the first problem). */

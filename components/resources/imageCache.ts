@@ -12,10 +12,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageCacheConfig } from "../config/fastPath";
-import { stackImages, upstreamRegistries } from "../domain/images";
+import { regionProblem } from "../domain/awsCatalog";
+import { stackImages } from "../domain/images";
+import { mergeValues } from "../domain/mergeValues";
 import { childName } from "../domain/naming";
-import { chartImageOverrides, type ImageRewrite, mergeValues, pullThroughCachePullPolicy } from "../manifests/images/chartImages";
-import { ecrRegistry, mirroredImages, pullThroughCacheRules } from "../manifests/images/pullThroughCache";
+import { chartImageOverrides, type ImageRewrite, pullThroughCachePullPolicy } from "../manifests/images/chartImages";
+import { ecrRegistry, mirrorDestination, mirroredImages, pullThroughCacheRules } from "../manifests/images/pullThroughCache";
 
 export interface ImageCacheArgs {
     config: ImageCacheConfig;
@@ -40,16 +42,17 @@ export class ImageCache extends pulumi.ComponentResource {
         super("gpu-serverless:images:ImageCache", name, {}, opts);
         const awsOpts = { parent: this };
         const { pullThroughCache, nvcrMirror } = args.config;
+        const regionIssue = regionProblem(args.region);
+        if (regionIssue) throw new Error(`ImageCache "${name}" args.region: ${regionIssue}`);
         const accountId = aws.getCallerIdentityOutput({}, awsOpts).accountId;
         const ecr = accountId.apply((id) => ecrRegistry(id, args.region));
 
         const rules = pullThroughCache ? pullThroughCacheRules(stackImages) : [];
         for (const rule of rules) {
-            const host = Object.values(upstreamRegistries).find((r) => r.ecrPrefix === rule.ecrRepositoryPrefix)!.host;
             let credentialArn: pulumi.Output<string> | undefined;
             if (rule.credentialSecretName !== undefined) {
-                const value = args.credentials[host as "docker.io" | "ghcr.io"];
-                if (value === undefined) throw new Error(`ImageCache "${name}" args.credentials["${host}"]: required for the ${rule.ecrRepositoryPrefix} pull-through cache rule`);
+                const value = args.credentials[rule.upstreamHost as "docker.io" | "ghcr.io"];
+                if (value === undefined) throw new Error(`ImageCache "${name}" args.credentials["${rule.upstreamHost}"]: required for the ${rule.ecrRepositoryPrefix} pull-through cache rule`);
                 const secret = new aws.secretsmanager.Secret(
                     childName(name, `${rule.ecrRepositoryPrefix}-credentials`),
                     { name: rule.credentialSecretName, description: `ECR pull-through cache credentials for ${rule.upstreamRegistryUrl}`, recoveryWindowInDays: 0 },
@@ -74,7 +77,7 @@ export class ImageCache extends pulumi.ComponentResource {
             });
         }
 
-        const mirror = nvcrMirror ? mirroredImages(stackImages, ecrRegistry("000000000000", args.region)) : [];
+        const mirror = nvcrMirror ? mirroredImages(stackImages) : [];
         for (const image of mirror) {
             new aws.ecr.Repository(
                 childName(name, image.ecrRepositoryName.replace(/\//g, "-")),
@@ -85,11 +88,11 @@ export class ImageCache extends pulumi.ComponentResource {
 
         const hosts = [
             // Only the registries a rule was made for: an image of another registry stays upstream.
-            ...rules.map((rule) => Object.values(upstreamRegistries).find((r) => r.ecrPrefix === rule.ecrRepositoryPrefix)!.host),
+            ...rules.map((rule) => rule.upstreamHost),
             ...(nvcrMirror ? ["nvcr.io"] : []),
         ];
         this.rewrite = ecr.apply((e) => (hosts.length > 0 ? { ecr: e, hosts } : undefined));
-        this.nvcrMirrorCopies = nvcrMirror ? ecr.apply((e) => mirroredImages(stackImages, e).map((i) => `crane copy ${i.source} ${i.destination}`)) : pulumi.output([]);
+        this.nvcrMirrorCopies = nvcrMirror ? ecr.apply((e) => mirror.map((i) => `crane copy ${i.source} ${mirrorDestination(i, e)}`)) : pulumi.output([]);
         this.registerOutputs({ rewrite: this.rewrite, nvcrMirrorCopies: this.nvcrMirrorCopies });
     }
 }

@@ -1,5 +1,5 @@
 /**
- * Karpenter: the provisioner of the GPU pools whose `gpuProvisioner` is `karpenter`.
+ * Karpenter: the provisioner of the GPU pools whose `provisioner` is `karpenter` (config `gpuNodeGroups[].provisioner`).
  *
  * Creates, in AWS: the node role (the managed node groups' policies) with an instance profile and an EC2_LINUX
  * access entry so its nodes can join; the controller's IRSA role, trusted by its one service account, with the
@@ -60,8 +60,8 @@ export class Karpenter extends pulumi.ComponentResource {
         const owner = `Karpenter "${name}"`;
         if (!args.clusterName) throw new Error(`${owner} args.clusterName: required`);
         const chart = resolveChart("karpenter", args.chartVersions);
-        // Fail before any resource exists: the builders check each pool.
-        for (const pool of args.pools) gpuNodePool(pool, { consolidateAfter: args.consolidateAfter });
+        // Fail before any resource exists: the builder checks each pool.
+        const nodePoolManifests = args.pools.map((pool) => gpuNodePool(pool, { consolidateAfter: args.consolidateAfter }));
         super("gpu-serverless:karpenter:Karpenter", name, {}, opts);
         const awsOpts = { parent: this, provider: args.awsProvider };
         const partition = aws.getPartitionOutput({}, awsOpts).partition;
@@ -157,7 +157,7 @@ export class Karpenter extends pulumi.ComponentResource {
 
         const k8sOpts = { parent: this, provider: args.provider, dependsOn: [this.release, accessEntry, ...nodePolicies] };
         this.nodePools = {};
-        for (const pool of args.pools) {
+        args.pools.forEach((pool, i) => {
             const refs = pulumi
                 .all([pulumi.output(args.privateSubnetIds), pulumi.output(args.clusterSecurityGroupId), instanceProfile.name])
                 .apply(([subnetIds, sg, profile]) => ({ clusterName: args.clusterName, instanceProfile: profile, subnetIds, securityGroupIds: [sg] }));
@@ -170,10 +170,10 @@ export class Karpenter extends pulumi.ComponentResource {
             );
             this.nodePools[pool.name] = new k8s.apiextensions.CustomResource(
                 childName(name, `${karpenterPoolName(pool)}-node-pool`),
-                gpuNodePool(pool, { consolidateAfter: args.consolidateAfter }) as unknown as k8s.apiextensions.CustomResourceArgs,
+                nodePoolManifests[i] as unknown as k8s.apiextensions.CustomResourceArgs,
                 { ...k8sOpts, dependsOn: [...k8sOpts.dependsOn, nodeClass] },
             );
-        }
+        });
 
         this.registerOutputs({ release: this.release, nodeRole: this.nodeRole, controllerRole: this.controllerRole, queue: this.queue, nodePools: this.nodePools });
     }

@@ -5,7 +5,7 @@
  * monitoring namespace and wait for the kube-prometheus-stack release (its CRDs, its Grafana).
  *
  * The Prometheus the chart creates selects every PrometheusRule in every namespace (`ruleSelector: {}`,
- * `ruleNamespaceSelector: {}`, `ruleSelectorNilUsesHelmValues: false` in values/kubePrometheusStack.ts), so the rule
+ * `ruleNamespaceSelector: {}`, `ruleSelectorNilUsesHelmValues: false` in manifests/charts/kubePrometheusStack.ts), so the rule
  * needs no release label.
  */
 import * as k8s from "@pulumi/kubernetes";

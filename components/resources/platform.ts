@@ -20,12 +20,11 @@ import { KServe } from "./kserve";
 import { Monitoring } from "./monitoring";
 import { childName } from "../domain/naming";
 import { Network } from "./network";
-import { allGpuNodesSelector, type GpuScheduling, gpuSchedulingFor, systemNodeLabels } from "../domain/nodeGroups";
+import { a100InstanceTypes, allGpuNodesSelector, type GpuScheduling, gpuSchedulingFor, systemNodeLabels } from "../domain/nodeGroups";
 import { gpuTaint } from "../domain/clusterFacts";
 import { firstReplicaPolicy } from "../manifests/model/firstReplicaAdmission";
 import { tolerationsFor } from "../manifests/nodeMonitoring/agent";
 import { Karpenter } from "./karpenter";
-import { gpusPerInstance } from "../domain/prices";
 import { ImageCache, type ImageRewriteInput } from "./imageCache";
 import { VpcEndpoints } from "./vpcEndpoints";
 import { WarmCapacity } from "./warmCapacity";
@@ -242,7 +241,7 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
             k8sChildOpts,
         );
 
-        const warmPools = config.gpuNodeGroups.flatMap((g) => (g.warm ? [{ name: g.name, gpusPerNode: gpusPerInstance[g.instanceType], warm: g.warm }] : []));
+        const warmPools = config.gpuNodeGroups.flatMap((g) => (g.warm ? [{ name: g.name, gpusPerNode: a100InstanceTypes[g.instanceType].gpus, warm: g.warm }] : []));
         if (warmPools.length > 0) {
             new WarmCapacity(childName(name, "warm-capacity"), { provider: this.provider, pools: warmPools, keda: keda.release, imageRewrite }, k8sChildOpts);
         }

@@ -48,24 +48,22 @@ export class WarmCapacity extends pulumi.ComponentResource {
         let priorityClass: k8s.scheduling.v1.PriorityClass | undefined;
         for (const pool of args.pools) {
             const scheduling = gpuSchedulingFor(pool.name);
-            const made = image.apply((img) =>
-                warmNodeManifests({ name: pool.name, gpusPerNode: pool.gpusPerNode, nodeSelector: scheduling.nodeSelector, tolerations: scheduling.tolerations }, warmNodesOf(pool.warm), img),
-            );
-            const first = warmNodeManifests({ name: pool.name, gpusPerNode: pool.gpusPerNode, ...scheduling }, warmNodesOf(pool.warm));
+            // The image is an output (the cache's registry); names and everything else are known up front.
+            const made = warmNodeManifests({ name: pool.name, gpusPerNode: pool.gpusPerNode, ...scheduling }, warmNodesOf(pool.warm), image);
             priorityClass ??= new k8s.scheduling.v1.PriorityClass(
                 childName(name, "priority"),
-                { ...first.priorityClass, apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass" },
+                { ...made.priorityClass, apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass" },
                 k8sOpts,
             );
             const deployment = new k8s.apps.v1.Deployment(
                 childName(name, pool.name),
-                { metadata: first.deployment.metadata, spec: made.apply((m) => m.deployment.spec) },
+                { metadata: made.deployment.metadata, spec: made.deployment.spec },
                 { ...k8sOpts, dependsOn: [namespace, priorityClass] },
             );
-            if ("scaledObject" in first && first.scaledObject) {
+            if ("scaledObject" in made && made.scaledObject) {
                 new k8s.apiextensions.CustomResource(
                     childName(name, `${pool.name}-schedule`),
-                    { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: first.scaledObject.metadata, spec: first.scaledObject.spec },
+                    { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: made.scaledObject.metadata, spec: made.scaledObject.spec },
                     // KEDA owns the replica count from here on.
                     { ...k8sOpts, dependsOn: [args.keda, deployment] },
                 );

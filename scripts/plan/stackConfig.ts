@@ -22,6 +22,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { configNamespace } from "../../components/config/stack";
+import { isPlainObject, mergeValues } from "../../components/domain/mergeValues";
 
 /** A mistake in how plan was asked for the config; its message is one line that names the file or setting. */
 export class PlanConfigError extends Error {
@@ -91,16 +92,6 @@ export function parseSetting(setting: string): Setting {
     return { key: head[0], path: segments, text: setting.slice(eq + 1), typed: setting };
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** `over` merged into `base`: objects merge key by key (recursively), anything else replaces. */
-function merge(base: unknown, over: unknown): unknown {
-    if (!isPlainObject(base) || !isPlainObject(over)) return over;
-    const out: Record<string, unknown> = { ...base };
-    for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v);
-    return out;
-}
-
 /** A path value as `pulumi config set --path` stores it: booleans and integers typed, JSON lists and objects decoded. */
 function pathValue(s: Setting): unknown {
     const t = s.text;
@@ -121,7 +112,7 @@ function applySetting(current: unknown, s: Setting): unknown {
     if (s.path.length === 0) {
         if (isPlainObject(current) && /^\s*\{/.test(s.text)) {
             try {
-                return merge(current, JSON.parse(s.text));
+                return mergeValues(current, JSON.parse(s.text));
             } catch {
                 // not JSON: the program reports it, naming the key and quoting the text
             }

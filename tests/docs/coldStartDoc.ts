@@ -4,7 +4,8 @@
  * `npx ts-node tests/docs/coldStartDoc.ts` prints them (to paste into the doc when the data changes).
  */
 import { coldStartBudget, pathTotal, phaseNames, type PhaseDistribution } from "../../components/domain/coldStartBudget";
-import { gpusPerInstance, instancePrice } from "../../components/domain/prices";
+import { a100InstanceTypes, type A100InstanceType } from "../../components/domain/nodeGroups";
+import { instancePrice } from "../../components/domain/prices";
 import { warmHoursPerWeek } from "../../components/domain/warmSchedule";
 import { warmCapacityHourlyCost } from "../../components/manifests/warm/warmCapacity";
 
@@ -27,12 +28,12 @@ export function budgetTable(): string {
 const usd = (x: number): string => `$${x.toFixed(2)}`;
 
 /** The warm-capacity cost examples, priced from prices.ts (p4d.24xlarge, us-east-1). */
-export function warmCostTable(region = "us-east-1", instanceType = "p4d.24xlarge"): string {
+export function warmCostTable(region = "us-east-1", instanceType: A100InstanceType = "p4d.24xlarge"): string {
     const price = instancePrice(region, instanceType);
     const node = price.usd;
     const office = { start: "0 8 * * 1-5", end: "0 18 * * 1-5" };
     const night = { start: "0 22 * * *", end: "0 6 * * *" };
-    const gpuShare = 1 / gpusPerInstance[instanceType];
+    const gpuShare = 1 / a100InstanceTypes[instanceType].gpus;
     const rows = [
         `| choice | example | hours a week | average cost per hour (${instanceType}, ${region}, ${usd(node)}/h as of ${price.asOf}) |`,
         "| --- | --- | --- | --- |",

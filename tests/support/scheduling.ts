@@ -75,13 +75,3 @@ export function tolerates(toleration: TolerationSpec, taint: Taint): boolean {
 export function untolerated(tolerations: readonly TolerationSpec[] | undefined, taints: readonly Taint[]): Taint[] {
     return taints.filter((taint) => !(tolerations ?? []).some((t) => tolerates(t, taint)));
 }
-
-const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-
-/** Helm's merge of user values over chart defaults: maps merge key by key, anything else (lists included) replaces. */
-export function helmMerge(defaults: unknown, ours: unknown): unknown {
-    if (!isMap(defaults) || !isMap(ours)) return ours === undefined ? defaults : ours;
-    const out: Record<string, unknown> = { ...defaults };
-    for (const [key, value] of Object.entries(ours)) out[key] = helmMerge(defaults[key], value);
-    return out;
-}

@@ -7,10 +7,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { generateFacts, parseSources, stripDescriptions } from "../../scripts/upstream/facts";
-import { staleFacts } from "../../scripts/upstream/generate";
+import { factsDir, staleFacts } from "../../scripts/upstream/generate";
 import { chartNamesWithFacts, chartSchemaErrors, chartSources } from "./chartValues";
 import { crdSource, knownCustomKinds } from "./crds";
-import { factFiles, factsDir, readFacts, sharedUpstreamDir } from "./upstreamFacts";
+import { factFiles, readFacts, sharedUpstreamDir } from "./upstreamFacts";
 
 describe("upstream facts (tests/upstream-facts)", () => {
     it("are what npm run upstream:generate makes from ../shared/upstream now", function () {

@@ -19,13 +19,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-
-export const factsDir = path.resolve(__dirname, "../upstream-facts");
+import { defaultUpstreamDir, factsDir } from "../../scripts/upstream/generate";
 
 /** `../shared/upstream` beside the repository root, when present (CI's main checkout has it; a plain clone does not). */
 export function sharedUpstreamDir(): string | undefined {
-    const dir = path.resolve(__dirname, "../../../shared/upstream");
-    return fs.existsSync(path.join(dir, "SOURCES.md")) ? dir : undefined;
+    return fs.existsSync(path.join(defaultUpstreamDir, "SOURCES.md")) ? defaultUpstreamDir : undefined;
 }
 
 /** Where a generated file's data came from, as `../shared/upstream/SOURCES.md` lists it (scripts/upstream/facts.ts). */

@@ -6,8 +6,8 @@
 import { type ActivatorConfigInput, activatorConfigSchema, apiKeyDigestsFile, parseActivatorConfig } from "../../../activator/src/index";
 import type { ActivatorStackConfig, ModelConfig } from "../../config/models";
 import { canaryVersion } from "../../config/canary";
-import { backendUrl, predictorName, readinessPath } from "../model/predictor";
-import { vllmHealthPath, vllmRuntimeName } from "../model/vllmRuntime";
+import { backendUrl, predictorName } from "../model/predictor";
+import { readinessPathFor } from "../model/vllmRuntime";
 import { activatorPorts, apiKeysDir, apiKeysFileName, peerTokenDir, peerTokenFileName, serviceNames } from "./names";
 
 /** The API keys Secret's data: the file of their SHA-256 digests, in the activator's own format. Never the keys. */
@@ -47,7 +47,7 @@ export function activatorConfig(
             backend: backendUrl(model),
             serviceName: predictorName(model),
             // Probe mode only: vLLM's own server (our streaming runtime) has no /v2/health/ready.
-            readinessPath: model.runtime === vllmRuntimeName ? vllmHealthPath : readinessPath,
+            readinessPath: readinessPathFor(model),
             hosts: model.routing.hosts,
             ...(model.routing.pathPrefix !== undefined ? { pathPrefix: model.routing.pathPrefix } : {}),
             openaiModels: model.routing.openaiModels,

@@ -40,17 +40,6 @@ export function chartImageOverrides(chart: string, rewrite: ImageRewrite, images
     return values;
 }
 
-/** `overrides` merged into `values`: objects merge key by key, anything else is replaced. Returns a new object. */
-export function mergeValues<T extends Record<string, unknown>>(values: T, overrides: Record<string, unknown>): T {
-    const out: Record<string, unknown> = { ...values };
-    for (const [key, value] of Object.entries(overrides)) {
-        const current = out[key];
-        const bothObjects = [current, value].every((v) => v !== null && typeof v === "object" && !Array.isArray(v));
-        out[key] = bothObjects ? mergeValues(current as Record<string, unknown>, value as Record<string, unknown>) : value;
-    }
-    return out as T;
-}
-
 /** A full image reference of our own manifests, rewritten to ECR when its registry is served (else unchanged). */
 export function imageReference(reference: string, rewrite: ImageRewrite | undefined): string {
     return rewrite !== undefined && rewrite.hosts.includes(registryHost(reference.replace(/[:@][^/]*$/, ""))) ? ecrImageReference(reference, rewrite.ecr) : reference;

@@ -24,6 +24,8 @@ export function credentialSecretName(registry: UpstreamRegistry): string {
 }
 
 export interface PullThroughCacheRuleSpec {
+    /** The image host the rule serves (`docker.io`, `ghcr.io`, ...): what image references name, not the API URL. */
+    upstreamHost: UpstreamRegistryHost;
     /** `aws.ecr.PullThroughCacheRule` `ecrRepositoryPrefix`. */
     ecrRepositoryPrefix: string;
     /** `upstreamRegistryUrl`. */
@@ -50,6 +52,7 @@ export function pullThroughCacheRules(images: readonly Pick<StackImage, "reposit
     return [...used.values()]
         .sort((a, b) => a.ecrPrefix.localeCompare(b.ecrPrefix))
         .map((r) => ({
+            upstreamHost: r.host,
             ecrRepositoryPrefix: r.ecrPrefix,
             upstreamRegistryUrl: r.pullThroughCacheUrl!,
             ...(r.needsCredentials ? { credentialSecretName: credentialSecretName(r) } : {}),
@@ -63,6 +66,11 @@ function repositoryPath(repository: string): string {
     return host === "docker.io" && !path.includes("/") ? `library/${path}` : path;
 }
 
+/** The ECR repository name (after the registry host) that serves `repository`: `<prefix>/<path>`. */
+function ecrRepositoryName(repository: string): string {
+    return `${upstreamOf(repository).ecrPrefix}/${repositoryPath(repository)}`;
+}
+
 /**
  * The ECR repository a node pulls `repository` from: `<ecr>/<prefix>/<path>` (pull-through cache or mirror).
  * Repositories already in `ecr` are returned unchanged. Example:
@@ -70,7 +78,7 @@ function repositoryPath(repository: string): string {
  */
 export function ecrRepository(repository: string, ecr: string): string {
     if (registryHost(repository) === ecr) return repository;
-    return `${ecr}/${upstreamOf(repository).ecrPrefix}/${repositoryPath(repository)}`;
+    return `${ecr}/${ecrRepositoryName(repository)}`;
 }
 
 /** A full reference (`repo:tag` or `repo@sha256:...`) rewritten to ECR, keeping its tag or digest. */
@@ -87,23 +95,22 @@ export interface MirroredImage {
     source: string;
     /** ECR repository name to create (without the registry host), e.g. `nvcr/nvidia/tritonserver`. */
     ecrRepositoryName: string;
-    /** Destination reference. */
-    destination: string;
+    /** The pinned tag, kept in the mirror, e.g. `23.05-py3`. */
+    tag: string;
 }
 
 /**
- * Images no pull-through cache rule covers (nvcr.io): the ECR repositories to create and what to copy into them,
- * once per pinned version, from a machine outside the cluster (e.g. `crane copy <source> <destination>`).
+ * Images no pull-through cache rule covers (nvcr.io): the ECR repositories to create and what to copy into them
+ * (`mirrorDestination`), once per pinned version, from a machine outside the cluster (e.g. `crane copy <source>
+ * <destination>`). Needs no account: the repository names are the same in every registry.
  */
-export function mirroredImages(images: readonly Pick<StackImage, "repository" | "tag">[], ecr: string): MirroredImage[] {
+export function mirroredImages(images: readonly Pick<StackImage, "repository" | "tag">[]): MirroredImage[] {
     return images
         .filter((i) => upstreamOf(i.repository).pullThroughCacheUrl === undefined)
-        .map((i) => {
-            const destinationRepository = ecrRepository(i.repository, ecr);
-            return {
-                source: `${i.repository}:${i.tag}`,
-                ecrRepositoryName: destinationRepository.slice(ecr.length + 1),
-                destination: `${destinationRepository}:${i.tag}`,
-            };
-        });
+        .map((i) => ({ source: `${i.repository}:${i.tag}`, ecrRepositoryName: ecrRepositoryName(i.repository), tag: i.tag }));
+}
+
+/** Where a mirrored image is copied to in registry `ecr` (`<account>.dkr.ecr.<region>.amazonaws.com`): `<ecr>/<name>:<tag>`. */
+export function mirrorDestination(image: MirroredImage, ecr: string): string {
+    return `${ecr}/${image.ecrRepositoryName}:${image.tag}`;
 }

@@ -137,7 +137,7 @@ export interface NodePoolSettings {
 export function gpuNodePool(pool: GpuNodeGroupConfig, settings: NodePoolSettings) {
     if (pool.minSize > 0) {
         throw new Error(
-            `gpuNodeGroups ${pool.name}: minSize ${pool.minSize} needs nodes kept without pods, which a Karpenter NodePool does not do; set minSize 0 (warm capacity is configured separately) or gpuProvisioner cluster-autoscaler`,
+            `gpuNodeGroups ${pool.name}: minSize ${pool.minSize} needs nodes kept without pods, which a Karpenter NodePool does not do; set minSize 0 (spare nodes are the pool's warm setting) or provisioner cluster-autoscaler`,
         );
     }
     if (!/^([0-9]+(s|m|h))+$/.test(settings.consolidateAfter)) {

@@ -67,7 +67,7 @@ export function firstReplicaBinding(model: Pick<ModelConfig, "name" | "namespace
         metadata: { name: `${firstReplicaPolicyName}-${model.namespace}-${model.name}`.slice(0, 253) },
         spec: {
             policyName: firstReplicaPolicyName,
-            // The ScaledObject is named after the model (models/scaledObject.ts).
+            // The ScaledObject is named after the model (scaledObject.ts).
             paramRef: { name: model.name, namespace: model.namespace, parameterNotFoundAction: "Deny" },
             matchResources: {
                 namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": model.namespace } },

@@ -7,13 +7,13 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import { scaleUpDelaySeconds } from "../../config/coldStart";
-import { isLlmFormat, type ModelConfig } from "../../config/models";
+import { isLlmFormat, type ModelConfig, streamingRuntimeName } from "../../config/models";
 import type { GpuScheduling } from "../../domain/nodeGroups";
-import { livenessPath, modelLabels, modelServerPort, readinessPath, servedModelName } from "./predictor";
+import { livenessPath, modelLabels, modelServerPort, servedModelName } from "./predictor";
 import { nodeCacheEligible } from "../../config/nodeCache";
 import { hfCachedModelArgs, nodeCacheEnv, nodeCacheOwner, nodeCacheVolume, nodeCacheVolumeMount } from "./nodeCache";
 import { modelContainerPorts, servingRuntimes } from "./runtime";
-import { runaiStreamerModelSpec, vllmHealthPath, vllmRuntimeName } from "./vllmRuntime";
+import { readinessPathFor, runaiStreamerModelSpec, vllmHealthPath } from "./vllmRuntime";
 
 export interface InferenceServiceOptions {
     /** ServiceAccount of the predictor pods (carries the HF token Secret for KServe's storage initializer). */
@@ -30,7 +30,6 @@ export interface InferenceServiceOptions {
      */
     nodeCache?: boolean;
 }
-
 
 /** The KServe runtime's model format: `vllm` is KServe's Hugging Face runtime with its vLLM backend forced. */
 export function kserveModelFormat(model: Pick<ModelConfig, "format">): string {
@@ -91,22 +90,24 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
     const quantities: Record<string, string> = { cpu: model.cpu, memory: model.memory };
     if (gpu) quantities["nvidia.com/gpu"] = String(model.gpus);
 
+    // Our vLLM runtime (vllmRuntime.ts): no storageUri (so no storage initializer), the S3 location as vLLM's
+    // --model, vLLM's own /health for the probes.
+    const streaming = model.runtime === streamingRuntimeName;
+    if (streaming && options.s3Region === undefined) throw new Error(`model ${model.name}: runtime ${streamingRuntimeName} needs the bucket's region (options.s3Region)`);
+    const streamed = streaming
+        ? runaiStreamerModelSpec({ name: model.name, storageUri: model.storageUri, gpus: model.gpus, servedModelName: servedModelName(model) }, options.s3Region!)
+        : undefined;
+
     const env: k8s.types.input.core.v1.EnvVar[] = [];
-    if (llm) {
-        // KServe serves the OpenAI API under /openai by default; the activator forwards /v1/... unchanged.
+    if (llm && !streamed) {
+        // KServe serves the OpenAI API under /openai by default; the activator forwards /v1/... unchanged. (vLLM's own
+        // server, on our runtime, has no prefix.)
         env.push({ name: "KSERVE_OPENAI_ROUTE_PREFIX", value: "" });
     }
     if (options.hfTokenSecretName) {
         env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: options.hfTokenSecretName, key: "HF_TOKEN" } } });
     }
-    // Our vLLM runtime (vllmRuntime.ts): no storageUri (so no storage initializer), the S3 location as vLLM's
-    // --model, vLLM's own /health for the probes.
-    const streaming = model.runtime === vllmRuntimeName;
-    if (streaming && options.s3Region === undefined) throw new Error(`model ${model.name}: runtime ${vllmRuntimeName} needs the bucket's region (options.s3Region)`);
-    const streamed = streaming
-        ? runaiStreamerModelSpec({ name: model.name, storageUri: model.storageUri, gpus: model.gpus, servedModelName: servedModelName(model) }, options.s3Region!)
-        : undefined;
-    if (streamed) env.splice(0, env.length, ...env.filter((e) => e.name !== "KSERVE_OPENAI_ROUTE_PREFIX"), ...streamed.env);
+    if (streamed) env.push(...streamed.env);
     const cached = options.nodeCache === true;
     if (cached && !nodeCacheEligible(model)) throw new Error(`model ${model.name}: the node cache is for hf:// LLMs on GPUs with KServe's runtime`);
     if (cached) env.push(...nodeCacheEnv());
@@ -119,7 +120,7 @@ export function inferenceServiceManifest(model: ModelConfig, options: InferenceS
     const volumeMounts = [...(llm ? [{ name: "dshm", mountPath: "/dev/shm" }] : []), ...(cached ? [nodeCacheVolumeMount()] : [])];
     const runtime = servingRuntimes[model.format];
     const httpGet = (path: string) => ({ path, port: modelServerPort, scheme: "HTTP" });
-    const ready = streamed ? vllmHealthPath : readinessPath;
+    const ready = readinessPathFor(model);
     const live = streamed ? vllmHealthPath : livenessPath;
 
     return {

@@ -20,15 +20,21 @@
  * S3 access: the streamer reads with the AWS SDK's default credential chain, so the model's ServiceAccount role (its
  * read-only bucket policy) applies; `AWS_REGION` is set to the bucket's region.
  */
-import { streamingRuntimeName } from "../../config/models";
+import { type ModelConfig, streamingRuntimeName } from "../../config/models";
 import { regionProblem } from "../../domain/awsCatalog";
-import { modelServerPort } from "./predictor";
-
-/** Name of our runtime; an InferenceService selects it with `spec.predictor.model.runtime` (config `models[].runtime`). */
-export const vllmRuntimeName = streamingRuntimeName;
+import { modelServerPort, readinessPath } from "./predictor";
 
 /** Health path of vLLM's OpenAI server (200 once the engine is up); KServe's `/v2/health/ready` does not exist there. */
 export const vllmHealthPath = "/health";
+
+/**
+ * The path that answers 200 once `model`'s server is ready, as the predictor's readiness probe and the activator's
+ * probe mode both poll it: vLLM's `/health` on our runtime (config `models[].runtime: gpu-serverless-vllm-openai`),
+ * KServe's `/v2/health/ready` on every other.
+ */
+export function readinessPathFor(model: Pick<ModelConfig, "runtime">): string {
+    return model.runtime === streamingRuntimeName ? vllmHealthPath : readinessPath;
+}
 
 /** OpenAI routes vLLM's server answers, as the activator forwards them (no prefix). */
 export const vllmOpenAiRoutes = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"] as const;
@@ -49,7 +55,7 @@ export function vllmRuntimeManifest(options: VllmRuntimeOptions = {}) {
     return {
         apiVersion: "serving.kserve.io/v1alpha1",
         kind: "ClusterServingRuntime",
-        metadata: { name: vllmRuntimeName, labels: { "app.kubernetes.io/part-of": "gpu-serverless" } },
+        metadata: { name: streamingRuntimeName, labels: { "app.kubernetes.io/part-of": "gpu-serverless" } },
         spec: {
             // Never auto-selected: KServe's own runtime stays the choice for `huggingface` unless a model names ours.
             supportedModelFormats: [{ name: "huggingface", autoSelect: false }],
@@ -91,11 +97,11 @@ export interface RunaiModel {
  */
 export function runaiStreamerModelSpec(model: RunaiModel, bucketRegion: string) {
     if (!model.storageUri.startsWith("s3://")) {
-        throw new Error(`model ${model.name}: runtime ${vllmRuntimeName} streams s3:// weights only, not "${model.storageUri}"`);
+        throw new Error(`model ${model.name}: runtime ${streamingRuntimeName} streams s3:// weights only, not "${model.storageUri}"`);
     }
     const regionIssue = regionProblem(bucketRegion);
     if (regionIssue) throw new Error(`model ${model.name}: bucket region ${regionIssue}`);
     const args = [`--model=${model.storageUri}`, `--served-model-name=${model.servedModelName}`];
     if (model.gpus > 1) args.push(`--tensor-parallel-size=${model.gpus}`);
-    return { runtime: vllmRuntimeName, modelFormat: { name: "huggingface" }, args, env: [{ name: "AWS_REGION", value: bucketRegion }] };
+    return { runtime: streamingRuntimeName, modelFormat: { name: "huggingface" }, args, env: [{ name: "AWS_REGION", value: bucketRegion }] };
 }

@@ -8,7 +8,7 @@
  * "inactive" message went straight to `RequestScale(..., false, ...)` and could scale to zero while the cron window
  * was open; since kedacore/keda#7116 (`startPushScalers`: "inactivation events are ignored and inactivation happens
  * through the standard metric scaling logic") only activations are pushed. The cron scaler never errors once its
- * zone loads (checked in schedule.ts), so it cannot pin a model up the way an erroring trigger would.
+ * zone loads (checked in domain/warmSchedule.ts), so it cannot pin a model up the way an erroring trigger would.
  *
  * Warm nodes: a "balloon" Deployment in its own namespace whose pods each ask for a whole node's GPUs at a negative
  * priority, so the provisioner (Karpenter or cluster-autoscaler) keeps that many GPU nodes up; a model pod preempts a
@@ -54,9 +54,13 @@ export interface GpuPool {
     tolerations: { key: string; operator: string; value?: string; effect: string }[];
 }
 
-/** The objects that keep `warm.nodes` nodes of `pool` up: PriorityClass, balloon Deployment, and for a schedule its ScaledObject. */
-export function warmNodeManifests(pool: GpuPool, warm: WarmNodes, image = pauseImage) {
-    if (!Number.isInteger(warm.nodes) || warm.nodes < 1) throw new Error(`gpuPools.${pool.name}.warm.nodes: must be a whole number of at least 1, not ${warm.nodes}`);
+/**
+ * The objects that keep `warm.nodes` nodes of `pool` up: PriorityClass, balloon Deployment, and for a schedule its
+ * ScaledObject. `image` is the pause image reference (default `pauseImage`); a Pulumi output of one may stand in for
+ * it (it only lands in the container's `image`).
+ */
+export function warmNodeManifests<Image = string>(pool: GpuPool, warm: WarmNodes, image: Image | string = pauseImage) {
+    if (!Number.isInteger(warm.nodes) || warm.nodes < 1) throw new Error(`gpuNodeGroups ${pool.name}: warm.nodes must be a whole number of at least 1, not ${warm.nodes}`);
     const name = `warm-${pool.name}`;
     const labels = { "app.kubernetes.io/part-of": "gpu-serverless", "gpu-serverless/warm-pool": pool.name };
     const gpus = String(pool.gpusPerNode);

@@ -260,6 +260,14 @@ describe("stack config", () => {
             });
         }
 
+        it("names a JSON typo in a list or object once, quoting the text, and a plain word by the type it should be", () => {
+            const typo = problemsOf({ ...dev(), "gpu-serverless:gpuNodeGroups": '[{"name":"a100"]' });
+            assert.deepEqual(typo.filter((p) => p.startsWith("gpu-serverless:gpuNodeGroups")).length, 1, typo.join("\n"));
+            assert.match(typo.join("\n"), /^gpu-serverless:gpuNodeGroups: is not valid JSON \(.+\) in the text \[\{"name":"a100"\]$/m);
+            const word = problemsOf({ ...dev(), "gpu-serverless:gpuNodeGroups": "a100" });
+            assert.match(word.join("\n"), /^gpu-serverless:gpuNodeGroups: (?!is not valid JSON).*expected array/m);
+        });
+
         it("reports every problem at once", () => {
             const problems = problemsOf(dev({ region: "nowhere", protect: "maybe", ...gpuGroup({ instanceType: "p3.16xlarge" }) }));
             assert.deepEqual(

@@ -20,7 +20,8 @@ import { allGpuNodesSelector, eksGpuTaint, gpuNodeLabels } from "../../../compon
 import { dcgmExporterValues } from "../../../components/manifests/charts/dcgmExporter";
 import { devicePluginValues } from "../../../components/manifests/charts/nvidiaDevicePlugin";
 import { chartDefaults, chartSchemaErrors } from "../../support/chartValues";
-import { Placement, admits, helmMerge, untolerated } from "../../support/scheduling";
+import { Placement, admits, untolerated } from "../../support/scheduling";
+import { mergeValues } from "../../../components/domain/mergeValues";
 import { stackConfig } from "../config/stackFiles";
 import { cachedPools } from "../../../components/config/nodeCache";
 import { nodeCacheAgentManifests } from "../../../components/manifests/nodeCache/agent";
@@ -76,12 +77,12 @@ function addOnPods(stack: string): { name: string; placement: Placement }[] {
         gpuTolerations: tolerationsFor(taints),
     });
     const gpuPlacement = { gpuNodeSelector: allGpuNodesSelector, gpuTolerations: tolerationsFor(taints) };
-    const monitoring = helmMerge(chartDefaults("eks-node-monitoring-agent"), nodeMonitoringAgentConfiguration(taints)) as Record<string, Placement>;
+    const monitoring = mergeValues(chartDefaults("eks-node-monitoring-agent"), nodeMonitoringAgentConfiguration(taints)) as Record<string, Placement>;
     return [
         { name: "eks-node-monitoring-agent", placement: monitoring.nodeAgent },
         { name: "dcgm-server (node monitoring agent)", placement: monitoring.dcgmAgent },
-        { name: "nvidia-device-plugin", placement: helmMerge(chartDefaults("nvidia-device-plugin"), devicePluginValues(gpuPlacement)) as Placement },
-        { name: "dcgm-exporter", placement: helmMerge(chartDefaults("dcgm-exporter"), dcgmExporterValues(gpuPlacement)) as Placement },
+        { name: "nvidia-device-plugin", placement: mergeValues(chartDefaults("nvidia-device-plugin"), devicePluginValues(gpuPlacement)) as Placement },
+        { name: "dcgm-exporter", placement: mergeValues(chartDefaults("dcgm-exporter"), dcgmExporterValues(gpuPlacement)) as Placement },
         { name: "node-cache-prepare", placement: nodeCache.daemonSet.spec.template.spec as Placement },
     ];
 }

@@ -46,6 +46,15 @@ describe("ImageCache (mocks)", () => {
         assert.deepEqual((await unwrap(cache.rewrite))?.hosts, ["nvcr.io"]);
     });
 
+    it("refuses a region AWS does not have when it is built, with or without the mirror", () => {
+        for (const nvcrMirror of [true, false]) {
+            assert.throws(
+                () => new ImageCache(`ir-${nvcrMirror}`, { config: { pullThroughCache: false, nvcrMirror }, region: "west", nodeRoleNames: ["r"], credentials: {} }),
+                /ImageCache "ir-(true|false)" args.region: "west" is not an AWS region/,
+            );
+        }
+    });
+
     it("refuses a credentialed rule without its credentials", () => {
         assert.throws(
             () => new ImageCache("ix", { config: { pullThroughCache: true, nvcrMirror: false }, region: "us-west-2", nodeRoleNames: ["r"], credentials: {} }),

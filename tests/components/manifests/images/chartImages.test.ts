@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { ourManifests, stackImages } from "../../../../components/domain/images";
-import { chartImageOverrides, imageReference, mergeValues, pullThroughCachePullPolicy } from "../../../../components/manifests/images/chartImages";
+import { chartImageOverrides, imageReference, pullThroughCachePullPolicy } from "../../../../components/manifests/images/chartImages";
+import { mergeValues } from "../../../../components/domain/mergeValues";
 import { ecrRegistry, ecrRepository } from "../../../../components/manifests/images/pullThroughCache";
 import { chartDefaults } from "../../../support/chartValues";
 import { upstreamRepository } from "../../domain/images.test";

@@ -3,6 +3,7 @@ import { stackImages } from "../../../../components/domain/images";
 import {
     ecrImageReference,
     ecrRegistry,
+    mirrorDestination,
     mirroredImages,
     pullThroughCacheRules,
 } from "../../../../components/manifests/images/pullThroughCache";
@@ -50,14 +51,14 @@ describe("manifests/images: ECR pull-through cache and mirror", () => {
     });
 
     it("mirrors NVIDIA's images, which no pull-through rule can cache", () => {
-        const mirrors = mirroredImages(stackImages, ecr);
+        const mirrors = mirroredImages(stackImages);
         assert.deepEqual(
             mirrors.map((m) => m.source).sort(),
             stackImages.filter((i) => i.repository.startsWith("nvcr.io/")).map((i) => `${i.repository}:${i.tag}`).sort(),
         );
         const triton = mirrors.find((m) => m.source.startsWith("nvcr.io/nvidia/tritonserver:"))!;
         assert.equal(triton.ecrRepositoryName, "nvcr/nvidia/tritonserver");
-        assert.equal(triton.destination, `${ecr}/nvcr/nvidia/tritonserver:23.05-py3`);
+        assert.equal(mirrorDestination(triton, ecr), `${ecr}/nvcr/nvidia/tritonserver:23.05-py3`);
     });
 
     it("serves every GPU-node image from ECR (cache or mirror)", () => {

@@ -101,7 +101,15 @@ describe("Karpenter GPU pools (EC2NodeClass, NodePool)", () => {
     it("refuses what a NodePool cannot do, naming the pool", () => {
         // Config validation refuses this too; the builder does not rely on it.
         const warm = { ...pools([{ name: "warm", instanceType: "p4d.24xlarge", maxSize: 2 }])[0], minSize: 1 };
-        assert.throws(() => gpuNodePool(warm, { consolidateAfter: "10m" }), /gpuNodeGroups warm: minSize 1 .*minSize 0/);
+        // The keys it names are the config's: gpuNodeGroups[].minSize, .warm and .provisioner.
+        assert.throws(() => gpuNodePool(warm, { consolidateAfter: "10m" }), /^Error: gpuNodeGroups warm: minSize 1 .*set minSize 0 \(spare nodes are the pool's warm setting\) or provisioner cluster-autoscaler$/);
+        // Following the advice is a config the stack takes: a managed node group keeps minSize 1, and warm.nodes keeps
+        // spare nodes on a Karpenter pool at minSize 0.
+        const followed = pools([
+            { name: "kept", instanceType: "p4d.24xlarge", minSize: 1, maxSize: 2, provisioner: "cluster-autoscaler" },
+            { name: "spare", instanceType: "p4d.24xlarge", maxSize: 2, warm: { nodes: 1 } },
+        ]);
+        assert.deepEqual(followed.map((g) => [g.name, g.provisioner, g.minSize, g.warm?.nodes]), [["kept", "cluster-autoscaler", 1, undefined], ["spare", "karpenter", 0, 1]]);
         assert.throws(() => gpuNodePool(variants[0], { consolidateAfter: "ten minutes" }), /NodePool a100: consolidateAfter "ten minutes" is not a duration/);
     });
 });

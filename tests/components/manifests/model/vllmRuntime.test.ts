@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import { evaluate, type IamRequest } from "../../../support/iamEvaluator";
 import type { PolicyDocument } from "../../../../components/domain/iamPolicies";
 import { inferenceServiceManifest } from "../../../../components/manifests/model/inferenceService";
+import { activatorConfig } from "../../../../components/manifests/activator/config";
 import { modelStoragePolicy } from "../../../../components/domain/iamPolicies";
 import { llmModel, stackWith } from "./fixtures";
 import { OPENAI_BODY_PATHS, OPENAI_MODELS_PATH } from "../../../../activator/src/routing/table";
@@ -11,8 +12,8 @@ import {
     runaiStreamerModelSpec,
     vllmOpenAiRoutes,
     vllmRuntimeManifest,
-    vllmRuntimeName,
 } from "../../../../components/manifests/model/vllmRuntime";
+import { streamingRuntimeName } from "../../../../components/config/models";
 import { crdErrors } from "../../../support/crds";
 import { clusterServingRuntimes, predictorContainerPorts, selectedRuntime, type ClusterServingRuntime } from "../../../support/servingRuntimes";
 
@@ -37,7 +38,7 @@ describe("manifests/model: our vLLM runtime with the Run:ai streamer", () => {
         assert.equal(selectedRuntime({ modelFormat: { name: "huggingface" } }, installed).metadata.name, "kserve-huggingfaceserver");
         const spec = runaiStreamerModelSpec({ name: "llama", storageUri: "s3://weights/llama/v1", gpus: 2, servedModelName: "llama-8b" }, "us-west-2");
         const chosen = selectedRuntime({ modelFormat: spec.modelFormat, runtime: spec.runtime }, installed);
-        assert.equal(chosen.metadata.name, vllmRuntimeName);
+        assert.equal(chosen.metadata.name, streamingRuntimeName);
         assert.deepEqual(predictorContainerPorts({ modelFormat: spec.modelFormat, runtime: spec.runtime }, chosen), [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
     });
 
@@ -95,6 +96,16 @@ describe("InferenceService of an s3:// LLM on our streaming runtime", () => {
 
     it("probes vLLM's /health, which its OpenAI server answers (not KServe's /v2/health/ready)", () => {
         for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) assert.equal(m[probe].httpGet.path, "/health", probe);
+    });
+
+    it("has the activator's probe mode poll the path the predictor's readiness probe uses, on either runtime", () => {
+        const kserve = stackWith([llmModel]);
+        const kserveIsvc = inferenceServiceManifest(kserve.models[0], { serviceAccountName: "q", gpuScheduling: scheduling });
+        const polled = (models: typeof kserve.models) => activatorConfig(models, kserve.activator).models[0].readinessPath;
+        assert.equal(polled([model]), "/health");
+        assert.equal(polled([model]), m.readinessProbe.httpGet.path);
+        assert.equal(polled(kserve.models), "/v2/health/ready");
+        assert.equal(polled(kserve.models), (kserveIsvc.spec.predictor.model as Record<string, any>).readinessProbe.httpGet.path);
     });
 
     it("needs the bucket region", () => {

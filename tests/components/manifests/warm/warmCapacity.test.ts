@@ -76,7 +76,7 @@ describe("manifests/warm: warm GPU nodes per pool", () => {
     });
 
     it("refuses zero warm nodes", () => {
-        assert.throws(() => warmNodeManifests(pool, { mode: "always", nodes: 0 }), { message: /gpuPools.a100.warm.nodes: must be a whole number of at least 1, not 0/ });
+        assert.throws(() => warmNodeManifests(pool, { mode: "always", nodes: 0 }), { message: /^gpuNodeGroups a100: warm\.nodes must be a whole number of at least 1, not 0$/ });
     });
 });
 
