@@ -15,8 +15,9 @@
 #   which a module zip from the proxy does not carry, so they are built from a generated main module that requires
 #   the pinned version and replaces each staging module with its published v0.<minor>.<patch> twin (k8s) or lets the
 #   published etcd submodules resolve at the same version.
-# - The KEDA operator and the KServe controller manager only use version replaces, so they are built inside a copy of
-#   their own module at the pinned tag, with upstream's go.mod/go.sum exactly (what their release images build).
+# - The KEDA operator and the KServe controller manager only use version replaces, and Helm none, so they are built
+#   inside a copy of their own module at the pinned tag, with upstream's go.mod/go.sum exactly (what their releases
+#   build). Helm's cold build (empty Go caches) costs ~5.5 CPU-minutes (tests/e2e/README.md, Figures).
 set -euo pipefail
 
 # Pinned versions. KEDA and KServe match components/domain/versions.ts (charts keda 2.20.2, kserve-* v0.20.0);
