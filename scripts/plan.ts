@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     const { config, secretKeys } = planConfig(root, stack, values.set ?? []);
     const resources = await runProgram({ programPath: path.join(root, "index.ts"), project: "gpu-serverless", stack, config, secretKeys });
     const header = `gpu-serverless stack "${stack}" as the program registers it (Pulumi mock runtime; provider-computed values are placeholders)`;
-    const files = renderPlan(resources, header);
+    const files = renderPlan(resources, header, config["gpu-serverless:region"]);
     writePlanFiles(out, files);
     const count = (dir: string) => [...files.keys()].filter((f) => f.startsWith(dir)).length;
     console.log(

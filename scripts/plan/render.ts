@@ -4,12 +4,16 @@
  * - `kubernetes/<component>.yaml`: every Kubernetes object the component creates directly, as the Kubernetes provider
  *   would apply it (multi-document YAML, registration order);
  * - `helm/<release>.yaml`: each Helm release with chart, repository, version, namespace and the values passed;
- * - `tree.txt`: every resource (AWS, EKS, Kubernetes, Helm, components) in its component tree.
+ * - `tree.txt`: every resource (AWS, EKS, Kubernetes, Helm, components) in its component tree; under each AWS resource
+ *   and the EKS cluster, its settings (instance types and sizes, CIDRs, endpoint access, IAM policy documents parsed
+ *   from their JSON, security group rules, tags); under `eks:index:Cluster`, the children pulumi-eks v4.3.0 creates for
+ *   our arguments, from the model in ./eksModel.ts (marked `(modelled)`: the mock runtime never sees them).
  *
  * Secret values render as `[secret]`, leaf by leaf (a Secret's keys stay visible).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
+import { eksClusterChildren, PULUMI_EKS_VERSION, type ModelledResource } from "./eksModel";
 import type { PlannedResource } from "./runtime";
 
 /** The text each secret value is replaced with. */
@@ -97,8 +101,35 @@ function fileStem(c: PlannedResource, all: PlannedResource[]): string {
     return sameName ? safe(`${c.name}.${c.type.split(":").pop()}`) : safe(c.name);
 }
 
-/** Every file of the plan, path (relative to the output folder) → content. */
-export function renderPlan(resources: PlannedResource[], header: string): Map<string, string> {
+/** An input that holds an IAM policy (or other JSON document) as a string, parsed so the tree shows its statements. */
+function parsedJson(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(parsedJson);
+    if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, parsedJson(v)]));
+    if (typeof value === "string" && /^\s*[{[]/.test(value)) {
+        try {
+            return JSON.parse(value);
+        } catch {
+            return value;
+        }
+    }
+    return value;
+}
+
+/** True for a resource whose settings the tree shows: AWS resources and the EKS cluster component. */
+export const showsSettings = (type: string): boolean => type.startsWith("aws:") || type === "eks:index:Cluster";
+
+/** The settings of a resource as tree lines (YAML, JSON documents parsed), each prefixed with `indent` and `· `. */
+export function settingsLines(inputs: Record<string, unknown>, indent: string): string[] {
+    const settings = parsedJson(plain(inputs)) as Record<string, unknown>;
+    if (Object.keys(settings).length === 0) return [];
+    return YAML.stringify(settings, { lineWidth: 0, flowCollectionPadding: false })
+        .trimEnd()
+        .split("\n")
+        .map((l) => `${indent}· ${l}`);
+}
+
+/** Every file of the plan, path (relative to the output folder) → content. `region` places the modelled OIDC issuer. */
+export function renderPlan(resources: PlannedResource[], header: string, region = "us-west-2"): Map<string, string> {
     const files = new Map<string, string>();
     const byUrn = new Map(resources.map((r) => [r.urn, r]));
 
@@ -122,17 +153,28 @@ export function renderPlan(resources: PlannedResource[], header: string): Map<st
         children.set(parent, [...(children.get(parent) ?? []), r]);
     }
     const lines = [header, ""];
+    const modelled: ModelledResource[] = [];
+    const walkModel = (items: ModelledResource[], depth: number) => {
+        for (const m of items) {
+            modelled.push(m);
+            lines.push(`${"  ".repeat(depth)}${m.type} ${m.name}  (modelled: pulumi-eks ${PULUMI_EKS_VERSION})`);
+            lines.push(...settingsLines(m.inputs, "  ".repeat(depth + 1)));
+            walkModel(m.children ?? [], depth + 1);
+        }
+    };
     const walk = (urn: string, depth: number) => {
         for (const r of children.get(urn) ?? []) {
             const label = describe(r);
             lines.push(`${"  ".repeat(depth)}${r.custom ? "" : "▸ "}${r.type} ${r.name}${label ? `  [${label}]` : ""}`);
+            if (showsSettings(r.type)) lines.push(...settingsLines(r.inputs, "  ".repeat(depth + 1)));
+            if (r.type === "eks:index:Cluster") walkModel(eksClusterChildren({ name: r.name, inputs: plain(r.inputs) as Record<string, any> }, region), depth + 1);
             walk(r.urn, depth + 1);
         }
     };
     walk("", 0);
     const counts = new Map<string, number>();
-    for (const r of resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
-    lines.push("", `${resources.length} resources by type:`);
+    for (const r of [...resources, ...modelled]) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
+    lines.push("", `${resources.length + modelled.length} resources by type (${resources.length} registered by the program, ${modelled.length} modelled children of eks.Cluster):`);
     for (const [type, n] of [...counts].sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${String(n).padStart(4)}  ${type}`);
     files.set("tree.txt", lines.join("\n") + "\n");
     return files;

@@ -82,8 +82,57 @@ function computedState(type: string, name: string, inputs: Record<string, any>, 
     }
     // Pulumi auto-names these when `name` is not given: the logical name plus a random suffix (placeholder here).
     if (state.name === undefined && autoNamed.has(type)) state.name = `${name}-${createHash("sha256").update(name).digest("hex").slice(0, 7)}`;
-    if (state.arn === undefined && type.startsWith("aws:")) state.arn = `arn:aws:${type.split(/[:/]/)[1]}:${region}:${ACCOUNT}:${name}`;
+    if (state.arn === undefined && type.startsWith("aws:")) state.arn = placeholderArn(type, name, state, region);
     return state;
+}
+
+/** A UUID-shaped id derived from `seed` (KMS key ids, the suffix EKS gives node group and add-on ARNs). */
+const uuidOf = (seed: string): string => createHash("sha256").update(seed).digest("hex").slice(0, 32).replace(/^(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
+
+/**
+ * The ARN AWS would give the resource, in its documented shape (IAM: global, no region; S3: no region or account;
+ * others `arn:aws:<service>:<region>:<account>:<resource>`), with the resource's name or placeholder id. Shapes from
+ * the AWS Service Authorization Reference's "Resource types" table of each service. `state` is the resource's
+ * computed state (its `name` when the program or {@link autoNamed} gave one).
+ */
+export function placeholderArn(type: string, name: string, state: Record<string, any>, region: string): string {
+    const [, module, resource] = type.split(/[:/]/);
+    const named = String(state.name ?? name);
+    const regional = (service: string, rest: string) => `arn:aws:${service}:${region}:${ACCOUNT}:${rest}`;
+    switch (type) {
+        case "aws:iam/role:Role":
+            return `arn:aws:iam::${ACCOUNT}:role${state.path ?? "/"}${named}`;
+        case "aws:iam/policy:Policy":
+            return `arn:aws:iam::${ACCOUNT}:policy${state.path ?? "/"}${named}`;
+        case "aws:iam/instanceProfile:InstanceProfile":
+            return `arn:aws:iam::${ACCOUNT}:instance-profile${state.path ?? "/"}${named}`;
+        case "aws:iam/user:User":
+            return `arn:aws:iam::${ACCOUNT}:user${state.path ?? "/"}${named}`;
+        case "aws:s3/bucket:Bucket":
+        case "aws:s3/bucketV2:BucketV2":
+            return `arn:aws:s3:::${state.bucket ?? named}`;
+        case "aws:kms/key:Key":
+            return regional("kms", `key/${uuidOf(name)}`);
+        case "aws:sqs/queue:Queue":
+            return regional("sqs", named);
+        case "aws:cloudwatch/logGroup:LogGroup":
+            return regional("logs", `log-group:${named}`);
+        case "aws:cloudwatch/eventRule:EventRule":
+            return regional("events", `rule/${named}`);
+        case "aws:ecr/repository:Repository":
+            return regional("ecr", `repository/${named}`);
+        case "aws:eks/nodeGroup:NodeGroup":
+            return regional("eks", `nodegroup/${state.clusterName}/${state.nodeGroupName ?? named}/${uuidOf(name)}`);
+        case "aws:eks/addon:Addon":
+            return regional("eks", `addon/${state.clusterName}/${state.addonName}/${uuidOf(name)}`);
+        case "aws:eks/accessEntry:AccessEntry":
+            return regional("eks", `access-entry/${state.clusterName}/role/${ACCOUNT}/${String(state.principalArn).split("/").pop()}/${uuidOf(name)}`);
+        case "aws:secretsmanager/secret:Secret":
+            return regional("secretsmanager", `secret:${named}-${uuidOf(name).slice(0, 6)}`);
+    }
+    // EC2 and anything else: <service>:<region>:<account>:<resource-type>/<id>, the type in kebab case (`security-group`).
+    const kebab = resource.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
+    return regional(module === "vpc" ? "ec2" : module, `${kebab}/${module === "ec2" || module === "vpc" ? placeholderId(type, name) : named}`);
 }
 
 const recorded = new Map<string, PlannedResource>();

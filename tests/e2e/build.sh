@@ -15,8 +15,9 @@
 #   which a module zip from the proxy does not carry, so they are built from a generated main module that requires
 #   the pinned version and replaces each staging module with its published v0.<minor>.<patch> twin (k8s) or lets the
 #   published etcd submodules resolve at the same version.
-# - The KEDA operator and the KServe controller manager only use version replaces, so they are built inside a copy of
-#   their own module at the pinned tag, with upstream's go.mod/go.sum exactly (what their release images build).
+# - The KEDA operator and the KServe controller manager only use version replaces, and Helm none, so they are built
+#   inside a copy of their own module at the pinned tag, with upstream's go.mod/go.sum exactly (what their releases
+#   build). Helm's cold build (empty Go caches) costs ~5.5 CPU-minutes (tests/e2e/README.md, Figures).
 set -euo pipefail
 
 # Pinned versions. KEDA and KServe match components/domain/versions.ts (charts keda 2.20.2, kserve-* v0.20.0);
@@ -26,6 +27,9 @@ KUBERNETES_VERSION=v1.33.13
 ETCD_VERSION=v3.6.16
 KEDA_VERSION=v2.20.2
 KSERVE_VERSION=v0.20.0
+# Helm renders the chart packages of ../shared/upstream/chart-packages (tests/e2e/helm.e2e.ts); v4.3.2 is the Helm those
+# packages were made and checked with (../shared/upstream/SOURCES.md, "Chart packages").
+HELM_VERSION=v4.3.2
 
 CACHE=${GPU_SERVERLESS_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gpu-serverless/e2e}
 PRINT_ONLY=false
@@ -101,6 +105,12 @@ build_kserve() {
   go build -trimpath -ldflags "$LDFLAGS" -o "$2/manager" ./cmd/manager
 }
 
+build_helm() {
+  copy_module helm.sh/helm/v4 "$1"
+  # helm Makefile `build`: go build -trimpath -ldflags '-w -s -X helm.sh/helm/v4/internal/version.version=...' ./cmd/helm
+  go build -trimpath -ldflags "$LDFLAGS -X helm.sh/helm/v4/internal/version.version=$1" -o "$2/helm" ./cmd/helm
+}
+
 # share_files <name> <version> <module> <file in module>...: copies the files into <name>-<version>/share/ (flat).
 share_files() {
   local dir="$CACHE/$1-$2/share" module=$3 version=$2 src
@@ -117,6 +127,7 @@ done_or_build etcd "$ETCD_VERSION" build_etcd
 done_or_build kubernetes "$KUBERNETES_VERSION" build_kubernetes
 done_or_build kserve "$KSERVE_VERSION" build_kserve
 done_or_build keda "$KEDA_VERSION" build_keda
+done_or_build helm "$HELM_VERSION" build_helm
 # KServe: the manager also runs the TrainedModel and InferenceGraph controllers (cmd/manager/main.go), whose CRDs
 # ../shared does not carry; its chart's webhook configurations are wired to the local manager by the suite.
 share_files kserve "$KSERVE_VERSION" github.com/kserve/kserve \

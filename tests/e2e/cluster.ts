@@ -19,7 +19,8 @@ import { activatorConfig, backendServices, prometheusEndpoints, renderPlan, repo
 import { podFiles, SecretValues } from "./podFiles";
 import { makeCertificates, Processes } from "./processes";
 import { ServiceProxy } from "./serviceProxy";
-import { inferenceServiceConfig, kserveWebhooks } from "./upstream";
+import { chartName, findObject, helmTemplate, plannedReleases, stackKubernetesVersion, type PlannedRelease } from "./helm";
+import { kserveWebhooks } from "./upstream";
 
 const sharedUpstream = path.resolve(repoRoot, "../shared/upstream");
 
@@ -253,8 +254,9 @@ export class Cluster {
 
     private async startKServe(): Promise<void> {
         const kserveRelease = this.helmRelease("kserve-resources");
-        const upstreamConfig = YAML.parse(fs.readFileSync(path.join(sharedUpstream, "manifests", "kserve-inferenceservice-config-configmap.yaml"), "utf8"));
-        await this.kube.apply(inferenceServiceConfig(upstreamConfig, kserveRelease.values, kserveRelease.namespace), "e2e");
+        // KServe's controller reads inferenceservice-config in its own namespace: the one the chart renders from our values.
+        const rendered = this.renderRelease(kserveRelease);
+        await this.kube.apply(findObject(rendered, "ConfigMap", "inferenceservice-config", kserveRelease.namespace), "helm");
         const port = await freePort();
         // controller-runtime's webhook server reads tls.crt/tls.key from $TMPDIR/k8s-webhook-server/serving-certs.
         const tmp = path.join(this.runDir, "kserve-tmp");
@@ -276,18 +278,23 @@ export class Cluster {
         }, 250);
         const resources = YAML.parseAllDocuments(fs.readFileSync(path.join(this.bins.kserve, "..", "share", "resources.yaml"), "utf8")).map((d) => d.toJS());
         for (const hook of kserveWebhooks(resources, `https://127.0.0.1:${port}`, fs.readFileSync(path.join(this.certDir, "ca.crt")))) await this.kube.apply(hook, "e2e");
-        const runtimes = YAML.parseAllDocuments(fs.readFileSync(path.join(sharedUpstream, "manifests", "kserve-cluster-serving-runtimes.yaml"), "utf8")).map((d) => d.toJS()).filter((o) => o?.kind);
+        const runtimes = this.renderRelease(this.helmRelease("kserve-runtime-configs")).filter((o) => o.kind === "ClusterServingRuntime");
+        if (runtimes.length === 0) throw new Error("kserve-runtime-configs rendered no ClusterServingRuntime with the plan's values");
         // The validating webhook for ClusterServingRuntimes answers once the manager's cache has synced: retry briefly.
         for (const rt of runtimes) await Kube.until(`ClusterServingRuntime ${rt.metadata.name} applied`, 60_000, async () => !!(await this.kube.apply(rt, "helm")), 500);
     }
 
     /** The plan's Helm release of `chart` (by chart name, with or without an OCI path): release, namespace, values. */
-    private helmRelease(chart: string): any {
-        const dir = path.join(this.runDir, "plan", "helm");
-        const releases = fs.readdirSync(dir).map((f) => YAML.parse(fs.readFileSync(path.join(dir, f), "utf8")));
-        const found = releases.find((r) => String(r.chart).split("/").pop() === chart);
+    private helmRelease(chart: string): PlannedRelease {
+        const releases = plannedReleases(path.join(this.runDir, "plan"));
+        const found = releases.find((r) => chartName(r) === chart);
         if (!found) throw new Error(`the plan installs no ${chart} chart (releases: ${releases.map((r) => r.chart).join(", ")})`);
         return found;
+    }
+
+    /** The objects the release's chart package renders with the plan's values (tests/e2e/helm.ts). */
+    private renderRelease(release: PlannedRelease): any[] {
+        return helmTemplate(release, { helm: path.join(this.bins.helm, "helm"), kubeVersion: stackKubernetesVersion("dev", this.options.planSettings) });
     }
 
     private async startControllerManager(): Promise<void> {

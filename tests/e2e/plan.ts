@@ -15,13 +15,16 @@ export interface PlanObjects {
     readonly all: any[];
 }
 
+/** `--set` arguments for plan: each key set to its value as JSON, `{models: [...]}` → [`models=[...]`]. */
+export const planSettings = (settings: Record<string, unknown>): string[] => Object.entries(settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+
 /**
  * Runs `npm run plan -- --stack <stack> --out <out> --set ...` (the CLI, as a user would) and reads what it wrote.
  * Throws with the CLI's stderr when it fails (an invalid override names the key).
  */
 export function renderPlan(stack: string, out: string, settings: Record<string, unknown>): PlanObjects {
     const args = ["-r", "ts-node/register/transpile-only", "scripts/plan.ts", "--stack", stack, "--out", out];
-    for (const [k, v] of Object.entries(settings)) args.push("--set", `${k}=${JSON.stringify(v)}`);
+    for (const setting of planSettings(settings)) args.push("--set", setting);
     const r = spawnSync(process.execPath, args, { cwd: repoRoot, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`npm run plan failed (${r.status}):\n${r.stderr}`);
     const byComponent = new Map<string, any[]>();

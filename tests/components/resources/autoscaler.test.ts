@@ -122,7 +122,7 @@ describe("ClusterAutoscaler (mocks)", () => {
         assert.equal(release.inputs.version, "9.59.0");
         assert.deepEqual(release.inputs.repositoryOpts, { repo: "https://kubernetes.github.io/autoscaler" });
         assert.equal(release.inputs.namespace, "kube-system");
-        assert.equal(release.inputs.values.rbac.serviceAccount.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam:us-west-2:123456789012:ca-a-role");
+        assert.equal(release.inputs.values.rbac.serviceAccount.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::123456789012:role/ca-a-role");
         assert.equal(release.inputs.values.autoDiscovery.clusterName, "gpu-dev");
         assert.equal(release.inputs.values.serviceMonitor.enabled, false);
         assert.deepEqual(unknownValuePaths("cluster-autoscaler", release.inputs.values), []);

@@ -50,7 +50,7 @@ describe("GpuCluster (mocks)", () => {
         assert.equal(eks.skipDefaultNodeGroup, true);
         assert.equal(eks.version, "1.35");
         assert.deepEqual(eks.upgradePolicy, { supportType: "STANDARD" });
-        assert.equal(eks.encryptionConfigKeyArn, "arn:aws:kms:us-west-2:123456789012:cl-a-secrets-key");
+        assert.match(eks.encryptionConfigKeyArn, /^arn:aws:kms:us-west-2:123456789012:key\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
         assert.equal(key.inputs.enableKeyRotation, true);
         assert.deepEqual(eks.enabledClusterLogTypes, ["api", "audit", "authenticator", "controllerManager", "scheduler"]);
         assert.equal(eks.createOidcProvider, true);
@@ -252,7 +252,7 @@ describe("GpuCluster (mocks)", () => {
             "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
         ]);
         for (const group of resourcesOfType(NodeGroup)) {
-            assert.equal(group.inputs.nodeRoleArn, "arn:aws:iam:us-west-2:123456789012:cl-h-node-role");
+            assert.equal(group.inputs.nodeRoleArn, "arn:aws:iam::123456789012:role/cl-h-node-role");
         }
     });
 

@@ -44,7 +44,7 @@ describe("Karpenter (mocks)", () => {
         assert.equal(release.inputs.chart, "oci://public.ecr.aws/karpenter/karpenter");
         assert.equal(release.inputs.version, "1.14.1");
         assert.equal(release.inputs.namespace, "kube-system");
-        assert.equal(release.inputs.values.serviceAccount.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam:us-west-2:123456789012:kp-a-controller-role");
+        assert.equal(release.inputs.values.serviceAccount.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::123456789012:role/kp-a-controller-role");
         assert.equal(release.inputs.values.settings.interruptionQueue, resourceNamed("aws:sqs/queue:Queue", "kp-a-interruption-queue").inputs.name);
         assert.equal(release.inputs.values.settings.featureGates.nodeRepair, (chartDefaults("karpenter") as any).settings.featureGates.nodeRepair);
         assert.deepEqual(unknownValuePaths("karpenter", release.inputs.values), []);
@@ -56,7 +56,7 @@ describe("Karpenter (mocks)", () => {
         await settled();
         const entry = resourceNamed("aws:eks/accessEntry:AccessEntry", "kp-b-node-access");
         assert.equal(entry.inputs.type, "EC2_LINUX");
-        assert.equal(entry.inputs.principalArn, "arn:aws:iam:us-west-2:123456789012:kp-b-node-role");
+        assert.equal(entry.inputs.principalArn, "arn:aws:iam::123456789012:role/kp-b-node-role");
         const trust = JSON.parse(resourceNamed("aws:iam/role:Role", "kp-b-node-role").inputs.assumeRolePolicy);
         assert.deepEqual(trust.Statement[0].Principal, { Service: "ec2.amazonaws.com" });
         assert.ok(resourceNamed("aws:iam/instanceProfile:InstanceProfile", "kp-b-node-profile"));
@@ -76,7 +76,7 @@ describe("Karpenter (mocks)", () => {
         assert.deepEqual(allowedActions(policy), ["sqs:SendMessage"]);
         const controller = JSON.parse(resourceNamed("aws:iam/rolePolicy:RolePolicy", "kp-c-controller-policy").inputs.policy);
         const passRole = controller.Statement.find((s: any) => s.Action === "iam:PassRole");
-        assert.equal(passRole.Resource, "arn:aws:iam:us-west-2:123456789012:kp-c-node-role");
+        assert.equal(passRole.Resource, "arn:aws:iam::123456789012:role/kp-c-node-role");
     });
 
     it("creates a valid EC2NodeClass and NodePool per pool, after the release", async () => {

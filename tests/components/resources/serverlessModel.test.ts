@@ -201,7 +201,7 @@ describe("ServerlessModel (mocks)", () => {
         // KServe sets no region of its own (s3Region is empty upstream): the annotation gives boto3 the bucket's.
         assert.equal(kserveCredentials().s3.s3Region, "");
         assert.deepEqual(account.inputs.metadata.annotations, {
-            "eks.amazonaws.com/role-arn": "arn:aws:iam:us-west-2:123456789012:sm-s3-fraud-storage-role",
+            "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/sm-s3-fraud-storage-role",
             "serving.kserve.io/s3-region": "us-west-2",
         });
         assert.ok(dependsOn(account, policy), "the role can read before the ServiceAccount exists");
