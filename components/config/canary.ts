@@ -20,20 +20,8 @@
  * So each version is a separate InferenceService with its own ScaledObject, at zero independently.
  */
 import { canaryName } from "../../activator/src/index";
-import type { ModelConfig, ModelFormat } from "./models";
+import { canaryLlmFormats, type ModelConfig } from "./models";
 
-/** LLM formats: the served name comes from `--model_name` (manifests/model/inferenceService.ts modelServerArgs). */
-const LLM_FORMATS: readonly ModelFormat[] = ["vllm", "huggingface"];
-/** KServe's own Python servers: `--model_name={{.Name}}` from the runtime, overridden by a later `--model_name`. */
-const PYTHON_SERVER_FORMATS: readonly ModelFormat[] = ["sklearn", "xgboost", "lightgbm", "pmml", "paddle"];
-
-/**
- * Formats a canary is offered for: those whose served model name we set, so the canary `<name>-canary` answers to
- * the stable's name (the OpenAI `model` value, `/v2/models/<name>`) and the activator forwards requests unchanged.
- * Not mlflow (MLServer), pytorch (TorchServe), onnx/triton/tensorrt (Triton): their servers take the name from their
- * own model settings or repository, which we do not write; a canary of those is refused until that is checked.
- */
-export const canaryFormats: readonly ModelFormat[] = [...LLM_FORMATS, ...PYTHON_SERVER_FORMATS];
 
 /**
  * The canary of `model` as a model of its own: name `<name>-canary`, the canary's weights, arguments, resources and
@@ -56,7 +44,7 @@ export function canaryVersion(model: ModelConfig): ModelConfig {
         minReplicas: canary.minReplicas,
         maxReplicas: canary.maxReplicas ?? model.maxReplicas,
         // The stable's served name (./../manifests/model/predictor.ts servedModelName): the same requests reach either version.
-        ...(LLM_FORMATS.includes(model.format)
+        ...(canaryLlmFormats.includes(model.format)
             ? { routing: { ...model.routing, openaiModels: [model.routing.openaiModels[0] ?? model.name] } }
             : { runtimeArgs: [`--model_name=${model.name}`, ...(canary.runtimeArgs ?? model.runtimeArgs)] }),
         prewarm: model.prewarm.map((p) => ({ ...p, desiredReplicas: Math.min(p.desiredReplicas, canary.maxReplicas ?? model.maxReplicas) })),

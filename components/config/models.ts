@@ -14,7 +14,6 @@ import { parseCidr } from "../domain/networkLayout";
 import { coldStartBudget, coldStartDefaults, defaultNodeProvisionSeconds, type ColdStartPhases } from "./coldStart";
 import { ociStorageUriProblem } from "../domain/modelcar";
 import { prewarmSchema } from "./fastPath";
-import { canaryFormats } from "./canary";
 
 /**
  * Our ClusterServingRuntime for `s3://` LLM weights streamed by vLLM's Run:ai streamer
@@ -59,6 +58,19 @@ export const gpusPerNode = 8;
 const MODEL_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const MODEL_NAME_MAX = 48;
 /** A canary's InferenceService is `<name>-canary` (activator/src/config/schema.ts canaryName). */
+/** LLM formats: the served name comes from `--model_name` (manifests/model/inferenceService.ts modelServerArgs; config/canary.ts canaryVersion). */
+export const canaryLlmFormats: readonly ModelFormat[] = ["vllm", "huggingface"];
+/** KServe's own Python servers: `--model_name={{.Name}}` from the runtime, overridden by a later `--model_name`. */
+const PYTHON_SERVER_FORMATS: readonly ModelFormat[] = ["sklearn", "xgboost", "lightgbm", "pmml", "paddle"];
+
+/**
+ * Formats a canary is offered for: those whose served model name we set, so the canary `<name>-canary` answers to
+ * the stable's name (the OpenAI `model` value, `/v2/models/<name>`) and the activator forwards requests unchanged.
+ * Not mlflow (MLServer), pytorch (TorchServe), onnx/triton/tensorrt (Triton): their servers take the name from their
+ * own model settings or repository, which we do not write; a canary of those is refused until that is checked.
+ */
+export const canaryFormats: readonly ModelFormat[] = [...canaryLlmFormats, ...PYTHON_SERVER_FORMATS];
+
 const CANARY_SUFFIX = "-canary";
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 

@@ -21,7 +21,7 @@
 import { createHash } from "node:crypto";
 import type { ModelConfig } from "../config/schema";
 import type { Exchange } from "../request/exchange";
-import type { ModelState } from "./modelState";
+import type { Logger } from "pino";
 
 /** Why a request drawn for the canary went to the stable (label `reason` of `activator_canary_fallbacks_total`). */
 export const CANARY_FALLBACKS = ["cannot_start", "canary_cold"] as const;
@@ -64,8 +64,21 @@ export interface SplitCounters {
   fallbacks: Record<CanaryFallback, { inc(): void }>;
 }
 
+/**
+ * What the split reads and calls on each version: a model's state (./modelState.ts ModelState, which holds its split;
+ * typed structurally so that the two files do not import each other).
+ */
+export interface SplitVersion {
+  readonly key: string;
+  readonly logger: Logger;
+  readonly readiness: { readonly ready: boolean };
+  readonly failure: { readonly cause: string } | null;
+  noteArrival(): void;
+  activationNeeded(now: number): void;
+}
+
 /** A stable model's link to its canary: what the draw reads, set by the registry on every config apply. */
-export class CanarySplit {
+export class CanarySplit<V extends SplitVersion = SplitVersion> {
   config: NonNullable<ModelConfig["canary"]>;
   /** Requests drawn for the canary served by the stable, by reason, since start (`/queue`). */
   readonly fallbackCounts: Record<CanaryFallback, number> = { cannot_start: 0, canary_cold: 0 };
@@ -75,8 +88,8 @@ export class CanarySplit {
   private bypassedFor: string | null = null;
 
   constructor(
-    readonly stable: ModelState,
-    readonly canary: ModelState,
+    readonly stable: V,
+    readonly canary: V,
     config: NonNullable<ModelConfig["canary"]>,
     private readonly counters: SplitCounters,
     private readonly random: () => number,
@@ -85,7 +98,7 @@ export class CanarySplit {
   }
 
   /** The state that takes `x`: its drawn version, or the stable when the canary is bypassed. */
-  choose(x: DrawRequest): ModelState {
+  choose(x: DrawRequest): V {
     const { stable, canary, config } = this;
     const canaryDrawn = drawsCanary(config.trafficPercent, stable.key, stickyKey(config.stickiness, x), this.random);
     const version: Version = canaryDrawn ? "canary" : "stable";
@@ -122,7 +135,7 @@ export class CanarySplit {
     };
   }
 
-  private fallback(reason: CanaryFallback): ModelState {
+  private fallback(reason: CanaryFallback): V {
     this.fallbackCounts[reason]++;
     this.counters.fallbacks[reason].inc();
     return this.stable;

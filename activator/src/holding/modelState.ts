@@ -67,7 +67,7 @@ export class ModelState {
   timelineWatch: { close(): void } | null = null;
 
   /** A model with a canary: the split its requests are drawn by (./canary); null otherwise. */
-  split: CanarySplit | null = null;
+  split: CanarySplit<ModelState> | null = null;
   /** A canary's state: its stable model's state (held requests move there when the canary goes); null otherwise. */
   canaryOf: ModelState | null = null;
 
