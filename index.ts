@@ -8,6 +8,7 @@ import { Activator } from "./components/resources/activator";
 import { deployedVersions } from "./components/config/canary";
 import { gpuNodeGroupOf } from "./components/config/models";
 import { cachedPools, usesNodeCache } from "./components/config/nodeCache";
+import { a100RegionNotes } from "./components/domain/awsCatalog";
 import { a100InstanceTypes } from "./components/domain/nodeGroups";
 import { gpuPoolTaints, tolerationsFor } from "./components/manifests/nodeMonitoring/agent";
 import { NodeCache } from "./components/resources/nodeCache";
@@ -15,6 +16,7 @@ import { Observability } from "./components/resources/observability";
 import { ServerlessModel } from "./components/resources/serverlessModel";
 
 const config = loadStackConfig();
+for (const note of a100RegionNotes(config.region, config.gpuNodeGroups)) void pulumi.log.warn(note);
 
 const secrets = new pulumi.Config();
 

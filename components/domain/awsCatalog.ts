@@ -20,6 +20,23 @@ export const awsRegionNames: ReadonlySet<string> = new Set(regionNames);
 /** Regions a cited source shows offering `instanceType` (p4d.24xlarge, p4de.24xlarge); not exhaustive. */
 export const a100RegionsOffering = (instanceType: string): readonly string[] => a100RegionsKnown[instanceType] ?? [];
 
+/**
+ * A note for each A100 instance type of `groups` that the catalog's sources do not show offered in `region` (the
+ * list is not exhaustive, so this warns rather than refuses: AWS refuses a type a region lacks only at launch, as
+ * `InsufficientInstanceCapacity`/`Unsupported`, after the cluster is built). Types outside the A100 list get none.
+ */
+export function a100RegionNotes(region: string, groups: readonly { name: string; instanceType: string }[]): string[] {
+    return groups.flatMap(({ name, instanceType }) => {
+        const known = a100RegionsKnown[instanceType];
+        if (known === undefined || known.includes(region)) return [];
+        return [
+            `gpuNodeGroups ${name}: ${instanceType} is not known to be offered in ${region}; the catalog's sources ` +
+                `(Karpenter ${awsCatalogSource.karpenter.tag} price tables, ${awsCatalogSource.generatedOn}) list it in ${known.join(", ")}. ` +
+                "Check the region's EC2 instance types before pulumi up.",
+        ];
+    });
+}
+
 /** Levenshtein distance between `a` and `b` (insertions, deletions, substitutions, each 1). */
 export function editDistance(a: string, b: string): number {
     let prev = Array.from({ length: b.length + 1 }, (_, j) => j);

@@ -9,8 +9,8 @@
  *   naming the file and `npm run upstream:generate` when it is missing. Cached.
  * - `factFiles(folder)`: names of the generated files in `crds`, `charts` or `manifests`, e.g. `["keda.json", ...]`.
  * - `manifestObjects(name)`: the Kubernetes objects of `manifests/<name>.json` (upstream `manifests/<name>.yaml`).
- * - `inferenceServiceConfigMap()`: KServe v0.20.0's `inferenceservice-config` ConfigMap as installed (`data` values
- *   JSON strings; upstream's commented `_example` left out); `inferenceServiceConfigData()`: the same `data`, parsed;
+ * - `inferenceServiceConfigData()`: KServe v0.20.0's `inferenceservice-config` ConfigMap's `data` as installed, parsed
+ *   (upstream's commented `_example` left out);
  *   `documentedDeploymentModes()`: the deployment modes its `_example` names as supported (`["Standard", "Knative"]`).
  * - `sharedUpstreamDir()`: `../shared/upstream` when it exists beside the repository, else `undefined`: only for the
  *   few checks that read upstream's prose or must compare with the source files; they skip, saying why, without it.
@@ -60,12 +60,6 @@ const configMapFacts = "kserve-inferenceservice-config-configmap";
 
 export function inferenceServiceConfigData(): Record<string, any> {
     return manifestObjects(configMapFacts)[0].data;
-}
-
-export function inferenceServiceConfigMap(): { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; data: Record<string, string> } {
-    const [cm] = manifestObjects(configMapFacts);
-    const data = Object.fromEntries(Object.entries(cm.data).map(([k, v]) => [k, JSON.stringify(v, null, 2)]));
-    return { apiVersion: cm.apiVersion, kind: cm.kind, metadata: { ...cm.metadata }, data };
 }
 
 export function documentedDeploymentModes(): string[] {

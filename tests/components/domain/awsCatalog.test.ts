@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { parseStackConfig, StackConfigError } from "../../../components/config/stack";
 import { storageUriProblem } from "../../../components/config/models";
-import { a100RegionsOffering, awsCatalogSource, closestNames, instanceTypeNames, instanceTypeProblem, regionProblem } from "../../../components/domain/awsCatalog";
+import { a100RegionNotes, a100RegionsOffering, awsCatalogSource, closestNames, instanceTypeNames, instanceTypeProblem, regionProblem } from "../../../components/domain/awsCatalog";
 import { planConfig } from "../../../scripts/plan/stackConfig";
 
 const root = path.resolve(__dirname, "../../..");
@@ -57,5 +57,15 @@ describe("AWS names checked at config time", () => {
         assert.doesNotMatch(problem, /not a supported model location/);
         assert.match(storageUriProblem("gs://a/llama/v1")!, /bucket "a" is not a Cloud Storage bucket name/);
         assert.equal(storageUriProblem("s3://my-models/llama/v1"), undefined);
+    });
+
+    it("notes an A100 group in a region its sources do not list, naming the group, type and the regions they list", () => {
+        const [note, ...rest] = a100RegionNotes("af-south-1", [
+            { name: "a100", instanceType: "p4d.24xlarge" },
+            { name: "cpu", instanceType: "m6i.large" },
+        ]);
+        assert.equal(rest.length, 0, "types outside the A100 list get no note");
+        assert.match(note!, /^gpuNodeGroups a100: p4d\.24xlarge is not known to be offered in af-south-1; .* list it in us-east-1, /);
+        assert.deepEqual(a100RegionNotes("us-east-1", [{ name: "a100", instanceType: "p4de.24xlarge" }]), []);
     });
 });
