@@ -9,7 +9,7 @@ import { activatorConfigSchema, buildRouteTable, modelKey, parseActivatorConfig,
 import { Activator } from "../../../components/resources/activator";
 import { configFileName } from "../../../components/manifests/activator/names";
 import { crdErrors } from "../../support/crds";
-import { allResources, dependsOn, isSecret, resetRecorded, resourceNamed, resourcesOfType, reveal, settled, setupMocks, unwrap } from "../../support/mocks";
+import { allResources, dependsOn, mockArnOf, isSecret, resetRecorded, resourceNamed, resourcesOfType, reveal, settled, setupMocks, unwrap } from "../../support/mocks";
 import { cpuModel, llmModel, stackWith, testApiKey } from "../manifests/model/fixtures";
 
 const Namespace = "kubernetes:core/v1:Namespace";
@@ -81,9 +81,10 @@ describe("Activator (mocks)", () => {
             const policy = resourceNamed("aws:iam/rolePolicy:RolePolicy", "act-q-queue-policy");
             assert.deepEqual(JSON.parse(policy.inputs.policy).Statement, [{ Effect: "Allow", Action: "sqs:GetQueueAttributes", Resource: [jobs, nightly] }]);
             const account = resourceNamed("kubernetes:core/v1:ServiceAccount", "act-q-service-account");
-            assert.equal(account.inputs.metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam:us-west-2:123456789012:act-q-queue-role");
+            const roleArn = mockArnOf(role.type, role.name, role.inputs, "us-west-2"); // the role's ARN as the runtime gives it
+            assert.equal(account.inputs.metadata.annotations["eks.amazonaws.com/role-arn"], roleArn);
             const statefulSet = resourceNamed(StatefulSet, "act-q-stateful-set");
-            assert.equal(statefulSet.inputs.spec.template.metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam:us-west-2:123456789012:act-q-queue-role", "pods are replaced when the role appears");
+            assert.equal(statefulSet.inputs.spec.template.metadata.annotations["eks.amazonaws.com/role-arn"], roleArn, "pods are replaced when the role appears");
             assert.ok(dependsOn(statefulSet, policy), "pods start with the permission in place");
             const config = JSON.parse(resourceNamed(ConfigMap, "act-q-config").inputs.data[configFileName]);
             assert.deepEqual(config.models[0].queueScaling, { sqsQueueArns: [jobs, nightly], activationMessages: 1, messagesPerReplica: 20 });
