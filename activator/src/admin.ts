@@ -26,6 +26,8 @@ export interface AdminExtras {
   peers?: PeerSync;
   /** Cluster-wide demand per model (this replica plus live peers), for /queue. */
   clusterDemand?(modelKey: string): number;
+  /** vLLM models: waiting requests summed over ready replicas (`vllm:num_requests_waiting`), for /queue `engineWaiting`. */
+  engineWaiting?(modelKey: string): number | undefined;
 }
 
 export function createAdminServer(state: AdminState, registry: ModelRegistry, metrics: Metrics, extras: AdminExtras = {}): Server {
@@ -66,6 +68,7 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
             inFlight,
             ready: model.readiness.ready,
             ...(extras.clusterDemand ? { clusterDemand: extras.clusterDemand(key) } : {}),
+            ...(extras.engineWaiting?.(key) !== undefined ? { engineWaiting: extras.engineWaiting(key) } : {}),
             ...(model.failure ? { failure: model.failure } : {}),
             ...coldStartView(model.timeline),
           };
