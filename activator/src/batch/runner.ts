@@ -64,7 +64,7 @@ export class BatchRunner {
   /** Receives and runs chunks until `stop()`; a chunk in progress is finished first. */
   async run(): Promise<void> {
     const { store, config, logger } = this.deps;
-    this.startPolling();
+    await this.startPolling(); // the first reading comes before the first line
     while (!this.stopped) {
       let messages;
       try {
@@ -171,9 +171,9 @@ export class BatchRunner {
     }
   }
 
-  private startPolling(): void {
+  private startPolling(): Promise<void> {
     const adminUrl = this.deps.config.runner.adminUrl;
-    if (adminUrl === undefined) return;
+    if (adminUrl === undefined) return Promise.resolve();
     const poll = async (): Promise<void> => {
       try {
         const res = await request(`${adminUrl}/queue`, { dispatcher: this.agent, headersTimeout: 1000, bodyTimeout: 1000 });
@@ -184,9 +184,9 @@ export class BatchRunner {
       }
       for (const wake of this.waiters.splice(0)) wake();
     };
-    void poll();
     this.poller = setInterval(() => void poll(), POLL_MS);
     this.poller.unref();
+    return poll();
   }
 }
 

@@ -20,6 +20,7 @@ import { ActivatorProcess } from "../../../testing/activator/activatorProcess";
 import { TestBackend } from "../../../testing/activator/backend";
 import { config, model } from "../../../testing/activator/config";
 import { send } from "../../../testing/activator/http";
+import { FakeVllm } from "../../../testing/activator/fakeVllm";
 import { MOTO_MISSING, MotoServer, motoServerPath, TEST_CREDENTIALS } from "../../../testing/batch/moto";
 
 const KEY_A = "sk-batch-owner-a";
@@ -36,6 +37,7 @@ describe("activator: the OpenAI Batch API (S3 + SQS via moto, openai-node)", fun
   let act: ActivatorProcess;
   let sleepy: TestBackend; // at zero until the batch arrives
   let dead: TestBackend; // never starts
+  let busy: FakeVllm; // a vLLM engine whose waiting-requests gauge the test sets
   let batchConfig: BatchConfig;
   let store: BatchStore;
   const savedEnv: Record<string, string | undefined> = {};
@@ -57,14 +59,16 @@ describe("activator: the OpenAI Batch API (S3 + SQS via moto, openai-node)", fun
     }
     sleepy = await TestBackend.create();
     dead = await TestBackend.create();
+    busy = await FakeVllm.start();
     const batch = { bucket, queueUrl, endpointUrl: moto.url, maxFileBytes: MAX_FILE_BYTES, linesPerChunk: 3, runner: { waitSeconds: 1, concurrency: 4 } };
     act = await ActivatorProcess.start(
       config(
         [
           model("sleepy", sleepy.url, { openaiModels: ["sleepy"], coldStartTimeoutSeconds: 20 }),
           model("dead", dead.url, { openaiModels: ["dead"], coldStartTimeoutSeconds: 1 }),
+          model("busy", busy.url, { openaiModels: ["busy"], vllm: {} }),
         ],
-        { auth: { apiKeysFile: "keys/digests" }, batch },
+        { auth: { apiKeysFile: "keys/digests" }, batch, engineMetrics: { intervalSeconds: 0.1 } },
       ),
       { files: { "keys/digests": apiKeyDigestsFile([KEY_A, KEY_B, KEY_RUNNER]) }, env: moto.env },
     );
@@ -77,6 +81,7 @@ describe("activator: the OpenAI Batch API (S3 + SQS via moto, openai-node)", fun
     await act?.stop();
     await sleepy?.stop();
     await dead?.stop();
+    await busy?.stop();
     store?.close();
     await moto?.stop();
     for (const [k, v] of Object.entries(savedEnv)) {
@@ -160,7 +165,7 @@ describe("activator: the OpenAI Batch API (S3 + SQS via moto, openai-node)", fun
   it("refuses bad input at upload, naming the line: malformed JSON, an unknown model, a url that is no batch endpoint, an oversized file", async () => {
     const cases: [string, RegExp][] = [
       [`${line("a", "sleepy")}\n{"custom_id": "b",\n`, /line 2: not JSON/],
-      [`${line("a", "sleepy")}\n${line("b", "sleepy")}\n${line("c", "gpt-nonesuch")}\n`, /line 3: unknown model "gpt-nonesuch"; models: sleepy, dead/],
+      [`${line("a", "sleepy")}\n${line("b", "sleepy")}\n${line("c", "gpt-nonesuch")}\n`, /line 3: unknown model "gpt-nonesuch"; models: sleepy, dead, busy/],
       [`${JSON.stringify({ custom_id: "a", method: "POST", url: "/v1/other", body: { model: "sleepy" } })}\n`, /line 1: url "\/v1\/other" is not a batch endpoint/],
       [`${line("a", "sleepy", "x".repeat(MAX_FILE_BYTES))}\n`, /exceeds/],
       [`${line("a", "sleepy")}\n${line("a", "sleepy")}\n`, /line 2: custom_id "a" is used by an earlier line/],
@@ -212,4 +217,30 @@ describe("activator: the OpenAI Batch API (S3 + SQS via moto, openai-node)", fun
     const errors = (await (await a.files.content(batch.error_file_id!)).text()).trim().split("\n").map((l) => JSON.parse(l));
     assert.deepEqual(errors.map((e) => e.error.code), ["batch_expired", "batch_expired", "batch_expired", "batch_expired"]);
   });
+
+  it("yields to interactive traffic: one line at a time while an engine reports waiting requests above the threshold", async () => {
+    const engineWaiting = async () => JSON.parse((await send(`${act.adminUrl}/queue`)).body).models["test/busy"].engineWaiting as number;
+    const runBatch = async (tag: string) => {
+      const file = await upload(a, `${Array.from({ length: 8 }, (_, i) => line(`${tag}-${i}`, "busy")).join("\n")}\n`);
+      const created = await a.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
+      const { value, runner } = await runUntil(final(created.id));
+      assert.equal(value.status, "completed");
+      return runner.maxActive;
+    };
+    busy.set({ waiting: [10], kvCache: [0.5] }); // above yieldWaitingAbove (default 4)
+    await waitFor(async () => (await engineWaiting()) === 10);
+    assert.equal(await runBatch("y"), 1, "one line at a time while the engine has 10 waiting");
+    busy.set({ waiting: [0], kvCache: [0.1] });
+    await waitFor(async () => (await engineWaiting()) === 0);
+    // A runner runs one chunk at a time: its lines at once, up to `concurrency` (4) lines of a 3-line chunk here.
+    assert.equal(await runBatch("n"), Math.min(batchConfig.runner.concurrency, batchConfig.linesPerChunk), "full concurrency once nothing waits");
+  });
 });
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
