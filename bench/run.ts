@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { activationPush } from "./activationPush";
+import { batchApi } from "./batchApi";
 import { coldPath } from "./coldPath";
 import { heldBodies } from "./heldBodies";
 import { failFast } from "./failFast";
@@ -46,6 +47,7 @@ const BENCHES: Bench[] = [
   earlyErrors,
   programScale,
   replicaChoice,
+  batchApi,
 ];
 
 /** A full run waits this long at most for the machine to be quiet before each bench (then runs and says so). */

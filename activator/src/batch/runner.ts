@@ -25,6 +25,9 @@ import { finalizeIfDone } from "./progress";
 import { unixSeconds, type BatchRecord, type ChunkMessage } from "./objects";
 import type { BatchStore } from "./store";
 
+/** Chunks one runner works on at once (their lines share `concurrency`). */
+export const CHUNKS_AT_ONCE = 2;
+
 /** How often the admin `/queue` is read for engine queue gauges, ms. */
 export const POLL_MS = 2000;
 
@@ -61,10 +64,17 @@ export class BatchRunner {
     this.agent = new Agent({ connections: deps.config.runner.concurrency, keepAliveTimeout: 4000 });
   }
 
-  /** Receives and runs chunks until `stop()`; a chunk in progress is finished first. */
+  /**
+   * Receives and runs chunks until `stop()`; chunks in progress are finished first. `CHUNKS_AT_ONCE` receive loops
+   * share the line limit, so one chunk's S3 reads and writes overlap another's lines.
+   */
   async run(): Promise<void> {
-    const { store, config, logger } = this.deps;
     await this.startPolling(); // the first reading comes before the first line
+    await Promise.all(Array.from({ length: CHUNKS_AT_ONCE }, () => this.receiveLoop()));
+  }
+
+  private async receiveLoop(): Promise<void> {
+    const { store, config, logger } = this.deps;
     while (!this.stopped) {
       let messages;
       try {
