@@ -7,10 +7,11 @@
  * Environment: `BATCH_RUNNER_API_KEY` (the key it presents to the activator when `auth` is on), AWS credentials and
  * region as the AWS SDK reads them. SIGTERM: the chunk in progress is finished, then the process exits 0.
  */
+import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { loadConfigFile } from "../config/load";
+import { parseConfigText } from "../config/load";
 import { BatchRunner } from "./runner";
 import { BatchStore } from "./store";
 
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
     process.stderr.write("usage: node dist/batch/runnerMain.js --config FILE\n");
     process.exit(2);
   }
-  const { config } = await loadConfigFile(path.resolve(process.env["INIT_CWD"] ?? process.cwd(), values.config));
+  // The file alone: the runner needs no API key digests or peer token (files the activator's config names).
+  const file = path.resolve(process.env["INIT_CWD"] ?? process.cwd(), values.config);
+  const config = parseConfigText(file, await readFile(file, "utf8"));
   logger.level = config.logLevel;
   if (!config.batch) {
     process.stderr.write("batch runner: the config has no `batch` section (bucket, queueUrl)\n");
