@@ -12,6 +12,7 @@ import { chartVersionOverrideProblem, kubernetesVersionProblem } from "../domain
 import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem, storageSizeProblem } from "../domain/checks";
 import { instanceTypeProblem, regionProblem } from "../domain/awsCatalog";
 import { imageCacheSchema, vpcEndpointsSchema, warmNodesSchema } from "./fastPath";
+import { batchStackSchema } from "./batch";
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
@@ -404,6 +405,8 @@ export const platformKeys = {
     imageCache: imageCacheSchema,
     /** S3 gateway and ECR interface endpoints in the VPC (config/fastPath.ts). Default false. */
     vpcEndpoints: vpcEndpointsSchema,
+    /** The OpenAI Batch API: bucket, queues, roles and the batch runner (config/batch.ts). Default off. */
+    batch: batchStackSchema,
     /** Protect the EKS cluster and its secrets key from deletion (`pulumi destroy` refuses until turned off). Default false. */
     protect: z.boolean({ error: (iss) => `${quote(iss.input)} is not true or false` }).default(false),
 };
