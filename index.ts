@@ -3,8 +3,10 @@
  * An invalid config stops here, before any resource is registered, with every problem listed.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { loadStackConfig, ServerlessGpuPlatform } from "./components";
 import { Activator } from "./components/resources/activator";
+import { BatchRunner, BatchStorage } from "./components/resources/batch";
 import { gpuNodeGroupOf } from "./components/config/models";
 import { Observability } from "./components/resources/observability";
 import { ServerlessModel } from "./components/resources/serverlessModel";
@@ -22,8 +24,25 @@ const platform = new ServerlessGpuPlatform("gpu", {
     },
 });
 
+// The OpenAI Batch API (`gpu-serverless:batch`, docs/batch-api.md): bucket, chunk queue, IAM roles; the runner below.
+const batchStorage = config.batch.enabled
+    ? new BatchStorage("batch", {
+          config: config.batch,
+          awsProvider: platform.awsProvider,
+          region: platform.region,
+          oidcProviderArn: platform.oidc.providerArn,
+          oidcIssuer: platform.oidc.issuer,
+          activatorNamespace: config.activator.namespace,
+          kedaNamespace: platform.namespaces.keda,
+      })
+    : undefined;
+// The key the batch runner presents to the activator (only when the activator checks keys).
+const runnerApiKey =
+    batchStorage && config.activator.apiKeySecrets.length > 0 ? new random.RandomPassword("batch-runner-api-key", { length: 48, special: false }).result : undefined;
+
 // One endpoint in front of every model: routes, holds requests while a model is at zero, wakes it through KEDA.
 const activator = new Activator("activator", {
+    ...(batchStorage ? { batch: { config: batchStorage.activatorBatch, roleArn: batchStorage.activatorRoleArn, ...(runnerApiKey ? { runnerApiKey } : {}) } } : {}),
     config: config.activator,
     models: config.models,
     apiKeys: config.activator.apiKeySecrets.map((name) => secrets.requireSecret(name)),
@@ -34,6 +53,20 @@ const activator = new Activator("activator", {
     monitoringNamespace: platform.namespaces.monitoring,
     dependencies: { monitoring: platform.crdReleases.monitoring },
 });
+
+if (batchStorage) {
+    new BatchRunner("batch-runner", {
+        config: config.batch,
+        storage: batchStorage,
+        provider: platform.provider,
+        namespace: activator.namespace,
+        region: platform.region,
+        image: activator.image,
+        systemNodeSelector: platform.systemNodeSelector,
+        ...(runnerApiKey ? { apiKey: runnerApiKey } : {}),
+        dependsOn: [platform.crdReleases.keda, activator],
+    });
+}
 
 // Alerts (PrometheusRule) and the Grafana dashboard, with thresholds from `gpu-serverless:alerts`.
 new Observability("observability", {

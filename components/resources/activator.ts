@@ -19,6 +19,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ActivatorStackConfig, ModelConfig } from "../config/models";
+import type { BatchConfigInput } from "../../activator/src/index";
 import { activatorConfig, activatorConfigFile, apiKeysSecretData, nlbIdleTimeoutSeconds } from "../manifests/activator/config";
 import { activatorNetworkPolicyManifest } from "../manifests/activator/networkPolicy";
 import { activatorImageTag, imageContextDir, imageDockerfile } from "../manifests/activator/image";
@@ -41,6 +42,11 @@ export interface ActivatorArgs {
      * Only their SHA-256 digests reach the cluster. Default none.
      */
     apiKeys?: pulumi.Input<string>[];
+    /**
+     * The Batch API (`gpu-serverless:batch`, ./batch.ts): the activator config's `batch` section, the activator's IAM
+     * role (IRSA annotation), and the batch runner's API key (its digest joins the keys Secret). Default none.
+     */
+    batch?: { config: pulumi.Input<BatchConfigInput>; roleArn: pulumi.Input<string>; runnerApiKey?: pulumi.Input<string> };
     /** AWS provider for the ECR repository; required unless `config.image` is set. Default none. */
     awsProvider?: aws.Provider;
     /** Node labels of the system node group (platform.systemNodeSelector). */
@@ -102,7 +108,10 @@ export class Activator extends pulumi.ComponentResource {
         const serviceAccount = new k8s.core.v1.ServiceAccount(
             childName(name, "service-account"),
             // The readiness watch talks to the API server with this account's token.
-            { metadata: { name: activatorName, namespace, labels: activatorPodLabels }, automountServiceAccountToken: true },
+            {
+                metadata: { name: activatorName, namespace, labels: activatorPodLabels, ...(args.batch ? { annotations: { "eks.amazonaws.com/role-arn": args.batch.roleArn } } : {}) },
+                automountServiceAccountToken: true,
+            },
             inNamespace(),
         );
 
@@ -158,7 +167,7 @@ export class Activator extends pulumi.ComponentResource {
 
         const configMap = new k8s.core.v1.ConfigMap(
             childName(name, "config"),
-            { metadata: { name: configMapName, namespace, labels: activatorPodLabels }, data: { [configFileName]: this.configFile } },
+            { metadata: { name: configMapName, namespace, labels: activatorPodLabels }, data: { [configFileName]: args.batch ? pulumi.output(args.batch.config).apply((batch) => activatorConfigFile({ ...activatorConfigInput, batch })) : this.configFile } },
             inNamespace(),
         );
 
@@ -171,7 +180,7 @@ export class Activator extends pulumi.ComponentResource {
                       {
                           metadata: { name: apiKeysSecretName, namespace, labels: activatorPodLabels },
                           type: "Opaque",
-                          stringData: pulumi.secret(pulumi.all(apiKeys).apply(apiKeysSecretData)),
+                          stringData: pulumi.secret(pulumi.all(args.batch?.runnerApiKey !== undefined ? [...apiKeys, args.batch.runnerApiKey] : apiKeys).apply(apiKeysSecretData)),
                       },
                       inNamespace(),
                   );

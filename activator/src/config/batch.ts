@@ -47,3 +47,4 @@ export const batchConfigSchema = z.strictObject({
 });
 
 export type BatchConfig = z.output<typeof batchConfigSchema>;
+export type BatchConfigInput = z.input<typeof batchConfigSchema>;
