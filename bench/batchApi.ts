@@ -66,7 +66,8 @@ export const batchApi: Bench = {
     await backend.start();
     const { bucket, queueUrl } = await moto.createBatchResources("bench");
     const batch = { bucket, queueUrl, endpointUrl: moto.url, maxFileBytes: 2 * uploadBytes, maxLines: 2_000_000, linesPerChunk: 100, runner: { waitSeconds: 1, concurrency: CONCURRENCY } };
-    const act = await startActivator({ readiness: { mode: "probe" }, batch, models: [{ name: "echo", namespace: "bench", backend: backend.url, readinessPath: "/health", openaiModels: ["echo"] }] }, ctx.cores.proxy);
+    // A 1 GiB upload on a loaded machine outlasts the default 300 s for receiving a whole request (docs/batch-api.md).
+    const act = await startActivator({ readiness: { mode: "probe" }, limits: { requestTimeoutSeconds: 3600 }, batch, models: [{ name: "echo", namespace: "bench", backend: backend.url, readinessPath: "/health", openaiModels: ["echo"] }] }, ctx.cores.proxy);
     const store = new BatchStore(batchConfigSchema.parse({ ...batch, runner: { ...batch.runner, activatorUrl: act.proxyUrl } }));
     try {
       await act.waitQueue((q) => q.models["bench/echo"]?.ready === true, "echo ready");
