@@ -10,6 +10,10 @@
  * - cancel drains what is left (status cancelled, nothing run); a chunk run past the completion window expires.
  */
 import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import * as path from "node:path";
 import OpenAI, { toFile } from "openai";
 import pino from "pino";
 import { apiKeyDigestsFile } from "../../../activator/src/config/apiKeys";
@@ -23,6 +27,9 @@ import { send } from "../../../testing/activator/http";
 import { FakeVllm } from "../../../testing/activator/fakeVllm";
 import { MOTO_MISSING, MotoServer, motoServerPath, TEST_CREDENTIALS } from "../../../testing/batch/moto";
 
+const PYTHON_BATCH = path.resolve(__dirname, "../../../testing/sdk/openai_batch.py");
+/** .ci/run's venv python (openai-python pinned there) when present, else python3 on PATH. */
+const PYTHON = ((venv) => (existsSync(venv) ? venv : "python3"))(path.join(homedir(), ".cache/gpu-serverless/python/bin/python3"));
 const KEY_A = "sk-batch-owner-a";
 const KEY_B = "sk-batch-other-b";
 const KEY_RUNNER = "sk-batch-runner";
@@ -162,6 +169,25 @@ describe("activator: the OpenAI Batch API (S3 + SQS via moto, openai-node)", fun
     assert.equal(output.purpose, "batch_output");
   });
 
+  it("runs the same flow through the official openai-python SDK (files.create, batches.create, retrieve, files.content)", async function () {
+    const dir = mkdtempSync(path.join(tmpdir(), "batch-py-"));
+    const input = path.join(dir, "in.jsonl");
+    writeFileSync(input, `${Array.from({ length: 5 }, (_, i) => line(`py-${i}`, "sleepy")).join("\n")}\n`);
+    try {
+      const python = execPython(PYTHON, [PYTHON_BATCH, `${act.proxyUrl}/v1`, KEY_A, input, "30"]);
+      const { value: out } = await runUntil(async () => (await Promise.race([python, new Promise((r) => setTimeout(() => r(undefined), 100))])) as PythonBatch | null | undefined);
+      if (out === null) {
+        console.log("      skipped: openai-python is not installed (pip install -r testing/sdk/requirements.txt, as .ci/run does)");
+        this.skip();
+      }
+      assert.equal(out!.status, "completed");
+      assert.deepEqual(out!.request_counts, { total: 5, completed: 5, failed: 0 });
+      assert.deepEqual(out!.output.map((o) => o.custom_id).sort(), ["py-0", "py-1", "py-2", "py-3", "py-4"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses bad input at upload, naming the line: malformed JSON, an unknown model, a url that is no batch endpoint, an oversized file", async () => {
     const cases: [string, RegExp][] = [
       [`${line("a", "sleepy")}\n{"custom_id": "b",\n`, /line 2: not JSON/],
@@ -243,4 +269,22 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+interface PythonBatch {
+  status: string;
+  request_counts: { total: number; completed: number; failed: number };
+  output: { custom_id: string }[];
+}
+
+/** The script's JSON line; null when python or its openai package is missing (exit 3 / ENOENT). */
+function execPython(python: string, args: string[]): Promise<PythonBatch | null> {
+  return new Promise((resolve, reject) => {
+    execFile(python, args, { timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (code === 3 || code === "ENOENT") return resolve(null);
+      if (err) return reject(new Error(`${err.message}\n${stderr}`));
+      resolve(JSON.parse(stdout.trim()) as PythonBatch);
+    });
+  });
 }
