@@ -123,13 +123,19 @@ export class BatchStore {
     return { ids: keys.map((k) => k.slice(prefix.length)), more };
   }
 
-  /** Sends the chunk messages, ten per SendMessageBatch call (SQS's most); throws if any entry failed. */
+  /** Sends the chunk messages, ten per SendMessageBatch call (SQS's most), eight calls at once; throws if any entry failed. */
   async enqueue(messages: ChunkMessage[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += 10) {
-      const entries = messages.slice(i, i + 10).map((m) => ({ Id: String(m.chunk), MessageBody: JSON.stringify(m) }));
-      const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }));
-      if (out.Failed && out.Failed.length > 0) throw new Error(`SQS refused ${out.Failed.length} chunk message(s): ${out.Failed[0]!.Message ?? out.Failed[0]!.Code}`);
-    }
+    const calls: ChunkMessage[][] = [];
+    for (let i = 0; i < messages.length; i += 10) calls.push(messages.slice(i, i + 10));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < calls.length) {
+        const entries = calls[next++]!.map((m) => ({ Id: String(m.chunk), MessageBody: JSON.stringify(m) }));
+        const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }));
+        if (out.Failed && out.Failed.length > 0) throw new Error(`SQS refused ${out.Failed.length} chunk message(s): ${out.Failed[0]!.Message ?? out.Failed[0]!.Code}`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, calls.length) }, worker));
   }
 
   close(): void {
