@@ -58,7 +58,8 @@ export const batchApi: Bench = {
       ctx.log(`batch-api: skipped: ${MOTO_MISSING}`);
       return { name: "batch-api", method: {}, figures: { skipped: MOTO_MISSING }, tables: [], targets: [] };
     }
-    const uploadBytes = ctx.smoke ? 16 * MiB : 1024 * MiB;
+    // BATCH_BENCH_UPLOAD_MIB: another upload size (to see how the rise grows with it).
+    const uploadBytes = (Number(process.env["BATCH_BENCH_UPLOAD_MIB"]) || (ctx.smoke ? 16 : 1024)) * MiB;
     const lines = ctx.smoke ? 500 : 10_000;
     Object.assign(process.env, TEST_CREDENTIALS);
     const moto = await MotoServer.start(binary);

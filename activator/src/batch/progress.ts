@@ -7,7 +7,7 @@
  * second writes the same objects again.
  */
 import { PassThrough } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { once } from "node:events";
 import type { Logger } from "pino";
 import { TERMINAL, unixSeconds, type BatchRecord, type FileRecord, type RequestCounts } from "./objects";
 import type { BatchStore } from "./store";
@@ -60,7 +60,7 @@ async function joinParts(store: BatchStore, record: BatchRecord, kind: "out" | "
       const part = await store.read(store.partKey(record.id, chunk, kind));
       if (part === null) continue;
       bytes += part.length;
-      await pipeline(part.body, body, { end: false });
+      for await (const piece of part.body as AsyncIterable<Buffer>) if (!body.write(piece)) await once(body, "drain");
     }
     body.end();
     await uploaded;
