@@ -200,7 +200,7 @@ describe("Activator (mocks)", () => {
         assert.equal(statefulSet.inputs.spec.template.spec.containers[0].image, `${url}@sha256:${"0".repeat(64)}`, "by the digest just pushed");
     });
 
-    it("lets no port of any activator Service go without a NetworkPolicy rule: scaler only from KEDA's operator, admin only from peers and Prometheus", async () => {
+    it("lets no port of any activator Service go without a NetworkPolicy rule: scaler only from KEDA's operator, admin only from peers, Prometheus and the batch runner", async () => {
         activator("act-np", [cpuModel]);
         await settled();
         const policies = resourcesOfType("kubernetes:networking.k8s.io/v1:NetworkPolicy").filter((p) => p.name.startsWith("act-np-"));
@@ -226,7 +226,11 @@ describe("Activator (mocks)", () => {
         assert.equal(byName("proxy").from, undefined, "clients come through the NLB from anywhere; allowedCidrs filter them");
         const peerOf = (namespace: string, labels: object) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } }, podSelector: { matchLabels: labels } });
         assert.deepEqual(byName("grpc").from, [peerOf("keda", { "app.kubernetes.io/name": "keda-operator" })]);
-        assert.deepEqual(byName("admin").from, [peerOf("activator", statefulSet.spec.template.metadata.labels), peerOf("monitoring", { "app.kubernetes.io/name": "prometheus" })]);
+        assert.deepEqual(byName("admin").from, [
+            peerOf("activator", statefulSet.spec.template.metadata.labels),
+            peerOf("monitoring", { "app.kubernetes.io/name": "prometheus" }),
+            peerOf("activator", { "app.kubernetes.io/name": "batch-runner", "app.kubernetes.io/part-of": "gpu-serverless" }),
+        ]);
     });
 
     it("refuses bad arguments before creating anything", async () => {
