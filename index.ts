@@ -3,9 +3,11 @@
  * An invalid config stops here, before any resource is registered, with every problem listed.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { loadStackConfig, ServerlessGpuPlatform } from "./components";
 import { Activator } from "./components/resources/activator";
 import { deployedVersions } from "./components/config/canary";
+import { BatchRunner, BatchStorage } from "./components/resources/batch";
 import { gpuNodeGroupOf } from "./components/config/models";
 import { cachedPools, usesNodeCache } from "./components/config/nodeCache";
 import { a100RegionNotes } from "./components/domain/awsCatalog";
@@ -29,8 +31,25 @@ const platform = new ServerlessGpuPlatform("gpu", {
     },
 });
 
+// The OpenAI Batch API (`gpu-serverless:batch`, docs/batch-api.md): bucket, chunk queue, IAM roles; the runner below.
+const batchStorage = config.batch.enabled
+    ? new BatchStorage("batch", {
+          config: config.batch,
+          awsProvider: platform.awsProvider,
+          region: platform.region,
+          oidcProviderArn: platform.oidc.providerArn,
+          oidcIssuer: platform.oidc.issuer,
+          activatorNamespace: config.activator.namespace,
+          kedaNamespace: platform.namespaces.keda,
+      })
+    : undefined;
+// The key the batch runner presents to the activator (only when the activator checks keys).
+const runnerApiKey =
+    batchStorage && config.activator.apiKeySecrets.length > 0 ? new random.RandomPassword("batch-runner-api-key", { length: 48, special: false }).result : undefined;
+
 // One endpoint in front of every model: routes, holds requests while a model is at zero, wakes it through KEDA.
 const activator = new Activator("activator", {
+    ...(batchStorage ? { batch: { config: batchStorage.activatorBatch, policy: batchStorage.activatorPolicy, ...(runnerApiKey ? { runnerApiKey } : {}) } } : {}),
     config: config.activator,
     models: config.models,
     apiKeys: config.activator.apiKeySecrets.map((name) => secrets.requireSecret(name)),
@@ -40,9 +59,23 @@ const activator = new Activator("activator", {
     kedaNamespace: platform.namespaces.keda,
     monitoringNamespace: platform.namespaces.monitoring,
     dependencies: { monitoring: platform.crdReleases.monitoring },
-    // Queue load scaling: the activator's own IRSA role, made only when a model lists queues.
-    queueAccess: { awsProvider: platform.awsProvider, oidcProviderArn: platform.oidc.providerArn, oidcIssuer: platform.oidc.issuer },
+    // Queue load scaling and the Batch API: the activator's own IRSA role, made only when a model lists queues or batch is on.
+    awsAccess: { awsProvider: platform.awsProvider, oidcProviderArn: platform.oidc.providerArn, oidcIssuer: platform.oidc.issuer },
 });
+
+if (batchStorage) {
+    new BatchRunner("batch-runner", {
+        config: config.batch,
+        storage: batchStorage,
+        provider: platform.provider,
+        namespace: activator.namespace,
+        region: platform.region,
+        image: activator.image,
+        systemNodeSelector: platform.systemNodeSelector,
+        ...(runnerApiKey ? { apiKey: runnerApiKey } : {}),
+        dependsOn: [platform.crdReleases.keda, activator],
+    });
+}
 
 // Alerts (PrometheusRule) and the Grafana dashboard, with thresholds from `gpu-serverless:alerts`.
 new Observability("observability", {

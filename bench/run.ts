@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { activationPush } from "./activationPush";
 import { catalogScale } from "./catalogScale";
+import { batchApi } from "./batchApi";
 import { coldPath } from "./coldPath";
 import { heldBodies } from "./heldBodies";
 import { failFast } from "./failFast";
@@ -48,6 +49,7 @@ const BENCHES: Bench[] = [
   programScale,
   replicaChoice,
   catalogScale,
+  batchApi,
 ];
 
 /** A full run waits this long at most for the machine to be quiet before each bench (then runs and says so). */

@@ -30,6 +30,8 @@ export interface AdminExtras {
   clusterDemand?(modelKey: string): number;
   /** The model's SQS backlog (./queue), for /queue; undefined for a model without `queueScaling`. */
   queueScaling?(modelKey: string): ModelQueueView | undefined;
+  /** vLLM models: waiting requests summed over ready replicas (`vllm:num_requests_waiting`), for /queue `engineWaiting`. */
+  engineWaiting?(modelKey: string): number | undefined;
 }
 
 export function createAdminServer(state: AdminState, registry: ModelRegistry, metrics: Metrics, extras: AdminExtras = {}): Server {
@@ -74,6 +76,7 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
             inFlight,
             ready: model.readiness.ready,
             ...(extras.clusterDemand ? { clusterDemand: extras.clusterDemand(key) } : {}),
+            ...(extras.engineWaiting?.(key) !== undefined ? { engineWaiting: extras.engineWaiting(key) } : {}),
             ...(model.failure ? { failure: model.failure } : {}),
             ...(model.split ? { canary: model.split.view() } : {}),
             ...(model.canaryOf ? { canaryOf: model.canaryOf.key } : {}),

@@ -22,6 +22,7 @@ export {
   type ParseResult,
 } from "./config/schema";
 export { apiKeyDigest, apiKeyDigestsFile, parseApiKeyDigests, type ApiKeysParseResult } from "./config/apiKeys";
+export { batchConfigSchema, type BatchConfig, type BatchConfigInput } from "./config/batch";
 export { buildRouteTable, matchHostPath, matchKServePath, hostOf, OPENAI_BODY_PATHS, type RouteKeys, type RouteTable } from "./routing/table";
 export { routeConflicts, type RouteConflict } from "./routing/conflicts";
 export { MODEL_METADATA_KEY } from "./scaler/activity";

@@ -11,6 +11,8 @@ import { parseArgs } from "node:util";
 import pino, { type Logger } from "pino";
 import { createAdminServer, type AdminState } from "./admin";
 import { systemClock } from "./base/clock";
+import { BatchApi } from "./batch/api";
+import { BatchStore } from "./batch/store";
 import { createMetrics } from "./base/metrics";
 import { loadConfigFile, type LoadedConfig } from "./config/load";
 import type { ActivatorConfig } from "./config/schema";
@@ -76,9 +78,23 @@ async function main(): Promise<void> {
     apiKeys: loaded.apiKeys?.digests ?? null,
     cors: corsPolicy(initial.cors),
     draining: false,
+    batch: null,
     metrics,
     logger,
   };
+  // The Batch API (config `batch`, read at start; a change needs a restart): S3 + SQS clients, models as routed now.
+  const batchStore = initial.batch ? new BatchStore(initial.batch) : null;
+  if (batchStore !== null) {
+    ctx.batch = new BatchApi({
+      store: batchStore,
+      config: initial.batch!,
+      logger,
+      authenticated: () => ctx.apiKeys !== null,
+      maxLineBytes: () => ctx.limits.maxBodyBytes,
+      knownModel: (m) => ctx.routes.table.openai.has(m),
+      knownModels: () => ctx.routes.table.openaiIds,
+    });
+  }
 
   // Cluster-wide demand: this replica's plus its peers' (an empty peer list when `peers` is not configured).
   let openKedaStreams = (): number => 0; // the scaler's, once it listens
@@ -136,7 +152,13 @@ async function main(): Promise<void> {
   const { listeners } = initial;
   const proxy = createProxyServer(ctx, initial.limits);
   const adminState: AdminState = { accepting: true };
-  const admin = createAdminServer(adminState, registry, metrics, { peers, clusterDemand: (key) => activity.demand(key), queueScaling: (key) => queues.depths.model(key) });
+  const admin = createAdminServer(adminState, registry, metrics, {
+    peers,
+    clusterDemand: (key) => activity.demand(key),
+    queueScaling: (key) => queues.depths.model(key),
+    // vLLM's waiting requests, which the batch runner yields to (../batch/runner.ts).
+    engineWaiting: (key) => engine.metrics(key, engineModel(key)).find((m) => m.suffix === "vllm-waiting")?.value,
+  });
   const peerLinks = acceptPeerLinks(admin, peers, logger);
   const proxyPort = await listen(proxy, listeners.proxy, "proxy");
   // Started before the peers' push is subscribed: a cold request's `true` on a stream held here is written first.
@@ -198,6 +220,7 @@ async function main(): Promise<void> {
         discovery?.close();
         engine.close();
         queues.close();
+        batchStore?.close();
         await registry.close();
         peerLinks.close();
         admin.close();

@@ -13,6 +13,7 @@ import { labelKeyProblem, labelValueProblem, Problem, prometheusDurationProblem,
 import { instanceTypeProblem, regionProblem } from "../domain/awsCatalog";
 import { imageCacheSchema, vpcEndpointsSchema, warmNodesSchema } from "./fastPath";
 import { nodeCacheProblem, nodeCacheSchema } from "./nodeCache";
+import { batchStackSchema } from "./batch";
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
@@ -407,6 +408,8 @@ export const platformKeys = {
     vpcEndpoints: vpcEndpointsSchema,
     /** Node-local NVMe cache for hf:// LLM weights and vLLM compile caches on the Karpenter GPU pools (config/nodeCache.ts). Default false. */
     nodeCache: nodeCacheSchema,
+    /** The OpenAI Batch API: bucket, queues, roles and the batch runner (config/batch.ts). Default off. */
+    batch: batchStackSchema,
     /** Protect the EKS cluster and its secrets key from deletion (`pulumi destroy` refuses until turned off). Default false. */
     protect: z.boolean({ error: (iss) => `${quote(iss.input)} is not true or false` }).default(false),
 };

@@ -21,6 +21,7 @@ import * as random from "@pulumi/random";
 import type { ActivatorStackConfig, ModelConfig } from "../config/models";
 import { activatorConfig, activatorConfigFile, apiKeysSecretData, configuredQueueArns, nlbIdleTimeoutSeconds } from "../manifests/activator/config";
 import { activatorQueuePolicy, serviceAccountTrustPolicy } from "../domain/iamPolicies";
+import type { BatchConfigInput } from "../../activator/src/index";
 import { activatorNetworkPolicyManifest } from "../manifests/activator/networkPolicy";
 import { activatorImageTag, imageContextDir, imageDockerfile } from "../manifests/activator/image";
 import { activatorServiceMonitorManifest, adminServiceManifest, podsServiceManifest, proxyServiceManifest, scalerAddress, scalerServiceManifest } from "../manifests/activator/services";
@@ -42,6 +43,12 @@ export interface ActivatorArgs {
      * Only their SHA-256 digests reach the cluster. Default none.
      */
     apiKeys?: pulumi.Input<string>[];
+    /**
+     * The Batch API (`gpu-serverless:batch`, ./batch.ts): the activator config's `batch` section, the policy document
+     * (JSON) the activator's IAM role gets for it (BatchStorage.activatorPolicy), and the batch runner's API key (its
+     * digest joins the keys Secret). Needs `awsAccess`. Default none.
+     */
+    batch?: { config: pulumi.Input<BatchConfigInput>; policy: pulumi.Input<string>; runnerApiKey?: pulumi.Input<string> };
     /** AWS provider for the ECR repository; required unless `config.image` is set. Default none. */
     awsProvider?: aws.Provider;
     /** Node labels of the system node group (platform.systemNodeSelector). */
@@ -53,11 +60,12 @@ export interface ActivatorArgs {
     /** What must exist first: the monitoring release that installs the ServiceMonitor CRD. */
     dependencies: { monitoring: pulumi.Resource };
     /**
-     * Where the activator's IRSA role comes from, required when a model has `queueScaling`: the AWS provider and the
-     * cluster's OIDC provider ARN and issuer (without `https://`). The role may call exactly `sqs:GetQueueAttributes` on
-     * exactly the listed queues (iamPolicies.ts `activatorQueuePolicy`); without queues no role is made.
+     * Where the activator's one IRSA role comes from, required when a model has `queueScaling` or `batch` is given: the
+     * AWS provider and the cluster's OIDC provider ARN and issuer (without `https://`). The role may call exactly
+     * `sqs:GetQueueAttributes` on exactly the listed queues (iamPolicies.ts `activatorQueuePolicy`) and what `batch.policy`
+     * allows; with neither, no role is made.
      */
-    queueAccess?: { awsProvider: aws.Provider; oidcProviderArn: pulumi.Input<string>; oidcIssuer: pulumi.Input<string> };
+    awsAccess?: { awsProvider: aws.Provider; oidcProviderArn: pulumi.Input<string>; oidcIssuer: pulumi.Input<string> };
 }
 
 export class Activator extends pulumi.ComponentResource {
@@ -96,8 +104,8 @@ export class Activator extends pulumi.ComponentResource {
             throw argsError(owner, "apiKeys", `${apiKeys.length} given for ${config.apiKeySecrets.length} config.apiKeySecrets (${names}): pass one value per name`);
         }
         const queuePolicy = activatorQueuePolicy(configuredQueueArns(models));
-        if (queuePolicy && args.queueAccess === undefined) {
-            throw argsError(owner, "queueAccess", "required when a model has queueScaling: the activator reads the queues through an IAM role of its own");
+        if ((queuePolicy || args.batch) && args.awsAccess === undefined) {
+            throw argsError(owner, "awsAccess", "required when a model has queueScaling or batch is given: the activator calls AWS through an IAM role of its own");
         }
         // Validated against the activator's own schema before any resource exists.
         const activatorConfigInput = activatorConfig(models, config);
@@ -110,13 +118,14 @@ export class Activator extends pulumi.ComponentResource {
         const ns = new k8s.core.v1.Namespace(childName(name, "namespace"), activatorNamespaceManifest(namespace), k8sOpts());
         const inNamespace = (more: pulumi.Resource[] = []) => k8sOpts([ns, ...more]);
 
-        // Queue load scaling: an IRSA role trusted by this ServiceAccount alone, reading exactly the configured queues.
-        const queueRole = queuePolicy ? this.queueRole(name, namespace, queuePolicy, args.queueAccess!) : undefined;
+        // Queue load scaling and the Batch API: one IRSA role trusted by this ServiceAccount alone, with an inline policy
+        // for each (exactly the configured queues; the batch bucket and chunk queue).
+        const awsRole = queuePolicy || args.batch ? this.awsRole(name, namespace, queuePolicy, args.batch?.policy, args.awsAccess!) : undefined;
         const serviceAccount = new k8s.core.v1.ServiceAccount(
             childName(name, "service-account"),
             // The readiness watch talks to the API server with this account's token.
             {
-                metadata: { name: activatorName, namespace, labels: activatorPodLabels, ...(queueRole ? { annotations: { [irsaRoleAnnotation]: queueRole.role.arn } } : {}) },
+                metadata: { name: activatorName, namespace, labels: activatorPodLabels, ...(awsRole ? { annotations: { [irsaRoleAnnotation]: awsRole.role.arn } } : {}) },
                 automountServiceAccountToken: true,
             },
             inNamespace(),
@@ -174,7 +183,7 @@ export class Activator extends pulumi.ComponentResource {
 
         const configMap = new k8s.core.v1.ConfigMap(
             childName(name, "config"),
-            { metadata: { name: configMapName, namespace, labels: activatorPodLabels }, data: { [configFileName]: this.configFile } },
+            { metadata: { name: configMapName, namespace, labels: activatorPodLabels }, data: { [configFileName]: args.batch ? pulumi.output(args.batch.config).apply((batch) => activatorConfigFile({ ...activatorConfigInput, batch })) : this.configFile } },
             inNamespace(),
         );
 
@@ -187,7 +196,7 @@ export class Activator extends pulumi.ComponentResource {
                       {
                           metadata: { name: apiKeysSecretName, namespace, labels: activatorPodLabels },
                           type: "Opaque",
-                          stringData: pulumi.secret(pulumi.all(apiKeys).apply(apiKeysSecretData)),
+                          stringData: pulumi.secret(pulumi.all(args.batch?.runnerApiKey !== undefined ? [...apiKeys, args.batch.runnerApiKey] : apiKeys).apply(apiKeysSecretData)),
                       },
                       inNamespace(),
                   );
@@ -203,7 +212,7 @@ export class Activator extends pulumi.ComponentResource {
         this.image = config.image !== undefined ? pulumi.output(config.image) : this.buildImage(name, args.awsProvider!);
 
         const pods = new k8s.core.v1.Service(childName(name, "pods"), podsServiceManifest(namespace), inNamespace());
-        const workload = pulumi.all([this.image, queueRole?.role.arn]).apply(([image, awsRoleArn]) =>
+        const workload = pulumi.all([this.image, awsRole?.role.arn]).apply(([image, awsRoleArn]) =>
             statefulSetManifest(config, {
                 ...(awsRoleArn ? { awsRoleArn } : {}),
                 namespace,
@@ -217,7 +226,7 @@ export class Activator extends pulumi.ComponentResource {
         const statefulSet = new k8s.apps.v1.StatefulSet(
             childName(name, "stateful-set"),
             { metadata: workload.metadata, spec: workload.spec },
-            inNamespace([pods, serviceAccount, configMap, peerTokenSecret, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : []), ...(queueRole ? [queueRole.policy] : [])]),
+            inNamespace([pods, serviceAccount, configMap, peerTokenSecret, ...bindings, ...(apiKeysSecret ? [apiKeysSecret] : []), ...(awsRole?.policies ?? [])]),
         );
         new k8s.policy.v1.PodDisruptionBudget(childName(name, "disruption-budget"), podDisruptionBudgetManifest(namespace), inNamespace());
         new k8s.networking.v1.NetworkPolicy(
@@ -257,21 +266,30 @@ export class Activator extends pulumi.ComponentResource {
         });
     }
 
-    /** The activator's IRSA role: trusted by its ServiceAccount alone; `policy` (GetQueueAttributes on the queues) inline. */
-    private queueRole(name: string, namespace: string, policy: NonNullable<ReturnType<typeof activatorQueuePolicy>>, access: NonNullable<ActivatorArgs["queueAccess"]>) {
+    /** The activator's IRSA role: trusted by its ServiceAccount alone; the queue policy (GetQueueAttributes on the queues) and the batch policy inline. */
+    private awsRole(
+        name: string,
+        namespace: string,
+        queuePolicy: ReturnType<typeof activatorQueuePolicy>,
+        batchPolicy: pulumi.Input<string> | undefined,
+        access: NonNullable<ActivatorArgs["awsAccess"]>,
+    ) {
         const awsOpts = { parent: this, provider: access.awsProvider };
         const role = new aws.iam.Role(
-            childName(name, "queue-role"),
+            childName(name, "aws-role"),
             {
-                description: "Reads the depth of the SQS queues models list in queueScaling (sqs:GetQueueAttributes only)",
+                description: "The activator's AWS calls: queueScaling depths (sqs:GetQueueAttributes) and the Batch API's bucket and chunk queue",
                 assumeRolePolicy: pulumi
                     .all([access.oidcProviderArn, access.oidcIssuer])
                     .apply(([oidcProviderArn, oidcIssuer]) => JSON.stringify(serviceAccountTrustPolicy({ oidcProviderArn, oidcIssuer, namespace, serviceAccount: activatorName }))),
             },
             awsOpts,
         );
-        const rolePolicy = new aws.iam.RolePolicy(childName(name, "queue-policy"), { role: role.name, policy: JSON.stringify(policy) }, awsOpts);
-        return { role, policy: rolePolicy };
+        const policies = [
+            ...(queuePolicy ? [new aws.iam.RolePolicy(childName(name, "queue-policy"), { role: role.name, policy: JSON.stringify(queuePolicy) }, awsOpts)] : []),
+            ...(batchPolicy !== undefined ? [new aws.iam.RolePolicy(childName(name, "batch-policy"), { role: role.name, policy: batchPolicy }, awsOpts)] : []),
+        ];
+        return { role, policies };
     }
 
     /** ECR repository (immutable tags, scan on push) and the image built from the activator sources, pushed there. */

@@ -26,6 +26,8 @@ export interface KedaArgs {
     chartVersions?: ChartVersionOverrides;
     /** Images from ECR (ImageCache.rewrite). Default: the charts' upstream registries. */
     imageRewrite?: ImageRewriteInput;
+    /** IRSA role of the operator (the Batch API's queue reader, ./batch.ts `kedaQueueReaderRoleName`). Default none. */
+    awsRoleArn?: pulumi.Input<string>;
 }
 
 /** Arguments with defaults applied; throws naming the argument when one is invalid. */
@@ -59,7 +61,11 @@ export class Keda extends pulumi.ComponentResource {
                 name: "keda",
                 namespace: namespace.metadata.name,
                 ...releaseSource(chart),
-                values: releaseValues("keda", kedaValues(args.systemNodeSelector), args.imageRewrite),
+                values: releaseValues(
+                    "keda",
+                    args.awsRoleArn === undefined ? kedaValues(args.systemNodeSelector) : pulumi.output(args.awsRoleArn).apply((arn) => kedaValues(args.systemNodeSelector, arn)),
+                    args.imageRewrite,
+                ),
             },
             { ...k8sOpts, dependsOn: [args.monitoring.release] },
         );

@@ -28,6 +28,7 @@ import { Karpenter } from "./karpenter";
 import { ImageCache, type ImageRewriteInput } from "./imageCache";
 import { VpcEndpoints } from "./vpcEndpoints";
 import { WarmCapacity } from "./warmCapacity";
+import { kedaQueueReaderRoleName, roleArnBeside } from "./batch";
 
 export type { GpuScheduling } from "../domain/nodeGroups";
 
@@ -224,7 +225,16 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
 
         const keda = new Keda(
             childName(name, "keda"),
-            { provider: this.provider, monitoring, systemNodeSelector: systemNodeLabels, namespace: namespaces.keda, chartVersions, imageRewrite },
+            {
+                provider: this.provider,
+                monitoring,
+                systemNodeSelector: systemNodeLabels,
+                namespace: namespaces.keda,
+                chartVersions,
+                imageRewrite,
+                // The Batch API's queue reader (created by BatchStorage under this fixed name, in the cluster's account).
+                ...(config.batch.enabled ? { awsRoleArn: cluster.oidcProviderArn.apply((oidc) => roleArnBeside(oidc, kedaQueueReaderRoleName(pulumi.getStack()))) } : {}),
+            },
             k8sChildOpts,
         );
 

@@ -76,6 +76,15 @@ function computedState(type: string, name: string, inputs: Record<string, any>, 
             // The pushed image by digest: the first tag, with a placeholder digest (the real one exists after the push).
             state.ref = `${String(inputs.tags?.[0] ?? name).replace(/:[^/:]*$/, "")}@sha256:${"0".repeat(64)}`;
             break;
+        case "aws:s3/bucket:Bucket":
+            state.bucket = inputs.bucket ?? `${inputs.bucketPrefix ?? name}${createHash("sha256").update(name).digest("hex").slice(0, 12)}`;
+            break;
+        case "aws:sqs/queue:Queue": {
+            const queueName = inputs.name ?? `${name}-${createHash("sha256").update(name).digest("hex").slice(0, 7)}`;
+            state.url = `https://sqs.${region}.amazonaws.com/${ACCOUNT}/${queueName}`;
+            state.arn = `arn:aws:sqs:${region}:${ACCOUNT}:${queueName}`;
+            break;
+        }
         case "random:index/randomPassword:RandomPassword":
             state.result = pulumi.secret("<generated at deploy time>");
             break;

@@ -46,6 +46,12 @@ export const ERRORS = {
   upstream_unavailable: { status: 502, reason: "upstream_unavailable" },
   // The backend's connection died after the request was sent: it may have been received, so no one sends it again.
   upstream_connection_lost: { status: 502, reason: "upstream_connection_lost", shouldRetry: false },
+  // The Batch API (../batch/): an input file refused at upload (its line named), a file or batch this key does not
+  // own or that does not exist (one answer for both: another key's ids are not confirmed), and S3/SQS failing.
+  invalid_batch_file: { status: 400, reason: "bad_request", param: "file" },
+  file_not_found: { status: 404, reason: "not_found" },
+  batch_not_found: { status: 404, reason: "not_found" },
+  batch_storage_unavailable: { status: 503, reason: "batch_storage_unavailable", shouldRetry: true },
 } as const satisfies Record<string, { status: number; reason: string; param?: string; retryAfterSeconds?: number; shouldRetry?: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { routeConflicts } from "../routing/conflicts";
 import { KSERVE_PROTOCOLS } from "../routing/table";
+import { batchConfigSchema } from "./batch";
 import { DEFAULT_BOUND_FACTOR } from "../routing/endpointPicker";
 import { DEFAULT_PREFIX_BYTES } from "../routing/prefixKey";
 import { queueReadsSchema, queueScalingSchema } from "../queue/config";
@@ -300,6 +301,8 @@ export const activatorConfigSchema = z
         maxAgeSeconds: z.int().min(0).max(86_400).default(600),
       })
       .prefault({}),
+    /** The OpenAI Batch API (`/v1/files`, `/v1/batches`), files and results in S3, chunks on SQS (./batch.ts); off when absent. */
+    batch: batchConfigSchema.optional(),
     /** On SIGTERM, held and in-flight requests get this long to finish before the process exits. */
     shutdownGraceSeconds: z.number().min(0).default(30),
     /** pino log level. */

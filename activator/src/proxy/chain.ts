@@ -5,6 +5,7 @@
  *                                     (malformed heads Node's parser refuses are answered in server.ts)
  *      cors      applyCors            with `cors`: preflights answered, CORS headers set         (cors.ts)
  *   1. auth      authenticate         with `auth` configured: bearer API key, else 401         (auth.ts)
+ *      batch     ctx.batch.serve      with `batch`: /v1/files, /v1/batches (streamed, no limit) (../batch/api.ts)
  *      limit     checkDeclaredBody    Content-Length over `limits.maxBodyBytes`: 413 now       (this file)
  *   2. route     routeByHostPath      host (exact > wildcard) + longest path prefix            (route.ts)
  *                routeByBody          OpenAI endpoints: the JSON body's `model` field,         (route.ts)
@@ -66,6 +67,7 @@ export function createRequestHandlers(ctx: ProxyContext): RequestHandlers {
     }
     const apiKeys = ctx.apiKeys;
     if (apiKeys !== null && !authenticate(ctx, apiKeys, x)) return;
+    if (ctx.batch !== null && x.upgradeSocket === null && ctx.batch.serve(ctx, x)) return;
     if (x.contentLength > ctx.limits.maxBodyBytes) {
       reject(ctx, x, "body_too_large", `request body of ${x.contentLength} bytes exceeds ${ctx.limits.maxBodyBytes} (limits.maxBodyBytes raises it)`, {
         limit: ctx.limits.maxBodyBytes,

@@ -26,6 +26,8 @@ export interface ProxyContext extends RequestContext {
   apiKeys: ReadonlySet<string> | null;
   /** Config `cors`: browser origins allowed (./cors); null when off. Swapped on config reload. */
   cors: CorsPolicy | null;
+  /** Config `batch`: the OpenAI Batch API (`/v1/files`, `/v1/batches`, ../batch/api.ts), served after auth; null when off. */
+  batch: { serve(ctx: ProxyContext, x: ProxyExchange): boolean } | null;
   /** SIGTERM received: answer what is in progress, tell clients to close their connections. */
   draining: boolean;
 }

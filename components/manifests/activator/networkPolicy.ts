@@ -4,7 +4,7 @@
  * - proxy port: from anywhere. Clients arrive through the NLB, which keeps their addresses; the proxy Service's
  *   `loadBalancerSourceRanges` (`allowedCidrs`) and the API keys stay the client filter.
  * - scaler port (plaintext gRPC, no auth): only the KEDA operator, so no other pod can fake demand and keep GPUs up.
- * - admin port (`/queue`, `/metrics`, peer demand): only the other activator replicas and Prometheus.
+ * - admin port (`/queue`, `/metrics`, peer demand): only the other activator replicas, Prometheus and the batch runner.
  *
  * Kubelet probes need no rule: the VPC CNI network policy agent always admits traffic from the pod's own node
  * (aws/aws-network-policy-agent, pkg/fwruleprocessor `FirewallRuleProcessor.ComputeMapEntriesFromEndpointRules`
@@ -13,6 +13,7 @@
 import { peer } from "../model/traffic";
 import { kedaOperatorPodLabels, prometheusPodLabels } from "../../domain/clusterFacts";
 import { activatorName, activatorPodLabels, activatorPorts } from "./names";
+import { batchRunnerLabels } from "../batch/runner";
 
 export interface ActivatorNetworkPolicyOptions {
     /** Namespace of the activator. */
@@ -36,7 +37,8 @@ export function activatorNetworkPolicyManifest(options: ActivatorNetworkPolicyOp
                 { ports: tcp(activatorPorts.proxy) },
                 { from: [peer(options.kedaNamespace, kedaOperatorPodLabels)], ports: tcp(activatorPorts.scaler) },
                 {
-                    from: [peer(options.namespace, activatorPodLabels), peer(options.monitoringNamespace, prometheusPodLabels)],
+                    // The batch runner reads `/queue` (engine gauges) to yield to interactive traffic (docs/batch-api.md).
+                    from: [peer(options.namespace, activatorPodLabels), peer(options.monitoringNamespace, prometheusPodLabels), peer(options.namespace, batchRunnerLabels)],
                     ports: tcp(activatorPorts.admin),
                 },
             ],

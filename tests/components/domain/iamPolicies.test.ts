@@ -12,6 +12,7 @@ import {
     storageInitializerRequests,
 } from "../../../components/domain/awsApiCalls";
 import { activatorQueuePolicy, clusterAutoscalerPolicy, clusterOwnershipTag, modelStoragePolicy, PolicyDocument } from "../../../components/domain/iamPolicies";
+import { batchCalls } from "../../../components/domain/batchIam";
 import { allowedActions, evaluate } from "../../support/iamEvaluator";
 
 /** Requests the policy refuses, as `Operation resource` lines (empty when all are allowed). */
@@ -113,8 +114,14 @@ describe("domain/iamPolicies against the API calls of their consumers (component
         }
 
         it("has a row for every SDK command the activator sends, where it sends it", () => {
-            const rows = Object.values(activatorCalls).map((c) => `${path.relative("activator/src", c.source.path)} ${c.operation}`);
-            assert.deepEqual(sdkCommands().sort(), rows.sort());
+            // Rows: the queue reads here, the Batch API's calls in domain/batchIam.ts (activator and runner, whose
+            // `source` starts with the file). lib-storage's multipart calls have rows there but no `new …Command` here.
+            const queueRows = Object.values(activatorCalls).map((c) => `${path.relative("activator/src", c.source.path)} ${c.operation}`);
+            const batchRows = [...batchCalls.activator, ...batchCalls.runner].map((c) => `${path.relative("activator/src", c.source.split(" ")[0]!)} ${c.operation}`);
+            const rows = new Set([...queueRows, ...batchRows]);
+            const found = new Set(sdkCommands());
+            assert.deepEqual([...found].filter((command) => !rows.has(command)), [], "SDK commands with no row");
+            assert.deepEqual(queueRows.filter((row) => !found.has(row)), [], "queue rows no source sends");
         });
 
         it("allows GetQueueAttributes on every configured queue", () => {

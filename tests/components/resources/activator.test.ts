@@ -63,7 +63,7 @@ describe("Activator (mocks)", () => {
                 systemNodeSelector,
                 ...namespaces,
                 dependencies: { monitoring },
-                ...(access ? { queueAccess: { awsProvider, ...queueAccess } } : {}),
+                ...(access ? { awsAccess: { awsProvider, ...queueAccess } } : {}),
             });
         }
 
@@ -73,7 +73,7 @@ describe("Activator (mocks)", () => {
                 { ...llmModel, queueScaling: { sqsQueueArns: [jobs] } },
             ]);
             await settled();
-            const role = resourceNamed("aws:iam/role:Role", "act-q-queue-role");
+            const role = resourceNamed("aws:iam/role:Role", "act-q-aws-role");
             assert.deepEqual(JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Condition.StringEquals, {
                 "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE:sub": "system:serviceaccount:activator:activator",
                 "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE:aud": "sts.amazonaws.com",
@@ -99,8 +99,8 @@ describe("Activator (mocks)", () => {
             assert.equal(resourceNamed(StatefulSet, "act-nq-stateful-set").inputs.spec.template.metadata.annotations, undefined);
         });
 
-        it("refuses queues without queueAccess, naming the argument", () => {
-            assert.throws(() => withQueues("act-qx", [{ ...cpuModel, queueScaling: { sqsQueueArns: [jobs] } }], false), /queueAccess.*required when a model has queueScaling/);
+        it("refuses queues without awsAccess, naming the argument", () => {
+            assert.throws(() => withQueues("act-qx", [{ ...cpuModel, queueScaling: { sqsQueueArns: [jobs] } }], false), /awsAccess.*required when a model has queueScaling/);
         });
     });
 
@@ -258,7 +258,7 @@ describe("Activator (mocks)", () => {
         assert.equal(statefulSet.inputs.spec.template.spec.containers[0].image, `${url}@sha256:${"0".repeat(64)}`, "by the digest just pushed");
     });
 
-    it("lets no port of any activator Service go without a NetworkPolicy rule: scaler only from KEDA's operator, admin only from peers and Prometheus", async () => {
+    it("lets no port of any activator Service go without a NetworkPolicy rule: scaler only from KEDA's operator, admin only from peers, Prometheus and the batch runner", async () => {
         activator("act-np", [cpuModel]);
         await settled();
         const policies = resourcesOfType("kubernetes:networking.k8s.io/v1:NetworkPolicy").filter((p) => p.name.startsWith("act-np-"));
@@ -284,7 +284,11 @@ describe("Activator (mocks)", () => {
         assert.equal(byName("proxy").from, undefined, "clients come through the NLB from anywhere; allowedCidrs filter them");
         const peerOf = (namespace: string, labels: object) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } }, podSelector: { matchLabels: labels } });
         assert.deepEqual(byName("grpc").from, [peerOf("keda", { "app.kubernetes.io/name": "keda-operator" })]);
-        assert.deepEqual(byName("admin").from, [peerOf("activator", statefulSet.spec.template.metadata.labels), peerOf("monitoring", { "app.kubernetes.io/name": "prometheus" })]);
+        assert.deepEqual(byName("admin").from, [
+            peerOf("activator", statefulSet.spec.template.metadata.labels),
+            peerOf("monitoring", { "app.kubernetes.io/name": "prometheus" }),
+            peerOf("activator", { "app.kubernetes.io/name": "batch-runner", "app.kubernetes.io/part-of": "gpu-serverless" }),
+        ]);
     });
 
     it("refuses bad arguments before creating anything", async () => {

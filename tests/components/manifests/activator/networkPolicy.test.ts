@@ -41,6 +41,7 @@ describe("activator NetworkPolicy", () => {
         "activator peer": { namespace: "activator", labels: { ...activatorPodLabels, "apps.kubernetes.io/pod-index": "1" } },
         "activator-labelled pod elsewhere": { namespace: "models", labels: { ...activatorPodLabels } },
         Prometheus: { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "kube-prometheus-stack-prometheus" } },
+        "batch runner": { namespace: "activator", labels: { "app.kubernetes.io/name": "batch-runner", "app.kubernetes.io/part-of": "gpu-serverless" } },
         Grafana: { namespace: "monitoring", labels: { "app.kubernetes.io/name": "grafana" } },
         "model pod": { namespace: "models", labels: { "serving.kserve.io/inferenceservice": "llama" } },
         "any pod": { namespace: "default", labels: { app: "curl" } },
@@ -48,7 +49,7 @@ describe("activator NetworkPolicy", () => {
     const allowed: Record<keyof typeof activatorPorts, string[]> = {
         proxy: Object.keys(sources),
         scaler: ["KEDA operator"],
-        admin: ["activator peer", "Prometheus"],
+        admin: ["activator peer", "Prometheus", "batch runner"],
     };
 
     for (const [portName, port] of Object.entries(activatorPorts) as [keyof typeof activatorPorts, number][]) {

@@ -1,0 +1,225 @@
+/**
+ * The batch runner: receives chunk messages from SQS (./objects.ts `ChunkMessage`), sends each of the chunk's lines
+ * through the activator's own proxy listener (`batch.runner.activatorUrl`), so routing, holding through a cold
+ * start and waking the model are the interactive path's code, writes the chunk's output and error lines and its
+ * `done/` marker to S3 (./store.ts), deletes the message, and finalises the batch after its last chunk
+ * (./progress.ts). A message is deleted only once its results are written: a runner that dies mid-chunk leaves it
+ * to reappear after the visibility timeout, and the chunk is run again (its result objects written again).
+ *
+ * - Cancel: a chunk of a `cancelling` batch is drained (deleted unrun, counted in neither completed nor failed).
+ * - completion_window: a chunk run after `expires_at` writes each line to the error file as `batch_expired`, and
+ *   the batch ends `expired`.
+ * - Yielding: every `POLL_MS` the activator's admin `/queue` is read; while any model's `engineWaiting`
+ *   (vLLM's `num_requests_waiting`) is above `yieldWaitingAbove`, lines go one at a time instead of `concurrency`.
+ *
+ * Output lines are OpenAI's: `{"id","custom_id","response":{"status_code","request_id","body"},"error":null}`; a
+ * non-2xx answer goes to the error file with its response, a line that got no answer with
+ * `"response":null,"error":{"code","message"}`.
+ */
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { Agent, request } from "undici";
+import type { BatchConfig } from "../config/batch";
+import { finalizeIfDone } from "./progress";
+import { unixSeconds, type BatchRecord, type ChunkMessage } from "./objects";
+import type { BatchStore } from "./store";
+
+/** Chunks one runner works on at once (their lines share `concurrency`). */
+export const CHUNKS_AT_ONCE = 2;
+
+/** How often the admin `/queue` is read for engine queue gauges, ms. */
+export const POLL_MS = 2000;
+
+export interface RunnerDeps {
+  store: BatchStore;
+  config: BatchConfig;
+  logger: Logger;
+  /** API key the runner presents to the activator (with `auth`); its digest must be in the keys file. */
+  apiKey?: string | undefined;
+  now?: () => number;
+}
+
+export interface ChunkResult {
+  completed: number;
+  failed: number;
+  drained: boolean;
+  expired: boolean;
+}
+
+export class BatchRunner {
+  /** Lines being sent right now; the most at once so far (tests, the bench). */
+  active = 0;
+  maxActive = 0;
+  /** Whether an engine gauge says interactive requests are waiting (then one line at a time). */
+  yielding = false;
+  private stopped = false;
+  private readonly agent: Agent;
+  private readonly now: () => number;
+  private poller: NodeJS.Timeout | null = null;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private readonly deps: RunnerDeps) {
+    this.now = deps.now ?? Date.now;
+    this.agent = new Agent({ connections: deps.config.runner.concurrency, keepAliveTimeout: 4000 });
+  }
+
+  /**
+   * Receives and runs chunks until `stop()`; chunks in progress are finished first. `CHUNKS_AT_ONCE` receive loops
+   * share the line limit, so one chunk's S3 reads and writes overlap another's lines.
+   */
+  async run(): Promise<void> {
+    await this.startPolling(); // the first reading comes before the first line
+    await Promise.all(Array.from({ length: CHUNKS_AT_ONCE }, () => this.receiveLoop()));
+  }
+
+  private async receiveLoop(): Promise<void> {
+    const { store, config, logger } = this.deps;
+    while (!this.stopped) {
+      let messages;
+      try {
+        const out = await store.sqs.send(new ReceiveMessageCommand({ QueueUrl: store.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: config.runner.waitSeconds, VisibilityTimeout: config.runner.visibilitySeconds }));
+        messages = out.Messages ?? [];
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, "SQS receive failed; retrying in 1 s");
+        await sleep(1000);
+        continue;
+      }
+      for (const m of messages) {
+        try {
+          const chunk = JSON.parse(m.Body ?? "") as ChunkMessage;
+          const result = await this.runChunk(chunk);
+          await store.sqs.send(new DeleteMessageCommand({ QueueUrl: store.queueUrl, ReceiptHandle: m.ReceiptHandle }));
+          logger.debug({ batch: chunk.batch_id, chunk: chunk.chunk, ...result }, "chunk done");
+          await finalizeIfDone(store, chunk.batch_id, logger, this.now);
+        } catch (err) {
+          logger.warn({ err: (err as Error).message, message: m.MessageId }, "chunk failed; it is received again after its visibility timeout");
+          // Make it visible again soon rather than after the whole visibility timeout.
+          await store.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: store.queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 5 })).catch(() => undefined);
+        }
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    if (this.poller) clearInterval(this.poller);
+    await this.agent.close();
+  }
+
+  /** Runs one chunk and writes its results and marker (not the message deletion). */
+  async runChunk(m: ChunkMessage): Promise<ChunkResult> {
+    const { store } = this.deps;
+    const record = await store.getJson<BatchRecord>(store.batchRecordKey(m.batch_id));
+    if (record === null) throw new Error(`batch ${m.batch_id} has no record`);
+    if (record.status === "cancelling" || record.status === "cancelled" || record.status === "failed") {
+      await store.put(store.doneKey(m.batch_id, m.chunk, 0, 0, false), "");
+      return { completed: 0, failed: 0, drained: true, expired: false };
+    }
+    const input = await store.read(store.fileContentKey(record.input_file_id), [m.start, m.end]);
+    if (input === null) throw new Error(`input file ${record.input_file_id} of batch ${m.batch_id} is gone`);
+    const text = await streamText(input.body);
+    const lines = text.split("\n").filter((l) => l.trim() !== "");
+    const expired = unixSeconds(this.now()) >= record.expires_at;
+    const results = await Promise.all(lines.map((line, i) => (expired ? expiredLine(line) : this.limited(() => this.send(line, m.first_line + i)))));
+    const out = results.filter((r) => r.ok).map((r) => r.text);
+    const err = results.filter((r) => !r.ok).map((r) => r.text);
+    if (out.length > 0) await store.put(store.partKey(m.batch_id, m.chunk, "out"), `${out.join("\n")}\n`, "application/jsonl");
+    if (err.length > 0) await store.put(store.partKey(m.batch_id, m.chunk, "err"), `${err.join("\n")}\n`, "application/jsonl");
+    await store.put(store.doneKey(m.batch_id, m.chunk, out.length, err.length, expired), "");
+    return { completed: out.length, failed: err.length, drained: false, expired };
+  }
+
+  /** One line through the activator; `ok` when the answer was 2xx. */
+  private async send(line: string, n: number): Promise<{ ok: boolean; text: string }> {
+    const id = `batch_req_${randomBytes(12).toString("hex")}`;
+    let parsed: { custom_id: string; url: string; body: unknown };
+    try {
+      parsed = JSON.parse(line) as typeof parsed;
+    } catch (e) {
+      return { ok: false, text: JSON.stringify({ id, custom_id: null, response: null, error: { code: "invalid_json", message: `line ${n}: ${(e as Error).message}` } }) };
+    }
+    const { config, apiKey } = this.deps;
+    try {
+      const res = await request(`${config.runner.activatorUrl}${parsed.url}`, {
+        method: "POST",
+        dispatcher: this.agent,
+        headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+        body: JSON.stringify(parsed.body),
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      const raw = await res.body.text();
+      let body: unknown = raw;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        // a non-JSON answer is kept as text
+      }
+      const requestId = res.headers["x-request-id"];
+      const response = { status_code: res.statusCode, request_id: typeof requestId === "string" ? requestId : id, body };
+      return { ok: res.statusCode >= 200 && res.statusCode < 300, text: JSON.stringify({ id, custom_id: parsed.custom_id, response, error: null }) };
+    } catch (e) {
+      return { ok: false, text: JSON.stringify({ id, custom_id: parsed.custom_id, response: null, error: { code: "request_failed", message: (e as Error).message } }) };
+    }
+  }
+
+  /** Runs `task` when a slot is free: `concurrency` slots, one while yielding to interactive traffic. */
+  private async limited<T>(task: () => Promise<T>): Promise<T> {
+    while (this.active >= (this.yielding ? 1 : this.deps.config.runner.concurrency)) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.active++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiters.shift()?.();
+    }
+  }
+
+  private startPolling(): Promise<void> {
+    const adminUrl = this.deps.config.runner.adminUrl;
+    if (adminUrl === undefined) return Promise.resolve();
+    const poll = async (): Promise<void> => {
+      try {
+        const res = await request(`${adminUrl}/queue`, { dispatcher: this.agent, headersTimeout: 1000, bodyTimeout: 1000 });
+        const queue = (await res.body.json()) as { models?: Record<string, { engineWaiting?: number }> };
+        this.yielding = shouldYield(queue, this.deps.config.runner.yieldWaitingAbove);
+      } catch {
+        this.yielding = false; // no reading: run at full concurrency rather than stall
+      }
+      for (const wake of this.waiters.splice(0)) wake();
+    };
+    this.poller = setInterval(() => void poll(), POLL_MS);
+    this.poller.unref();
+    return poll();
+  }
+}
+
+/** True when some model's engine reports more than `above` waiting requests (admin `/queue` `engineWaiting`). */
+export function shouldYield(queue: { models?: Record<string, { engineWaiting?: number }> }, above: number): boolean {
+  return Object.values(queue.models ?? {}).some((m) => (m.engineWaiting ?? 0) > above);
+}
+
+function expiredLine(line: string): { ok: false; text: string } {
+  let customId: unknown = null;
+  try {
+    customId = (JSON.parse(line) as { custom_id?: unknown }).custom_id ?? null;
+  } catch {
+    // named null
+  }
+  const id = `batch_req_${randomBytes(12).toString("hex")}`;
+  return { ok: false, text: JSON.stringify({ id, custom_id: customId, response: null, error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." } }) };
+}
+
+async function streamText(body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,147 @@
+/**
+ * Where the Batch API keeps everything: one S3 bucket (files, results, batch records) and one SQS queue (chunks).
+ * Keys under the configured prefix P:
+ *
+ *   P files/<id>/record.json             FileRecord (the OpenAI file object, its owner, an input's chunk index)
+ *   P files/<id>/content                 the file's bytes (JSONL)
+ *   P batches/<id>/record.json           BatchRecord (status, request_counts once final, owner)
+ *   P batches/<id>/parts/<chunk>.out     output lines of one chunk   (written by the runner)
+ *   P batches/<id>/parts/<chunk>.err     error lines of one chunk    (written by the runner)
+ *   P batches/<id>/done/<chunk>.<completed>.<failed>[.x]   a chunk is done (empty; `.x`: it expired)
+ *   P owners/<digest>/batches/<id>       index for listing one key's batches (empty; ids sort newest first)
+ *
+ * A chunk's results are its own objects (written again, unchanged, if its message is delivered twice), so runners
+ * never contend on one record: running counts are read from the `done/` key names. Only the activator (create,
+ * cancel) and the runner that finalises write a batch record. Endpoints follow `batch.endpointUrl` (tests: a local
+ * S3/SQS server, path-style addressing); credentials and region are the SDK's defaults (IRSA in the cluster).
+ */
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { Upload } from "@aws-sdk/lib-storage";
+import type { Readable } from "node:stream";
+import type { BatchConfig } from "../config/batch";
+import type { ChunkMessage } from "./objects";
+
+/** Bytes per S3 multipart part while streaming an upload (the S3 minimum): bounds what one upload holds in memory. */
+export const PART_BYTES = 5 * 1024 * 1024;
+
+export class BatchStore {
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly bucket: string;
+  readonly queueUrl: string;
+  private readonly prefix: string;
+
+  constructor(config: BatchConfig) {
+    const common = { ...(config.region ? { region: config.region } : { region: process.env["AWS_REGION"] ?? process.env["AWS_DEFAULT_REGION"] ?? "us-east-1" }), ...(config.endpointUrl ? { endpoint: config.endpointUrl } : {}) };
+    this.s3 = new S3Client({ ...common, forcePathStyle: config.endpointUrl !== undefined });
+    this.sqs = new SQSClient(common);
+    this.bucket = config.bucket;
+    this.queueUrl = config.queueUrl;
+    this.prefix = config.prefix;
+  }
+
+  fileRecordKey = (id: string): string => `${this.prefix}files/${id}/record.json`;
+  fileContentKey = (id: string): string => `${this.prefix}files/${id}/content`;
+  batchRecordKey = (id: string): string => `${this.prefix}batches/${id}/record.json`;
+  partKey = (id: string, chunk: number, kind: "out" | "err"): string => `${this.prefix}batches/${id}/parts/${pad(chunk)}.${kind}`;
+  doneKey = (id: string, chunk: number, completed: number, failed: number, expired: boolean): string =>
+    `${this.prefix}batches/${id}/done/${pad(chunk)}.${completed}.${failed}${expired ? ".x" : ""}`;
+  private ownerBatchesPrefix = (owner: string): string => `${this.prefix}owners/${owner}/batches/`;
+
+  /** The JSON at `key`, or null when there is none. */
+  async getJson<T>(key: string): Promise<T | null> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return JSON.parse(await out.Body!.transformToString()) as T;
+    } catch (err) {
+      if (err instanceof NoSuchKey || (err as { name?: string }).name === "NoSuchKey") return null;
+      throw err;
+    }
+  }
+
+  async putJson(key: string, value: unknown): Promise<void> {
+    await this.put(key, JSON.stringify(value), "application/json");
+  }
+
+  async put(key: string, body: string | Buffer, contentType = "application/octet-stream"): Promise<void> {
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: Buffer.byteLength(body) }));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
+  /** Streams `body` to `key` in PART_BYTES parts, one part in flight: memory stays near two parts whatever the size. */
+  upload(key: string, body: Readable, contentType = "application/jsonl"): Upload {
+    return new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }, partSize: PART_BYTES, queueSize: 1, leavePartsOnError: false });
+  }
+
+  /** The object's bytes as a stream (a byte range `[start, end)` when given), or null when there is none. */
+  async read(key: string, range?: [number, number]): Promise<{ body: Readable; length: number } | null> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range[0]}-${range[1] - 1}` } : {}) }));
+      return { body: out.Body as Readable, length: out.ContentLength ?? 0 };
+    } catch (err) {
+      if (err instanceof NoSuchKey || (err as { name?: string }).name === "NoSuchKey") return null;
+      throw err;
+    }
+  }
+
+  /** Every key under `prefix` (all pages), in S3 order (UTF-8 binary order). */
+  async keys(prefix: string, startAfter?: string, max = Infinity): Promise<{ keys: string[]; more: boolean }> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    for (;;) {
+      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, ...(token ? {} : startAfter ? { StartAfter: startAfter } : {}), MaxKeys: Math.min(1000, max - keys.length + 1) }));
+      for (const o of out.Contents ?? []) keys.push(o.Key!);
+      if (keys.length > max) return { keys: keys.slice(0, max), more: true };
+      if (!out.IsTruncated) return { keys, more: false };
+      token = out.NextContinuationToken;
+    }
+  }
+
+  /** The `done/` markers of a batch: per chunk, its counts. */
+  async doneChunks(id: string): Promise<Map<number, { completed: number; failed: number; expired: boolean }>> {
+    const prefix = `${this.prefix}batches/${id}/done/`;
+    const done = new Map<number, { completed: number; failed: number; expired: boolean }>();
+    for (const key of (await this.keys(prefix)).keys) {
+      const [chunk, completed, failed, x] = key.slice(prefix.length).split(".");
+      done.set(Number(chunk), { completed: Number(completed), failed: Number(failed), expired: x === "x" });
+    }
+    return done;
+  }
+
+  async indexBatch(owner: string, id: string): Promise<void> {
+    await this.put(`${this.ownerBatchesPrefix(owner)}${id}`, "");
+  }
+
+  /** Batch ids of `owner`, newest first, after `after`; at most `limit`. */
+  async ownerBatches(owner: string, after: string | undefined, limit: number): Promise<{ ids: string[]; more: boolean }> {
+    const prefix = this.ownerBatchesPrefix(owner);
+    const { keys, more } = await this.keys(prefix, after ? `${prefix}${after}` : undefined, limit);
+    return { ids: keys.map((k) => k.slice(prefix.length)), more };
+  }
+
+  /** Sends the chunk messages, ten per SendMessageBatch call (SQS's most), eight calls at once; throws if any entry failed. */
+  async enqueue(messages: ChunkMessage[]): Promise<void> {
+    const calls: ChunkMessage[][] = [];
+    for (let i = 0; i < messages.length; i += 10) calls.push(messages.slice(i, i + 10));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < calls.length) {
+        const entries = calls[next++]!.map((m) => ({ Id: String(m.chunk), MessageBody: JSON.stringify(m) }));
+        const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }));
+        if (out.Failed && out.Failed.length > 0) throw new Error(`SQS refused ${out.Failed.length} chunk message(s): ${out.Failed[0]!.Message ?? out.Failed[0]!.Code}`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, calls.length) }, worker));
+  }
+
+  close(): void {
+    this.s3.destroy();
+    this.sqs.destroy();
+  }
+}
+
+const pad = (chunk: number): string => String(chunk).padStart(6, "0");
