@@ -27,7 +27,7 @@ export function catalogMetrics(models: number, future: boolean) {
   for (const model of keys) {
     metrics.initModel(model);
     metrics.requestsHeld.inc({ model, reason: "no_ready_replica" });
-    metrics.coldStartDuration.observe({ model, outcome: "served", cause: "" }, 42);
+    metrics.recordColdStart(model, "served", "", 42);
     for (const phase of PHASES) metrics.coldStartPhase.observe({ model, phase }, 4.2);
     metrics.coldStartWait.observe({ model }, 42);
     metrics.activationPush.observe({ model }, 0.0004);
