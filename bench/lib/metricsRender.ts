@@ -30,7 +30,7 @@ export function catalogMetrics(models: number, future: boolean) {
     metrics.recordColdStart(model, "served", "", 42);
     for (const phase of PHASES) metrics.coldStartPhase.observe({ model, phase }, 4.2);
     metrics.coldStartWait.observe({ model }, 42);
-    metrics.activationPush.observe({ model }, 0.0004);
+    metrics.activationPush.observe(0.0004);
     for (let r = 0; r < 2; r++) {
       metrics.proxyLatency.observe({ model }, 0.003);
       metrics.requests.inc({ model, status: "200" });

@@ -170,7 +170,7 @@ for model, rate_fn, err_share, lat_mu in [(QWEN, qwen_rate, 0.004, 1.4), (IRIS, 
 for pod in PODS:
     pushes = lambda t: sum(0.02 for mdl in (QWEN, IRIS) if cold_now(mdl, minute(t)))
     for le in PUSH_LE + ["+Inf"]:
-        add("activator_activation_push_seconds_bucket", "histogram", {"model": QWEN, "le": str(le), "pod": pod},
+        add("activator_activation_push_seconds_bucket", "histogram", {"le": str(le), "pod": pod},
             per_pod(lambda t, le=le: pushes(t) * (1 if le == "+Inf" or le >= 0.0005 else 0.3))(pod))
 
 # kube-state-metrics: predictor Deployments, node labels, activator limits and restarts.
