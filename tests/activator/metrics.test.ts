@@ -74,10 +74,14 @@ describe("activator: metrics", function () {
     assert.deepEqual(served(body, "warm"), { count: 0, seconds: 0 }, "the served duration histogram exported as 0");
   });
 
-  it("exports activator_rejections_total as 0 for every model and every reason the README lists, before any rejection", async () => {
+  it("exports activator_rejections_total as 0 before any rejection: per model for every reason the README lists but the 3 answered before a model is known, those once with model \"\"", async () => {
     const body = await scrape();
-    // The reasons as activator/README.md's metrics table lists them.
-    const reasons = ["unauthorized", "no_route", "unknown_model", "bad_request", "client_timeout", "body_too_large", "unsupported_content_encoding", "body_buffer_full", "model_queue_full", "global_queue_full", "cold_start_timeout", "request_timeout", "upstream_unavailable", "model_removed", "shutting_down", "model_cannot_start"];
+    for (const reason of ["unauthorized", "no_route", "unknown_model"]) {
+      assert.equal(sample(body, "activator_rejections_total", { model: "", reason }), 0, `no model, ${reason}`);
+      assert.equal(sample(body, "activator_rejections_total", { model: "test/warm", reason }), undefined, `${reason}: never with a model`);
+    }
+    // The reasons as activator/README.md's metrics table lists them, less those three.
+    const reasons = ["bad_request", "client_timeout", "body_too_large", "unsupported_content_encoding", "body_buffer_full", "model_queue_full", "global_queue_full", "cold_start_timeout", "request_timeout", "upstream_unavailable", "model_removed", "shutting_down", "model_cannot_start"];
     for (const m of ["warm", "capped", "gone"]) {
       for (const reason of reasons) assert.equal(sample(body, "activator_rejections_total", { model: `test/${m}`, reason }), 0, `test/${m} ${reason}: ${body.split("\n").filter((l) => l.startsWith("activator_rejections_total")).join("; ")}`);
     }

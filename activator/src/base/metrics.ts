@@ -45,14 +45,20 @@ const COLD_START_SERIES: ReadonlyArray<readonly [ColdStartOutcome, string]> = [
   ["failed", "shutting_down"],
 ];
 
-/** Every `reason` of `activator_rejections_total` (ERRORS' reasons), each exported as 0 per model. */
-const REJECTION_REASONS = [...new Set(Object.values(ERRORS).map((e) => e.reason))];
+/**
+ * `reason`s of `activator_rejections_total` answered before a model is known (authentication runs before routing;
+ * no route; a model name not served): always `model=""`, exported as 0 once, not per model.
+ */
+export const UNROUTED_REJECTION_REASONS: ReadonlySet<string> = new Set([ERRORS.unauthorized.reason, ERRORS.no_route.reason, ERRORS.model_not_found.reason]);
+/** Every other `reason` of `activator_rejections_total` (ERRORS' reasons), each exported as 0 per model. */
+const REJECTION_REASONS = [...new Set(Object.values(ERRORS).map((e) => e.reason))].filter((r) => !UNROUTED_REJECTION_REASONS.has(r));
 
 /** All activator metrics, in their own registry, served on the admin port. */
 export function createMetrics(queue: QueueSnapshot) {
   const metrics = createCollectors(queue);
   // Exported as 0 from the start: `increase()` sees the first uncaught error (over a series that first appears at 1 it reads 0).
   for (const kind of ["uncaughtException", "unhandledRejection"] as const) metrics.uncaughtExceptions.inc({ kind }, 0);
+  for (const reason of UNROUTED_REJECTION_REASONS) metrics.rejections.inc({ model: "", reason }, 0);
   const initialised = new Set<string>();
   let rendering: Promise<Buffer[]> | undefined;
   return {
