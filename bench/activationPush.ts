@@ -33,7 +33,7 @@ function connected(port: number): Promise<net.Socket> {
 export function histogramMeanMs(metrics: string, name: string): { count: number; meanMs: number } {
   let sum = 0;
   let count = 0;
-  for (const m of metrics.matchAll(new RegExp(`^${name}_(sum|count)\\{[^}]*\\} (\\S+)$`, "gm"))) {
+  for (const m of metrics.matchAll(new RegExp(`^${name}_(sum|count)(?:\\{[^}]*\\})? (\\S+)$`, "gm"))) {
     if (m[1] === "sum") sum += Number(m[2]);
     else count += Number(m[2]);
   }

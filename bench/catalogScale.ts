@@ -7,7 +7,9 @@
  * Per size: RSS idle at zero and after the cold starts; `/metrics` size, series and scrape time; then the same
  * proxied traffic (CONNECTIONS keep-alive connections, each sending GETs to random models back to back) for
  * PHASE_MS without scraping (the reference) and for PHASE_MS while a separate process scrapes `/metrics` back to back;
- * p50/p99/max of both, in the same run. Peak RSS (VmHWM) over the whole run against the pod limit the stack's memory
+ * p50/p99/max of both, in the same run; then for PHASE_MS while the scraper fetches a body of the same size from a
+ * decoy server in the driver (no activator involved): what scraping costs the clients' core by itself, on a machine
+ * where the scraper and the clients share cores. Peak RSS (VmHWM) over the whole run against the pod limit the stack's memory
  * rule (activator/src/config/memory.ts) gives for N models with the default limits.
  */
 import * as http from "node:http";
@@ -77,8 +79,12 @@ interface SizeResult {
   scrapeMs: Summary;
   withoutScrape: Summary;
   withScrape: Summary;
+  /** Proxied while a same-size body is scraped back to back from a decoy server (the scraper's own cost). */
+  withDecoyScrape: Summary;
   addedP50Ms: number;
   addedP99Ms: number;
+  /** p99 with the activator scraped − p99 with the decoy scraped: the activator's share of the added p99. */
+  activatorShareP99Ms: number;
   scrapesDuringTraffic: number;
   /** Proxied requests without a 200, cold starts included. */
   errors: number;
@@ -97,6 +103,7 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
   const model = (name: string) => ({ name, namespace: "bench", backend: backend.url, serviceName: name, readinessPath: "/health", pathPrefix: `/${name}` });
   const act = await startActivator({ readiness: { mode: "kubernetes" }, limits: { ...stack.limits }, models: names.map(model) }, ctx.cores.proxy, { kubeApi: api, listenTimeoutMs: 120_000 });
   let scraper: ReturnType<typeof spawnChild> | undefined;
+  let decoy: http.Server | undefined;
   try {
     await act.waitQueue((q) => Object.keys(q.models).length === models && Object.values(q.models).every((m) => !m.ready), "models at zero", 60_000);
     await sleep(1000);
@@ -141,10 +148,19 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
       .map((l) => JSON.parse(l) as Scrape);
     scraper = undefined;
     if (during.some((s) => s.status !== 200)) throw new Error("a scrape failed");
+    const body = Buffer.from(text);
+    decoy = http.createServer((_req, res) => res.end(body));
+    await new Promise<void>((resolve) => decoy!.listen(0, "127.0.0.1", resolve));
+    scraper = spawnChild(process.execPath, ["-e", SCRAPER, `http://127.0.0.1:${(decoy.address() as { port: number }).port}/metrics`], { cpuList: ctx.cores.others });
+    await sleep(200);
+    const withDecoy = await traffic(act.proxyUrl, models, CONNECTIONS, phaseMs);
+    await scraper.stop();
+    scraper = undefined;
     const peak = rssOf(act.pid).peak;
     const podLimit = requiredMemoryBytes(stack.limits, models);
     const a = summarize(without.latencies);
     const b = summarize(withScrape.latencies);
+    const c = summarize(withDecoy.latencies);
     const result: SizeResult = {
       models,
       rssIdleMiB: rssIdle / MiB,
@@ -157,19 +173,22 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
       scrapeMs: summarize([...scrapes, ...during].map((s) => s.ms)),
       withoutScrape: a,
       withScrape: b,
+      withDecoyScrape: c,
       addedP50Ms: b.p50 - a.p50,
       addedP99Ms: b.p99 - a.p99,
+      activatorShareP99Ms: b.p99 - c.p99,
       scrapesDuringTraffic: during.length,
-      errors: without.errors + withScrape.errors + Object.values(coldStartFailures).reduce((a, b) => a + b, 0),
+      errors: without.errors + withScrape.errors + withDecoy.errors + Object.values(coldStartFailures).reduce((a, b) => a + b, 0),
       coldStartFailures,
     };
     ctx.log(
       `catalog-scale: ${models} models: RSS idle ${fixed(result.rssIdleMiB, 0)} MiB, peak ${fixed(result.rssPeakMiB, 0)} MiB of ${fixed(result.podLimitMiB, 0)}; ` +
-        `/metrics ${fixed(result.metricsBytes / MiB, 2)} MiB in ${fixed(result.scrapeMs.p50, 0)} ms; p99 ${fixed(a.p99, 2)} → ${fixed(b.p99, 2)} ms with ${during.length} scrapes`,
+        `/metrics ${fixed(result.metricsBytes / MiB, 2)} MiB in ${fixed(result.scrapeMs.p50, 0)} ms; p99 ${fixed(a.p99, 2)} → ${fixed(b.p99, 2)} ms with ${during.length} scrapes (a same-size decoy: ${fixed(c.p99, 2)} ms)`,
     );
     return result;
   } finally {
     await scraper?.stop();
+    decoy?.close();
     await act.stop();
     await backend.stop();
     await api.stop();
@@ -200,7 +219,7 @@ export const catalogScale: Bench = {
       method: {
         readiness: "kubernetes (fake EndpointSlice API), N path-routed models on one backend, each after one served cold start",
         limits: "the stack's defaults (gpu-serverless:activator limits)",
-        traffic: `${CONNECTIONS} keep-alive connections, GETs to random models back to back, ${phaseMs} ms without scraping (reference), then ${phaseMs} ms while another process scrapes /metrics back to back`,
+        traffic: `${CONNECTIONS} keep-alive connections, GETs to random models back to back, ${phaseMs} ms without scraping (reference), then ${phaseMs} ms while another process scrapes /metrics back to back, then ${phaseMs} ms while it scrapes a same-size body from a decoy server in the driver`,
         rss: "/proc/<activator pid>/status: VmRSS idle at zero (1 s after start), after the cold starts (1 s later), VmHWM (peak) at the end",
         podLimit: "requiredMemoryBytes(default limits, N) (activator/src/config/memory.ts)",
       },
@@ -224,7 +243,7 @@ export const catalogScale: Bench = {
         },
         {
           title: "Catalog scale: proxied request latency without and with /metrics scraped back to back (ms)",
-          columns: ["models", "requests", "p50", "p99", "max", "scraped: requests", "p50", "p99", "max", "scrapes", "added p99"],
+          columns: ["models", "requests", "p50", "p99", "max", "scraped: requests", "p50", "p99", "max", "scrapes", "added p99", "decoy scraped: p99", "activator's share"],
           rows: rows.map((r) => [
             r.models,
             r.withoutScrape.count,
@@ -237,6 +256,8 @@ export const catalogScale: Bench = {
             fixed(r.withScrape.max, 1),
             r.scrapesDuringTraffic,
             fixed(r.addedP99Ms, 2),
+            fixed(r.withDecoyScrape.p99, 2),
+            fixed(r.activatorShareP99Ms, 2),
           ]),
         },
         {

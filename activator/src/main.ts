@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     activity,
     logger,
     heartbeatMs: initial.activation.heartbeatSeconds * 1000,
-    observePushLatency: (model, seconds) => metrics.activationPush.observe({ model }, seconds),
+    observePushLatency: (_model, seconds) => metrics.activationPush.observe(seconds),
     onKedaCall: (model) => metrics.kedaLastCall.set({ model }, Date.now() / 1000),
   });
   openKedaStreams = () => scaler.openStreams();

@@ -27,10 +27,10 @@ export function catalogMetrics(models: number, future: boolean) {
   for (const model of keys) {
     metrics.initModel(model);
     metrics.requestsHeld.inc({ model, reason: "no_ready_replica" });
-    metrics.coldStartDuration.observe({ model, outcome: "served", cause: "" }, 42);
+    metrics.recordColdStart(model, "served", "", 42);
     for (const phase of PHASES) metrics.coldStartPhase.observe({ model, phase }, 4.2);
     metrics.coldStartWait.observe({ model }, 42);
-    metrics.activationPush.observe({ model }, 0.0004);
+    metrics.activationPush.observe(0.0004);
     for (let r = 0; r < 2; r++) {
       metrics.proxyLatency.observe({ model }, 0.003);
       metrics.requests.inc({ model, status: "200" });

@@ -153,11 +153,14 @@ for model, rate_fn, err_share, lat_mu in [(QWEN, qwen_rate, 0.004, 1.4), (IRIS, 
 
             add("activator_proxy_latency_seconds_bucket", "histogram", {"model": model, "le": str(le), "pod": pod}, per_pod(below)(pod))
 
-        # Cold starts: one observation per cold start, counted on the pod that held it (activator-0).
+        # Cold starts: counted by outcome on the pod that held them (activator-0); served ones' durations observed.
         for outcome, cause in [("served", ""), ("timeout", ""), ("client_gone", ""), ("failed", "model_removed")]:
             obs = [(ready, (ready - b) * 60) for b, ready, o in cold[model] if o == outcome] if pod == "activator-0" else []
             count = lambda t, obs=obs: sum(1 for at, _ in obs if minute(t) >= at)
-            labels = {"model": model, "outcome": outcome, "cause": cause, "pod": pod}
+            add("activator_cold_starts_total", "counter", {"model": model, "outcome": outcome, "cause": cause, "pod": pod}, count)
+            if outcome != "served":
+                continue
+            labels = {"model": model, "pod": pod}
             for le in COLD_LE + ["+Inf"]:
                 add("activator_cold_start_duration_seconds_bucket", "histogram", {**labels, "le": str(le)},
                     lambda t, obs=obs, le=le: sum(1 for at, d in obs if minute(t) >= at and (le == "+Inf" or d <= le)))
@@ -167,7 +170,7 @@ for model, rate_fn, err_share, lat_mu in [(QWEN, qwen_rate, 0.004, 1.4), (IRIS, 
 for pod in PODS:
     pushes = lambda t: sum(0.02 for mdl in (QWEN, IRIS) if cold_now(mdl, minute(t)))
     for le in PUSH_LE + ["+Inf"]:
-        add("activator_activation_push_seconds_bucket", "histogram", {"model": QWEN, "le": str(le), "pod": pod},
+        add("activator_activation_push_seconds_bucket", "histogram", {"le": str(le), "pod": pod},
             per_pod(lambda t, le=le: pushes(t) * (1 if le == "+Inf" or le >= 0.0005 else 0.3))(pod))
 
 # kube-state-metrics: predictor Deployments, node labels, activator limits and restarts.

@@ -120,7 +120,8 @@ describe("activator: cold start", function () {
     }
     assert.equal(pushLatencies.length, count, "every cold start pushed true to the stream KEDA holds");
     const metrics = await send(`${act.adminUrl}/metrics`);
-    const sum = Number(/activator_activation_push_seconds_sum\{model="test\/m0"\} (\S+)/.exec(metrics.body)?.[1]);
+    const sum = Number(/^activator_activation_push_seconds_sum (\S+)$/m.exec(metrics.body)?.[1]);
+    assert.equal(Number(/^activator_activation_push_seconds_count (\S+)$/m.exec(metrics.body)?.[1]), count, "one observation per cold start, over all models");
     assert.ok(sum > 0, "the activator measured its own push latency");
     const fmt = (v: number[]) => `p50 ${percentile(v, 50).toFixed(2)} ms, max ${Math.max(...v).toFixed(2)} ms`;
     console.log(`      push latency (request sent → true on StreamIsActive, ${count} cold starts): ${fmt(pushLatencies)}`);

@@ -101,7 +101,7 @@ describe("activator: holding", function () {
     await late.start();
     await eventually(async () => (await queue()).models["test/never"]!.ready, "test/never to become ready");
     assert.ok(!act.logs.some((l) => l.msg === "cold start" && l["model"] === "test/never"), "no cold start logged");
-    assert.match((await send(`${act.adminUrl}/metrics`)).body, /activator_cold_start_duration_seconds_count\{model="test\/never",outcome="served",cause=""\} 0\n/);
+    assert.match((await send(`${act.adminUrl}/metrics`)).body, /activator_cold_starts_total\{model="test\/never",outcome="served",cause=""\} 0\n/);
   });
 
   it("stops counting a held request the moment its client disconnects", async () => {

@@ -115,6 +115,7 @@ describe("activator: lifecycle", function () {
       "activator_held_requests",
       "activator_in_flight_requests",
       "activator_cold_start_duration_seconds",
+      "activator_cold_starts_total",
       "activator_requests_held_total",
       "activator_requests_served_warm_total",
       "activator_cold_start_wait_seconds",

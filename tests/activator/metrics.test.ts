@@ -56,10 +56,12 @@ describe("activator: metrics", function () {
     send(`${act.proxyUrl}/predict`, { headers: { host: `${name}.test`, ...extra.headers }, agent, ...(extra.onRequest ? { onRequest: extra.onRequest } : {}) });
   const scrape = async () => (await send(`${act.adminUrl}/metrics`)).body;
   /** Cold starts of `test/<m>` with this outcome; every known outcome is exported from the start (undefined fails). */
-  const coldStarts = (body: string, m: string, outcome: string, cause = "") =>
-    sample(body, "activator_cold_start_duration_seconds_count", { model: `test/${m}`, outcome, cause });
-  const coldSum = (body: string, m: string, outcome: string, cause = "") =>
-    sample(body, "activator_cold_start_duration_seconds_sum", { model: `test/${m}`, outcome, cause }) ?? 0;
+  const coldStarts = (body: string, m: string, outcome: string, cause = "") => sample(body, "activator_cold_starts_total", { model: `test/${m}`, outcome, cause });
+  /** Served cold starts of `test/<m>` in the duration histogram (count, seconds); exported as 0 from the start. */
+  const served = (body: string, m: string) => ({
+    count: sample(body, "activator_cold_start_duration_seconds_count", { model: `test/${m}` }),
+    seconds: sample(body, "activator_cold_start_duration_seconds_sum", { model: `test/${m}` }),
+  });
 
   it("counts a request forwarded at once as served warm, never as held or as a cold start", async () => {
     await eventually(async () => (await sendJson<{ models: Record<string, { ready: boolean }> }>(`${act.adminUrl}/queue`)).json.models["test/warm"]!.ready, "readiness to see the warm backend");
@@ -69,12 +71,17 @@ describe("activator: metrics", function () {
     assert.equal(sample(body, "activator_requests_held_total", { model: "test/warm", reason: "no_ready_replica" }), 0);
     for (const outcome of ["served", "timeout", "client_gone"]) assert.equal(coldStarts(body, "warm", outcome), 0, `exported as 0: ${outcome}`);
     assert.equal(coldStarts(body, "warm", "failed", "model_removed"), 0);
+    assert.deepEqual(served(body, "warm"), { count: 0, seconds: 0 }, "the served duration histogram exported as 0");
   });
 
-  it("exports activator_rejections_total as 0 for every model and every reason the README lists, before any rejection", async () => {
+  it("exports activator_rejections_total as 0 before any rejection: per model for every reason the README lists but the 3 answered before a model is known, those once with model \"\"", async () => {
     const body = await scrape();
-    // The reasons as activator/README.md's metrics table lists them.
-    const reasons = ["unauthorized", "no_route", "unknown_model", "bad_request", "client_timeout", "body_too_large", "unsupported_content_encoding", "body_buffer_full", "model_queue_full", "global_queue_full", "cold_start_timeout", "request_timeout", "upstream_unavailable", "model_removed", "shutting_down", "model_cannot_start"];
+    for (const reason of ["unauthorized", "no_route", "unknown_model"]) {
+      assert.equal(sample(body, "activator_rejections_total", { model: "", reason }), 0, `no model, ${reason}`);
+      assert.equal(sample(body, "activator_rejections_total", { model: "test/warm", reason }), undefined, `${reason}: never with a model`);
+    }
+    // The reasons as activator/README.md's metrics table lists them, less those three.
+    const reasons = ["bad_request", "client_timeout", "body_too_large", "unsupported_content_encoding", "body_buffer_full", "model_queue_full", "global_queue_full", "cold_start_timeout", "request_timeout", "upstream_unavailable", "model_removed", "shutting_down", "model_cannot_start"];
     for (const m of ["warm", "capped", "gone"]) {
       for (const reason of reasons) assert.equal(sample(body, "activator_rejections_total", { model: `test/${m}`, reason }), 0, `test/${m} ${reason}: ${body.split("\n").filter((l) => l.startsWith("activator_rejections_total")).join("; ")}`);
     }
@@ -114,9 +121,10 @@ describe("activator: metrics", function () {
 
     body = await scrape();
     assert.equal(coldStarts(body, "late", "served"), 1, "one cold start for two held requests");
-    const seconds = coldSum(body, "late", "served");
-    assert.ok(seconds > 0 && seconds < readyWithin + 5, `duration ${seconds}s is the hold, not a constant`);
-    assert.equal(sample(body, "activator_cold_start_duration_seconds_bucket", { le: "+Inf", model: "test/late", outcome: "served", cause: "" }), 1);
+    const { count, seconds } = served(body, "late");
+    assert.equal(count, 1, "its duration observed once");
+    assert.ok(seconds! > 0 && seconds! < readyWithin + 5, `duration ${seconds}s is the hold, not a constant`);
+    assert.equal(sample(body, "activator_cold_start_duration_seconds_bucket", { le: "+Inf", model: "test/late" }), 1);
     assert.equal(sample(body, "activator_in_flight_requests", { model: "test/late" }), 0);
     assert.equal(sample(body, "activator_requests_served_warm_total", { model: "test/late" }), 0);
     for (const [outcome, cause] of [["timeout", ""], ["client_gone", ""], ["failed", "model_removed"]] as const) assert.equal(coldStarts(body, "late", outcome, cause), 0, outcome);
@@ -127,8 +135,9 @@ describe("activator: metrics", function () {
     for (const res of results) assert.equal(res.status, 504);
     const body = await scrape();
     assert.equal(coldStarts(body, "never", "timeout"), 1);
-    assert.ok(coldSum(body, "never", "timeout") >= 0.39, "lasted the cold-start timeout");
     assert.equal(coldStarts(body, "never", "served"), 0);
+    assert.deepEqual(served(body, "never"), { count: 0, seconds: 0 }, "a timeout is no served duration");
+    assert.doesNotMatch(body, /^activator_cold_start_duration_seconds_\w+\{[^}]*outcome=/m, "the duration histogram has no outcome series");
     assert.equal(sample(body, "activator_rejections_total", { model: "test/never", reason: "cold_start_timeout" }), 2);
     assert.equal(sample(body, "activator_requests_held_total", { model: "test/never", reason: "no_ready_replica" }), 2);
   });

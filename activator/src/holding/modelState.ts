@@ -248,7 +248,7 @@ export class ModelState {
     const durationMs = performance.now() - this.coldSince;
     this.coldSince = -1;
     this.coldEnd = null;
-    this.shared.metrics.coldStartDuration.observe({ model: this.key, outcome, cause }, durationMs / 1000);
+    this.shared.metrics.recordColdStart(this.key, outcome, cause, durationMs / 1000);
     if (outcome !== "served") this.timeline.end(cause ? `${outcome}:${cause}` : outcome);
     return durationMs;
   }

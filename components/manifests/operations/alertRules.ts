@@ -97,7 +97,7 @@ export function alertRuleGroups(t: AlertThresholds, ctx: AlertRuleContext): Rule
         },
         {
             alert: "ModelColdStartsFailing",
-            expr: `sum by (model, outcome, cause) (increase(activator_cold_start_duration_seconds_count{${failedOutcomes}}[${t.coldStartFailuresWindow}])) >= ${t.coldStartFailures}`,
+            expr: `sum by (model, outcome, cause) (increase(activator_cold_starts_total{${failedOutcomes}}[${t.coldStartFailuresWindow}])) >= ${t.coldStartFailures}`,
             labels: { severity: "critical" },
             annotations: {
                 summary: "Cold starts of {{ $labels.model }} end in {{ $labels.outcome }} {{ $labels.cause }}",

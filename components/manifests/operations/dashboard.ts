@@ -79,12 +79,12 @@ function rows(o: DashboardOptions): Array<{ title: string; panels: PanelSpec[] }
                 {
                     title: "Cold-start duration (served, 1h window)",
                     unit: "s",
-                    targets: quantiles("activator_cold_start_duration_seconds", "model", `, outcome="served"`, "1h").filter((_, i) => i !== 2),
+                    targets: quantiles("activator_cold_start_duration_seconds", "model", "", "1h").filter((_, i) => i !== 2),
                 },
                 {
                     title: "Cold starts by outcome (per hour)",
                     unit: "short",
-                    targets: [[`sum by (model, outcome, cause) (increase(activator_cold_start_duration_seconds_count{model=~"$model"}[1h])) > 0`, "{{model}} {{outcome}} {{cause}}"]],
+                    targets: [[`sum by (model, outcome, cause) (increase(activator_cold_starts_total{model=~"$model"}[1h])) > 0`, "{{model}} {{outcome}} {{cause}}"]],
                 },
                 {
                     title: "Cold-start phases (served, mean seconds, 6h window)",

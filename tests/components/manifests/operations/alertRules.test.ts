@@ -79,8 +79,8 @@ const cases: Record<string, { fires: Case; silent: Case[] }> = {
     ModelColdStartsFailing: {
         fires: {
             series: [
-                { series: 'activator_cold_start_duration_seconds_count{model="models/qwen",outcome="timeout",cause="",pod="activator-0"}', values: "0x5 1x10" },
-                { series: 'activator_cold_start_duration_seconds_count{model="models/qwen",outcome="served",cause="",pod="activator-0"}', values: "0+1x15" },
+                { series: 'activator_cold_starts_total{model="models/qwen",outcome="timeout",cause="",pod="activator-0"}', values: "0x5 1x10" },
+                { series: 'activator_cold_starts_total{model="models/qwen",outcome="served",cause="",pod="activator-0"}', values: "0+1x15" },
             ],
             at: 10,
             fires: [{ model: "models/qwen", outcome: "timeout" }],
@@ -89,15 +89,15 @@ const cases: Record<string, { fires: Case; silent: Case[] }> = {
             // Served and abandoned cold starts are not failures.
             {
                 series: [
-                    { series: 'activator_cold_start_duration_seconds_count{model="models/qwen",outcome="timeout",cause="",pod="activator-0"}', values: "0x15" },
-                    { series: 'activator_cold_start_duration_seconds_count{model="models/qwen",outcome="served",cause="",pod="activator-0"}', values: "0+1x15" },
-                    { series: 'activator_cold_start_duration_seconds_count{model="models/qwen",outcome="client_gone",cause="",pod="activator-0"}', values: "0+1x15" },
+                    { series: 'activator_cold_starts_total{model="models/qwen",outcome="timeout",cause="",pod="activator-0"}', values: "0x15" },
+                    { series: 'activator_cold_starts_total{model="models/qwen",outcome="served",cause="",pod="activator-0"}', values: "0+1x15" },
+                    { series: 'activator_cold_starts_total{model="models/qwen",outcome="client_gone",cause="",pod="activator-0"}', values: "0+1x15" },
                 ],
                 at: 10,
                 fires: [],
             },
             // A failure 40 minutes ago is outside the 30-minute window.
-            { series: [{ series: 'activator_cold_start_duration_seconds_count{model="models/qwen",outcome="failed",cause="model_removed",pod="activator-0"}', values: "0x4 1x60" }], at: 50, fires: [] },
+            { series: [{ series: 'activator_cold_starts_total{model="models/qwen",outcome="failed",cause="model_removed",pod="activator-0"}', values: "0x4 1x60" }], at: 50, fires: [] },
         ],
     },
     ModelLatencyHigh: {

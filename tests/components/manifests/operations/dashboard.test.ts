@@ -32,7 +32,7 @@ describe("operations/dashboard", () => {
             "kube_deployment_status_replicas_ready",
             "activator_held_requests",
             "activator_cold_start_duration_seconds_bucket",
-            "activator_cold_start_duration_seconds_count",
+            "activator_cold_starts_total",
             "activator_requests_total",
             "activator_proxy_latency_seconds_bucket",
             "vllm:time_to_first_token_seconds_bucket",
