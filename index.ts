@@ -63,6 +63,9 @@ const activator = new Activator("activator", {
     awsAccess: { awsProvider: platform.awsProvider, oidcProviderArn: platform.oidc.providerArn, oidcIssuer: platform.oidc.issuer },
 });
 
+// The KEDA relay in the KEDA operator's pod runs the activator's image and dials its scaler Service.
+platform.useActivator(activator);
+
 if (batchStorage) {
     new BatchRunner("batch-runner", {
         config: config.batch,

@@ -65,13 +65,18 @@ describe("program (index.ts, dev stack, mocks)", () => {
         }
     });
 
-    it("gives every model's ScaledObject exactly one trigger, external-push to the activator's scaler Service, valid against KEDA's CRD", () => {
+    it("gives every model's ScaledObject exactly one trigger, external-push to the KEDA relay in KEDA's pod that dials the activator's scaler Service, valid against KEDA's CRD", () => {
         const scaler = resourcesOfType("kubernetes:core/v1:Service").find((s) => s.inputs.metadata.name === "activator-scaler");
         assert.ok(scaler, "the activator's scaler Service");
         const statefulSet = resourceNamed("kubernetes:apps/v1:StatefulSet", "activator-stateful-set").inputs;
         assert.deepEqual(scaler.inputs.spec.selector, statefulSet.spec.template.metadata.labels);
         assert.ok(statefulSet.spec.replicas >= 2, "the dev stack runs more than one activator replica: they answer KEDA as one");
-        const address = `activator-scaler.${scaler.inputs.metadata.namespace}.svc.cluster.local:${scaler.inputs.spec.ports[0].port}`;
+        const service = `activator-scaler.${scaler.inputs.metadata.namespace}.svc.cluster.local:${scaler.inputs.spec.ports[0].port}`;
+        const relay = resourcesOfType("kubernetes:helm.sh/v3:Release").find((r) => r.inputs.chart === "keda")!.inputs.values.operator.extraContainers[0];
+        const arg = (name: string) => relay.args[relay.args.indexOf(name) + 1];
+        assert.equal(arg("--upstream"), service, "the relay dials the scaler Service");
+        assert.equal(relay.image, resourceNamed("kubernetes:apps/v1:StatefulSet", "activator-stateful-set").inputs.spec.template.spec.containers[0].image);
+        const address = `127.0.0.1:${arg("--listen")}`;
         const scaledObjects = resourcesOfType("kubernetes:keda.sh/v1alpha1:ScaledObject");
         assert.ok(scaledObjects.length > 0);
         for (const so of scaledObjects) {

@@ -24,6 +24,7 @@ import { activatorQueuePolicy, serviceAccountTrustPolicy } from "../domain/iamPo
 import type { BatchConfigInput } from "../../activator/src/index";
 import { activatorNetworkPolicyManifest } from "../manifests/activator/networkPolicy";
 import { activatorImageTag, imageContextDir, imageDockerfile } from "../manifests/activator/image";
+import { kedaRelayAddress } from "../manifests/charts/keda";
 import { activatorServiceMonitorManifest, adminServiceManifest, podsServiceManifest, proxyServiceManifest, scalerAddress, scalerServiceManifest } from "../manifests/activator/services";
 import { activatorNamespaceManifest, activatorNamespaceRules, irsaRoleAnnotation, modelNamespaceManifest, modelNamespaceRules, clusterRules, podDisruptionBudgetManifest, statefulSetManifest } from "../manifests/activator/workload";
 import { childName } from "../domain/naming";
@@ -73,8 +74,13 @@ export class Activator extends pulumi.ComponentResource {
     readonly namespace: string;
     /** Labels of the activator pods (model NetworkPolicies admit these). */
     readonly podLabels: Record<string, string>;
-    /** `activator-scaler.<namespace>.svc.cluster.local:9090`: the one `external-push` address of every ScaledObject. */
+    /**
+     * `127.0.0.1:9095`: the one `external-push` address of every ScaledObject, the KEDA relay in the KEDA operator's
+     * pod (components/manifests/charts/keda.ts `kedaRelayContainer`), which dials {@link scalerServiceAddress}.
+     */
     readonly scalerAddress: pulumi.Output<string>;
+    /** `activator-scaler.<namespace>.svc.cluster.local:9090`: the scaler Service, the KEDA relay's upstream. */
+    readonly scalerServiceAddress: pulumi.Output<string>;
     /** `http://<NLB host name>`: where clients send requests (in-cluster Service URL until the NLB has an address). */
     readonly endpoint: pulumi.Output<string>;
     /** Image the StatefulSet runs (`repository:tag@digest` when built here). */
@@ -249,7 +255,9 @@ export class Activator extends pulumi.ComponentResource {
         // Read through the headless Service so every trigger that uses an address waits for the Service to exist.
         const scaler = new k8s.core.v1.Service(childName(name, "scaler"), scalerServiceManifest(namespace), inNamespace());
         // Read through the Service so every trigger that uses the address waits for the Service to exist.
-        this.scalerAddress = scaler.metadata.apply(() => scalerAddress(namespace));
+        this.scalerServiceAddress = scaler.metadata.apply(() => scalerAddress(namespace));
+        // KEDA dials the relay in its own pod (ServerlessGpuPlatform.useActivator), which dials the Service.
+        this.scalerAddress = scaler.metadata.apply(() => kedaRelayAddress);
         this.endpoint = proxy.status.apply((status) => {
             const ingress = status?.loadBalancer?.ingress?.[0];
             const host = ingress?.hostname ?? ingress?.ip ?? `${serviceNames.proxy}.${namespace}.svc.cluster.local`;
@@ -259,6 +267,7 @@ export class Activator extends pulumi.ComponentResource {
             namespace: this.namespace,
             podLabels: this.podLabels,
             scalerAddress: this.scalerAddress,
+            scalerServiceAddress: this.scalerServiceAddress,
             endpoint: this.endpoint,
             image: this.image,
             modelNamespaces: this.modelNamespaces,

@@ -28,6 +28,11 @@ export interface KedaArgs {
     imageRewrite?: ImageRewriteInput;
     /** IRSA role of the operator (the Batch API's queue reader, ./batch.ts `kedaQueueReaderRoleName`). Default none. */
     awsRoleArn?: pulumi.Input<string>;
+    /**
+     * The KEDA relay beside the operator (../manifests/charts/keda.ts `kedaRelayContainer`): the activator's image and
+     * its scaler Service's `host:port`. Default none (ScaledObjects then must name the Service itself).
+     */
+    relay?: { image: pulumi.Input<string>; upstream: pulumi.Input<string> };
 }
 
 /** Arguments with defaults applied; throws naming the argument when one is invalid. */
@@ -63,7 +68,11 @@ export class Keda extends pulumi.ComponentResource {
                 ...releaseSource(chart),
                 values: releaseValues(
                     "keda",
-                    args.awsRoleArn === undefined ? kedaValues(args.systemNodeSelector) : pulumi.output(args.awsRoleArn).apply((arn) => kedaValues(args.systemNodeSelector, arn)),
+                    pulumi
+                        .all([args.awsRoleArn, args.relay?.image, args.relay?.upstream])
+                        .apply(([arn, image, upstream]) =>
+                            kedaValues(args.systemNodeSelector, arn, image !== undefined && upstream !== undefined ? { image, upstream } : undefined),
+                        ),
                     args.imageRewrite,
                 ),
             },

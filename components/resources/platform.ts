@@ -74,6 +74,11 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
     public readonly region: string;
     /** `crane copy` commands that fill the nvcr.io mirror (empty without `imageCache.nvcrMirror`). */
     public readonly nvcrMirrorCopies: pulumi.Output<string[]>;
+    /**
+     * Hands the KEDA release what its relay container needs from the activator, built after the platform:
+     * `Activator.image` and `Activator.scalerServiceAddress`. Call it once; the KEDA release waits for it.
+     */
+    public readonly useActivator: (activator: { image: pulumi.Output<string>; scalerServiceAddress: pulumi.Output<string> }) => void;
 
     constructor(name: string, args: ServerlessGpuPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         const config = args.config;
@@ -223,6 +228,12 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
             k8sChildOpts,
         );
 
+        const [activatorImage, setActivatorImage] = pulumi.deferredOutput<string>();
+        const [scalerService, setScalerService] = pulumi.deferredOutput<string>();
+        this.useActivator = (activator) => {
+            setActivatorImage(activator.image);
+            setScalerService(activator.scalerServiceAddress);
+        };
         const keda = new Keda(
             childName(name, "keda"),
             {
@@ -232,6 +243,8 @@ export class ServerlessGpuPlatform extends pulumi.ComponentResource {
                 namespace: namespaces.keda,
                 chartVersions,
                 imageRewrite,
+                // KEDA dials the relay in its own pod, which keeps the connection to the scaler Service alive.
+                relay: { image: activatorImage, upstream: scalerService },
                 // The Batch API's queue reader (created by BatchStorage under this fixed name, in the cluster's account).
                 ...(config.batch.enabled ? { awsRoleArn: cluster.oidcProviderArn.apply((oidc) => roleArnBeside(oidc, kedaQueueReaderRoleName(pulumi.getStack()))) } : {}),
             },

@@ -36,7 +36,7 @@ export interface ServerlessModelArgs {
     model: ModelConfig;
     /** Kubernetes provider of the cluster. */
     provider: k8s.Provider;
-    /** `host:port` of the activator's scaler Service (Activator.scalerAddress): the ScaledObject's one trigger. */
+    /** `host:port` KEDA dials for the ScaledObject's one trigger (Activator.scalerAddress: the KEDA relay). */
     scalerAddress: pulumi.Input<string>;
     /** Namespace and pod labels of the activator, the only client the NetworkPolicy admits besides Prometheus. */
     activator: { namespace: string; podLabels: Record<string, string> };

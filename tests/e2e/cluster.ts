@@ -135,7 +135,7 @@ export class Cluster {
             this.activators.push({ name, ip: this.ip(3, i + 1), proxyPort: config.listeners?.proxy?.port ?? 8080, adminPort: config.listeners?.admin?.port ?? 9091, configFile: "" });
         }
         let n = 1;
-        for (const e of scalerEndpoints(this.plan)) {
+        for (const e of this.scalerUpstreams()) {
             // A pod's own name under the StatefulSet's headless Service (<statefulset>-<i>.<service>.<ns>.svc...) reaches
             // that replica; a Service's name reaches its ready endpoints through the kube-proxy stand-in (the replicas
             // are registered as Pods, so the EndpointSlice controller lists them).
@@ -325,7 +325,42 @@ export class Cluster {
         this.proxy.start();
     }
 
+    /**
+     * The KEDA relay container the plan adds to the KEDA operator's pod (`operator.extraContainers`), if any: its args
+     * as the container runs them (`activator/dist/kedaRelay/main.js --listen PORT --upstream HOST:PORT`).
+     */
+    private kedaRelayArgs(): string[] | undefined {
+        const containers: any[] = (this.helmRelease("keda").values as any)?.operator?.extraContainers ?? [];
+        return containers.find((c) => c.name === "keda-relay")?.args;
+    }
+
+    /**
+     * Where the ScaledObjects' scaler addresses lead: an address the KEDA relay listens on (127.0.0.1:PORT) stands for
+     * the relay's `--upstream`; any other address for itself.
+     */
+    scalerUpstreams(): { host: string; port: number }[] {
+        const args = this.kedaRelayArgs();
+        const arg = (name: string) => args?.[args.indexOf(name) + 1];
+        return scalerEndpoints(this.plan).map((e) => {
+            if (!args || e.host !== "127.0.0.1" || String(e.port) !== arg("--listen")) return e;
+            const [host, port] = arg("--upstream")!.split(":");
+            return { host: host!, port: Number(port) };
+        });
+    }
+
+    /** The KEDA relay as the operator pod's container runs it: a process beside KEDA's, on its loopback address. */
+    private async startKedaRelay(): Promise<void> {
+        const args = this.kedaRelayArgs();
+        if (!args) return;
+        const relay = this.processes.start("keda-relay", process.execPath, [path.join(repoRoot, args[0]!), ...args.slice(1)]);
+        await Kube.until("keda-relay listening", 30_000, async () => {
+            if (relay.hasExited()) throw new Error(`keda-relay exited:\n${this.processes.tail("keda-relay")}`);
+            return fs.readFileSync(relay.log, "utf8").includes('"KEDA relay listening"');
+        }, 100);
+    }
+
     private async startKeda(): Promise<void> {
+        await this.startKedaRelay();
         const kedaRelease = this.helmRelease("keda");
         const keda = this.processes.start("keda-operator", path.join(this.bins.keda, "keda"), [
             `--metrics-bind-address=127.0.0.1:${await freePort()}`,
@@ -369,7 +404,7 @@ export class Cluster {
         });
         const kubeconfig = path.join(this.runDir, "activator.kubeconfig");
         this.writeKubeconfig(kubeconfig, tokenRequest.status.token, this.kube.access.server);
-        const scalerPort = scalerEndpoints(this.plan)[0]?.port ?? config.listeners?.scaler?.port ?? 9090;
+        const scalerPort = this.scalerUpstreams()[0]?.port ?? config.listeners?.scaler?.port ?? 9090;
         const sts = this.plan.all.find((o) => o.kind === "StatefulSet" && o.metadata.namespace === configMap.metadata.namespace);
         const secrets = new SecretValues(this.kube, this.plan);
         for (const [i, a] of this.activators.entries()) {

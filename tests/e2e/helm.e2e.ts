@@ -142,6 +142,18 @@ for (const [stack, settings] of Object.entries(stacks)) {
             assert.throws(() => helmTemplate(withoutName, { helm, kubeVersion, apiVersions }), (e: unknown) => e instanceof HelmRenderError && /release karpenter .*settings\.clusterName/s.test(e.message));
         });
 
+        it("renders the KEDA relay as a container of the KEDA operator's pod, with no ServiceAccount token in it", function () {
+            const { objects } = objectsOf(this, "keda");
+            const operator = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "keda-operator");
+            assert.ok(operator, "the chart rendered the keda-operator Deployment");
+            const pod = operator.spec.template.spec;
+            const relay = pod.containers.find((c: any) => c.name === "keda-relay");
+            assert.ok(relay, `containers: ${pod.containers.map((c: any) => c.name).join(", ")}`);
+            assert.deepEqual(relay.args.slice(0, 3), ["activator/dist/kedaRelay/main.js", "--listen", "9095"]);
+            const mount = relay.volumeMounts.find((m: any) => m.mountPath === "/var/run/secrets/kubernetes.io/serviceaccount");
+            assert.ok(pod.volumes.some((v: any) => v.name === mount?.name && v.emptyDir), "an empty volume takes the token path");
+        });
+
         it("renders the NVIDIA device plugin in its own namespace (the chart refuses `default`)", function () {
             const { release, objects } = objectsOf(this, "nvidia-device-plugin");
             assert.notEqual(release.namespace, "default");

@@ -4,6 +4,7 @@
  * the node stand-in. Each scenario asserts what a user would see.
  */
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { call, percentile, sseData } from "./client";
@@ -324,6 +325,41 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
         console.log(`      after ${replica.name} restarted: a cold start through it answered in ${report.afterRestartColdStartMs} ms (${answer.sentAt - restartedAt} ms after the restart)`);
         const live = await kube.get(`/apis/keda.sh/v1alpha1/namespaces/${so.metadata.namespace}/scaledobjects/${so.metadata.name}`);
         assert.equal(live.status.conditions.find((c: any) => c.type === "Ready").status, "True");
+    });
+
+    it("5a2. the replica holding KEDA's connection freezes without a FIN (SIGSTOP): the KEDA relay drops it and KEDA still wakes a model at zero through another replica", async function () {
+        // Bound (docs/operations.md, the KEDA relay): the relay closes KEDA's side after 15 s of silence, checked every
+        // 5 s (≤ 20 s); KEDA's next poll (pollingSeconds) goes over a new connection to a live replica; then the cold start.
+        const boundMs = (20 + POLLING_SECONDS + 15) * 1000;
+        this.timeout(boundMs + 120_000);
+        const so = scaledObjects().find((s) => s.metadata.name === llm.name);
+        await atZero(so, (COOLDOWN_SECONDS + 90) * 1000);
+        // The replica whose scaler port has KEDA's connection (by way of the relay and the Service stand-in).
+        const scalerPort = cluster.scalerUpstreams()[0]!.port;
+        const holder = await Kube.until("the replica holding KEDA's connection", 30_000, async () => {
+            const lines = execFileSync("ss", ["-tnpH", "state", "established", `( sport = :${scalerPort} )`], { encoding: "utf8" });
+            return cluster.activators.find((a) => {
+                const pid = cluster.processes.get(a.name)?.child.pid;
+                return lines.includes(`${a.ip}:${scalerPort}`) && lines.split("\n").some((l) => l.includes(`${a.ip}:${scalerPort}`) && l.includes(`pid=${pid},`));
+            });
+        }, 200);
+        const other = cluster.activators.findIndex((a) => a.name !== holder.name);
+        const child = cluster.processes.get(holder.name)!.child;
+        const relayLog = cluster.processes.get("keda-relay")!.log;
+        const relayLogOffset = fs.statSync(relayLog).size;
+        child.kill("SIGSTOP");
+        const frozenAt = Date.now();
+        try {
+            const answer = await call(`${proxyUrl(other)}/v1/chat/completions`, { body: { model: openaiModel, messages: [{ role: "user", content: "hi" }] } });
+            assert.equal(answer.status, 200, answer.body);
+            const wokeMs = answer.firstByteAt - frozenAt;
+            report.frozenHolderWakeMs = wokeMs;
+            console.log(`      ${holder.name} frozen: a cold start through ${cluster.activators[other]!.name} answered ${wokeMs} ms later (bound ${boundMs} ms)`);
+            assert.ok(wokeMs <= boundMs, `woke after ${wokeMs} ms, bound ${boundMs} ms`);
+            assert.match(fs.readFileSync(relayLog, "utf8").slice(relayLogOffset), /upstream silent/, "the relay closed the frozen connection");
+        } finally {
+            child.kill("SIGCONT");
+        }
     });
 
     it("5b. a model that cannot start: scaled 0 → 1, the held request gets 504 cold_start_timeout, and it goes back to 0", async () => {

@@ -27,7 +27,10 @@ export const scaledObjectType = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledO
 export const activatorTriggerName = "activator";
 
 export interface ScaledObjectOptions {
-    /** `host:port` of the activator's scaler Service (Activator.scalerAddress). */
+    /**
+     * `host:port` KEDA dials (Activator.scalerAddress): the KEDA relay in KEDA's own pod (`127.0.0.1:9095`,
+     * ../charts/keda.ts), which keeps the connection to the activator's scaler Service alive.
+     */
     scalerAddress: string;
 }
 

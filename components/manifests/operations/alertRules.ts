@@ -189,7 +189,8 @@ export function alertRuleGroups(t: AlertThresholds, ctx: AlertRuleContext): Rule
     keda.push({
         // KEDA v2.20.2 dials the external scaler with no keepalive and no deadline (pkg/scalers/external_scaler.go),
         // and keeps one connection on one activator replica: if that replica's node vanishes without a FIN, KEDA
-        // notices only when TCP gives up (~15 minutes). No KEDA setting changes that; this alert shows it.
+        // notices only when TCP gives up (~15 minutes). No KEDA setting changes that; the KEDA relay in KEDA's pod
+        // (activator/src/kedaRelay) closes such a connection within 20 s, and this alert shows whatever it misses.
         alert: "KedaScalerStalled",
         expr:
             `max by (model) (activator_held_requests) > 0` +
@@ -198,7 +199,7 @@ export function alertRuleGroups(t: AlertThresholds, ctx: AlertRuleContext): Rule
         labels: { severity: "critical" },
         annotations: {
             summary: "KEDA has not called the activator about {{ $labels.model }} while its requests are held",
-            description: `Requests for {{ $labels.model }} are held, and no activator replica has had a call from KEDA about it for more than ${stall} s: KEDA's connection to the scaler Service is likely stalled (a replica gone without closing it), so the model is not scaled up. Restart the KEDA operator (kubectl -n keda rollout restart deployment keda-operator) to make it reconnect.`,
+            description: `Requests for {{ $labels.model }} are held, and no activator replica has had a call from KEDA about it for more than ${stall} s: KEDA's connection to the scaler Service is likely stalled (a replica gone without closing it, and the keda-relay container of the KEDA operator's pod not closing it either), so the model is not scaled up. Restart the KEDA operator (kubectl -n keda rollout restart deployment keda-operator) to make it reconnect.`,
         },
     });
 

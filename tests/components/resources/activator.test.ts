@@ -11,6 +11,7 @@ import { configFileName } from "../../../components/manifests/activator/names";
 import { crdErrors } from "../../support/crds";
 import { allResources, dependsOn, mockArnOf, isSecret, resetRecorded, resourceNamed, resourcesOfType, reveal, settled, setupMocks, unwrap } from "../../support/mocks";
 import { cpuModel, llmModel, stackWith, testApiKey } from "../manifests/model/fixtures";
+import { kedaRelayAddress } from "../../../components/manifests/charts/keda";
 
 const Namespace = "kubernetes:core/v1:Namespace";
 const StatefulSet = "kubernetes:apps/v1:StatefulSet";
@@ -174,7 +175,8 @@ describe("Activator (mocks)", () => {
         assert.deepEqual(scaler.spec.selector, statefulSet.spec.template.metadata.labels);
         const grpc = statefulSet.spec.template.spec.containers[0].ports.find((p: any) => p.name === "grpc");
         assert.equal(scaler.spec.ports[0].targetPort, grpc.name);
-        assert.equal(await unwrap(component.scalerAddress), `${scaler.metadata.name}.${scaler.metadata.namespace}.svc.cluster.local:${scaler.spec.ports[0].port}`);
+        assert.equal(await unwrap(component.scalerServiceAddress), `${scaler.metadata.name}.${scaler.metadata.namespace}.svc.cluster.local:${scaler.spec.ports[0].port}`);
+        assert.equal(await unwrap(component.scalerAddress), kedaRelayAddress, "ScaledObjects name the KEDA relay, which dials the Service");
         assert.equal(statefulSet.spec.replicas, 3);
         assert.deepEqual(resourcesOfType("kubernetes:apps/v1:Deployment").filter((r) => r.name.startsWith("act-d-")), []);
         assert.equal(resourceNamed(Service, "act-d-admin").inputs.spec.type, "ClusterIP");

@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "node:assert/strict";
 import { parseStackConfig } from "../../../components/config/stack";
 import { ServerlessGpuPlatform } from "../../../components/resources/platform";
@@ -8,12 +9,16 @@ import { stackConfig } from "../config/stackFiles";
 const Release = "kubernetes:helm.sh/v3:Release";
 const release = (name: string): RecordedResource => resourceNamed(Release, name);
 
+/** What index.ts hands the platform once the activator exists: its image and scaler Service, for the KEDA relay. */
+const relayInputs = { image: pulumi.output("activator:test"), scalerServiceAddress: pulumi.output("activator-scaler.gpu-serverless.svc.cluster.local:9090") };
+
 describe("ServerlessGpuPlatform (mocks)", () => {
     let platform: ServerlessGpuPlatform;
     before(async () => {
         setupMocks();
         resetRecorded();
         platform = new ServerlessGpuPlatform("pf", { config: parseStackConfig(stackConfig("dev")), clusterName: "gpu-dev" });
+        platform.useActivator(relayInputs);
         await settled();
     });
 
@@ -98,6 +103,10 @@ describe("ServerlessGpuPlatform (mocks)", () => {
         assert.equal(await unwrap(crd.firstReplicaPolicy.urn), resourceNamed("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "pf-first-replica-policy").urn);
         assert.ok(dependsOn(resourceNamed("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "pf-first-replica-policy"), release("pf-keda-release")));
         assert.equal(await unwrap(crd.keda.urn), release("pf-keda-release").urn);
+        // The KEDA relay beside the operator runs the activator's image and dials its scaler Service.
+        const [relay] = release("pf-keda-release").inputs.values.operator.extraContainers;
+        assert.equal(relay.image, "activator:test");
+        assert.deepEqual(relay.args.slice(-2), ["--upstream", "activator-scaler.gpu-serverless.svc.cluster.local:9090"]);
         assert.equal(await unwrap(crd.monitoring.urn), release("pf-monitoring-kube-prometheus-stack").urn);
         // Models wait for the runtimes, which wait for the controller: no InferenceService meets "no runtime found".
         // Our vLLM runtime, which comes after the chart's runtimes: models wait for both.
@@ -115,7 +124,7 @@ describe("ServerlessGpuPlatform with imageCache.pullThroughCache (mocks)", () =>
         const credentials = '{"username":"u","accessToken":"t"}';
         const cache = { pullThroughCache: true, dockerHubCredentialsSecret: "dockerHubPullToken", githubCredentialsSecret: "githubPullToken" };
         const config = parseStackConfig(stackConfig("dev", { imageCache: cache, dockerHubPullToken: credentials, githubPullToken: credentials }));
-        new ServerlessGpuPlatform("pc", { config, clusterName: "gpu-dev", registryCredentials: { "docker.io": credentials, "ghcr.io": credentials } });
+        new ServerlessGpuPlatform("pc", { config, clusterName: "gpu-dev", registryCredentials: { "docker.io": credentials, "ghcr.io": credentials } }).useActivator(relayInputs);
         await settled();
     });
 

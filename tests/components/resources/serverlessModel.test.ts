@@ -10,6 +10,7 @@ import { crdErrors, isCustomKind } from "../../support/crds";
 import { inferenceServiceConfigData } from "../../support/upstreamFacts";
 import { allResources, dependsOn, kubernetesObjects, RecordedResource, resetRecorded, resourceNamed, resourcesOfType, settled, setupMocks } from "../../support/mocks";
 import { a100Scheduling, cpuModel, llmModel, stackWith } from "../manifests/model/fixtures";
+import { kedaRelayAddress } from "../../../components/manifests/charts/keda";
 
 const Release = "kubernetes:helm.sh/v3:Release";
 const ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService";
@@ -114,13 +115,13 @@ describe("ServerlessModel (mocks)", () => {
         assert.ok(dependsOn(binding, resourceNamed("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "sm-fr-first-replica-policy")));
     });
 
-    it("points the one external-push trigger at the activator's scaler Service, under the key the activator reads", async () => {
+    it("points the one external-push trigger at the KEDA relay (which dials the activator's scaler Service), under the key the activator reads", async () => {
         deploy("sm-c", [llmModel, cpuModel]);
         await settled();
         const scaler = resourceNamed(Service, "sm-c-activator-scaler");
         const statefulSet = resourceNamed(StatefulSet, "sm-c-activator-stateful-set").inputs;
         assert.deepEqual(scaler.inputs.spec.selector, statefulSet.spec.template.metadata.labels);
-        const address = `${scaler.inputs.metadata.name}.${scaler.inputs.metadata.namespace}.svc.cluster.local:${scaler.inputs.spec.ports[0].port}`;
+        const address = kedaRelayAddress;
         for (const [name, key] of [["sm-c-qwen-scaled-object", "models/qwen"], ["sm-c-iris-scaled-object", "models/iris"]]) {
             const so = resourceNamed(ScaledObject, name);
             assert.deepEqual(so.inputs.spec.triggers.map((t: any) => [t.type, t.metadata]), [["external-push", { scalerAddress: address, [MODEL_METADATA_KEY]: key }]]);
