@@ -17,7 +17,7 @@ import { Kube } from "./kube";
 import { NodeStandIn } from "./node";
 import { activatorConfig, backendServices, prometheusEndpoints, renderPlan, repoRoot, scalerEndpoints, type PlanObjects } from "./plan";
 import { podFiles, SecretValues } from "./podFiles";
-import { makeCertificates, Processes } from "./processes";
+import { makeCertificates, makeClientCertificate, Processes } from "./processes";
 import { ServiceProxy } from "./serviceProxy";
 import { chartName, findObject, helmTemplate, plannedReleases, stackKubernetesVersion, type PlannedRelease } from "./helm";
 import { kserveWebhooks } from "./upstream";
@@ -44,7 +44,16 @@ export interface ClusterOptions {
     readonly planSettings: Record<string, unknown>;
     /** What a model's pods run, by InferenceService name. */
     readonly models: Record<string, Omit<FakeModelOptions, "pod">>;
+    /**
+     * 1 → N scaling (scaleOut.e2e.ts): runs KEDA's metrics API server (`keda-adapter`) behind the API server's
+     * aggregation layer as `v1beta1.external.metrics.k8s.io`, and kube-controller-manager's HPA controller with this
+     * `--horizontal-pod-autoscaler-sync-period` (seconds; upstream default 15). Off: neither runs (0 ↔ 1 only).
+     */
+    readonly hpaSyncPeriodSeconds?: number;
 }
+
+/** KEDA's metrics API server Service (the keda chart's name) and the address it is given (no kube-proxy: the adapter listens on it). */
+const METRICS_APISERVER = { name: "keda-operator-metrics-apiserver", clusterIP: "10.96.0.20", port: 443 };
 
 export interface ActivatorReplica {
     readonly name: string;
@@ -98,14 +107,17 @@ export class Cluster {
         this.plan = await this.phase("plan", async () => renderPlan("dev", path.join(this.runDir, "plan"), this.options.planSettings));
         this.writeHosts();
         this.certDir = path.join(this.runDir, "pki");
-        makeCertificates(this.certDir);
+        // The serving certificate also names KEDA's metrics API server Service, which the aggregator verifies.
+        makeCertificates(this.certDir, [`${METRICS_APISERVER.name}.${this.helmRelease("keda").namespace}.svc`]);
+        makeClientCertificate(this.certDir, "front-proxy-client");
         await this.phase("apiserver", () => this.startApiServer());
         await this.phase("crds", () => this.applyCrds());
         await this.phase("platform namespaces", () => this.applyObjects((o) => o.kind === "Namespace"));
         await this.phase("kserve", () => this.startKServe());
         await this.phase("controller-manager", () => this.startControllerManager());
         await this.phase("node", () => this.startNode());
-        await this.phase("keda", () => this.startKeda());
+        const metricsService = await this.phase("keda", () => this.startKeda());
+        if (this.options.hpaSyncPeriodSeconds) await this.phase("keda metrics apiserver", () => this.startKedaAdapter(metricsService));
         await this.phase("prometheus", () => this.startPrometheus());
         await this.phase("our objects", () => this.applyObjects((o) => o.kind !== "Secret" && o.kind !== "ScaledObject"));
         await this.phase("activators", () => this.startActivators());
@@ -215,6 +227,16 @@ export class Cluster {
             "--allow-privileged=true",
             "--enable-priority-and-fairness=false",
             "--endpoint-reconciler-type=none",
+            // The aggregation layer (for KEDA's metrics API server): kube-apiserver authenticates to an aggregated API
+            // server with this client certificate and passes the user in these headers (Kubernetes docs, "Configure the
+            // Aggregation Layer").
+            `--requestheader-client-ca-file=${pki("ca.crt")}`,
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            `--proxy-client-cert-file=${pki("front-proxy-client.crt")}`,
+            `--proxy-client-key-file=${pki("front-proxy-client.key")}`,
         ]);
         const server = `https://127.0.0.1:${apiPort}`;
         this.kube = new Kube({ server, ca: fs.readFileSync(pki("ca.crt"), "utf8"), token });
@@ -298,11 +320,13 @@ export class Cluster {
     }
 
     private async startControllerManager(): Promise<void> {
+        const hpa = this.options.hpaSyncPeriodSeconds;
         this.processes.start("kube-controller-manager", path.join(this.bins.kubernetes, "kube-controller-manager"), [
             `--kubeconfig=${this.kubeconfig}`,
             "--leader-elect=false",
             "--secure-port=0",
-            "--controllers=deployment,replicaset,endpointslice,garbagecollector,namespace,serviceaccount",
+            `--controllers=deployment,replicaset,endpointslice,garbagecollector,namespace,serviceaccount${hpa ? ",horizontalpodautoscaling" : ""}`,
+            ...(hpa ? [`--horizontal-pod-autoscaler-sync-period=${hpa}s`] : []),
             "--concurrent-deployment-syncs=10",
             "--concurrent-replicaset-syncs=10",
             "--concurrent-service-endpoint-syncs=10",
@@ -325,12 +349,14 @@ export class Cluster {
         this.proxy.start();
     }
 
-    private async startKeda(): Promise<void> {
+    /** The KEDA operator; returns the address of its gRPC metrics service (for the metrics API server). */
+    private async startKeda(): Promise<string> {
         const kedaRelease = this.helmRelease("keda");
+        const metricsService = `127.0.0.1:${await freePort()}`;
         const keda = this.processes.start("keda-operator", path.join(this.bins.keda, "keda"), [
             `--metrics-bind-address=127.0.0.1:${await freePort()}`,
             `--health-probe-bind-address=127.0.0.1:${await freePort()}`,
-            `--metrics-service-bind-address=127.0.0.1:${await freePort()}`,
+            `--metrics-service-bind-address=${metricsService}`,
             `--cert-dir=${this.certDir}`,
             "--leader-elect=false",
             "--zap-log-level=info",
@@ -338,6 +364,69 @@ export class Cluster {
         ], { env: { KUBECONFIG: this.kubeconfig, WATCH_NAMESPACE: "", POD_NAMESPACE: kedaRelease.namespace, KEDA_CLUSTER_OBJECT_NAMESPACE: kedaRelease.namespace } });
         await new Promise((r) => setTimeout(r, 500));
         if (keda.hasExited()) throw new Error(`keda operator exited:\n${this.processes.tail("keda-operator")}`);
+        return metricsService;
+    }
+
+    /**
+     * KEDA's metrics API server (`cmd/adapter`), the keda chart's Service and the APIService
+     * `v1beta1.external.metrics.k8s.io` pointing at it; waits until the APIService is Available. The adapter reads each
+     * metric from the operator's gRPC metrics service (`--metrics-service-address`, mTLS with the certificates of
+     * `--cert-dir`: kedacore/keda v2.20.2 pkg/metricsservice). There is no kube-proxy: the Service gets a fixed
+     * clusterIP, local in the suite's network namespace, and the adapter listens on it.
+     */
+    private async startKedaAdapter(metricsService: string): Promise<void> {
+        const ns = this.helmRelease("keda").namespace;
+        if (!(await this.kube.find(`/api/v1/namespaces/${ns}`))) await this.kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }, "e2e");
+        const pki = (f: string) => path.join(this.certDir, f);
+        const adapter = this.processes.start("keda-adapter", path.join(this.bins["keda-adapter"], "keda-adapter"), [
+            `--bind-address=${METRICS_APISERVER.clusterIP}`,
+            `--secure-port=${METRICS_APISERVER.port}`,
+            `--cert-dir=${this.certDir}`,
+            `--tls-cert-file=${pki("tls.crt")}`,
+            `--tls-private-key-file=${pki("tls.key")}`,
+            `--lister-kubeconfig=${this.kubeconfig}`,
+            `--authentication-kubeconfig=${this.kubeconfig}`,
+            `--authorization-kubeconfig=${this.kubeconfig}`,
+            `--metrics-service-address=${metricsService}`,
+            `--port=${await freePort()}`,
+            "--zap-encoder=console",
+        ], { env: { KUBECONFIG: this.kubeconfig, WATCH_NAMESPACE: "", POD_NAMESPACE: ns, KEDA_CLUSTER_OBJECT_NAMESPACE: ns } });
+        await this.kube.apply({
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name: METRICS_APISERVER.name, namespace: ns },
+            spec: { clusterIP: METRICS_APISERVER.clusterIP, ports: [{ name: "https", port: METRICS_APISERVER.port, targetPort: METRICS_APISERVER.port }] },
+        }, "e2e");
+        // kube-aggregator's availability check wants a ready address in the Service's v1 Endpoints (written here, as for
+        // any Service without a selector: no endpoints controller runs, and the adapter is a process, not a pod).
+        await this.kube.apply({
+            apiVersion: "v1",
+            kind: "Endpoints",
+            metadata: { name: METRICS_APISERVER.name, namespace: ns },
+            subsets: [{ addresses: [{ ip: METRICS_APISERVER.clusterIP }], ports: [{ name: "https", port: METRICS_APISERVER.port }] }],
+        }, "e2e");
+        await this.kube.apply({
+            apiVersion: "apiregistration.k8s.io/v1",
+            kind: "APIService",
+            metadata: { name: "v1beta1.external.metrics.k8s.io" },
+            spec: {
+                service: { name: METRICS_APISERVER.name, namespace: ns, port: METRICS_APISERVER.port },
+                group: "external.metrics.k8s.io",
+                version: "v1beta1",
+                caBundle: fs.readFileSync(pki("ca.crt")).toString("base64"),
+                groupPriorityMinimum: 100,
+                versionPriority: 100,
+            },
+        }, "e2e");
+        let available: any;
+        await Kube.until("APIService v1beta1.external.metrics.k8s.io Available", 60_000, async () => {
+            if (adapter.hasExited()) throw new Error(`keda-adapter exited:\n${this.processes.tail("keda-adapter")}`);
+            const live = await this.kube.get("/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.external.metrics.k8s.io");
+            available = live.status?.conditions?.find((c: any) => c.type === "Available");
+            return available?.status === "True";
+        }, 250).catch((e) => {
+            throw new Error(`${e.message}: ${available?.reason}: ${available?.message}`);
+        });
     }
 
     /** Debian's Prometheus at the address the ScaledObjects' prometheus triggers name, scraping nothing (empty results). */

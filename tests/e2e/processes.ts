@@ -74,6 +74,13 @@ export function openssl(dir: string, args: string[]): void {
     execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
+/** A client certificate `<cn>.crt`/`<cn>.key` (CN `cn`, clientAuth) signed by the CA of {@link makeCertificates} in `dir`. */
+export function makeClientCertificate(dir: string, cn: string): void {
+    fs.writeFileSync(path.join(dir, `${cn}.cnf`), "extendedKeyUsage=clientAuth\n");
+    openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${cn}.key`, "-out", `${cn}.csr`, "-subj", `/CN=${cn}`]);
+    openssl(dir, ["x509", "-req", "-in", `${cn}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${cn}.crt`, "-days", "2", "-extfile", `${cn}.cnf`]);
+}
+
 /**
  * A CA and, signed by it, one serving certificate valid for 127.0.0.1, localhost and `extraNames` (DNS). Writes
  * ca.crt/ca.key and tls.crt/tls.key into `dir`; the same pair serves the API server, KServe's webhook server and
