@@ -2,7 +2,8 @@
  * The control plane of the end-to-end suite, started and stopped by it (see tests/e2e/README.md):
  * etcd + kube-apiserver + kube-controller-manager (deployment, replicaset, endpointslice, garbage collector,
  * namespace, serviceaccount controllers), the upstream CRDs, KServe's controller manager with its webhooks wired to
- * it (self-signed CA, `url` client configs), KServe's ClusterServingRuntimes, the KEDA operator, Prometheus, then
+ * it (self-signed CA, `url` client configs), KServe's ClusterServingRuntimes, the KEDA operator (and, with
+ * `hpaSyncPeriodSeconds`, KEDA's metrics API server behind the aggregation layer and the HPA controller), Prometheus, then
  * our objects from the plan (server-side apply) and the activator replicas as processes. Pods are run by the
  * {@link NodeStandIn}; Services reach them through the {@link ServiceProxy}.
  */
