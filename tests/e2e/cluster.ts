@@ -81,6 +81,8 @@ export class Cluster {
     private proxy!: ServiceProxy;
     private readonly hostsFile: string;
     private readonly vips = new Map<string, string>();
+    /** Whether /etc/hosts is bound to this run's hosts file (undone by stop(), so a next Cluster in the run can bind its own). */
+    private hostsMounted = false;
 
     constructor(private readonly options: ClusterOptions) {
         this.hostsFile = path.join(this.runDir, "hosts");
@@ -131,6 +133,8 @@ export class Cluster {
         await this.proxy?.stop();
         await this.processes.stopAll();
         this.kube?.close();
+        if (this.hostsMounted) execFileSync("umount", ["/etc/hosts"]);
+        this.hostsMounted = false;
         if (!process.env.E2E_KEEP) fs.rmSync(this.runDir, { recursive: true, force: true });
     }
 
@@ -173,6 +177,7 @@ export class Cluster {
         // Only inside the private mount namespace tests/e2e/run.sh creates: the machine's /etc/hosts stays as it is.
         if (process.env.E2E_NAMESPACED !== "1") throw new Error("run the suite through tests/e2e/run.sh (npm run e2e): it needs its own network and mount namespaces");
         execFileSync("mount", ["--bind", this.hostsFile, "/etc/hosts"]);
+        this.hostsMounted = true;
     }
 
     /** The address a Prometheus trigger's serverAddress resolves to. */
