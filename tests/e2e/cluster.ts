@@ -18,10 +18,11 @@ import { Kube } from "./kube";
 import { NodeStandIn } from "./node";
 import { activatorConfig, backendServices, prometheusEndpoints, renderPlan, repoRoot, scalerEndpoints, type PlanObjects } from "./plan";
 import { podFiles, SecretValues } from "./podFiles";
-import { makeCertificates, makeClientCertificate, Processes } from "./processes";
+import { freePort, makeCertificates, makeClientCertificate, Processes } from "./processes";
 import { ServiceProxy } from "./serviceProxy";
 import { chartName, findObject, helmTemplate, plannedReleases, stackKubernetesVersion, type PlannedRelease } from "./helm";
 import { kserveWebhooks } from "./upstream";
+import { METRICS_APISERVER, startKedaMetricsApiServer } from "./kedaMetricsApiServer";
 
 const sharedUpstream = path.resolve(repoRoot, "../shared/upstream");
 
@@ -30,14 +31,6 @@ export function builtComponents(): Record<string, string> {
     const r = spawnSync(path.join(__dirname, "build.sh"), ["--print"], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`the control plane is not built: ${r.stderr.trim()}\nrun tests/e2e/build.sh first (npm run e2e does)`);
     return Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("=") as [string, string]));
-}
-
-async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
 }
 
 export interface ClusterOptions {
@@ -53,8 +46,6 @@ export interface ClusterOptions {
     readonly hpaSyncPeriodSeconds?: number;
 }
 
-/** KEDA's metrics API server Service (the keda chart's name) and the address it is given (no kube-proxy: the adapter listens on it). */
-const METRICS_APISERVER = { name: "keda-operator-metrics-apiserver", clusterIP: "10.96.0.20", port: 443 };
 
 export interface ActivatorReplica {
     readonly name: string;
@@ -120,7 +111,9 @@ export class Cluster {
         await this.phase("controller-manager", () => this.startControllerManager());
         await this.phase("node", () => this.startNode());
         const metricsService = await this.phase("keda", () => this.startKeda());
-        if (this.options.hpaSyncPeriodSeconds) await this.phase("keda metrics apiserver", () => this.startKedaAdapter(metricsService));
+        if (this.options.hpaSyncPeriodSeconds) await this.phase("keda metrics apiserver", () =>
+            startKedaMetricsApiServer({ kube: this.kube, processes: this.processes, bin: this.bins["keda-adapter"], certDir: this.certDir, kubeconfig: this.kubeconfig, namespace: this.helmRelease("keda").namespace, metricsService }),
+        );
         await this.phase("prometheus", () => this.startPrometheus());
         await this.phase("our objects", () => this.applyObjects((o) => o.kind !== "Secret" && o.kind !== "ScaledObject"));
         await this.phase("activators", () => this.startActivators());
@@ -371,68 +364,6 @@ export class Cluster {
         await new Promise((r) => setTimeout(r, 500));
         if (keda.hasExited()) throw new Error(`keda operator exited:\n${this.processes.tail("keda-operator")}`);
         return metricsService;
-    }
-
-    /**
-     * KEDA's metrics API server (`cmd/adapter`), the keda chart's Service and the APIService
-     * `v1beta1.external.metrics.k8s.io` pointing at it; waits until the APIService is Available. The adapter reads each
-     * metric from the operator's gRPC metrics service (`--metrics-service-address`, mTLS with the certificates of
-     * `--cert-dir`: kedacore/keda v2.20.2 pkg/metricsservice). There is no kube-proxy: the Service gets a fixed
-     * clusterIP, local in the suite's network namespace, and the adapter listens on it.
-     */
-    private async startKedaAdapter(metricsService: string): Promise<void> {
-        const ns = this.helmRelease("keda").namespace;
-        if (!(await this.kube.find(`/api/v1/namespaces/${ns}`))) await this.kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }, "e2e");
-        const pki = (f: string) => path.join(this.certDir, f);
-        const adapter = this.processes.start("keda-adapter", path.join(this.bins["keda-adapter"], "keda-adapter"), [
-            `--bind-address=${METRICS_APISERVER.clusterIP}`,
-            `--secure-port=${METRICS_APISERVER.port}`,
-            `--cert-dir=${this.certDir}`,
-            `--tls-cert-file=${pki("tls.crt")}`,
-            `--tls-private-key-file=${pki("tls.key")}`,
-            `--lister-kubeconfig=${this.kubeconfig}`,
-            `--authentication-kubeconfig=${this.kubeconfig}`,
-            `--authorization-kubeconfig=${this.kubeconfig}`,
-            `--metrics-service-address=${metricsService}`,
-            `--port=${await freePort()}`,
-            "--zap-encoder=console",
-        ], { env: { KUBECONFIG: this.kubeconfig, WATCH_NAMESPACE: "", POD_NAMESPACE: ns, KEDA_CLUSTER_OBJECT_NAMESPACE: ns } });
-        await this.kube.apply({
-            apiVersion: "v1",
-            kind: "Service",
-            metadata: { name: METRICS_APISERVER.name, namespace: ns },
-            spec: { clusterIP: METRICS_APISERVER.clusterIP, ports: [{ name: "https", port: METRICS_APISERVER.port, targetPort: METRICS_APISERVER.port }] },
-        }, "e2e");
-        // kube-aggregator's availability check wants a ready address in the Service's v1 Endpoints (written here, as for
-        // any Service without a selector: no endpoints controller runs, and the adapter is a process, not a pod).
-        await this.kube.apply({
-            apiVersion: "v1",
-            kind: "Endpoints",
-            metadata: { name: METRICS_APISERVER.name, namespace: ns },
-            subsets: [{ addresses: [{ ip: METRICS_APISERVER.clusterIP }], ports: [{ name: "https", port: METRICS_APISERVER.port }] }],
-        }, "e2e");
-        await this.kube.apply({
-            apiVersion: "apiregistration.k8s.io/v1",
-            kind: "APIService",
-            metadata: { name: "v1beta1.external.metrics.k8s.io" },
-            spec: {
-                service: { name: METRICS_APISERVER.name, namespace: ns, port: METRICS_APISERVER.port },
-                group: "external.metrics.k8s.io",
-                version: "v1beta1",
-                caBundle: fs.readFileSync(pki("ca.crt")).toString("base64"),
-                groupPriorityMinimum: 100,
-                versionPriority: 100,
-            },
-        }, "e2e");
-        let available: any;
-        await Kube.until("APIService v1beta1.external.metrics.k8s.io Available", 60_000, async () => {
-            if (adapter.hasExited()) throw new Error(`keda-adapter exited:\n${this.processes.tail("keda-adapter")}`);
-            const live = await this.kube.get("/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.external.metrics.k8s.io");
-            available = live.status?.conditions?.find((c: any) => c.type === "Available");
-            return available?.status === "True";
-        }, 250).catch((e) => {
-            throw new Error(`${e.message}: ${available?.reason}: ${available?.message}`);
-        });
     }
 
     /** Debian's Prometheus at the address the ScaledObjects' prometheus triggers name, scraping nothing (empty results). */
