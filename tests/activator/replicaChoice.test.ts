@@ -109,6 +109,7 @@ describe("activator: replica choice (readiness mode kubernetes, real sockets)", 
     });
     for (const name of ["affine", "least", "service", "gauges"]) api.apply(slice(`${name}-predictor`, port, PODS));
     api.apply(slice("dead-predictor", port, [DEAD, PODS[0]!]));
+    api.apply(slice("capped-predictor", port, [PODS[0]!]));
     act = await ActivatorProcess.start(
       {
         readiness: { mode: "kubernetes" },
@@ -119,6 +120,7 @@ describe("activator: replica choice (readiness mode kubernetes, real sockets)", 
           model("service", { replicaChoice: { policy: "service" } }),
           model("gauges", { replicaChoice: { policy: "least-loaded" }, vllm: {} }),
           model("dead", { replicaChoice: { policy: "least-loaded" } }),
+          model("capped", { replicaChoice: { policy: "least-loaded" }, maxConcurrencyPerReplica: 1 }),
         ],
       },
       { env: { KUBECONFIG: path.join(kubeDir, "config") } },
@@ -171,6 +173,19 @@ describe("activator: replica choice (readiness mode kubernetes, real sockets)", 
     const served = await Promise.all(Array.from({ length: 6 }, () => chat("gauges", "s", ["q"], 200)));
     assert.ok(!served.includes(PODS[0]!), `served by ${served.join(", ")}`);
     pods[0]!.waiting = 0;
+  });
+
+  it("scale-out: a request held at maxConcurrencyPerReplica goes to a new ready replica at once, not when a slot frees", async () => {
+    const before = pods[0]!.served;
+    const first = chat("capped", "s", ["q"], 3000);
+    await eventually(() => pods[0]!.served > before, "the first request in flight", 2000);
+    const sentAt = Date.now();
+    const second = chat("capped", "s", ["q"], 0); // held: 1 replica × cap 1 is in use
+    await sleep(200);
+    api.apply(slice("capped-predictor", port, [PODS[0]!, PODS[1]!]));
+    assert.equal(await second, PODS[1], "the held request went to the new replica");
+    assert.ok(Date.now() - sentAt < 2000, `answered ${Date.now() - sentAt} ms after it was sent; the first replica frees at 3000 ms`);
+    assert.equal(await first, PODS[0]);
   });
 
   it("policy service: the Service address, never an endpoint", async () => {

@@ -99,6 +99,14 @@ build_keda() {
   go build -trimpath -ldflags "$LDFLAGS -X github.com/kedacore/keda/v2/version.Version=${1#v}" -o "$2/keda" ./cmd/operator
 }
 
+build_keda_adapter() {
+  copy_module github.com/kedacore/keda/v2 "$1"
+  # keda Makefile `build`: go build ... -o bin/keda-adapter cmd/adapter/main.go (KEDA's metrics API server, served
+  # behind the API server's aggregation layer as v1beta1.external.metrics.k8s.io). Its own folder, so adding it did
+  # not rebuild the operator; the Go build cache the operator left makes it mostly a link step.
+  go build -trimpath -ldflags "$LDFLAGS -X github.com/kedacore/keda/v2/version.Version=${1#v}" -o "$2/keda-adapter" ./cmd/adapter
+}
+
 build_kserve() {
   copy_module github.com/kserve/kserve "$1"
   # kserve Dockerfile: go build -o manager ./cmd/manager
@@ -127,6 +135,7 @@ done_or_build etcd "$ETCD_VERSION" build_etcd
 done_or_build kubernetes "$KUBERNETES_VERSION" build_kubernetes
 done_or_build kserve "$KSERVE_VERSION" build_kserve
 done_or_build keda "$KEDA_VERSION" build_keda
+done_or_build keda-adapter "$KEDA_VERSION" build_keda_adapter
 done_or_build helm "$HELM_VERSION" build_helm
 # KServe: the manager also runs the TrainedModel and InferenceGraph controllers (cmd/manager/main.go), whose CRDs
 # ../shared does not carry; its chart's webhook configurations are wired to the local manager by the suite.

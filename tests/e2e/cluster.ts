@@ -2,7 +2,8 @@
  * The control plane of the end-to-end suite, started and stopped by it (see tests/e2e/README.md):
  * etcd + kube-apiserver + kube-controller-manager (deployment, replicaset, endpointslice, garbage collector,
  * namespace, serviceaccount controllers), the upstream CRDs, KServe's controller manager with its webhooks wired to
- * it (self-signed CA, `url` client configs), KServe's ClusterServingRuntimes, the KEDA operator, Prometheus, then
+ * it (self-signed CA, `url` client configs), KServe's ClusterServingRuntimes, the KEDA operator (and, with
+ * `hpaSyncPeriodSeconds`, KEDA's metrics API server behind the aggregation layer and the HPA controller), Prometheus, then
  * our objects from the plan (server-side apply) and the activator replicas as processes. Pods are run by the
  * {@link NodeStandIn}; Services reach them through the {@link ServiceProxy}.
  */
@@ -17,10 +18,11 @@ import { Kube } from "./kube";
 import { NodeStandIn } from "./node";
 import { activatorConfig, backendServices, prometheusEndpoints, renderPlan, repoRoot, scalerEndpoints, type PlanObjects } from "./plan";
 import { podFiles, SecretValues } from "./podFiles";
-import { makeCertificates, Processes } from "./processes";
+import { freePort, makeCertificates, makeClientCertificate, Processes } from "./processes";
 import { ServiceProxy } from "./serviceProxy";
 import { chartName, findObject, helmTemplate, plannedReleases, stackKubernetesVersion, type PlannedRelease } from "./helm";
 import { kserveWebhooks } from "./upstream";
+import { METRICS_APISERVER, startKedaMetricsApiServer } from "./kedaMetricsApiServer";
 
 const sharedUpstream = path.resolve(repoRoot, "../shared/upstream");
 
@@ -31,20 +33,19 @@ export function builtComponents(): Record<string, string> {
     return Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("=") as [string, string]));
 }
 
-async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
-}
-
 export interface ClusterOptions {
     /** `--set` overrides for the plan of the dev stack. */
     readonly planSettings: Record<string, unknown>;
     /** What a model's pods run, by InferenceService name. */
     readonly models: Record<string, Omit<FakeModelOptions, "pod">>;
+    /**
+     * 1 → N scaling (scaleOut.e2e.ts): runs KEDA's metrics API server (`keda-adapter`) behind the API server's
+     * aggregation layer as `v1beta1.external.metrics.k8s.io`, and kube-controller-manager's HPA controller with this
+     * `--horizontal-pod-autoscaler-sync-period` (seconds; upstream default 15). Off: neither runs (0 ↔ 1 only).
+     */
+    readonly hpaSyncPeriodSeconds?: number;
 }
+
 
 export interface ActivatorReplica {
     readonly name: string;
@@ -71,6 +72,8 @@ export class Cluster {
     private proxy!: ServiceProxy;
     private readonly hostsFile: string;
     private readonly vips = new Map<string, string>();
+    /** Whether /etc/hosts is bound to this run's hosts file (undone by stop(), so a next Cluster in the run can bind its own). */
+    private hostsMounted = false;
 
     constructor(private readonly options: ClusterOptions) {
         this.hostsFile = path.join(this.runDir, "hosts");
@@ -98,14 +101,19 @@ export class Cluster {
         this.plan = await this.phase("plan", async () => renderPlan("dev", path.join(this.runDir, "plan"), this.options.planSettings));
         this.writeHosts();
         this.certDir = path.join(this.runDir, "pki");
-        makeCertificates(this.certDir);
+        // The serving certificate also names KEDA's metrics API server Service, which the aggregator verifies.
+        makeCertificates(this.certDir, [`${METRICS_APISERVER.name}.${this.helmRelease("keda").namespace}.svc`]);
+        makeClientCertificate(this.certDir, "front-proxy-client");
         await this.phase("apiserver", () => this.startApiServer());
         await this.phase("crds", () => this.applyCrds());
         await this.phase("platform namespaces", () => this.applyObjects((o) => o.kind === "Namespace"));
         await this.phase("kserve", () => this.startKServe());
         await this.phase("controller-manager", () => this.startControllerManager());
         await this.phase("node", () => this.startNode());
-        await this.phase("keda", () => this.startKeda());
+        const metricsService = await this.phase("keda", () => this.startKeda());
+        if (this.options.hpaSyncPeriodSeconds) await this.phase("keda metrics apiserver", () =>
+            startKedaMetricsApiServer({ kube: this.kube, processes: this.processes, bin: this.bins["keda-adapter"], certDir: this.certDir, kubeconfig: this.kubeconfig, namespace: this.helmRelease("keda").namespace, metricsService }),
+        );
         await this.phase("prometheus", () => this.startPrometheus());
         await this.phase("our objects", () => this.applyObjects((o) => o.kind !== "Secret" && o.kind !== "ScaledObject"));
         await this.phase("activators", () => this.startActivators());
@@ -118,6 +126,8 @@ export class Cluster {
         await this.proxy?.stop();
         await this.processes.stopAll();
         this.kube?.close();
+        if (this.hostsMounted) execFileSync("umount", ["/etc/hosts"]);
+        this.hostsMounted = false;
         if (!process.env.E2E_KEEP) fs.rmSync(this.runDir, { recursive: true, force: true });
     }
 
@@ -160,6 +170,7 @@ export class Cluster {
         // Only inside the private mount namespace tests/e2e/run.sh creates: the machine's /etc/hosts stays as it is.
         if (process.env.E2E_NAMESPACED !== "1") throw new Error("run the suite through tests/e2e/run.sh (npm run e2e): it needs its own network and mount namespaces");
         execFileSync("mount", ["--bind", this.hostsFile, "/etc/hosts"]);
+        this.hostsMounted = true;
     }
 
     /** The address a Prometheus trigger's serverAddress resolves to. */
@@ -215,6 +226,16 @@ export class Cluster {
             "--allow-privileged=true",
             "--enable-priority-and-fairness=false",
             "--endpoint-reconciler-type=none",
+            // The aggregation layer (for KEDA's metrics API server): kube-apiserver authenticates to an aggregated API
+            // server with this client certificate and passes the user in these headers (Kubernetes docs, "Configure the
+            // Aggregation Layer").
+            `--requestheader-client-ca-file=${pki("ca.crt")}`,
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            `--proxy-client-cert-file=${pki("front-proxy-client.crt")}`,
+            `--proxy-client-key-file=${pki("front-proxy-client.key")}`,
         ]);
         const server = `https://127.0.0.1:${apiPort}`;
         this.kube = new Kube({ server, ca: fs.readFileSync(pki("ca.crt"), "utf8"), token });
@@ -298,11 +319,13 @@ export class Cluster {
     }
 
     private async startControllerManager(): Promise<void> {
+        const hpa = this.options.hpaSyncPeriodSeconds;
         this.processes.start("kube-controller-manager", path.join(this.bins.kubernetes, "kube-controller-manager"), [
             `--kubeconfig=${this.kubeconfig}`,
             "--leader-elect=false",
             "--secure-port=0",
-            "--controllers=deployment,replicaset,endpointslice,garbagecollector,namespace,serviceaccount",
+            `--controllers=deployment,replicaset,endpointslice,garbagecollector,namespace,serviceaccount${hpa ? ",horizontalpodautoscaling" : ""}`,
+            ...(hpa ? [`--horizontal-pod-autoscaler-sync-period=${hpa}s`] : []),
             "--concurrent-deployment-syncs=10",
             "--concurrent-replicaset-syncs=10",
             "--concurrent-service-endpoint-syncs=10",
@@ -359,13 +382,15 @@ export class Cluster {
         }, 100);
     }
 
-    private async startKeda(): Promise<void> {
+    /** The KEDA operator; returns the address of its gRPC metrics service (for the metrics API server). */
+    private async startKeda(): Promise<string> {
         await this.startKedaRelay();
         const kedaRelease = this.helmRelease("keda");
+        const metricsService = `127.0.0.1:${await freePort()}`;
         const keda = this.processes.start("keda-operator", path.join(this.bins.keda, "keda"), [
             `--metrics-bind-address=127.0.0.1:${await freePort()}`,
             `--health-probe-bind-address=127.0.0.1:${await freePort()}`,
-            `--metrics-service-bind-address=127.0.0.1:${await freePort()}`,
+            `--metrics-service-bind-address=${metricsService}`,
             `--cert-dir=${this.certDir}`,
             "--leader-elect=false",
             "--zap-log-level=info",
@@ -373,6 +398,7 @@ export class Cluster {
         ], { env: { KUBECONFIG: this.kubeconfig, WATCH_NAMESPACE: "", POD_NAMESPACE: kedaRelease.namespace, KEDA_CLUSTER_OBJECT_NAMESPACE: kedaRelease.namespace } });
         await new Promise((r) => setTimeout(r, 500));
         if (keda.hasExited()) throw new Error(`keda operator exited:\n${this.processes.tail("keda-operator")}`);
+        return metricsService;
     }
 
     /** Debian's Prometheus at the address the ScaledObjects' prometheus triggers name, scraping nothing (empty results). */

@@ -10,6 +10,8 @@
  *   /v2/models/<name>/ready`.
  * - Both: `GET /v2/health/live` and `/v2/health/ready` (the probe paths of our InferenceServices), 503 until the
  *   simulated start has passed (`startDelayMs`), forever with `neverReady` (until `becomeReady()`).
+ * - A model request with an `x-e2e-hold-ms: <ms>` header is answered that long after it arrived (an in-flight request
+ *   of a slow model, for the scale-out scenario); `served` counts it on arrival, `arrivals` records when.
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -29,8 +31,13 @@ export interface FakeModelOptions {
 export class FakeModel {
     private server?: http.Server;
     private readyAt = Infinity;
-    /** Requests answered with a model response (not probes or metrics). */
+    /** Requests answered with a model response (not probes or metrics), counted on arrival. */
     served = 0;
+    /** Date.now() at each model request's arrival, in order. */
+    readonly arrivals: number[] = [];
+    /** Held requests (`x-e2e-hold-ms`) not yet answered, and the most there were at once. */
+    inFlight = 0;
+    maxInFlight = 0;
 
     constructor(private readonly options: FakeModelOptions) {}
 
@@ -89,7 +96,14 @@ export class FakeModel {
                 if (route === `GET /v2/models/${name}/ready`) return this.json(res, 200, {});
                 if (route === `POST /v2/models/${name}/infer`) {
                     this.served++;
+                    this.arrivals.push(Date.now());
                     const rows = body.inputs?.[0]?.shape?.[0] ?? 1;
+                    const holdMs = Number(req.headers["x-e2e-hold-ms"] ?? 0);
+                    const answer = () => this.json(res, 200, { model_name: name, id: body.id ?? "e2e", outputs: [{ name: "output-0", shape: [rows], datatype: "INT64", data: Array(rows).fill(1) }] });
+                    if (holdMs > 0) {
+                        this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+                        return void setTimeout(() => (this.inFlight--, answer()), holdMs);
+                    }
                     return this.json(res, 200, { model_name: name, id: body.id ?? "e2e", outputs: [{ name: "output-0", shape: [rows], datatype: "INT64", data: Array(rows).fill(1) }] });
                 }
             }

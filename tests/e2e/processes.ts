@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 
 export interface Started {
@@ -74,6 +75,13 @@ export function openssl(dir: string, args: string[]): void {
     execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
+/** A client certificate `<cn>.crt`/`<cn>.key` (CN `cn`, clientAuth) signed by the CA of {@link makeCertificates} in `dir`. */
+export function makeClientCertificate(dir: string, cn: string): void {
+    fs.writeFileSync(path.join(dir, `${cn}.cnf`), "extendedKeyUsage=clientAuth\n");
+    openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${cn}.key`, "-out", `${cn}.csr`, "-subj", `/CN=${cn}`]);
+    openssl(dir, ["x509", "-req", "-in", `${cn}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${cn}.crt`, "-days", "2", "-extfile", `${cn}.cnf`]);
+}
+
 /**
  * A CA and, signed by it, one serving certificate valid for 127.0.0.1, localhost and `extraNames` (DNS). Writes
  * ca.crt/ca.key and tls.crt/tls.key into `dir`; the same pair serves the API server, KServe's webhook server and
@@ -90,4 +98,13 @@ export function makeCertificates(dir: string, extraNames: string[] = []): { ca: 
     openssl(dir, ["genrsa", "-out", "sa.key", "2048"]);
     openssl(dir, ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
     return { ca: path.join(dir, "ca.crt"), cert: path.join(dir, "tls.crt"), key: path.join(dir, "tls.key") };
+}
+
+/** A TCP port free on 127.0.0.1 now. */
+export async function freePort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
 }

@@ -159,6 +159,11 @@ export class ModelState {
     if (readiness) {
       this.readiness = readiness;
       this.waitingFor = null;
+      // A new ready replica (scale-out) adds capPerReplica slots: requests held at the cap go to it now, not when a
+      // flight ends.
+      readiness.onReplicasChange?.(() => {
+        if (this.readiness === readiness) this.drain();
+      });
     }
     this.drain();
   }

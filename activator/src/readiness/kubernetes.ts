@@ -214,15 +214,24 @@ export class EndpointSliceReadiness extends ReadinessState {
     this.retryTimer.unref();
   }
 
+  private replicasListener: (() => void) | undefined;
+
+  onReplicasChange(listener: () => void): void {
+    this.replicasListener = listener;
+  }
+
   private evaluate(cause: string): void {
     let endpoints = 0;
     for (const count of this.readyBySlice.values()) endpoints += count;
+    const before = this.readyCount;
     this.readyCount = endpoints;
     this.endpointList = [...new Set([...this.urlsBySlice.values()].flat())];
     this.observe(
       endpoints > 0,
       `EndpointSlices of Service ${this.service}: ${endpoints} ready endpoint(s) in ${this.readyBySlice.size} slice(s) (after ${cause})`,
     );
+    // From 0 the ready promise releases the held requests; between two non-zero counts only this tells the holder.
+    if (before > 0 && endpoints > 0 && endpoints !== before) this.replicasListener?.();
   }
 }
 

@@ -14,6 +14,11 @@ export interface Readiness {
   readonly endpoints: readonly string[]; // base URLs of the ready replicas (probe mode: the backend itself), for engine metrics
   /** True when `endpoints` are the replicas' own addresses (mode kubernetes), which requests may be sent to directly. */
   readonly direct?: boolean;
+  /**
+   * Mode "kubernetes": calls `listener` when the number of ready replicas changes while the model stays ready (a
+   * scale-out's new replica: requests held at the per-replica cap may go now). One listener; a later call replaces it.
+   */
+  onReplicasChange?(listener: () => void): void;
   wake(): void;                       // demand appeared: probe fast again
   markUnready(reason: string): void;  // e.g. connection refused to a replica that went away
   close(): void;

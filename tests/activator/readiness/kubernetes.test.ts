@@ -92,6 +92,23 @@ describe("activator readiness: kubernetes mode (EndpointSlices)", () => {
     assert.match(r.lastObserved, /0 ready endpoint\(s\) in 1 slice\(s\)/);
   });
 
+  it("tells the holder when the ready count changes while ready (a scale-out's new replica), not on 0 ↔ 1", async () => {
+    const r = await watch();
+    const counts: number[] = [];
+    r.onReplicasChange!(() => counts.push(r.readyReplicas));
+    api.apply(slice("llama-a", [true]));
+    await until(() => r.ready, 1000, "ready");
+    api.apply(slice("llama-a", [true, true]));
+    await until(() => r.readyReplicas === 2, 1000, "two ready replicas");
+    api.apply(slice("llama-a", [true, true, false]));
+    await until(() => /3 endpoint|after MODIFIED/.test(r.lastObserved) && r.readyReplicas === 2, 1000, "the third, not ready");
+    api.apply(slice("llama-a", [true]));
+    await until(() => r.readyReplicas === 1, 1000, "one ready replica");
+    api.apply(slice("llama-a", [false]));
+    await until(() => !r.ready, 1000, "not ready");
+    assert.deepEqual(counts, [2, 1], "1 → 2 and 2 → 1; not 0 → 1, 1 → 0 or an unchanged count");
+  });
+
   it("ignores slices of other Services and other namespaces", async () => {
     const r = await watch();
     api.apply(slice("mistral-a", [true], "mistral"));
