@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { serialRun } from "../base/serialRun";
 import * as path from "node:path";
 
 export interface FileWatcher {
@@ -42,8 +43,6 @@ export function watchMountedFile<T extends { text: string }>(
   /** `text + "\0" + message` of the last refusal; null when none is pending. */
   let refused: string | null = null;
   let timer: NodeJS.Timeout | undefined;
-  let running = false;
-  let again = false;
   let closed = false;
 
   const refuse = (text: string, err: unknown): void => {
@@ -83,21 +82,10 @@ export function watchMountedFile<T extends { text: string }>(
     }
   };
 
-  const reload = async (): Promise<void> => {
+  const reloadSerially = serialRun(reloadOnce, () => closed);
+  const reload = (): Promise<void> => {
     timer = undefined;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    try {
-      do {
-        again = false;
-        await reloadOnce();
-      } while (again && !closed);
-    } finally {
-      running = false;
-    }
+    return reloadSerially();
   };
 
   const watcher: FSWatcher = watch(path.dirname(path.resolve(file)), () => {

@@ -16,6 +16,7 @@ import { environmentKubeConfig } from "../kube/config";
 import { keepInformer } from "../kube/informer";
 import { agentConfigFrom } from "./config";
 import { prepareCacheDirectory } from "./prepare";
+import { serialRun } from "../base/serialRun";
 import { reconcile, type NodeCacheAction, type NodeCacheAgentConfig, type NodeView, type PersistentVolumeView } from "./reconcile";
 
 /** A full pass even without events, in case an action failed for a reason no event reports. */
@@ -34,8 +35,6 @@ export async function runAgent(config: NodeCacheAgentConfig, logger: Logger): Pr
     const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
     const volumeSelector = `${config.label.key}=${config.label.value}`;
     const synced = { nodes: false, volumes: false };
-    let running = false;
-    let again = false;
 
     const apply = async (action: NodeCacheAction): Promise<void> => {
         try {
@@ -55,21 +54,12 @@ export async function runAgent(config: NodeCacheAgentConfig, logger: Logger): Pr
         }
     };
 
+    const reconcileSerially = serialRun(async () => {
+        for (const action of reconcile(nodes.list() as NodeView[], volumes.list() as PersistentVolumeView[], config)) await apply(action);
+    });
     const pass = async (): Promise<void> => {
         if (!synced.nodes || !synced.volumes) return;
-        if (running) {
-            again = true;
-            return;
-        }
-        running = true;
-        try {
-            do {
-                again = false;
-                for (const action of reconcile(nodes.list() as NodeView[], volumes.list() as PersistentVolumeView[], config)) await apply(action);
-            } while (again);
-        } finally {
-            running = false;
-        }
+        await reconcileSerially();
     };
 
     const nodes = keepInformer(
