@@ -18,7 +18,7 @@ import { Kube } from "./kube";
 import { NodeStandIn } from "./node";
 import { activatorConfig, backendServices, prometheusEndpoints, renderPlan, repoRoot, scalerEndpoints, type PlanObjects } from "./plan";
 import { podFiles, SecretValues } from "./podFiles";
-import { freePort, makeCertificates, makeClientCertificate, Processes } from "./processes";
+import { apiServerArgs, etcdArgs, freePort, makeCertificates, makeClientCertificate, Processes } from "./processes";
 import { ServiceProxy } from "./serviceProxy";
 import { chartName, findObject, helmTemplate, plannedReleases, stackKubernetesVersion, type PlannedRelease } from "./helm";
 import { kserveWebhooks } from "./upstream";
@@ -195,37 +195,11 @@ export class Cluster {
     private async startApiServer(): Promise<void> {
         const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
         const etcd = this.bins.etcd;
-        this.processes.start("etcd", path.join(etcd, "etcd"), [
-            `--data-dir=${path.join(this.runDir, "etcd")}`,
-            `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
-            `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-            `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-            `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-            `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
-            "--unsafe-no-fsync",
-            "--log-level=warn",
-        ]);
-        const token = require("node:crypto").randomBytes(24).toString("hex");
-        fs.writeFileSync(path.join(this.runDir, "tokens.csv"), `${token},e2e-admin,e2e-admin,"system:masters"\n`);
+        this.processes.start("etcd", path.join(etcd, "etcd"), etcdArgs(path.join(this.runDir, "etcd"), etcdPort, peerPort));
         const pki = (f: string) => path.join(this.certDir, f);
+        const { token, args } = apiServerArgs({ runDir: this.runDir, etcdPort, apiPort, pki });
         this.processes.start("kube-apiserver", path.join(this.bins.kubernetes, "kube-apiserver"), [
-            `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            `--secure-port=${apiPort}`,
-            `--cert-dir=${path.join(this.runDir, "apiserver")}`,
-            `--tls-cert-file=${pki("tls.crt")}`,
-            `--tls-private-key-file=${pki("tls.key")}`,
-            `--client-ca-file=${pki("ca.crt")}`,
-            `--token-auth-file=${path.join(this.runDir, "tokens.csv")}`,
-            "--authorization-mode=RBAC",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            `--service-account-key-file=${pki("sa.pub")}`,
-            `--service-account-signing-key-file=${pki("sa.key")}`,
-            "--service-cluster-ip-range=10.96.0.0/16",
-            "--allow-privileged=true",
-            "--enable-priority-and-fairness=false",
-            "--endpoint-reconciler-type=none",
+            ...args,
             // The aggregation layer (for KEDA's metrics API server): kube-apiserver authenticates to an aggregated API
             // server with this client certificate and passes the user in these headers (Kubernetes docs, "Configure the
             // Aggregation Layer").

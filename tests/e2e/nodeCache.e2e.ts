@@ -18,7 +18,7 @@ import * as YAML from "yaml";
 import { builtComponents } from "./cluster";
 import { Kube, KubeError } from "./kube";
 import { renderPlan, repoRoot, type PlanObjects } from "./plan";
-import { makeCertificates, Processes } from "./processes";
+import { apiServerArgs, etcdArgs, freePort, makeCertificates, Processes } from "./processes";
 
 const nodeName = "ip-10-0-7-9.us-west-2.compute.internal";
 
@@ -54,37 +54,9 @@ describe("node cache on a real control plane (kube-apiserver, PV controller, the
         makeCertificates(path.join(runDir, "pki"));
         const pki = (f: string) => path.join(runDir, "pki", f);
         const ports = await Promise.all([0, 1, 2].map(() => freePort()));
-        processes.start("etcd", path.join(bins.etcd, "etcd"), [
-            `--data-dir=${path.join(runDir, "etcd")}`,
-            `--listen-client-urls=http://127.0.0.1:${ports[0]}`,
-            `--advertise-client-urls=http://127.0.0.1:${ports[0]}`,
-            `--listen-peer-urls=http://127.0.0.1:${ports[1]}`,
-            `--initial-advertise-peer-urls=http://127.0.0.1:${ports[1]}`,
-            `--initial-cluster=default=http://127.0.0.1:${ports[1]}`,
-            "--unsafe-no-fsync",
-            "--log-level=warn",
-        ]);
-        const token = require("node:crypto").randomBytes(24).toString("hex");
-        fs.writeFileSync(path.join(runDir, "tokens.csv"), `${token},e2e-admin,e2e-admin,"system:masters"\n`);
-        processes.start("kube-apiserver", path.join(bins.kubernetes, "kube-apiserver"), [
-            `--etcd-servers=http://127.0.0.1:${ports[0]}`,
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            `--secure-port=${ports[2]}`,
-            `--cert-dir=${path.join(runDir, "apiserver")}`,
-            `--tls-cert-file=${pki("tls.crt")}`,
-            `--tls-private-key-file=${pki("tls.key")}`,
-            `--client-ca-file=${pki("ca.crt")}`,
-            `--token-auth-file=${path.join(runDir, "tokens.csv")}`,
-            "--authorization-mode=RBAC",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            `--service-account-key-file=${pki("sa.pub")}`,
-            `--service-account-signing-key-file=${pki("sa.key")}`,
-            "--service-cluster-ip-range=10.96.0.0/16",
-            "--allow-privileged=true",
-            "--enable-priority-and-fairness=false",
-            "--endpoint-reconciler-type=none",
-        ]);
+        processes.start("etcd", path.join(bins.etcd, "etcd"), etcdArgs(path.join(runDir, "etcd"), ports[0]!, ports[1]!));
+        const { token, args } = apiServerArgs({ runDir, etcdPort: ports[0]!, apiPort: ports[2]!, pki });
+        processes.start("kube-apiserver", path.join(bins.kubernetes, "kube-apiserver"), args);
         server = `https://127.0.0.1:${ports[2]}`;
         ca = fs.readFileSync(pki("ca.crt"), "utf8");
         kube = new Kube({ server, ca, token });
@@ -245,12 +217,3 @@ describe("node cache on a real control plane (kube-apiserver, PV controller, the
         }
     });
 });
-
-async function freePort(): Promise<number> {
-    const net = await import("node:net");
-    const srv = net.createServer();
-    await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", () => resolve()));
-    const port = (srv.address() as import("node:net").AddressInfo).port;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    return port;
-}

@@ -108,3 +108,50 @@ export async function freePort(): Promise<number> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     return port;
 }
+
+/**
+ * The flags of a single-member etcd on 127.0.0.1 (client and peer ports, data under `dataDir`), as both control planes
+ * of the suite run it (./cluster.ts and nodeCache.e2e.ts).
+ */
+export function etcdArgs(dataDir: string, clientPort: number, peerPort: number): string[] {
+    return [
+        `--data-dir=${dataDir}`,
+        `--listen-client-urls=http://127.0.0.1:${clientPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${clientPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+        "--unsafe-no-fsync",
+        "--log-level=warn",
+    ];
+}
+
+/**
+ * Writes `tokens.csv` in `runDir` with a fresh admin token (group system:masters) and gives the kube-apiserver flags
+ * both control planes share: etcd at `etcdPort`, HTTPS on 127.0.0.1:`apiPort` with the certificates `pki(file)` names
+ * (tls.crt/key, ca.crt, sa.pub/key), RBAC, no endpoint reconciler. Returns the token and the flags.
+ */
+export function apiServerArgs(o: { runDir: string; etcdPort: number; apiPort: number; pki: (file: string) => string }): { token: string; args: string[] } {
+    const token = require("node:crypto").randomBytes(24).toString("hex");
+    fs.writeFileSync(path.join(o.runDir, "tokens.csv"), `${token},e2e-admin,e2e-admin,"system:masters"\n`);
+    const args = [
+        `--etcd-servers=http://127.0.0.1:${o.etcdPort}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--secure-port=${o.apiPort}`,
+        `--cert-dir=${path.join(o.runDir, "apiserver")}`,
+        `--tls-cert-file=${o.pki("tls.crt")}`,
+        `--tls-private-key-file=${o.pki("tls.key")}`,
+        `--client-ca-file=${o.pki("ca.crt")}`,
+        `--token-auth-file=${path.join(o.runDir, "tokens.csv")}`,
+        "--authorization-mode=RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${o.pki("sa.pub")}`,
+        `--service-account-signing-key-file=${o.pki("sa.key")}`,
+        "--service-cluster-ip-range=10.96.0.0/16",
+        "--allow-privileged=true",
+        "--enable-priority-and-fairness=false",
+        "--endpoint-reconciler-type=none",
+    ];
+    return { token, args };
+}
