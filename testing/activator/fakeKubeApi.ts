@@ -19,7 +19,10 @@
  * Watches honour `labelSelector` (equality and existence terms), `fieldSelector` (equality on dotted paths),
  * `resourceVersion` (replays later events) and `timeoutSeconds`.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type net from "node:net";
 import { KubeConfig, type KubernetesObject, type V1EndpointSlice } from "@kubernetes/client-node";
 
@@ -104,6 +107,18 @@ export class FakeKubeApi {
     return api;
   }
 
+  /** Kubeconfig files written by kubeConfigFile(), removed by stop(). */
+  private readonly kubeConfigDirs: string[] = [];
+
+  /** The kubeConfig() as a file in a temporary folder (for a child process's KUBECONFIG); removed by stop(). */
+  kubeConfigFile(): string {
+    const dir = mkdtempSync(path.join(tmpdir(), "fake-kube-"));
+    this.kubeConfigDirs.push(dir);
+    const file = path.join(dir, "config");
+    writeFileSync(file, this.kubeConfig().exportConfig());
+    return file;
+  }
+
   kubeConfig(): KubeConfig {
     const kc = new KubeConfig();
     kc.loadFromOptions({
@@ -167,6 +182,7 @@ export class FakeKubeApi {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;
+    for (const dir of this.kubeConfigDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   }
 
   private emit(event: WatchEvent): void {

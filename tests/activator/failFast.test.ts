@@ -6,10 +6,7 @@
  * changes; a node being added fails nothing.
  */
 import { strict as assert } from "node:assert";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type http from "node:http";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { ActivatorProcess } from "../../testing/activator/activatorProcess";
 import { FakeKubeApi } from "../../testing/activator/fakeKubeApi";
@@ -60,13 +57,12 @@ describe("activator: fail fast with the cause (readiness mode kubernetes)", func
   this.timeout(60_000);
   let api: FakeKubeApi;
   let act: ActivatorProcess;
-  let kubeDir: string;
+  let kubeConfigFile: string;
   const open: http.ClientRequest[] = [];
 
   before(async () => {
     api = await FakeKubeApi.start();
-    kubeDir = mkdtempSync(path.join(tmpdir(), "failfast-kube-"));
-    writeFileSync(path.join(kubeDir, "config"), api.kubeConfig().exportConfig());
+    kubeConfigFile = api.kubeConfigFile();
     const models = [...CASES.map((c) => c.model), "booting", "slowboot", "refused"].map((name) => ({
       name,
       namespace: "models",
@@ -76,14 +72,13 @@ describe("activator: fail fast with the cause (readiness mode kubernetes)", func
       coldStartTimeoutSeconds: 30,
       ...(name === "slowboot" ? { failFast: { unschedulableGraceSeconds: 2 } } : {}),
     }));
-    act = await ActivatorProcess.start({ readiness: { mode: "kubernetes" }, models }, { env: { KUBECONFIG: path.join(kubeDir, "config") } });
+    act = await ActivatorProcess.start({ readiness: { mode: "kubernetes" }, models }, { env: { KUBECONFIG: kubeConfigFile } });
     await sleep(500); // the watches open
   });
   after(async () => {
     for (const req of open.splice(0)) req.destroy();
     await act?.stop();
     await api?.stop();
-    rmSync(kubeDir, { recursive: true, force: true });
   });
 
   const request = (model: string): Promise<HttpResult> =>

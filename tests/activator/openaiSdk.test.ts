@@ -12,8 +12,6 @@
  */
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
 import OpenAI from "openai";
 import { ActivatorProcess } from "../../testing/activator/activatorProcess";
@@ -79,7 +77,7 @@ const pythonHasOpenai = (): Promise<boolean> =>
 describe("activator: retry guidance read by the official OpenAI SDKs", function () {
   this.timeout(60_000);
   let api: FakeKubeApi;
-  let kubeDir: string;
+  let kubeConfigFile: string;
   let kubeAct: ActivatorProcess; // readiness mode kubernetes: a model that cannot start
   let act: ActivatorProcess; // readiness mode probe: queues and cold starts
   const backends: Record<string, TestBackend> = {};
@@ -88,11 +86,10 @@ describe("activator: retry guidance read by the official OpenAI SDKs", function 
   before(async () => {
     python = await pythonHasOpenai();
     api = await FakeKubeApi.start();
-    kubeDir = mkdtempSync(path.join(tmpdir(), "sdk-kube-"));
-    writeFileSync(path.join(kubeDir, "config"), api.kubeConfig().exportConfig());
+    kubeConfigFile = api.kubeConfigFile();
     kubeAct = await ActivatorProcess.start(
       { readiness: { mode: "kubernetes" }, models: [{ name: "crash", namespace: "models", backend: "http://crash-predictor.models.svc.cluster.local", readinessPath: "/v2/health/ready", openaiModels: ["crash"] }] },
-      { env: { KUBECONFIG: path.join(kubeDir, "config") } },
+      { env: { KUBECONFIG: kubeConfigFile } },
     );
     api.apply(predictorPod({ model: "crash", phase: "Running", containerStatuses: [containers.crashLoop("Error", 1)] }));
 
@@ -115,7 +112,6 @@ describe("activator: retry guidance read by the official OpenAI SDKs", function 
     await kubeAct?.stop();
     await api?.stop();
     for (const b of Object.values(backends)) await b.stop();
-    rmSync(kubeDir, { recursive: true, force: true });
   });
 
   /** activator_rejections_total for `test/<name>`, all reasons. */

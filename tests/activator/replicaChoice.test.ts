@@ -7,11 +7,8 @@
  * refuses connections is passed over.
  */
 import { strict as assert } from "node:assert";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type net from "node:net";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { ActivatorProcess } from "../../testing/activator/activatorProcess";
 import { freePort } from "../../testing/activator/backend";
@@ -76,7 +73,7 @@ describe("activator: replica choice (readiness mode kubernetes, real sockets)", 
   this.timeout(60_000);
   let api: FakeKubeApi;
   let act: ActivatorProcess;
-  let kubeDir: string;
+  let kubeConfigFile: string;
   let port: number;
   const pods: Pod[] = [];
 
@@ -96,8 +93,7 @@ describe("activator: replica choice (readiness mode kubernetes, real sockets)", 
     port = await freePort();
     for (const address of [...PODS, SERVICE]) pods.push(await Pod.start(address, port));
     api = await FakeKubeApi.start();
-    kubeDir = mkdtempSync(path.join(tmpdir(), "replica-choice-kube-"));
-    writeFileSync(path.join(kubeDir, "config"), api.kubeConfig().exportConfig());
+    kubeConfigFile = api.kubeConfigFile();
     const model = (name: string, extra: Record<string, unknown> = {}) => ({
       name,
       namespace: "models",
@@ -123,7 +119,7 @@ describe("activator: replica choice (readiness mode kubernetes, real sockets)", 
           model("capped", { replicaChoice: { policy: "least-loaded" }, maxConcurrencyPerReplica: 1 }),
         ],
       },
-      { env: { KUBECONFIG: path.join(kubeDir, "config") } },
+      { env: { KUBECONFIG: kubeConfigFile } },
     );
     await sleep(500); // the watches open
   });
@@ -131,7 +127,6 @@ describe("activator: replica choice (readiness mode kubernetes, real sockets)", 
     await act?.stop();
     await api?.stop();
     await Promise.all(pods.map((p) => p.stop()));
-    rmSync(kubeDir, { recursive: true, force: true });
   });
 
   it("prefix-affine: every turn of a conversation goes to one replica, conversations spread over the replicas, none to the Service", async () => {

@@ -6,10 +6,7 @@
  * canary's pod runs again, draws hold for the canary again.
  */
 import { strict as assert } from "node:assert";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type http from "node:http";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import { ActivatorProcess } from "../../../testing/activator/activatorProcess";
 import { TestBackend } from "../../../testing/activator/backend";
 import { endpointSlice, FakeKubeApi } from "../../../testing/activator/fakeKubeApi";
@@ -23,7 +20,7 @@ describe("activator: a canary that cannot start falls back to the stable (readin
   let api: FakeKubeApi;
   let act: ActivatorProcess;
   let stable: TestBackend;
-  let kubeDir: string;
+  let kubeConfigFile: string;
   const open: http.ClientRequest[] = [];
 
   before(async () => {
@@ -31,8 +28,7 @@ describe("activator: a canary that cannot start falls back to the stable (readin
     stable = await TestBackend.create();
     await stable.start();
     api.apply(endpointSlice({ namespace: "models", service: "qwen-predictor", name: "qwen-predictor-abc", ready: [true], address: "127.0.0.1", port: stable.port }));
-    kubeDir = mkdtempSync(path.join(tmpdir(), "canary-kube-"));
-    writeFileSync(path.join(kubeDir, "config"), api.kubeConfig().exportConfig());
+    kubeConfigFile = api.kubeConfigFile();
     const models = [
       {
         name: "qwen",
@@ -44,7 +40,7 @@ describe("activator: a canary that cannot start falls back to the stable (readin
         canary: { backend: "http://qwen-canary-predictor.models.svc.cluster.local", trafficPercent: 100, stickiness: { by: "none" } },
       },
     ];
-    act = await ActivatorProcess.start({ readiness: { mode: "kubernetes" }, models }, { env: { KUBECONFIG: path.join(kubeDir, "config") } });
+    act = await ActivatorProcess.start({ readiness: { mode: "kubernetes" }, models }, { env: { KUBECONFIG: kubeConfigFile } });
     await sleep(500); // the watches open
   });
   after(async () => {
@@ -52,7 +48,6 @@ describe("activator: a canary that cannot start falls back to the stable (readin
     await act?.stop();
     await api?.stop();
     await stable?.stop();
-    rmSync(kubeDir, { recursive: true, force: true });
   });
 
   const request = (): Promise<HttpResult> => send(`${act.proxyUrl}/v1/x`, { headers: { host: "qwen.test" }, onRequest: (req) => open.push(req) });
