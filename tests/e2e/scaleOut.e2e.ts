@@ -29,6 +29,8 @@ const HPA_SLACK_MS = 3000;
 const SERVING_SLACK_MS = 3000;
 /** Bound on our own share: the new endpoint ready in the EndpointSlice → the first held request at the new pod. */
 const OURS_BOUND_MS = 1000;
+/** Bound on the last answer → replicas 0, beyond cooldown + polling: KEDA's loop and the update on a loaded machine (8.9 s in all at load 16). */
+const SCALE_IN_SLACK_MS = 10_000;
 
 const NAME = "scaleout";
 
@@ -43,6 +45,8 @@ describe("scale-out 1 → 2 → 3 on a real control plane (HPA controller, KEDA 
     });
     let kube: Kube;
     let so: any;
+    /** The scale-out's answers: when the last one arrived, the model's demand fell to zero. */
+    let answered: Answer[] = [];
 
     before(async function () {
         try {
@@ -101,6 +105,10 @@ describe("scale-out 1 → 2 → 3 on a real control plane (HPA controller, KEDA 
             return slices.items.flatMap((s: any) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready).map((e: any) => e.addresses[0]);
         };
 
+        // Start from zero. KServe creates the Deployment with one replica, and KEDA's first scale loop takes it to 0
+        // (no demand). A request sent before then can reach that replica just as KEDA scales it in. The stand-in deletes
+        // a pod at once; a kubelet would give it its termination grace period.
+        await Kube.until("the model at 0 replicas", 60_000, async () => ((await deployment()).spec.replicas ?? 0) === 0 && cluster.node.podsOf(NAME).length === 0, 100);
         // 0 → 1: one held request wakes the model (KEDA's own activation); it is in flight at the first pod.
         send(1);
         await Kube.until("the first replica serving", 60_000, async () => {
@@ -152,5 +160,29 @@ describe("scale-out 1 → 2 → 3 on a real control plane (HPA controller, KEDA 
         assert.deepEqual(pods.map((p) => p.model.served).sort(), [1, 2, 2]);
         const done = await Promise.all(answers);
         assert.deepEqual(done.map((a) => a.status), [200, 200, 200, 200, 200]);
+        answered = done;
+    });
+
+    // Scale-down. With no demand the external-push trigger is inactive, and KEDA itself sets the Deployment from any
+    // count straight to minReplicaCount (0) once `cooldownPeriod` has passed since the trigger was last active:
+    // kedacore/keda v2.20.2 pkg/scaling/executor/scale_scaledobjects.go L98-L101 (`currentReplicas > 0 && minReplicas
+    // == 0` → scaleToZeroOrIdle) and L212-L213 (LastActiveTime + cooldownPeriod). The HPA's scale-down behaviour of the
+    // plan (300 s stabilization window, then 1 pod per 60 s) only paces scale-in while some demand remains.
+    it("demand gone: KEDA takes 3 → 0 after cooldownSeconds, without waiting for the HPA's 300 s scale-down window", async function () {
+        if (answered.length === 0) this.skip();
+        const demandEndedAt = Math.max(...answered.map((a) => a.firstByteAt));
+        const window = so.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds;
+        const bound = (model.cooldownSeconds + model.pollingSeconds) * 1000 + SCALE_IN_SLACK_MS;
+        let zeroAt = 0;
+        await Kube.until("replicas 0", bound + 30_000, async () => {
+            if (((await deployment()).spec.replicas ?? 0) !== 0) return false;
+            zeroAt = Date.now();
+            return true;
+        }, 100);
+        await Kube.until("every pod gone", 30_000, async () => cluster.node.podsOf(NAME).length === 0, 100);
+        const goneAt = Date.now();
+        console.log(`    3 → 0: last answer → replicas 0 ${zeroAt - demandEndedAt} ms, → pods gone ${goneAt - demandEndedAt} ms (cooldown ${model.cooldownSeconds} s, HPA window ${window} s)`);
+        assert.ok(zeroAt - demandEndedAt <= bound, `last answer → replicas 0 took ${zeroAt - demandEndedAt} ms (bound: cooldown ${model.cooldownSeconds} s + polling ${model.pollingSeconds} s + ${SCALE_IN_SLACK_MS} ms)`);
+        assert.ok(zeroAt - demandEndedAt < window * 1000, "scaled in by KEDA, not paced by the HPA's window");
     });
 });
