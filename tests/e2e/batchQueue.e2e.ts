@@ -7,15 +7,18 @@
  * The plan's objects are applied as `npm run plan` writes them (`batch.enabled`, with `pollingSeconds` /
  * `cooldownSeconds` shortened through the stack keys), with two swaps, both because there is no AWS here:
  * - endpoint: the trigger gets `awsEndpoint` = a recording proxy in front of moto (plain http: KEDA's SQS client takes
- *   it as the SDK's BaseEndpoint, kedacore/keda v2.20.2 pkg/scalers/aws_sqs_queue_scaler.go createSqsClient). The
- *   plan's `queueURL` stays: moto finds the queue by the URL's last path segment, and SigV4 carries the region;
+ *   it as the SDK's BaseEndpoint, kedacore/keda v2.20.2 pkg/scalers/aws_sqs_queue_scaler.go `createSqsClient`, lines
+ *   135-138; the metadata key at line 37). The plan's `queueURL` stays: KEDA sends it as `QueueUrl` (line 182), moto
+ *   finds the queue by its last path segment, and SigV4 carries the region (`awsRegion`);
  * - authentication: the plan's TriggerAuthentication (`podIdentity.provider: aws`, no roleArn) is applied unchanged, so
  *   KEDA uses its operator's own AWS credential chain (pkg/scalers/aws/aws_common.go GetAwsAuthorization →
  *   aws_config_cache.go GetCredentials → config.LoadDefaultConfig). In EKS that chain finds the IRSA web identity the
  *   keda chart's `podIdentity.aws.irsa` gives the operator; here the operator process gets static test keys in
  *   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY instead (moto checks none).
- * The scaler's metric is visible + in-flight messages (`scaleOnInFlight: true`, the plan's), active above
- * `activationQueueLength` (0); the HPA asks ceil(messages / `queueLength`) replicas (`AverageValue` target).
+ * The scaler's metric is the sum of the queue attributes it asks for (lines 95-102 and 193-210): visible
+ * (`ApproximateNumberOfMessages`) + in flight (`ApproximateNumberOfMessagesNotVisible`, with `scaleOnInFlight: true`,
+ * the plan's); active when above `activationQueueLength` (0; line 175); the HPA asks ceil(messages / `queueLength`)
+ * replicas (`AverageValue` target, line 158).
  * Skipped, saying so, when moto_server is absent.
  */
 import * as assert from "node:assert/strict";
