@@ -143,7 +143,8 @@ async function main(): Promise<void> {
     clock: systemClock,
     logger,
   });
-  const activity = withQueueDemand(clusterActivity, (key) => queues.depths.model(key));
+  // A read that turns a model's backlog active pushes `true` at once, as a request at a cold model does.
+  const activity = withQueueDemand(clusterActivity, (key) => queues.depths.model(key), (listener) => queues.depths.onActivated(listener));
   const startDiscovery = (c: ActivatorConfig): PeerDiscovery | null =>
     c.peers ? discoverPeers(c.peers, (addresses) => peers.setAddresses(addresses), { logger, kubeConfig: environmentKubeConfig }) : null;
   let discovery = startDiscovery(initial);

@@ -24,6 +24,13 @@ export const batchStackSchema = z
         messagesPerRunner: z.int().min(1).default(2),
         /** Runner pods at most. Default 4. */
         maxRunners: z.int().min(1).max(100).default(4),
+        /**
+         * Seconds between KEDA's reads of the chunk queue (the runner ScaledObject's `pollingInterval`): how soon a
+         * runner starts from zero. Default 15 (KEDA's default, as the models').
+         */
+        pollingSeconds: z.int().min(1).max(3600).default(15),
+        /** Seconds after the queue was last seen non-empty before the runners go back to zero (`cooldownPeriod`). Default 120. */
+        cooldownSeconds: z.int().min(0).max(86_400).default(120),
         /** Deliveries of a chunk before it goes to the dead-letter queue. Default 5. */
         maxReceiveCount: z.int().min(1).max(1000).default(5),
         /** Runner pod CPU and memory (requests = limits). */

@@ -162,7 +162,15 @@ export class BatchRunner extends pulumi.ComponentResource {
         if (args.apiKey !== undefined) {
             new k8s.core.v1.Secret(childName(name, "api-key"), { metadata: { name: runnerApiKeySecretName, namespace }, stringData: { [runnerApiKeySecretKey]: args.apiKey } }, k8sOpts());
         }
-        const common = { namespace, queueUrl: "", region: args.region, messagesPerReplica: config.messagesPerRunner, maxReplicas: config.maxRunners };
+        const common = {
+            namespace,
+            queueUrl: "",
+            region: args.region,
+            messagesPerReplica: config.messagesPerRunner,
+            maxReplicas: config.maxRunners,
+            pollingSeconds: config.pollingSeconds,
+            cooldownSeconds: config.cooldownSeconds,
+        };
         const deployment = pulumi.output(args.image).apply((image) =>
             batchRunnerDeploymentManifest({ ...common, image, cpu: config.runnerCpu, memory: config.runnerMemory, systemNodeSelector: args.systemNodeSelector, roleArn: "", apiKey: args.apiKey !== undefined }),
         );

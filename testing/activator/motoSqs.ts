@@ -47,16 +47,19 @@ export class MotoSqs {
     readonly endpoint: string,
     private readonly child: ChildProcess,
     readonly client: SQSClient,
+    /** The region queues are created and used in (moto keeps one set of queues per region). */
+    readonly region: string,
   ) {}
 
-  static async start(): Promise<MotoSqs | null> {
+  /** Starts moto_server on a free port of 127.0.0.1; `region` (default MOTO_REGION) is where this client works. */
+  static async start(region = MOTO_REGION): Promise<MotoSqs | null> {
     const bin = motoServerPath();
     if (!bin) return null;
     const port = await freePort();
     const child = spawn(bin, ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
     const endpoint = `http://127.0.0.1:${port}`;
-    const client = new SQSClient({ region: MOTO_REGION, endpoint, credentials: { accessKeyId: "test", secretAccessKey: "test" }, useQueueUrlAsEndpoint: false });
-    const moto = new MotoSqs(endpoint, child, client);
+    const client = new SQSClient({ region, endpoint, credentials: { accessKeyId: "test", secretAccessKey: "test" }, useQueueUrlAsEndpoint: false });
+    const moto = new MotoSqs(endpoint, child, client, region);
     await eventually(async () => (await fetch(`${endpoint}/moto-api/`).catch(() => null)) !== null, `moto_server to listen on ${endpoint}`, 20_000, 100);
     return moto;
   }
@@ -64,7 +67,7 @@ export class MotoSqs {
   /** Creates a queue; returns its ARN. */
   async createQueue(name: string): Promise<string> {
     await this.client.send(new CreateQueueCommand({ QueueName: name }));
-    return `arn:aws:sqs:${MOTO_REGION}:${MOTO_ACCOUNT}:${name}`;
+    return `arn:aws:sqs:${this.region}:${MOTO_ACCOUNT}:${name}`;
   }
 
   async deleteQueue(arn: string): Promise<void> {

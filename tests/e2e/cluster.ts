@@ -44,6 +44,13 @@ export interface ClusterOptions {
      * `--horizontal-pod-autoscaler-sync-period` (seconds; upstream default 15). Off: neither runs (0 ↔ 1 only).
      */
     readonly hpaSyncPeriodSeconds?: number;
+    /**
+     * Called once the plan is rendered, before anything is applied: may start what the plan's objects point at and
+     * change objects of `plan.all` in place (a test that does says which and why). Default: none.
+     */
+    readonly preparePlan?: (plan: PlanObjects) => Promise<void>;
+    /** More environment for the KEDA operator process (e.g. static test credentials for its AWS SDK). Default: none. */
+    readonly kedaEnv?: Record<string, string>;
 }
 
 
@@ -99,6 +106,7 @@ export class Cluster {
     async start(): Promise<void> {
         this.bins = builtComponents();
         this.plan = await this.phase("plan", async () => renderPlan("dev", path.join(this.runDir, "plan"), this.options.planSettings));
+        await this.options.preparePlan?.(this.plan);
         this.writeHosts();
         this.certDir = path.join(this.runDir, "pki");
         // The serving certificate also names KEDA's metrics API server Service, which the aggregator verifies.
@@ -369,7 +377,7 @@ export class Cluster {
             "--leader-elect=false",
             "--zap-log-level=info",
             "--zap-encoder=console",
-        ], { env: { KUBECONFIG: this.kubeconfig, WATCH_NAMESPACE: "", POD_NAMESPACE: kedaRelease.namespace, KEDA_CLUSTER_OBJECT_NAMESPACE: kedaRelease.namespace } });
+        ], { env: { ...this.options.kedaEnv, KUBECONFIG: this.kubeconfig, WATCH_NAMESPACE: "", POD_NAMESPACE: kedaRelease.namespace, KEDA_CLUSTER_OBJECT_NAMESPACE: kedaRelease.namespace } });
         await new Promise((r) => setTimeout(r, 500));
         if (keda.hasExited()) throw new Error(`keda operator exited:\n${this.processes.tail("keda-operator")}`);
         return metricsService;

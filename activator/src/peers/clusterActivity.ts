@@ -11,7 +11,8 @@ export interface RemoteDemand {
   remoteLastActivityAt(modelKey: string): number;
 }
 
-type ActivationListener = (modelKey: string, arrivedAt: number) => void;
+/** arrivedAt: performance.now() at a request's arrival; absent for an activation that is no request (a queue backlog, ../queue). */
+type ActivationListener = (modelKey: string, arrivedAt?: number) => void;
 type RequestListener = (modelKey: string) => void;
 
 export class ClusterActivity implements ModelActivity {

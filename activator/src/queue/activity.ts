@@ -11,6 +11,9 @@
  *   GetExternalPerPodMetricReplicas) and takes the largest over the metrics. So replicas = max(ceil(HTTP demand /
  *   targetConcurrency), ceil(backlog / messagesPerReplica), the vLLM metrics), exactly as HTTP demand and the engine
  *   gauges already compose.
+ * - activation: with `onBacklogActivated` (./depths.ts `QueueDepths.onActivated`), a read that turns the model active is
+ *   an activation event like a request at a cold model (`onActivationNeeded`, without an arrival time), so the scaler
+ *   pushes `true` on KEDA's stream at once instead of at the next heartbeat (up to `activation.heartbeatSeconds`).
  * HTTP demand (`demand`) is left as it is: messages and requests in flight are different units with their own targets.
  */
 import type { ModelActivity, ScalingMetric } from "../scaler/activity";
@@ -19,14 +22,25 @@ import type { ModelQueueView } from "./depths";
 /** Suffix of the queue metric's name: `activator-queue-<model>` (../scaler/server.ts metricNameFor). */
 export const QUEUE_METRIC_SUFFIX = "queue";
 
-export function withQueueDemand(inner: ModelActivity, backlog: (modelKey: string) => ModelQueueView | undefined): ModelActivity {
+export function withQueueDemand(
+  inner: ModelActivity,
+  backlog: (modelKey: string) => ModelQueueView | undefined,
+  onBacklogActivated?: (listener: (modelKey: string) => void) => () => void,
+): ModelActivity {
   return {
     has: (key) => inner.has(key),
     demand: (key) => inner.demand(key),
     lastActivityAt: (key) => inner.lastActivityAt(key),
     onRequest: (listener) => inner.onRequest?.(listener) ?? (() => {}),
     targetConcurrency: (key) => inner.targetConcurrency(key),
-    onActivationNeeded: (listener) => inner.onActivationNeeded(listener),
+    onActivationNeeded(listener) {
+      const fromRequests = inner.onActivationNeeded(listener);
+      const fromBacklog = onBacklogActivated?.((key) => listener(key)) ?? (() => {});
+      return () => {
+        fromRequests();
+        fromBacklog();
+      };
+    },
     activeNow: (key) => (inner.activeNow?.(key) ?? false) || (backlog(key)?.active ?? false),
     extraMetrics(key): ScalingMetric[] {
       const metrics = inner.extraMetrics?.(key) ?? [];

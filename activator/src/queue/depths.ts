@@ -16,6 +16,10 @@
  *   ended (a slow endpoint never stacks reads). Each read is aborted after `timeoutSeconds`. A queue listed by several
  *   models is read once per round.
  * - The configured models are re-read every round (config reloads add and remove queues; their series follow).
+ * - A read that turns a model active (backlog below `activationMessages` before it, at or above after it, e.g. 0 → a
+ *   first message) tells `onActivated` listeners at once, with the read: the scaler pushes `true` on KEDA's stream
+ *   then, as for a request that finds its model cold, instead of at the next heartbeat. A model that stays active, or
+ *   turns active by a config reload, is not told again (the heartbeat and KEDA's polls report it).
  *
  * Never throws from a read: every rejection becomes the queue's error.
  */
@@ -83,6 +87,7 @@ export class QueueDepths {
   private timer: ClockTimer | undefined;
   private closed = false;
   private readonly wallNow: () => number;
+  private readonly activatedListeners = new Set<(modelKey: string) => void>();
 
   constructor(private readonly opts: QueueDepthsOptions) {
     this.wallNow = opts.wallNow ?? Date.now;
@@ -98,6 +103,15 @@ export class QueueDepths {
     this.closed = true;
     this.opts.clock.clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /**
+   * Subscribes to "a read turned this model active" (rules above): called synchronously from the read, once per
+   * transition, with the model key. Returns unsubscribe.
+   */
+  onActivated(listener: (modelKey: string) => void): () => void {
+    this.activatedListeners.add(listener);
+    return () => this.activatedListeners.delete(listener);
   }
 
   /** The model's backlog; undefined when it has no `queueScaling`. */
@@ -194,8 +208,19 @@ export class QueueDepths {
       clock.clearTimeout(timeout);
     }
     if (state.error) logger.info({ queue: state.queue.arn, models, depth }, "queue depth readable again");
+    const wasActive = models.map((model) => this.model(model)?.active ?? false);
     state.error = undefined;
     state.lastGood = { depth, at: clock.now(), wallAt: this.wallNow() };
+    models.forEach((model, i) => {
+      if (wasActive[i] || !this.model(model)?.active) return;
+      for (const listener of this.activatedListeners) {
+        try {
+          listener(model);
+        } catch (err) {
+          logger.error({ model, err: errorMessage(err) }, "queue activation listener failed");
+        }
+      }
+    });
   }
 }
 

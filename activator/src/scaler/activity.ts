@@ -36,8 +36,12 @@ export interface ModelActivity {
   extraMetrics?(modelKey: string): ScalingMetric[];
   /** Active now for a reason other than requests (a queue backlog, ../queue/activity.ts); false when absent. */
   activeNow?(modelKey: string): boolean;
-  /** Subscribe to "a request arrived for a model with no ready replica"; arrivedAt = performance.now() at arrival. Returns unsubscribe. */
-  onActivationNeeded(listener: (modelKey: string, arrivedAt: number) => void): () => void;
+  /**
+   * Subscribe to "a request arrived for a model with no ready replica" (arrivedAt = performance.now() at arrival), or
+   * another reason to wake the model now (a queue backlog turned active, ../queue/activity.ts: no arrivedAt). Returns
+   * unsubscribe.
+   */
+  onActivationNeeded(listener: (modelKey: string, arrivedAt?: number) => void): () => void;
 }
 
 /**

@@ -4,8 +4,8 @@
  * - "Active" is defined once, in ./activity `activeSince`: demand now, or a request arrived or ended since the previous
  *   report to the same reader (each stream; the IsActive polls of each model).
  * - `StreamIsActive`: on open, sends the model's current state (KEDA expects an immediate value). Then it
- *   sends `true` the moment the activity reports "request arrived, no ready replica" for the stream's
- *   model (event-driven, written synchronously from the event), `true` when a request finds a warm model idle (at most
+ *   sends `true` the moment the activity reports "request arrived, no ready replica" (or "queue backlog turned
+ *   active", ../queue) for the stream's model (event-driven, written synchronously from the event), `true` when a request finds a warm model idle (at most
  *   one per TRAFFIC_PUSH_MIN_MS; busy traffic rides the heartbeat), `true` again every heartbeat while the model is
  *   active, and `false` once when it is not. KEDA ignores a `false` on the stream; its polls decide scale-to-zero after the cooldownPeriod.
  * - `IsActive`: active since the previous IsActive for the model. `GetMetricSpec`: demand with the target concurrency per replica, then any further metric
@@ -55,7 +55,7 @@ export interface ScalerServerOptions {
   heartbeatMs?: number;
   /** The activity's clock, ms; default performance.now (tests inject one). */
   now?: () => number;
-  /** Called once per activation event that was pushed to at least one stream, with (push time − arrival) in seconds. */
+  /** Called once per request activation event pushed to at least one stream, with (push time − arrival) in seconds (not for a queue backlog's). */
   observePushLatency?: (modelKey: string, seconds: number) => void;
   /**
    * Called whenever KEDA calls in for a model (IsActive, GetMetricSpec, GetMetrics, a StreamIsActive opened). KEDA's
@@ -158,7 +158,7 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
     if (set?.delete(stream) && set.size === 0) streamsByModel.delete(stream.modelKey);
   }
 
-  function onActivationNeeded(modelKey: string, arrivedAt: number): void {
+  function onActivationNeeded(modelKey: string, arrivedAt?: number): void {
     const set = streamsByModel.get(modelKey);
     if (!set) return;
     const at = now();
@@ -169,7 +169,8 @@ export async function startScalerServer(opts: ScalerServerOptions): Promise<Scal
       send(stream, true, at);
       pushed = true;
     }
-    if (pushed) opts.observePushLatency?.(modelKey, (performance.now() - arrivedAt) / 1000);
+    // Push latency is a request's (arrival → `true`); a backlog's activation has no arrival and is not observed.
+    if (pushed && arrivedAt !== undefined) opts.observePushLatency?.(modelKey, (performance.now() - arrivedAt) / 1000);
   }
 
   function heartbeat(): void {

@@ -27,6 +27,10 @@ export interface BatchRunnerOptions {
     /** Chunk messages per runner replica (KEDA `queueLength`). */
     messagesPerReplica: number;
     maxReplicas: number;
+    /** KEDA `pollingInterval` (s): how often KEDA reads the queue to scale from and to zero. */
+    pollingSeconds: number;
+    /** KEDA `cooldownPeriod` (s): how long after the last non-empty read the runners go back to zero. */
+    cooldownSeconds: number;
     cpu: string;
     memory: string;
     systemNodeSelector: Record<string, string>;
@@ -91,7 +95,9 @@ export function batchTriggerAuthenticationManifest(namespace: string) {
     };
 }
 
-export function batchRunnerScaledObjectManifest(o: Pick<BatchRunnerOptions, "namespace" | "queueUrl" | "region" | "messagesPerReplica" | "maxReplicas">) {
+export function batchRunnerScaledObjectManifest(
+    o: Pick<BatchRunnerOptions, "namespace" | "queueUrl" | "region" | "messagesPerReplica" | "maxReplicas" | "pollingSeconds" | "cooldownSeconds">,
+) {
     return {
         apiVersion: "keda.sh/v1alpha1",
         kind: "ScaledObject",
@@ -100,8 +106,8 @@ export function batchRunnerScaledObjectManifest(o: Pick<BatchRunnerOptions, "nam
             scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: batchRunnerName },
             minReplicaCount: 0,
             maxReplicaCount: o.maxReplicas,
-            pollingInterval: 15,
-            cooldownPeriod: 120,
+            pollingInterval: o.pollingSeconds,
+            cooldownPeriod: o.cooldownSeconds,
             triggers: [
                 {
                     type: "aws-sqs-queue",

@@ -33,6 +33,8 @@ describe("stack config", () => {
                 yieldWaitingAbove: 4,
                 messagesPerRunner: 2,
                 maxRunners: 4,
+                pollingSeconds: 15,
+                cooldownSeconds: 120,
                 maxReceiveCount: 5,
                 runnerCpu: "500m",
                 runnerMemory: "512Mi",

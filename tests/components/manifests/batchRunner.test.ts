@@ -13,6 +13,8 @@ const options = {
     region: "us-west-2",
     messagesPerReplica: 4,
     maxReplicas: 5,
+    pollingSeconds: 7,
+    cooldownSeconds: 45,
     cpu: "500m",
     memory: "512Mi",
     systemNodeSelector: { role: "system" },
@@ -32,6 +34,9 @@ describe("batch runner manifests", () => {
     it("scale the runner Deployment from zero on the chunk queue (visible + in flight), with the operator's own AWS identity", () => {
         assert.deepEqual(scaled.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "batch-runner" });
         assert.equal(scaled.spec.minReplicaCount, 0);
+        assert.equal(scaled.spec.maxReplicaCount, 5);
+        assert.equal(scaled.spec.pollingInterval, 7, "batch.pollingSeconds");
+        assert.equal(scaled.spec.cooldownPeriod, 45, "batch.cooldownSeconds");
         assert.equal(scaled.spec.triggers.length, 1);
         const [trigger] = scaled.spec.triggers;
         assert.equal(trigger!.type, "aws-sqs-queue");
