@@ -54,6 +54,22 @@ interface Req {
   at: number;
   prefix: number;
   replica: number;
+  how: string;
+  admittedAt: number;
+}
+
+/** One request's path, for analysis (`opts.trace`): where the time to its first token went. */
+export interface Traced {
+  prefix: number;
+  replica: number;
+  /** `service`, or the pick's `how`. */
+  how: string;
+  hit: boolean;
+  /** Seconds waiting for a slot (`vllm:num_requests_waiting`), then for the replica's prefill, then prefilling. */
+  slotWait: number;
+  prefillWait: number;
+  prefill: number;
+  ttftMs: number;
 }
 
 interface Replica {
@@ -110,7 +126,7 @@ function zipf(n: number, s: number, next: () => number): () => number {
  * Runs `requests` requests arriving as a Poisson process of `ratePerSecond` (open loop), or, with `closedClients`,
  * that many clients each sending its next request when its last one completes (to measure saturation throughput).
  */
-export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number }): SimResult {
+export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number; trace?: (t: Traced) => void }): SimResult {
   const random = rng(opts.seed);
   const next = () => random.next();
   const drawPrefix = workload.prefixes > 0 ? zipf(workload.prefixes, workload.zipfS, next) : undefined;
@@ -150,6 +166,7 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     events.push(now + engine.overheadSeconds + tokens / engine.prefillTokensPerSecond, () => {
       const t = now + engine.overheadSeconds + tokens / engine.prefillTokensPerSecond;
       ttft.push((t - req.at) * 1000);
+      opts.trace?.({ prefix: req.prefix, replica: req.replica, how: req.how, hit, slotWait: req.admittedAt - req.at, prefillWait: now - req.admittedAt, prefill: t - now, ttftMs: (t - req.at) * 1000 });
       if (!hit && workload.prefixTokens <= engine.cacheTokens) {
         r.cache.set(req.prefix, true);
         r.cachedTokens += workload.prefixTokens;
@@ -167,7 +184,9 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
   const admit = (r: Replica, now: number) => {
     while (r.running < engine.slots && r.waiting.length > 0) {
       r.running++;
-      r.prefillQueue.push(r.waiting.shift()!);
+      const req = r.waiting.shift()!;
+      req.admittedAt = now;
+      r.prefillQueue.push(req);
     }
     startPrefill(r, now);
   };
@@ -183,6 +202,7 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     sent++;
     const prefix = drawPrefix ? drawPrefix() : unique++;
     let endpoint: string;
+    let how = "service";
     if (policy === "service") {
       endpoint = endpoints[Math.floor(next() * endpoints.length)]!;
     } else {
@@ -191,6 +211,7 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
       const bound = loadBound(total, endpoints.length, boundFactor);
       const pick = policy === "prefix-affine" ? pickBounded(ring, `prefix ${prefix}`, load, boundFactor) : pickLeastLoaded(endpoints, load, rotate++);
       endpoint = pick!.endpoint;
+      how = pick!.how;
       if (policy === "prefix-affine") {
         const after = load(endpoint) + 1;
         if (after > bound + 1e-9) aboveBound++;
@@ -199,7 +220,7 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     }
     const r = replicas[index.get(endpoint)!]!;
     r.inFlight++;
-    r.waiting.push({ at: now, prefix, replica: index.get(endpoint)! });
+    r.waiting.push({ at: now, prefix, replica: index.get(endpoint)!, how, admittedAt: now });
     admit(r, now);
   };
   const scrape = (now: number) => {
