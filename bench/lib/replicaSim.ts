@@ -1,9 +1,12 @@
 /**
  * A discrete-event model of N vLLM-like engine replicas behind one activator, for bench/replicaChoice.ts. Virtual
  * time (seconds), seeded: the same input gives the same figures on any machine. The replica choice is the
- * activator's own code (`activator/src/routing/endpointPicker.ts`: `pickBounded`, `pickLeastLoaded`, `endpointLoad`)
- * fed what the activator has: its own per-endpoint in-flight counts, and the engines' gauges as last scraped
- * (every `scrapeSeconds`).
+ * activator's own code (`activator/src/routing/endpointPicker.ts`: `pickBounded`, `pickLeastLoaded`;
+ * `activator/src/routing/engineEstimate.ts`: `EngineEstimates`) fed what each activator replica has: its own
+ * per-endpoint in-flight counts, and the engines' gauges as it last scraped them (every `scrapeSeconds`, each
+ * activator replica on its own timer, phases spread over one interval). With `activators` > 1 each request goes to
+ * an activator replica drawn at random (the load balancer), from a random stream of its own, so the workload is the
+ * same for any count.
  *
  * One replica: `slots` requests run at once (vLLM's `max_num_seqs`); more wait (`vllm:num_requests_waiting`). A
  * request with a slot is prefilled, one at a time per replica (FIFO), taking `overheadSeconds` + uncached prompt
@@ -12,7 +15,7 @@
  * of whole shared prefixes holding at most `cacheTokens` tokens: a request whose prefix is cached prefills only its
  * own suffix (the hit speed-up), and its prefix becomes most recent.
  */
-import { endpointLoad, HashRing, loadBound, pickBounded, pickLeastLoaded, type EngineReading } from "../../activator/src/routing/endpointPicker";
+import { HashRing, loadBound, pickBounded, pickLeastLoaded, type EngineReading } from "../../activator/src/routing/endpointPicker";
 import { EngineEstimates } from "../../activator/src/routing/engineEstimate";
 import { EventQueue } from "../../simulator/heap";
 import { rng } from "../../simulator/rng";
@@ -133,8 +136,10 @@ function zipf(n: number, s: number, next: () => number): () => number {
 /**
  * Runs `requests` requests arriving as a Poisson process of `ratePerSecond` (open loop), or, with `closedClients`,
  * that many clients each sending its next request when its last one completes (to measure saturation throughput).
+ * `activators`: activator replicas choosing independently (default 1); `boundFactor`: c (default 1.25); `trace`:
+ * called once per request at its first token.
  */
-export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number; activators?: number; legacy?: boolean; trace?: (t: Traced) => void }): SimResult {
+export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number; activators?: number; trace?: (t: Traced) => void }): SimResult {
   const random = rng(opts.seed);
   const next = () => random.next();
   const drawPrefix = workload.prefixes > 0 ? zipf(workload.prefixes, workload.zipfS, next) : undefined;
@@ -213,8 +218,8 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     let how = "service";
     const a = activators.length > 1 ? activators[Math.floor(spread.next() * activators.length)]! : activators[0]!;
     const estimate = (e: string) => a.estimates.estimate(e, a.inFlight[index.get(e)!]!, a.gauges[index.get(e)!]);
-    const load = (e: string) => (opts.legacy ? endpointLoad(a.inFlight[index.get(e)!]!, a.gauges[index.get(e)!]) : estimate(e).load);
-    const full = (e: string) => (opts.legacy ? false : estimate(e).full);
+    const load = (e: string) => estimate(e).load;
+    const full = (e: string) => estimate(e).full;
     if (policy === "service") {
       endpoint = endpoints[Math.floor(next() * endpoints.length)]!;
     } else {
