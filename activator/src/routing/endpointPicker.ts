@@ -13,7 +13,8 @@
  *   ever exceeds the bound; with fractional loads (engine penalties) none may fit, and the least loaded is taken.
  * - `pickLeastLoaded`: the endpoint with the least load; ties broken by `start` (a rotating counter) so equal
  *   endpoints share the work instead of the first listed taking it all.
- * - `endpointLoad`: an endpoint's load from the activator's own in-flight count and, when fresh, vLLM's gauges.
+ * - `endpointLoad`: an endpoint's load from an outstanding count and vLLM's gauges; the activator feeds it the
+ *   estimate of ./engineEstimate (the last reading brought forward with its own sends since), not the raw reading.
  */
 
 /** Points on the ring per endpoint: with 100, each endpoint's share of the key space is within ~±20% of 1/n. */
