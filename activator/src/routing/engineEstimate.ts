@@ -13,7 +13,8 @@
  * - Admission capacity (how many sequences the engine runs at once: vLLM's `max_num_seqs`, or fewer when the KV
  *   cache is the limit): learnt from readings. A reading with requests waiting says the engine runs all it can, so
  *   its `running` is the capacity; a reading with more running than the learnt capacity raises it. Unknown until a
- *   reading has shown requests waiting.
+ *   reading has shown requests waiting. A capacity learnt while the KV cache was the limit is low until a reading shows
+ *   more running; meanwhile the endpoint is walked past sooner than it need be (the bound still holds).
  * - Waiting: outstanding − capacity when the capacity is known (0 or more); otherwise the reading's `waiting`, plus
  *   what this replica added since when the engine was already queueing.
  * - Full: one more request would wait for a slot (outstanding + 1 > capacity); with the capacity unknown, when
