@@ -16,6 +16,8 @@
  * Workload (shared): each request = one of 128 shared prefixes of 2 000 tokens (a tenant's system prompt + document),
  * drawn Zipf(s = 1), + 100 tokens of its own, 100 output tokens. Workload (unique): the same sizes, no prefix shared.
  * Saturation: the reference (random choice) driven closed-loop by 512 clients; load: Poisson at 80 % of it.
+ * Activator replicas: 2 (the stack's default `activator.replicas`), each choosing on its own view (its in-flight
+ * counts, its own scrapes); a second table repeats the shared workload with 1, 2, 4 and 8 of them.
  */
 import { summarize, type Bench, type BenchContext, type BenchResult, type Target } from "./lib/report";
 import { simulate, type EngineParams, type Policy, type Workload } from "./lib/replicaSim";
@@ -33,6 +35,9 @@ export const SHARED: Workload = { prefixTokens: 2000, suffixTokens: 100, outputT
 export const UNIQUE: Workload = { ...SHARED, prefixes: 0 };
 const POLICIES: Policy[] = ["service", "least-loaded", "prefix-affine"];
 const LOAD_SHARE = 0.8;
+/** Activator replicas choosing independently: the stack's default (`activator.replicas`, components/config/models.ts). */
+export const ACTIVATORS = 2;
+const ACTIVATOR_COUNTS = [1, 2, 4, 8];
 
 interface Row {
   workload: string;
@@ -46,11 +51,14 @@ interface Row {
   maxLoadOverBound: number;
 }
 
-function measure(workload: Workload, name: string, requests: number, seed: number): { saturation: number; rows: Row[] } {
-  const saturation = simulate(ENGINE, workload, "service", { requests, closedClients: ENGINE.replicas * ENGINE.slots * 2, seed }).throughput;
+function saturationOf(workload: Workload, requests: number, seed: number): number {
+  return simulate(ENGINE, workload, "service", { requests, closedClients: ENGINE.replicas * ENGINE.slots * 2, seed }).throughput;
+}
+
+function measure(workload: Workload, name: string, requests: number, seed: number, activators = ACTIVATORS, policies = POLICIES, saturation = saturationOf(workload, requests, seed)): { saturation: number; rows: Row[] } {
   const rate = LOAD_SHARE * saturation;
-  const rows = POLICIES.map((policy) => {
-    const r = simulate(ENGINE, workload, policy, { requests, ratePerSecond: rate, seed });
+  const rows = policies.map((policy) => {
+    const r = simulate(ENGINE, workload, policy, { requests, ratePerSecond: rate, seed, activators });
     const s = summarize(r.ttftMs);
     return {
       workload: name,
@@ -76,6 +84,7 @@ export const replicaChoice: Bench = {
     const shared = measure(SHARED, "shared prefixes", requests, 7);
     const unique = measure(UNIQUE, "no shared prefix", requests, 7);
     const row = (rows: Row[], p: Policy) => rows.find((r) => r.policy === p)!;
+    const byActivators = ACTIVATOR_COUNTS.map((k) => ({ k, rows: measure(SHARED, "shared prefixes", requests, 7, k, ["least-loaded", "prefix-affine"], shared.saturation).rows }));
     const ratio = row(shared.rows, "service").ttftP99Ms / row(shared.rows, "prefix-affine").ttftP99Ms;
     const uniqueRatio = row(unique.rows, "prefix-affine").ttftP99Ms / row(unique.rows, "service").ttftP99Ms;
     const targets: Target[] = [
@@ -92,17 +101,23 @@ export const replicaChoice: Bench = {
           columns: ["workload", "policy", "req/s", "TTFT p50 ms", "TTFT p99 ms", "prefix hit rate", "done req/s", "above bound", "max load ÷ bound"],
           rows: rows.map((r) => [r.workload, r.policy, r.ratePerSecond, r.ttftP50Ms, r.ttftP99Ms, r.hitRate, r.throughput, r.aboveBound, r.maxLoadOverBound]),
         },
+        {
+          title: `Shared prefixes at ${row(shared.rows, "service").ratePerSecond} req/s by activator replicas choosing independently (random choice: TTFT p99 ${row(shared.rows, "service").ttftP99Ms} ms at any count)`,
+          columns: ["activator replicas", "policy", "TTFT p50 ms", "TTFT p99 ms", "random p99 ÷ this p99", "prefix hit rate", "above bound"],
+          rows: byActivators.flatMap(({ k, rows: rs }) => rs.map((r) => [k, r.policy, r.ttftP50Ms, r.ttftP99Ms, Number((row(shared.rows, "service").ttftP99Ms / r.ttftP99Ms).toFixed(2)), r.hitRate, r.aboveBound])),
+        },
       ],
       targets,
       method: {
-        model: "discrete-event simulation, virtual time, seed 7 (bench/lib/replicaSim.ts); picks by activator/src/routing/endpointPicker.ts with the activator's in-flight counts and gauges scraped every 2 s",
+        model: `discrete-event simulation, virtual time, seed 7 (bench/lib/replicaSim.ts); picks by activator/src/routing/endpointPicker.ts and engineEstimate.ts in each of ${ACTIVATORS} activator replicas, from its own in-flight counts and its own gauge scrapes every 2 s`,
+        activators: ACTIVATORS,
         engine: ENGINE,
         workloads: { shared: SHARED, unique: UNIQUE },
         saturation: "random choice, closed loop, 512 clients",
         load: "Poisson at 80% of saturation",
         requests,
       },
-      figures: { saturation: { shared: shared.saturation, unique: unique.saturation }, rows, ttftP99RatioShared: ratio, ttftP99RatioUnique: uniqueRatio },
+      figures: { saturation: { shared: shared.saturation, unique: unique.saturation }, rows, byActivators, ttftP99RatioShared: ratio, ttftP99RatioUnique: uniqueRatio },
     };
   },
 };

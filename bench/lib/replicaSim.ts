@@ -1,9 +1,12 @@
 /**
  * A discrete-event model of N vLLM-like engine replicas behind one activator, for bench/replicaChoice.ts. Virtual
  * time (seconds), seeded: the same input gives the same figures on any machine. The replica choice is the
- * activator's own code (`activator/src/routing/endpointPicker.ts`: `pickBounded`, `pickLeastLoaded`, `endpointLoad`)
- * fed what the activator has: its own per-endpoint in-flight counts, and the engines' gauges as last scraped
- * (every `scrapeSeconds`).
+ * activator's own code (`activator/src/routing/endpointPicker.ts`: `pickBounded`, `pickLeastLoaded`;
+ * `activator/src/routing/engineEstimate.ts`: `EngineEstimates`) fed what each activator replica has: its own
+ * per-endpoint in-flight counts, and the engines' gauges as it last scraped them (every `scrapeSeconds`, each
+ * activator replica on its own timer, phases spread over one interval). With `activators` > 1 each request goes to
+ * an activator replica drawn at random (the load balancer), from a random stream of its own, so the workload is the
+ * same for any count.
  *
  * One replica: `slots` requests run at once (vLLM's `max_num_seqs`); more wait (`vllm:num_requests_waiting`). A
  * request with a slot is prefilled, one at a time per replica (FIFO), taking `overheadSeconds` + uncached prompt
@@ -12,7 +15,8 @@
  * of whole shared prefixes holding at most `cacheTokens` tokens: a request whose prefix is cached prefills only its
  * own suffix (the hit speed-up), and its prefix becomes most recent.
  */
-import { endpointLoad, HashRing, loadBound, pickBounded, pickLeastLoaded, type EngineReading } from "../../activator/src/routing/endpointPicker";
+import { HashRing, loadBound, pickBounded, pickLeastLoaded, type EngineReading } from "../../activator/src/routing/endpointPicker";
+import { EngineEstimates } from "../../activator/src/routing/engineEstimate";
 import { EventQueue } from "../../simulator/heap";
 import { rng } from "../../simulator/rng";
 
@@ -54,6 +58,23 @@ interface Req {
   at: number;
   prefix: number;
   replica: number;
+  how: string;
+  admittedAt: number;
+  activator: Activator;
+}
+
+/** One request's path, for analysis (`opts.trace`): where the time to its first token went. */
+export interface Traced {
+  prefix: number;
+  replica: number;
+  /** `service`, or the pick's `how`. */
+  how: string;
+  hit: boolean;
+  /** Seconds waiting for a slot (`vllm:num_requests_waiting`), then for the replica's prefill, then prefilling. */
+  slotWait: number;
+  prefillWait: number;
+  prefill: number;
+  ttftMs: number;
 }
 
 interface Replica {
@@ -63,8 +84,14 @@ interface Replica {
   prefilling: boolean;
   cache: Map<number, true>; // LRU: insertion order
   cachedTokens: number;
-  inFlight: number;
-  gauges: EngineReading | undefined;
+}
+
+/** One activator replica's view: its own in-flight counts and last scraped gauges per engine replica, its estimates. */
+interface Activator {
+  inFlight: number[];
+  gauges: (EngineReading | undefined)[];
+  estimates: EngineEstimates;
+  rotate: number;
 }
 
 /**
@@ -109,8 +136,10 @@ function zipf(n: number, s: number, next: () => number): () => number {
 /**
  * Runs `requests` requests arriving as a Poisson process of `ratePerSecond` (open loop), or, with `closedClients`,
  * that many clients each sending its next request when its last one completes (to measure saturation throughput).
+ * `activators`: activator replicas choosing independently (default 1); `boundFactor`: c (default 1.25); `trace`:
+ * called once per request at its first token.
  */
-export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number }): SimResult {
+export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number; activators?: number; trace?: (t: Traced) => void }): SimResult {
   const random = rng(opts.seed);
   const next = () => random.next();
   const drawPrefix = workload.prefixes > 0 ? zipf(workload.prefixes, workload.zipfS, next) : undefined;
@@ -118,7 +147,7 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
   const endpoints = Array.from({ length: engine.replicas }, (_, i) => `http://10.0.0.${i + 1}:8080`);
   const index = new Map(endpoints.map((e, i) => [e, i]));
   const ring = new HashRing(endpoints);
-  const replicas: Replica[] = endpoints.map(() => ({ running: 0, waiting: [], prefillQueue: [], prefilling: false, cache: new Map(), cachedTokens: 0, inFlight: 0, gauges: undefined }));
+  const replicas: Replica[] = endpoints.map(() => ({ running: 0, waiting: [], prefillQueue: [], prefilling: false, cache: new Map(), cachedTokens: 0 }));
   const events = new Events();
   const ttft: number[] = [];
   let hits = 0;
@@ -128,12 +157,9 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
   let lastDone = 0;
   let aboveBound = 0;
   let maxOver = 0;
-  let rotate = 0;
   const boundFactor = opts.boundFactor ?? 1.25;
-  const load = (e: string) => {
-    const r = replicas[index.get(e)!]!;
-    return endpointLoad(r.inFlight, r.gauges);
-  };
+  const activators: Activator[] = Array.from({ length: opts.activators ?? 1 }, () => ({ inFlight: endpoints.map(() => 0), gauges: endpoints.map(() => undefined), estimates: new EngineEstimates(), rotate: 0 }));
+  const spread = rng(opts.seed + 1); // which activator replica the load balancer sends a request to (own stream: the workload's stays the same)
 
   const startPrefill = (r: Replica, now: number) => {
     if (r.prefilling || r.prefillQueue.length === 0) return;
@@ -150,6 +176,7 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     events.push(now + engine.overheadSeconds + tokens / engine.prefillTokensPerSecond, () => {
       const t = now + engine.overheadSeconds + tokens / engine.prefillTokensPerSecond;
       ttft.push((t - req.at) * 1000);
+      opts.trace?.({ prefix: req.prefix, replica: req.replica, how: req.how, hit, slotWait: req.admittedAt - req.at, prefillWait: now - req.admittedAt, prefill: t - now, ttftMs: (t - req.at) * 1000 });
       if (!hit && workload.prefixTokens <= engine.cacheTokens) {
         r.cache.set(req.prefix, true);
         r.cachedTokens += workload.prefixTokens;
@@ -161,19 +188,24 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
       }
       r.prefilling = false;
       startPrefill(r, t);
-      events.push(t + workload.outputTokens / engine.decodeTokensPerSecond, () => finish(r, t + workload.outputTokens / engine.decodeTokensPerSecond));
+      events.push(t + workload.outputTokens / engine.decodeTokensPerSecond, () => finish(r, req, t + workload.outputTokens / engine.decodeTokensPerSecond));
     });
   };
   const admit = (r: Replica, now: number) => {
     while (r.running < engine.slots && r.waiting.length > 0) {
       r.running++;
-      r.prefillQueue.push(r.waiting.shift()!);
+      const req = r.waiting.shift()!;
+      req.admittedAt = now;
+      r.prefillQueue.push(req);
     }
     startPrefill(r, now);
   };
-  const finish = (r: Replica, now: number) => {
+  const finish = (r: Replica, req: Req, now: number) => {
     r.running--;
-    r.inFlight--;
+    const i = replicas.indexOf(r);
+    const a = req.activator;
+    a.estimates.observe(endpoints[i]!, a.inFlight[i]!, a.gauges[i]); // before the count changes
+    a.inFlight[i]!--;
     completed++;
     lastDone = now;
     admit(r, now);
@@ -183,14 +215,20 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     sent++;
     const prefix = drawPrefix ? drawPrefix() : unique++;
     let endpoint: string;
+    let how = "service";
+    const a = activators.length > 1 ? activators[Math.floor(spread.next() * activators.length)]! : activators[0]!;
+    const estimate = (e: string) => a.estimates.estimate(e, a.inFlight[index.get(e)!]!, a.gauges[index.get(e)!]);
+    const load = (e: string) => estimate(e).load;
+    const full = (e: string) => estimate(e).full;
     if (policy === "service") {
       endpoint = endpoints[Math.floor(next() * endpoints.length)]!;
     } else {
       let total = 0;
       for (const e of endpoints) total += load(e);
       const bound = loadBound(total, endpoints.length, boundFactor);
-      const pick = policy === "prefix-affine" ? pickBounded(ring, `prefix ${prefix}`, load, boundFactor) : pickLeastLoaded(endpoints, load, rotate++);
+      const pick = policy === "prefix-affine" ? pickBounded(ring, `prefix ${prefix}`, load, boundFactor, full) : pickLeastLoaded(endpoints, load, a.rotate++);
       endpoint = pick!.endpoint;
+      how = pick!.how;
       if (policy === "prefix-affine") {
         const after = load(endpoint) + 1;
         if (after > bound + 1e-9) aboveBound++;
@@ -198,16 +236,16 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
       }
     }
     const r = replicas[index.get(endpoint)!]!;
-    r.inFlight++;
-    r.waiting.push({ at: now, prefix, replica: index.get(endpoint)! });
+    a.inFlight[index.get(endpoint)!]!++;
+    r.waiting.push({ at: now, prefix, replica: index.get(endpoint)!, how, admittedAt: now, activator: a });
     admit(r, now);
   };
-  const scrape = (now: number) => {
-    for (const r of replicas) {
+  const scrape = (a: Activator, now: number) => {
+    replicas.forEach((r, i) => {
       const busyTokens = r.running * (workload.prefixTokens + workload.suffixTokens + workload.outputTokens);
-      r.gauges = { waiting: r.waiting.length, running: r.running, kvCache: Math.min(1, (busyTokens + r.cachedTokens) / (engine.cacheTokens * 2)) };
-    }
-    if (completed < opts.requests) events.push(now + engine.scrapeSeconds, () => scrape(now + engine.scrapeSeconds));
+      a.gauges[i] = { waiting: r.waiting.length, running: r.running, kvCache: Math.min(1, (busyTokens + r.cachedTokens) / (engine.cacheTokens * 2)) };
+    });
+    if (completed < opts.requests) events.push(now + engine.scrapeSeconds, () => scrape(a, now + engine.scrapeSeconds));
   };
 
   if (opts.closedClients) {
@@ -221,7 +259,11 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     }
     sent = opts.requests;
   }
-  events.push(0, () => scrape(0));
+  // Each activator replica scrapes on its own timer: phases spread over one interval.
+  activators.forEach((a, k) => {
+    const at = (k * engine.scrapeSeconds) / activators.length;
+    events.push(at, () => scrape(a, at));
+  });
   for (let e = events.pop(); e; e = events.pop()) e.run();
   return { requests: completed, ttftMs: ttft, hitRate: lookups > 0 ? hits / lookups : 0, throughput: completed / lastDone, aboveBound, maxLoadOverBound: maxOver };
 }

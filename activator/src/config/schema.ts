@@ -161,8 +161,8 @@ export const modelSchema = z.strictObject({
    *   field) goes to the endpoint its prompt's leading `prefixBytes` hash to, walking the ring past any endpoint that
    *   would exceed `boundFactor` × the average load (consistent hashing with bounded loads); other requests as
    *   `least-loaded`.
-   * - `least-loaded`: the endpoint with the fewest outstanding requests (this replica's in-flight count, raised by
-   *   vLLM's fresh gauges for `vllm` models).
+   * - `least-loaded`: the endpoint with the fewest outstanding requests (this replica's in-flight count; for `vllm`
+   *   models, the engine's last gauge reading brought forward with this replica's sends since, ../routing/engineEstimate).
    * - `service`: always `backend`.
    */
   replicaChoice: z

@@ -1,7 +1,8 @@
 /**
- * One model's replica choice, the stateful part: the per-endpoint in-flight counts of this activator replica, one
- * keep-alive pool per ready endpoint, and the hash ring over them (rebuilt when the EndpointSlices change). The
- * choice itself is the pure ../routing/endpointPicker.
+ * One model's replica choice, the stateful part: the per-endpoint in-flight counts of this activator replica, its
+ * estimates of each engine's queue between gauge readings (../routing/engineEstimate), one keep-alive pool per ready
+ * endpoint, and the hash ring over them (rebuilt when the EndpointSlices change). The choice itself is the pure
+ * ../routing/endpointPicker.
  *
  * An endpoint goes direct only when readiness lists the replicas' own addresses (mode `kubernetes`); otherwise, or
  * with policy `service`, the request goes to the model's Service pool (`null` here). An endpoint that refused a
@@ -11,7 +12,8 @@
 import type { Pool } from "undici";
 import type { ModelConfig } from "../config/schema";
 import type { ReplicaChoice } from "../base/metrics";
-import { endpointLoad, HashRing, pickBounded, pickLeastLoaded, type EngineReading } from "../routing/endpointPicker";
+import { HashRing, pickBounded, pickLeastLoaded, type EngineReading } from "../routing/endpointPicker";
+import { EngineEstimates } from "../routing/engineEstimate";
 
 /** How long an endpoint that refused a connection is passed over (while another is listed). */
 export const AVOID_MS = 2000;
@@ -38,6 +40,7 @@ export class Replicas {
   private listed: readonly string[] = [];
   private ring = new HashRing([]);
   private rotate = 0;
+  private readonly estimates = new EngineEstimates();
 
   constructor(
     private readonly key: string,
@@ -56,12 +59,14 @@ export class Replicas {
     if (endpoints !== this.listed) this.relist(endpoints);
     if (this.ring.endpoints.length === 0) return null;
     const now = this.deps.now();
+    const estimate = (endpoint: string) => this.estimates.estimate(endpoint, this.inFlightTo(endpoint), this.deps.reading(this.key, endpoint));
     const load = (endpoint: string) => {
       const until = this.avoidUntil.get(endpoint);
       if (until !== undefined && until > now) return Infinity;
-      return endpointLoad(this.inFlightTo(endpoint), this.deps.reading(this.key, endpoint));
+      return estimate(endpoint).load;
     };
-    let pick = policy === "prefix-affine" && affinityKey !== null ? pickBounded(this.ring, affinityKey, load, boundFactor) : undefined;
+    const full = (endpoint: string) => estimate(endpoint).full;
+    let pick = policy === "prefix-affine" && affinityKey !== null ? pickBounded(this.ring, affinityKey, load, boundFactor, full) : undefined;
     pick ??= pickLeastLoaded(this.ring.endpoints, load, this.rotate++);
     if (pick === undefined) return null;
     let pool = this.pools.get(pick.endpoint);
@@ -72,6 +77,7 @@ export class Replicas {
 
   /** A request to `endpoint` ended (answered, failed or re-held). */
   done(endpoint: string): void {
+    this.estimates.observe(endpoint, this.inFlightTo(endpoint), this.deps.reading(this.key, endpoint)); // before the count changes
     const n = this.inFlightTo(endpoint) - 1;
     if (n > 0) this.inFlight.set(endpoint, n);
     else this.inFlight.delete(endpoint);
@@ -99,5 +105,6 @@ export class Replicas {
       void pool.close(); // graceful: requests in flight to it finish
     }
     for (const endpoint of this.avoidUntil.keys()) if (!keep.has(endpoint)) this.avoidUntil.delete(endpoint);
+    this.estimates.retain(keep);
   }
 }

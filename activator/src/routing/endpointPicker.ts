@@ -13,7 +13,8 @@
  *   ever exceeds the bound; with fractional loads (engine penalties) none may fit, and the least loaded is taken.
  * - `pickLeastLoaded`: the endpoint with the least load; ties broken by `start` (a rotating counter) so equal
  *   endpoints share the work instead of the first listed taking it all.
- * - `endpointLoad`: an endpoint's load from the activator's own in-flight count and, when fresh, vLLM's gauges.
+ * - `endpointLoad`: an endpoint's load from an outstanding count and vLLM's gauges; the activator feeds it the
+ *   estimate of ./engineEstimate (the last reading brought forward with its own sends since), not the raw reading.
  */
 
 /** Points on the ring per endpoint: with 100, each endpoint's share of the key space is within ~±20% of 1/n. */
@@ -97,9 +98,12 @@ export interface Pick {
 
 /**
  * Consistent hashing with bounded loads. `load(endpoint)` is the endpoint's current load (≥ 0); `boundFactor` (c)
- * must be ≥ 1; an endpoint whose load is Infinity is never taken. Returns undefined when no endpoint can be.
+ * must be ≥ 1; an endpoint whose load is Infinity is never taken. `full(endpoint)` (default: never) says one more
+ * request would wait there for a slot (./engineEstimate): the walk also passes over a full endpoint within its bound,
+ * for the next one clockwise that is neither full nor at its bound; when every endpoint within its bound is full, the
+ * first of them clockwise is taken (as without `full`). Returns undefined when no endpoint can be taken.
  */
-export function pickBounded(ring: HashRing, key: string, load: (endpoint: string) => number, boundFactor = DEFAULT_BOUND_FACTOR): Pick | undefined {
+export function pickBounded(ring: HashRing, key: string, load: (endpoint: string) => number, boundFactor = DEFAULT_BOUND_FACTOR, full: (endpoint: string) => boolean = () => false): Pick | undefined {
   let n = 0;
   let total = 0;
   for (const endpoint of ring.endpoints) {
@@ -110,12 +114,17 @@ export function pickBounded(ring: HashRing, key: string, load: (endpoint: string
   }
   if (n === 0) return undefined;
   const bound = loadBound(total, n, boundFactor);
+  let firstFit: Pick | undefined;
   let first = true;
   for (const endpoint of ring.walk(key)) {
-    if (load(endpoint) + 1 <= bound + 1e-9) return { endpoint, how: first ? "preferred" : "walked" };
+    if (load(endpoint) + 1 <= bound + 1e-9) {
+      const pick: Pick = { endpoint, how: first ? "preferred" : "walked" };
+      if (!full(endpoint)) return pick;
+      firstFit ??= pick;
+    }
     first = false;
   }
-  return pickLeastLoaded(ring.endpoints, load, hash32(key));
+  return firstFit ?? pickLeastLoaded(ring.endpoints, load, hash32(key));
 }
 
 /** The least loaded endpoint; among equals, the one at `start` modulo their count. Undefined for none. */

@@ -1,0 +1,45 @@
+/** One model's replica choice in one activator replica (holding/replicas.ts) with engine estimates: a full engine is walked past, and this replica's own sends and finishes count before the next reading. */
+import { strict as assert } from "node:assert";
+import type { ModelConfig } from "../../../activator/src/config/schema";
+import { Replicas, type ReplicaChoiceDeps } from "../../../activator/src/holding/replicas";
+import { HashRing, type EngineReading } from "../../../activator/src/routing/endpointPicker";
+
+const endpoints = ["http://10.0.0.1:8000", "http://10.0.0.2:8000", "http://10.0.0.3:8000", "http://10.0.0.4:8000"];
+const key = "system\nYou answer questions about invoices.\n";
+const [preferred, second] = [...new HashRing(endpoints).walk(key)] as [string, string];
+/** A stand-in pool: these tests only choose, they send nothing. */
+const newPool = (() => ({ close: async () => {} })) as unknown as ReplicaChoiceDeps["newPool"];
+const config = { replicaChoice: { policy: "prefix-affine", boundFactor: 1.25, prefixBytes: 1024 } } as unknown as ModelConfig;
+
+describe("activator replica choice: engine estimates in one activator replica", () => {
+  it("walks past an engine at its learnt capacity, comes back when a slot frees, and counts its own send and finish at once", () => {
+    const readings = new Map<string, EngineReading>(endpoints.map((e) => [e, { running: 10, waiting: 0, kvCache: 0 }]));
+    readings.set(preferred, { running: 10, waiting: 1, kvCache: 0 }); // queueing: capacity 10
+    const replicas = new Replicas("m", { reading: (_m, e) => readings.get(e), newPool, now: () => 0 });
+    const choose = () => replicas.choose(config, endpoints, true, key)!;
+
+    // within its bound (11 + 1 ≤ ceil(1.25 × 42 / 4) = 14) but full: the ring's next endpoint
+    const a = choose();
+    assert.deepEqual([a.endpoint, a.how], [second, "walked"]);
+    replicas.done(second);
+
+    readings.set(preferred, { running: 9, waiting: 0, kvCache: 0 }); // next scrape: one slot free
+    const b = choose();
+    assert.deepEqual([b.endpoint, b.how], [preferred, "preferred"]);
+    // our one send since that reading counts now (scaled by the share we held, (9 + 1) ÷ (0 + 1)): full again
+    const c = choose();
+    assert.deepEqual([c.endpoint, c.how], [second, "walked"]);
+    replicas.done(preferred); // our request there finished: back to the reading's 9
+    replicas.done(second);
+    const d = choose();
+    assert.deepEqual([d.endpoint, d.how], [preferred, "preferred"]);
+  });
+
+  it("with no fresh reading it chooses by its own in-flight counts alone", () => {
+    const replicas = new Replicas("m", { reading: () => undefined, newPool, now: () => 0 });
+    const picks = Array.from({ length: 8 }, () => replicas.choose(config, endpoints, true, key)!);
+    // bound ceil(1.25 × (total + 1) / 4): 1 for the first request, still 1 for the second, so it walks on
+    assert.deepEqual(picks.slice(0, 2).map((p) => [p.endpoint, p.how]), [[preferred, "preferred"], [second, "walked"]]);
+    for (const e of endpoints) assert.ok(replicas.inFlightTo(e) <= 3, `${e} has ${replicas.inFlightTo(e)}, over the last bound 3`);
+  });
+});
