@@ -110,13 +110,7 @@ describe("a canary rollout on a real control plane (KServe, KEDA, the activator'
         return { stable: sum((v) => v.draws.stable), canary: sum((v) => v.draws.canary), cannotStart: sum((v) => v.fallbacks.cannot_start), canaryCold: sum((v) => v.fallbacks.canary_cold) };
     };
 
-    async function atZero(name: string, timeoutMs: number): Promise<void> {
-        await Kube.until(`${name} at 0 replicas with no pod left`, timeoutMs, async () => {
-            const d = await kube.get(deploymentPath(name));
-            const pods = await kube.get(`/api/v1/namespaces/${ns}/pods?labelSelector=serving.kserve.io/inferenceservice=${name}`);
-            return d.spec.replicas === 0 && pods.items.length === 0;
-        }, 200);
-    }
+    const atZero = (name: string, timeoutMs: number) => cluster.atZero(scaledObject(name), timeoutMs);
 
     /** KEDA's events on a ScaledObject with `reason` (core/v1 view of its events.k8s.io events). */
     const kedaEvents = async (so: string, reason: string) =>

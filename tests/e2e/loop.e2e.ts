@@ -113,13 +113,7 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
         return d.spec.replicas ?? 1;
     }
 
-    async function atZero(so: any, timeoutMs: number): Promise<void> {
-        await Kube.until(`${so.metadata.name} at 0 replicas with no pod left`, timeoutMs, async () => {
-            const d = await kube.get(deploymentPath(so.metadata.namespace, so.spec.scaleTargetRef.name));
-            const pods = await kube.get(`/api/v1/namespaces/${so.metadata.namespace}/pods?labelSelector=serving.kserve.io/inferenceservice=${so.metadata.name}`);
-            return d.spec.replicas === 0 && pods.items.length === 0;
-        }, 200);
-    }
+    const atZero = (so: any, timeoutMs: number) => cluster.atZero(so, timeoutMs);
 
     it("1. KServe turns each InferenceService into the Deployment and Service our ScaledObject and activator name", async () => {
         for (const isvc of cluster.plan.all.filter((o) => o.kind === "InferenceService")) {
@@ -306,10 +300,12 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
         for (const e of retried) {
             const so = scaledObjects().find((s) => s.metadata.name === e.involvedObject.name && s.metadata.namespace === e.involvedObject.namespace);
             assert.ok(so, `${e.reason} on ${e.involvedObject.kind} ${e.involvedObject.name}, not one of ours`);
-            const at = Date.parse(e.series?.lastObservedTime ?? e.eventTime ?? e.lastTimestamp ?? e.firstTimestamp);
+            const when = e.series?.lastObservedTime ?? e.eventTime ?? e.lastTimestamp ?? e.firstTimestamp;
+            const at = Date.parse(when);
+            assert.ok(Number.isFinite(at), `${e.reason} on ${so.metadata.name} has no time: ${JSON.stringify(e)}`);
             if (e.reason === "KEDAScaleTargetActivationFailed") {
                 const later = [...cluster.node.pods.values()].filter((p) => p.name.startsWith(`${so.spec.scaleTargetRef.name}-`) && p.seenAt >= at);
-                assert.ok(later.length > 0, `${so.metadata.name}: ${e.message} at ${new Date(at).toISOString()}, and no pod was created after it (not retried)`);
+                assert.ok(later.length > 0, `${so.metadata.name}: ${e.message} at ${when}, and no pod was created after it (not retried)`);
             } else {
                 await atZero(so, (COOLDOWN_SECONDS + 30) * 1000);
             }
