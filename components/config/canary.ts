@@ -11,11 +11,13 @@
  *   (kserve/kserve#5335, #4074).
  * - `spec.canary[]` (Standard mode only, kserve/kserve#5672) runs each canary as a Deployment with a fixed replica
  *   count: `buildCanaryPredictor` zeroes `maxReplicas`, `scaleTarget`, `scaleMetric`, `autoScaling` and sets
- *   `minReplicas` to `canaryReplicaCount` = ceil(stable minReplicas × trafficPercent / 100), at least 1 for any
- *   non-zero percent (pkg/controller/v1beta1/inferenceservice/components/predictor.go:886-906), and the validator
- *   refuses autoscaling fields on a canary (pkg/apis/serving/v1beta1/inference_service_validation.go:236-247). While a
- *   canary exists the stable's minReplicas becomes max(minReplicas − canary replicas, 1) (predictor.go:795-803): the
- *   stable could no longer scale to zero, nor the canary. Its traffic weight needs Gateway API HTTPRoutes, which our
+ *   `minReplicas` to `canaryReplicaCount` = the canary's own minReplicas, else ceil(stable minReplicas ×
+ *   trafficPercent / 100), 0 for a stable at 0 (pkg/controller/v1beta1/inferenceservice/components/predictor.go:886-906),
+ *   and the validator refuses autoscaling fields on a canary (pkg/apis/serving/v1beta1/inference_service_validation.go:236-247).
+ *   While a canary exists the stable's minReplicas becomes max(minReplicas − canary replicas, 1) (predictor.go:795-803).
+ *   With `autoscalerClass: external` KServe writes no `replicas` (deployment_reconciler.go), so the canary Deployment
+ *   gets the API server's default of 1 and nothing scales it: it could not scale to zero (tests/e2e/canary.e2e.ts
+ *   checks this against the real controller). Its traffic weight needs Gateway API HTTPRoutes, which our
  *   activator-fronted stack does not route through.
  * So each version is a separate InferenceService with its own ScaledObject, at zero independently.
  */

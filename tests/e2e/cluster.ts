@@ -492,6 +492,20 @@ export class Cluster {
         }, "application/merge-patch+json");
     }
 
+    /**
+     * Waits until a model (its ScaledObject from the plan) is at zero: the ScaledObject's target Deployment at 0
+     * replicas and no pod of its InferenceService (label `serving.kserve.io/inferenceservice`) left. Polls every 200 ms;
+     * throws after `timeoutMs`.
+     */
+    async atZero(so: any, timeoutMs: number): Promise<void> {
+        const { namespace, name } = so.metadata;
+        await Kube.until(`${name} at 0 replicas with no pod left`, timeoutMs, async () => {
+            const d = await this.kube.get(`/apis/apps/v1/namespaces/${namespace}/deployments/${so.spec.scaleTargetRef.name}`);
+            const pods = await this.kube.get(`/api/v1/namespaces/${namespace}/pods?labelSelector=serving.kserve.io/inferenceservice=${name}`);
+            return d.spec.replicas === 0 && pods.items.length === 0;
+        }, 200);
+    }
+
     /** The API server's kubeconfig, for debugging a kept run (E2E_KEEP=1). */
     get adminKubeconfig(): string {
         return this.kubeconfig;

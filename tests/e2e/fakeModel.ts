@@ -10,6 +10,9 @@
  *   /v2/models/<name>/ready`.
  * - Both: `GET /v2/health/live` and `/v2/health/ready` (the probe paths of our InferenceServices), 503 until the
  *   simulated start has passed (`startDelayMs`), forever with `neverReady` (until `becomeReady()`).
+ * - Every response carries `x-e2e-pod` (the pod's name) and `x-e2e-inferenceservice` (the pod's
+ *   `serving.kserve.io/inferenceservice` label, which KServe's controller put on the pod template): a client tells the
+ *   versions of a canary rollout apart by what the real controllers created, not by a name the suite made up.
  * - A model request with an `x-e2e-hold-ms: <ms>` header is answered that long after it arrived (an in-flight request
  *   of a slow model, for the scale-out scenario); `served` counts it on arrival, `arrivals` records when.
  */
@@ -26,6 +29,8 @@ export interface FakeModelOptions {
     readonly neverReady?: boolean;
     /** Pod name, echoed in the `x-e2e-pod` response header so tests can tell replicas apart. */
     readonly pod: string;
+    /** The pod's `serving.kserve.io/inferenceservice` label, echoed in the `x-e2e-inferenceservice` response header. */
+    readonly inferenceService?: string;
 }
 
 export class FakeModel {
@@ -75,6 +80,7 @@ export class FakeModel {
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
             res.setHeader("x-e2e-pod", this.options.pod);
+            if (this.options.inferenceService) res.setHeader("x-e2e-inferenceservice", this.options.inferenceService);
             const url = new URL(req.url ?? "/", "http://x");
             const route = `${req.method} ${url.pathname}`;
             if (url.pathname === "/v2/health/live" || url.pathname === "/v2/health/ready" || url.pathname === "/health") {

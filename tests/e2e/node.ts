@@ -119,7 +119,7 @@ export class NodeStandIn {
         const port: number = typeof probe?.port === "number" ? probe.port : (container.ports?.[0]?.containerPort ?? 8080);
         const ip = `${this.options.ipPrefix}${this.nextIp}`;
         this.nextIp = this.nextIp >= 254 ? 2 : this.nextIp + 1;
-        const fake = new FakeModel({ ...model, pod: name });
+        const fake = new FakeModel({ ...model, pod: name, inferenceService: pod.metadata.labels?.["serving.kserve.io/inferenceservice"] });
         await fake.listen(ip, port);
         const record: PodRecord = { namespace, name, ip, seenAt, model: fake, pod, restartCount: 0, crashLooping: false };
         this.pods.set(key, record);

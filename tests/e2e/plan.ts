@@ -81,7 +81,14 @@ export const scalerEndpoints = (plan: PlanObjects): ScalerEndpoint[] => triggerE
 export const prometheusEndpoints = (plan: PlanObjects): { host: string; port: number }[] =>
     triggerEndpoints(plan, "prometheus", "serverAddress", 80);
 
-/** Each model backend's Service (namespace/name) and the DNS name the activator uses for it. */
+/**
+ * Each model backend's Service (namespace/name) and the DNS name the activator uses for it: every model's, then its
+ * canary's (`models[].canary.backend`, the `<name>-canary` InferenceService's Service), when it has one.
+ */
 export function backendServices(config: any): { key: string; host: string }[] {
-    return config.models.map((m: any) => ({ key: `${m.namespace}/${m.serviceName ?? new URL(m.backend).hostname.split(".")[0]}`, host: new URL(m.backend).hostname }));
+    const backend = (namespace: string, b: { backend: string; serviceName?: string }) => ({
+        key: `${namespace}/${b.serviceName ?? new URL(b.backend).hostname.split(".")[0]}`,
+        host: new URL(b.backend).hostname,
+    });
+    return config.models.flatMap((m: any) => [backend(m.namespace, m), ...(m.canary ? [backend(m.namespace, m.canary)] : [])]);
 }
