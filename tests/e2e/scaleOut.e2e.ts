@@ -101,6 +101,9 @@ describe("scale-out 1 → 2 → 3 on a real control plane (HPA controller, KEDA 
             return slices.items.flatMap((s: any) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready).map((e: any) => e.addresses[0]);
         };
 
+        // KServe creates the Deployment with 1 replica and KEDA's first reconcile sets it to minReplicaCount (0): a
+        // request sent before that lands on the pod about to be deleted (seen: 502 upstream_connection_lost).
+        await Kube.until(`${NAME} at 0 replicas with no pod`, 60_000, async () => (await deployment()).spec.replicas === 0 && cluster.node.podsOf(NAME).length === 0 && (await readyEndpoints()).length === 0, 100);
         // 0 → 1: one held request wakes the model (KEDA's own activation); it is in flight at the first pod.
         send(1);
         await Kube.until("the first replica serving", 60_000, async () => {
