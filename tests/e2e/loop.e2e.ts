@@ -133,6 +133,35 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
         }
     }
 
+    /**
+     * What `kubectl describe pod` shows of a started pod, read back through core/v1: the events in order (the
+     * scheduler's, written through events.k8s.io/v1, then the kubelet's per container, init containers first) and
+     * every condition True with no leftover reason.
+     */
+    async function assertPodAsDescribed(pod: PodRecord): Promise<void> {
+        const uid = pod.pod.metadata.uid;
+        const list = await kube.get(`/api/v1/namespaces/${pod.namespace}/events?fieldSelector=involvedObject.uid=${uid}`);
+        // Event names are `<pod>.<UnixNano in hex>`: name order is time order.
+        const events = [...list.items].sort((a: any, b: any) => (a.metadata.name < b.metadata.name ? -1 : 1));
+        const perContainer = (c: any) => [...(pod.kubelet!.pulled.includes(c.name) ? ["Pulling"] : []), "Pulled", "Created", "Started"];
+        const expected = ["Scheduled", ...[...(pod.pod.spec.initContainers ?? []), ...pod.pod.spec.containers].flatMap(perContainer)];
+        assert.deepEqual(events.map((e: any) => e.reason), expected, events.map((e: any) => `${e.reason}: ${e.message}`).join("\n"));
+        const scheduled = events[0];
+        assert.equal(scheduled.message, `Successfully assigned ${pod.namespace}/${pod.name} to ${pod.nodeName}`);
+        assert.equal(scheduled.reportingComponent, "default-scheduler");
+        assert.match(scheduled.eventTime, /\.\d{6}Z$/, "events.k8s.io/v1 eventTime in microseconds");
+        assert.equal(events.at(-1).source.component, "kubelet");
+        assert.equal(events.at(-1).involvedObject.fieldPath, `spec.containers{${pod.pod.spec.containers.at(-1).name}}`);
+        const live = await kube.get(`/api/v1/namespaces/${pod.namespace}/pods/${pod.name}`);
+        const conditions = Object.fromEntries(live.status.conditions.map((c: any) => [c.type, c]));
+        for (const type of ["PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "PodScheduled"]) {
+            assert.equal(conditions[type]?.status, "True", `${type}: ${JSON.stringify(conditions[type])}`);
+            assert.equal(conditions[type].reason, undefined, `${type} keeps no reason once True`);
+        }
+        assert.equal(live.status.phase, "Running");
+        for (const s of live.status.initContainerStatuses ?? []) assert.equal(s.state.terminated?.reason, "Completed", `init container ${s.name}`);
+    }
+
     it("1. KServe turns each InferenceService into the Deployment and Service our ScaledObject and activator name", async () => {
         for (const isvc of cluster.plan.all.filter((o) => o.kind === "InferenceService")) {
             const { namespace, name } = isvc.metadata;
@@ -259,6 +288,7 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
             assert.equal(timeline.node, addedNode ?? pod.nodeName, "and names its node");
             assert.equal(Boolean(timeline.nodeAdded), addedNode !== undefined, `nodeAdded ${timeline.nodeAdded}`);
             assertKubeletPhases(timeline.phases, pod, addedNode !== undefined);
+            if (addedNode) await assertPodAsDescribed(pod);
             const sec = (name: string) => timeline.phases.find((p: { phase: string }) => p.phase === name)?.seconds ?? 0;
             const total = timeline.phases.reduce((sum: number, p: { seconds: number }) => sum + p.seconds, 0);
             assert.ok(Math.abs(total * 1000 - (answer.firstByteAt - answer.sentAt)) < 1000, `the phases sum to the client's first byte: ${total} s`);
