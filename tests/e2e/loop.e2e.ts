@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { call, percentile, sseData } from "./client";
 import { Cluster } from "./cluster";
 import { Kube } from "./kube";
+import type { PodRecord } from "./node";
 import { activatorConfig, devModels, repoRoot } from "./plan";
 
 /** Simulated pod start (model load) of every fake model server, ms. */
@@ -115,6 +116,59 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
 
     const atZero = (so: any, timeoutMs: number) => cluster.atZero(so, timeoutMs);
 
+    /**
+     * The kubelet phases of a served cold start last at least what the stand-in simulated for its pod (half of it: the
+     * activator times each milestone when its watch delivers it), so each milestone was read from the write that ends
+     * it and not clamped onto its neighbour: node boot (pod created → scheduled, with node_ready between), each init
+     * container's pull (if its image was not on the node) and run (→ initialized), the container's pull (→ image_pulled),
+     * the model load (started → ready).
+     */
+    function assertKubeletPhases(phases: Array<{ phase: string; seconds: number }>, pod: PodRecord, nodeAdded: boolean): void {
+        const ms = (name: string) => (phases.find((p) => p.phase === name)?.seconds ?? 0) * 1000;
+        const { imagePullMs, initContainerMs } = cluster.node.timings;
+        const inits: any[] = pod.pod.spec.initContainers ?? [];
+        const pulled = pod.kubelet!.pulled;
+        const expect: Record<string, number> = {
+            "node_ready + scheduled": nodeAdded ? cluster.node.nodeReadyMs : 0,
+            initialized: inits.length * initContainerMs + inits.filter((c) => pulled.includes(c.name)).length * imagePullMs,
+            image_pulled: pod.pod.spec.containers.filter((c: any) => pulled.includes(c.name)).length * imagePullMs,
+            ready: POD_START_MS,
+        };
+        const got: Record<string, number> = { "node_ready + scheduled": ms("node_ready") + ms("scheduled"), initialized: ms("initialized"), image_pulled: ms("image_pulled"), ready: ms("ready") };
+        for (const [name, simulated] of Object.entries(expect)) {
+            assert.ok(got[name] >= simulated / 2, `${name}: ${got[name]} ms, simulated ${simulated} ms (init containers ${inits.map((c) => c.name).join(", ") || "none"}, pulled ${pulled.join(", ") || "none"})`);
+        }
+    }
+
+    /**
+     * What `kubectl describe pod` shows of a started pod, read back through core/v1: the events in order (the
+     * scheduler's, written through events.k8s.io/v1, then the kubelet's per container, init containers first) and
+     * every condition True with no leftover reason.
+     */
+    async function assertPodAsDescribed(pod: PodRecord): Promise<void> {
+        const uid = pod.pod.metadata.uid;
+        const list = await kube.get(`/api/v1/namespaces/${pod.namespace}/events?fieldSelector=involvedObject.uid=${uid}`);
+        // Event names are `<pod>.<UnixNano in hex>`: name order is time order.
+        const events = [...list.items].sort((a: any, b: any) => (a.metadata.name < b.metadata.name ? -1 : 1));
+        const perContainer = (c: any) => [...(pod.kubelet!.pulled.includes(c.name) ? ["Pulling"] : []), "Pulled", "Created", "Started"];
+        const expected = ["Scheduled", ...[...(pod.pod.spec.initContainers ?? []), ...pod.pod.spec.containers].flatMap(perContainer)];
+        assert.deepEqual(events.map((e: any) => e.reason), expected, events.map((e: any) => `${e.reason}: ${e.message}`).join("\n"));
+        const scheduled = events[0];
+        assert.equal(scheduled.message, `Successfully assigned ${pod.namespace}/${pod.name} to ${pod.nodeName}`);
+        assert.equal(scheduled.reportingComponent, "default-scheduler");
+        assert.match(scheduled.eventTime, /\.\d{6}Z$/, "events.k8s.io/v1 eventTime in microseconds");
+        assert.equal(events.at(-1).source.component, "kubelet");
+        assert.equal(events.at(-1).involvedObject.fieldPath, `spec.containers{${pod.pod.spec.containers.at(-1).name}}`);
+        const live = await kube.get(`/api/v1/namespaces/${pod.namespace}/pods/${pod.name}`);
+        const conditions = Object.fromEntries(live.status.conditions.map((c: any) => [c.type, c]));
+        for (const type of ["PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "PodScheduled"]) {
+            assert.equal(conditions[type]?.status, "True", `${type}: ${JSON.stringify(conditions[type])}`);
+            assert.equal(conditions[type].reason, undefined, `${type} keeps no reason once True`);
+        }
+        assert.equal(live.status.phase, "Running");
+        for (const s of live.status.initContainerStatuses ?? []) assert.equal(s.state.terminated?.reason, "Completed", `init container ${s.name}`);
+    }
+
     it("1. KServe turns each InferenceService into the Deployment and Service our ScaledObject and activator name", async () => {
         for (const isvc of cluster.plan.all.filter((o) => o.kind === "InferenceService")) {
             const { namespace, name } = isvc.metadata;
@@ -191,6 +245,9 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
                 if ((s.endpoints ?? []).some((e: any) => e.conditions?.ready)) events.endpointReady ??= Date.now();
             });
             await new Promise((r) => setTimeout(r, 300)); // both watches open
+            // The last cold start finds no room: the stand-in registers a Node for its pod (as Karpenter would add one).
+            const addedNode = i === COLD_STARTS - 1 ? `e2e-node-added-${Date.now()}` : undefined;
+            if (addedNode) cluster.node.addNodeForNext(llm.name, addedNode);
             const answer = await call(`${proxyUrl(i % cluster.activators.length)}/v1/chat/completions`, {
                 body: { model: openaiModel, messages: [{ role: "user", content: "Say hello." }], stream },
             });
@@ -221,20 +278,24 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
                 overhead: answer.firstByteAt - answer.sentAt - podStart,
             };
             // The activator's own timeline of this cold start (docs/cold-start-timeline.md): replicas_set, pod_created,
-            // endpoint_ready and first_byte come from the real controllers and the activator; scheduled, initialized,
-            // started and ready from the node stand-in's conditions and container states (simulated); no image is pulled
-            // and no node added here, so image_pulled and node_ready are absent.
+            // endpoint_ready and first_byte come from the real controllers and the activator; node_ready (the added
+            // node's Ready condition), scheduled (the Scheduled event), initialized, image_pulled (the kubelet's Pulled
+            // events), started and ready from what the node stand-in writes as kube-scheduler and a kubelet v1.33 do.
             const served = cluster.activators[i % cluster.activators.length];
             const queue = JSON.parse((await call(`http://${served.ip}:${served.adminPort}/queue`)).body);
             const timeline = queue.models[`${so.metadata.namespace}/${llm.name}`]?.coldStarts?.at(-1);
             assert.equal(timeline?.outcome, "served", `/queue of ${served.name}: ${JSON.stringify(timeline)}`);
             const phases: string[] = timeline.phases.map((p: { phase: string }) => p.phase);
             assert.deepEqual(
-                phases.filter((p) => ["replicas_set", "pod_created", "endpoint_ready", "first_byte"].includes(p)),
-                ["replicas_set", "pod_created", "endpoint_ready", "first_byte"],
-                `phases the real controllers and the activator produce, in order: ${phases.join(" → ")}`,
+                phases,
+                ["replicas_set", "pod_created", ...(addedNode ? ["node_ready"] : []), "scheduled", "initialized", "image_pulled", "started", "ready", "endpoint_ready", "first_byte"],
+                `every phase, in order: ${phases.join(" → ")}`,
             );
-            assert.ok(!phases.includes("node_ready") && !phases.includes("image_pulled"), `nothing the stand-in does not do: ${phases.join(" → ")}`);
+            assert.equal(timeline.pod, pod.name, "the timeline follows the pod that served");
+            assert.equal(timeline.node, addedNode ?? pod.nodeName, "and names its node");
+            assert.equal(Boolean(timeline.nodeAdded), addedNode !== undefined, `nodeAdded ${timeline.nodeAdded}`);
+            assertKubeletPhases(timeline.phases, pod, addedNode !== undefined);
+            if (addedNode) await assertPodAsDescribed(pod);
             const sec = (name: string) => timeline.phases.find((p: { phase: string }) => p.phase === name)?.seconds ?? 0;
             const total = timeline.phases.reduce((sum: number, p: { seconds: number }) => sum + p.seconds, 0);
             assert.ok(Math.abs(total * 1000 - (answer.firstByteAt - answer.sentAt)) < 1000, `the phases sum to the client's first byte: ${total} s`);
@@ -242,6 +303,7 @@ describe("the serverless loop on a real control plane (kube-apiserver, KServe, K
                 ourShareMs: Math.round((sec("replicas_set") + sec("pod_created") + sec("endpoint_ready") + sec("first_byte")) * 1000),
                 phasesMs: Object.fromEntries(timeline.phases.map((p: { phase: string; seconds: number }) => [p.phase, Math.round(p.seconds * 1000)])),
             });
+            Object.assign(sample, { node: pod.nodeName, initContainers: (pod.pod.spec.initContainers ?? []).map((c: any) => c.name).join(",") || "none", pulled: pod.kubelet!.pulled.join(",") || "none" });
             samples.push(sample);
             lastRequestAt = answer.firstByteAt;
             console.log(`      cold start ${i + 1} (${stream ? "SSE" : "JSON"}, via ${cluster.activators[i % cluster.activators.length].name}): ${JSON.stringify(sample)} ms`);

@@ -105,10 +105,9 @@ describe("scale-out 1 → 2 → 3 on a real control plane (HPA controller, KEDA 
             return slices.items.flatMap((s: any) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready).map((e: any) => e.addresses[0]);
         };
 
-        // Start from zero. KServe creates the Deployment with one replica, and KEDA's first scale loop takes it to 0
-        // (no demand). A request sent before then can reach that replica just as KEDA scales it in. The stand-in deletes
-        // a pod at once; a kubelet would give it its termination grace period.
-        await Kube.until("the model at 0 replicas", 60_000, async () => ((await deployment()).spec.replicas ?? 0) === 0 && cluster.node.podsOf(NAME).length === 0, 100);
+        // KServe creates the Deployment with 1 replica and KEDA's first reconcile sets it to minReplicaCount (0): a
+        // request sent before that lands on the pod about to be deleted (seen: 502 upstream_connection_lost).
+        await Kube.until(`${NAME} at 0 replicas with no pod`, 60_000, async () => (await deployment()).spec.replicas === 0 && cluster.node.podsOf(NAME).length === 0 && (await readyEndpoints()).length === 0, 100);
         // 0 → 1: one held request wakes the model (KEDA's own activation); it is in flight at the first pod.
         send(1);
         await Kube.until("the first replica serving", 60_000, async () => {
