@@ -133,8 +133,7 @@ export class BatchStore {
   }
 
   /**
-   * Streams `body` to `key` (./multipart.ts): two PART_BYTES buffers, allocated once, one part in flight while the
-   * other fills, whatever the size. `done()` (call it once) resolves when the object is written; after a failure,
+   * Streams `body` to `key` (./multipart.ts): one PART_BYTES buffer, allocated once, whatever the size. `done()` (call it once) resolves when the object is written; after a failure,
    * `abort()` removes the parts sent.
    */
   upload(key: string, body: Readable, contentType = "application/jsonl"): ObjectUpload {

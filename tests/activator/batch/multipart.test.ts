@@ -1,5 +1,5 @@
 /**
- * MultipartWriter (activator/src/batch/multipart.ts): a stream written to one S3 object in two part buffers.
+ * MultipartWriter (activator/src/batch/multipart.ts): a stream written to one S3 object in reused part buffers.
  * Against a recording S3 client (what is sent, in what order, how many buffers the parts come from, how many parts
  * are in flight at once), and once against moto's S3 (skipped, saying so, without moto_server): the object read back
  * is the bytes written.
@@ -61,20 +61,22 @@ function recordingClient(opts: { delayMs?: number; failPart?: number } = {}) {
 
 const target = (client: S3Client) => ({ client, bucket: "b", key: "k", contentType: "application/jsonl" });
 
-describe("activator: MultipartWriter (a stream to one S3 object in two reused part buffers)", () => {
-  it("sends 12 MiB as parts of 5, 5 and 2 MiB, one in flight at a time, from two buffers, completed in order", async () => {
-    const s3 = recordingClient({ delayMs: 5 });
-    const writer = new MultipartWriter(target(s3.client));
-    await pipeline(source(12 * MiB), writer);
-    assert.deepEqual(s3.sent.map((c) => c.name), ["CreateMultipartUpload", "UploadPart", "UploadPart", "UploadPart", "CompleteMultipartUpload"]);
-    assert.deepEqual(s3.bodies.map((b) => b.length), [PART_BYTES, PART_BYTES, 2 * MiB]);
-    assert.equal(sha(Buffer.concat(s3.bodies)), sha(Buffer.concat(await source(12 * MiB).toArray())), "the parts are the bytes written, in order");
-    assert.equal(s3.partBuffers.size, 2, "every part was sent from one of two buffers");
-    assert.equal(s3.maxInFlight(), 1);
-    const complete = s3.sent.at(-1)!.input as { UploadId: string; MultipartUpload: { Parts: { PartNumber: number; ETag: string }[] } };
-    assert.equal(complete.UploadId, "up-1");
-    assert.deepEqual(complete.MultipartUpload.Parts.map((p) => [p.PartNumber, p.ETag]), [[1, '"etag-1"'], [2, '"etag-2"'], [3, '"etag-3"']]);
-  });
+describe("activator: MultipartWriter (a stream to one S3 object in reused part buffers)", () => {
+  for (const buffers of [1, 2] as const) {
+    it(`sends 12 MiB as parts of 5, 5 and 2 MiB, one in flight at a time, from ${buffers} buffer(s), completed in order`, async () => {
+      const s3 = recordingClient({ delayMs: 5 });
+      const writer = new MultipartWriter(target(s3.client), PART_BYTES, buffers);
+      await pipeline(source(12 * MiB), writer);
+      assert.deepEqual(s3.sent.map((c) => c.name), ["CreateMultipartUpload", "UploadPart", "UploadPart", "UploadPart", "CompleteMultipartUpload"]);
+      assert.deepEqual(s3.bodies.map((b) => b.length), [PART_BYTES, PART_BYTES, 2 * MiB]);
+      assert.equal(sha(Buffer.concat(s3.bodies)), sha(Buffer.concat(await source(12 * MiB).toArray())), "the parts are the bytes written, in order");
+      assert.equal(s3.partBuffers.size, buffers, "every part was sent from the writer's own reused buffers");
+      assert.equal(s3.maxInFlight(), 1);
+      const complete = s3.sent.at(-1)!.input as { UploadId: string; MultipartUpload: { Parts: { PartNumber: number; ETag: string }[] } };
+      assert.equal(complete.UploadId, "up-1");
+      assert.deepEqual(complete.MultipartUpload.Parts.map((p) => [p.PartNumber, p.ETag]), [[1, '"etag-1"'], [2, '"etag-2"'], [3, '"etag-3"']]);
+    });
+  }
 
   it("sends a body of exactly two parts as two parts (no empty third), and a body under one part as one PutObject", async () => {
     const exact = recordingClient();
