@@ -5,8 +5,9 @@
  * (tests/components/domain/batchIam.test.ts): every call allowed, no action allowed that no call needs.
  *
  * Our own calls are read from activator/src/batch/store.ts (`BatchStore`: PutObject, GetObject, DeleteObject,
- * ListObjectsV2, SendMessageBatch; lib-storage `Upload`: CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
- * AbortMultipartUpload, or one PutObject for a body under 5 MiB) and runner.ts (ReceiveMessage, DeleteMessage,
+ * ListObjectsV2, SendMessageBatch; conditional PutObject with If-Match / If-None-Match, authorised by s3:PutObject),
+ * multipart.ts (`MultipartWriter`: CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload,
+ * or one PutObject for a body under 5 MiB) and runner.ts (ReceiveMessage, DeleteMessage,
  * ChangeMessageVisibility). KEDA v2.20.2 `pkg/scalers/aws_sqs_queue_scaler.go` (commit 68a5b5028f35) calls only
  * GetQueueAttributes (line 185, `s.sqsWrapperClient.GetQueueAttributes`), with the operator's own credentials when
  * the TriggerAuthentication's podIdentity is `aws` without a roleArn (`pkg/scalers/aws/aws_common.go`
@@ -31,10 +32,11 @@ export interface BatchCall {
 }
 
 const store = "activator/src/batch/store.ts";
-const upload = `${store} BatchStore.upload (lib-storage Upload)`;
+const upload = "activator/src/batch/multipart.ts MultipartWriter (BatchStore.upload)";
 const s3Write = (operation: string, source: string): BatchCall => ({ operation, action: "s3:PutObject", on: "object", source });
 const writes = [
-    s3Write("PutObject", `${store} BatchStore.put; ${upload} under one part`),
+    s3Write("PutObject", `${store} BatchStore.put, BatchStore.putJsonIf`),
+    s3Write("PutObject", `${upload} under one part`),
     s3Write("CreateMultipartUpload", upload),
     s3Write("UploadPart", upload),
     s3Write("CompleteMultipartUpload", upload),
@@ -48,7 +50,7 @@ export const batchCalls: Record<BatchConsumer, BatchCall[]> = {
         ...writes,
         getObject,
         listObjects,
-        { operation: "DeleteObject", action: "s3:DeleteObject", on: "object", source: `${store} BatchStore.delete (an upload whose purpose is not batch)` },
+        { operation: "DeleteObject", action: "s3:DeleteObject", on: "object", source: `${store} BatchStore.delete (an upload whose purpose is not batch; DELETE /v1/files/{id})` },
         { operation: "SendMessageBatch", action: "sqs:SendMessage", on: "queue", source: `${store} BatchStore.enqueue` },
     ],
     runner: [

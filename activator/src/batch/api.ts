@@ -2,12 +2,14 @@
  * The OpenAI Batch API endpoints, served by the activator after authentication (../proxy/chain.ts):
  *
  *   POST /v1/files                    multipart `file` (JSONL) + `purpose=batch` → FileObject     (streamed to S3)
+ *   GET  /v1/files                    ?purpose=&order=&after=&limit= → list of the key's files (./files.ts)
  *   GET  /v1/files/{id}               FileObject
  *   GET  /v1/files/{id}/content       the file's bytes (inputs, and a batch's output and error files)
+ *   DELETE /v1/files/{id}             {id, object: "file", deleted: true} (record, bytes and index entries removed)
  *   POST /v1/batches                  {input_file_id, endpoint, completion_window: "24h", metadata?} → Batch
  *   GET  /v1/batches                  ?after=&limit= (1..100, default 20), newest first → list
  *   GET  /v1/batches/{id}             Batch (running request_counts read from the chunks done so far)
- *   POST /v1/batches/{id}/cancel      Batch, now `cancelling` (the runner drains what is left)
+ *   POST /v1/batches/{id}/cancel      Batch, now `cancelling` (the runner drains what is left); 400 once finalizing
  *
  * Every file and batch belongs to the API key that created it (its SHA-256 digest; "anonymous" without `auth`):
  * another key gets the same 404 as for an id that does not exist. The upload is never buffered whole: it is
@@ -22,12 +24,13 @@ import type { BatchConfig } from "../config/batch";
 import { apiKeyDigest } from "../config/apiKeys";
 import { grantContinue, type Exchange, type RequestContext } from "../request/exchange";
 import { reject } from "../request/respond";
+import { FILES_LIMIT_MAX, deleteFile, listFiles } from "./files";
 import { BatchInputError, LineValidator } from "./lines";
 import {
   BATCH_ENDPOINTS, COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS, ID, TERMINAL, listOf, newBatchId, newFileId, publicBatch, publicFile, unixSeconds,
   type BatchRecord, type ChunkMessage, type FileRecord,
 } from "./objects";
-import { runningCounts } from "./progress";
+import { requestCancel, runningCounts } from "./progress";
 import type { BatchStore } from "./store";
 
 const FILES = /^\/v1\/files(?:\/([^/]+)(\/content)?)?$/;
@@ -67,7 +70,9 @@ export class BatchApi {
     if (files) {
       const [, id, content] = files;
       if (id === undefined && method === "POST") this.upload(ctx, x, owner).catch(fail);
+      else if (id === undefined && method === "GET") this.listFiles(ctx, x, owner, new URLSearchParams(url.slice(path.length + 1))).catch(fail);
       else if (id !== undefined && method === "GET") this.getFile(ctx, x, owner, id, content !== undefined).catch(fail);
+      else if (id !== undefined && content === undefined && method === "DELETE") this.deleteFile(ctx, x, owner, id).catch(fail);
       else notAllowed(ctx, x, method, path);
       return true;
     }
@@ -149,7 +154,8 @@ export class BatchApi {
           id, object: "file", bytes: validator.bytes, created_at: unixSeconds(this.now()), filename, purpose: "batch", status: "processed",
           owner, lines: validator.lines, urls: [...validator.urls], chunks: validator.chunks,
         };
-        await store.putJson(store.fileRecordKey(id), record);
+        await store.putJsonIf(store.fileRecordKey(id), record, null);
+        await store.indexFile(owner, record);
         this.deps.logger.info({ file: id, bytes: record.bytes, lines: record.lines }, "batch input file stored");
         sendJson(x, 200, publicFile(record));
       }, () => undefined).catch(refuse);
@@ -177,6 +183,30 @@ export class BatchApi {
     await pipeline(object.body, x.res);
   }
 
+  private async listFiles(ctx: RequestContext, x: Exchange, owner: string, query: URLSearchParams): Promise<void> {
+    const limit = query.has("limit") ? Number(query.get("limit")) : FILES_LIMIT_MAX;
+    if (!Number.isInteger(limit) || limit < 1 || limit > FILES_LIMIT_MAX) return reject(ctx, x, "invalid_request", `limit must be an integer from 1 to ${FILES_LIMIT_MAX}`, { param: "limit" });
+    const order = query.get("order") ?? "desc";
+    if (order !== "asc" && order !== "desc") return reject(ctx, x, "invalid_request", `order must be "asc" or "desc", got "${order}"`, { param: "order" });
+    const afterId = query.get("after") ?? undefined;
+    let after: FileRecord | undefined;
+    if (afterId !== undefined) {
+      const record = ID.test(afterId) ? await this.deps.store.getJson<FileRecord>(this.deps.store.fileRecordKey(afterId)) : null;
+      if (record === null || record.owner !== owner) return reject(ctx, x, "invalid_request", `after must be the id of one of your files, got "${afterId}"`, { param: "after" });
+      after = record;
+    }
+    const { files, more } = await listFiles(this.deps.store, owner, { order, after, limit, purpose: query.get("purpose") ?? undefined });
+    sendJson(x, 200, listOf(files.map(publicFile), more));
+  }
+
+  private async deleteFile(ctx: RequestContext, x: Exchange, owner: string, id: string): Promise<void> {
+    const record = await this.ownFile(ctx, x, owner, id);
+    if (record === null) return;
+    await deleteFile(this.deps.store, record);
+    this.deps.logger.info({ file: id }, "file deleted");
+    sendJson(x, 200, { id, object: "file", deleted: true });
+  }
+
   private async create(ctx: RequestContext, x: Exchange, owner: string): Promise<void> {
     const body = await readSmallJson(x, 64 * 1024);
     if (typeof body === "string") return reject(ctx, x, "invalid_request", body);
@@ -200,19 +230,25 @@ export class BatchApi {
       request_counts: { total: file.lines ?? 0, completed: 0, failed: 0 }, metadata: (metadata as Record<string, string> | undefined) ?? null,
       owner, chunkCount: file.chunks.length,
     };
-    await store.putJson(store.batchRecordKey(record.id), record);
+    const key = store.batchRecordKey(record.id);
+    await store.putJsonIf(key, record, null);
     await store.indexBatch(owner, record.id);
-    const messages: ChunkMessage[] = file.chunks.map(([start, end, first], chunk) => ({ batch_id: record.id, chunk, start, end, first_line: first }));
+    const messages: ChunkMessage[] = file.chunks.map(([start, end, first], chunk, all) => {
+      const lines = (all[chunk + 1]?.[2] ?? (file.lines ?? 0) + 1) - first;
+      return { batch_id: record.id, chunk, start, end, first_line: first, lines };
+    });
+    let next: Partial<BatchRecord>;
     try {
       await store.enqueue(messages);
-      Object.assign(record, { status: "in_progress", in_progress_at: unixSeconds(this.now()) });
+      next = { status: "in_progress", in_progress_at: unixSeconds(this.now()) };
     } catch (err) {
       const message = `the chunks could not be queued: ${(err as Error).message}`;
-      Object.assign(record, { status: "failed", failed_at: unixSeconds(this.now()), errors: { object: "list", data: [{ code: "queue_unavailable", message, param: null, line: null }] } });
+      next = { status: "failed", failed_at: unixSeconds(this.now()), errors: { object: "list", data: [{ code: "queue_unavailable", message, param: null, line: null }] } };
     }
-    await store.putJson(store.batchRecordKey(record.id), record);
-    this.deps.logger.info({ batch: record.id, file: input_file_id, chunks: record.chunkCount, status: record.status }, "batch created");
-    sendJson(x, 200, publicBatch(record));
+    // Only from validating: a cancel, or a runner already finalising its chunks, may have moved it on meanwhile.
+    const latest = (await store.update<BatchRecord>(key, (r) => (r.status === "validating" ? { ...r, ...next } : null))) ?? record;
+    this.deps.logger.info({ batch: record.id, file: input_file_id, chunks: record.chunkCount, status: latest.status }, "batch created");
+    sendJson(x, 200, publicBatch(latest));
   }
 
   private async ownBatch(ctx: RequestContext, x: Exchange, owner: string, id: string): Promise<BatchRecord | null> {
@@ -248,15 +284,15 @@ export class BatchApi {
   }
 
   private async cancel(ctx: RequestContext, x: Exchange, owner: string, id: string): Promise<void> {
-    const record = await this.ownBatch(ctx, x, owner, id);
-    if (record === null) return;
-    if (record.status === "validating" || record.status === "in_progress") {
-      Object.assign(record, { status: "cancelling", cancelling_at: unixSeconds(this.now()) });
-      await this.deps.store.putJson(this.deps.store.batchRecordKey(id), record);
-      this.deps.logger.info({ batch: id }, "batch cancelling");
-    } else if (record.status !== "cancelling" && record.status !== "cancelled") {
+    if ((await this.ownBatch(ctx, x, owner, id)) === null) return;
+    const at = unixSeconds(this.now());
+    // Compare-and-set (./progress.ts): a runner that began finalising after this read wins; the cancel is refused below.
+    const record = await requestCancel(this.deps.store, id, at);
+    if (record === null) return reject(ctx, x, "batch_not_found", `No such Batch object: ${id}`, { param: "batch_id" });
+    if (record.status !== "cancelling" && record.status !== "cancelled") {
       return reject(ctx, x, "invalid_request", `batch ${id} is ${record.status}; only a validating or in_progress batch can be cancelled`, { param: "batch_id" });
     }
+    if (record.cancelling_at === at) this.deps.logger.info({ batch: id }, "batch cancelling");
     sendJson(x, 200, publicBatch(await this.current(record)));
   }
 

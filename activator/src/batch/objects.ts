@@ -84,6 +84,8 @@ export interface ChunkMessage {
   start: number;
   end: number;
   first_line: number;
+  /** Request lines in the range (what fails when the input file was deleted before the chunk ran). */
+  lines?: number;
 }
 
 /** Seconds since the epoch, as OpenAI's `*_at` fields. */

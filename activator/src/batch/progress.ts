@@ -1,10 +1,18 @@
 /**
  * A batch's progress, read from its chunks' `done/` markers (./store.ts), and its finalisation: once every chunk
  * is done, the chunks' output and error parts are joined, in chunk order, into the batch's output and error files
- * (streamed: one part in memory at a time), and the record gets its final status and request_counts:
+ * (streamed through two part buffers, ./multipart.ts), and the record gets its final status and request_counts:
  * `cancelled` when it was cancelling, `expired` when a chunk found the completion window passed, else `completed`.
  * Two runners finishing the last chunks at once may both finalise: the ids are derived from the batch id, so the
- * second writes the same objects again.
+ * second writes the same objects again, and the record's last write is a compare-and-set that only one wins.
+ *
+ * Cancel against finalisation (both change the record, both by compare-and-set, `BatchStore.update`): finalising
+ * first moves `validating`/`in_progress` to `finalizing`, after which a cancel is refused (400, as OpenAI only
+ * cancels a batch in progress) and the batch ends `completed` (or `expired`); a cancel that landed first leaves the
+ * batch `cancelling`, and it ends `cancelled` with the results of the chunks run before it (OpenAI: "partial results
+ * (if any) available in the output file"). Neither can overwrite the other's write: the loser of a race reads the
+ * winner's record and decides again, so no batch is both claimed for completion and cancelled, and no `completed`
+ * is turned back into `cancelling`.
  */
 import { PassThrough } from "node:stream";
 import { once } from "node:events";
@@ -25,28 +33,42 @@ export function runningCounts(record: BatchRecord, done: Done): RequestCounts {
   return { total: record.request_counts.total, completed, failed };
 }
 
+/** Statuses a cancel moves to `cancelling` (OpenAI cancels a batch in progress; here also one still validating). */
+const CANCELLABLE: ReadonlySet<string> = new Set(["validating", "in_progress"]);
+
+/**
+ * Cancel, as a compare-and-set: the record becomes `cancelling` only if it is still cancellable when written (a
+ * finalisation that claimed it after this read makes the write fail, and the next read sees `finalizing`).
+ * Returns the record as it now is (`cancelling`, or whatever it was when not cancellable), null when there is none.
+ */
+export async function requestCancel(store: BatchStore, id: string, at: number): Promise<BatchRecord | null> {
+  return store.update<BatchRecord>(store.batchRecordKey(id), (r) => (CANCELLABLE.has(r.status) ? { ...r, status: "cancelling", cancelling_at: at } : null));
+}
+
 /** Finalises the batch when every chunk is done; returns the record as it is now (null: no such batch). */
 export async function finalizeIfDone(store: BatchStore, id: string, logger: Logger, now: () => number = Date.now): Promise<BatchRecord | null> {
-  const record = await store.getJson<BatchRecord>(store.batchRecordKey(id));
-  if (record === null || TERMINAL.has(record.status)) return record;
+  const key = store.batchRecordKey(id);
+  const first = await store.getJson<BatchRecord>(key);
+  if (first === null || TERMINAL.has(first.status)) return first;
   const done = await store.doneChunks(id);
-  if (done.size < record.chunkCount) return record;
-  const cancelling = record.status === "cancelling";
-  Object.assign(record, { status: "finalizing", finalizing_at: unixSeconds(now()) });
-  await store.putJson(store.batchRecordKey(id), record);
+  if (done.size < first.chunkCount) return first;
+  // Claim it: from `finalizing` on, a cancel is refused. A `cancelling` (or already `finalizing`) record is kept.
+  const claimedAt = unixSeconds(now());
+  const record = await store.update<BatchRecord>(key, (r) => (CANCELLABLE.has(r.status) ? { ...r, status: "finalizing", finalizing_at: claimedAt } : null));
+  if (record === null || TERMINAL.has(record.status)) return record;
   const counts = runningCounts(record, done);
   const suffix = id.slice("batch_".length);
   const output = counts.completed > 0 ? await joinParts(store, record, "out", `file-${suffix}-output`, now) : null;
   const errors = counts.failed > 0 ? await joinParts(store, record, "err", `file-${suffix}-errors`, now) : null;
-  // A cancel that arrived while this ran still wins.
-  const latest = (await store.getJson<BatchRecord>(store.batchRecordKey(id))) ?? record;
   const expired = [...done.values()].some((d) => d.expired);
-  const at = unixSeconds(now());
-  const final = cancelling || latest.status === "cancelling" ? { status: "cancelled", cancelled_at: at } : expired ? { status: "expired", expired_at: at } : { status: "completed", completed_at: at };
-  Object.assign(record, final, { cancelling_at: latest.cancelling_at ?? record.cancelling_at, request_counts: counts, output_file_id: output, error_file_id: errors });
-  await store.putJson(store.batchRecordKey(id), record);
-  logger.info({ batch: id, status: record.status, counts }, "batch finalised");
-  return record;
+  const final = await store.update<BatchRecord>(key, (r) => {
+    if (TERMINAL.has(r.status)) return null; // another runner finalised it first
+    const at = unixSeconds(now());
+    const status = r.status === "cancelling" ? { status: "cancelled" as const, cancelled_at: at } : expired ? { status: "expired" as const, expired_at: at } : { status: "completed" as const, completed_at: at };
+    return { ...r, ...status, request_counts: counts, output_file_id: output, error_file_id: errors };
+  });
+  logger.info({ batch: id, status: final?.status, counts }, "batch finalised");
+  return final;
 }
 
 /** Joins the chunks' `kind` parts into one file owned by the batch's owner; returns its id. */
@@ -54,6 +76,7 @@ async function joinParts(store: BatchStore, record: BatchRecord, kind: "out" | "
   const body = new PassThrough();
   const upload = store.upload(store.fileContentKey(fileId), body);
   const uploaded = upload.done();
+  uploaded.catch(() => undefined); // awaited below; a failure meanwhile also fails the writes
   let bytes = 0;
   try {
     for (let chunk = 0; chunk < record.chunkCount; chunk++) {
@@ -71,5 +94,6 @@ async function joinParts(store: BatchStore, record: BatchRecord, kind: "out" | "
   }
   const file: FileRecord = { id: fileId, object: "file", bytes, created_at: unixSeconds(now()), filename: `${record.id}_${kind === "out" ? "output" : "error"}.jsonl`, purpose: "batch_output", status: "processed", owner: record.owner };
   await store.putJson(store.fileRecordKey(fileId), file);
+  await store.indexFile(record.owner, file);
   return fileId;
 }

@@ -2,9 +2,12 @@
  * The batch runner: receives chunk messages from SQS (./objects.ts `ChunkMessage`), sends each of the chunk's lines
  * through the activator's own proxy listener (`batch.runner.activatorUrl`), so routing, holding through a cold
  * start and waking the model are the interactive path's code, writes the chunk's output and error lines and its
- * `done/` marker to S3 (./store.ts), deletes the message, and finalises the batch after its last chunk
- * (./progress.ts). A message is deleted only once its results are written: a runner that dies mid-chunk leaves it
- * to reappear after the visibility timeout, and the chunk is run again (its result objects written again).
+ * `done/` marker to S3 (./store.ts), finalises the batch after its last chunk (./progress.ts), and only then deletes
+ * the message: a runner that dies mid-chunk (or mid-finalisation) leaves it to reappear after the visibility timeout,
+ * and the chunk is run again (its result objects written again), or, when its marker is already there, only the
+ * finalisation. While a message is being worked on, its visibility timeout is extended every third of
+ * `visibilitySeconds` (ChangeMessageVisibility), so a chunk held through a long cold start is not handed to a
+ * second runner meanwhile.
  *
  * - Cancel: a chunk of a `cancelling` batch is drained (deleted unrun, counted in neither completed nor failed).
  * - completion_window: a chunk run after `expires_at` writes each line to the error file as `batch_expired`, and
@@ -51,6 +54,8 @@ export class BatchRunner {
   /** Lines being sent right now; the most at once so far (tests, the bench). */
   active = 0;
   maxActive = 0;
+  /** ChangeMessageVisibility calls made to keep messages in progress hidden (tests). */
+  visibilityExtensions = 0;
   /** Whether an engine gauge says interactive requests are waiting (then one line at a time). */
   yielding = false;
   private stopped = false;
@@ -86,19 +91,40 @@ export class BatchRunner {
         continue;
       }
       for (const m of messages) {
+        const extending = this.keepInvisible(m.ReceiptHandle);
         try {
           const chunk = JSON.parse(m.Body ?? "") as ChunkMessage;
           const result = await this.runChunk(chunk);
-          await store.sqs.send(new DeleteMessageCommand({ QueueUrl: store.queueUrl, ReceiptHandle: m.ReceiptHandle }));
           logger.debug({ batch: chunk.batch_id, chunk: chunk.chunk, ...result }, "chunk done");
           await finalizeIfDone(store, chunk.batch_id, logger, this.now);
+          clearInterval(extending);
+          await store.sqs.send(new DeleteMessageCommand({ QueueUrl: store.queueUrl, ReceiptHandle: m.ReceiptHandle }));
         } catch (err) {
+          clearInterval(extending);
           logger.warn({ err: (err as Error).message, message: m.MessageId }, "chunk failed; it is received again after its visibility timeout");
           // Make it visible again soon rather than after the whole visibility timeout.
           await store.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: store.queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 5 })).catch(() => undefined);
         }
       }
     }
+  }
+
+  /**
+   * Extends the message's visibility timeout to `visibilitySeconds` from now, every third of it, until the returned
+   * timer is cleared; a failed extension is logged (the message may then reappear and run twice: its objects are
+   * written again, unchanged).
+   */
+  private keepInvisible(receiptHandle: string | undefined): NodeJS.Timeout {
+    const { store, config, logger } = this.deps;
+    const seconds = config.runner.visibilitySeconds;
+    const timer = setInterval(() => {
+      this.visibilityExtensions++;
+      store.sqs
+        .send(new ChangeMessageVisibilityCommand({ QueueUrl: store.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }))
+        .catch((err: Error) => logger.warn({ err: err.message }, "could not extend a chunk message's visibility timeout"));
+    }, (seconds * 1000) / 3);
+    timer.unref();
+    return timer;
   }
 
   stop(): void {
@@ -111,21 +137,27 @@ export class BatchRunner {
     await this.agent.close();
   }
 
-  /** Runs one chunk and writes its results and marker (not the message deletion). */
+  /** Runs one chunk and writes its results and marker (not the message deletion); a chunk already done is not run again. */
   async runChunk(m: ChunkMessage): Promise<ChunkResult> {
     const { store } = this.deps;
     const record = await store.getJson<BatchRecord>(store.batchRecordKey(m.batch_id));
     if (record === null) throw new Error(`batch ${m.batch_id} has no record`);
+    if (await store.chunkDone(m.batch_id, m.chunk)) return { completed: 0, failed: 0, drained: false, expired: false };
     if (record.status === "cancelling" || record.status === "cancelled" || record.status === "failed") {
       await store.put(store.doneKey(m.batch_id, m.chunk, 0, 0, false), "");
       return { completed: 0, failed: 0, drained: true, expired: false };
     }
     const input = await store.read(store.fileContentKey(record.input_file_id), [m.start, m.end]);
-    if (input === null) throw new Error(`input file ${record.input_file_id} of batch ${m.batch_id} is gone`);
-    const text = await streamText(input.body);
-    const lines = text.split("\n").filter((l) => l.trim() !== "");
     const expired = unixSeconds(this.now()) >= record.expires_at;
-    const results = await Promise.all(lines.map((line, i) => (expired ? expiredLine(line) : this.limited(() => this.send(line, m.first_line + i)))));
+    let results: { ok: boolean; text: string }[];
+    if (input === null) {
+      // The input file was deleted (DELETE /v1/files/{id}) before this chunk ran: its lines fail, the batch still ends.
+      if (m.lines === undefined) throw new Error(`input file ${record.input_file_id} of batch ${m.batch_id} is gone`);
+      results = Array.from({ length: m.lines }, (_, i) => inputDeletedLine(m.first_line + i));
+    } else {
+      const lines = (await streamText(input.body)).split("\n").filter((l) => l.trim() !== "");
+      results = await Promise.all(lines.map((line, i) => (expired ? expiredLine(line) : this.limited(() => this.send(line, m.first_line + i)))));
+    }
     const out = results.filter((r) => r.ok).map((r) => r.text);
     const err = results.filter((r) => !r.ok).map((r) => r.text);
     if (out.length > 0) await store.put(store.partKey(m.batch_id, m.chunk, "out"), `${out.join("\n")}\n`, "application/jsonl");
@@ -214,6 +246,11 @@ function expiredLine(line: string): { ok: false; text: string } {
   }
   const id = `batch_req_${randomBytes(12).toString("hex")}`;
   return { ok: false, text: JSON.stringify({ id, custom_id: customId, response: null, error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." } }) };
+}
+
+function inputDeletedLine(n: number): { ok: false; text: string } {
+  const id = `batch_req_${randomBytes(12).toString("hex")}`;
+  return { ok: false, text: JSON.stringify({ id, custom_id: null, response: null, error: { code: "input_file_deleted", message: `line ${n}: the batch's input file was deleted before this line ran` } }) };
 }
 
 async function streamText(body: AsyncIterable<Buffer>): Promise<string> {

@@ -40,7 +40,11 @@ export const batchConfigSchema = z.strictObject({
       yieldWaitingAbove: z.number().min(0).default(4),
       /** SQS long-poll wait, seconds (0..20). Default 10. */
       waitSeconds: z.int().min(0).max(20).default(10),
-      /** SQS visibility timeout asked for each message, seconds: must exceed a chunk's worst cold start. Default 900. */
+      /**
+       * SQS visibility timeout asked for each message, seconds. The runner extends it every third of it while it
+       * works on the chunk (../batch/runner.ts), so it bounds how soon a chunk whose runner died runs again, not how
+       * long a chunk may take. Default 900.
+       */
       visibilitySeconds: z.int().min(1).max(43_200).default(900),
     })
     .prefault({}),

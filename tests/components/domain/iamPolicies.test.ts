@@ -115,7 +115,7 @@ describe("domain/iamPolicies against the API calls of their consumers (component
 
         it("has a row for every SDK command the activator sends, where it sends it", () => {
             // Rows: the queue reads here, the Batch API's calls in domain/batchIam.ts (activator and runner, whose
-            // `source` starts with the file). lib-storage's multipart calls have rows there but no `new …Command` here.
+            // `source` starts with the file).
             const queueRows = Object.values(activatorCalls).map((c) => `${path.relative("activator/src", c.source.path)} ${c.operation}`);
             const batchRows = [...batchCalls.activator, ...batchCalls.runner].map((c) => `${path.relative("activator/src", c.source.split(" ")[0]!)} ${c.operation}`);
             const rows = new Set([...queueRows, ...batchRows]);
