@@ -79,13 +79,15 @@ describe("Karpenter (KWOK provider) on a real control plane: a new model boots n
     const models = devModels().map((m) => ({ ...m, ...timing }));
     const gpuModel = models.find((m) => (m.gpus ?? 0) > 0);
     const isNewModel = (o: any) =>
-        ((o.kind === "InferenceService" || o.kind === "ScaledObject") && o.metadata.name === gpuModel.name && o.metadata.namespace === gpuModel.namespace) ||
-        (o.kind === "ValidatingAdmissionPolicyBinding" && o.spec.paramRef?.name === gpuModel.name && o.spec.paramRef?.namespace === gpuModel.namespace);
+        // (The dev stack's model names are unique across its namespaces.)
+        ((o.kind === "InferenceService" || o.kind === "ScaledObject") && o.metadata.name === gpuModel.name) ||
+        (o.kind === "ValidatingAdmissionPolicyBinding" && o.spec.paramRef?.name === gpuModel.name);
     const cluster = new Cluster({
         planSettings: { models, apiEndpoint: { access: "public", publicAccessCidrs: ["1.2.3.4/32"] } },
         // The GPU model's pods are not the node stand-in's to run: they stay pending, for Karpenter.
         models: Object.fromEntries(models.filter((m) => m !== gpuModel).map((m) => [m.name, { kind: "v2" as const, modelNames: [m.name], startDelayMs: 300 }])),
-        deferred: isNewModel,
+        // The NodePool is applied by the test, on the KWOK node class (nodeClassRef's group and kind are immutable).
+        deferred: (o) => isNewModel(o) || o.kind === "NodePool",
     });
     let kube: Kube;
     let nodePool: any;
@@ -211,13 +213,28 @@ describe("Karpenter (KWOK provider) on a real control plane: a new model boots n
         for (const [k, v] of Object.entries(nodePool.spec.template.metadata.labels)) assert.equal(live.metadata.labels[k], v, `NodeClaim label ${k}`);
     }
 
-    /** Deletes the pod and every NodeClaim (and so the KWOK node), so the pool's limit has room again. */
-    async function cleanUp(pod: string): Promise<void> {
+    const poolNodes = async () => (await kube.get(`/api/v1/nodes?labelSelector=karpenter.sh%2Fnodepool%3D${nodePool.metadata.name}`)).items as any[];
+
+    /**
+     * Deletes the pod, the NodeClaim and its KWOK node, and waits until Karpenter counts no GPU in use by the pool, so
+     * the pool's limit (the dev plan's: one p4d) has room again. The node is waited for first: the KWOK provider creates
+     * it in the background after `Create` returns (kwok/cloudprovider/cloudprovider.go L77-L84), and one created after
+     * its NodeClaim went would keep counting against the limit.
+     */
+    async function cleanUp(pod: string, claim: any): Promise<void> {
         await kube.request("DELETE", `/api/v1/namespaces/default/pods/${pod}?gracePeriodSeconds=0`).catch(() => undefined);
-        for (const c of (await kube.get("/apis/karpenter.sh/v1/nodeclaims")).items) await kube.request("DELETE", `/apis/karpenter.sh/v1/nodeclaims/${c.metadata.name}`).catch(() => undefined);
-        await Kube.until("no NodeClaim left", 90_000, async () => (await kube.get("/apis/karpenter.sh/v1/nodeclaims")).items.length === 0, 250).catch(async (e) => {
+        await Kube.until(`the KWOK node of ${claim.metadata.name}`, 30_000, async () => (await poolNodes()).length > 0, 100);
+        await kube.request("DELETE", `/apis/karpenter.sh/v1/nodeclaims/${claim.metadata.name}`).catch(() => undefined);
+        await Kube.until("no NodeClaim and no node of the pool left, no GPU counted against its limit", 90_000, async () => {
+            if ((await kube.get("/apis/karpenter.sh/v1/nodeclaims")).items.length > 0) return false;
+            for (const n of await poolNodes()) if (!n.metadata.deletionTimestamp) await kube.request("DELETE", `/api/v1/nodes/${n.metadata.name}`).catch(() => undefined);
+            if ((await poolNodes()).length > 0) return false;
+            const used = (await kube.get(`/apis/karpenter.sh/v1/nodepools/${nodePool.metadata.name}`)).status?.resources?.["nvidia.com/gpu"];
+            return used === undefined || used === "0";
+        }, 250).catch(async (e) => {
             const left = (await kube.get("/apis/karpenter.sh/v1/nodeclaims")).items.map((c: any) => `${c.metadata.name} finalizers=${c.metadata.finalizers}`);
-            throw new Error(`${e.message}: ${left.join(", ")}\nkarpenter log:\n${cluster.processes.tail("karpenter", 30)}`);
+            const nodes = (await poolNodes()).map((n) => `${n.metadata.name} finalizers=${n.metadata.finalizers}`);
+            throw new Error(`${e.message}: NodeClaims ${left.join(", ")}; nodes ${nodes.join(", ")}\nkarpenter log:\n${cluster.processes.tail("karpenter", 30)}`);
         });
     }
 
@@ -234,12 +251,13 @@ describe("Karpenter (KWOK provider) on a real control plane: a new model boots n
         const claim = await nodeClaimAfter(since, "a NodeClaim for the pending GPU pod", 60_000);
         console.log(`    pod created → NodeClaim ${claim.metadata.name}: ${nodeClaims.find((n) => n.claim === claim)!.at - since} ms (batch idle ${batch.idle} s, max ${batch.max} s)`);
         await assertOurs(claim);
-        await cleanUp("gpu-probe");
+        await cleanUp("gpu-probe", claim);
     });
 
     it("(d) a pending GPU pod whose claim's StorageClass has no provisioner (WaitForFirstConsumer) gets a NodeClaim too", async () => {
         await kube.apply(nodeCacheStorageClass());
         const volume = nodeCacheVolume();
+        const since = Date.now();
         const pod = await kube.request("POST", "/api/v1/namespaces/default/pods", gpuPod("gpu-probe-cache", { volumes: [volume] }));
         // The claim the ephemeral-volume controller makes (`<pod>-<volume>`, owned by the pod; not run in this cluster).
         await kube.request("POST", "/api/v1/namespaces/default/persistentvolumeclaims", {
@@ -248,24 +266,46 @@ describe("Karpenter (KWOK provider) on a real control plane: a new model boots n
             metadata: { name: `${pod.metadata.name}-${volume.name}`, namespace: "default", ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: pod.metadata.name, uid: pod.metadata.uid, controller: true, blockOwnerDeletion: true }] },
             spec: volume.ephemeral.volumeClaimTemplate.spec,
         });
-        const since = Date.now();
-        const claim = await nodeClaimAfter(since - 5_000, "a NodeClaim for the GPU pod with the node-cache claim", 60_000);
+        const claim = await nodeClaimAfter(since, "a NodeClaim for the GPU pod with the node-cache claim", 60_000);
         await assertOurs(claim);
-        await cleanUp("gpu-probe-cache");
+        await cleanUp("gpu-probe-cache", claim);
     });
 
     it("(b) a NEW GPU model: the admission policy refuses its first pod, KEDA takes it to 0, no NodeClaim past Karpenter's batch window", async () => {
         const since = Date.now();
-        const ns = gpuModel.namespace;
+        const ns: string = isvc().metadata.namespace;
         const objects = cluster.plan.all.filter(isNewModel);
         // As Pulumi orders them (components/resources/serverlessModel.ts): the binding, the InferenceService, then the
         // ScaledObject once the InferenceService exists.
-        for (const kind of ["ValidatingAdmissionPolicyBinding", "InferenceService"]) await kube.apply(objects.find((o) => o.kind === kind));
-        const refused = await Kube.until("the ReplicaSet controller's pod create refused by the first-replica policy", 60_000, async () => {
-            const events = (await kube.get(`/api/v1/namespaces/${ns}/events?fieldSelector=reason%3DFailedCreate`)).items;
-            return events.find((e: any) => e.involvedObject.name.startsWith(`${gpuModel.name}-predictor-`) && /ValidatingAdmissionPolicy/.test(e.message));
-        }, 250);
-        console.log(`    refused by the real API server: ${refused.message}`);
+        // The ReplicaSet controller reports a refused create in the ReplicaSet's ReplicaFailure condition (read as the
+        // activator reads it), each message once.
+        const refusals = new Set<string>();
+        const rsWatch = kube.watch(`/apis/apps/v1/namespaces/${ns}/replicasets`, (_type, rs) => {
+            if (!rs.metadata.name.startsWith(`${gpuModel.name}-predictor-`)) return;
+            for (const c of rs.status?.conditions ?? []) if (c.type === "ReplicaFailure" && c.status === "True") refusals.add(c.message.replace(/^.*denied request: /, ""));
+        });
+        watches.push(rsWatch);
+        // The binding first (Pulumi makes the InferenceService depend on it). kube-apiserver enforces a new binding only
+        // once its policy source has recompiled, which it checks for once a second (k8s.io/apiserver v0.33.13
+        // pkg/admission/plugin/policy/generic/policy_source.go L193-L198, L229-L253): a pod created in that gap is
+        // admitted. Pulumi does not wait for it (an open defect, see docs/karpenter.md); the test does, by asking the
+        // API server (dry run) to create the model's GPU pod until it refuses.
+        const bindingAt = Date.now();
+        await kube.apply(objects.find((o) => o.kind === "ValidatingAdmissionPolicyBinding"));
+        const probe = { apiVersion: "v1", kind: "Pod", metadata: { name: "first-replica-probe", namespace: ns, labels: { "serving.kserve.io/inferenceservice": gpuModel.name } }, spec: gpuPod("x").spec };
+        await Kube.until("the binding in force (a dry-run GPU pod of the model refused)", 30_000, async () => {
+            try {
+                await kube.request("POST", `/api/v1/namespaces/${ns}/pods?dryRun=All`, probe);
+                return false;
+            } catch (e) {
+                if (/ValidatingAdmissionPolicy/.test(String(e))) return true;
+                throw e;
+            }
+        }, 50);
+        console.log(`    binding applied → in force: ${Date.now() - bindingAt} ms`);
+        await kube.apply(objects.find((o) => o.kind === "InferenceService"));
+        await Kube.until("the ReplicaSet controller's pod create refused by the first-replica policy", 60_000, async () => refusals.size > 0, 100);
+        console.log(`    refused by the real API server: ${[...refusals].join(" | ")}`);
         await kube.apply(objects.find((o) => o.kind === "ScaledObject"));
         const active = await Kube.until("KEDA sets the ScaledObject's Active False", 60_000, async () => {
             const so = await kube.get(`/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects/${gpuModel.name}`);
@@ -278,8 +318,8 @@ describe("Karpenter (KWOK provider) on a real control plane: a new model boots n
         // Past Karpenter's window: a pod pending at the last moment would be batched for at most `max` s.
         const waitMs = (batch.max + batch.idle + 4) * 1000;
         await new Promise((r) => setTimeout(r, waitMs));
-        const events = (await kube.get(`/api/v1/namespaces/${ns}/events?fieldSelector=reason%3DFailedCreate`)).items.filter((e: any) => e.involvedObject.name.startsWith(`${gpuModel.name}-predictor-`));
-        console.log(`    Active=False (${active.reason}) ${quietSince - since} ms after the InferenceService; ${events.reduce((n: number, e: any) => n + (e.count ?? 1), 0)} refused creates: ${[...new Set(events.map((e: any) => e.message.replace(/^.*denied request: /, "")))].join(" | ")}`);
+        rsWatch.stop();
+        console.log(`    Active=False (${active.reason}) ${quietSince - since} ms after the InferenceService; the policy's refusals: ${[...refusals].join(" | ")}`);
         assert.deepEqual(newModelPods, [], "no pod of the new model was ever admitted");
         assert.deepEqual(nodeClaims.filter((n) => n.at >= since).map((n) => n.claim.metadata.name), [], `no NodeClaim in the ${waitMs / 1000} s after KEDA's check`);
     });
