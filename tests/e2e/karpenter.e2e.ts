@@ -10,10 +10,11 @@
  *   below writes the `PodScheduled=False` condition with reason `Unschedulable` that kube-scheduler writes
  *   (kubernetes v1.33.13 pkg/scheduler/schedule_one.go L1011-L1094, `handleSchedulingFailure`), which is what
  *   Karpenter reads (sigs.k8s.io/karpenter v1.14.1 pkg/utils/pod/scheduling.go L102-L108 `IsProvisionable`,
- *   L122-L129 `FailedToSchedule`). It is the verdict a real scheduler reaches here: the only node, the node
+ *   L125-L132 `FailedToSchedule`). It is the verdict a real scheduler reaches here: the only node, the node
  *   stand-in's, lacks the labels the GPU pods select (asserted below).
  * - The KWOKNodeClass's `Ready` condition: the KWOK provider has no node class controller; Karpenter uses a NodePool only
- *   once its node class is Ready (pkg/controllers/nodepool/readiness/controller.go L72-L81, provisioner.go L280).
+ *   once its node class is Ready, and a missing condition reads as Unknown (pkg/controllers/nodepool/readiness/controller.go
+ *   L95-L104, pkg/controllers/provisioning/provisioner.go L280; awslabs/operatorpkg status/condition.go L46-L51).
  * - Nothing runs the nodes KWOK creates (no kubelet, no KWOK stage controller): the assertions stop at the NodeClaim,
  *   Karpenter's decision to buy a node.
  */
