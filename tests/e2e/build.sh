@@ -15,7 +15,7 @@
 #   which a module zip from the proxy does not carry, so they are built from a generated main module that requires
 #   the pinned version and replaces each staging module with its published v0.<minor>.<patch> twin (k8s) or lets the
 #   published etcd submodules resolve at the same version.
-# - The KEDA operator and the KServe controller manager only use version replaces, and Helm none, so they are built
+# - The KEDA operator and the KServe controller manager only use version replaces, and Helm and Karpenter none, so they are built
 #   inside a copy of their own module at the pinned tag, with upstream's go.mod/go.sum exactly (what their releases
 #   build). Helm's cold build (empty Go caches) costs ~5.5 CPU-minutes (tests/e2e/README.md, Figures).
 set -euo pipefail
@@ -30,6 +30,10 @@ KSERVE_VERSION=v0.20.0
 # Helm renders the chart packages of ../shared/upstream/chart-packages (tests/e2e/helm.e2e.ts); v4.3.2 is the Helm those
 # packages were made and checked with (../shared/upstream/SOURCES.md, "Chart packages").
 HELM_VERSION=v4.3.2
+# Karpenter's core with its KWOK cloud provider (tests/e2e/karpenter.e2e.ts): the sigs.k8s.io/karpenter the stack's
+# aws/karpenter-provider-aws v1.14.1 builds with (its go.mod requires v1.14.1-0.20260819221709-6e7eab7a0f48, the commit
+# of core's tag v1.14.1; the proxy serves the tag, not that pseudo-version).
+KARPENTER_VERSION=v1.14.1
 
 CACHE=${GPU_SERVERLESS_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gpu-serverless/e2e}
 PRINT_ONLY=false
@@ -119,6 +123,12 @@ build_helm() {
   go build -trimpath -ldflags "$LDFLAGS -X helm.sh/helm/v4/internal/version.version=$1" -o "$2/helm" ./cmd/helm
 }
 
+build_karpenter_kwok() {
+  copy_module sigs.k8s.io/karpenter "$1"
+  # karpenter Makefile `build`/`apply`: ko build sigs.k8s.io/karpenter/kwok (the KWOK provider's main package).
+  go build -trimpath -ldflags "$LDFLAGS -X sigs.k8s.io/karpenter/pkg/operator.Version=$1" -o "$2/karpenter-kwok" ./kwok
+}
+
 # share_files <name> <version> <module> <file in module>...: copies the files into <name>-<version>/share/ (flat).
 share_files() {
   local dir="$CACHE/$1-$2/share" module=$3 version=$2 src
@@ -137,6 +147,7 @@ done_or_build kserve "$KSERVE_VERSION" build_kserve
 done_or_build keda "$KEDA_VERSION" build_keda
 done_or_build keda-adapter "$KEDA_VERSION" build_keda_adapter
 done_or_build helm "$HELM_VERSION" build_helm
+done_or_build karpenter-kwok "$KARPENTER_VERSION" build_karpenter_kwok
 # KServe: the manager also runs the TrainedModel and InferenceGraph controllers (cmd/manager/main.go), whose CRDs
 # ../shared does not carry; its chart's webhook configurations are wired to the local manager by the suite.
 share_files kserve "$KSERVE_VERSION" github.com/kserve/kserve \
@@ -145,3 +156,5 @@ share_files kserve "$KSERVE_VERSION" github.com/kserve/kserve \
 # KEDA: the operator also runs the CloudEventSource controllers (cmd/operator/main.go).
 share_files keda "$KEDA_VERSION" github.com/kedacore/keda/v2 \
   config/crd/bases/eventing.keda.sh_cloudeventsources.yaml config/crd/bases/eventing.keda.sh_clustercloudeventsources.yaml
+# Karpenter's KWOK node class (the karpenter.sh CRDs at v1.14.1 are in ../shared).
+share_files karpenter-kwok "$KARPENTER_VERSION" sigs.k8s.io/karpenter kwok/apis/crds/karpenter.kwok.sh_kwoknodeclasses.yaml
