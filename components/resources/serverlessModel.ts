@@ -18,12 +18,13 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { setTimeout as sleep } from "node:timers/promises";
 import { modelKey } from "../../activator/src/index";
 import type { ModelConfig } from "../config/models";
 import { modelStoragePolicy, serviceAccountTrustPolicy } from "../domain/iamPolicies";
 import { inferenceServiceManifest } from "../manifests/model/inferenceService";
 import { backendUrl, modelLabels, predictorName } from "../manifests/model/predictor";
-import { firstReplicaBinding } from "../manifests/model/firstReplicaAdmission";
+import { bindingEnforcedAfterMs, firstReplicaBinding } from "../manifests/model/firstReplicaAdmission";
 import { scaledObjectManifest, scaledObjectType } from "../manifests/model/scaledObject";
 import { networkPolicyManifest, serviceMonitorManifest } from "../manifests/model/traffic";
 import { withPrewarmTriggers } from "../manifests/warm/warmCapacity";
@@ -61,6 +62,26 @@ export interface ServerlessModelArgs {
     dependencies: { kserve: pulumi.Resource; keda: pulumi.Resource; monitoring: pulumi.Resource; namespace: pulumi.Resource; firstReplicaPolicy?: pulumi.Resource };
     /** The node cache's StorageClass (resources/nodeCache.ts) when this model uses the cache (`usesNodeCache`). Default none: no cache. */
     nodeCache?: pulumi.Resource;
+    /**
+     * Milliseconds between creating a GPU model's first-replica binding and creating its InferenceService, so that
+     * kube-apiserver enforces the binding before KServe's first pod exists. Default `bindingEnforcedAfterMs` (2000);
+     * 0 creates them back to back. Not waited in a preview.
+     */
+    admissionSettleMs?: number;
+}
+
+/**
+ * The binding as a dependency that resolves `settleMs` after the binding was created (its id known). In a preview,
+ * or with 0, the binding itself: a preview creates nothing, and an unknown id would never resolve.
+ */
+function enforcedBinding(binding: pulumi.Resource & { id: pulumi.Output<string> }, settleMs: number): pulumi.Input<pulumi.Resource> {
+    if (settleMs <= 0 || pulumi.runtime.isDryRun()) return binding;
+    return new Promise<pulumi.Resource>((resolve) => {
+        binding.id.apply(async () => {
+            await sleep(settleMs);
+            resolve(binding);
+        });
+    });
 }
 
 export class ServerlessModel extends pulumi.ComponentResource {
@@ -93,7 +114,7 @@ export class ServerlessModel extends pulumi.ComponentResource {
         }
         super("gpu-serverless:models:ServerlessModel", name, {}, opts);
 
-        const k8sOpts = (dependsOn: pulumi.Resource[] = []): pulumi.CustomResourceOptions => ({
+        const k8sOpts = (dependsOn: pulumi.Input<pulumi.Resource>[] = []): pulumi.CustomResourceOptions => ({
             parent: this,
             provider: args.provider,
             dependsOn: [args.dependencies.namespace, ...dependsOn],
@@ -146,14 +167,18 @@ export class ServerlessModel extends pulumi.ComponentResource {
             s3Region: s3 ? args.s3Access!.region : undefined,
             nodeCache: args.nodeCache !== undefined,
         });
-        // In force before the InferenceService exists: KServe's Deployment starts at one replica.
+        // In force before the InferenceService exists: KServe's Deployment starts at one replica. Created is not yet
+        // enforced: the InferenceService waits `admissionSettleMs` after the binding is created (bindingEnforcedAfterMs).
         const admission =
             model.gpus > 0 && args.dependencies.firstReplicaPolicy
                 ? [
-                      new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-                          childName(name, "first-replica-binding"),
-                          firstReplicaBinding(model),
-                          k8sOpts([args.dependencies.firstReplicaPolicy]),
+                      enforcedBinding(
+                          new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+                              childName(name, "first-replica-binding"),
+                              firstReplicaBinding(model),
+                              k8sOpts([args.dependencies.firstReplicaPolicy]),
+                          ),
+                          args.admissionSettleMs ?? bindingEnforcedAfterMs,
                       ),
                   ]
                 : [];

@@ -145,6 +145,7 @@ export function placeholderArn(type: string, name: string, state: Record<string,
 }
 
 const recorded = new Map<string, PlannedResource>();
+const requestedAtByUrn = new Map<string, number>();
 const problems: string[] = [];
 const subnetZones = new Map<string, string>();
 let problemListener: ((error: Error) => void) | undefined;
@@ -226,8 +227,9 @@ export function installMockRuntime(options: { project: string; stack: string; co
     );
     const monitor = getMonitor() as any;
     const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: any, callback: (err: any, resp: any) => void) =>
-        register(req, (err: any, resp: any) => {
+    monitor.registerResource = (req: any, callback: (err: any, resp: any) => void) => {
+        const requestedAt = performance.now();
+        return register(req, (err: any, resp: any) => {
             if (!err && resp) {
                 const urn: string = resp.getUrn();
                 const resource: PlannedResource = {
@@ -243,14 +245,17 @@ export function installMockRuntime(options: { project: string; stack: string; co
                     problem(`mock runtime: ${resource.type} "${resource.name}" input ${found} (an output the mocks do not model, formatted into a string)`);
                 }
                 recorded.set(urn, resource);
+                requestedAtByUrn.set(urn, requestedAt);
             }
             callback(err, resp);
         });
+    };
 }
 
 /** Forgets every recorded resource and problem, and the zones given to adopted subnets. */
 export function resetRecorded(): void {
     recorded.clear();
+    requestedAtByUrn.clear();
     problems.length = 0;
     subnetZones.clear();
 }
@@ -264,6 +269,14 @@ export function recordedResources(): PlannedResource[] {
 /** The recorded resource with this URN, if any (no problem check: for walking dependencies). */
 export function recordedByUrn(urn: string): PlannedResource | undefined {
     return recorded.get(urn);
+}
+
+/**
+ * When the program asked the engine to register the resource `urn` (`performance.now()`, ms): after every explicit
+ * and implicit dependency had resolved, so the gap to a dependency's time bounds how long the program held it back.
+ */
+export function registrationRequestedAt(urn: string): number | undefined {
+    return requestedAtByUrn.get(urn);
 }
 
 /**

@@ -24,6 +24,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { a100InstanceTypes } from "../../components/domain/nodeGroups";
 import { nodeCacheStorageClass, nodeCacheVolume } from "../../components/manifests/model/nodeCache";
+import { bindingEnforcedAfterMs } from "../../components/manifests/model/firstReplicaAdmission";
 import { call } from "./client";
 import { builtComponents, Cluster } from "./cluster";
 import { plannedReleases } from "./helm";
@@ -290,15 +291,16 @@ describe("Karpenter (KWOK provider) on a real control plane: a new model boots n
             for (const c of rs.status?.conditions ?? []) if (c.type === "ReplicaFailure" && c.status === "True") refusals.add(c.message.replace(/^.*denied request: /, ""));
         });
         watches.push(rsWatch);
-        // The binding first (Pulumi makes the InferenceService depend on it). kube-apiserver enforces a new binding only
-        // once its policy source has recompiled, which it checks for once a second (k8s.io/apiserver v0.33.13
-        // pkg/admission/plugin/policy/generic/policy_source.go L193-L198, L229-L253): a pod created in that gap is
-        // admitted. Pulumi does not wait for it (an open defect, see docs/karpenter.md); the test does, by asking the
-        // API server (dry run) to create the model's GPU pod until it refuses.
+        // The binding first, then the InferenceService `bindingEnforcedAfterMs` later, as the stack orders them
+        // (ServerlessModel: the InferenceService depends on the binding and waits that long after it was created).
+        // kube-apiserver enforces a new binding only once its policy source has recompiled, which it checks for once a
+        // second (k8s.io/apiserver v0.33.13 pkg/admission/plugin/policy/generic/policy_source.go L193-L198,
+        // L229-L253): a pod created in that gap is admitted. Asserted: when the stack's wait is over, the real API
+        // server refuses a dry-run GPU pod of the model.
         const bindingAt = Date.now();
         await kube.apply(objects.find((o) => o.kind === "ValidatingAdmissionPolicyBinding"));
         const probe = { apiVersion: "v1", kind: "Pod", metadata: { name: "first-replica-probe", namespace: ns, labels: { "serving.kserve.io/inferenceservice": gpuModel.name } }, spec: gpuPod("x").spec };
-        await Kube.until("the binding in force (a dry-run GPU pod of the model refused)", 30_000, async () => {
+        const refusesProbe = async () => {
             try {
                 await kube.request("POST", `/api/v1/namespaces/${ns}/pods?dryRun=All`, probe);
                 return false;
@@ -306,8 +308,14 @@ describe("Karpenter (KWOK provider) on a real control plane: a new model boots n
                 if (/ValidatingAdmissionPolicy/.test(String(e))) return true;
                 throw e;
             }
-        }, 50);
-        console.log(`    binding applied → in force: ${Date.now() - bindingAt} ms`);
+        };
+        let inForceAfterMs: number | undefined;
+        while (Date.now() - bindingAt < bindingEnforcedAfterMs) {
+            if (inForceAfterMs === undefined && (await refusesProbe())) inForceAfterMs = Date.now() - bindingAt;
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(await refusesProbe(), `the binding is not in force ${bindingEnforcedAfterMs} ms after it was applied (the stack's wait before the InferenceService)`);
+        console.log(`    binding applied → in force: ${inForceAfterMs ?? "≥ " + (Date.now() - bindingAt)} ms (the stack waits ${bindingEnforcedAfterMs} ms)`);
         await kube.apply(objects.find((o) => o.kind === "InferenceService"));
         await Kube.until("the ReplicaSet controller's pod create refused by the first-replica policy", 60_000, async () => refusals.size > 0, 100);
         console.log(`    refused by the real API server: ${[...refusals].join(" | ")}`);

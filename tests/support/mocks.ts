@@ -14,7 +14,7 @@ import { installMockRuntime, type PlannedResource, recordedByUrn, recordedResour
 
 // The runtime's own: forget what was recorded (call in `beforeEach`); every resource registered since (throws the
 // runtime's problems); wait until every registration started has reached the mock engine; a resource's placeholder id.
-export { resetRecorded, recordedResources as allResources, settled, placeholderId as mockIdOf, placeholderArn as mockArnOf } from "../../scripts/plan/runtime";
+export { resetRecorded, recordedResources as allResources, settled, placeholderId as mockIdOf, placeholderArn as mockArnOf, registrationRequestedAt } from "../../scripts/plan/runtime";
 
 export type RecordedResource = PlannedResource;
 

@@ -24,6 +24,17 @@ import { scaledObjectType } from "./scaledObject";
 
 export const firstReplicaPolicyName = "gpu-serverless-first-replica";
 
+/**
+ * How long a new binding takes to be enforced, ms: kube-apiserver compiles ValidatingAdmissionPolicies and their
+ * bindings in a loop that runs once a second and only when its informers saw a change
+ * (k8s.io/apiserver v0.33.13 pkg/admission/plugin/policy/generic/policy_source.go L193-L198, `policyRefreshInterval`
+ * 1 s; L229-L253 `refreshPolicies`). Until then a pod the binding should refuse is admitted. The e2e suite measured
+ * 314-1069 ms from applying a binding to the first refused pod. The stack therefore creates a GPU model's
+ * InferenceService this long after its binding: twice the refresh interval, which leaves one second for each API
+ * server's watch to deliver the binding.
+ */
+export const bindingEnforcedAfterMs = 2000;
+
 /** CEL over the model's ScaledObject (`params`): KEDA has run its scale loop for it at least once. */
 export const kedaHasCheckedExpression =
     "has(params.status) && has(params.status.conditions) && params.status.conditions.exists(c, c.type == 'Active' && (c.status == 'True' || c.status == 'False'))";

@@ -8,7 +8,7 @@ import type { ModelConfig } from "../../../components/config/models";
 import { gcsCredentialFileName, ServerlessModel } from "../../../components/resources/serverlessModel";
 import { crdErrors, isCustomKind } from "../../support/crds";
 import { inferenceServiceConfigData } from "../../support/upstreamFacts";
-import { allResources, dependsOn, kubernetesObjects, RecordedResource, resetRecorded, resourceNamed, resourcesOfType, settled, setupMocks } from "../../support/mocks";
+import { allResources, dependsOn, kubernetesObjects, RecordedResource, registrationRequestedAt, resetRecorded, resourceNamed, resourcesOfType, settled, setupMocks } from "../../support/mocks";
 import { a100Scheduling, cpuModel, llmModel, stackWith } from "../manifests/model/fixtures";
 import { kedaRelayAddress } from "../../../components/manifests/charts/keda";
 
@@ -28,7 +28,7 @@ describe("ServerlessModel (mocks)", () => {
     beforeEach(() => resetRecorded());
 
     /** The platform's CRD releases (stand-ins with the platform's chart names), an Activator, and one ServerlessModel per model. */
-    function deploy(prefix: string, rawModels: object[], extra: { hfToken?: string; gcsKey?: string; firstReplicaPolicy?: boolean } = {}) {
+    function deploy(prefix: string, rawModels: object[], extra: { hfToken?: string; gcsKey?: string; firstReplicaPolicy?: boolean; admissionSettleMs?: number } = {}) {
         const stack = stackWith(rawModels);
         const awsProvider = new aws.Provider(`${prefix}-aws`, { region: "us-west-2" });
         const release = (chart: string) => new k8s.helm.v3.Release(`${prefix}-${chart}`, { chart, namespace: "x" }, { provider });
@@ -67,6 +67,7 @@ describe("ServerlessModel (mocks)", () => {
                         region: "us-west-2",
                     },
                     dependencies: { ...releases, namespace: activator.modelNamespaces[model.namespace] },
+                    admissionSettleMs: extra.admissionSettleMs,
                 }),
         );
         return { stack, releases, activator, models };
@@ -113,6 +114,16 @@ describe("ServerlessModel (mocks)", () => {
         assert.equal(binding.inputs.spec.paramRef.name, resourceNamed("kubernetes:keda.sh/v1alpha1:ScaledObject", "sm-fr-qwen-scaled-object").inputs.metadata.name);
         assert.ok(dependsOn(resourceNamed("kubernetes:serving.kserve.io/v1beta1:InferenceService", "sm-fr-qwen-inference-service"), binding));
         assert.ok(dependsOn(binding, resourceNamed("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "sm-fr-first-replica-policy")));
+    });
+
+    it("asks for a GPU model's InferenceService only admissionSettleMs after its binding was created (kube-apiserver enforces a binding up to 1 s later)", async () => {
+        const settleMs = 600;
+        deploy("sm-fs", [llmModel, cpuModel], { firstReplicaPolicy: true, admissionSettleMs: settleMs });
+        await settled();
+        const at = (type: string, name: string) => registrationRequestedAt(resourceNamed(type, name).urn)!;
+        const binding = at("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", "sm-fs-qwen-first-replica-binding");
+        const isvc = at("kubernetes:serving.kserve.io/v1beta1:InferenceService", "sm-fs-qwen-inference-service");
+        assert.ok(isvc - binding >= settleMs, `InferenceService asked for ${(isvc - binding).toFixed(0)} ms after its binding (at least ${settleMs})`);
     });
 
     it("points the one external-push trigger at the KEDA relay (which dials the activator's scaler Service), under the key the activator reads", async () => {
