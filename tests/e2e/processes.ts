@@ -102,12 +102,20 @@ export function makeCertificates(dir: string, extraNames: string[] = []): { ca: 
 
 /** A TCP port free on 127.0.0.1 now. */
 export async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
+    for (;;) {
+        const server = net.createServer();
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+        const port = (server.address() as net.AddressInfo).port;
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        // The kernel may offer a port again once it is closed, before the program it was meant for binds it (seen: KEDA's
+        // metrics service and health probe given the same port): never hand out one port twice in this process.
+        if (handedOut.has(port)) continue;
+        handedOut.add(port);
+        return port;
+    }
 }
+
+const handedOut = new Set<number>();
 
 /**
  * The flags of a single-member etcd on 127.0.0.1 (client and peer ports, data under `dataDir`), as both control planes
