@@ -152,8 +152,7 @@ export class BatchRunner {
     let results: { ok: boolean; text: string }[];
     if (input === null) {
       // The input file was deleted (DELETE /v1/files/{id}) before this chunk ran: its lines fail, the batch still ends.
-      if (m.lines === undefined) throw new Error(`input file ${record.input_file_id} of batch ${m.batch_id} is gone`);
-      results = Array.from({ length: m.lines }, (_, i) => inputDeletedLine(m.first_line + i));
+      results = Array.from({ length: m.lines ?? linesOfChunk(m, record, this.deps.config.linesPerChunk) }, (_, i) => inputDeletedLine(m.first_line + i));
     } else {
       const lines = (await streamText(input.body)).split("\n").filter((l) => l.trim() !== "");
       results = await Promise.all(lines.map((line, i) => (expired ? expiredLine(line) : this.limited(() => this.send(line, m.first_line + i)))));
@@ -246,6 +245,19 @@ function expiredLine(line: string): { ok: false; text: string } {
   }
   const id = `batch_req_${randomBytes(12).toString("hex")}`;
   return { ok: false, text: JSON.stringify({ id, custom_id: customId, response: null, error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." } }) };
+}
+
+/**
+ * Lines of a chunk whose message was queued before messages carried `lines` (the input file, which held the chunk
+ * index, is gone): the last chunk ends at the batch's `request_counts.total`; chunk k > 0 starts at k × L + 1 (the
+ * upload cut every L = `linesPerChunk` lines, ./lines.ts), so L = (first_line − 1) / k; chunk 0 of several takes
+ * the configured `linesPerChunk` (as it was when the batch was created, unless it changed since).
+ */
+export function linesOfChunk(m: ChunkMessage, record: Pick<BatchRecord, "chunkCount" | "request_counts">, linesPerChunk: number): number {
+  const toEnd = record.request_counts.total - m.first_line + 1;
+  if (m.chunk >= record.chunkCount - 1) return Math.max(0, toEnd);
+  const perChunk = m.chunk > 0 ? (m.first_line - 1) / m.chunk : linesPerChunk;
+  return Math.max(0, Math.min(perChunk, toEnd));
 }
 
 function inputDeletedLine(n: number): { ok: false; text: string } {
