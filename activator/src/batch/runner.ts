@@ -6,8 +6,8 @@
  * the message: a runner that dies mid-chunk (or mid-finalisation) leaves it to reappear after the visibility timeout,
  * and the chunk is run again (its result objects written again), or, when its marker is already there, only the
  * finalisation. While a message is being worked on, its visibility timeout is extended every third of
- * `visibilitySeconds` (ChangeMessageVisibility), so a chunk held through a long cold start is not handed to a
- * second runner meanwhile.
+ * `visibilitySeconds` (ChangeMessageVisibility, `keepInvisible`), so a chunk held through a long cold start is not
+ * handed to a second runner meanwhile, up to SQS's 12 hours since receipt.
  *
  * - Cancel: a chunk of a `cancelling` batch is drained (deleted unrun, counted in neither completed nor failed).
  * - completion_window: a chunk run after `expires_at` writes each line to the error file as `batch_expired`, and
@@ -19,7 +19,7 @@
  * non-2xx answer goes to the error file with its response, a line that got no answer with
  * `"response":null,"error":{"code","message"}`.
  */
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Agent, request } from "undici";
@@ -82,16 +82,21 @@ export class BatchRunner {
     const { store, config, logger } = this.deps;
     while (!this.stopped) {
       let messages;
+      let receivedAt = 0;
       try {
         const out = await store.sqs.send(new ReceiveMessageCommand({ QueueUrl: store.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: config.runner.waitSeconds, VisibilityTimeout: config.runner.visibilitySeconds }));
         messages = out.Messages ?? [];
+        receivedAt = this.now(); // a little after SQS's own receipt time: VISIBILITY_MARGIN_SECONDS covers it
       } catch (err) {
         logger.warn({ err: (err as Error).message }, "SQS receive failed; retrying in 1 s");
         await sleep(1000);
         continue;
       }
       for (const m of messages) {
-        const extending = this.keepInvisible(m.ReceiptHandle);
+        const extending = keepInvisible({
+          sqs: store.sqs, queueUrl: store.queueUrl, receiptHandle: m.ReceiptHandle, visibilitySeconds: config.runner.visibilitySeconds,
+          receivedAt, now: this.now, logger, onExtend: () => this.visibilityExtensions++,
+        });
         try {
           const chunk = JSON.parse(m.Body ?? "") as ChunkMessage;
           const result = await this.runChunk(chunk);
@@ -107,24 +112,6 @@ export class BatchRunner {
         }
       }
     }
-  }
-
-  /**
-   * Extends the message's visibility timeout to `visibilitySeconds` from now, every third of it, until the returned
-   * timer is cleared; a failed extension is logged (the message may then reappear and run twice: its objects are
-   * written again, unchanged).
-   */
-  private keepInvisible(receiptHandle: string | undefined): NodeJS.Timeout {
-    const { store, config, logger } = this.deps;
-    const seconds = config.runner.visibilitySeconds;
-    const timer = setInterval(() => {
-      this.visibilityExtensions++;
-      store.sqs
-        .send(new ChangeMessageVisibilityCommand({ QueueUrl: store.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }))
-        .catch((err: Error) => logger.warn({ err: err.message }, "could not extend a chunk message's visibility timeout"));
-    }, (seconds * 1000) / 3);
-    timer.unref();
-    return timer;
   }
 
   stop(): void {
@@ -229,6 +216,50 @@ export class BatchRunner {
     this.poller.unref();
     return poll();
   }
+}
+
+/** SQS's longest visibility since a message's receipt: a ChangeMessageVisibility past it is rejected, not clamped. */
+export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+/** Extensions stop this far short of that limit (the receipt time is read when ReceiveMessage answers). */
+export const VISIBILITY_MARGIN_SECONDS = 30;
+
+export interface VisibilityKeeping {
+  sqs: Pick<SQSClient, "send">;
+  queueUrl: string;
+  receiptHandle: string | undefined;
+  /** What each extension asks for, seconds; every third of it one is sent. */
+  visibilitySeconds: number;
+  /** When the message was received, ms (`now`'s clock). */
+  receivedAt: number;
+  now: () => number;
+  logger: Pick<Logger, "warn">;
+  onExtend?: () => void;
+}
+
+/**
+ * Keeps a message hidden while its chunk runs: every third of `visibilitySeconds`, a ChangeMessageVisibility to
+ * min(`visibilitySeconds`, what is left of SQS's 12 hours since receipt − `VISIBILITY_MARGIN_SECONDS`) from now
+ * (AWS SQS developer guide, "Amazon SQS visibility timeout": the 12-hour maximum counts from receipt, and a longer
+ * extension is rejected). At that limit it stops and logs once: the message may then be received again and its
+ * chunk run twice (its objects written again, unchanged). A failed extension is logged. Clear the returned timer
+ * when the chunk is done.
+ */
+export function keepInvisible(k: VisibilityKeeping): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    const left = SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_MARGIN_SECONDS - (k.now() - k.receivedAt) / 1000;
+    const seconds = Math.min(k.visibilitySeconds, Math.floor(left));
+    if (seconds < 1) {
+      clearInterval(timer);
+      k.logger.warn({ limitSeconds: SQS_MAX_VISIBILITY_SECONDS }, "a chunk message reached SQS's 12-hour visibility limit since receipt; it is no longer kept hidden and may run again on another runner");
+      return;
+    }
+    k.onExtend?.();
+    k.sqs
+      .send(new ChangeMessageVisibilityCommand({ QueueUrl: k.queueUrl, ReceiptHandle: k.receiptHandle, VisibilityTimeout: seconds }))
+      .catch((err: Error) => k.logger.warn({ err: err.message }, "could not extend a chunk message's visibility timeout"));
+  }, (k.visibilitySeconds * 1000) / 3);
+  timer.unref();
+  return timer;
 }
 
 /** True when some model's engine reports more than `above` waiting requests (admin `/queue` `engineWaiting`). */
