@@ -311,7 +311,7 @@ function notAllowed(ctx: RequestContext, x: Exchange, method: string, path: stri
 }
 
 /** An S3/SQS failure (the SDK's errors carry `$metadata`), or a conditional write refused (./store.ts `WriteConflict`). */
-function isStorage(err: unknown): boolean {
+export function isStorage(err: unknown): boolean {
   return err instanceof WriteConflict || typeof (err as { $metadata?: unknown }).$metadata === "object";
 }
 
