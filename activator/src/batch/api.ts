@@ -27,11 +27,11 @@ import { reject } from "../request/respond";
 import { FILES_LIMIT_MAX, deleteFile, listFiles } from "./files";
 import { BatchInputError, LineValidator } from "./lines";
 import {
-  BATCH_ENDPOINTS, COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS, ID, TERMINAL, listOf, newBatchId, newFileId, publicBatch, publicFile, unixSeconds,
+  BATCH_ENDPOINTS, COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS, ID, TERMINAL, fileIdPosition, listOf, newBatchId, newFileId, publicBatch, publicFile, unixSeconds,
   type BatchRecord, type ChunkMessage, type FileRecord,
 } from "./objects";
-import { requestCancel, runningCounts } from "./progress";
-import type { BatchStore } from "./store";
+import { requestCancel, runningCounts, settleCreated } from "./progress";
+import { WriteConflict, type BatchStore } from "./store";
 
 const FILES = /^\/v1\/files(?:\/([^/]+)(\/content)?)?$/;
 const BATCHES = /^\/v1\/batches(?:\/([^/]+)(\/cancel)?)?$/;
@@ -98,7 +98,8 @@ export class BatchApi {
       reject(ctx, x, "invalid_request", "POST /v1/files takes multipart/form-data with a `file` (JSONL) and `purpose=batch`");
       return;
     }
-    const id = newFileId();
+    const createdAt = unixSeconds(this.now());
+    const id = newFileId(createdAt);
     const parser = busboy({ headers: x.req.headers, limits: { files: 1, fields: 8, fieldSize: 4096 } });
     let purpose: string | undefined;
     let filename = "input.jsonl";
@@ -151,7 +152,7 @@ export class BatchApi {
           return;
         }
         const record: FileRecord = {
-          id, object: "file", bytes: validator.bytes, created_at: unixSeconds(this.now()), filename, purpose: "batch", status: "processed",
+          id, object: "file", bytes: validator.bytes, created_at: createdAt, filename, purpose: "batch", status: "processed",
           owner, lines: validator.lines, urls: [...validator.urls], chunks: validator.chunks,
         };
         await store.putJsonIf(store.fileRecordKey(id), record, null);
@@ -189,8 +190,10 @@ export class BatchApi {
     const order = query.get("order") ?? "desc";
     if (order !== "asc" && order !== "desc") return reject(ctx, x, "invalid_request", `order must be "asc" or "desc", got "${order}"`, { param: "order" });
     const afterId = query.get("after") ?? undefined;
-    let after: FileRecord | undefined;
-    if (afterId !== undefined) {
+    // The position of `after` comes from the id itself (no read; a file deleted since is fine, as the SDKs' "list
+    // and delete each" loop needs); only ids issued before ids carried their time are looked up.
+    let after = afterId === undefined ? undefined : fileIdPosition(afterId) ?? undefined;
+    if (afterId !== undefined && after === undefined) {
       const record = ID.test(afterId) ? await this.deps.store.getJson<FileRecord>(this.deps.store.fileRecordKey(afterId)) : null;
       if (record === null || record.owner !== owner) return reject(ctx, x, "invalid_request", `after must be the id of one of your files, got "${afterId}"`, { param: "after" });
       after = record;
@@ -245,8 +248,8 @@ export class BatchApi {
       const message = `the chunks could not be queued: ${(err as Error).message}`;
       next = { status: "failed", failed_at: unixSeconds(this.now()), errors: { object: "list", data: [{ code: "queue_unavailable", message, param: null, line: null }] } };
     }
-    // Only from validating: a cancel, or a runner already finalising its chunks, may have moved it on meanwhile.
-    const latest = (await store.update<BatchRecord>(key, (r) => (r.status === "validating" ? { ...r, ...next } : null))) ?? record;
+    // A cancel, or a runner already finalising the chunks, may have moved it on meanwhile (./progress.ts).
+    const latest = (await settleCreated(store, record.id, next)) ?? record;
     this.deps.logger.info({ batch: record.id, file: input_file_id, chunks: record.chunkCount, status: latest.status }, "batch created");
     sendJson(x, 200, publicBatch(latest));
   }
@@ -307,8 +310,9 @@ function notAllowed(ctx: RequestContext, x: Exchange, method: string, path: stri
   reject(ctx, x, "invalid_request", `${method} ${path} is not a Batch API call; see docs/batch-api.md`);
 }
 
-function isStorage(err: unknown): boolean {
-  return typeof (err as { $metadata?: unknown }).$metadata === "object";
+/** An S3/SQS failure (the SDK's errors carry `$metadata`), or a conditional write refused (./store.ts `WriteConflict`). */
+export function isStorage(err: unknown): boolean {
+  return err instanceof WriteConflict || typeof (err as { $metadata?: unknown }).$metadata === "object";
 }
 
 function isMetadata(m: unknown): boolean {

@@ -100,7 +100,38 @@ export function newBatchId(nowMs: number): string {
   return `batch_${inverted}${randomBytes(8).toString("hex")}`;
 }
 
-export const newFileId = (): string => `file-${randomBytes(12).toString("hex")}`;
+const hex9 = (seconds: number): string => Math.floor(seconds).toString(16).padStart(9, "0");
+
+/**
+ * An uploaded file's id: `file-<9 hex: created_at seconds>-<16 hex random>`. The id carries the file's position in
+ * its owner's file index (`fileIdPosition`), so a list page's `after` needs no read, and names a deleted file as
+ * well as a live one (the SDKs page with the last id of a page whose files the caller may just have deleted).
+ */
+export const newFileId = (createdAt: number): string => `file-${hex9(createdAt)}-${randomBytes(8).toString("hex")}`;
+
+/**
+ * A batch's output or error file: `file-<9 hex: created_at>-<batch id without "batch_">-output|errors`. Derived from
+ * the batch id and `created_at` (the claimed record's `finalizing_at`, ./progress.ts), so a retried finalisation
+ * writes the same id, record and index entries.
+ */
+export const outputFileId = (batchId: string, kind: "output" | "errors", createdAt: number): string =>
+  `file-${hex9(createdAt)}-${batchId.slice("batch_".length)}-${kind}`;
+
+const UPLOADED_ID = /^file-([0-9a-f]{9})-[0-9a-f]{16}$/;
+const OUTPUT_ID = /^file-([0-9a-f]{9})-[0-9a-f]{27}-(?:output|errors)$/;
+
+/**
+ * Where a file id issued by `newFileId` or `outputFileId` sits in the file index: its `created_at` (seconds) and
+ * `purpose`, read from the id alone. Null for any other id (files stored before ids carried their time: their
+ * record gives it).
+ */
+export function fileIdPosition(id: string): { id: string; created_at: number; purpose: "batch" | "batch_output" } | null {
+  const uploaded = UPLOADED_ID.exec(id);
+  if (uploaded) return { id, created_at: parseInt(uploaded[1]!, 16), purpose: "batch" };
+  const output = OUTPUT_ID.exec(id);
+  if (output) return { id, created_at: parseInt(output[1]!, 16), purpose: "batch_output" };
+  return null;
+}
 
 /** `batch_<hex>` or `file-<hex>` (what this gateway issues); anything else is never looked up in S3. */
 export const ID = /^(batch_|file-)[0-9a-z_-]{8,64}$/;

@@ -1,10 +1,12 @@
 /**
  * A batch's progress, read from its chunks' `done/` markers (./store.ts), and its finalisation: once every chunk
  * is done, the chunks' output and error parts are joined, in chunk order, into the batch's output and error files
- * (streamed through two part buffers, ./multipart.ts), and the record gets its final status and request_counts:
- * `cancelled` when it was cancelling, `expired` when a chunk found the completion window passed, else `completed`.
- * Two runners finishing the last chunks at once may both finalise: the ids are derived from the batch id, so the
- * second writes the same objects again, and the record's last write is a compare-and-set that only one wins.
+ * (streamed through one reused part buffer, ./multipart.ts), and the record gets its final status and
+ * request_counts: `cancelled` when it was cancelling, `expired` when a chunk found the completion window passed, else
+ * `completed`. Two runners finishing the last chunks at once (or a runner retrying a finalisation another left
+ * half-done) may both finalise: the files' ids and `created_at` come from the batch id and the claimed record's
+ * `finalizing_at` (`cancelling_at` when cancelled), so the second writes the same objects and index entries again,
+ * and the record's last write is a compare-and-set that only one wins.
  *
  * Cancel against finalisation (both change the record, both by compare-and-set, `BatchStore.update`): finalising
  * first moves `validating`/`in_progress` to `finalizing`, after which a cancel is refused (400, as OpenAI only
@@ -17,7 +19,7 @@
 import { PassThrough } from "node:stream";
 import { once } from "node:events";
 import type { Logger } from "pino";
-import { TERMINAL, unixSeconds, type BatchRecord, type FileRecord, type RequestCounts } from "./objects";
+import { TERMINAL, outputFileId, unixSeconds, type BatchRecord, type FileRecord, type RequestCounts } from "./objects";
 import type { BatchStore } from "./store";
 
 type Done = Map<number, { completed: number; failed: number; expired: boolean }>;
@@ -45,6 +47,19 @@ export async function requestCancel(store: BatchStore, id: string, at: number): 
   return store.update<BatchRecord>(store.batchRecordKey(id), (r) => (CANCELLABLE.has(r.status) ? { ...r, status: "cancelling", cancelling_at: at } : null));
 }
 
+/**
+ * After create queued the chunks (`next`: `in_progress`) or failed to (`next`: `failed` with its error): a
+ * `validating` batch takes `next`; a `cancelling` one (a cancel landed while the chunks were being queued) takes a
+ * failure too, as no chunk may be queued to finish it and it would stay `cancelling` forever (its `cancelling_at`
+ * kept), and is otherwise left to the runner, which drains it. Anything else was moved on meanwhile (a runner
+ * finalising): left. Compare-and-set; returns the record as it now is (null: none).
+ */
+export async function settleCreated(store: BatchStore, id: string, next: Partial<BatchRecord>): Promise<BatchRecord | null> {
+  return store.update<BatchRecord>(store.batchRecordKey(id), (r) =>
+    r.status === "validating" || (r.status === "cancelling" && next.status === "failed") ? { ...r, ...next } : null,
+  );
+}
+
 /** Finalises the batch when every chunk is done; returns the record as it is now (null: no such batch). */
 export async function finalizeIfDone(store: BatchStore, id: string, logger: Logger, now: () => number = Date.now): Promise<BatchRecord | null> {
   const key = store.batchRecordKey(id);
@@ -57,9 +72,11 @@ export async function finalizeIfDone(store: BatchStore, id: string, logger: Logg
   const record = await store.update<BatchRecord>(key, (r) => (CANCELLABLE.has(r.status) ? { ...r, status: "finalizing", finalizing_at: claimedAt } : null));
   if (record === null || TERMINAL.has(record.status)) return record;
   const counts = runningCounts(record, done);
-  const suffix = id.slice("batch_".length);
-  const output = counts.completed > 0 ? await joinParts(store, record, "out", `file-${suffix}-output`, now) : null;
-  const errors = counts.failed > 0 ? await joinParts(store, record, "err", `file-${suffix}-errors`, now) : null;
+  // The files' created_at (and so their ids and index keys) come from the record as claimed: a retried finalisation
+  // (a runner that died after joining) writes the same records and index entries, not a second set.
+  const createdAt = record.finalizing_at ?? record.cancelling_at ?? claimedAt;
+  const output = counts.completed > 0 ? await joinParts(store, record, "out", createdAt) : null;
+  const errors = counts.failed > 0 ? await joinParts(store, record, "err", createdAt) : null;
   const expired = [...done.values()].some((d) => d.expired);
   const final = await store.update<BatchRecord>(key, (r) => {
     if (TERMINAL.has(r.status)) return null; // another runner finalised it first
@@ -72,7 +89,8 @@ export async function finalizeIfDone(store: BatchStore, id: string, logger: Logg
 }
 
 /** Joins the chunks' `kind` parts into one file owned by the batch's owner; returns its id. */
-async function joinParts(store: BatchStore, record: BatchRecord, kind: "out" | "err", fileId: string, now: () => number): Promise<string> {
+async function joinParts(store: BatchStore, record: BatchRecord, kind: "out" | "err", createdAt: number): Promise<string> {
+  const fileId = outputFileId(record.id, kind === "out" ? "output" : "errors", createdAt);
   const body = new PassThrough();
   const upload = store.upload(store.fileContentKey(fileId), body);
   const uploaded = upload.done();
@@ -92,7 +110,7 @@ async function joinParts(store: BatchStore, record: BatchRecord, kind: "out" | "
     await upload.abort().catch(() => undefined);
     throw err;
   }
-  const file: FileRecord = { id: fileId, object: "file", bytes, created_at: unixSeconds(now()), filename: `${record.id}_${kind === "out" ? "output" : "error"}.jsonl`, purpose: "batch_output", status: "processed", owner: record.owner };
+  const file: FileRecord = { id: fileId, object: "file", bytes, created_at: createdAt, filename: `${record.id}_${kind === "out" ? "output" : "error"}.jsonl`, purpose: "batch_output", status: "processed", owner: record.owner };
   await store.putJson(store.fileRecordKey(fileId), file);
   await store.indexFile(record.owner, file);
   return fileId;

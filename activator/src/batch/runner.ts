@@ -6,8 +6,8 @@
  * the message: a runner that dies mid-chunk (or mid-finalisation) leaves it to reappear after the visibility timeout,
  * and the chunk is run again (its result objects written again), or, when its marker is already there, only the
  * finalisation. While a message is being worked on, its visibility timeout is extended every third of
- * `visibilitySeconds` (ChangeMessageVisibility), so a chunk held through a long cold start is not handed to a
- * second runner meanwhile.
+ * `visibilitySeconds` (ChangeMessageVisibility, `keepInvisible`), so a chunk held through a long cold start is not
+ * handed to a second runner meanwhile, up to SQS's 12 hours since receipt.
  *
  * - Cancel: a chunk of a `cancelling` batch is drained (deleted unrun, counted in neither completed nor failed).
  * - completion_window: a chunk run after `expires_at` writes each line to the error file as `batch_expired`, and
@@ -19,7 +19,7 @@
  * non-2xx answer goes to the error file with its response, a line that got no answer with
  * `"response":null,"error":{"code","message"}`.
  */
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Agent, request } from "undici";
@@ -82,16 +82,21 @@ export class BatchRunner {
     const { store, config, logger } = this.deps;
     while (!this.stopped) {
       let messages;
+      let receivedAt = 0;
       try {
         const out = await store.sqs.send(new ReceiveMessageCommand({ QueueUrl: store.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: config.runner.waitSeconds, VisibilityTimeout: config.runner.visibilitySeconds }));
         messages = out.Messages ?? [];
+        receivedAt = this.now(); // a little after SQS's own receipt time: VISIBILITY_MARGIN_SECONDS covers it
       } catch (err) {
         logger.warn({ err: (err as Error).message }, "SQS receive failed; retrying in 1 s");
         await sleep(1000);
         continue;
       }
       for (const m of messages) {
-        const extending = this.keepInvisible(m.ReceiptHandle);
+        const extending = keepInvisible({
+          sqs: store.sqs, queueUrl: store.queueUrl, receiptHandle: m.ReceiptHandle, visibilitySeconds: config.runner.visibilitySeconds,
+          receivedAt, now: this.now, logger, onExtend: () => this.visibilityExtensions++,
+        });
         try {
           const chunk = JSON.parse(m.Body ?? "") as ChunkMessage;
           const result = await this.runChunk(chunk);
@@ -107,24 +112,6 @@ export class BatchRunner {
         }
       }
     }
-  }
-
-  /**
-   * Extends the message's visibility timeout to `visibilitySeconds` from now, every third of it, until the returned
-   * timer is cleared; a failed extension is logged (the message may then reappear and run twice: its objects are
-   * written again, unchanged).
-   */
-  private keepInvisible(receiptHandle: string | undefined): NodeJS.Timeout {
-    const { store, config, logger } = this.deps;
-    const seconds = config.runner.visibilitySeconds;
-    const timer = setInterval(() => {
-      this.visibilityExtensions++;
-      store.sqs
-        .send(new ChangeMessageVisibilityCommand({ QueueUrl: store.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }))
-        .catch((err: Error) => logger.warn({ err: err.message }, "could not extend a chunk message's visibility timeout"));
-    }, (seconds * 1000) / 3);
-    timer.unref();
-    return timer;
   }
 
   stop(): void {
@@ -152,8 +139,7 @@ export class BatchRunner {
     let results: { ok: boolean; text: string }[];
     if (input === null) {
       // The input file was deleted (DELETE /v1/files/{id}) before this chunk ran: its lines fail, the batch still ends.
-      if (m.lines === undefined) throw new Error(`input file ${record.input_file_id} of batch ${m.batch_id} is gone`);
-      results = Array.from({ length: m.lines }, (_, i) => inputDeletedLine(m.first_line + i));
+      results = Array.from({ length: m.lines ?? linesOfChunk(m, record, this.deps.config.linesPerChunk) }, (_, i) => inputDeletedLine(m.first_line + i));
     } else {
       const lines = (await streamText(input.body)).split("\n").filter((l) => l.trim() !== "");
       results = await Promise.all(lines.map((line, i) => (expired ? expiredLine(line) : this.limited(() => this.send(line, m.first_line + i)))));
@@ -232,6 +218,50 @@ export class BatchRunner {
   }
 }
 
+/** SQS's longest visibility since a message's receipt: a ChangeMessageVisibility past it is rejected, not clamped. */
+export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+/** Extensions stop this far short of that limit (the receipt time is read when ReceiveMessage answers). */
+export const VISIBILITY_MARGIN_SECONDS = 30;
+
+export interface VisibilityKeeping {
+  sqs: Pick<SQSClient, "send">;
+  queueUrl: string;
+  receiptHandle: string | undefined;
+  /** What each extension asks for, seconds; every third of it one is sent. */
+  visibilitySeconds: number;
+  /** When the message was received, ms (`now`'s clock). */
+  receivedAt: number;
+  now: () => number;
+  logger: Pick<Logger, "warn">;
+  onExtend?: () => void;
+}
+
+/**
+ * Keeps a message hidden while its chunk runs: every third of `visibilitySeconds`, a ChangeMessageVisibility to
+ * min(`visibilitySeconds`, what is left of SQS's 12 hours since receipt − `VISIBILITY_MARGIN_SECONDS`) from now
+ * (AWS SQS developer guide, "Amazon SQS visibility timeout": the 12-hour maximum counts from receipt, and a longer
+ * extension is rejected). At that limit it stops and logs once: the message may then be received again and its
+ * chunk run twice (its objects written again, unchanged). A failed extension is logged. Clear the returned timer
+ * when the chunk is done.
+ */
+export function keepInvisible(k: VisibilityKeeping): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    const left = SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_MARGIN_SECONDS - (k.now() - k.receivedAt) / 1000;
+    const seconds = Math.min(k.visibilitySeconds, Math.floor(left));
+    if (seconds < 1) {
+      clearInterval(timer);
+      k.logger.warn({ limitSeconds: SQS_MAX_VISIBILITY_SECONDS }, "a chunk message reached SQS's 12-hour visibility limit since receipt; it is no longer kept hidden and may run again on another runner");
+      return;
+    }
+    k.onExtend?.();
+    k.sqs
+      .send(new ChangeMessageVisibilityCommand({ QueueUrl: k.queueUrl, ReceiptHandle: k.receiptHandle, VisibilityTimeout: seconds }))
+      .catch((err: Error) => k.logger.warn({ err: err.message }, "could not extend a chunk message's visibility timeout"));
+  }, (k.visibilitySeconds * 1000) / 3);
+  timer.unref();
+  return timer;
+}
+
 /** True when some model's engine reports more than `above` waiting requests (admin `/queue` `engineWaiting`). */
 export function shouldYield(queue: { models?: Record<string, { engineWaiting?: number }> }, above: number): boolean {
   return Object.values(queue.models ?? {}).some((m) => (m.engineWaiting ?? 0) > above);
@@ -246,6 +276,19 @@ function expiredLine(line: string): { ok: false; text: string } {
   }
   const id = `batch_req_${randomBytes(12).toString("hex")}`;
   return { ok: false, text: JSON.stringify({ id, custom_id: customId, response: null, error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." } }) };
+}
+
+/**
+ * Lines of a chunk whose message was queued before messages carried `lines` (the input file, which held the chunk
+ * index, is gone): the last chunk ends at the batch's `request_counts.total`; chunk k > 0 starts at k × L + 1 (the
+ * upload cut every L = `linesPerChunk` lines, ./lines.ts), so L = (first_line − 1) / k; chunk 0 of several takes
+ * the configured `linesPerChunk` (as it was when the batch was created, unless it changed since).
+ */
+export function linesOfChunk(m: ChunkMessage, record: Pick<BatchRecord, "chunkCount" | "request_counts">, linesPerChunk: number): number {
+  const toEnd = record.request_counts.total - m.first_line + 1;
+  if (m.chunk >= record.chunkCount - 1) return Math.max(0, toEnd);
+  const perChunk = m.chunk > 0 ? (m.first_line - 1) / m.chunk : linesPerChunk;
+  return Math.max(0, Math.min(perChunk, toEnd));
 }
 
 function inputDeletedLine(n: number): { ok: false; text: string } {

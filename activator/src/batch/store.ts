@@ -165,6 +165,12 @@ export class BatchStore {
     }
   }
 
+  /** One ListObjectsV2 call: up to 1000 keys (S3's most) under `prefix` after `startAfter`; `more` when it was truncated. */
+  async keysPage(prefix: string, startAfter?: string): Promise<{ keys: string[]; more: boolean }> {
+    const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1000, ...(startAfter ? { StartAfter: startAfter } : {}) }));
+    return { keys: (out.Contents ?? []).map((o) => o.Key!), more: out.IsTruncated === true };
+  }
+
   /** Whether `chunk` of batch `id` has its `done/` marker (its results are written). */
   async chunkDone(id: string, chunk: number): Promise<boolean> {
     return (await this.keys(`${this.prefix}batches/${id}/done/${pad(chunk)}.`, undefined, 1)).keys.length > 0;

@@ -42,10 +42,12 @@ export const batchConfigSchema = z.strictObject({
       waitSeconds: z.int().min(0).max(20).default(10),
       /**
        * SQS visibility timeout asked for each message, seconds. The runner extends it every third of it while it
-       * works on the chunk (../batch/runner.ts), so it bounds how soon a chunk whose runner died runs again, not how
-       * long a chunk may take. Default 900.
+       * works on the chunk (../batch/runner.ts `keepInvisible`), so it bounds how soon a chunk whose runner died runs
+       * again; a chunk is kept hidden for at most SQS's 12 hours since receipt (extensions past that are rejected),
+       * after which it may run again on another runner. At most 32 400 (the first extension, at a third, then ends
+       * within 12 h). Default 900.
        */
-      visibilitySeconds: z.int().min(1).max(43_200).default(900),
+      visibilitySeconds: z.int().min(1).max(32_400).default(900),
     })
     .prefault({}),
 });

@@ -134,11 +134,13 @@ describe("activator: Batch API files list/delete and races (S3 + SQS via moto, o
     assert.deepEqual(await ids(a.files.list({ purpose: "batch" })), newestFirst);
     assert.deepEqual(await ids(a.files.list({ purpose: "batch_output" })), []);
     const b = client(KEY_B);
+    await sleep(1100); // a second after A's newest: B's file is newer than all of A's
     const theirs = (await upload(b, lines("b", 1))).id;
     assert.deepEqual(await ids(b.files.list()), [theirs], "another key sees only its own");
     assert.deepEqual(await ids(a.files.list()), newestFirst);
     await assert.rejects(a.files.list({ limit: 0 }), (err: unknown) => err instanceof OpenAI.BadRequestError && err.param === "limit");
-    await assert.rejects(a.files.list({ after: theirs }), (err: unknown) => err instanceof OpenAI.BadRequestError && err.param === "after");
+    assert.deepEqual(await ids(a.files.list({ after: theirs })), newestFirst, "another key's id only places the page: A's own files older than it, none of B's");
+    await assert.rejects(a.files.list({ after: "file-not-ours" }), (err: unknown) => err instanceof OpenAI.BadRequestError && err.param === "after");
   });
 
   it("DELETE /v1/files/{id}: answers {id, object: file, deleted: true}; record, bytes and list entry are gone; another key gets 404", async () => {

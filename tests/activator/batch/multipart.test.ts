@@ -62,21 +62,19 @@ function recordingClient(opts: { delayMs?: number; failPart?: number } = {}) {
 const target = (client: S3Client) => ({ client, bucket: "b", key: "k", contentType: "application/jsonl" });
 
 describe("activator: MultipartWriter (a stream to one S3 object in reused part buffers)", () => {
-  for (const buffers of [1, 2] as const) {
-    it(`sends 12 MiB as parts of 5, 5 and 2 MiB, one in flight at a time, from ${buffers} buffer(s), completed in order`, async () => {
-      const s3 = recordingClient({ delayMs: 5 });
-      const writer = new MultipartWriter(target(s3.client), PART_BYTES, buffers);
-      await pipeline(source(12 * MiB), writer);
-      assert.deepEqual(s3.sent.map((c) => c.name), ["CreateMultipartUpload", "UploadPart", "UploadPart", "UploadPart", "CompleteMultipartUpload"]);
-      assert.deepEqual(s3.bodies.map((b) => b.length), [PART_BYTES, PART_BYTES, 2 * MiB]);
-      assert.equal(sha(Buffer.concat(s3.bodies)), sha(Buffer.concat(await source(12 * MiB).toArray())), "the parts are the bytes written, in order");
-      assert.equal(s3.partBuffers.size, buffers, "every part was sent from the writer's own reused buffers");
-      assert.equal(s3.maxInFlight(), 1);
-      const complete = s3.sent.at(-1)!.input as { UploadId: string; MultipartUpload: { Parts: { PartNumber: number; ETag: string }[] } };
-      assert.equal(complete.UploadId, "up-1");
-      assert.deepEqual(complete.MultipartUpload.Parts.map((p) => [p.PartNumber, p.ETag]), [[1, '"etag-1"'], [2, '"etag-2"'], [3, '"etag-3"']]);
-    });
-  }
+  it("sends 12 MiB as parts of 5, 5 and 2 MiB, one in flight at a time, from one reused buffer, completed in order", async () => {
+    const s3 = recordingClient({ delayMs: 5 });
+    const writer = new MultipartWriter(target(s3.client), PART_BYTES);
+    await pipeline(source(12 * MiB), writer);
+    assert.deepEqual(s3.sent.map((c) => c.name), ["CreateMultipartUpload", "UploadPart", "UploadPart", "UploadPart", "CompleteMultipartUpload"]);
+    assert.deepEqual(s3.bodies.map((b) => b.length), [PART_BYTES, PART_BYTES, 2 * MiB]);
+    assert.equal(sha(Buffer.concat(s3.bodies)), sha(Buffer.concat(await source(12 * MiB).toArray())), "the parts are the bytes written, in order");
+    assert.equal(s3.partBuffers.size, 1, "every part was sent from the writer's one reused buffer");
+    assert.equal(s3.maxInFlight(), 1);
+    const complete = s3.sent.at(-1)!.input as { UploadId: string; MultipartUpload: { Parts: { PartNumber: number; ETag: string }[] } };
+    assert.equal(complete.UploadId, "up-1");
+    assert.deepEqual(complete.MultipartUpload.Parts.map((p) => [p.PartNumber, p.ETag]), [[1, '"etag-1"'], [2, '"etag-2"'], [3, '"etag-3"']]);
+  });
 
   it("sends a body of exactly two parts as two parts (no empty third), and a body under one part as one PutObject", async () => {
     const exact = recordingClient();
@@ -100,6 +98,31 @@ describe("activator: MultipartWriter (a stream to one S3 object in reused part b
     assert.equal(last.name, "AbortMultipartUpload");
     assert.equal(last.input["UploadId"], "up-1");
     assert.ok(!s3.sent.some((c) => c.name === "CompleteMultipartUpload"));
+  });
+
+  it("once aborted, starts no multipart upload and sends nothing: the writes fail", async () => {
+    const s3 = recordingClient();
+    const writer = new MultipartWriter(target(s3.client));
+    await writer.abort();
+    await assert.rejects(pipeline(source(12 * MiB), writer), /aborted/);
+    assert.deepEqual(s3.sent.map((c) => c.name), []);
+    const small = recordingClient();
+    const smallWriter = new MultipartWriter(target(small.client));
+    await smallWriter.abort();
+    await assert.rejects(pipeline(source(1024), smallWriter), /aborted/);
+    assert.deepEqual(small.sent.map((c) => c.name), [], "not even the one PutObject of a small body");
+  });
+
+  it("a writer destroyed while a part is in flight starts no new upload after it (abort then removes the one created)", async () => {
+    const s3 = recordingClient({ delayMs: 20 });
+    const writer = new MultipartWriter(target(s3.client));
+    const writing = pipeline(Readable.from([Buffer.alloc(12 * MiB)]), writer).catch((e: Error) => e); // one write: parts 2 and 3 come from it
+    while (!s3.sent.some((c) => c.name === "UploadPart")) await new Promise((r) => setTimeout(r, 1));
+    writer.destroy(new Error("client went away"));
+    await writing;
+    await writer.abort();
+    await new Promise((r) => setTimeout(r, 50)); // a part still copying would send by now
+    assert.deepEqual(s3.sent.map((c) => c.name), ["CreateMultipartUpload", "UploadPart", "AbortMultipartUpload"]);
   });
 
   describe("against moto's S3", function () {
