@@ -9,38 +9,18 @@
  *   await moto.stop();
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { createServer } from "node:net";
-import { homedir } from "node:os";
-import * as path from "node:path";
 import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { sqsQueue } from "../../activator/src/queue/config";
+import { MOTO_MISSING, motoServerPath } from "../batch/moto";
+import { freePort } from "./backend";
 import { eventually } from "./http";
 
 export const MOTO_ACCOUNT = "123456789012";
 export const MOTO_REGION = "us-east-1";
 /** The environment the activator needs to sign requests to moto (and never to look for instance credentials). */
 export const MOTO_CLIENT_ENV = { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_EC2_METADATA_DISABLED: "true" };
-export const MOTO_SERVER_MISSING = "moto_server not found on PATH nor in ~/.cache/gpu-serverless/python/bin: pip install -r testing/sdk/requirements.txt (as .ci/run does)";
-
-/** moto_server's path: on PATH, else in the venv .ci/run makes; null when neither has it. */
-export function motoServerPath(): string | null {
-  for (const dir of (process.env["PATH"] ?? "").split(path.delimiter)) {
-    if (dir && existsSync(path.join(dir, "moto_server"))) return path.join(dir, "moto_server");
-  }
-  const cached = path.join(process.env["XDG_CACHE_HOME"] ?? path.join(homedir(), ".cache"), "gpu-serverless/python/bin/moto_server");
-  return existsSync(cached) ? cached : null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
+// One finder and message for moto's server across the test harness (testing/batch/moto.ts).
+export { MOTO_MISSING as MOTO_SERVER_MISSING, motoServerPath };
 
 export class MotoSqs {
   private constructor(

@@ -87,3 +87,41 @@ export class MotoServer {
     await exited;
   }
 }
+
+/** What a suite's `before` gets from {@link startBatchMoto}. */
+export interface BatchMoto {
+  readonly moto: MotoServer;
+  readonly bucket: string;
+  readonly queueUrl: string;
+  /** Stops moto and puts back the AWS variables of `process.env` as they were. */
+  stop(): Promise<void>;
+}
+
+/**
+ * In a mocha `before`: starts moto's server, or skips the suite saying why when it is not installed; creates the
+ * batch bucket and queue named `name`; sets {@link TEST_CREDENTIALS} in `process.env` (the activator child and the
+ * SDK clients of the test read them). Call `stop()` in `after`.
+ */
+export async function startBatchMoto(ctx: Mocha.Context, name: string): Promise<BatchMoto> {
+  const binary = motoServerPath();
+  if (binary === null) {
+    console.log(`      skipped: ${MOTO_MISSING}`);
+    ctx.skip();
+  }
+  const moto = await MotoServer.start(binary!);
+  const { bucket, queueUrl } = await moto.createBatchResources(name);
+  const saved = Object.fromEntries(Object.keys(TEST_CREDENTIALS).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, TEST_CREDENTIALS);
+  return {
+    moto,
+    bucket,
+    queueUrl,
+    stop: async () => {
+      await moto.stop();
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    },
+  };
+}

@@ -26,7 +26,7 @@ import { BatchStore, WriteConflict } from "../../../activator/src/batch/store";
 import { ActivatorProcess } from "../../../testing/activator/activatorProcess";
 import { TestBackend } from "../../../testing/activator/backend";
 import { config, model } from "../../../testing/activator/config";
-import { MOTO_MISSING, MotoServer, motoServerPath, TEST_CREDENTIALS } from "../../../testing/batch/moto";
+import { type BatchMoto, type MotoServer, startBatchMoto } from "../../../testing/batch/moto";
 
 const PYTHON_FILES = path.resolve(__dirname, "../../../testing/sdk/openai_files.py");
 const PYTHON = ((venv) => (existsSync(venv) ? venv : "python3"))(path.join(homedir(), ".cache/gpu-serverless/python/bin/python3"));
@@ -45,27 +45,19 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe("activator: Batch API files list/delete and races (S3 + SQS via moto, openai-node)", function () {
   this.timeout(60_000);
   let moto: MotoServer;
+  let aws: BatchMoto;
   let act: ActivatorProcess;
   let echo: TestBackend;
   let late: TestBackend; // not ready until a test says so: its lines are held
   let batchConfig: BatchConfig;
   let store: BatchStore;
-  const savedEnv: Record<string, string | undefined> = {};
   const logger = pino({ level: "silent" });
   const client = (key: string) => new OpenAI({ baseURL: `${act.proxyUrl}/v1`, apiKey: key, maxRetries: 0 });
 
   before(async function () {
-    const binary = motoServerPath();
-    if (binary === null) {
-      console.log(`      skipped: ${MOTO_MISSING}`);
-      this.skip();
-    }
-    moto = await MotoServer.start(binary!);
-    const { bucket, queueUrl } = await moto.createBatchResources("files-test");
-    for (const [k, v] of Object.entries(TEST_CREDENTIALS)) {
-      savedEnv[k] = process.env[k];
-      process.env[k] = v;
-    }
+    aws = await startBatchMoto(this, "files-test");
+    const { moto: server, bucket, queueUrl } = aws;
+    moto = server;
     echo = await TestBackend.create();
     await echo.start();
     late = await TestBackend.create();
@@ -85,11 +77,7 @@ describe("activator: Batch API files list/delete and races (S3 + SQS via moto, o
     await echo?.stop();
     await late?.stop();
     store?.close();
-    await moto?.stop();
-    for (const [k, v] of Object.entries(savedEnv)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    await aws?.stop();
   });
 
   const upload = async (c: OpenAI, text: string) => c.files.create({ file: await toFile(Buffer.from(text), "input.jsonl"), purpose: "batch" });

@@ -21,7 +21,7 @@ import { BatchStore } from "../../../activator/src/batch/store";
 import { ActivatorProcess } from "../../../testing/activator/activatorProcess";
 import { TestBackend } from "../../../testing/activator/backend";
 import { config, model } from "../../../testing/activator/config";
-import { MOTO_MISSING, MotoServer, motoServerPath, TEST_CREDENTIALS } from "../../../testing/batch/moto";
+import { type BatchMoto, type MotoServer, startBatchMoto } from "../../../testing/batch/moto";
 
 const KEY_LIST = "sk-retries-list";
 const KEY_RUN = "sk-retries-run";
@@ -35,27 +35,19 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe("activator: Batch API retries (list-and-delete paging, retried finalisation, cancel during queueing; moto, openai-node)", function () {
   this.timeout(90_000);
   let moto: MotoServer;
+  let aws: BatchMoto;
   let act: ActivatorProcess;
   let echo: TestBackend;
   let batchConfig: BatchConfig;
   let store: BatchStore;
-  const savedEnv: Record<string, string | undefined> = {};
   const logger = pino({ level: "silent" });
   const client = (key: string) => new OpenAI({ baseURL: `${act.proxyUrl}/v1`, apiKey: key, maxRetries: 0 });
   const upload = async (c: OpenAI, text: string) => c.files.create({ file: await toFile(Buffer.from(text), "input.jsonl"), purpose: "batch" });
 
   before(async function () {
-    const binary = motoServerPath();
-    if (binary === null) {
-      console.log(`      skipped: ${MOTO_MISSING}`);
-      this.skip();
-    }
-    moto = await MotoServer.start(binary!);
-    const { bucket, queueUrl } = await moto.createBatchResources("retries-test");
-    for (const [k, v] of Object.entries(TEST_CREDENTIALS)) {
-      savedEnv[k] = process.env[k];
-      process.env[k] = v;
-    }
+    aws = await startBatchMoto(this, "retries-test");
+    const { moto: server, bucket, queueUrl } = aws;
+    moto = server;
     echo = await TestBackend.create();
     await echo.start();
     const batch = { bucket, queueUrl, endpointUrl: moto.url, linesPerChunk: 2, runner: { waitSeconds: 1, concurrency: 4 } };
@@ -70,11 +62,7 @@ describe("activator: Batch API retries (list-and-delete paging, retried finalisa
     await act?.stop();
     await echo?.stop();
     store?.close();
-    await moto?.stop();
-    for (const [k, v] of Object.entries(savedEnv)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    await aws?.stop();
   });
 
   async function runUntilFinal(id: string, runnerStore: BatchStore = store): Promise<BatchRecord> {

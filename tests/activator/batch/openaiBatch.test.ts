@@ -25,7 +25,7 @@ import { TestBackend } from "../../../testing/activator/backend";
 import { config, model } from "../../../testing/activator/config";
 import { send } from "../../../testing/activator/http";
 import { FakeVllm } from "../../../testing/activator/fakeVllm";
-import { MOTO_MISSING, MotoServer, motoServerPath, TEST_CREDENTIALS } from "../../../testing/batch/moto";
+import { type BatchMoto, type MotoServer, startBatchMoto } from "../../../testing/batch/moto";
 
 const PYTHON_BATCH = path.resolve(__dirname, "../../../testing/sdk/openai_batch.py");
 /** .ci/run's venv python (openai-python pinned there) when present, else python3 on PATH. */
@@ -41,29 +41,21 @@ const line = (customId: string, modelName: string, content = `hello ${customId}`
 describe("activator: the OpenAI Batch API (S3 + SQS via moto, openai-node)", function () {
   this.timeout(60_000);
   let moto: MotoServer;
+  let aws: BatchMoto;
   let act: ActivatorProcess;
   let sleepy: TestBackend; // at zero until the batch arrives
   let dead: TestBackend; // never starts
   let busy: FakeVllm; // a vLLM engine whose waiting-requests gauge the test sets
   let batchConfig: BatchConfig;
   let store: BatchStore;
-  const savedEnv: Record<string, string | undefined> = {};
   const logger = pino({ level: "silent" });
   let a: OpenAI;
   let b: OpenAI;
 
   before(async function () {
-    const binary = motoServerPath();
-    if (binary === null) {
-      console.log(`      skipped: ${MOTO_MISSING}`);
-      this.skip();
-    }
-    moto = await MotoServer.start(binary!);
-    const { bucket, queueUrl } = await moto.createBatchResources("batch-test");
-    for (const [k, v] of Object.entries(TEST_CREDENTIALS)) {
-      savedEnv[k] = process.env[k];
-      process.env[k] = v;
-    }
+    aws = await startBatchMoto(this, "batch-test");
+    const { moto: server, bucket, queueUrl } = aws;
+    moto = server;
     sleepy = await TestBackend.create();
     dead = await TestBackend.create();
     busy = await FakeVllm.start();
@@ -90,11 +82,7 @@ describe("activator: the OpenAI Batch API (S3 + SQS via moto, openai-node)", fun
     await dead?.stop();
     await busy?.stop();
     store?.close();
-    await moto?.stop();
-    for (const [k, v] of Object.entries(savedEnv)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    await aws?.stop();
   });
 
   /** Runs a runner until `done` holds, then stops it. */
