@@ -9,6 +9,9 @@
  * them as prom-client does; tests/activator/metricsExposition.test.ts compares the result with `registry.metrics()`,
  * so an upgrade that changes either fails there.
  */
+import type { ServerResponse } from "node:http";
+import { pipeline, type Writable } from "node:stream";
+import { constants as zlibConstants, createGzip } from "node:zlib";
 import type { Registry } from "prom-client";
 
 /** What the renderer reads of a prom-client 15 metric. */
@@ -87,15 +90,71 @@ function histogramLines(name: string, upperBounds: number[], series: HistogramSe
 }
 
 /**
- * Renders `registry` as Prometheus text, yielding to the event loop whenever `sliceMs` has passed since the last
- * yield. Counters, gauges and histograms are written here, series by series (no per-line objects: a scrape of a large
- * catalog leaves little garbage); any other kind by prom-client's own formatter, whole. Returns the text as UTF-8
- * chunks (one per slice; their concatenation is `registry.metrics()`'s string; default labels and exemplars, which
- * the activator does not use, are not written). Series added while it runs appear in the next scrape; a series' own
- * values are read at once (a histogram's buckets, sum and count agree). Throws when prom-client's internals are not
- * as expected (see the module comment).
+ * A metric's series in the order prom-client writes them (its `hashMap`'s insertion order), kept in step with the
+ * `hashMap`: a Proxy on it mirrors every set and delete into a Map, and an accessor wraps the object prom-client's
+ * `reset()` assigns. The renderer walks the Map with a live iterator, a batch at a time, instead of
+ * `Object.values(hashMap)`, which lists every series in one step: 3.7 ms for the 16 000 series of
+ * `activator_rejections_total` at 1000 models, a block of the event loop that grows with the catalog. A set costs the
+ * hot path one Proxy trap (an `inc()` of an existing series: a get through the Proxy, no set).
  */
-export async function renderExposition(registry: Registry, opts: ExpositionOptions = {}): Promise<Buffer[]> {
+const indexes = new WeakMap<object, { store: Record<string, unknown>; series: Map<string, unknown> }>();
+
+function seriesOf(metric: MetricInternals): Map<string, unknown> {
+  const known = indexes.get(metric);
+  if (known) return known.series;
+  let current = mirror(metric.hashMap);
+  Object.defineProperty(metric, "hashMap", {
+    configurable: true,
+    enumerable: true,
+    get: () => current.store,
+    set: (store: Record<string, unknown>) => {
+      current = mirror(store);
+      indexes.set(metric, current);
+    },
+  });
+  indexes.set(metric, current);
+  return current.series;
+}
+
+function mirror(target: Record<string, unknown>): { store: Record<string, unknown>; series: Map<string, unknown> } {
+  const series = new Map<string, unknown>(Object.entries(target));
+  const store = new Proxy(target, {
+    set(t, key, value) {
+      (t as Record<string | symbol, unknown>)[key] = value;
+      if (typeof key === "string") series.set(key, value);
+      return true;
+    },
+    deleteProperty(t, key) {
+      delete (t as Record<string | symbol, unknown>)[key];
+      if (typeof key === "string") series.delete(key);
+      return true;
+    },
+  });
+  return { store, series };
+}
+
+/**
+ * Starts tracking the series of every metric now in `registry` (see seriesOf), while their `hashMap`s are small: a
+ * metric first seen by a scrape is indexed then, in one step that lists its series once. Call it after the metrics are
+ * registered, before series are added (createMetrics does). Idempotent.
+ */
+export function indexSeries(registry: Registry): void {
+  for (const metric of registry.getMetricsAsArray() as unknown as MetricInternals[]) {
+    if (typeof metric.hashMap === "object" && metric.hashMap !== null) seriesOf(metric);
+  }
+}
+
+/**
+ * `registry` as Prometheus text, one string per slice: it yields to the event loop whenever `sliceMs` has passed since
+ * the last yield, and hands the text rendered meanwhile to the consumer (who writes it to a socket or a gzip stream, so
+ * the whole exposition is never held). Counters, gauges and histograms are written here, series by series (no per-line
+ * objects: a scrape of a large catalog leaves little garbage); any other kind by prom-client's own formatter, whole.
+ * The concatenation of the strings is `registry.metrics()`'s text (default labels and exemplars, which the activator
+ * does not use, are not written). A series added while it runs may appear in this scrape or the next; a series' own
+ * values are read at once (a histogram's buckets, sum and count agree). Throws, at the first `next()`, when
+ * prom-client's internals are not as expected (see the module comment).
+ */
+export async function* exposeSlices(registry: Registry, opts: ExpositionOptions = {}): AsyncGenerator<string, void, undefined> {
   const sliceMs = opts.sliceMs ?? 1;
   const batchLines = opts.batchLines ?? 256;
   const yieldToLoop = opts.yieldToLoop ?? immediate;
@@ -103,43 +162,118 @@ export async function renderExposition(registry: Registry, opts: ExpositionOptio
   const format = registry as unknown as RegistryInternals;
   if (typeof format.getMetricsAsString !== "function") throw new Error("prom-client's Registry has no getMetricsAsString: the exposition renderer needs prom-client 15");
 
-  const chunks: Buffer[] = [];
   let pending = "";
   let sliceStart = now();
-  const maybeYield = async () => {
-    if (now() - sliceStart < sliceMs) return;
-    if (pending) chunks.push(Buffer.from(pending, "utf8"));
-    pending = "";
-    await yieldToLoop();
-    sliceStart = now();
-  };
-
   const metrics = registry.getMetricsAsArray() as unknown as MetricInternals[];
   for (let i = 0; i < metrics.length; i++) {
     const metric = metrics[i]!;
     if (i > 0) pending += "\n\n";
     if (metric.type !== "counter" && metric.type !== "gauge" && metric.type !== "histogram") {
       pending += await format.getMetricsAsString(metric);
-      await maybeYield();
+      if (now() - sliceStart >= sliceMs) {
+        if (pending) yield pending;
+        pending = "";
+        await yieldToLoop();
+        sliceStart = now();
+      }
       continue;
     }
     if (typeof metric.hashMap !== "object" || metric.hashMap === null) throw new Error(`prom-client metric ${metric.name} has no hashMap: the exposition renderer needs prom-client 15`);
     if (typeof metric.collect === "function") await metric.collect();
-    const series = Object.values(metric.hashMap);
     const name = escapeText(metric.name);
     pending += `# HELP ${name} ${escapeText(metric.help)}\n# TYPE ${name} ${metric.type}`;
     const bounds = metric.upperBounds;
     const batch = Math.max(1, Math.floor(batchLines / (bounds ? bounds.length + 3 : 1)));
-    for (let start = 0; start < series.length; start += batch) {
-      const end = Math.min(series.length, start + batch);
-      for (let j = start; j < end; j++) {
-        pending += bounds ? histogramLines(name, bounds, series[j] as HistogramSeries) : valueLines(name, series[j] as ValueSeries);
+    let inBatch = 0;
+    // A live iterator: no list of every series up front, and nothing to allocate per series.
+    for (const series of seriesOf(metric).values()) {
+      pending += bounds ? histogramLines(name, bounds, series as HistogramSeries) : valueLines(name, series as ValueSeries);
+      if (++inBatch < batch) continue;
+      inBatch = 0;
+      if (now() - sliceStart >= sliceMs) {
+        yield pending;
+        pending = "";
+        await yieldToLoop();
+        sliceStart = now();
       }
-      await maybeYield();
     }
-    if (series.length === 0) await maybeYield();
+    if (inBatch > 0 || seriesOf(metric).size === 0) {
+      if (now() - sliceStart >= sliceMs) {
+        yield pending;
+        pending = "";
+        await yieldToLoop();
+        sliceStart = now();
+      }
+    }
   }
-  pending += "\n";
-  chunks.push(Buffer.from(pending, "utf8"));
+  yield `${pending}\n`;
+}
+
+/** exposeSlices' strings as UTF-8 Buffers, all of them: what the text is, for tests and in-process benches. */
+export async function renderExposition(registry: Registry, opts: ExpositionOptions = {}): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const slice of exposeSlices(registry, opts)) chunks.push(Buffer.from(slice, "utf8"));
   return chunks;
+}
+
+/**
+ * Whether an `Accept-Encoding` header value accepts gzip (RFC 9110 §12.5.3): `gzip` (or `x-gzip`) listed with a weight
+ * above 0, or `*` above 0 with gzip not listed. Prometheus sends `gzip` unless the scrape config sets
+ * `enable_compression: false`, then `identity` (prometheus/prometheus scrape/scrape.go, `acceptEncodingHeader`).
+ */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  let any = false;
+  for (const part of header.split(",")) {
+    const [coding = "", ...params] = part.split(";");
+    const name = coding.trim().toLowerCase();
+    const weight = params.map((p) => /^\s*q\s*=\s*([\d.]+)\s*$/i.exec(p)).find((m) => m)?.[1];
+    const accepted = weight === undefined || Number(weight) > 0;
+    if (name === "gzip" || name === "x-gzip") return accepted;
+    if (name === "*") any = accepted;
+  }
+  return any;
+}
+
+/** Resolves true on 'drain', false when `res` closes first (the scraper left). */
+function drained(sink: Writable, res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => () => {
+      sink.off("drain", onDrain);
+      res.off("close", onClose);
+      resolve(ok);
+    };
+    const onDrain = done(true);
+    const onClose = done(false);
+    sink.once("drain", onDrain);
+    res.once("close", onClose);
+  });
+}
+
+/**
+ * Writes an exposition to `res` slice by slice, as it is rendered, with back-pressure (the next slice is rendered once
+ * the socket, or the gzip stream, has room): 200 with `contentType`, chunked; gzip-compressed when `gzip` (level 1:
+ * at 1000 models 17 MB of text become 0.8 MB in 20 ms, where level 6 takes 4 times as long for 0.65 MB), by node:zlib's
+ * stream, whose work runs on libuv's threadpool, off the event loop. Stops rendering when the scraper leaves. Rejects
+ * before anything is written when the first slice fails (the caller answers 500); a failure later destroys the
+ * response, which the scraper sees as a truncated body (a failed scrape).
+ */
+export async function writeExposition(res: ServerResponse, slices: AsyncGenerator<string, void, undefined>, contentType: string, gzip: boolean): Promise<void> {
+  const first = await slices.next();
+  res.writeHead(200, { "content-type": contentType, vary: "Accept-Encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) });
+  const zip = gzip ? createGzip({ level: zlibConstants.Z_BEST_SPEED }) : undefined;
+  if (zip) pipeline(zip, res, () => undefined); // a failure on either side destroys both: the loop below stops
+  const sink: Writable = zip ?? res;
+  try {
+    for (let next = first; !next.done; next = await slices.next()) {
+      if (res.destroyed || sink.destroyed) return;
+      if (!sink.write(next.value) && !(await drained(sink, res))) return;
+    }
+    sink.end();
+  } catch (err) {
+    res.destroy(err as Error);
+    sink.destroy();
+  } finally {
+    await slices.return();
+  }
 }
