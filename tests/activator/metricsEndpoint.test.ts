@@ -137,7 +137,7 @@ async function waitFor<T>(ready: () => boolean, value: () => T): Promise<T> {
 }
 
 describe("activator: the series a scrape walks stay in step with prom-client", () => {
-  it("renders series added, removed, reset and added again after the index began as prom-client does", async () => {
+  it("renders series added, removed, changed, reset and added again after the index began as prom-client does", async () => {
     const registry = new Registry();
     const registers = [registry];
     const counter = new Counter({ name: "t_total", help: "c", labelNames: ["model"] as const, registers });
@@ -153,6 +153,13 @@ describe("activator: the series a scrape walks stay in step with prom-client", (
     histogram.observe({ model: "a" }, 2);
     histogram.observe({ model: "a" }, 9);
     assert.equal(await text(), await registry.metrics());
+    // Values changed in place since the last scrape: the text kept for those series is not written again.
+    counter.inc({ model: "m0" }, 5);
+    histogram.observe({ model: "a" }, 0); // the sum stays 11: the count and the buckets change
+    gauge.set(8);
+    assert.equal(await text(), await registry.metrics());
+    assert.match(await text(), /^t_total\{model="m0"\} 6$/m);
+    assert.match(await text(), /^t_seconds_bucket\{le="1",model="a"\} 1$/m);
     counter.reset();
     histogram.reset();
     gauge.reset();

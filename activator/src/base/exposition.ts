@@ -48,6 +48,11 @@ export interface ExpositionOptions {
   sliceMs?: number;
   /** Text lines rendered between two looks at the clock (a histogram series counts its buckets + 3). Default 256. */
   batchLines?: number;
+  /**
+   * A slice's text is handed on once it reaches this many characters, even before `sliceMs`: strings stay below V8's
+   * large-object size (128 KiB), so what a scrape leaves is young-generation garbage. Default 60 000.
+   */
+  sliceChars?: number;
   /** How to yield; default setImmediate (pending I/O runs first). */
   yieldToLoop?: () => Promise<void>;
   /** Clock, ms. Default performance.now. */
@@ -68,25 +73,41 @@ const labelText = (labels: Record<string, string | number>): string => {
   return out;
 };
 
+// Both return a flat string (Array#join), not a rope of the parts: the text is kept until the series' value changes.
+
 /** One counter or gauge series, as prom-client writes it. */
 function valueLines(name: string, series: ValueSeries): string {
   const labels = labelText(series.labels);
-  return `\n${name}${labels ? `{${labels}}` : ""} ${valueText(series.value)}`;
+  return ["\n", name, labels ? `{${labels}}` : "", " ", valueText(series.value)].join("");
 }
 
 /** One histogram series: cumulative buckets (`le` first, as prom-client writes it), `+Inf`, sum and count. */
 function histogramLines(name: string, upperBounds: number[], series: HistogramSeries): string {
   const labels = labelText(series.labels);
-  const rest = labels ? `,${labels}}` : "}";
-  let out = "";
+  const rest = labels ? `,${labels}} ` : "} ";
+  const own = labels ? `{${labels}} ` : " ";
+  const lines: string[] = [];
   let cumulative = 0;
   for (const bound of upperBounds) {
     cumulative += series.bucketValues[bound]!;
-    out += `\n${name}_bucket{le="${bound}"${rest} ${valueText(cumulative)}`;
+    lines.push(`\n${name}_bucket{le="${bound}"`, rest, valueText(cumulative));
   }
-  out += `\n${name}_bucket{le="+Inf"${rest} ${valueText(series.count)}`;
-  const own = labels ? `{${labels}}` : "";
-  return `${out}\n${name}_sum${own} ${valueText(series.sum)}\n${name}_count${own} ${valueText(series.count)}`;
+  lines.push(`\n${name}_bucket{le="+Inf"`, rest, valueText(series.count), `\n${name}_sum`, own, valueText(series.sum), `\n${name}_count`, own, valueText(series.count));
+  return lines.join("");
+}
+
+/**
+ * One series as the renderer keeps it: prom-client's series object, and the text last rendered for it with the value
+ * (a histogram: sum and count) it was rendered at. A series whose value has not changed since the last scrape is
+ * written from that text, not rendered again: at 1000 models most series are per-model zeros and idle models' counts.
+ */
+interface Entry {
+  series: unknown;
+  text: string | undefined;
+  /** A counter's or gauge's value, a histogram's sum, when `text` was rendered. */
+  value: number;
+  /** A histogram's count when `text` was rendered (every observation adds one; zero() and reset() make a new series). */
+  count: number;
 }
 
 /**
@@ -94,12 +115,12 @@ function histogramLines(name: string, upperBounds: number[], series: HistogramSe
  * `hashMap`: a Proxy on it mirrors every set and delete into a Map, and an accessor wraps the object prom-client's
  * `reset()` assigns. The renderer walks the Map with a live iterator, a batch at a time, instead of
  * `Object.values(hashMap)`, which lists every series in one step: 3.7 ms for the 16 000 series of
- * `activator_rejections_total` at 1000 models, a block of the event loop that grows with the catalog. A set costs the
- * hot path one Proxy trap (an `inc()` of an existing series: a get through the Proxy, no set).
+ * `activator_rejections_total` at 1000 models, a block of the event loop that grows with the catalog. The hot path pays
+ * a Proxy's get on each `inc()`/`observe()` (and a Map lookup where prom-client stores a series object again).
  */
-const indexes = new WeakMap<object, { store: Record<string, unknown>; series: Map<string, unknown> }>();
+const indexes = new WeakMap<object, { store: Record<string, unknown>; series: Map<string, Entry> }>();
 
-function seriesOf(metric: MetricInternals): Map<string, unknown> {
+function seriesOf(metric: MetricInternals): Map<string, Entry> {
   const known = indexes.get(metric);
   if (known) return known.series;
   let current = mirror(metric.hashMap);
@@ -116,12 +137,15 @@ function seriesOf(metric: MetricInternals): Map<string, unknown> {
   return current.series;
 }
 
-function mirror(target: Record<string, unknown>): { store: Record<string, unknown>; series: Map<string, unknown> } {
-  const series = new Map<string, unknown>(Object.entries(target));
+const entry = (series: unknown): Entry => ({ series, text: undefined, value: 0, count: -1 });
+
+function mirror(target: Record<string, unknown>): { store: Record<string, unknown>; series: Map<string, Entry> } {
+  const series = new Map<string, Entry>();
+  for (const key in target) series.set(key, entry(target[key]));
   const store = new Proxy(target, {
     set(t, key, value) {
       (t as Record<string | symbol, unknown>)[key] = value;
-      if (typeof key === "string") series.set(key, value);
+      if (typeof key === "string" && series.get(key)?.series !== value) series.set(key, entry(value));
       return true;
     },
     deleteProperty(t, key) {
@@ -144,35 +168,66 @@ export function indexSeries(registry: Registry): void {
   }
 }
 
+/** The text of `e`'s series, rendered again only when its value (a histogram: sum or count) changed since the last. */
+function seriesText(name: string, bounds: number[] | undefined, e: Entry): string {
+  if (bounds) {
+    const h = e.series as HistogramSeries;
+    if (e.text === undefined || e.count !== h.count || !Object.is(e.value, h.sum)) {
+      e.text = histogramLines(name, bounds, h);
+      e.count = h.count;
+      e.value = h.sum;
+    }
+  } else {
+    const v = e.series as ValueSeries;
+    if (e.text === undefined || !Object.is(e.value, v.value)) {
+      e.text = valueLines(name, v);
+      e.value = v.value;
+    }
+  }
+  return e.text;
+}
+
 /**
- * `registry` as Prometheus text, one string per slice: it yields to the event loop whenever `sliceMs` has passed since
- * the last yield, and hands the text rendered meanwhile to the consumer (who writes it to a socket or a gzip stream, so
- * the whole exposition is never held). Counters, gauges and histograms are written here, series by series (no per-line
- * objects: a scrape of a large catalog leaves little garbage); any other kind by prom-client's own formatter, whole.
- * The concatenation of the strings is `registry.metrics()`'s text (default labels and exemplars, which the activator
- * does not use, are not written). A series added while it runs may appear in this scrape or the next; a series' own
- * values are read at once (a histogram's buckets, sum and count agree). Throws, at the first `next()`, when
- * prom-client's internals are not as expected (see the module comment).
+ * `registry` as Prometheus text, in slices: it yields to the event loop whenever `sliceMs` has passed since the last
+ * yield, and hands the text rendered meanwhile to the consumer (who writes it to a socket or a gzip stream, so the whole
+ * exposition is never held), in strings of at most about `sliceChars` characters. Counters, gauges and histograms are
+ * written here, series by series, each from the text kept since the last scrape unless its value changed (Entry); any
+ * other kind by prom-client's own formatter, whole. The concatenation of the strings is `registry.metrics()`'s text
+ * (default labels and exemplars, which the activator does not use, are not written). A series added while it runs may
+ * appear in this scrape or the next; a series' own values are read at once (a histogram's buckets, sum and count
+ * agree). Throws, at the first `next()`, when prom-client's internals are not as expected (see the module comment).
  */
 export async function* exposeSlices(registry: Registry, opts: ExpositionOptions = {}): AsyncGenerator<string, void, undefined> {
   const sliceMs = opts.sliceMs ?? 1;
   const batchLines = opts.batchLines ?? 256;
+  const sliceChars = opts.sliceChars ?? 60_000;
   const yieldToLoop = opts.yieldToLoop ?? immediate;
   const now = opts.now ?? (() => performance.now());
   const format = registry as unknown as RegistryInternals;
   if (typeof format.getMetricsAsString !== "function") throw new Error("prom-client's Registry has no getMetricsAsString: the exposition renderer needs prom-client 15");
 
-  let pending = "";
+  // Joined, not concatenated: one flat string per slice, no rope of a node per series.
+  const parts: string[] = [];
+  let chars = 0;
+  const add = (text: string) => {
+    parts.push(text);
+    chars += text.length;
+  };
+  const take = () => {
+    const text = parts.join("");
+    parts.length = 0;
+    chars = 0;
+    return text;
+  };
   let sliceStart = now();
   const metrics = registry.getMetricsAsArray() as unknown as MetricInternals[];
   for (let i = 0; i < metrics.length; i++) {
     const metric = metrics[i]!;
-    if (i > 0) pending += "\n\n";
+    if (i > 0) add("\n\n");
     if (metric.type !== "counter" && metric.type !== "gauge" && metric.type !== "histogram") {
-      pending += await format.getMetricsAsString(metric);
+      add(await format.getMetricsAsString(metric));
       if (now() - sliceStart >= sliceMs) {
-        if (pending) yield pending;
-        pending = "";
+        yield take();
         await yieldToLoop();
         sliceStart = now();
       }
@@ -181,32 +236,32 @@ export async function* exposeSlices(registry: Registry, opts: ExpositionOptions 
     if (typeof metric.hashMap !== "object" || metric.hashMap === null) throw new Error(`prom-client metric ${metric.name} has no hashMap: the exposition renderer needs prom-client 15`);
     if (typeof metric.collect === "function") await metric.collect();
     const name = escapeText(metric.name);
-    pending += `# HELP ${name} ${escapeText(metric.help)}\n# TYPE ${name} ${metric.type}`;
+    add(`# HELP ${name} ${escapeText(metric.help)}\n# TYPE ${name} ${metric.type}`);
     const bounds = metric.upperBounds;
     const batch = Math.max(1, Math.floor(batchLines / (bounds ? bounds.length + 3 : 1)));
+    const series = seriesOf(metric);
     let inBatch = 0;
-    // A live iterator: no list of every series up front, and nothing to allocate per series.
-    for (const series of seriesOf(metric).values()) {
-      pending += bounds ? histogramLines(name, bounds, series as HistogramSeries) : valueLines(name, series as ValueSeries);
+    // A live iterator: no list of every series up front.
+    for (const e of series.values()) {
+      add(seriesText(name, bounds, e));
       if (++inBatch < batch) continue;
       inBatch = 0;
       if (now() - sliceStart >= sliceMs) {
-        yield pending;
-        pending = "";
+        yield take();
         await yieldToLoop();
         sliceStart = now();
+      } else if (chars >= sliceChars) {
+        yield take(); // to the socket now; the event loop's turn comes when the slice's time is up
       }
     }
-    if (inBatch > 0 || seriesOf(metric).size === 0) {
-      if (now() - sliceStart >= sliceMs) {
-        yield pending;
-        pending = "";
-        await yieldToLoop();
-        sliceStart = now();
-      }
+    if ((inBatch > 0 || series.size === 0) && now() - sliceStart >= sliceMs) {
+      yield take();
+      await yieldToLoop();
+      sliceStart = now();
     }
   }
-  yield `${pending}\n`;
+  add("\n");
+  yield take();
 }
 
 /** exposeSlices' strings as UTF-8 Buffers, all of them: what the text is, for tests and in-process benches. */
