@@ -97,6 +97,26 @@ describe("activator: /metrics over a socket, gzip negotiated by Accept-Encoding"
     for (const [header, expected] of cases) assert.equal(acceptsGzip(header), expected, `Accept-Encoding: ${header}`);
   });
 
+  it("writes slices of any size and width through its two buffers: the body is the text, byte for byte", async () => {
+    const registry = new Registry();
+    const counter = new Counter({ name: "t_wide_total", help: "wide", labelNames: ["model"] as const, registers: [registry] });
+    for (let i = 0; i < 8000; i++) counter.inc({ model: `ns/modèle-ünïcode-日本-${i}` }, i);
+    const expected = Buffer.from(await registry.metrics(), "utf8");
+    assert.ok(expected.length > 2 * 192 * 1024, `${expected.length} bytes: more than both buffers`);
+    // Slices as /metrics cuts them (60 000 characters: up to 3 bytes each here), then one slice of the whole text (4 × a buffer).
+    for (const opts of [{}, { sliceChars: 1e9, sliceMs: 1e9, batchLines: 1e9 }]) {
+      const server = http.createServer((_req, res) => void writeExposition(res, exposeSlices(registry, opts), registry.contentType, false));
+      const url = await listen(server);
+      try {
+        const res = await get(url);
+        assert.equal(res.body.length, expected.length, JSON.stringify(opts));
+        assert.ok(res.body.equals(expected), JSON.stringify(opts));
+      } finally {
+        server.close();
+      }
+    }
+  });
+
   it("stops rendering when the scraper leaves mid-body", async () => {
     const registry = new Registry();
     const counter = new Counter({ name: "t_requests_total", help: "h", labelNames: ["model"] as const, registers: [registry] });
