@@ -4,8 +4,8 @@
  * share their demand.
  */
 import { createServer, type Server, type ServerResponse } from "node:http";
-import { Readable } from "node:stream";
 import type { ModelRegistry } from "./holding/registry";
+import { acceptsGzip, writeExposition } from "./base/exposition";
 import type { Metrics } from "./base/metrics";
 import { coldStartView } from "./readiness/coldStartView";
 import { PEER_PATH } from "./peers/protocol";
@@ -54,18 +54,21 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
         if (state.accepting) json(res, 200, { status: "ready" });
         else json(res, 503, { status: "shutting down" });
         return;
-      case "/metrics":
-        // Written chunk by chunk with back-pressure: an 11 MiB exposition is never one write.
-        metrics.exposition().then(
-          (chunks) => {
-            const length = chunks.reduce((sum, c) => sum + c.length, 0);
-            res.writeHead(200, { "content-type": metrics.registry.contentType, "content-length": length });
-            if (req.method === "HEAD") res.end();
-            else Readable.from(chunks, { objectMode: false }).pipe(res);
-          },
-          (err: Error) => json(res, 500, { error: { code: "metrics_failed", message: err.message } }),
-        );
+      case "/metrics": {
+        // Written slice by slice as it renders, with back-pressure (./base/exposition): an exposition of megabytes is
+        // never held whole; gzip-compressed when the scraper accepts it (Prometheus does by default).
+        const gzip = acceptsGzip(req.headers["accept-encoding"]);
+        if (req.method === "HEAD") {
+          res.writeHead(200, { "content-type": metrics.registry.contentType, vary: "Accept-Encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) });
+          res.end();
+          return;
+        }
+        writeExposition(res, metrics.expositionSlices(), metrics.registry.contentType, gzip).catch((err: Error) => {
+          if (!res.headersSent) json(res, 500, { error: { code: "metrics_failed", message: err.message } });
+          else res.destroy(err);
+        });
         return;
+      }
       case "/queue": {
         const models: Record<string, Record<string, unknown>> = {};
         registry.forEachModel((key, held, inFlight) => {

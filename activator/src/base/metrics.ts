@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ERRORS } from "./errors";
-import { renderExposition } from "./exposition";
+import { exposeSlices, indexSeries, renderExposition } from "./exposition";
 
 /**
  * Buckets of `activator_cold_start_phase_seconds`, s: few, so a model costs 10 phases × 8 series at most. Our own share
@@ -56,20 +56,24 @@ const REJECTION_REASONS = [...new Set(Object.values(ERRORS).map((e) => e.reason)
 /** All activator metrics, in their own registry, served on the admin port. */
 export function createMetrics(queue: QueueSnapshot) {
   const metrics = createCollectors(queue);
+  indexSeries(metrics.registry);
   // Exported as 0 from the start: `increase()` sees the first uncaught error (over a series that first appears at 1 it reads 0).
   for (const kind of ["uncaughtException", "unhandledRejection"] as const) metrics.uncaughtExceptions.inc({ kind }, 0);
   for (const reason of UNROUTED_REJECTION_REASONS) metrics.rejections.inc({ model: "", reason }, 0);
   const initialised = new Set<string>();
-  let rendering: Promise<Buffer[]> | undefined;
   return {
     ...metrics,
     /**
-     * The registry's Prometheus text as UTF-8 chunks, rendered in slices that yield to the event loop (./exposition):
-     * a scrape of a large catalog does not stall proxied requests. Scrapes that arrive while one renders share it.
+     * The registry's Prometheus text, one string per slice of rendering that yields to the event loop between slices
+     * (./exposition): a scrape of a large catalog does not stall proxied requests, and /metrics writes each slice as it
+     * comes. Each call renders anew (a Prometheus HA pair's two scrapes render twice).
      */
+    expositionSlices(): AsyncGenerator<string, void, undefined> {
+      return exposeSlices(metrics.registry);
+    },
+    /** The whole text as UTF-8 chunks (expositionSlices, gathered): for tests and in-process benches. */
     exposition(): Promise<Buffer[]> {
-      rendering ??= renderExposition(metrics.registry).finally(() => (rendering = undefined));
-      return rendering;
+      return renderExposition(metrics.registry);
     },
     /**
      * Records a cold start that ended: counted by outcome and cause in `activator_cold_starts_total`, its duration
@@ -104,7 +108,46 @@ export function createMetrics(queue: QueueSnapshot) {
 export const REPLICA_CHOICES = ["preferred", "walked", "least_loaded", "service"] as const;
 export type ReplicaChoice = (typeof REPLICA_CHOICES)[number];
 
+/**
+ * The series of a gauge read at scrape time (held, in flight, start failures per model), kept from one scrape to the
+ * next: `update` sets the series whose value changed, adds new ones and removes those not visited, where `reset()` and a
+ * `set()` per model would make every series anew at each scrape (1000 models: 1000 series objects per gauge that outlive
+ * a young-generation collection, garbage for the old generation's). `key` identifies a series (its label values).
+ */
+export class ScrapedGaugeSeries {
+  private values = new Map<string, number>();
+  private labels = new Map<string, Record<string, string>>();
+  private store: unknown;
+
+  update(gauge: Gauge<string>, visit: (set: (key: string, labels: Record<string, string>, value: number) => void) => void): void {
+    // A reset() elsewhere (prom-client's registry.resetMetrics()) emptied the gauge: set every series again.
+    const store = (gauge as unknown as { hashMap: unknown }).hashMap;
+    if (store !== this.store) {
+      this.values.clear();
+      this.labels.clear();
+    }
+    const seen = new Set<string>();
+    visit((key, labels, value) => {
+      seen.add(key);
+      if (this.values.get(key) === value) return;
+      gauge.set(labels, value);
+      this.values.set(key, value);
+      this.labels.set(key, labels);
+    });
+    for (const key of this.values.keys()) {
+      if (seen.has(key)) continue;
+      gauge.remove(this.labels.get(key)!);
+      this.values.delete(key);
+      this.labels.delete(key);
+    }
+    this.store = (gauge as unknown as { hashMap: unknown }).hashMap;
+  }
+}
+
 function createCollectors(queue: QueueSnapshot) {
+  const heldSeries = new ScrapedGaugeSeries();
+  const inFlightSeries = new ScrapedGaugeSeries();
+  const failureSeries = new ScrapedGaugeSeries();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -218,8 +261,7 @@ function createCollectors(queue: QueueSnapshot) {
       labelNames: ["model"] as const,
       registers,
       collect() {
-        this.reset();
-        queue.forEachModel((model, held) => this.set({ model }, held));
+        heldSeries.update(this, (set) => queue.forEachModel((model, held) => set(model, { model }, held)));
       },
     }),
     inFlight: new Gauge({
@@ -228,8 +270,7 @@ function createCollectors(queue: QueueSnapshot) {
       labelNames: ["model"] as const,
       registers,
       collect() {
-        this.reset();
-        queue.forEachModel((model, _held, inFlight) => this.set({ model }, inFlight));
+        inFlightSeries.update(this, (set) => queue.forEachModel((model, _held, inFlight) => set(model, { model }, inFlight)));
       },
     }),
     modelStartFailure: new Gauge({
@@ -238,8 +279,7 @@ function createCollectors(queue: QueueSnapshot) {
       labelNames: ["model", "cause"] as const,
       registers,
       collect() {
-        this.reset();
-        queue.forEachFailure?.((model, cause) => this.set({ model, cause }, 1));
+        failureSeries.update(this, (set) => queue.forEachFailure?.((model, cause) => set(`${model}\u0000${cause}`, { model, cause }, 1)));
       },
     }),
     configReloads: new Counter({
