@@ -141,6 +141,11 @@ export class PeerSync {
     this.ttlMs = ttlMs;
   }
 
+  /** Activator replicas: the peers' addresses (the headless Service lists this replica's own among them), at least 1. */
+  get replicas(): number {
+    return Math.max(1, this.targets.size);
+  }
+
   /** The peers' admin `host:port`s (this replica's own may be among them). */
   setAddresses(addresses: readonly string[]): void {
     if (this.closed) return;
