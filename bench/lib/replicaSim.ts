@@ -6,7 +6,8 @@
  * per-endpoint in-flight counts, and the engines' gauges as it last scraped them (every `scrapeSeconds`, each
  * activator replica on its own timer, phases spread over one interval). With `activators` > 1 each request goes to
  * an activator replica drawn at random (the load balancer), from a random stream of its own, so the workload is the
- * same for any count.
+ * same for any count. Each activator knows the engines' `max_num_seqs` (`slots`, as the stack passes it) and how many
+ * activator replicas there are. Placements above the bound are counted on the engines' real state.
  *
  * One replica: `slots` requests run at once (vLLM's `max_num_seqs`); more wait (`vllm:num_requests_waiting`). A
  * request with a slot is prefilled, one at a time per replica (FIFO), taking `overheadSeconds` + uncached prompt
@@ -48,9 +49,12 @@ export interface SimResult {
   hitRate: number;
   /** Completed requests per second over the run. */
   throughput: number;
-  /** Placements where the chosen replica's load after taking the request exceeded the bound (prefix-affine). */
+  /**
+   * Placements (prefix-affine) where the chosen engine's real outstanding requests (running + waiting, all activator
+   * replicas' together) after taking the request exceeded the bound ceil(c × (real total + 1) ÷ n).
+   */
   aboveBound: number;
-  /** Highest in-flight count of one replica ÷ the bound at that placement, over the run. */
+  /** Highest real outstanding count of the chosen engine after a placement ÷ the bound at that placement, over the run. */
   maxLoadOverBound: number;
 }
 
@@ -217,21 +221,24 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     let endpoint: string;
     let how = "service";
     const a = activators.length > 1 ? activators[Math.floor(spread.next() * activators.length)]! : activators[0]!;
-    const estimate = (e: string) => a.estimates.estimate(e, a.inFlight[index.get(e)!]!, a.gauges[index.get(e)!]);
+    const limits = { maxNumSeqs: engine.slots, activators: activators.length };
+    const estimate = (e: string) => a.estimates.estimate(e, a.inFlight[index.get(e)!]!, a.gauges[index.get(e)!], limits);
     const load = (e: string) => estimate(e).load;
     const full = (e: string) => estimate(e).full;
     if (policy === "service") {
       endpoint = endpoints[Math.floor(next() * endpoints.length)]!;
     } else {
-      let total = 0;
-      for (const e of endpoints) total += load(e);
-      const bound = loadBound(total, endpoints.length, boundFactor);
       const pick = policy === "prefix-affine" ? pickBounded(ring, `prefix ${prefix}`, load, boundFactor, full) : pickLeastLoaded(endpoints, load, a.rotate++);
       endpoint = pick!.endpoint;
       how = pick!.how;
       if (policy === "prefix-affine") {
-        const after = load(endpoint) + 1;
-        if (after > bound + 1e-9) aboveBound++;
+        // Judged on the engines' real state (running + waiting), not on the choosing activator's estimates.
+        const outstanding = (r: Replica) => r.running + r.waiting.length;
+        let total = 0;
+        for (const r of replicas) total += outstanding(r);
+        const bound = loadBound(total, replicas.length, boundFactor);
+        const after = outstanding(replicas[index.get(endpoint)!]!) + 1;
+        if (after > bound) aboveBound++;
         maxOver = Math.max(maxOver, after / bound);
       }
     }

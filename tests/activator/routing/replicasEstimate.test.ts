@@ -9,16 +9,16 @@ const key = "system\nYou answer questions about invoices.\n";
 const [preferred, second] = [...new HashRing(endpoints).walk(key)] as [string, string];
 /** A stand-in pool: these tests only choose, they send nothing. */
 const newPool = (() => ({ close: async () => {} })) as unknown as ReplicaChoiceDeps["newPool"];
-const config = { replicaChoice: { policy: "prefix-affine", boundFactor: 1.25, prefixBytes: 1024 } } as unknown as ModelConfig;
+const config = { replicaChoice: { policy: "prefix-affine", boundFactor: 1.25, prefixBytes: 1024 }, vllm: { maxNumSeqs: 10 } } as unknown as ModelConfig;
 
 describe("activator replica choice: engine estimates in one activator replica", () => {
-  it("walks past an engine at its learnt capacity, comes back when a slot frees, and counts its own send and finish at once", () => {
-    const readings = new Map<string, EngineReading>(endpoints.map((e) => [e, { running: 10, waiting: 0, kvCache: 0 }]));
-    readings.set(preferred, { running: 10, waiting: 1, kvCache: 0 }); // queueing: capacity 10
+  it("walks past an engine at max_num_seqs, comes back when a slot frees, and counts its own send and finish at once", () => {
+    const readings = new Map<string, EngineReading>(endpoints.map((e) => [e, { running: 8, waiting: 0, kvCache: 0 }]));
+    readings.set(preferred, { running: 10, waiting: 0, kvCache: 0 }); // all 10 slots taken
     const replicas = new Replicas("m", { reading: (_m, e) => readings.get(e), newPool, now: () => 0 });
     const choose = () => replicas.choose(config, endpoints, true, key)!;
 
-    // within its bound (11 + 1 ≤ ceil(1.25 × 42 / 4) = 14) but full: the ring's next endpoint
+    // within its bound (10 + 1 ≤ ceil(1.25 × 35 / 4) = 11) but full: the ring's next endpoint
     const a = choose();
     assert.deepEqual([a.endpoint, a.how], [second, "walked"]);
     replicas.done(second);
@@ -26,13 +26,36 @@ describe("activator replica choice: engine estimates in one activator replica", 
     readings.set(preferred, { running: 9, waiting: 0, kvCache: 0 }); // next scrape: one slot free
     const b = choose();
     assert.deepEqual([b.endpoint, b.how], [preferred, "preferred"]);
-    // our one send since that reading counts now (scaled by the share we held, (9 + 1) ÷ (0 + 1)): full again
+    // our one send since that reading counts now (scale capped at 1: one activator replica): 10, full again
     const c = choose();
     assert.deepEqual([c.endpoint, c.how], [second, "walked"]);
     replicas.done(preferred); // our request there finished: back to the reading's 9
     replicas.done(second);
     const d = choose();
     assert.deepEqual([d.endpoint, d.how], [preferred, "preferred"]);
+  });
+
+  it("a reading with requests waiting below max_num_seqs (token budget, deferred) does not make the engine full", () => {
+    const readings = new Map<string, EngineReading>(endpoints.map((e) => [e, { running: 5, waiting: 0, kvCache: 0 }]));
+    readings.set(preferred, { running: 3, waiting: 2, kvCache: 0 }); // 5 outstanding, as the others: within the bound 7
+    const replicas = new Replicas("m", { reading: (_m, e) => readings.get(e), newPool, now: () => 0 });
+    const a = replicas.choose(config, endpoints, true, key)!;
+    assert.deepEqual([a.endpoint, a.how], [preferred, "preferred"]);
+  });
+
+  it("a request that ends after its endpoint was delisted leaves no state for a new pod at that address", () => {
+    const readings = new Map<string, EngineReading>(endpoints.map((e) => [e, { running: 9, waiting: 0, kvCache: 0 }]));
+    readings.set(preferred, { running: 0, waiting: 0, kvCache: 0 });
+    const replicas = new Replicas("m", { reading: (_m, e) => readings.get(e), newPool, now: () => 0, activators: () => 4 });
+    assert.equal(replicas.choose(config, endpoints, true, key)!.endpoint, preferred);
+    readings.set(preferred, { running: 10, waiting: 0, kvCache: 0 }); // the last scrape of that address: all 10 slots taken
+    replicas.choose(config, endpoints.filter((e) => e !== preferred), true, key); // relisted without it
+    replicas.done(preferred); // our request there ends now
+    // the address is listed again (a new pod) and that reading is still fresh: 10 running, full. Noting it at the late
+    // finish (1 in flight then, 0 now, scaled by 4) would have put it at 6 and taken it as the preferred endpoint.
+    const b = replicas.choose(config, endpoints, true, key)!;
+    assert.notEqual(b.endpoint, preferred);
+    assert.equal(b.how, "walked");
   });
 
   it("with no fresh reading it chooses by its own in-flight counts alone", () => {

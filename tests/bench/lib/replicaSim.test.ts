@@ -16,10 +16,13 @@ describe("bench: replica-choice simulation", () => {
     assert.notDeepEqual(run("prefix-affine", 1).ttftMs, run("prefix-affine", 4).ttftMs);
   });
 
-  it("every request completes, and prefix-affine with 2 activator replicas keeps each placement within its bound", () => {
+  it("every request completes; placements are judged on the engines' real state, where independent activators overshoot the bound", () => {
     const r = run("prefix-affine", 2);
     assert.equal(r.requests, 3000);
     assert.equal(r.ttftMs.length, 3000);
-    assert.equal(r.aboveBound, 0);
+    // two activators each bound what they estimate, from gauges up to 2 s old: the real count can pass the bound
+    // (docs/design.md, "Replica choice"), but not by half again
+    assert.ok(r.maxLoadOverBound > 1 && r.maxLoadOverBound < 1.5, `max real load ÷ bound ${r.maxLoadOverBound}`);
+    assert.ok(r.aboveBound < r.requests * 0.2, `${r.aboveBound} placements above the bound`);
   });
 });
