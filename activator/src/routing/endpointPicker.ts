@@ -92,8 +92,11 @@ export function loadBound(totalLoad: number, endpoints: number, boundFactor: num
 
 export interface Pick {
   endpoint: string;
-  /** How it was chosen: `preferred` (the key's own endpoint), `walked` (a later one on the ring: the preferred was at its bound), `least_loaded`. */
-  how: "preferred" | "walked" | "least_loaded";
+  /**
+   * How it was chosen: `preferred` (the key's own endpoint), `walked` (a later one on the ring: the preferred was at its
+   * bound), `walked_full` (a later one: the preferred was within its bound but full), `least_loaded`.
+   */
+  how: "preferred" | "walked" | "walked_full" | "least_loaded";
 }
 
 /**
@@ -116,11 +119,13 @@ export function pickBounded(ring: HashRing, key: string, load: (endpoint: string
   const bound = loadBound(total, n, boundFactor);
   let firstFit: Pick | undefined;
   let first = true;
+  let walked: Pick["how"] = "walked"; // why the preferred endpoint was passed: its bound, or (within it) full
   for (const endpoint of ring.walk(key)) {
     if (load(endpoint) + 1 <= bound + 1e-9) {
-      const pick: Pick = { endpoint, how: first ? "preferred" : "walked" };
+      const pick: Pick = { endpoint, how: first ? "preferred" : walked };
       if (!full(endpoint)) return pick;
       firstFit ??= pick;
+      if (first) walked = "walked_full";
     }
     first = false;
   }

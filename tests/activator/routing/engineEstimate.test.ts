@@ -117,8 +117,24 @@ describe("activator replica choice: bounded loads with full endpoints", () => {
     const loads = new Map([[order[0]!, 10], [order[1]!, 10], [order[2]!, 10], [order[3]!, 10]]);
     const full = new Set([order[0]!]);
     const pick = pickBounded(ring, key, (e) => loads.get(e)!, 1.25, (e) => full.has(e));
-    assert.deepEqual(pick, { endpoint: order[1], how: "walked" });
+    assert.deepEqual(pick, { endpoint: order[1], how: "walked_full" }, "counted apart from a walk past the bound");
     assert.deepEqual(pickBounded(ring, key, (e) => loads.get(e)!, 1.25), { endpoint: order[0], how: "preferred" });
+  });
+
+  it("a walk is told apart by why the preferred endpoint was passed: its bound (walked) or, within it, full (walked_full)", () => {
+    const table: Array<[preferredLoad: number, fullSet: number[], want: { endpoint: string; how: string }]> = [
+      [10, [], { endpoint: order[0]!, how: "preferred" }],
+      [10, [0], { endpoint: order[1]!, how: "walked_full" }],
+      [10, [0, 1], { endpoint: order[2]!, how: "walked_full" }],
+      [30, [], { endpoint: order[1]!, how: "walked" }], // over its bound
+      [30, [1], { endpoint: order[2]!, how: "walked" }], // over its bound, then the next full: still the bound's walk
+      [10, [0, 1, 2, 3], { endpoint: order[0]!, how: "preferred" }], // all full: the first within its bound
+    ];
+    for (const [preferredLoad, fullSet, want] of table) {
+      const loads = new Map([[order[0]!, preferredLoad], [order[1]!, 10], [order[2]!, 10], [order[3]!, 10]]);
+      const full = new Set(fullSet.map((i) => order[i]!));
+      assert.deepEqual(pickBounded(ring, key, (e) => loads.get(e)!, 1.25, (e) => full.has(e)), want, `preferred load ${preferredLoad}, full ${fullSet}`);
+    }
   });
 
   it("when every endpoint within its bound is full, the first of them clockwise is taken", () => {

@@ -20,7 +20,7 @@ describe("activator replica choice: engine estimates in one activator replica", 
 
     // within its bound (10 + 1 ≤ ceil(1.25 × 35 / 4) = 11) but full: the ring's next endpoint
     const a = choose();
-    assert.deepEqual([a.endpoint, a.how], [second, "walked"]);
+    assert.deepEqual([a.endpoint, a.how], [second, "walked_full"]);
     replicas.done(second);
 
     readings.set(preferred, { running: 9, waiting: 0, kvCache: 0 }); // next scrape: one slot free
@@ -28,7 +28,7 @@ describe("activator replica choice: engine estimates in one activator replica", 
     assert.deepEqual([b.endpoint, b.how], [preferred, "preferred"]);
     // our one send since that reading counts now (scale capped at 1: one activator replica): 10, full again
     const c = choose();
-    assert.deepEqual([c.endpoint, c.how], [second, "walked"]);
+    assert.deepEqual([c.endpoint, c.how], [second, "walked_full"]);
     replicas.done(preferred); // our request there finished: back to the reading's 9
     replicas.done(second);
     const d = choose();
@@ -55,7 +55,7 @@ describe("activator replica choice: engine estimates in one activator replica", 
     // finish (1 in flight then, 0 now, scaled by 4) would have put it at 6 and taken it as the preferred endpoint.
     const b = replicas.choose(config, endpoints, true, key)!;
     assert.notEqual(b.endpoint, preferred);
-    assert.equal(b.how, "walked");
+    assert.equal(b.how, "walked_full");
   });
 
   it("with no fresh reading it chooses by its own in-flight counts alone", () => {
