@@ -1,7 +1,7 @@
 /**
  * Replica choice: prefix-affine (consistent hashing with bounded loads) and least-loaded against the Service
  * address's random choice, side by side in one run, on N fake vLLM replicas with queueing and a prefix cache
- * (bench/lib/replicaSim.ts: virtual time, seeded; the picks are the activator's own endpointPicker code).
+ * (bench/lib/replicaSim.ts: virtual time, seeded; the picks are the activator's own Replicas class).
  *
  * Parameters, fixed before measuring, from published figures:
  * - prefill 10 000 prompt tokens/s per replica: skipping a 1 024-token cached prefix saves "roughly 90 to 110 ms"
@@ -89,7 +89,7 @@ export const replicaChoice: Bench = {
     const uniqueRatio = row(unique.rows, "prefix-affine").ttftP99Ms / row(unique.rows, "service").ttftP99Ms;
     const targets: Target[] = [
       { what: "shared prefixes, 80% of saturation: TTFT p99 random ÷ prefix-affine", target: "≥ 2", value: Number(ratio.toFixed(2)), unit: "×", met: ratio >= 2 },
-      { what: "shared prefixes: prefix-affine placements above the bound", target: "0", value: row(shared.rows, "prefix-affine").aboveBound, unit: "placements", met: row(shared.rows, "prefix-affine").aboveBound === 0 },
+      { what: "shared prefixes: prefix-affine placements above the bound (engines' real running + waiting)", target: "0", value: row(shared.rows, "prefix-affine").aboveBound, unit: "placements", met: row(shared.rows, "prefix-affine").aboveBound === 0 },
       { what: "no shared prefix, 80% of saturation: TTFT p99 prefix-affine ÷ random", target: "≤ 1", value: Number(uniqueRatio.toFixed(2)), unit: "×", met: uniqueRatio <= 1 },
     ];
     const rows = [...shared.rows, ...unique.rows];
@@ -109,7 +109,7 @@ export const replicaChoice: Bench = {
       ],
       targets,
       method: {
-        model: `discrete-event simulation, virtual time, seed 7 (bench/lib/replicaSim.ts); picks by activator/src/routing/endpointPicker.ts and engineEstimate.ts in each of ${ACTIVATORS} activator replicas, from its own in-flight counts and its own gauge scrapes every 2 s`,
+        model: `discrete-event simulation, virtual time, seed 7 (bench/lib/replicaSim.ts); picks by activator/src/holding/replicas.ts (one Replicas per activator replica, ${ACTIVATORS} of them), each from its own in-flight counts and its own gauge scrapes every 2 s, knowing max_num_seqs; placements above the bound counted on the engines' real running + waiting`,
         activators: ACTIVATORS,
         engine: ENGINE,
         workloads: { shared: SHARED, unique: UNIQUE },

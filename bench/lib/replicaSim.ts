@@ -1,13 +1,13 @@
 /**
  * A discrete-event model of N vLLM-like engine replicas behind one activator, for bench/replicaChoice.ts. Virtual
  * time (seconds), seeded: the same input gives the same figures on any machine. The replica choice is the
- * activator's own code (`activator/src/routing/endpointPicker.ts`: `pickBounded`, `pickLeastLoaded`;
- * `activator/src/routing/engineEstimate.ts`: `EngineEstimates`) fed what each activator replica has: its own
- * per-endpoint in-flight counts, and the engines' gauges as it last scraped them (every `scrapeSeconds`, each
- * activator replica on its own timer, phases spread over one interval). With `activators` > 1 each request goes to
- * an activator replica drawn at random (the load balancer), from a random stream of its own, so the workload is the
- * same for any count. Each activator knows the engines' `max_num_seqs` (`slots`, as the stack passes it) and how many
- * activator replicas there are. Placements above the bound are counted on the engines' real state.
+ * activator's own `Replicas` class (`activator/src/holding/replicas.ts`: its in-flight counts, `EngineEstimates`,
+ * `pickBounded` / `pickLeastLoaded`), one instance per activator replica, called as the proxy calls it (`choose` on
+ * arrival, `done` on completion) and fed the engines' gauges as that activator replica last scraped them (every
+ * `scrapeSeconds`, each on its own timer, phases spread over one interval). With `activators` > 1 each request goes
+ * to an activator replica drawn at random (the load balancer), from a random stream of its own, so the workload is
+ * the same for any count. Each activator knows the engines' `max_num_seqs` (`slots`, as the stack passes it) and how
+ * many activator replicas there are. Placements above the bound are counted on the engines' real state.
  *
  * One replica: `slots` requests run at once (vLLM's `max_num_seqs`); more wait (`vllm:num_requests_waiting`). A
  * request with a slot is prefilled, one at a time per replica (FIFO), taking `overheadSeconds` + uncached prompt
@@ -16,8 +16,9 @@
  * of whole shared prefixes holding at most `cacheTokens` tokens: a request whose prefix is cached prefills only its
  * own suffix (the hit speed-up), and its prefix becomes most recent.
  */
-import { HashRing, loadBound, pickBounded, pickLeastLoaded, type EngineReading } from "../../activator/src/routing/endpointPicker";
-import { EngineEstimates } from "../../activator/src/routing/engineEstimate";
+import type { ModelConfig } from "../../activator/src/config/schema";
+import { Replicas, type ReplicaChoiceDeps } from "../../activator/src/holding/replicas";
+import { loadBound, type EngineReading } from "../../activator/src/routing/endpointPicker";
 import { EventQueue } from "../../simulator/heap";
 import { rng } from "../../simulator/rng";
 
@@ -90,13 +91,14 @@ interface Replica {
   cachedTokens: number;
 }
 
-/** One activator replica's view: its own in-flight counts and last scraped gauges per engine replica, its estimates. */
+/** One activator replica: its last scraped gauges per engine replica, and the activator's own replica choice over them. */
 interface Activator {
-  inFlight: number[];
   gauges: (EngineReading | undefined)[];
-  estimates: EngineEstimates;
-  rotate: number;
+  replicas: Replicas;
 }
+
+/** A stand-in for the keep-alive pools: the simulation sends nothing over them. */
+const newPool = (() => ({ close: async () => {} })) as unknown as ReplicaChoiceDeps["newPool"];
 
 /**
  * Timed callbacks on the simulator's event queue (simulator/heap.ts): earliest first, ties in the order pushed. The
@@ -150,7 +152,6 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
   let unique = workload.prefixes; // private prefixes get ids past the shared ones
   const endpoints = Array.from({ length: engine.replicas }, (_, i) => `http://10.0.0.${i + 1}:8080`);
   const index = new Map(endpoints.map((e, i) => [e, i]));
-  const ring = new HashRing(endpoints);
   const replicas: Replica[] = endpoints.map(() => ({ running: 0, waiting: [], prefillQueue: [], prefilling: false, cache: new Map(), cachedTokens: 0 }));
   const events = new Events();
   const ttft: number[] = [];
@@ -162,7 +163,15 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
   let aboveBound = 0;
   let maxOver = 0;
   const boundFactor = opts.boundFactor ?? 1.25;
-  const activators: Activator[] = Array.from({ length: opts.activators ?? 1 }, () => ({ inFlight: endpoints.map(() => 0), gauges: endpoints.map(() => undefined), estimates: new EngineEstimates(), rotate: 0 }));
+  let clock = 0; // virtual seconds, of the event being run
+  const count = opts.activators ?? 1;
+  // The fields of a model's config that replica choice reads (the rest of ModelConfig is not used by Replicas).
+  const config = { replicaChoice: { policy, boundFactor, prefixBytes: 1024 }, vllm: { maxNumSeqs: engine.slots } } as unknown as ModelConfig;
+  const activators: Activator[] = Array.from({ length: count }, () => {
+    const gauges: (EngineReading | undefined)[] = endpoints.map(() => undefined);
+    const replicas = new Replicas("sim", { reading: (_key, e) => gauges[index.get(e)!], newPool, now: () => clock * 1000, activators: () => count });
+    return { gauges, replicas };
+  });
   const spread = rng(opts.seed + 1); // which activator replica the load balancer sends a request to (own stream: the workload's stays the same)
 
   const startPrefill = (r: Replica, now: number) => {
@@ -207,9 +216,8 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
   const finish = (r: Replica, req: Req, now: number) => {
     r.running--;
     const i = replicas.indexOf(r);
-    const a = req.activator;
-    a.estimates.observe(endpoints[i]!, a.inFlight[i]!, a.gauges[i]); // before the count changes
-    a.inFlight[i]!--;
+    clock = now;
+    req.activator.replicas.done(endpoints[i]!);
     completed++;
     lastDone = now;
     admit(r, now);
@@ -221,16 +229,13 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     let endpoint: string;
     let how = "service";
     const a = activators.length > 1 ? activators[Math.floor(spread.next() * activators.length)]! : activators[0]!;
-    const limits = { maxNumSeqs: engine.slots, activators: activators.length };
-    const estimate = (e: string) => a.estimates.estimate(e, a.inFlight[index.get(e)!]!, a.gauges[index.get(e)!], limits);
-    const load = (e: string) => estimate(e).load;
-    const full = (e: string) => estimate(e).full;
     if (policy === "service") {
       endpoint = endpoints[Math.floor(next() * endpoints.length)]!;
     } else {
-      const pick = policy === "prefix-affine" ? pickBounded(ring, `prefix ${prefix}`, load, boundFactor, full) : pickLeastLoaded(endpoints, load, a.rotate++);
-      endpoint = pick!.endpoint;
-      how = pick!.how;
+      clock = now;
+      const pick = a.replicas.choose(config, endpoints, true, policy === "prefix-affine" ? `prefix ${prefix}` : null)!;
+      endpoint = pick.endpoint;
+      how = pick.how;
       if (policy === "prefix-affine") {
         // Judged on the engines' real state (running + waiting), not on the choosing activator's estimates.
         const outstanding = (r: Replica) => r.running + r.waiting.length;
@@ -243,7 +248,6 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
       }
     }
     const r = replicas[index.get(endpoint)!]!;
-    a.inFlight[index.get(endpoint)!]!++;
     r.waiting.push({ at: now, prefix, replica: index.get(endpoint)!, how, admittedAt: now, activator: a });
     admit(r, now);
   };
