@@ -55,10 +55,10 @@ function saturationOf(workload: Workload, requests: number, seed: number): numbe
   return simulate(ENGINE, workload, "service", { requests, closedClients: ENGINE.replicas * ENGINE.slots * 2, seed }).throughput;
 }
 
-function measure(workload: Workload, name: string, requests: number, seed: number, activators = ACTIVATORS, policies = POLICIES, saturation = saturationOf(workload, requests, seed)): { saturation: number; rows: Row[] } {
+function measure(workload: Workload, name: string, requests: number, seed: number, activators = ACTIVATORS, policies = POLICIES, saturation = saturationOf(workload, requests, seed), maxNumSeqsKnown = true): { saturation: number; rows: Row[] } {
   const rate = LOAD_SHARE * saturation;
   const rows = policies.map((policy) => {
-    const r = simulate(ENGINE, workload, policy, { requests, ratePerSecond: rate, seed, activators });
+    const r = simulate(ENGINE, workload, policy, { requests, ratePerSecond: rate, seed, activators, maxNumSeqsKnown });
     const s = summarize(r.ttftMs);
     return {
       workload: name,
@@ -84,7 +84,9 @@ export const replicaChoice: Bench = {
     const shared = measure(SHARED, "shared prefixes", requests, 7);
     const unique = measure(UNIQUE, "no shared prefix", requests, 7);
     const row = (rows: Row[], p: Policy) => rows.find((r) => r.policy === p)!;
-    const byActivators = ACTIVATOR_COUNTS.map((k) => ({ k, rows: measure(SHARED, "shared prefixes", requests, 7, k, ["least-loaded", "prefix-affine"], shared.saturation).rows }));
+    const byActivators = ACTIVATOR_COUNTS.map((k) => ({ k: String(k), rows: measure(SHARED, "shared prefixes", requests, 7, k, ["least-loaded", "prefix-affine"], shared.saturation).rows }));
+    // The model's config without max_num_seqs (activator run alone): full only while requests are estimated waiting.
+    byActivators.push({ k: `${ACTIVATORS}, max_num_seqs not configured`, rows: measure(SHARED, "shared prefixes", requests, 7, ACTIVATORS, ["least-loaded", "prefix-affine"], shared.saturation, false).rows });
     const ratio = row(shared.rows, "service").ttftP99Ms / row(shared.rows, "prefix-affine").ttftP99Ms;
     const uniqueRatio = row(unique.rows, "prefix-affine").ttftP99Ms / row(unique.rows, "service").ttftP99Ms;
     const targets: Target[] = [

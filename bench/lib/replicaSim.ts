@@ -142,10 +142,11 @@ function zipf(n: number, s: number, next: () => number): () => number {
 /**
  * Runs `requests` requests arriving as a Poisson process of `ratePerSecond` (open loop), or, with `closedClients`,
  * that many clients each sending its next request when its last one completes (to measure saturation throughput).
- * `activators`: activator replicas choosing independently (default 1); `boundFactor`: c (default 1.25); `trace`:
+ * `activators`: activator replicas choosing independently (default 1); `boundFactor`: c (default 1.25);
+ * `maxNumSeqsKnown`: whether the activators' model config states `max_num_seqs` (default true, as the stack writes it); `trace`:
  * called once per request at its first token.
  */
-export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number; activators?: number; trace?: (t: Traced) => void }): SimResult {
+export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number; activators?: number; maxNumSeqsKnown?: boolean; trace?: (t: Traced) => void }): SimResult {
   const random = rng(opts.seed);
   const next = () => random.next();
   const drawPrefix = workload.prefixes > 0 ? zipf(workload.prefixes, workload.zipfS, next) : undefined;
@@ -166,7 +167,7 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
   let clock = 0; // virtual seconds, of the event being run
   const count = opts.activators ?? 1;
   // The fields of a model's config that replica choice reads (the rest of ModelConfig is not used by Replicas).
-  const config = { replicaChoice: { policy, boundFactor, prefixBytes: 1024 }, vllm: { maxNumSeqs: engine.slots } } as unknown as ModelConfig;
+  const config = { replicaChoice: { policy, boundFactor, prefixBytes: 1024 }, vllm: opts.maxNumSeqsKnown === false ? {} : { maxNumSeqs: engine.slots } } as unknown as ModelConfig;
   const activators: Activator[] = Array.from({ length: count }, () => {
     const gauges: (EngineReading | undefined)[] = endpoints.map(() => undefined);
     const replicas = new Replicas("sim", { reading: (_key, e) => gauges[index.get(e)!], newPool, now: () => clock * 1000, activators: () => count });
