@@ -1,7 +1,8 @@
 /**
  * Replica choice, the pure part: which ready endpoint of a model gets a request. No I/O, no clock, no randomness:
- * the same endpoints, loads and key give the same pick in every activator replica, so replicas agree without a
- * shared index.
+ * the same endpoints, loads and key give the same pick in every activator replica. The ring depends on the endpoints
+ * alone, so replicas agree on each key's walk order without a shared index; the loads they pass are their own
+ * estimates (./engineEstimate), so their picks can differ.
  *
  * - `HashRing`: consistent hashing (Karger et al. 1997) with `VIRTUAL_NODES` points per endpoint, placed by a hash of
  *   `<endpoint>#<i>`. Removing an endpoint moves only the keys it owned; adding one takes keys only for itself.
