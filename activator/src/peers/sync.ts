@@ -141,9 +141,14 @@ export class PeerSync {
     this.ttlMs = ttlMs;
   }
 
-  /** Activator replicas: the peers' addresses (the headless Service lists this replica's own among them), at least 1. */
+  /**
+   * Activator replicas: this one plus the peers listed other than itself (its own address, which the headless Service
+   * lists too, counts once it has been recognised by its hello; until then it may count twice).
+   */
   get replicas(): number {
-    return Math.max(1, this.targets.size);
+    let n = 1;
+    for (const target of this.targets.values()) if (!target.self) n++;
+    return n;
   }
 
   /** The peers' admin `host:port`s (this replica's own may be among them). */
