@@ -7,7 +7,8 @@
  * `scrapeSeconds`, each on its own timer, phases spread over one interval). With `activators` > 1 each request goes
  * to an activator replica drawn at random (the load balancer), from a random stream of its own, so the workload is
  * the same for any count. Each activator knows the engines' `max_num_seqs` (`slots`, as the stack passes it) and how
- * many activator replicas there are. Placements above the bound are counted on the engines' real state.
+ * many activator replicas there are. Placements above the bound are counted twice: as the choosing activator replica
+ * defined it (its own estimated counts) and on the engines' real state (the global bound over all activators' requests).
  *
  * One replica: `slots` requests run at once (vLLM's `max_num_seqs`); more wait (`vllm:num_requests_waiting`). A
  * request with a slot is prefilled, one at a time per replica (FIFO), taking `overheadSeconds` + uncached prompt
@@ -51,12 +52,20 @@ export interface SimResult {
   /** Completed requests per second over the run. */
   throughput: number;
   /**
+   * Placements (prefix-affine) above the bound as the picker defines it: the choosing activator replica's count of the
+   * chosen engine + 1 > ceil(c × (its counts' total + 1) ÷ n), from the pick's own `count` and `bound`. 0 by
+   * construction with integer counts; with several activator replicas the counts are share-scaled estimates.
+   */
+  aboveOwnBound: number;
+  /**
    * Placements (prefix-affine) where the chosen engine's real outstanding requests (running + waiting, all activator
-   * replicas' together) after taking the request exceeded the bound ceil(c × (real total + 1) ÷ n).
+   * replicas' together) after taking the request exceeded the global bound ceil(c × (real total + 1) ÷ n).
    */
   aboveBound: number;
-  /** Highest real outstanding count of the chosen engine after a placement ÷ the bound at that placement, over the run. */
+  /** Highest real outstanding count of the chosen engine after a placement ÷ the global bound at that placement. */
   maxLoadOverBound: number;
+  /** Most requests by which a placement's real outstanding count exceeded the global bound (0 when never). */
+  maxExcess: number;
 }
 
 interface Req {
@@ -163,6 +172,8 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
   let lastDone = 0;
   let aboveBound = 0;
   let maxOver = 0;
+  let aboveOwnBound = 0;
+  let maxExcess = 0;
   const boundFactor = opts.boundFactor ?? 1.25;
   let clock = 0; // virtual seconds, of the event being run
   const count = opts.activators ?? 1;
@@ -245,6 +256,10 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
         const bound = loadBound(total, replicas.length, boundFactor);
         const after = outstanding(replicas[index.get(endpoint)!]!) + 1;
         if (after > bound) aboveBound++;
+        maxExcess = Math.max(maxExcess, after - bound);
+        // As the choosing activator replica saw it.
+        if (pick.count === undefined || pick.bound === undefined) throw new Error(`prefix-affine pick without count/bound (${pick.how})`);
+        if (pick.count + 1 > pick.bound + 1e-9) aboveOwnBound++;
         maxOver = Math.max(maxOver, after / bound);
       }
     }
@@ -277,5 +292,5 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     events.push(at, () => scrape(a, at));
   });
   for (let e = events.pop(); e; e = events.pop()) e.run();
-  return { requests: completed, ttftMs: ttft, hitRate: lookups > 0 ? hits / lookups : 0, throughput: completed / lastDone, aboveBound, maxLoadOverBound: maxOver };
+  return { requests: completed, ttftMs: ttft, hitRate: lookups > 0 ? hits / lookups : 0, throughput: completed / lastDone, aboveOwnBound, aboveBound, maxLoadOverBound: maxOver, maxExcess };
 }

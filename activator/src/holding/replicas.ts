@@ -2,7 +2,8 @@
  * One model's replica choice, the stateful part: the per-endpoint in-flight counts of this activator replica, its
  * estimates of each engine's queue between gauge readings (../routing/engineEstimate), one keep-alive pool per ready
  * endpoint, and the hash ring over them (rebuilt when the EndpointSlices change). The choice itself is the pure
- * ../routing/endpointPicker.
+ * ../routing/endpointPicker: prefix-affine bounds each endpoint's estimated request count (`outstanding`) and passes
+ * over `full` ones; least-loaded ranks by the weighted load (count + waiting + KV-cache penalty).
  *
  * An endpoint goes direct only when readiness lists the replicas' own addresses (mode `kubernetes`); otherwise, or
  * with policy `service`, the request goes to the model's Service pool (`null` here). An endpoint that refused a
@@ -33,6 +34,14 @@ export interface Chosen {
   endpoint: string;
   pool: Pool;
   how: Exclude<ReplicaChoice, "service">;
+  /**
+   * Prefix-affine picks only: the chosen endpoint's request count as this replica estimates it (engine running +
+   * waiting; its own in-flight count with one activator replica) before taking the request, and the bound it was held
+   * to, ceil(c × (sum of those counts + 1) ÷ endpoints). `count + 1 > bound` only when no endpoint fitted (fractional
+   * estimates with several activator replicas).
+   */
+  count?: number;
+  bound?: number;
 }
 
 export class Replicas {
@@ -76,13 +85,15 @@ export class Replicas {
     };
     const load = (endpoint: string) => estimate(endpoint)?.load ?? Infinity;
     const full = (endpoint: string) => estimate(endpoint)?.full ?? true;
-    let pick = policy === "prefix-affine" && affinityKey !== null ? pickBounded(this.ring, affinityKey, load, boundFactor, full) : undefined;
+    // The bound holds the request count (engineEstimate's `outstanding`), not the weighted load: see pickBounded.
+    const count = (endpoint: string) => estimate(endpoint)?.outstanding ?? Infinity;
+    let pick = policy === "prefix-affine" && affinityKey !== null ? pickBounded(this.ring, affinityKey, count, boundFactor, full) : undefined;
     pick ??= pickLeastLoaded(this.ring.endpoints, load, this.rotate++);
     if (pick === undefined) return null;
     let pool = this.pools.get(pick.endpoint);
     if (!pool) this.pools.set(pick.endpoint, (pool = this.deps.newPool(config, pick.endpoint)));
     this.inFlight.set(pick.endpoint, this.inFlightTo(pick.endpoint) + 1);
-    return { endpoint: pick.endpoint, pool, how: pick.how };
+    return { endpoint: pick.endpoint, pool, how: pick.how, count: pick.count, bound: pick.bound };
   }
 
   /** A request to `endpoint` ended (answered, failed or re-held). */

@@ -112,13 +112,15 @@ describe("activator replica choice: bounded loads with full endpoints", () => {
   const ring = new HashRing(pods);
   const key = "system\nYou are a contract reviewer.\n";
   const order = [...ring.walk(key)];
+  /** Where and why, without the pick's count and bound (tested in endpointPicker.test.ts). */
+  const where = (p: { endpoint: string; how: string } | undefined) => p && { endpoint: p.endpoint, how: p.how };
 
   it("a full preferred endpoint within its bound is passed over for the next one clockwise", () => {
     const loads = new Map([[order[0]!, 10], [order[1]!, 10], [order[2]!, 10], [order[3]!, 10]]);
     const full = new Set([order[0]!]);
     const pick = pickBounded(ring, key, (e) => loads.get(e)!, 1.25, (e) => full.has(e));
-    assert.deepEqual(pick, { endpoint: order[1], how: "walked_full" }, "counted apart from a walk past the bound");
-    assert.deepEqual(pickBounded(ring, key, (e) => loads.get(e)!, 1.25), { endpoint: order[0], how: "preferred" });
+    assert.deepEqual(where(pick), { endpoint: order[1], how: "walked_full" }, "counted apart from a walk past the bound");
+    assert.deepEqual(where(pickBounded(ring, key, (e) => loads.get(e)!, 1.25)), { endpoint: order[0], how: "preferred" });
   });
 
   it("a walk is told apart by why the preferred endpoint was passed: its bound (walked) or, within it, full (walked_full)", () => {
@@ -133,14 +135,14 @@ describe("activator replica choice: bounded loads with full endpoints", () => {
     for (const [preferredLoad, fullSet, want] of table) {
       const loads = new Map([[order[0]!, preferredLoad], [order[1]!, 10], [order[2]!, 10], [order[3]!, 10]]);
       const full = new Set(fullSet.map((i) => order[i]!));
-      assert.deepEqual(pickBounded(ring, key, (e) => loads.get(e)!, 1.25, (e) => full.has(e)), want, `preferred load ${preferredLoad}, full ${fullSet}`);
+      assert.deepEqual(where(pickBounded(ring, key, (e) => loads.get(e)!, 1.25, (e) => full.has(e))), want, `preferred load ${preferredLoad}, full ${fullSet}`);
     }
   });
 
   it("when every endpoint within its bound is full, the first of them clockwise is taken", () => {
     const loads = new Map([[order[0]!, 30], [order[1]!, 10], [order[2]!, 10], [order[3]!, 10]]); // order[0] over its bound
     const pick = pickBounded(ring, key, (e) => loads.get(e)!, 1.25, () => true);
-    assert.deepEqual(pick, { endpoint: order[1], how: "walked" });
+    assert.deepEqual(where(pick), { endpoint: order[1], how: "walked" });
   });
 
   it("property: whatever is full, placements never exceed the bound and every activator replica picks alike", () => {

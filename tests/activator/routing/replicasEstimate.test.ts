@@ -2,7 +2,8 @@
 import { strict as assert } from "node:assert";
 import type { ModelConfig } from "../../../activator/src/config/schema";
 import { Replicas, type ReplicaChoiceDeps } from "../../../activator/src/holding/replicas";
-import { HashRing, type EngineReading } from "../../../activator/src/routing/endpointPicker";
+import fc from "fast-check";
+import { HashRing, loadBound, type EngineReading } from "../../../activator/src/routing/endpointPicker";
 
 const endpoints = ["http://10.0.0.1:8000", "http://10.0.0.2:8000", "http://10.0.0.3:8000", "http://10.0.0.4:8000"];
 const key = "system\nYou answer questions about invoices.\n";
@@ -64,5 +65,44 @@ describe("activator replica choice: engine estimates in one activator replica", 
     // bound ceil(1.25 × (total + 1) / 4): 1 for the first request, still 1 for the second, so it walks on
     assert.deepEqual(picks.slice(0, 2).map((p) => [p.endpoint, p.how]), [[preferred, "preferred"], [second, "walked"]]);
     for (const e of endpoints) assert.ok(replicas.inFlightTo(e) <= 3, `${e} has ${replicas.inFlightTo(e)}, over the last bound 3`);
+  });
+
+  it("the bound holds request counts: a KV-cache penalty alone does not walk the preferred endpoint past it", () => {
+    // 2 running everywhere: bound ceil(1.25 × 9 / 4) = 3, and 2 + 1 fits. As a weighted load (2 + 2 × 1.0 = 4, total
+    // 10, bound 4) the preferred would have been walked past (4 + 1 > 4).
+    const readings = new Map<string, EngineReading>(endpoints.map((e) => [e, { running: 2, waiting: 0, kvCache: 0 }]));
+    readings.set(preferred, { running: 2, waiting: 0, kvCache: 1 });
+    const replicas = new Replicas("m", { reading: (_m, e) => readings.get(e), newPool, now: () => 0 });
+    const a = replicas.choose(config, endpoints, true, key)!;
+    assert.deepEqual([a.endpoint, a.how, a.count, a.bound], [preferred, "preferred", 2, 3]);
+  });
+
+  it("property: with one activator replica the bound is exact on the engines' real counts, whenever readings come", () => {
+    const wide = { ...config, vllm: { maxNumSeqs: 1000 } } as unknown as ModelConfig; // never full: the bound alone decides
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(2), fc.string({ maxLength: 6 }), fc.nat(3)), { minLength: 1, maxLength: 300 }), (ops) => {
+        const real = new Map(endpoints.map((e) => [e, 0])); // requests at each engine: all this replica's
+        const readings = new Map<string, EngineReading>();
+        const replicas = new Replicas("m", { reading: (_m, e) => readings.get(e), newPool, now: () => 0 });
+        for (const [op, k, which] of ops) {
+          if (op === 0) {
+            // a scrape: each engine's running count as it is now
+            for (const e of endpoints) readings.set(e, { running: real.get(e)!, waiting: 0, kvCache: 0 });
+          } else if (op === 1) {
+            const total = [...real.values()].reduce((x, y) => x + y, 0);
+            const c = replicas.choose(wide, endpoints, true, k)!;
+            assert.deepEqual([c.count, c.bound], [real.get(c.endpoint), loadBound(total, endpoints.length, 1.25)]);
+            real.set(c.endpoint, real.get(c.endpoint)! + 1);
+            assert.ok(real.get(c.endpoint)! <= c.bound!, `${c.endpoint} at ${real.get(c.endpoint)} over ${c.bound}`);
+          } else {
+            const busy = endpoints.filter((e) => real.get(e)! > 0);
+            if (busy.length === 0) continue;
+            const e = busy[which % busy.length]!;
+            replicas.done(e);
+            real.set(e, real.get(e)! - 1);
+          }
+        }
+      }),
+    );
   });
 });
