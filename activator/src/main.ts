@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     nodes: new KubeNodeLookup(environmentKubeConfig, logger),
     release: forward,
     engineReading: (key, endpoint) => engine.replicaReading(key, endpoint),
+    activators: () => peers.replicas,
     rejectHeld: (x, model, code) => {
       if (code === "model_cannot_start" && model.failure) {
         reject(ctx, x, code, failureMessage(model.key, model.failure), failureDetails(model.key, model.failure));

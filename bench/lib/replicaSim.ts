@@ -1,12 +1,14 @@
 /**
  * A discrete-event model of N vLLM-like engine replicas behind one activator, for bench/replicaChoice.ts. Virtual
  * time (seconds), seeded: the same input gives the same figures on any machine. The replica choice is the
- * activator's own code (`activator/src/routing/endpointPicker.ts`: `pickBounded`, `pickLeastLoaded`;
- * `activator/src/routing/engineEstimate.ts`: `EngineEstimates`) fed what each activator replica has: its own
- * per-endpoint in-flight counts, and the engines' gauges as it last scraped them (every `scrapeSeconds`, each
- * activator replica on its own timer, phases spread over one interval). With `activators` > 1 each request goes to
- * an activator replica drawn at random (the load balancer), from a random stream of its own, so the workload is the
- * same for any count.
+ * activator's own `Replicas` class (`activator/src/holding/replicas.ts`: its in-flight counts, `EngineEstimates`,
+ * `pickBounded` / `pickLeastLoaded`), one instance per activator replica, called as the proxy calls it (`choose` on
+ * arrival, `done` on completion) and fed the engines' gauges as that activator replica last scraped them (every
+ * `scrapeSeconds`, each on its own timer, phases spread over one interval). With `activators` > 1 each request goes
+ * to an activator replica drawn at random (the load balancer), from a random stream of its own, so the workload is
+ * the same for any count. Each activator knows the engines' `max_num_seqs` (`slots`, as the stack passes it) and how
+ * many activator replicas there are. Placements above the bound are counted twice: as the choosing activator replica
+ * defined it (its own estimated counts) and on the engines' real state (the global bound over all activators' requests).
  *
  * One replica: `slots` requests run at once (vLLM's `max_num_seqs`); more wait (`vllm:num_requests_waiting`). A
  * request with a slot is prefilled, one at a time per replica (FIFO), taking `overheadSeconds` + uncached prompt
@@ -15,8 +17,9 @@
  * of whole shared prefixes holding at most `cacheTokens` tokens: a request whose prefix is cached prefills only its
  * own suffix (the hit speed-up), and its prefix becomes most recent.
  */
-import { HashRing, loadBound, pickBounded, pickLeastLoaded, type EngineReading } from "../../activator/src/routing/endpointPicker";
-import { EngineEstimates } from "../../activator/src/routing/engineEstimate";
+import type { ModelConfig } from "../../activator/src/config/schema";
+import { Replicas, type ReplicaChoiceDeps } from "../../activator/src/holding/replicas";
+import { loadBound, type EngineReading } from "../../activator/src/routing/endpointPicker";
 import { EventQueue } from "../../simulator/heap";
 import { rng } from "../../simulator/rng";
 
@@ -48,10 +51,21 @@ export interface SimResult {
   hitRate: number;
   /** Completed requests per second over the run. */
   throughput: number;
-  /** Placements where the chosen replica's load after taking the request exceeded the bound (prefix-affine). */
+  /**
+   * Placements (prefix-affine) above the bound as the picker defines it: the choosing activator replica's count of the
+   * chosen engine + 1 > ceil(c × (its counts' total + 1) ÷ n), from the pick's own `count` and `bound`. 0 by
+   * construction with integer counts; with several activator replicas the counts are share-scaled estimates.
+   */
+  aboveOwnBound: number;
+  /**
+   * Placements (prefix-affine) where the chosen engine's real outstanding requests (running + waiting, all activator
+   * replicas' together) after taking the request exceeded the global bound ceil(c × (real total + 1) ÷ n).
+   */
   aboveBound: number;
-  /** Highest in-flight count of one replica ÷ the bound at that placement, over the run. */
+  /** Highest real outstanding count of the chosen engine after a placement ÷ the global bound at that placement. */
   maxLoadOverBound: number;
+  /** Most requests by which a placement's real outstanding count exceeded the global bound (0 when never). */
+  maxExcess: number;
 }
 
 interface Req {
@@ -86,13 +100,14 @@ interface Replica {
   cachedTokens: number;
 }
 
-/** One activator replica's view: its own in-flight counts and last scraped gauges per engine replica, its estimates. */
+/** One activator replica: its last scraped gauges per engine replica, and the activator's own replica choice over them. */
 interface Activator {
-  inFlight: number[];
   gauges: (EngineReading | undefined)[];
-  estimates: EngineEstimates;
-  rotate: number;
+  replicas: Replicas;
 }
+
+/** A stand-in for the keep-alive pools: the simulation sends nothing over them. */
+const newPool = (() => ({ close: async () => {} })) as unknown as ReplicaChoiceDeps["newPool"];
 
 /**
  * Timed callbacks on the simulator's event queue (simulator/heap.ts): earliest first, ties in the order pushed. The
@@ -136,17 +151,17 @@ function zipf(n: number, s: number, next: () => number): () => number {
 /**
  * Runs `requests` requests arriving as a Poisson process of `ratePerSecond` (open loop), or, with `closedClients`,
  * that many clients each sending its next request when its last one completes (to measure saturation throughput).
- * `activators`: activator replicas choosing independently (default 1); `boundFactor`: c (default 1.25); `trace`:
+ * `activators`: activator replicas choosing independently (default 1); `boundFactor`: c (default 1.25);
+ * `maxNumSeqsKnown`: whether the activators' model config states `max_num_seqs` (default true, as the stack writes it); `trace`:
  * called once per request at its first token.
  */
-export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number; activators?: number; trace?: (t: Traced) => void }): SimResult {
+export function simulate(engine: EngineParams, workload: Workload, policy: Policy, opts: { requests: number; ratePerSecond?: number; closedClients?: number; seed: number; boundFactor?: number; activators?: number; maxNumSeqsKnown?: boolean; trace?: (t: Traced) => void }): SimResult {
   const random = rng(opts.seed);
   const next = () => random.next();
   const drawPrefix = workload.prefixes > 0 ? zipf(workload.prefixes, workload.zipfS, next) : undefined;
   let unique = workload.prefixes; // private prefixes get ids past the shared ones
   const endpoints = Array.from({ length: engine.replicas }, (_, i) => `http://10.0.0.${i + 1}:8080`);
   const index = new Map(endpoints.map((e, i) => [e, i]));
-  const ring = new HashRing(endpoints);
   const replicas: Replica[] = endpoints.map(() => ({ running: 0, waiting: [], prefillQueue: [], prefilling: false, cache: new Map(), cachedTokens: 0 }));
   const events = new Events();
   const ttft: number[] = [];
@@ -157,8 +172,18 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
   let lastDone = 0;
   let aboveBound = 0;
   let maxOver = 0;
+  let aboveOwnBound = 0;
+  let maxExcess = 0;
   const boundFactor = opts.boundFactor ?? 1.25;
-  const activators: Activator[] = Array.from({ length: opts.activators ?? 1 }, () => ({ inFlight: endpoints.map(() => 0), gauges: endpoints.map(() => undefined), estimates: new EngineEstimates(), rotate: 0 }));
+  let clock = 0; // virtual seconds, of the event being run
+  const count = opts.activators ?? 1;
+  // The fields of a model's config that replica choice reads (the rest of ModelConfig is not used by Replicas).
+  const config = { replicaChoice: { policy, boundFactor, prefixBytes: 1024 }, vllm: opts.maxNumSeqsKnown === false ? {} : { maxNumSeqs: engine.slots } } as unknown as ModelConfig;
+  const activators: Activator[] = Array.from({ length: count }, () => {
+    const gauges: (EngineReading | undefined)[] = endpoints.map(() => undefined);
+    const replicas = new Replicas("sim", { reading: (_key, e) => gauges[index.get(e)!], newPool, now: () => clock * 1000, activators: () => count });
+    return { gauges, replicas };
+  });
   const spread = rng(opts.seed + 1); // which activator replica the load balancer sends a request to (own stream: the workload's stays the same)
 
   const startPrefill = (r: Replica, now: number) => {
@@ -203,9 +228,8 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
   const finish = (r: Replica, req: Req, now: number) => {
     r.running--;
     const i = replicas.indexOf(r);
-    const a = req.activator;
-    a.estimates.observe(endpoints[i]!, a.inFlight[i]!, a.gauges[i]); // before the count changes
-    a.inFlight[i]!--;
+    clock = now;
+    req.activator.replicas.done(endpoints[i]!);
     completed++;
     lastDone = now;
     admit(r, now);
@@ -217,26 +241,29 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     let endpoint: string;
     let how = "service";
     const a = activators.length > 1 ? activators[Math.floor(spread.next() * activators.length)]! : activators[0]!;
-    const estimate = (e: string) => a.estimates.estimate(e, a.inFlight[index.get(e)!]!, a.gauges[index.get(e)!]);
-    const load = (e: string) => estimate(e).load;
-    const full = (e: string) => estimate(e).full;
     if (policy === "service") {
       endpoint = endpoints[Math.floor(next() * endpoints.length)]!;
     } else {
-      let total = 0;
-      for (const e of endpoints) total += load(e);
-      const bound = loadBound(total, endpoints.length, boundFactor);
-      const pick = policy === "prefix-affine" ? pickBounded(ring, `prefix ${prefix}`, load, boundFactor, full) : pickLeastLoaded(endpoints, load, a.rotate++);
-      endpoint = pick!.endpoint;
-      how = pick!.how;
+      clock = now;
+      const pick = a.replicas.choose(config, endpoints, true, policy === "prefix-affine" ? `prefix ${prefix}` : null)!;
+      endpoint = pick.endpoint;
+      how = pick.how;
       if (policy === "prefix-affine") {
-        const after = load(endpoint) + 1;
-        if (after > bound + 1e-9) aboveBound++;
+        // Judged on the engines' real state (running + waiting), not on the choosing activator's estimates.
+        const outstanding = (r: Replica) => r.running + r.waiting.length;
+        let total = 0;
+        for (const r of replicas) total += outstanding(r);
+        const bound = loadBound(total, replicas.length, boundFactor);
+        const after = outstanding(replicas[index.get(endpoint)!]!) + 1;
+        if (after > bound) aboveBound++;
+        maxExcess = Math.max(maxExcess, after - bound);
+        // As the choosing activator replica saw it.
+        if (pick.count === undefined || pick.bound === undefined) throw new Error(`prefix-affine pick without count/bound (${pick.how})`);
+        if (pick.count + 1 > pick.bound + 1e-9) aboveOwnBound++;
         maxOver = Math.max(maxOver, after / bound);
       }
     }
     const r = replicas[index.get(endpoint)!]!;
-    a.inFlight[index.get(endpoint)!]!++;
     r.waiting.push({ at: now, prefix, replica: index.get(endpoint)!, how, admittedAt: now, activator: a });
     admit(r, now);
   };
@@ -265,5 +292,5 @@ export function simulate(engine: EngineParams, workload: Workload, policy: Polic
     events.push(at, () => scrape(a, at));
   });
   for (let e = events.pop(); e; e = events.pop()) e.run();
-  return { requests: completed, ttftMs: ttft, hitRate: lookups > 0 ? hits / lookups : 0, throughput: completed / lastDone, aboveBound, maxLoadOverBound: maxOver };
+  return { requests: completed, ttftMs: ttft, hitRate: lookups > 0 ? hits / lookups : 0, throughput: completed / lastDone, aboveOwnBound, aboveBound, maxLoadOverBound: maxOver, maxExcess };
 }

@@ -104,8 +104,8 @@ export function createMetrics(queue: QueueSnapshot) {
   };
 }
 
-/** Values of `activator_replica_choices_total`'s `choice` label: 4 series per model. */
-export const REPLICA_CHOICES = ["preferred", "walked", "least_loaded", "service"] as const;
+/** Values of `activator_replica_choices_total`'s `choice` label: 5 series per model. */
+export const REPLICA_CHOICES = ["preferred", "walked", "walked_full", "least_loaded", "service"] as const;
 export type ReplicaChoice = (typeof REPLICA_CHOICES)[number];
 
 /**
@@ -233,7 +233,7 @@ function createCollectors(queue: QueueSnapshot) {
     }),
     replicaChoices: new Counter({
       name: "activator_replica_choices_total",
-      help: "Requests forwarded, by how their replica was chosen: preferred (prefix-affine, the prompt's own endpoint), walked (its endpoint was at its load bound: a later one on the ring), least_loaded, service (the Service address: no endpoints known, or policy service)",
+      help: "Requests forwarded, by how their replica was chosen: preferred (prefix-affine, the prompt's own endpoint), walked (its endpoint was at its load bound: a later one on the ring), walked_full (its endpoint was within its bound but estimated full: a later one on the ring), least_loaded, service (the Service address: no endpoints known, or policy service)",
       labelNames: ["model", "choice"] as const,
       registers,
     }),

@@ -151,6 +151,12 @@ export const modelSchema = z.strictObject({
       kvCacheUsage: z.number().gt(0).max(1).default(0.8),
       /** Path of the Prometheus text on each replica (same port as the backend). */
       metricsPath: z.string().startsWith("/", "must start with /").default("/metrics"),
+      /**
+       * Sequences one replica's engine runs at once (vLLM's `--max-num-seqs`): replica choice counts a replica with
+       * this many outstanding requests as full (../routing/engineEstimate). Unset: not known (a replica counts as full
+       * only while its gauges show requests waiting). The stack writes the model's `--max-num-seqs` or vLLM's default.
+       */
+      maxNumSeqs: z.int().positive().optional(),
     })
     .optional(),
   /**

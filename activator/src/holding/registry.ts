@@ -72,6 +72,8 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
       random?: () => number;
       /** vLLM models: one endpoint's fresh engine gauges, for replica choice (../engine/vllmGauges). Default none. */
       engineReading?: (modelKey: string, endpoint: string) => EngineReading | undefined;
+      /** Activator replicas (this one included), for replica choice's estimates (../routing/engineEstimate). Default 1. */
+      activators?: () => number;
     },
   ) {
     const now = deps.now ?? (() => performance.now());
@@ -90,6 +92,7 @@ export class ModelRegistry implements ModelActivity, QueueSnapshot {
         reading: (key, endpoint) => deps.engineReading?.(key, endpoint),
         newPool: (model, endpoint) => new Pool(endpoint, poolOptions(model, this.learnedIdleMs.get(modelKey(model)))),
         now,
+        activators: () => deps.activators?.() ?? 1,
       },
     };
   }

@@ -141,6 +141,16 @@ export class PeerSync {
     this.ttlMs = ttlMs;
   }
 
+  /**
+   * Activator replicas: this one plus the peers listed other than itself (its own address, which the headless Service
+   * lists too, counts once it has been recognised by its hello; until then it may count twice).
+   */
+  get replicas(): number {
+    let n = 1;
+    for (const target of this.targets.values()) if (!target.self) n++;
+    return n;
+  }
+
   /** The peers' admin `host:port`s (this replica's own may be among them). */
   setAddresses(addresses: readonly string[]): void {
     if (this.closed) return;

@@ -1,16 +1,20 @@
 /**
  * Replica choice, the pure part: which ready endpoint of a model gets a request. No I/O, no clock, no randomness:
- * the same endpoints, loads and key give the same pick in every activator replica, so replicas agree without a
- * shared index.
+ * the same endpoints, loads and key give the same pick in every activator replica. The ring depends on the endpoints
+ * alone, so replicas agree on each key's walk order without a shared index; the loads they pass are their own
+ * estimates (./engineEstimate), so their picks can differ.
  *
  * - `HashRing`: consistent hashing (Karger et al. 1997) with `VIRTUAL_NODES` points per endpoint, placed by a hash of
  *   `<endpoint>#<i>`. Removing an endpoint moves only the keys it owned; adding one takes keys only for itself.
  * - `pickBounded`: consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam, "Consistent Hashing with
- *   Bounded Loads", SODA 2018 / arXiv:1608.01350, 2016; the strategy KubeAI calls PrefixHash). The key's preferred
- *   endpoint is the first one clockwise of the key's hash; when taking one more request would lift it above
- *   `bound = ceil(c × (total load + 1) / n)`, the walk goes on clockwise to the next distinct endpoint. With integer
- *   loads and c ≥ 1 some endpoint always fits (the least loaded has load ≤ floor(total / n) < bound), so no endpoint
- *   ever exceeds the bound; with fractional loads (engine penalties) none may fit, and the least loaded is taken.
+ *   Bounded Loads", SODA 2018 / arXiv:1608.01350, 2016; the strategy KubeAI calls PrefixHash). The bounded quantity is
+ *   the request COUNT per endpoint, as in the paper (balls per bin) and KubeAI (in-flight requests per endpoint): the
+ *   key's preferred endpoint is the first one clockwise of the key's hash; when taking one more request would lift its
+ *   count above `bound = ceil(c × (total count + 1) / n)`, the walk goes on clockwise to the next distinct endpoint.
+ *   With integer counts and c ≥ 1 some endpoint always fits (the least counted has ≤ floor(total / n) < bound), so no
+ *   endpoint is ever taken above the bound; with fractional counts (an activator replica's share-scaled estimate of
+ *   the others' requests) none may fit, and the least counted is taken. Weighted loads (waiting, KV cache) do not
+ *   enter the bound: they only say `full` (pass over) and rank `pickLeastLoaded`.
  * - `pickLeastLoaded`: the endpoint with the least load; ties broken by `start` (a rotating counter) so equal
  *   endpoints share the work instead of the first listed taking it all.
  * - `endpointLoad`: an endpoint's load from an outstanding count and vLLM's gauges; the activator feeds it the
@@ -84,7 +88,7 @@ export class HashRing {
   }
 }
 
-/** Most load any one endpoint may carry after taking one more request: ceil(c × (total + 1) / n). */
+/** Most requests any one endpoint may carry after taking one more: ceil(c × (total + 1) / n); `totalLoad` is the sum of the counts. */
 export function loadBound(totalLoad: number, endpoints: number, boundFactor: number): number {
   if (endpoints <= 0) return 0;
   return Math.ceil((boundFactor * (totalLoad + 1)) / endpoints - 1e-9);
@@ -92,22 +96,31 @@ export function loadBound(totalLoad: number, endpoints: number, boundFactor: num
 
 export interface Pick {
   endpoint: string;
-  /** How it was chosen: `preferred` (the key's own endpoint), `walked` (a later one on the ring: the preferred was at its bound), `least_loaded`. */
-  how: "preferred" | "walked" | "least_loaded";
+  /**
+   * How it was chosen: `preferred` (the key's own endpoint), `walked` (a later one on the ring: the preferred was at its
+   * bound), `walked_full` (a later one: the preferred was within its bound but full), `least_loaded`.
+   */
+  how: "preferred" | "walked" | "walked_full" | "least_loaded";
+  /** pickBounded only: the chosen endpoint's count before taking the request, and the bound it was held to. */
+  count?: number;
+  bound?: number;
 }
 
 /**
- * Consistent hashing with bounded loads. `load(endpoint)` is the endpoint's current load (≥ 0); `boundFactor` (c)
- * must be ≥ 1; an endpoint whose load is Infinity is never taken. `full(endpoint)` (default: never) says one more
- * request would wait there for a slot (./engineEstimate): the walk also passes over a full endpoint within its bound,
- * for the next one clockwise that is neither full nor at its bound; when every endpoint within its bound is full, the
- * first of them clockwise is taken (as without `full`). Returns undefined when no endpoint can be taken.
+ * Consistent hashing with bounded loads. `count(endpoint)` is the endpoint's current request count (≥ 0: requests
+ * outstanding there, not a weighted load); `boundFactor` (c) must be ≥ 1; an endpoint whose count is Infinity is never
+ * taken and is left out of the average. `full(endpoint)` (default: never) says one more request would wait there for
+ * a slot (./engineEstimate): the walk also passes over a full endpoint within its bound, for the next one clockwise
+ * that is neither full nor at its bound; when every endpoint within its bound is full, the first of them clockwise is
+ * taken (as without `full`). The pick carries the chosen endpoint's `count` before the request and the `bound`; it is
+ * above the bound (count + 1 > bound) only when nothing fitted (fractional counts). Undefined when no endpoint can be
+ * taken.
  */
-export function pickBounded(ring: HashRing, key: string, load: (endpoint: string) => number, boundFactor = DEFAULT_BOUND_FACTOR, full: (endpoint: string) => boolean = () => false): Pick | undefined {
+export function pickBounded(ring: HashRing, key: string, count: (endpoint: string) => number, boundFactor = DEFAULT_BOUND_FACTOR, full: (endpoint: string) => boolean = () => false): Pick | undefined {
   let n = 0;
   let total = 0;
   for (const endpoint of ring.endpoints) {
-    const l = load(endpoint);
+    const l = count(endpoint);
     if (l === Infinity) continue; // passed over (e.g. it refused a connection): not part of the average
     total += l;
     n++;
@@ -116,15 +129,20 @@ export function pickBounded(ring: HashRing, key: string, load: (endpoint: string
   const bound = loadBound(total, n, boundFactor);
   let firstFit: Pick | undefined;
   let first = true;
+  let walked: Pick["how"] = "walked"; // why the preferred endpoint was passed: its bound, or (within it) full
   for (const endpoint of ring.walk(key)) {
-    if (load(endpoint) + 1 <= bound + 1e-9) {
-      const pick: Pick = { endpoint, how: first ? "preferred" : "walked" };
+    const c = count(endpoint);
+    if (c + 1 <= bound + 1e-9) {
+      const pick: Pick = { endpoint, how: first ? "preferred" : walked, count: c, bound };
       if (!full(endpoint)) return pick;
       firstFit ??= pick;
+      if (first) walked = "walked_full";
     }
     first = false;
   }
-  return firstFit ?? pickLeastLoaded(ring.endpoints, load, hash32(key));
+  if (firstFit) return firstFit;
+  const least = pickLeastLoaded(ring.endpoints, count, hash32(key));
+  return least && { ...least, count: count(least.endpoint), bound };
 }
 
 /** The least loaded endpoint; among equals, the one at `start` modulo their count. Undefined for none. */

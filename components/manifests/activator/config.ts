@@ -62,13 +62,39 @@ export function activatorConfig(
             // activator on the model server port, which is what those endpoints carry).
             replicaChoice: { policy: model.routing.replicaChoice },
             // vLLM's own gauges, read by the activator from each ready replica: no Prometheus in the scaling path.
-            ...(model.vllm ? { vllm: { waitingRequestsPerReplica: model.vllm.waitingRequestsPerReplica, kvCacheUsage: model.vllm.kvCacheUsage } } : {}),
+            // With the engine's max_num_seqs: replica choice counts a replica that many requests in as full.
+            ...(model.vllm ? { vllm: { waitingRequestsPerReplica: model.vllm.waitingRequestsPerReplica, kvCacheUsage: model.vllm.kvCacheUsage, maxNumSeqs: vllmMaxNumSeqs(model.runtimeArgs) } } : {}),
             // The canary's own InferenceService (config/canary.ts); the activator draws each request's version.
             ...(model.canary ? { canary: activatorCanary(model) } : {}),
             // SQS backlog as demand, read by the activator through its own IAM role (components/resources/activator.ts).
             ...(model.queueScaling ? { queueScaling: model.queueScaling } : {}),
         })),
     };
+}
+
+/**
+ * vLLM's default `max_num_seqs` for the OpenAI server on this stack's GPUs: `EngineArgs.get_batch_defaults`
+ * (vllm/engine/arg_utils.py) gives `UsageContext.OPENAI_API_SERVER` 1024 only on devices with ≥ 70 GiB whose name
+ * does not contain "a100", else 256; the stack's GPU nodes are A100s (p4d/p4de), and KServe's huggingfaceserver builds
+ * its engine config with `UsageContext.OPENAI_API_SERVER` (huggingfaceserver/vllm/utils.py).
+ */
+export const VLLM_DEFAULT_MAX_NUM_SEQS = 256;
+
+/**
+ * The engine's `max_num_seqs` from the model's runtime arguments: the last `--max-num-seqs N` / `--max-num-seqs=N`
+ * (also spelt with underscores, which vLLM's parser accepts) wins, as argparse keeps the last; without one, vLLM's
+ * default (VLLM_DEFAULT_MAX_NUM_SEQS). Throws on a value that is not a positive integer. Per engine: a
+ * `--data-parallel-size` above 1 is not multiplied in.
+ */
+export function vllmMaxNumSeqs(runtimeArgs: readonly string[]): number {
+    let value: string | undefined;
+    runtimeArgs.forEach((arg, i) => {
+        const m = /^--max[-_]num[-_]seqs(?:=(.*))?$/.exec(arg);
+        if (m) value = m[1] ?? runtimeArgs[i + 1] ?? "";
+    });
+    if (value === undefined) return VLLM_DEFAULT_MAX_NUM_SEQS;
+    if (!/^[1-9][0-9]*$/.test(value)) throw new Error(`runtimeArgs --max-num-seqs: ${JSON.stringify(value)} is not a positive integer`);
+    return Number(value);
 }
 
 /** A model's `canary` in the activator's config: the canary InferenceService's predictor Service and the split. */

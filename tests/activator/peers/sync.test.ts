@@ -176,6 +176,12 @@ describe("activator peers: who hears first", () => {
     assert.ok(ok(), what);
   };
 
+  it("counts the activator replicas: itself once (its own listed address recognised) plus each peer listed", () => {
+    assert.equal(sync.replicas, 4); // a (itself) + b, c, d
+    sync.setAddresses(["b:1"]); // its own address no longer listed (draining): still itself + b
+    assert.equal(sync.replicas, 2);
+  });
+
   it("pushes a model's first cold request first to the peer that holds KEDA's streams, then to the others", () => {
     told("b", false, 1);
     told("c", false, 1);

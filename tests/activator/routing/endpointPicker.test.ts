@@ -32,11 +32,30 @@ describe("activator replica choice: endpoint picker", () => {
     assert.equal(order.length, 4);
     assert.deepEqual([...order].sort(), [...ring.endpoints]);
     const idle = pickBounded(ring, "system: you are a helpful assistant", () => 0)!;
-    assert.deepEqual(idle, { endpoint: order[0], how: "preferred" });
+    assert.deepEqual(idle, { endpoint: order[0], how: "preferred", count: 0, bound: 1 });
     // preferred at 3, others at 0: total 3, bound ceil(1.25 × 4 / 4) = 2 → 3 + 1 > 2, walk to the next
     const loads = new Map([[order[0]!, 3]]);
     const walked = pickBounded(ring, "system: you are a helpful assistant", (e) => loads.get(e) ?? 0)!;
-    assert.deepEqual(walked, { endpoint: order[1], how: "walked" });
+    assert.deepEqual(walked, { endpoint: order[1], how: "walked", count: 0, bound: 2 });
+  });
+
+  it("the bound holds request counts: table of counts, bound and pick", () => {
+    const ring = new HashRing(pods(4));
+    const key = "system: you review contracts";
+    const order = [...ring.walk(key)];
+    // counts in walk order (preferred first); bound = ceil(1.25 × (total + 1) / 4); which one is taken
+    const table: Array<[counts: number[], bound: number, taken: number]> = [
+      [[0, 0, 0, 0], 1, 0], // 1.25 × 1 / 4 → 1
+      [[1, 0, 0, 0], 1, 1], // preferred: 1 + 1 > 1
+      [[2, 2, 2, 2], 3, 0], // 1.25 × 9 / 4 = 2.81 → 3
+      [[3, 2, 2, 2], 4, 0], // 1.25 × 10 / 4 = 3.125 → 4
+      [[4, 2, 2, 2], 4, 1], // 1.25 × 11 / 4 = 3.44 → 4: preferred 5 > 4
+      [[4, 4, 1, 1], 4, 2], // the first two at their bound
+    ];
+    for (const [counts, bound, taken] of table) {
+      const pick = pickBounded(ring, key, (e) => counts[order.indexOf(e)]!)!;
+      assert.deepEqual(pick, { endpoint: order[taken], how: taken === 0 ? "preferred" : "walked", count: counts[taken], bound }, `counts ${counts}`);
+    }
   });
 
   it("same endpoints (any order), same loads, same key: the same pick in every instance", () => {

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { buildRouteTable, matchHostPath, matchKServePath, modelKey, parseActivatorConfig, parseApiKeyDigests } from "../../../../activator/src/index";
 import { createHash } from "node:crypto";
-import { activatorConfig, activatorConfigFile, apiKeysSecretData, nlbIdleTimeoutSeconds } from "../../../../components/manifests/activator/config";
+import { activatorConfig, activatorConfigFile, apiKeysSecretData, nlbIdleTimeoutSeconds, vllmMaxNumSeqs } from "../../../../components/manifests/activator/config";
 import { podsServiceManifest } from "../../../../components/manifests/activator/services";
 import { modelFormats, isLlmFormat } from "../../../../components/config/models";
 import { servingRuntimes } from "../../../../components/manifests/model/runtime";
@@ -129,12 +129,27 @@ describe("activator config generated from the models", () => {
     it("passes each LLM's vLLM targets to the activator, which reads vLLM's gauges itself; other models none", () => {
         assert.ok(parsed.ok);
         const [qwen, iris] = parsed.config.models;
-        assert.deepEqual(qwen!.vllm, { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8, metricsPath: "/metrics" });
+        // max_num_seqs: vLLM's default for the OpenAI server on A100s (the stack's GPUs), no --max-num-seqs given
+        assert.deepEqual(qwen!.vllm, { waitingRequestsPerReplica: 5, kvCacheUsage: 0.8, metricsPath: "/metrics", maxNumSeqs: 256 });
         assert.equal(iris!.vllm, undefined);
-        const [tuned] = stackWith([{ ...llmModel, vllm: { waitingRequestsPerReplica: 2, kvCacheUsage: 0.5 } }]).models;
+        const [tuned] = stackWith([{ ...llmModel, runtimeArgs: ["--max-num-seqs", "48"], vllm: { waitingRequestsPerReplica: 2, kvCacheUsage: 0.5 } }]).models;
         const generated = activatorConfig([tuned!], stack.activator).models[0]!;
-        assert.deepEqual(generated.vllm, { waitingRequestsPerReplica: 2, kvCacheUsage: 0.5 });
+        assert.deepEqual(generated.vllm, { waitingRequestsPerReplica: 2, kvCacheUsage: 0.5, maxNumSeqs: 48 });
         assert.deepEqual(qwen!.failFast, { enabled: true, unschedulableGraceSeconds: 900 }, "fail fast on, in kubernetes mode");
+    });
+
+    it("reads the engine's max_num_seqs from the runtime arguments as vLLM does (the last wins), else vLLM's A100 default", () => {
+        const cases: Array<[string[], number]> = [
+            [[], 256],
+            [["--max-model-len", "8192"], 256],
+            [["--max-num-seqs", "64"], 64],
+            [["--max-num-seqs=32"], 32],
+            [["--max_num_seqs", "16"], 16],
+            [["--max-num-seqs", "64", "--max-num-seqs=128"], 128],
+        ];
+        for (const [args, want] of cases) assert.equal(vllmMaxNumSeqs(args), want, args.join(" "));
+        assert.throws(() => vllmMaxNumSeqs(["--max-num-seqs", "lots"]), /runtimeArgs --max-num-seqs: "lots" is not a positive integer/);
+        assert.throws(() => vllmMaxNumSeqs(["--max-num-seqs"]), /runtimeArgs --max-num-seqs: "" is not a positive integer/);
     });
 
     it("listens where the Deployment's ports are and drains for the configured grace", () => {
