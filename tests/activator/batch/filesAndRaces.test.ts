@@ -23,6 +23,7 @@ import type { BatchRecord } from "../../../activator/src/batch/objects";
 import { requestCancel } from "../../../activator/src/batch/progress";
 import { BatchRunner } from "../../../activator/src/batch/runner";
 import { BatchStore, WriteConflict } from "../../../activator/src/batch/store";
+import { runUntilFinal as runBatchUntilFinal } from "../../../testing/batch/runUntilFinal";
 import { ActivatorProcess } from "../../../testing/activator/activatorProcess";
 import { TestBackend } from "../../../testing/activator/backend";
 import { config, model } from "../../../testing/activator/config";
@@ -35,7 +36,6 @@ const KEY_B = "sk-files-other-b";
 const KEY_PY = "sk-files-python";
 const KEY_R = "sk-files-races";
 const KEY_RUNNER = "sk-files-runner";
-const FINAL = ["completed", "failed", "expired", "cancelled"];
 
 const line = (customId: string, modelName = "echo"): string =>
   JSON.stringify({ custom_id: customId, method: "POST", url: "/v1/chat/completions", body: { model: modelName, messages: [{ role: "user", content: `hello ${customId}` }] } });
@@ -88,22 +88,8 @@ describe("activator: Batch API files list/delete and races (S3 + SQS via moto, o
   };
 
   /** Runs `runners` (default one plain runner) until batch `id` is final, then stops them. */
-  async function runUntilFinal(id: string, runners: BatchRunner[] = [new BatchRunner({ store, config: batchConfig, logger, apiKey: KEY_RUNNER })]): Promise<BatchRecord> {
-    const running = runners.map((r) => r.run());
-    try {
-      const deadline = Date.now() + 40_000;
-      for (;;) {
-        const record = await store.getJson<BatchRecord>(store.batchRecordKey(id));
-        if (record && FINAL.includes(record.status)) return record;
-        if (Date.now() > deadline) throw new Error(`batch ${id} not final in time: ${record?.status}`);
-        await sleep(100);
-      }
-    } finally {
-      for (const r of runners) r.stop();
-      await Promise.all(running);
-      await Promise.all(runners.map((r) => r.close()));
-    }
-  }
+  const runUntilFinal = (id: string, runners: BatchRunner[] = [new BatchRunner({ store, config: batchConfig, logger, apiKey: KEY_RUNNER })]) =>
+    runBatchUntilFinal(store, id, runners, 40_000);
 
   const uploaded: string[] = [];
 

@@ -18,6 +18,7 @@ import { newBatchId, type BatchRecord, type FileRecord } from "../../../activato
 import { requestCancel, settleCreated } from "../../../activator/src/batch/progress";
 import { BatchRunner } from "../../../activator/src/batch/runner";
 import { BatchStore } from "../../../activator/src/batch/store";
+import { FINAL_STATUSES, runUntilFinal as runBatchUntilFinal } from "../../../testing/batch/runUntilFinal";
 import { ActivatorProcess } from "../../../testing/activator/activatorProcess";
 import { TestBackend } from "../../../testing/activator/backend";
 import { config, model } from "../../../testing/activator/config";
@@ -26,7 +27,6 @@ import { type BatchMoto, type MotoServer, startBatchMoto } from "../../../testin
 const KEY_LIST = "sk-retries-list";
 const KEY_RUN = "sk-retries-run";
 const KEY_RUNNER = "sk-retries-runner";
-const FINAL = ["completed", "failed", "expired", "cancelled"];
 
 const lines = (tag: string, n: number): string =>
   Array.from({ length: n }, (_, i) => `${JSON.stringify({ custom_id: `${tag}-${i}`, method: "POST", url: "/v1/chat/completions", body: { model: "echo", messages: [{ role: "user", content: "hi" }] } })}\n`).join("");
@@ -65,23 +65,8 @@ describe("activator: Batch API retries (list-and-delete paging, retried finalisa
     await aws?.stop();
   });
 
-  async function runUntilFinal(id: string, runnerStore: BatchStore = store): Promise<BatchRecord> {
-    const runner = new BatchRunner({ store: runnerStore, config: batchConfig, logger, apiKey: KEY_RUNNER });
-    const running = runner.run();
-    try {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const record = await store.getJson<BatchRecord>(store.batchRecordKey(id));
-        if (record && FINAL.includes(record.status)) return record;
-        if (Date.now() > deadline) throw new Error(`batch ${id} not final in time: ${record?.status}`);
-        await sleep(100);
-      }
-    } finally {
-      runner.stop();
-      await running;
-      await runner.close();
-    }
-  }
+  const runUntilFinal = (id: string, runnerStore: BatchStore = store) =>
+    runBatchUntilFinal(store, id, [new BatchRunner({ store: runnerStore, config: batchConfig, logger, apiKey: KEY_RUNNER })], 60_000);
 
   it("the SDK's list-and-delete-each loop over 101 files (two pages of 100: the second's `after` was just deleted) deletes them all", async () => {
     const c = client(KEY_LIST);
@@ -159,7 +144,7 @@ describe("activator: Batch API retries (list-and-delete paging, retried finalisa
     let batch: BatchRecord | null = null;
     try {
       const deadline = Date.now() + 30_000;
-      while (!(batch && FINAL.includes(batch.status)) && Date.now() < deadline) {
+      while (!(batch && FINAL_STATUSES.includes(batch.status)) && Date.now() < deadline) {
         await sleep(100);
         batch = await store.getJson<BatchRecord>(store.batchRecordKey(created.id));
       }
