@@ -1,7 +1,8 @@
 /**
  * Held bodies: bursts of large and many requests against one activator configured with the stack's default limits
  * (`gpu-serverless:activator` defaults: limits and pod memory), every model at zero. Measures the activator's RSS
- * (peak, VmHWM) against 80 % of the pod's memory limit, and that every request gets an answer: held ones are
+ * (peak, VmHWM) against 80 % of the pod's memory limit, in a memory cgroup with that limit as in the pod
+ * (bench/lib/podMemory.ts), and that every request gets an answer: held ones are
  * answered 200 once their models turn ready, refused ones get their 503 / 413; a request that gets no answer at all
  * (reset, EPIPE) is lost.
  *
@@ -75,7 +76,7 @@ export const heldBodies: Bench = {
       coldStartTimeoutSeconds: 900,
       ...(name === "llm" ? { openaiModels: ["llm"] } : { pathPrefix: `/${name}` }),
     });
-    const act = await startActivator({ readiness: { mode: "kubernetes" }, limits: { ...stack.limits }, models: names.map(model) }, ctx.cores.proxy, { kubeApi: api });
+    const act = await startActivator({ readiness: { mode: "kubernetes" }, limits: { ...stack.limits }, models: names.map(model) }, ctx.cores.proxy, { kubeApi: api, podMemoryBytes: podLimit });
     const bursts: ReturnType<typeof startBurst>[] = [];
     const phases: Phase[] = [];
     try {
@@ -115,6 +116,8 @@ export const heldBodies: Bench = {
       });
       await act.waitQueue((q) => q.held === 0 && q.inFlight === 0, "queue empty after release", 120_000);
       const peak = rssOf(act.pid).peak;
+      const cgroup = act.podMemory && "peakBytes" in act.podMemory ? act.podMemory : undefined;
+      if (cgroup?.oomKills()) throw new Error(`the activator was killed for the pod's memory limit (${stack.memory})`);
       const lost = phases.reduce((a, p) => a + (p.lost ?? 0), 0);
       const limitMiB = podLimit / MiB;
       return {
@@ -122,11 +125,12 @@ export const heldBodies: Bench = {
         method: {
           limits: stack.limits,
           podMemoryLimit: stack.memory,
+          podMemory: cgroup?.description ?? `not applied: ${(act.podMemory as { unavailable: string }).unavailable}`,
           readiness: "kubernetes (fake EndpointSlice API), 11 models at zero, released together after the last phase",
           clients: "one process per phase, one connection per request, bodies written whole before reading (Node http)",
           rss: "/proc/<activator pid>/status VmRSS after each phase settled, VmHWM (peak) over the whole run",
         },
-        figures: { podLimitMiB: limitMiB, rssIdleMiB: idle.rss / MiB, rssPeakMiB: peak / MiB, peakShareOfLimit: peak / podLimit, lost, phases },
+        figures: { podLimitMiB: limitMiB, rssIdleMiB: idle.rss / MiB, rssPeakMiB: peak / MiB, cgroupPeakMiB: (cgroup?.peakBytes() ?? NaN) / MiB, peakShareOfLimit: peak / podLimit, lost, phases },
         tables: [
           {
             title: `Held bodies: stack defaults (maxPendingTotal ${stack.limits.maxPendingTotal}, maxBodyBytes ${stack.limits.maxBodyBytes / MiB} MiB, maxBufferedBodyBytes ${stack.limits.maxBufferedBodyBytes / MiB} MiB), pod memory ${stack.memory}; RSS idle ${fixed(idle.rss / MiB, 0)} MiB`,
