@@ -116,6 +116,8 @@ export const heldBodies: Bench = {
       });
       await act.waitQueue((q) => q.held === 0 && q.inFlight === 0, "queue empty after release", 120_000);
       const peak = rssOf(act.pid).peak;
+      const problems = act.problems();
+      if (Object.keys(problems).length > 0) ctx.log(`held-bodies: the activator's warnings and errors: ${JSON.stringify(problems)}`);
       const cgroup = act.podMemory && "peakBytes" in act.podMemory ? act.podMemory : undefined;
       if (cgroup?.oomKills()) throw new Error(`the activator was killed for the pod's memory limit (${stack.memory})`);
       const lost = phases.reduce((a, p) => a + (p.lost ?? 0), 0);
@@ -130,7 +132,7 @@ export const heldBodies: Bench = {
           clients: "one process per phase, one connection per request, bodies written whole before reading (Node http)",
           rss: "/proc/<activator pid>/status VmRSS after each phase settled, VmHWM (peak) over the whole run",
         },
-        figures: { podLimitMiB: limitMiB, rssIdleMiB: idle.rss / MiB, rssPeakMiB: peak / MiB, cgroupPeakMiB: (cgroup?.peakBytes() ?? NaN) / MiB, peakShareOfLimit: peak / podLimit, lost, phases },
+        figures: { problems, podLimitMiB: limitMiB, rssIdleMiB: idle.rss / MiB, rssPeakMiB: peak / MiB, cgroupPeakMiB: (cgroup?.peakBytes() ?? NaN) / MiB, peakShareOfLimit: peak / podLimit, lost, phases },
         tables: [
           {
             title: `Held bodies: stack defaults (maxPendingTotal ${stack.limits.maxPendingTotal}, maxBodyBytes ${stack.limits.maxBodyBytes / MiB} MiB, maxBufferedBodyBytes ${stack.limits.maxBufferedBodyBytes / MiB} MiB), pod memory ${stack.memory}; RSS idle ${fixed(idle.rss / MiB, 0)} MiB`,
