@@ -8,9 +8,9 @@
  * proxied traffic (CONNECTIONS keep-alive connections, each sending GETs to random models back to back) for
  * PHASE_MS without scraping (the reference), and, for each scraper — one that sends `Accept-Encoding: gzip` and
  * inflates the body as Prometheus does, then one that sends none (identity) — for PHASE_MS while a separate process
- * scrapes `/metrics` back to back and for PHASE_MS while it fetches a body of the same text from a decoy server (no
- * activator involved; a process of its own on the activator's core): what scraping and serving the bytes cost by
- * themselves, on a machine where the scraper and the clients share cores. p50/p99/max of each, in the same run. Peak RSS (VmHWM) over the whole run against the pod
+ * scrapes `/metrics` back to back and for PHASE_MS while it fetches a body of the same text, as often as it scraped the
+ * activator, from a decoy server (no activator involved; a process of its own on the activator's core): what scraping
+ * and serving the bytes cost by themselves, on a machine where the scraper and the clients share cores. p50/p99/max of each, in the same run. Peak RSS (VmHWM) over the whole run against the pod
  * limit the stack's memory rule (activator/src/config/memory.ts) gives for N models with the default limits; the
  * activator runs in a memory cgroup with that limit, as in the pod (bench/lib/podMemory.ts: Node sizes its heap from it).
  */
@@ -44,7 +44,7 @@ const SCRAPER = `
 const http = require("node:http");
 const zlib = require("node:zlib");
 const fs = require("node:fs");
-const [url, mode, outFile] = process.argv.slice(1);
+const [url, mode, outFile, everyMs] = process.argv.slice(1);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const headers = mode === "gzip" ? { "accept-encoding": "gzip" } : {};
 const scrape = () => new Promise((resolve, reject) => {
@@ -61,7 +61,12 @@ const scrape = () => new Promise((resolve, reject) => {
   }).on("error", reject);
 });
 (async () => {
-  for (;;) fs.appendFileSync(outFile, JSON.stringify(await scrape()) + "\\n");
+  for (;;) {
+    const started = performance.now();
+    fs.appendFileSync(outFile, JSON.stringify(await scrape()) + "\\n");
+    const left = Number(everyMs || 0) - (performance.now() - started);
+    if (left > 0) await new Promise((r) => setTimeout(r, left));
+  }
 })().catch((e) => { process.stderr.write(String(e)); process.exit(1); });
 `;
 
@@ -116,7 +121,7 @@ async function traffic(base: string, models: number, connections: number, ms: nu
 interface ScrapedRow {
   encoding: ScrapeEncoding;
   withScrape: Summary;
-  /** Proxied while a same-size body is scraped back to back from a decoy server (the scraper's own cost). */
+  /** Proxied while a same-size body is scraped from a decoy server as often as the activator was (the scraper's own cost). */
   withDecoyScrape: Summary;
   addedP50Ms: number;
   addedP99Ms: number;
@@ -201,10 +206,11 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
     await traffic(act.proxyUrl, models, CONNECTIONS, Math.min(1000, phaseMs)); // warm the connections and the JIT
     const without = await traffic(act.proxyUrl, models, CONNECTIONS, phaseMs);
     // Proxied traffic while `url` is scraped back to back, the scraper on the clients' core(s).
-    const scrapedPhase = async (url: string, encoding: ScrapeEncoding) => {
+    // `everyMs`: a scrape starts at most every so many ms (the decoy's: as often as the activator was scraped).
+    const scrapedPhase = async (url: string, encoding: ScrapeEncoding, everyMs = 0) => {
       const outFile = path.join(tmpdir(), `catalog-scale-scrapes-${process.pid}-${encoding}-${models}.jsonl`);
       rmSync(outFile, { force: true });
-      scraper = spawnChild(process.execPath, ["-e", SCRAPER, url, encoding, outFile], { cpuList: ctx.cores.others });
+      scraper = spawnChild(process.execPath, ["-e", SCRAPER, url, encoding, outFile, String(everyMs)], { cpuList: ctx.cores.others });
       await sleep(200);
       const proxied = await traffic(act.proxyUrl, models, CONNECTIONS, phaseMs);
       await scraper.stop();
@@ -237,7 +243,7 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
     let errors = without.errors;
     for (const encoding of ["gzip", "identity"] as const) {
       const real = await scrapedPhase(`${act.process.adminUrl}/metrics`, encoding);
-      const fake = await scrapedPhase(decoyUrl, encoding);
+      const fake = await scrapedPhase(decoyUrl, encoding, phaseMs / Math.max(1, real.during.length));
       const b = summarize(real.proxied.latencies);
       const c = summarize(fake.proxied.latencies);
       errors += real.proxied.errors + fake.proxied.errors;
@@ -315,7 +321,7 @@ export const catalogScale: Bench = {
       method: {
         readiness: "kubernetes (fake EndpointSlice API), N path-routed models on one backend, each after one served cold start",
         limits: "the stack's defaults (gpu-serverless:activator limits)",
-        traffic: `${CONNECTIONS} keep-alive connections, GETs to random models back to back, ${phaseMs} ms without scraping (reference), then for each scraper (Accept-Encoding: gzip as Prometheus sends it, inflating the body; then none, identity) ${phaseMs} ms while another process scrapes /metrics back to back and ${phaseMs} ms while it scrapes a same-size body (gzip level 1 when asked) from a decoy server of its own on the activator's core`,
+        traffic: `${CONNECTIONS} keep-alive connections, GETs to random models back to back, ${phaseMs} ms without scraping (reference), then for each scraper (Accept-Encoding: gzip as Prometheus sends it, inflating the body; then none, identity) ${phaseMs} ms while another process scrapes /metrics back to back and ${phaseMs} ms while it scrapes a same-size body (gzip level 1 when asked), as many times, from a decoy server of its own on the activator's core`,
         rss: "/proc/<activator pid>/status: VmRSS idle at zero (1 s after start), after the cold starts (1 s later), VmHWM (peak) at the end",
         podLimit: "requiredMemoryBytes(default limits, N) (activator/src/config/memory.ts), applied as a memory cgroup (bench/lib/podMemory.ts)",
       },
