@@ -23,7 +23,7 @@ import { requiredMemoryBytes } from "../activator/src/config/memory";
 import { endpointSlice, FakeKubeApi } from "../testing/activator/fakeKubeApi";
 import { TestBackend } from "../testing/activator/backend";
 import { keepAliveAgent, send } from "../testing/activator/http";
-import { startActivator } from "./lib/activator";
+import { podMemoryFigures, startActivator } from "./lib/activator";
 import { renderFigures, type RenderFigures } from "./lib/metricsRender";
 import { rssOf, spawnChild } from "./lib/processes";
 import { deadline, fixed, sleep, summarize, type Bench, type BenchContext, type BenchResult, type Summary } from "./lib/report";
@@ -210,17 +210,19 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
     const scrapedPhase = async (url: string, encoding: ScrapeEncoding, everyMs = 0) => {
       const outFile = path.join(tmpdir(), `catalog-scale-scrapes-${process.pid}-${encoding}-${models}.jsonl`);
       rmSync(outFile, { force: true });
+      const started = performance.now();
       scraper = spawnChild(process.execPath, ["-e", SCRAPER, url, encoding, outFile, String(everyMs)], { cpuList: ctx.cores.others });
       await sleep(200);
       const proxied = await traffic(act.proxyUrl, models, CONNECTIONS, phaseMs);
       await scraper.stop();
+      const ranMs = performance.now() - started;
       scraper = undefined;
       const lines = readFileSync(outFile, "utf8").split("\n");
       rmSync(outFile, { force: true });
       // The last line may be cut where the scraper was stopped.
       const during = lines.filter((l) => l.endsWith("}")).map((l) => JSON.parse(l) as Scrape);
       if (during.some((s) => s.status !== 200)) throw new Error(`a scrape (${encoding}) failed`);
-      return { proxied, during };
+      return { proxied, during, ranMs };
     };
     // The decoy: a server of its own on the activator's core that answers with the same text, gzip-compressed (level 1,
     // as /metrics) when asked: serving the bytes costs that core what it costs the activator, and the clients' process
@@ -243,7 +245,7 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
     let errors = without.errors;
     for (const encoding of ["gzip", "identity"] as const) {
       const real = await scrapedPhase(`${act.process.adminUrl}/metrics`, encoding);
-      const fake = await scrapedPhase(decoyUrl, encoding, phaseMs / Math.max(1, real.during.length));
+      const fake = await scrapedPhase(decoyUrl, encoding, real.ranMs / Math.max(1, real.during.length));
       const b = summarize(real.proxied.latencies);
       const c = summarize(fake.proxied.latencies);
       errors += real.proxied.errors + fake.proxied.errors;
@@ -260,8 +262,7 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
       });
     }
     const peak = rssOf(act.pid).peak;
-    const cgroup = act.podMemory && "peakBytes" in act.podMemory ? act.podMemory : undefined;
-    if (cgroup?.oomKills()) throw new Error(`the activator was killed for the pod's memory limit (${fixed(podLimit / MiB, 0)} MiB)`);
+    const memory = podMemoryFigures(act, `${fixed(podLimit / MiB, 0)} MiB`);
     const { scrapeMs: _gzipScrapeMs, ...prometheus } = scraped[0]!;
     const result: SizeResult = {
       ...prometheus,
@@ -270,8 +271,7 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
       rssAfterColdStartsMiB: rssAfter / MiB,
       rssPeakMiB: peak / MiB,
       podLimitMiB: podLimit / MiB,
-      podMemory: cgroup?.description ?? `not applied: ${(act.podMemory as { unavailable: string }).unavailable}`,
-      cgroupPeakMiB: (cgroup?.peakBytes() ?? NaN) / MiB,
+      ...memory,
       peakShareOfLimit: peak / podLimit,
       metricsBytes: Buffer.byteLength(text),
       metricsSeries: series,

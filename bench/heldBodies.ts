@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { memoryBytes, activatorStackSchema } from "../components/config/models";
 import { endpointSlice, FakeKubeApi } from "../testing/activator/fakeKubeApi";
 import { TestBackend } from "../testing/activator/backend";
-import { startActivator } from "./lib/activator";
+import { podMemoryFigures, startActivator } from "./lib/activator";
 import { rssOf, spawnChild, type Spawned } from "./lib/processes";
 import { fixed, sleep, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 
@@ -118,8 +118,7 @@ export const heldBodies: Bench = {
       const peak = rssOf(act.pid).peak;
       const problems = act.problems();
       if (Object.keys(problems).length > 0) ctx.log(`held-bodies: the activator's warnings and errors: ${JSON.stringify(problems)}`);
-      const cgroup = act.podMemory && "peakBytes" in act.podMemory ? act.podMemory : undefined;
-      if (cgroup?.oomKills()) throw new Error(`the activator was killed for the pod's memory limit (${stack.memory})`);
+      const memory = podMemoryFigures(act, stack.memory);
       const lost = phases.reduce((a, p) => a + (p.lost ?? 0), 0);
       const limitMiB = podLimit / MiB;
       return {
@@ -127,12 +126,12 @@ export const heldBodies: Bench = {
         method: {
           limits: stack.limits,
           podMemoryLimit: stack.memory,
-          podMemory: cgroup?.description ?? `not applied: ${(act.podMemory as { unavailable: string }).unavailable}`,
+          podMemory: memory.podMemory,
           readiness: "kubernetes (fake EndpointSlice API), 11 models at zero, released together after the last phase",
           clients: "one process per phase, one connection per request, bodies written whole before reading (Node http)",
           rss: "/proc/<activator pid>/status VmRSS after each phase settled, VmHWM (peak) over the whole run",
         },
-        figures: { problems, podLimitMiB: limitMiB, rssIdleMiB: idle.rss / MiB, rssPeakMiB: peak / MiB, cgroupPeakMiB: (cgroup?.peakBytes() ?? NaN) / MiB, peakShareOfLimit: peak / podLimit, lost, phases },
+        figures: { problems, podLimitMiB: limitMiB, rssIdleMiB: idle.rss / MiB, rssPeakMiB: peak / MiB, cgroupPeakMiB: memory.cgroupPeakMiB, peakShareOfLimit: peak / podLimit, lost, phases },
         tables: [
           {
             title: `Held bodies: stack defaults (maxPendingTotal ${stack.limits.maxPendingTotal}, maxBodyBytes ${stack.limits.maxBodyBytes / MiB} MiB, maxBufferedBodyBytes ${stack.limits.maxBufferedBodyBytes / MiB} MiB), pod memory ${stack.memory}; RSS idle ${fixed(idle.rss / MiB, 0)} MiB`,

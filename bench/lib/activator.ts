@@ -124,6 +124,19 @@ export async function startActivator(config: ActivatorConfigInput, cpuList: stri
   };
 }
 
+/**
+ * How the pod's memory limit applied to `act` (ActivatorOptions.podMemoryBytes), for a bench's figures: the cgroup, or
+ * why there was none, and the cgroup's own peak (MiB; NaN without one). Throws when the kernel killed the activator for
+ * the limit (`limit` names it), as the pod would be.
+ */
+export function podMemoryFigures(act: BenchActivator, limit: string): { podMemory: string; cgroupPeakMiB: number } {
+  const memory = act.podMemory;
+  if (!memory) return { podMemory: "not asked", cgroupPeakMiB: NaN };
+  if ("unavailable" in memory) return { podMemory: `not applied: ${memory.unavailable}`, cgroupPeakMiB: NaN };
+  if (memory.oomKills() > 0) throw new Error(`the activator was killed for the pod's memory limit (${limit})`);
+  return { podMemory: memory.description, cgroupPeakMiB: (memory.peakBytes() ?? NaN) / (1024 * 1024) };
+}
+
 type ModelInput = ActivatorConfigInput["models"][number];
 
 /** One model at zero behind the fake EndpointSlice API, in kubernetes readiness mode, with its backend listening. */

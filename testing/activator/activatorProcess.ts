@@ -108,7 +108,10 @@ export class ActivatorProcess {
     const act = new ActivatorProcess(dir, file, spawn(command!, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } }));
     for (const name of Object.keys(opts.files ?? {})) act.fileVersions.set(name, 1);
     if (opts.waitListening === false) return act;
-    const listening = await Promise.race([act.waitForLog((l) => l.msg === "activator listening", opts.listenTimeoutMs ?? 15_000), act.exited.then((code) => code)]);
+    const listening = await Promise.race([act.waitForLog((l) => l.msg === "activator listening", opts.listenTimeoutMs ?? 15_000), act.exited.then((code) => code)]).catch(async (err: Error) => {
+      await act.stop(); // not listening in time: nothing of it is left behind
+      throw err;
+    });
     if (typeof listening !== "object" || listening === null) {
       throw new Error(`activator exited (${String(listening)}) before listening:\n${act.output()}`);
     }

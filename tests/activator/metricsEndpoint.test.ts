@@ -68,7 +68,8 @@ describe("activator: /metrics over a socket, gzip negotiated by Accept-Encoding"
   it("sends a gzip body that curl --compressed (an operator's check) and Python's gzip read whole", async () => {
     // Asynchronously: the server answers from this process.
     const expected = own(await metrics.registry.metrics());
-    if (!spawnSync("curl", ["--version"]).error) assert.deepEqual(own(await run("curl", ["-sS", "--compressed", `${base}/metrics`])), expected);
+    if (spawnSync("curl", ["--version"]).error) console.log("      curl part skipped: curl is not installed");
+    else assert.deepEqual(own(await run("curl", ["-sS", "--compressed", `${base}/metrics`])), expected);
     const script = "import gzip, sys, urllib.request; sys.stdout.write(gzip.decompress(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={'Accept-Encoding': 'gzip'})).read()).decode())";
     assert.deepEqual(own(await run("python3", ["-c", script, `${base}/metrics`])), expected);
   });
