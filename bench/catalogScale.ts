@@ -8,25 +8,25 @@
  * proxied traffic (CONNECTIONS keep-alive connections, each sending GETs to random models back to back) for
  * PHASE_MS without scraping (the reference), and, for each scraper — one that sends `Accept-Encoding: gzip` and
  * inflates the body as Prometheus does, then one that sends none (identity) — for PHASE_MS while a separate process
- * scrapes `/metrics` back to back and for PHASE_MS while it fetches a body of the same text from a decoy server in the
- * driver (no activator involved): what scraping costs the clients' core by itself, on a machine where the scraper and
- * the clients share cores. p50/p99/max of each, in the same run. Peak RSS (VmHWM) over the whole run against the pod
- * limit the stack's memory rule (activator/src/config/memory.ts) gives for N models with the default limits.
+ * scrapes `/metrics` back to back and for PHASE_MS while it fetches a body of the same text, as often as it scraped the
+ * activator, from a decoy server (no activator involved; a process of its own on the activator's core): what scraping
+ * and serving the bytes cost by themselves, on a machine where the scraper and the clients share cores. p50/p99/max of each, in the same run. Peak RSS (VmHWM) over the whole run against the pod
+ * limit the stack's memory rule (activator/src/config/memory.ts) gives for N models with the default limits; the
+ * activator runs in a memory cgroup with that limit, as in the pod (bench/lib/podMemory.ts: Node sizes its heap from it).
  */
 import * as http from "node:http";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { gzipSync } from "node:zlib";
 import { activatorStackSchema } from "../components/config/models";
 import { requiredMemoryBytes } from "../activator/src/config/memory";
 import { endpointSlice, FakeKubeApi } from "../testing/activator/fakeKubeApi";
 import { TestBackend } from "../testing/activator/backend";
 import { keepAliveAgent, send } from "../testing/activator/http";
-import { startActivator } from "./lib/activator";
+import { podMemoryFigures, startActivator } from "./lib/activator";
 import { renderFigures, type RenderFigures } from "./lib/metricsRender";
 import { rssOf, spawnChild } from "./lib/processes";
-import { fixed, sleep, summarize, type Bench, type BenchContext, type BenchResult, type Summary } from "./lib/report";
+import { deadline, fixed, sleep, summarize, type Bench, type BenchContext, type BenchResult, type Summary } from "./lib/report";
 
 const MiB = 1024 * 1024;
 const CONNECTIONS = 4;
@@ -44,7 +44,7 @@ const SCRAPER = `
 const http = require("node:http");
 const zlib = require("node:zlib");
 const fs = require("node:fs");
-const [url, mode, outFile] = process.argv.slice(1);
+const [url, mode, outFile, everyMs] = process.argv.slice(1);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const headers = mode === "gzip" ? { "accept-encoding": "gzip" } : {};
 const scrape = () => new Promise((resolve, reject) => {
@@ -61,8 +61,28 @@ const scrape = () => new Promise((resolve, reject) => {
   }).on("error", reject);
 });
 (async () => {
-  for (;;) fs.appendFileSync(outFile, JSON.stringify(await scrape()) + "\\n");
+  for (;;) {
+    const started = performance.now();
+    fs.appendFileSync(outFile, JSON.stringify(await scrape()) + "\\n");
+    const left = Number(everyMs || 0) - (performance.now() - started);
+    if (left > 0) await new Promise((r) => setTimeout(r, left));
+  }
 })().catch((e) => { process.stderr.write(String(e)); process.exit(1); });
+`;
+
+/** The decoy: serves argv[1]'s text (gzip level 1 when asked, as /metrics), writes its port to argv[2]. */
+const DECOY = `
+const http = require("node:http");
+const fs = require("node:fs");
+const zlib = require("node:zlib");
+const [bodyFile, portFile] = process.argv.slice(1);
+const body = fs.readFileSync(bodyFile);
+const zipped = zlib.gzipSync(body, { level: 1 });
+const server = http.createServer((req, res) => {
+  if (/gzip/.test(req.headers["accept-encoding"] || "")) res.writeHead(200, { "content-encoding": "gzip" }).end(zipped);
+  else res.end(body);
+});
+server.listen(0, "127.0.0.1", () => fs.writeFileSync(portFile, String(server.address().port)));
 `;
 
 interface Scrape {
@@ -101,7 +121,7 @@ async function traffic(base: string, models: number, connections: number, ms: nu
 interface ScrapedRow {
   encoding: ScrapeEncoding;
   withScrape: Summary;
-  /** Proxied while a same-size body is scraped back to back from a decoy server (the scraper's own cost). */
+  /** Proxied while a same-size body is scraped from a decoy server as often as the activator was (the scraper's own cost). */
   withDecoyScrape: Summary;
   addedP50Ms: number;
   addedP99Ms: number;
@@ -121,6 +141,10 @@ interface SizeResult extends Omit<ScrapedRow, "scrapeMs"> {
   rssAfterColdStartsMiB: number;
   rssPeakMiB: number;
   podLimitMiB: number;
+  /** How the pod's memory limit was applied to the activator (bench/lib/podMemory.ts), or why it was not. */
+  podMemory: string;
+  /** The cgroup's own peak (page cache and kernel memory included), MiB; NaN without one. */
+  cgroupPeakMiB: number;
   peakShareOfLimit: number;
   metricsBytes: number;
   metricsSeries: number;
@@ -144,9 +168,10 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
   const slice = (name: string, ready: boolean) => endpointSlice({ namespace: "bench", service: name, name: `${name}-a`, ready: [ready], address: "127.0.0.1", port: backend.port });
   for (const name of names) api.apply(slice(name, false));
   const model = (name: string) => ({ name, namespace: "bench", backend: backend.url, serviceName: name, readinessPath: "/health", pathPrefix: `/${name}` });
-  const act = await startActivator({ readiness: { mode: "kubernetes" }, limits: { ...stack.limits }, models: names.map(model) }, ctx.cores.proxy, { kubeApi: api, listenTimeoutMs: 120_000 });
+  const podLimit = requiredMemoryBytes(stack.limits, models);
+  const act = await startActivator({ readiness: { mode: "kubernetes" }, limits: { ...stack.limits }, models: names.map(model) }, ctx.cores.proxy, { kubeApi: api, listenTimeoutMs: 120_000, podMemoryBytes: podLimit });
   let scraper: ReturnType<typeof spawnChild> | undefined;
-  let decoy: http.Server | undefined;
+  let decoy: ReturnType<typeof spawnChild> | undefined;
   try {
     await act.waitQueue((q) => Object.keys(q.models).length === models && Object.values(q.models).every((m) => !m.ready), "models at zero", 60_000);
     await sleep(1000);
@@ -181,36 +206,46 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
     await traffic(act.proxyUrl, models, CONNECTIONS, Math.min(1000, phaseMs)); // warm the connections and the JIT
     const without = await traffic(act.proxyUrl, models, CONNECTIONS, phaseMs);
     // Proxied traffic while `url` is scraped back to back, the scraper on the clients' core(s).
-    const scrapedPhase = async (url: string, encoding: ScrapeEncoding) => {
+    // `everyMs`: a scrape starts at most every so many ms (the decoy's: as often as the activator was scraped).
+    const scrapedPhase = async (url: string, encoding: ScrapeEncoding, everyMs = 0) => {
       const outFile = path.join(tmpdir(), `catalog-scale-scrapes-${process.pid}-${encoding}-${models}.jsonl`);
       rmSync(outFile, { force: true });
-      scraper = spawnChild(process.execPath, ["-e", SCRAPER, url, encoding, outFile], { cpuList: ctx.cores.others });
+      const started = performance.now();
+      scraper = spawnChild(process.execPath, ["-e", SCRAPER, url, encoding, outFile, String(everyMs)], { cpuList: ctx.cores.others });
       await sleep(200);
       const proxied = await traffic(act.proxyUrl, models, CONNECTIONS, phaseMs);
       await scraper.stop();
+      const ranMs = performance.now() - started;
       scraper = undefined;
       const lines = readFileSync(outFile, "utf8").split("\n");
       rmSync(outFile, { force: true });
       // The last line may be cut where the scraper was stopped.
       const during = lines.filter((l) => l.endsWith("}")).map((l) => JSON.parse(l) as Scrape);
       if (during.some((s) => s.status !== 200)) throw new Error(`a scrape (${encoding}) failed`);
-      return { proxied, during };
+      return { proxied, during, ranMs };
     };
-    // The decoy: a server in the driver that answers with the same text, gzip-compressed (level 1, as /metrics) when asked.
-    const body = Buffer.from(text);
-    const zipped = gzipSync(body, { level: 1 });
-    decoy = http.createServer((req, res) => {
-      if (/gzip/.test(req.headers["accept-encoding"] ?? "")) res.writeHead(200, { "content-encoding": "gzip" }).end(zipped);
-      else res.end(body);
-    });
-    await new Promise<void>((resolve) => decoy!.listen(0, "127.0.0.1", resolve));
-    const decoyUrl = `http://127.0.0.1:${(decoy.address() as { port: number }).port}/metrics`;
+    // The decoy: a server of its own on the activator's core that answers with the same text, gzip-compressed (level 1,
+    // as /metrics) when asked: serving the bytes costs that core what it costs the activator, and the clients' process
+    // (this one) does nothing for it. What the activator adds beyond that is rendering and compressing them.
+    const bodyFile = path.join(tmpdir(), `catalog-scale-decoy-${process.pid}-${models}.txt`);
+    writeFileSync(bodyFile, text);
+    const portFile = `${bodyFile}.port`;
+    rmSync(portFile, { force: true });
+    decoy = spawnChild(process.execPath, ["-e", DECOY, bodyFile, portFile], { cpuList: ctx.cores.proxy });
+    const overdue = deadline(10_000, "the decoy server to listen");
+    while (!existsSync(portFile) || readFileSync(portFile, "utf8") === "") {
+      overdue();
+      await sleep(20);
+    }
+    const decoyUrl = `http://127.0.0.1:${readFileSync(portFile, "utf8")}/metrics`;
+    rmSync(bodyFile, { force: true });
+    rmSync(portFile, { force: true });
     const a = summarize(without.latencies);
     const scraped: ScrapedRow[] = [];
     let errors = without.errors;
     for (const encoding of ["gzip", "identity"] as const) {
       const real = await scrapedPhase(`${act.process.adminUrl}/metrics`, encoding);
-      const fake = await scrapedPhase(decoyUrl, encoding);
+      const fake = await scrapedPhase(decoyUrl, encoding, real.ranMs / Math.max(1, real.during.length));
       const b = summarize(real.proxied.latencies);
       const c = summarize(fake.proxied.latencies);
       errors += real.proxied.errors + fake.proxied.errors;
@@ -227,7 +262,7 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
       });
     }
     const peak = rssOf(act.pid).peak;
-    const podLimit = requiredMemoryBytes(stack.limits, models);
+    const memory = podMemoryFigures(act, `${fixed(podLimit / MiB, 0)} MiB`);
     const { scrapeMs: _gzipScrapeMs, ...prometheus } = scraped[0]!;
     const result: SizeResult = {
       ...prometheus,
@@ -236,6 +271,7 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
       rssAfterColdStartsMiB: rssAfter / MiB,
       rssPeakMiB: peak / MiB,
       podLimitMiB: podLimit / MiB,
+      ...memory,
       peakShareOfLimit: peak / podLimit,
       metricsBytes: Buffer.byteLength(text),
       metricsSeries: series,
@@ -254,7 +290,7 @@ export async function measure(models: number, phaseMs: number, ctx: BenchContext
     return result;
   } finally {
     await scraper?.stop();
-    decoy?.close();
+    await decoy?.stop();
     await act.stop();
     await backend.stop();
     await api.stop();
@@ -285,9 +321,9 @@ export const catalogScale: Bench = {
       method: {
         readiness: "kubernetes (fake EndpointSlice API), N path-routed models on one backend, each after one served cold start",
         limits: "the stack's defaults (gpu-serverless:activator limits)",
-        traffic: `${CONNECTIONS} keep-alive connections, GETs to random models back to back, ${phaseMs} ms without scraping (reference), then for each scraper (Accept-Encoding: gzip as Prometheus sends it, inflating the body; then none, identity) ${phaseMs} ms while another process scrapes /metrics back to back and ${phaseMs} ms while it scrapes a same-size body (gzip level 1 when asked) from a decoy server in the driver`,
+        traffic: `${CONNECTIONS} keep-alive connections, GETs to random models back to back, ${phaseMs} ms without scraping (reference), then for each scraper (Accept-Encoding: gzip as Prometheus sends it, inflating the body; then none, identity) ${phaseMs} ms while another process scrapes /metrics back to back and ${phaseMs} ms while it scrapes a same-size body (gzip level 1 when asked), as many times, from a decoy server of its own on the activator's core`,
         rss: "/proc/<activator pid>/status: VmRSS idle at zero (1 s after start), after the cold starts (1 s later), VmHWM (peak) at the end",
-        podLimit: "requiredMemoryBytes(default limits, N) (activator/src/config/memory.ts)",
+        podLimit: "requiredMemoryBytes(default limits, N) (activator/src/config/memory.ts), applied as a memory cgroup (bench/lib/podMemory.ts)",
       },
       figures: { sizes: rows, rssPerModelKiB: perModelKiB, peakPerModelKiB, renders },
       tables: [

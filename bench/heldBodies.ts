@@ -1,7 +1,8 @@
 /**
  * Held bodies: bursts of large and many requests against one activator configured with the stack's default limits
  * (`gpu-serverless:activator` defaults: limits and pod memory), every model at zero. Measures the activator's RSS
- * (peak, VmHWM) against 80 % of the pod's memory limit, and that every request gets an answer: held ones are
+ * (peak, VmHWM) against 80 % of the pod's memory limit, in a memory cgroup with that limit as in the pod
+ * (bench/lib/podMemory.ts), and that every request gets an answer: held ones are
  * answered 200 once their models turn ready, refused ones get their 503 / 413; a request that gets no answer at all
  * (reset, EPIPE) is lost.
  *
@@ -14,7 +15,7 @@ import * as path from "node:path";
 import { memoryBytes, activatorStackSchema } from "../components/config/models";
 import { endpointSlice, FakeKubeApi } from "../testing/activator/fakeKubeApi";
 import { TestBackend } from "../testing/activator/backend";
-import { startActivator } from "./lib/activator";
+import { podMemoryFigures, startActivator } from "./lib/activator";
 import { rssOf, spawnChild, type Spawned } from "./lib/processes";
 import { fixed, sleep, type Bench, type BenchContext, type BenchResult } from "./lib/report";
 
@@ -75,7 +76,7 @@ export const heldBodies: Bench = {
       coldStartTimeoutSeconds: 900,
       ...(name === "llm" ? { openaiModels: ["llm"] } : { pathPrefix: `/${name}` }),
     });
-    const act = await startActivator({ readiness: { mode: "kubernetes" }, limits: { ...stack.limits }, models: names.map(model) }, ctx.cores.proxy, { kubeApi: api });
+    const act = await startActivator({ readiness: { mode: "kubernetes" }, limits: { ...stack.limits }, models: names.map(model) }, ctx.cores.proxy, { kubeApi: api, podMemoryBytes: podLimit });
     const bursts: ReturnType<typeof startBurst>[] = [];
     const phases: Phase[] = [];
     try {
@@ -115,6 +116,9 @@ export const heldBodies: Bench = {
       });
       await act.waitQueue((q) => q.held === 0 && q.inFlight === 0, "queue empty after release", 120_000);
       const peak = rssOf(act.pid).peak;
+      const problems = act.problems();
+      if (Object.keys(problems).length > 0) ctx.log(`held-bodies: the activator's warnings and errors: ${JSON.stringify(problems)}`);
+      const memory = podMemoryFigures(act, stack.memory);
       const lost = phases.reduce((a, p) => a + (p.lost ?? 0), 0);
       const limitMiB = podLimit / MiB;
       return {
@@ -122,11 +126,12 @@ export const heldBodies: Bench = {
         method: {
           limits: stack.limits,
           podMemoryLimit: stack.memory,
+          podMemory: memory.podMemory,
           readiness: "kubernetes (fake EndpointSlice API), 11 models at zero, released together after the last phase",
           clients: "one process per phase, one connection per request, bodies written whole before reading (Node http)",
           rss: "/proc/<activator pid>/status VmRSS after each phase settled, VmHWM (peak) over the whole run",
         },
-        figures: { podLimitMiB: limitMiB, rssIdleMiB: idle.rss / MiB, rssPeakMiB: peak / MiB, peakShareOfLimit: peak / podLimit, lost, phases },
+        figures: { problems, podLimitMiB: limitMiB, rssIdleMiB: idle.rss / MiB, rssPeakMiB: peak / MiB, cgroupPeakMiB: memory.cgroupPeakMiB, peakShareOfLimit: peak / podLimit, lost, phases },
         tables: [
           {
             title: `Held bodies: stack defaults (maxPendingTotal ${stack.limits.maxPendingTotal}, maxBodyBytes ${stack.limits.maxBodyBytes / MiB} MiB, maxBufferedBodyBytes ${stack.limits.maxBufferedBodyBytes / MiB} MiB), pod memory ${stack.memory}; RSS idle ${fixed(idle.rss / MiB, 0)} MiB`,

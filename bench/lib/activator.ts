@@ -10,6 +10,7 @@ import { ActivatorProcess } from "../../testing/activator/activatorProcess";
 import { TestBackend } from "../../testing/activator/backend";
 import { endpointSlice, FakeKubeApi } from "../../testing/activator/fakeKubeApi";
 import { sendJson } from "../../testing/activator/http";
+import { podMemory, type PodMemory } from "./podMemory";
 import { pin, removeOnExit, track } from "./processes";
 import { deadline, sleep } from "./report";
 
@@ -30,6 +31,8 @@ export interface BenchActivator {
   problems(): Record<string, number>;
   /** The activator's own Prometheus text. */
   metrics(): Promise<string>;
+  /** The pod memory limit it runs under (ActivatorOptions.podMemoryBytes): how, or why it could not be applied. */
+  readonly podMemory: PodMemory | { unavailable: string } | undefined;
   stop(): Promise<void>;
 }
 
@@ -38,6 +41,11 @@ export interface ActivatorOptions {
   kubeApi?: FakeKubeApi;
   /** How long the activator may take to listen, ms (default 15 000; large catalogs take longer on a busy machine). */
   listenTimeoutMs?: number;
+  /**
+   * The pod's memory limit, bytes: the activator runs in a memory cgroup with it, as in the pod, so Node sizes its heap
+   * as it does there (bench/lib/podMemory.ts). Where no cgroup can be made it runs without, and `podMemory` says why.
+   */
+  podMemoryBytes?: number;
 }
 
 /**
@@ -54,9 +62,16 @@ export async function startActivator(config: ActivatorConfigInput, cpuList: stri
   }
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
+  const memory = opts.podMemoryBytes === undefined ? undefined : podMemory(opts.podMemoryBytes);
   let act: ActivatorProcess;
   try {
-    act = await ActivatorProcess.start(config as Record<string, unknown>, opts.listenTimeoutMs ? { listenTimeoutMs: opts.listenTimeoutMs } : {});
+    act = await ActivatorProcess.start(config as Record<string, unknown>, {
+      ...(opts.listenTimeoutMs ? { listenTimeoutMs: opts.listenTimeoutMs } : {}),
+      ...(memory && "launcher" in memory ? { launcher: memory.launcher } : {}),
+    });
+  } catch (err) {
+    if (memory && "remove" in memory) memory.remove();
+    throw err;
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
@@ -100,11 +115,26 @@ export async function startActivator(config: ActivatorConfigInput, cpuList: stri
       const res = await fetch(`${act.adminUrl}/metrics`);
       return res.text();
     },
+    podMemory: memory,
     async stop() {
       await act.stop();
+      if (memory && "remove" in memory) memory.remove();
       if (kubeDir) rmSync(kubeDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * How the pod's memory limit applied to `act` (ActivatorOptions.podMemoryBytes), for a bench's figures: the cgroup, or
+ * why there was none, and the cgroup's own peak (MiB; NaN without one). Throws when the kernel killed the activator for
+ * the limit (`limit` names it), as the pod would be.
+ */
+export function podMemoryFigures(act: BenchActivator, limit: string): { podMemory: string; cgroupPeakMiB: number } {
+  const memory = act.podMemory;
+  if (!memory) return { podMemory: "not asked", cgroupPeakMiB: NaN };
+  if ("unavailable" in memory) return { podMemory: `not applied: ${memory.unavailable}`, cgroupPeakMiB: NaN };
+  if (memory.oomKills() > 0) throw new Error(`the activator was killed for the pod's memory limit (${limit})`);
+  return { podMemory: memory.description, cgroupPeakMiB: (memory.peakBytes() ?? NaN) / (1024 * 1024) };
 }
 
 type ModelInput = ActivatorConfigInput["models"][number];

@@ -93,19 +93,25 @@ export class ActivatorProcess {
    * `listenTimeoutMs` (default 15 000) for the activator to listen.
    * `files` are more mounted files, by path relative to the config's folder (a config names them the same way),
    * each in a folder of its own as volumes are mounted (`keys/digests`): the config's folder has its own `..data`.
+   * `launcher` is an argv prefix the Node command runs under (it must exec it, keeping the pid): a bench's pod-memory
+   * cgroup (bench/lib/podMemory.ts).
    */
   static async start(
     config: Config | string,
-    opts: { ext?: string; waitListening?: boolean; listenTimeoutMs?: number; files?: Record<string, string>; env?: Record<string, string> } = {},
+    opts: { ext?: string; waitListening?: boolean; listenTimeoutMs?: number; files?: Record<string, string>; env?: Record<string, string>; launcher?: string[] } = {},
   ): Promise<ActivatorProcess> {
     const dir = mkdtempSync(path.join(tmpdir(), "activator-test-"));
     const file = path.join(dir, `config.${opts.ext ?? "yaml"}`);
     writeConfigVersion(file, 1, typeof config === "string" ? config : YAML.stringify(withFreePorts(config)));
     for (const [name, text] of Object.entries(opts.files ?? {})) writeConfigVersion(mountedPath(dir, name), 1, text);
-    const act = new ActivatorProcess(dir, file, spawn(process.execPath, [ACTIVATOR_MAIN, "--config", file], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } }));
+    const [command, ...args] = [...(opts.launcher ?? []), process.execPath, ACTIVATOR_MAIN, "--config", file];
+    const act = new ActivatorProcess(dir, file, spawn(command!, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } }));
     for (const name of Object.keys(opts.files ?? {})) act.fileVersions.set(name, 1);
     if (opts.waitListening === false) return act;
-    const listening = await Promise.race([act.waitForLog((l) => l.msg === "activator listening", opts.listenTimeoutMs ?? 15_000), act.exited.then((code) => code)]);
+    const listening = await Promise.race([act.waitForLog((l) => l.msg === "activator listening", opts.listenTimeoutMs ?? 15_000), act.exited.then((code) => code)]).catch(async (err: Error) => {
+      await act.stop(); // not listening in time: nothing of it is left behind
+      throw err;
+    });
     if (typeof listening !== "object" || listening === null) {
       throw new Error(`activator exited (${String(listening)}) before listening:\n${act.output()}`);
     }

@@ -101,7 +101,10 @@ export class TestBackend {
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.port, "127.0.0.1", () => resolve());
+      // A deep accept queue: benches release thousands of held requests at once onto one backend shared by many
+      // models (one pool of up to 256 connections each); with Node's default 511 the kernel drops connections the
+      // activator has already written a request on, which it then (rightly) answers 502 and does not send again.
+      server.listen({ port: this.port, host: "127.0.0.1", backlog: 4096 }, () => resolve());
     });
     this.server = server;
     this.listeningAt = performance.now();

@@ -5,6 +5,7 @@
  * `Object.values(hashMap)` stays in step with prom-client, and the scrape-time gauges update their series in place.
  */
 import { strict as assert } from "node:assert";
+import { execFile, spawnSync } from "node:child_process";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
@@ -62,6 +63,15 @@ describe("activator: /metrics over a socket, gzip negotiated by Accept-Encoding"
     const text = gunzipSync(res.body).toString("utf8");
     assert.deepEqual(own(text), own(await metrics.registry.metrics()));
     assert.ok(res.body.length * 5 < Buffer.byteLength(text), `gzip: ${res.body.length} bytes on the wire for ${Buffer.byteLength(text)} of text`);
+  });
+
+  it("sends a gzip body that curl --compressed (an operator's check) and Python's gzip read whole", async () => {
+    // Asynchronously: the server answers from this process.
+    const expected = own(await metrics.registry.metrics());
+    if (spawnSync("curl", ["--version"]).error) console.log("      curl part skipped: curl is not installed");
+    else assert.deepEqual(own(await run("curl", ["-sS", "--compressed", `${base}/metrics`])), expected);
+    const script = "import gzip, sys, urllib.request; sys.stdout.write(gzip.decompress(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={'Accept-Encoding': 'gzip'})).read()).decode())";
+    assert.deepEqual(own(await run("python3", ["-c", script, `${base}/metrics`])), expected);
   });
 
   it("answers without Accept-Encoding, and with gzip refused, in plain text", async () => {
@@ -150,6 +160,10 @@ describe("activator: /metrics over a socket, gzip negotiated by Accept-Encoding"
     }
   });
 });
+
+/** `command`'s stdout; rejects with its stderr when it fails (.ci/run installs python3; curl is checked where present). */
+const run = (command: string, args: string[]) =>
+  new Promise<string>((resolve, reject) => execFile(command, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`${command}: ${stderr || err.message}`)) : resolve(stdout))));
 
 async function waitFor<T>(ready: () => boolean, value: () => T): Promise<T> {
   for (let i = 0; i < 200 && !ready(); i++) await new Promise((r) => setTimeout(r, 10));

@@ -10,7 +10,8 @@
  * collected. PER_MODEL: a configured model's state, routes, informer cache and metric series, and its share of a
  * `/metrics` scrape's garbage (catalog-scale, 2026-12-05: peak 254 MiB at 100 models, 470 MiB at 1000 after one cold
  * start each and under back-to-back scrapes, a slope of 240 KiB; 320 KiB makes BASE + models cover the 1000-model peak
- * with nothing held). PER_HELD_REQUEST: one held connection's peak cost, release included (8.5 KiB held, about 21 KiB peak
+ * with nothing held; re-measured in the pod's memory limit, where Node sizes its heap from the limit: 213–218 MiB at
+ * 100, 428–435 at 1000, the same slope). PER_HELD_REQUEST: one held connection's peak cost, release included (8.5 KiB held, about 21 KiB peak
  * while 10 000 are released at once). BODY_OVERHEAD: buffered bodies cost a little more than their bytes (discarded
  * uploads of refused requests, JSON parsing of the largest body).
  */
