@@ -182,6 +182,12 @@ export class KubeletPod {
     crashLooping = false;
     /** Images pulled for this pod (not found present on the node), by container name. */
     readonly pulled: string[] = [];
+    /**
+     * How long after a regular container's process started (`run`) its `running` status was written, ms, the longest:
+     * the Started event and the status write in between. A model's load time counts from its process start, so the
+     * `started` → `ready` phase the activator sees is shorter by this much.
+     */
+    startWriteLagMs = 0;
 
     constructor(
         private readonly kube: Kube,
@@ -309,6 +315,7 @@ export class KubeletPod {
         const containerID = `containerd://${randomBytes(32).toString("hex")}`;
         await event("Created", `Created container: ${c.name}`);
         if (run) await run();
+        const ran = Date.now();
         if (this.stopped()) return false;
         await event("Started", `Started container ${c.name}`);
         Object.assign(status, {
@@ -319,6 +326,7 @@ export class KubeletPod {
         });
         if (fieldPath.startsWith("spec.containers") && this.statuses.every((s) => "running" in s.state)) this.phase = "Running";
         await this.write();
+        if (run && fieldPath.startsWith("spec.containers")) this.startWriteLagMs = Math.max(this.startWriteLagMs, Date.now() - ran);
         return true;
     }
 
