@@ -5,7 +5,7 @@
  */
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { ModelRegistry } from "./holding/registry";
-import { acceptsGzip, writeExposition } from "./base/exposition";
+import { acceptsGzip, expositionHeaders, writeExposition } from "./base/exposition";
 import type { Metrics } from "./base/metrics";
 import { coldStartView } from "./readiness/coldStartView";
 import { PEER_PATH } from "./peers/protocol";
@@ -59,7 +59,7 @@ export function createAdminServer(state: AdminState, registry: ModelRegistry, me
         // never held whole; gzip-compressed when the scraper accepts it (Prometheus does by default).
         const gzip = acceptsGzip(req.headers["accept-encoding"]);
         if (req.method === "HEAD") {
-          res.writeHead(200, { "content-type": metrics.registry.contentType, vary: "Accept-Encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) });
+          res.writeHead(200, expositionHeaders(metrics.registry.contentType, gzip));
           res.end();
           return;
         }

@@ -14,6 +14,7 @@ import { createAdminServer } from "../../activator/src/admin";
 import { acceptsGzip, exposeSlices, renderExposition, writeExposition } from "../../activator/src/base/exposition";
 import { createMetrics } from "../../activator/src/base/metrics";
 import type { ModelRegistry } from "../../activator/src/holding/registry";
+import { activatorFamilies } from "../../testing/activator/metricsText";
 
 interface RawResponse {
   status: number;
@@ -38,9 +39,6 @@ function get(url: string, headers: Record<string, string> = {}, method = "GET"):
 
 const listen = (server: http.Server) => new Promise<string>((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
 
-/** The activator's own families only: default process metrics (CPU seconds, heap) differ between two reads. */
-const own = (text: string) => text.split("\n\n").filter((family) => family.startsWith("# HELP activator_"));
-
 describe("activator: /metrics over a socket, gzip negotiated by Accept-Encoding", () => {
   const models = Array.from({ length: 200 }, (_, i) => `ns/m${i}`);
   const metrics = createMetrics({ forEachModel: (visit) => models.forEach((m, i) => visit(m, i % 3, i % 2)) });
@@ -61,17 +59,17 @@ describe("activator: /metrics over a socket, gzip negotiated by Accept-Encoding"
     assert.equal(res.headers["content-type"], metrics.registry.contentType);
     assert.match(String(res.headers["vary"]), /accept-encoding/i);
     const text = gunzipSync(res.body).toString("utf8");
-    assert.deepEqual(own(text), own(await metrics.registry.metrics()));
+    assert.deepEqual(activatorFamilies(text), activatorFamilies(await metrics.registry.metrics()));
     assert.ok(res.body.length * 5 < Buffer.byteLength(text), `gzip: ${res.body.length} bytes on the wire for ${Buffer.byteLength(text)} of text`);
   });
 
   it("sends a gzip body that curl --compressed (an operator's check) and Python's gzip read whole", async () => {
     // Asynchronously: the server answers from this process.
-    const expected = own(await metrics.registry.metrics());
+    const expected = activatorFamilies(await metrics.registry.metrics());
     if (spawnSync("curl", ["--version"]).error) console.log("      curl part skipped: curl is not installed");
-    else assert.deepEqual(own(await run("curl", ["-sS", "--compressed", `${base}/metrics`])), expected);
+    else assert.deepEqual(activatorFamilies(await run("curl", ["-sS", "--compressed", `${base}/metrics`])), expected);
     const script = "import gzip, sys, urllib.request; sys.stdout.write(gzip.decompress(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={'Accept-Encoding': 'gzip'})).read()).decode())";
-    assert.deepEqual(own(await run("python3", ["-c", script, `${base}/metrics`])), expected);
+    assert.deepEqual(activatorFamilies(await run("python3", ["-c", script, `${base}/metrics`])), expected);
   });
 
   it("answers without Accept-Encoding, and with gzip refused, in plain text", async () => {
@@ -79,7 +77,7 @@ describe("activator: /metrics over a socket, gzip negotiated by Accept-Encoding"
       const res = await get(`${base}/metrics`, headers);
       assert.equal(res.status, 200);
       assert.equal(res.headers["content-encoding"], undefined, JSON.stringify(headers));
-      assert.deepEqual(own(res.body.toString("utf8")), own(await metrics.registry.metrics()));
+      assert.deepEqual(activatorFamilies(res.body.toString("utf8")), activatorFamilies(await metrics.registry.metrics()));
     }
   });
 
@@ -211,7 +209,7 @@ describe("activator: the series a scrape walks stay in step with prom-client", (
     const metrics = createMetrics({ forEachModel: (visit) => queue.forEach(([held, inFlight], model) => visit(model, held, inFlight)) });
     const lines = async () => {
       const text = Buffer.concat(await metrics.exposition()).toString("utf8");
-      assert.deepEqual(own(text), own(await metrics.registry.metrics()));
+      assert.deepEqual(activatorFamilies(text), activatorFamilies(await metrics.registry.metrics()));
       return text.split("\n").filter((l) => /^activator_(held|in_flight)_requests\{/.test(l)).sort();
     };
     assert.deepEqual(await lines(), [

@@ -16,6 +16,7 @@ import { createAdminServer } from "../../activator/src/admin";
 import { createMetrics } from "../../activator/src/base/metrics";
 import type { ModelRegistry } from "../../activator/src/holding/registry";
 import { freePort } from "../../testing/activator/backend";
+import { activatorFamilies } from "../../testing/activator/metricsText";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -89,8 +90,7 @@ describe("activator: /metrics scraped by a real Prometheus (gzip)", function () 
 
   it("scrapes it healthy, every sample of the exposition in", async () => {
     // The activator's own families: Node's default metrics (GC, handles) gain series between two reads.
-    const own = (await metrics.registry.metrics()).split("\n\n").filter((family) => family.startsWith("# HELP activator_"));
-    const samples = own.flatMap((family) => family.split("\n")).filter((l) => l !== "" && !l.startsWith("#")).length;
+    const samples = activatorFamilies(await metrics.registry.metrics()).flatMap((family) => family.split("\n")).filter((l) => l !== "" && !l.startsWith("#")).length;
     assert.equal(await afterNextScrape('up{job="activator"}'), 1);
     assert.equal(await afterNextScrape('count({job="activator",__name__=~"activator_.*"})'), samples, "samples of the activator_ families Prometheus stored / in the exposition");
     assert.equal(await afterNextScrape('activator_requests_total{model="ns/m77",status="200"}'), 77);

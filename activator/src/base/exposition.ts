@@ -296,6 +296,11 @@ export function acceptsGzip(header: string | undefined): boolean {
   return any;
 }
 
+/** The headers of a /metrics answer (GET or HEAD): the registry's content type, gzip when the scraper takes it. */
+export function expositionHeaders(contentType: string, gzip: boolean): Record<string, string> {
+  return { "content-type": contentType, vary: "Accept-Encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) };
+}
+
 /** Bytes of each of a scrape's two write buffers: a slice of 60 000 characters (+ a batch) fits, in UTF-8, at 2 bytes each. */
 const SLAB_BYTES = 192 * 1024;
 
@@ -313,7 +318,7 @@ const SLAB_BYTES = 192 * 1024;
  */
 export async function writeExposition(res: ServerResponse, slices: AsyncGenerator<string, void, undefined>, contentType: string, gzip: boolean): Promise<void> {
   const first = await slices.next();
-  res.writeHead(200, { "content-type": contentType, vary: "Accept-Encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) });
+  res.writeHead(200, expositionHeaders(contentType, gzip));
   const zip = gzip ? createGzip({ level: zlibConstants.Z_BEST_SPEED }) : undefined;
   if (zip) pipeline(zip, res, () => undefined); // a failure on either side destroys both: the loop below stops
   const sink: Writable = zip ?? res;

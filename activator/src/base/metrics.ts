@@ -115,30 +115,25 @@ export type ReplicaChoice = (typeof REPLICA_CHOICES)[number];
  * a young-generation collection, garbage for the old generation's). `key` identifies a series (its label values).
  */
 export class ScrapedGaugeSeries {
-  private values = new Map<string, number>();
-  private labels = new Map<string, Record<string, string>>();
+  /** The series set, by key: their labels and the value last set. */
+  private series = new Map<string, { labels: Record<string, string>; value: number }>();
   private store: unknown;
 
   update(gauge: Gauge<string>, visit: (set: (key: string, labels: Record<string, string>, value: number) => void) => void): void {
     // A reset() elsewhere (prom-client's registry.resetMetrics()) emptied the gauge: set every series again.
     const store = (gauge as unknown as { hashMap: unknown }).hashMap;
-    if (store !== this.store) {
-      this.values.clear();
-      this.labels.clear();
-    }
+    if (store !== this.store) this.series.clear();
     const seen = new Set<string>();
     visit((key, labels, value) => {
       seen.add(key);
-      if (this.values.get(key) === value) return;
+      if (this.series.get(key)?.value === value) return;
       gauge.set(labels, value);
-      this.values.set(key, value);
-      this.labels.set(key, labels);
+      this.series.set(key, { labels, value });
     });
-    for (const key of this.values.keys()) {
+    for (const [key, { labels }] of this.series) {
       if (seen.has(key)) continue;
-      gauge.remove(this.labels.get(key)!);
-      this.values.delete(key);
-      this.labels.delete(key);
+      gauge.remove(labels);
+      this.series.delete(key);
     }
     this.store = (gauge as unknown as { hashMap: unknown }).hashMap;
   }
